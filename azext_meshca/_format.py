@@ -1,0 +1,42 @@
+"""Table shapes for ``-o table``. Loaded with the command table: standard library only."""
+
+from collections import OrderedDict
+
+
+def findings_table(result):
+    """One concise row per finding; ``-o json`` has the evidence and remedies."""
+    rows = []
+    for item in result.get("findings", []):
+        rows.append(OrderedDict([
+            ("Severity", item["severity"]),
+            ("Code", item["code"]),
+            ("Object", item.get("object") or ""),
+            ("Finding", item["title"]),
+        ]))
+    if not rows:
+        rows.append(OrderedDict([("Severity", ""), ("Code", ""), ("Object", ""),
+                                 ("Finding", "No findings: " + result.get("status", ""))]))
+    return rows
+
+
+def certificates_table(result):
+    """One row per certificate: where it is, who it is, and when it ends."""
+    rows = []
+    for cert in result.get("certificates", []):
+        rows.append(OrderedDict([
+            ("Object", cert.get("object", "")),
+            ("Index", cert.get("index", "")),
+            ("Subject", cert.get("subject", "")),
+            ("Issuer", cert.get("issuer", "")),
+            ("NotAfter", cert.get("notAfter", "")),
+            ("DaysLeft", cert.get("daysLeft", "")),
+            ("CA", cert.get("isCa", "")),
+            ("SHA256", cert.get("fingerprintSha256", "")[:23]),
+        ]))
+    for item in result.get("findings", []):
+        if item["severity"] == "error":
+            rows.append(OrderedDict([("Object", item.get("object") or ""), ("Index", ""),
+                                     ("Subject", "{}: {}".format(item["code"], item["title"])),
+                                     ("Issuer", ""), ("NotAfter", ""), ("DaysLeft", ""),
+                                     ("CA", ""), ("SHA256", "")]))
+    return rows

@@ -1,0 +1,30 @@
+"""Arguments for ``az aks mesh ca``. Standard library and azure-cli core only (load time)."""
+
+from azext_meshca._validators import validate_cert_source, validate_show_cert_source, validate_warn_days
+
+PLUGIN_FILE_ARGS = (
+    ('root_cert', '--root-cert', 'root-cert.pem: the root certificate(s).'),
+    ('ca_cert', '--ca-cert', 'ca-cert.pem: the intermediate certificate istiod signs with.'),
+    ('ca_key', '--ca-key', 'ca-key.pem: the private key of ca-cert.'),
+    ('cert_chain', '--cert-chain', 'cert-chain.pem: ca-cert followed by every certificate up to the root.'),
+)
+
+
+def load_arguments(self, _):
+    with self.argument_context('aks mesh ca') as context:
+        context.argument('warn_days', type=int, options_list=['--warn-days'],
+                         validator=validate_warn_days,
+                         help='Warn when a certificate expires within this many days. Default: 30.')
+
+    with self.argument_context('aks mesh ca validate-secrets') as context:
+        context.argument('cert_dir', options_list=['--cert-dir'], validator=validate_cert_source,
+                         help='Folder holding root-cert.pem, ca-cert.pem, ca-key.pem and cert-chain.pem '
+                              "(the layout Istio's tools/certs produces).")
+        for dest, option, text in PLUGIN_FILE_ARGS:
+            context.argument(dest, options_list=[option], arg_group='Files', help=text)
+
+    with self.argument_context('aks mesh ca show-cert') as context:
+        context.argument('file', options_list=['--file', '-f'], validator=validate_show_cert_source,
+                         help='A PEM file holding one or more certificates.')
+        context.argument('cert_dir', options_list=['--cert-dir'],
+                         help='Folder holding the plug-in CA files; every certificate in it is shown.')

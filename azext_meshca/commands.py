@@ -1,0 +1,9 @@
+"""Registers ``az aks mesh ca``. ``aks mesh`` belongs to the core CLI: never redeclare it."""
+
+from azext_meshca._format import certificates_table, findings_table
+
+
+def load_command_table(self, _):
+    with self.command_group('aks mesh ca', is_preview=True) as group:
+        group.custom_command('validate-secrets', 'validate_secrets', table_transformer=findings_table)
+        group.custom_command('show-cert', 'show_cert', table_transformer=certificates_table)

@@ -1,0 +1,46 @@
+"""Command entry points. Thin on purpose: read the input, call the engine, shape the result.
+
+Heavy imports (cryptography, SDKs, kubernetes) happen inside these functions so the
+command table loads fast.
+"""
+
+
+def _now():
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def validate_secrets(cmd, cert_dir=None, root_cert=None, ca_cert=None, ca_key=None,
+                     cert_chain=None, warn_days=None):
+    from azext_meshca import sources
+    from azext_meshca.report import build_result, exit_with_status_after_output
+    from azext_meshca.validation import validate_plugin_set
+
+    if cert_dir:
+        objects, object_sources = sources.read_cert_dir(cert_dir)
+    else:
+        objects, object_sources = sources.read_named_files({
+            "root-cert": root_cert, "ca-cert": ca_cert, "ca-key": ca_key, "cert-chain": cert_chain})
+    findings, certificates = validate_plugin_set(
+        objects, _now(), warn_days=30 if warn_days is None else warn_days, sources=object_sources)
+    result = build_result(findings, certificates, sources=object_sources)
+    exit_with_status_after_output(cmd, result)
+    return result
+
+
+def show_cert(cmd, file=None, cert_dir=None, warn_days=None):  # pylint: disable=unused-argument
+    from azext_meshca import sources
+    from azext_meshca.report import build_result, exit_with_status_after_output
+    from azext_meshca.validation import describe_objects
+
+    if cert_dir:
+        objects, object_sources = sources.read_cert_dir(cert_dir)
+        objects = {name: data for name, data in objects.items()
+                   if name != "ca-key" and data is not None}
+    else:
+        objects = {"file": sources.read_capped(file)}
+        object_sources = {"file": "file " + file}
+    findings, certificates = describe_objects(objects, _now(), sources=object_sources)
+    result = build_result(findings, certificates, sources=object_sources)
+    exit_with_status_after_output(cmd, result)
+    return result

@@ -1,0 +1,51 @@
+"""Reading plug-in CA objects from local files.
+
+The only module that touches the local file system for certificate input. Bytes are
+read with a cap so that a huge file cannot exhaust memory; the validator reports the
+oversize object as a finding.
+"""
+
+import os
+
+from azure.cli.core.azclierror import FileOperationError
+
+PLUGIN_OBJECTS = ("root-cert", "ca-cert", "ca-key", "cert-chain")
+# Plug-in objects are a few kilobytes; reading one byte past the cap lets the
+# validator say "too large" without loading a multi-gigabyte file.
+MAX_OBJECT_BYTES = 1024 * 1024
+
+
+def read_capped(path):
+    """Read at most MAX_OBJECT_BYTES + 1 bytes; raise a one-line error if unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MAX_OBJECT_BYTES + 1)
+    except IsADirectoryError:
+        raise FileOperationError("{} is a folder, not a file.".format(path)) from None
+    except FileNotFoundError:
+        raise FileOperationError("{} does not exist.".format(path)) from None
+    except OSError as error:
+        raise FileOperationError("Cannot read {}: {}.".format(path, error.strerror)) from None
+
+
+def read_cert_dir(cert_dir):
+    """The tools/certs layout: <object>.pem for each object. A missing file is a
+    finding (the set is incomplete), a missing folder is an error."""
+    if not os.path.isdir(cert_dir):
+        raise FileOperationError("{} is not a folder.".format(cert_dir))
+    objects, sources = {}, {}
+    for name in PLUGIN_OBJECTS:
+        path = os.path.join(cert_dir, name + ".pem")
+        sources[name] = "file " + path
+        objects[name] = read_capped(path) if os.path.exists(path) else None
+    return objects, sources
+
+
+def read_named_files(paths_by_object):
+    """Explicit --root-cert/--ca-cert/--ca-key/--cert-chain files: each must be readable."""
+    objects, sources = {}, {}
+    for name in PLUGIN_OBJECTS:
+        path = paths_by_object[name]
+        sources[name] = "file " + path
+        objects[name] = read_capped(path)
+    return objects, sources

@@ -1,0 +1,129 @@
+"""Run the real ``az`` (azure-cli from PyPI) with meshca installed from its built wheel.
+
+Every az call gets an isolated config dir, telemetry off and a pre-written version
+check, so az never reaches for the network on its own (FACTS.md §7.2). The extension
+is installed with ``az extension add --source <wheel>`` into an extension dir shared
+by the session; its dependencies come from the local wheelhouse that scripts/setup
+downloads, so installing never leaves the machine.
+"""
+
+import datetime
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_BIN = os.path.dirname(sys.executable)
+AZ = os.path.join(VENV_BIN, "az")
+WHEELHOUSE = os.path.join(REPO, ".work", "wheelhouse")
+
+
+def build_wheel(out_dir):
+    """Build meshca's wheel from the working tree; return its path."""
+    os.makedirs(out_dir, exist_ok=True)
+    build_dir = os.path.join(out_dir, "build-tree")
+    shutil.rmtree(build_dir, ignore_errors=True)
+    # Copy the sources so that setuptools' build/ and egg-info stay out of the repo.
+    shutil.copytree(REPO, build_dir, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".work", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--disable-pip-version-check", "-w", out_dir, build_dir],
+                   check=True, cwd=out_dir)
+    wheels = glob.glob(os.path.join(out_dir, "meshca-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+def write_version_check(config_dir):
+    """az checks PyPI for updates once a day; a fresh record tells it not to."""
+    from importlib.metadata import version
+    core = version("azure-cli-core")
+    record = {"versions": {"azure-cli": {"local": version("azure-cli")},
+                           "core": {"local": core},
+                           "telemetry": {"local": version("azure-cli-telemetry")}},
+              "update_time": datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")}
+    with open(os.path.join(config_dir, "versionCheck.json"), "w", encoding="utf-8") as handle:
+        json.dump(record, handle)
+
+
+class AzCli:
+    """One isolated az installation: its own config dir, a shared extension dir."""
+
+    def __init__(self, config_dir, extension_dir, extra_env=None):
+        self.config_dir = config_dir
+        self.extension_dir = extension_dir
+        os.makedirs(config_dir, exist_ok=True)
+        os.makedirs(extension_dir, exist_ok=True)
+        write_version_check(config_dir)
+        self.env = self._base_env()
+        self.env.update(extra_env or {})
+
+    def _base_env(self):
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(("AZURE_", "IDENTITY_", "MSI_", "KUBECONFIG"))}
+        env.update({
+            "AZURE_CONFIG_DIR": self.config_dir,
+            "AZURE_EXTENSION_DIR": self.extension_dir,
+            "AZURE_CORE_COLLECT_TELEMETRY": "false",
+            "AZURE_CORE_NO_COLOR": "true",
+            "AZURE_CORE_ONLY_SHOW_ERRORS": "false",
+            "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
+            # The extension's dependencies come from the local wheelhouse only.
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": WHEELHOUSE,
+            "PYTHONWARNINGS": "ignore",
+        })
+        return env
+
+    def run(self, *args, input_text=None, timeout=300, env=None, cwd=None):
+        """Run ``az ARGS``; return the CompletedProcess (text mode)."""
+        full_env = dict(self.env)
+        full_env.update(env or {})
+        return subprocess.run([AZ, *args], env=full_env, input=input_text, capture_output=True,
+                              text=True, timeout=timeout, cwd=cwd)
+
+    def json(self, *args, **kwargs):
+        """Run ``az ARGS -o json`` and parse stdout; fail loudly on a non-zero exit."""
+        proc = self.run(*args, "-o", "json", **kwargs)
+        if proc.returncode != 0:
+            raise AssertionError("az {} exited {}:\n{}".format(" ".join(args), proc.returncode, proc.stderr))
+        return json.loads(proc.stdout)
+
+    def install_extension(self, wheel):
+        if not os.path.isdir(WHEELHOUSE):
+            raise RuntimeError("No wheelhouse at {}: run scripts/setup first.".format(WHEELHOUSE))
+        proc = self.run("extension", "add", "--source", wheel, "--yes")
+        if proc.returncode != 0:
+            raise RuntimeError("az extension add failed:\n" + proc.stderr)
+
+
+_SHARED = {}
+
+
+def shared_extension_dir():
+    """Build the wheel and install it into one extension dir, once per test process.
+
+    Every AzCli in the session points AZURE_EXTENSION_DIR here, so the wheel is built
+    and installed once. Returns ``(extension_dir, wheel_path)``.
+    """
+    if "extension_dir" not in _SHARED:
+        import atexit
+        import tempfile
+        root = tempfile.mkdtemp(prefix="meshca-az-")
+        atexit.register(shutil.rmtree, root, True)
+        wheel = build_wheel(os.path.join(root, "dist"))
+        extension_dir = os.path.join(root, "extensions")
+        AzCli(os.path.join(root, "install-config"), extension_dir).install_extension(wheel)
+        _SHARED.update(root=root, extension_dir=extension_dir, wheel=wheel)
+    return _SHARED["extension_dir"], _SHARED["wheel"]
+
+
+def new_az(name, extra_env=None):
+    """A fresh, isolated az (own config dir) with meshca already installed."""
+    extension_dir, _ = shared_extension_dir()
+    config_dir = os.path.join(_SHARED["root"], "config-" + name)
+    shutil.rmtree(config_dir, ignore_errors=True)
+    return AzCli(config_dir, extension_dir, extra_env)

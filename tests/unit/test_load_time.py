@@ -1,0 +1,33 @@
+"""Loading meshca's command table must not import heavy SDKs: ``az aks mesh ca -h``
+stays as fast as ``az aks mesh -h``."""
+
+import json
+import subprocess
+import sys
+
+HEAVY_PREFIXES = ("cryptography", "kubernetes", "azure.mgmt", "azure.keyvault", "azure.identity",
+                  "azext_meshca.certs", "azext_meshca.validation", "azext_meshca.custom")
+
+_PROBE = r"""
+import json, sys
+from azure.cli.core import get_default_cli
+cli = get_default_cli()
+before = set(sys.modules)
+from azext_meshca import MeshcaCommandsLoader
+loader = MeshcaCommandsLoader(cli_ctx=cli)
+table = loader.load_command_table(None)
+for name in table:
+    cli.invocation = type("Invocation", (), {"data": {"command_string": name}})()
+    loader.command_name = name
+    loader.load_arguments(name)
+print(json.dumps({"commands": sorted(table), "new": sorted(set(sys.modules) - before)}))
+"""
+
+
+def test_loading_the_command_table_imports_no_heavy_module():
+    proc = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
+                          check=True, cwd=__file__.rsplit("/tests/", 1)[0])
+    probe = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "aks mesh ca validate-secrets" in probe["commands"]
+    heavy = [name for name in probe["new"] if name.startswith(HEAVY_PREFIXES)]
+    assert heavy == []
