@@ -1,0 +1,565 @@
+"""Pure certificate and key helpers for the plug-in CA checks.
+
+Why pure: the same functions serve local files, Key Vault secrets and the
+in-cluster ``cacerts`` secret, and tests feed them bytes directly. This module
+does no file, network or environment I/O and imports nothing from azure-cli
+or knack; it needs only ``cryptography`` and the standard library.
+
+Secrecy rule: private-key bytes never reach a message, an exception or a
+repr. Errors name the problem (and at most a PEM label such as
+``RSA PRIVATE KEY``), never the input.
+"""
+
+import base64
+import binascii
+import datetime
+import hashlib
+import re
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
+
+# Plug-in objects are a few kilobytes; anything above this is the wrong file.
+MAX_OBJECT_BYTES = 1024 * 1024
+# More PEM blocks than this in one object is not a certificate bundle.
+MAX_PEM_BLOCKS = 500
+# Deepest signature path build_path follows (root rotation + a few tiers fit easily).
+MAX_PATH_DEPTH = 8
+
+CERTIFICATE_LABEL = b"CERTIFICATE"
+KEY_FORMATS = {
+    b"PRIVATE KEY": "PKCS#8",
+    b"RSA PRIVATE KEY": "PKCS#1",
+    b"EC PRIVATE KEY": "EC (SEC 1)",
+}
+ENCRYPTED_KEY_LABEL = b"ENCRYPTED PRIVATE KEY"
+
+_BEGIN_LINE = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----")
+_BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
+
+_KEY_USAGE_NAMES = (
+    ("digital_signature", "digitalSignature"),
+    ("content_commitment", "nonRepudiation"),
+    ("key_encipherment", "keyEncipherment"),
+    ("data_encipherment", "dataEncipherment"),
+    ("key_agreement", "keyAgreement"),
+    ("key_cert_sign", "keyCertSign"),
+    ("crl_sign", "cRLSign"),
+)
+
+_EKU_NAMES = {
+    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+    ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
+}
+
+# openssl's names, so output matches what users see in `openssl x509 -text`.
+_SIGNATURE_NAMES = {
+    SignatureAlgorithmOID.RSA_WITH_MD5: "md5WithRSAEncryption",
+    SignatureAlgorithmOID.RSA_WITH_SHA1: "sha1WithRSAEncryption",
+    SignatureAlgorithmOID.RSA_WITH_SHA224: "sha224WithRSAEncryption",
+    SignatureAlgorithmOID.RSA_WITH_SHA256: "sha256WithRSAEncryption",
+    SignatureAlgorithmOID.RSA_WITH_SHA384: "sha384WithRSAEncryption",
+    SignatureAlgorithmOID.RSA_WITH_SHA512: "sha512WithRSAEncryption",
+    SignatureAlgorithmOID.RSASSA_PSS: "rsassaPss",
+    SignatureAlgorithmOID.ECDSA_WITH_SHA1: "ecdsa-with-SHA1",
+    SignatureAlgorithmOID.ECDSA_WITH_SHA224: "ecdsa-with-SHA224",
+    SignatureAlgorithmOID.ECDSA_WITH_SHA256: "ecdsa-with-SHA256",
+    SignatureAlgorithmOID.ECDSA_WITH_SHA384: "ecdsa-with-SHA384",
+    SignatureAlgorithmOID.ECDSA_WITH_SHA512: "ecdsa-with-SHA512",
+    SignatureAlgorithmOID.DSA_WITH_SHA1: "dsa_with_SHA1",
+    SignatureAlgorithmOID.DSA_WITH_SHA256: "dsa_with_SHA256",
+    SignatureAlgorithmOID.ED25519: "ED25519",
+    SignatureAlgorithmOID.ED448: "ED448",
+}
+
+# Signature algorithms Go (and so istiod) refuses to verify.
+BROKEN_SIGNATURE_OIDS = {
+    SignatureAlgorithmOID.RSA_WITH_MD5: "MD5",
+    SignatureAlgorithmOID.RSA_WITH_SHA1: "SHA-1",
+    SignatureAlgorithmOID.ECDSA_WITH_SHA1: "SHA-1",
+    SignatureAlgorithmOID.DSA_WITH_SHA1: "SHA-1",
+}
+
+
+class CertFormatError(ValueError):
+    """Input that is not a usable PEM certificate bundle or private key.
+
+    ``kind`` is one of: empty, der, not-pem, bad-pem, no-certificate, no-key,
+    encrypted, too-large. ``detail`` is a short phrase for catalog templates.
+    The message never contains input bytes.
+    """
+
+    def __init__(self, kind, detail):
+        super().__init__("{}: {}".format(kind, detail))
+        self.kind = kind
+        self.detail = detail
+
+
+class PemBlock:
+    """One decoded PEM block: its label, RFC 1421 headers and DER body."""
+
+    __slots__ = ("label", "headers", "der")
+
+    def __init__(self, label, headers, der):
+        self.label = label
+        self.headers = headers
+        self.der = der
+
+    def __repr__(self):
+        return "<PemBlock {} ({} bytes)>".format(self.label.decode("ascii"), len(self.der))
+
+
+class PrivateKeyInfo:
+    """A parsed private key and the container format it came in.
+
+    The repr and str show the format and algorithm only, so a key that ends
+    up in a log line or assertion message reveals nothing.
+    """
+
+    __slots__ = ("key", "format")
+
+    def __init__(self, key, key_format):
+        self.key = key
+        self.format = key_format
+
+    @property
+    def algorithm(self):
+        return key_algorithm_name(self.key)
+
+    @property
+    def key_size(self):
+        return getattr(self.key, "key_size", None)
+
+    def __repr__(self):
+        return "<PrivateKeyInfo {} {} {}>".format(self.format, self.algorithm, self.key_size)
+
+    __str__ = __repr__
+
+
+# --------------------------------------------------------------------------- PEM parsing
+
+def _as_bytes(data):
+    """Accept bytes or text; None counts as empty."""
+    if data is None:
+        return b""
+    if isinstance(data, str):
+        return data.encode("utf-8", errors="replace")
+    return bytes(data)
+
+
+def _check_size(data):
+    """Refuse empty and oversized input before any parsing work."""
+    if len(data) > MAX_OBJECT_BYTES:
+        raise CertFormatError("too-large", "input is more than {} bytes".format(MAX_OBJECT_BYTES))
+    if not data.strip():
+        raise CertFormatError("empty", "input is empty")
+
+
+def _decode_block_body(body, block_number, label):
+    """Split RFC 1421 headers from the base64 body and decode it strictly."""
+    headers = {}
+    base64_lines = []
+    for raw_line in body.splitlines():
+        line = raw_line.strip()
+        if not line:
+            continue
+        if b":" in line and not base64_lines:
+            name, _, value = line.partition(b":")
+            headers[name.strip().decode("ascii", "replace")] = value.strip().decode("ascii", "replace")
+            continue
+        base64_lines.append(line)
+    encoded = re.sub(rb"\s+", b"", b"".join(base64_lines))
+    try:
+        der = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise CertFormatError("bad-pem", "PEM block {} ({}) has broken base64".format(
+            block_number, label.decode("ascii"))) from None
+    if not der:
+        raise CertFormatError("bad-pem", "PEM block {} ({}) is empty".format(
+            block_number, label.decode("ascii")))
+    return headers, der
+
+
+def pem_blocks(data):
+    """All PEM blocks in data, tolerant of CRLF, indentation and text around blocks.
+
+    Why hand-written: the work must stay linear on hostile input (a missing END
+    line stops the scan at once) and errors must never echo the input.
+    """
+    blocks = []
+    position = 0
+    while True:
+        begin = _BEGIN_LINE.search(data, position)
+        if begin is None:
+            return blocks
+        label = begin.group(1).strip()
+        end_marker = b"-----END " + label + b"-----"
+        end = data.find(end_marker, begin.end())
+        block_number = len(blocks) + 1
+        if end < 0:
+            raise CertFormatError("bad-pem", "PEM block {} ({}) has no END line".format(
+                block_number, label.decode("ascii")))
+        if block_number > MAX_PEM_BLOCKS:
+            raise CertFormatError("too-large", "more than {} PEM blocks".format(MAX_PEM_BLOCKS))
+        headers, der = _decode_block_body(data[begin.end():end], block_number, label)
+        blocks.append(PemBlock(label, headers, der))
+        position = end + len(end_marker)
+
+
+def _loads_as_der_certificate(data):
+    try:
+        x509.load_der_x509_certificate(data)
+        return True
+    except (ValueError, TypeError):
+        return False
+
+
+def _loads_as_der_key(data):
+    try:
+        serialization.load_der_private_key(data, password=None)
+        return True
+    except TypeError:  # encrypted DER: still a DER key
+        return True
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+
+
+def _not_pem_error(data, looks_like_der):
+    """Say what the non-PEM input looks like, without quoting it."""
+    if data[:1] == b"\x30":
+        if looks_like_der(data):
+            return CertFormatError("der", "input is binary DER, not PEM")
+        return CertFormatError("not-pem", "binary data (DER, PKCS#12 or other), no PEM block")
+    stripped = data.strip()
+    if _BASE64_TEXT.match(stripped):
+        try:
+            decoded = base64.b64decode(re.sub(rb"\s+", b"", stripped), validate=True)
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if decoded and looks_like_der(decoded):
+            return CertFormatError("not-pem", "bare base64 without -----BEGIN/-----END lines")
+    if stripped[:1] in (b"{", b"["):
+        return CertFormatError("not-pem", "JSON text, no PEM block")
+    return CertFormatError("not-pem", "no -----BEGIN line found")
+
+
+def _load_certificate(block, block_number):
+    try:
+        return x509.load_der_x509_certificate(block.der)
+    except (ValueError, TypeError):
+        raise CertFormatError("bad-pem", "certificate block {} does not parse as X.509".format(
+            block_number)) from None
+
+
+def parse_pem_bundle(data):
+    """Every CERTIFICATE in a PEM bundle, in file order.
+
+    Other PEM blocks are skipped (istiod does the same); a bundle without any
+    certificate is an error of its own kind so the caller can say "holds no
+    certificate" rather than "not PEM".
+    """
+    data = _as_bytes(data)
+    _check_size(data)
+    blocks = pem_blocks(data)
+    if not blocks:
+        raise _not_pem_error(data, _loads_as_der_certificate)
+    certificate_blocks = [block for block in blocks if block.label == CERTIFICATE_LABEL]
+    if not certificate_blocks:
+        labels = sorted({block.label.decode("ascii") for block in blocks})
+        raise CertFormatError("no-certificate", "found only {} block(s)".format(", ".join(labels)))
+    return [_load_certificate(block, number)
+            for number, block in enumerate(certificate_blocks, start=1)]
+
+
+def _is_encrypted(block):
+    return (block.label == ENCRYPTED_KEY_LABEL
+            or "ENCRYPTED" in block.headers.get("Proc-Type", "").upper())
+
+
+def _load_key_block(block):
+    """Load one unencrypted key block and check it matches its label."""
+    try:
+        key = serialization.load_der_private_key(block.der, password=None)
+    except TypeError:
+        raise CertFormatError("encrypted", "the private key is encrypted") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise CertFormatError("bad-pem", "the {} block does not parse as a private key".format(
+            block.label.decode("ascii"))) from None
+    expected_type = {b"RSA PRIVATE KEY": rsa.RSAPrivateKey,
+                     b"EC PRIVATE KEY": ec.EllipticCurvePrivateKey}.get(block.label)
+    if expected_type is not None and not isinstance(key, expected_type):
+        raise CertFormatError("bad-pem", "the {} block holds a different key type".format(
+            block.label.decode("ascii")))
+    return PrivateKeyInfo(key, KEY_FORMATS[block.label])
+
+
+def parse_private_key(data):
+    """The first private key in PEM data: PKCS#8, PKCS#1 (RSA) or SEC 1 (EC).
+
+    Encrypted keys are refused (istiod cannot take a passphrase).
+    """
+    data = _as_bytes(data)
+    _check_size(data)
+    blocks = pem_blocks(data)
+    if not blocks:
+        raise _not_pem_error(data, _loads_as_der_key)
+    for block in blocks:
+        if block.label == ENCRYPTED_KEY_LABEL or (block.label in KEY_FORMATS and _is_encrypted(block)):
+            raise CertFormatError("encrypted", "the private key is encrypted")
+        if block.label in KEY_FORMATS:
+            return _load_key_block(block)
+    labels = sorted({block.label.decode("ascii") for block in blocks})
+    raise CertFormatError("no-key", "found only {} block(s), no private key".format(", ".join(labels)))
+
+
+# --------------------------------------------------------------------------- facts about one cert
+
+def fingerprint(cert):
+    """SHA-256 of the DER, as openssl prints it (AB:CD:...)."""
+    digest = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def name_string(name):
+    """RFC 4514 string of a Name; a broken name gives a placeholder, not a crash."""
+    try:
+        return name.rfc4514_string() or "(empty)"
+    except ValueError:
+        return "(unreadable name)"
+
+
+def subject_string(cert):
+    return name_string(cert.subject)
+
+
+def key_algorithm_name(key):
+    """RSA / EC / Ed25519 / Ed448 / DSA for a public or private key."""
+    kinds = ((rsa.RSAPublicKey, "RSA"), (rsa.RSAPrivateKey, "RSA"),
+             (ec.EllipticCurvePublicKey, "EC"), (ec.EllipticCurvePrivateKey, "EC"),
+             (ed25519.Ed25519PublicKey, "Ed25519"), (ed25519.Ed25519PrivateKey, "Ed25519"),
+             (ed448.Ed448PublicKey, "Ed448"), (ed448.Ed448PrivateKey, "Ed448"),
+             (dsa.DSAPublicKey, "DSA"), (dsa.DSAPrivateKey, "DSA"))
+    for key_type, name in kinds:
+        if isinstance(key, key_type):
+            return name
+    return "unknown"
+
+
+def public_key_or_none(cert):
+    try:
+        return cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return None
+
+
+def extension_value(cert, extension_class):
+    """The parsed extension value, or None when absent or malformed."""
+    try:
+        return cert.extensions.get_extension_for_class(extension_class).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+
+def key_usage_names(cert):
+    """keyUsage bits by their RFC 5280 names; None when the extension is absent."""
+    usage = extension_value(cert, x509.KeyUsage)
+    if usage is None:
+        return None
+    names = [name for attribute, name in _KEY_USAGE_NAMES if getattr(usage, attribute)]
+    if usage.key_agreement:
+        names += [name for attribute, name in (("encipher_only", "encipherOnly"),
+                                               ("decipher_only", "decipherOnly"))
+                  if getattr(usage, attribute)]
+    return names
+
+
+def extended_key_usage_names(cert):
+    """EKU purposes by name (dotted OID when unnamed); None when absent."""
+    usage = extension_value(cert, x509.ExtendedKeyUsage)
+    if usage is None:
+        return None
+    return [_EKU_NAMES.get(oid, oid.dotted_string) for oid in usage]
+
+
+def basic_constraints(cert):
+    """(is_ca, path_length); (False, None) when the extension is absent."""
+    constraints = extension_value(cert, x509.BasicConstraints)
+    if constraints is None:
+        return False, None
+    return constraints.ca, constraints.path_length
+
+
+def signature_algorithm_name(cert):
+    oid = cert.signature_algorithm_oid
+    return _SIGNATURE_NAMES.get(oid, oid.dotted_string)
+
+
+def key_strength(cert):
+    """(algorithm, size, curve) of the certificate's public key."""
+    public_key = public_key_or_none(cert)
+    if public_key is None:
+        return "unknown", None, None
+    algorithm = key_algorithm_name(public_key)
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return algorithm, public_key.curve.key_size, public_key.curve.name
+    return algorithm, getattr(public_key, "key_size", None), None
+
+
+def _aware(moment):
+    """Treat a naive datetime as UTC so callers cannot trip over time zones."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=datetime.timezone.utc)
+    return moment
+
+
+def iso_utc(moment):
+    return _aware(moment).astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def days_left(cert, now):
+    """Whole days from now to notAfter, rounded down (negative once expired)."""
+    return (cert.not_valid_after_utc - _aware(now)).days
+
+
+def _san_strings(cert):
+    names = extension_value(cert, x509.SubjectAlternativeName)
+    if names is None:
+        return []
+    prefixes = {x509.DNSName: "DNS", x509.IPAddress: "IP Address", x509.UniformResourceIdentifier: "URI",
+                x509.RFC822Name: "email"}
+    result = []
+    for general_name in names:
+        prefix = prefixes.get(type(general_name), type(general_name).__name__)
+        result.append("{}:{}".format(prefix, general_name.value))
+    return result
+
+
+def _key_identifiers(cert):
+    subject_id = extension_value(cert, x509.SubjectKeyIdentifier)
+    authority_id = extension_value(cert, x509.AuthorityKeyIdentifier)
+    subject_hex = subject_id.digest.hex() if subject_id is not None else None
+    authority_hex = None
+    if authority_id is not None and authority_id.key_identifier is not None:
+        authority_hex = authority_id.key_identifier.hex()
+    return subject_hex, authority_hex
+
+
+def is_self_signed(cert):
+    """Issuer equals subject AND the certificate's own key verifies its signature."""
+    return cert.issuer == cert.subject and signed_by(cert, cert)
+
+
+def describe(cert, now):
+    """A JSON-ready summary of one certificate (camelCase keys, no key material)."""
+    is_ca, path_length = basic_constraints(cert)
+    algorithm, size, curve = key_strength(cert)
+    subject_key_id, authority_key_id = _key_identifiers(cert)
+    return {
+        "subject": subject_string(cert),
+        "issuer": name_string(cert.issuer),
+        "serialNumber": format(cert.serial_number, "x"),
+        "notBefore": iso_utc(cert.not_valid_before_utc),
+        "notAfter": iso_utc(cert.not_valid_after_utc),
+        "daysLeft": days_left(cert, now),
+        "fingerprintSha256": fingerprint(cert),
+        "keyAlgorithm": algorithm,
+        "keySize": size,
+        "curve": curve,
+        "isCa": is_ca,
+        "pathLength": path_length,
+        "keyUsage": key_usage_names(cert),
+        "extendedKeyUsage": extended_key_usage_names(cert),
+        "subjectAlternativeNames": _san_strings(cert),
+        "subjectKeyIdentifier": subject_key_id,
+        "authorityKeyIdentifier": authority_key_id,
+        "signatureAlgorithm": signature_algorithm_name(cert),
+        "selfSigned": is_self_signed(cert),
+    }
+
+
+# --------------------------------------------------------------------------- relations between certs
+
+def signed_by(child, issuer):
+    """True when issuer's public key verifies child's signature.
+
+    Why signatures and not names: every root from Istio's recipe is called
+    ``O=Istio, CN=Root CA``, so a name match proves nothing.
+    """
+    public_key = public_key_or_none(issuer)
+    if public_key is None:
+        return False
+    try:
+        parameters = child.signature_algorithm_parameters
+        if isinstance(public_key, rsa.RSAPublicKey):
+            # cryptography gives no parameters for legacy hashes such as MD5.
+            parameters = parameters or padding.PKCS1v15()
+            public_key.verify(child.signature, child.tbs_certificate_bytes, parameters,
+                              child.signature_hash_algorithm)
+        elif isinstance(public_key, ec.EllipticCurvePublicKey):
+            public_key.verify(child.signature, child.tbs_certificate_bytes, parameters)
+        elif isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+            public_key.verify(child.signature, child.tbs_certificate_bytes)
+        elif isinstance(public_key, dsa.DSAPublicKey):
+            public_key.verify(child.signature, child.tbs_certificate_bytes,
+                              child.signature_hash_algorithm)
+        else:
+            return False
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+    return True
+
+
+def _public_key_der(key):
+    return key.public_bytes(serialization.Encoding.DER,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def key_matches_cert(key, cert):
+    """True when the private key is the other half of the certificate's public key."""
+    private_key = key.key if isinstance(key, PrivateKeyInfo) else key
+    cert_public_key = public_key_or_none(cert)
+    if cert_public_key is None:
+        return False
+    try:
+        return _public_key_der(private_key.public_key()) == _public_key_der(cert_public_key)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+
+
+def build_path(leaf, intermediates, roots):
+    """Signature path [leaf, ..., root] to one of roots, or None.
+
+    Depth-first over intermediates, each used once; roots may share subject
+    names. Only signatures count: validity dates, CA flags and path lengths
+    are separate checks so each problem gets its own finding.
+    """
+    root_fingerprints = {fingerprint(root) for root in roots}
+    if fingerprint(leaf) in root_fingerprints:
+        return [leaf]
+    return _extend_path([leaf], list(intermediates), list(roots), {fingerprint(leaf)})
+
+
+def _extend_path(path, intermediates, roots, used_fingerprints):
+    current = path[-1]
+    for root in roots:
+        if signed_by(current, root):
+            return path + [root]
+    if len(path) >= MAX_PATH_DEPTH:
+        return None
+    for candidate in intermediates:
+        candidate_fingerprint = fingerprint(candidate)
+        if candidate_fingerprint in used_fingerprints or not signed_by(current, candidate):
+            continue
+        found = _extend_path(path + [candidate], intermediates, roots,
+                             used_fingerprints | {candidate_fingerprint})
+        if found is not None:
+            return found
+    return None
