@@ -1,0 +1,109 @@
+"""The snapshot: everything diagnose collected, as plain JSON-able data.
+
+Collectors build it (I/O); checks read it (pure). Checks never see an SDK object, so
+they can be tested with hand-written fixtures and re-run offline with
+``--from-snapshot``. Every collected item is wrapped by ``collected()``::
+
+    {"ok": true,  "data": <item>, "error": null}
+    {"ok": false, "data": null,  "error": {"reason": "403 Forbidden (ForbiddenByRbac)",
+                                           "status": 403, "code": "ForbiddenByRbac"}}
+
+Schema (version 1); keys are camelCase, timestamps ISO 8601 UTC::
+
+    version: 1
+    collectedAt: "2026-11-29T15:00:00Z"      # the "now" every expiry check uses
+    target: {subscriptionId, resourceGroup, cluster, tenantId}   # tenantId: the subscription's
+    options: {revisions: [..] | null, skipCluster: bool, warnDays: int}
+    cluster: collected({
+        id, name, location, nodeResourceGroup,
+        meshMode: "Istio" | "Disabled" | null,
+        revisions: ["asm-1-24"],
+        plugin: null | {keyVaultId, certObjectName, keyObjectName,
+                        rootCertObjectName, certChainObjectName},   # raw, may be partial
+        csiAddon: {enabled: bool, enableSecretRotation: "true"|"false"|null,
+                   rotationPollInterval: "2m"|null,
+                   identity: null | {objectId, clientId, resourceId}},
+        aad: {managed: bool, enableAzureRbac: bool} | null })
+    vault: null (no plug-in CA / unparsable keyVaultId) | collected({
+        id, name, resourceGroup, subscriptionId, location, tenantId, vaultUri,
+        enableRbacAuthorization: bool,
+        accessPolicies: [{tenantId, objectId, permissions: {secrets: ["get", ...]}}],
+        publicNetworkAccess: "Enabled"|"Disabled"|null,
+        networkAcls: null | {defaultAction, bypass, ipRules: [..], virtualNetworkRules: [..]},
+        privateEndpointCount: int })               # error.status 404 => vault missing
+    roleAssignments: null | collected([{id, scope, roleDefinitionId, principalId,
+                                        principalType}])   # the add-on identity's, vault scope and parents
+    secrets: {<object>: collected({                 # object: root-cert|ca-cert|ca-key|cert-chain
+        name, enabled, notBefore, expires, contentType, managed: bool, kid,
+        value: "<PEM text>" })}                     # ca-key: value is NEVER kept; see below
+    keyFacts: null | {kind, format, publicKeySha256, publicKeyPem, encrypted}
+                                                     # what the checks need of ca-key
+    kube: null (skipped) | {
+        access: collected({source: "azure"|"kubeconfig", server}),
+        istiodPods: collected([{name, revision, phase, status, ready, createdAt,
+                                initContainers: [{name, state, reason}]}]),
+        istiodDeployments: collected({<revision>: null | {name, replicas, readyReplicas}}),
+        events: collected([{involvedKind, involvedName, type, reason, message, count, lastSeen}]),
+        providerLogs: collected([{pod, lines: [..]}]),      # bounded tail
+        secretProviderClasses: collected({<revision>: null | {name, objectNames: [..],
+                                          keyvaultName, tenantId}}),
+        cacerts: collected(null | {keys: [..], rootFingerprints: [..],
+                                   caCertFingerprint, certChainFingerprints: [..]}),
+        rootConfigMaps: collected([{namespace, rootFingerprints: [..]}]),
+        cronjobs: collected({<revision>: null | {name, schedule, suspend, lastScheduleTime}}),
+        cronjobLogs: collected([..lines of the newest job pod..]),
+        istiodLogs: collected([{pod, lines: [..]}]) }       # CA-related lines only
+
+Private keys: the ca-key value is parsed the moment it is read, reduced to
+``keyFacts`` (its public half and format), and dropped. No snapshot, in memory or on
+disk, ever holds private-key bytes.
+"""
+
+import json
+import types
+
+SNAPSHOT_VERSION = 1
+
+
+def collected(data=None, error=None):
+    """Wrap one collected item; ``error`` is a dict from ``describe_error``."""
+    return {"ok": error is None, "data": data if error is None else None, "error": error}
+
+
+def collection_error(reason, status=None, code=None):
+    return {"reason": reason, "status": status, "code": code}
+
+
+def freeze(value):
+    """A read-only view: checks must not change what they are judging."""
+    if isinstance(value, dict):
+        return types.MappingProxyType({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def thaw(value):
+    if isinstance(value, (dict, types.MappingProxyType)):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(item) for item in value]
+    return value
+
+
+def to_json(snapshot):
+    return json.dumps(thaw(snapshot), indent=2, sort_keys=True)
+
+
+def from_json(text):
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
+        raise ValueError("not a meshca snapshot (version {} expected)".format(SNAPSHOT_VERSION))
+    return data
+
+
+def ok_data(item):
+    """The data of a collected item, or None when it failed or was not collected."""
+    if not item or not item.get("ok"):
+        return None
+    return item.get("data")
