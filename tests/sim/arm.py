@@ -1,0 +1,458 @@
+"""Azure Resource Manager as far as meshca and the az commands it mirrors need.
+
+Covers: subscriptions/tenants (``az login``), managed clusters (show, list,
+listClusterUserCredential/AdminCredential), Key Vault vaults (show, list,
+PUT with whole-body semantics as ``az keyvault set-policy`` uses it, and the
+``accessPolicies/{add|replace|remove}`` merge operation), role assignments and
+role definitions (with the ``$filter`` forms azure-cli sends), and Microsoft
+Graph ``directoryObjects/getByIds`` (``az role assignment list`` fills principal
+names through it; the Loop cloud points Graph at this server).
+"""
+
+import base64
+import copy
+import re
+import uuid
+
+import yaml
+
+from tests.sim.scenario import BUILTIN_ROLES
+from tests.sim.server import Response, json_error
+
+P = r"(?i)"
+SUB = r"/subscriptions/(?P<sub>[^/]+)"
+RG = SUB + r"/resourceGroups/(?P<rg>[^/]+)"
+MC = RG + r"/providers/Microsoft\.ContainerService/managedClusters"
+KV = RG + r"/providers/Microsoft\.KeyVault/vaults"
+AUTHZ = r"(?P<scope>.*?)/providers/Microsoft\.Authorization"
+
+AAD_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+
+
+def not_found(kind, name, resource_group):
+    return json_error(404, "ResourceNotFound", "The Resource '%s/%s' under resource group '%s' was not found. For "
+                      "more details please go to https://aka.ms/ARMResourceNotFoundFix" % (kind, name, resource_group))
+
+
+class ArmService:
+    """ARM + Graph handler bound to one World."""
+
+    def __init__(self, world, kube_url_getter, kube_ca_pem):
+        self.world = world
+        self._kube_url = kube_url_getter
+        self._kube_ca_pem = kube_ca_pem
+        self.principal_not_found_remaining = int((world.raw.get("armQuirks") or {}).get("principalNotFoundTimes", 0))
+        self.routes = [
+            ("GET", P + r"^/subscriptions/?$", self.list_subscriptions),
+            ("GET", P + r"^/tenants/?$", self.list_tenants),
+            ("GET", P + "^" + SUB + r"/?$", self.get_subscription),
+            ("GET", P + "^" + SUB + r"/resources/?$", self.list_resources),
+            ("GET", P + "^" + RG + r"/?$", self.get_resource_group),
+            ("GET", P + "^" + SUB + r"/providers/Microsoft\.KeyVault/vaults/?$", self.list_vaults),
+            ("GET", P + "^" + KV + r"/?$", self.list_vaults),
+            ("GET", P + "^" + KV + r"/(?P<name>[^/]+)/?$", self.get_vault),
+            ("PUT", P + "^" + KV + r"/(?P<name>[^/]+)/?$", self.put_vault),
+            ("PATCH", P + "^" + KV + r"/(?P<name>[^/]+)/?$", self.patch_vault),
+            ("PUT", P + "^" + KV + r"/(?P<name>[^/]+)/accessPolicies/(?P<kind>add|replace|remove)/?$",
+             self.update_access_policy),
+            ("GET", P + "^" + SUB + r"/providers/Microsoft\.ContainerService/managedClusters/?$", self.list_clusters),
+            ("GET", P + "^" + MC + r"/?$", self.list_clusters),
+            ("GET", P + "^" + MC + r"/(?P<name>[^/]+)/?$", self.get_cluster),
+            ("POST", P + "^" + MC + r"/(?P<name>[^/]+)/listCluster(?P<who>User|Admin)Credential/?$",
+             self.list_credentials),
+            ("GET", P + "^" + AUTHZ + r"/roleAssignments/?$", self.list_assignments),
+            ("GET", P + "^" + AUTHZ + r"/roleAssignments/(?P<name>[^/]+)/?$", self.get_assignment),
+            ("PUT", P + "^" + AUTHZ + r"/roleAssignments/(?P<name>[^/]+)/?$", self.put_assignment),
+            ("DELETE", P + "^" + AUTHZ + r"/roleAssignments/(?P<name>[^/]+)/?$", self.delete_assignment),
+            ("GET", P + "^" + AUTHZ + r"/roleDefinitions/?$", self.list_role_definitions),
+            ("GET", P + "^" + AUTHZ + r"/roleDefinitions/(?P<guid>[^/]+)/?$", self.get_role_definition),
+            ("POST", P + r"^/v1\.0/directoryObjects/getByIds/?$", self.graph_get_by_ids),
+        ]
+        self.routes = [(method, re.compile(pattern), fn) for method, pattern, fn in self.routes]
+
+    # ------------------------------------------------------------------ dispatch
+
+    def handle(self, req):
+        if req.principal is None:
+            return json_error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is "
+                              "missing or the token is not a valid bearer token.",
+                              headers={"WWW-Authenticate": 'Bearer authorization_uri="https://127.0.0.1/%s", '
+                                       'error="invalid_token"' % self.world.tenant})
+        for method, pattern, fn in self.routes:
+            match = pattern.match(req.path)
+            if match and method == req.method:
+                groups = match.groupdict()
+                if "sub" in groups and groups["sub"].lower() != self.world.subscription.lower():
+                    return json_error(404, "SubscriptionNotFound",
+                                      "The subscription '%s' could not be found." % groups["sub"])
+                with self.world.lock:
+                    return fn(req, **groups)
+        return json_error(404, "NoRegisteredProviderFound" if "/providers/" in req.path else "NotFound",
+                          "The simulator does not implement %s %s." % (req.method, req.path))
+
+    def _denied(self, req, action, scope):
+        """403 AuthorizationFailed (real message shape) if the scenario withholds the right."""
+        return json_error(403, "AuthorizationFailed", "The client '%s' with object id '%s' does not have "
+                          "authorization to perform action '%s' over scope '%s' or the scope is invalid. If access "
+                          "was recently granted, please refresh your credentials."
+                          % (req.principal, req.principal, action, scope))
+
+    def _is_operator(self, req):
+        return (req.principal or "").lower() == self.world.operator["objectId"].lower()
+
+    def _may(self, req, capability):
+        return not self._is_operator(req) or self.world.operator_may(capability)
+
+    def _resource_groups(self):
+        groups = {self.world.cluster["resourceGroup"].lower(),
+                  self.world.cluster["properties"]["nodeResourceGroup"].lower()}
+        groups.update(v["resourceGroup"].lower() for v in self.world.vaults.values())
+        groups.update(str(g).lower() for g in self.world.raw.get("resourceGroups") or [])
+        return groups
+
+    def _check_rg(self, rg):
+        if rg.lower() not in self._resource_groups():
+            return json_error(404, "ResourceGroupNotFound", "Resource group '%s' could not be found." % rg)
+        return None
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def _subscription_body(self):
+        return {
+            "id": "/subscriptions/" + self.world.subscription,
+            "subscriptionId": self.world.subscription,
+            "tenantId": self.world.tenant,
+            "displayName": self.world.subscription_name,
+            "state": "Enabled",
+            "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "Sim_2014-09-01",
+                                     "spendingLimit": "Off"},
+            "authorizationSource": "RoleBased",
+            "managedByTenants": [],
+        }
+
+    def list_subscriptions(self, req):
+        return Response(200, {"value": [self._subscription_body()], "count": {"type": "Total", "value": 1}})
+
+    def get_subscription(self, req, sub):
+        return Response(200, self._subscription_body())
+
+    def list_tenants(self, req):
+        return Response(200, {"value": [{"id": "/tenants/" + self.world.tenant, "tenantId": self.world.tenant,
+                                         "tenantCategory": "Home", "displayName": "Simulated Tenant"}]})
+
+    def get_resource_group(self, req, sub, rg):
+        missing = self._check_rg(rg)
+        if missing:
+            return missing
+        return Response(200, {"id": self.world.rg_id(rg), "name": rg, "type": "Microsoft.Resources/resourceGroups",
+                              "location": "eastus", "properties": {"provisioningState": "Succeeded"}})
+
+    def list_resources(self, req, sub):
+        """Generic resource list; az keyvault show (no -g) filters on resourceType and name."""
+        text = req.arg("$filter", "") or ""
+        type_match = re.search(r"resourceType eq '([^']+)'", text, re.I)
+        name_match = re.search(r"name eq '([^']+)'", text, re.I)
+        items = [self._resource_stub(v) for v in self.world.vaults.values()]
+        items.append({"id": self.world.cluster["id"], "name": self.world.cluster["name"],
+                      "type": "Microsoft.ContainerService/managedClusters", "location": self.world.cluster["location"]})
+        if type_match:
+            items = [i for i in items if i["type"].lower() == type_match.group(1).lower()]
+        if name_match:
+            items = [i for i in items if i["name"].lower() == name_match.group(1).lower()]
+        return Response(200, {"value": items})
+
+    @staticmethod
+    def _resource_stub(vault):
+        return {"id": vault["id"], "name": vault["name"], "type": vault["type"], "location": vault["location"],
+                "tags": vault["tags"]}
+
+    # ------------------------------------------------------------------ key vault (management plane)
+
+    @staticmethod
+    def vault_body(vault):
+        """The public ARM view of a vault (World-internal keys removed)."""
+        body = {k: copy.deepcopy(v) for k, v in vault.items() if k not in ("secrets", "resourceGroup")}
+        body["systemData"] = {"createdBy": "sim", "createdByType": "User"}
+        return body
+
+    def _vault_or_404(self, rg, name):
+        vault = self.world.find_vault(name)
+        if vault is None or vault["resourceGroup"].lower() != rg.lower():
+            return None, self._check_rg(rg) or not_found("Microsoft.KeyVault/vaults", name, rg)
+        return vault, None
+
+    def list_vaults(self, req, sub, rg=None):
+        if rg is not None:
+            missing = self._check_rg(rg)
+            if missing:
+                return missing
+        vaults = [v for v in self.world.vaults.values() if rg is None or v["resourceGroup"].lower() == rg.lower()]
+        return Response(200, {"value": [self.vault_body(v) for v in vaults]})
+
+    def get_vault(self, req, sub, rg, name):
+        vault, error = self._vault_or_404(rg, name)
+        return error or Response(200, self.vault_body(vault))
+
+    def put_vault(self, req, sub, rg, name):
+        """Whole-body PUT: what az keyvault set-policy does after its GET (last writer wins)."""
+        vault, error = self._vault_or_404(rg, name)
+        if error:
+            return error
+        if not self._may(req, "canWritePolicies"):
+            return self._denied(req, "Microsoft.KeyVault/vaults/write", vault["id"])
+        body = req.json()
+        properties = dict(body.get("properties") or {})
+        properties["vaultUri"] = vault["properties"]["vaultUri"]  # service-owned
+        properties.setdefault("provisioningState", "Succeeded")
+        properties["accessPolicies"] = [self._normal_policy(p) for p in properties.get("accessPolicies") or []]
+        vault["properties"] = properties
+        if body.get("tags") is not None:
+            vault["tags"] = body["tags"]
+        return Response(200, self.vault_body(vault))
+
+    def patch_vault(self, req, sub, rg, name):
+        vault, error = self._vault_or_404(rg, name)
+        if error:
+            return error
+        if not self._may(req, "canWritePolicies"):
+            return self._denied(req, "Microsoft.KeyVault/vaults/write", vault["id"])
+        body = req.json()
+        for key, value in (body.get("properties") or {}).items():
+            if key != "vaultUri":
+                vault["properties"][key] = value
+        return Response(200, self.vault_body(vault))
+
+    def _normal_policy(self, policy):
+        permissions = policy.get("permissions") or {}
+        normal = {"tenantId": policy.get("tenantId", self.world.tenant), "objectId": policy.get("objectId"),
+                  "permissions": {k: list(permissions.get(k) or []) for k in permissions}}
+        if policy.get("applicationId"):
+            normal["applicationId"] = policy["applicationId"]
+        return normal
+
+    def update_access_policy(self, req, sub, rg, name, kind):
+        """accessPolicies/{add|replace|remove} with the service's merge semantics."""
+        vault, error = self._vault_or_404(rg, name)
+        if error:
+            return error
+        if not self._may(req, "canWritePolicies"):
+            return self._denied(req, "Microsoft.KeyVault/vaults/accessPolicies/write", vault["id"])
+        given = [self._normal_policy(p) for p in ((req.json().get("properties") or {}).get("accessPolicies") or [])]
+        current = vault["properties"].setdefault("accessPolicies", [])
+        kind = kind.lower()
+        if kind == "replace":
+            vault["properties"]["accessPolicies"] = copy.deepcopy(given)
+        else:
+            for policy in given:
+                self._merge_policy(current, policy, remove=(kind == "remove"))
+        return Response(200, {"id": vault["id"] + "/accessPolicies/" + kind,
+                              "type": "Microsoft.KeyVault/vaults/accessPolicies",
+                              "properties": {"accessPolicies": given}})
+
+    @staticmethod
+    def _same_principal(a, b):
+        return (str(a.get("objectId", "")).lower() == str(b.get("objectId", "")).lower()
+                and str(a.get("tenantId", "")).lower() == str(b.get("tenantId", "")).lower()
+                and str(a.get("applicationId") or "").lower() == str(b.get("applicationId") or "").lower())
+
+    def _merge_policy(self, current, policy, remove):
+        existing = next((p for p in current if self._same_principal(p, policy)), None)
+        if existing is None:
+            if not remove:
+                current.append(copy.deepcopy(policy))
+            return
+        perms = existing.setdefault("permissions", {})
+        for kind, values in policy["permissions"].items():
+            have = list(perms.get(kind) or [])
+            lowered = {v.lower() for v in values}
+            if remove:
+                perms[kind] = [v for v in have if v.lower() not in lowered]
+            else:
+                perms[kind] = have + [v for v in values if v.lower() not in {h.lower() for h in have}]
+        if remove and not any(perms.get(k) for k in perms):
+            current.remove(existing)
+
+    # ------------------------------------------------------------------ managed clusters
+
+    def cluster_body(self):
+        return {k: copy.deepcopy(v) for k, v in self.world.cluster.items() if k != "resourceGroup"}
+
+    def _cluster_or_404(self, rg, name):
+        cluster = self.world.cluster
+        if cluster["name"].lower() != name.lower() or cluster["resourceGroup"].lower() != rg.lower():
+            return self._check_rg(rg) or not_found("Microsoft.ContainerService/managedClusters", name, rg)
+        return None
+
+    def list_clusters(self, req, sub, rg=None):
+        cluster = self.world.cluster
+        if rg is not None and cluster["resourceGroup"].lower() != rg.lower():
+            return self._check_rg(rg) or Response(200, {"value": []})
+        return Response(200, {"value": [self.cluster_body()]})
+
+    def get_cluster(self, req, sub, rg, name):
+        if not self._may(req, "canReadCluster"):
+            return self._denied(req, "Microsoft.ContainerService/managedClusters/read", self.world.cluster["id"])
+        return self._cluster_or_404(rg, name) or Response(200, self.cluster_body())
+
+    def list_credentials(self, req, sub, rg, name, who):
+        missing = self._cluster_or_404(rg, name)
+        if missing:
+            return missing
+        action = "Microsoft.ContainerService/managedClusters/listCluster%sCredential/action" % who
+        if not self._may(req, "canListCredentials"):
+            return self._denied(req, action, self.world.cluster["id"])
+        props = self.world.cluster["properties"]
+        if who == "Admin" and props.get("disableLocalAccounts"):
+            return json_error(400, "BadRequest", "Getting static credential is not allowed because this cluster "
+                              "is set to disable local accounts.")
+        kubeconfig = self._kubeconfig("clusterAdmin" if who == "Admin" else "clusterUser",
+                                      aad=bool(props.get("aadProfile")) and who == "User")
+        encoded = base64.b64encode(kubeconfig.encode("utf-8")).decode("ascii")
+        return Response(200, {"kubeconfigs": [{"name": "clusterAdmin" if who == "Admin" else "clusterUser",
+                                               "value": encoded}]})
+
+    def _kubeconfig(self, kind, aad):
+        cluster = self.world.cluster
+        name = cluster["name"]
+        user_name = "%s_%s_%s" % (kind, cluster["resourceGroup"], name)
+        if aad:
+            user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "kubelogin",
+                             "args": ["get-token", "--login", "devicecode", "--server-id", AAD_SERVER_ID,
+                                      "--client-id", "80faf920-1908-4b52-b5ef-a8e7bedfc67a",
+                                      "--tenant-id", self.world.tenant, "--environment", "AzurePublicCloud"],
+                             "env": None, "provideClusterInfo": False, "interactiveMode": "IfAvailable"}}
+        else:
+            user = {"token": self.world.kube_user_token}
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "preferences": {},
+            "clusters": [{"name": name, "cluster": {
+                "certificate-authority-data": base64.b64encode(self._kube_ca_pem).decode("ascii"),
+                "server": self._kube_url()}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": user_name}}],
+            "current-context": name,
+            "users": [{"name": user_name, "user": user}],
+        }
+        return yaml.safe_dump(config, default_flow_style=False, sort_keys=False)
+
+    # ------------------------------------------------------------------ role assignments / definitions
+
+    def _role_definition_body(self, guid):
+        name, actions, data_actions = BUILTIN_ROLES[guid]
+        return {
+            "id": self.world.role_definition_id(guid),
+            "name": guid,
+            "type": "Microsoft.Authorization/roleDefinitions",
+            "properties": {"roleName": name, "type": "BuiltInRole", "description": name,
+                           "assignableScopes": ["/"],
+                           "permissions": [{"actions": actions, "notActions": [], "dataActions": data_actions,
+                                            "notDataActions": []}],
+                           "createdOn": "2020-01-01T00:00:00Z", "updatedOn": "2020-01-01T00:00:00Z"},
+        }
+
+    def list_role_definitions(self, req, scope):
+        text = req.arg("$filter", "") or ""
+        name_match = re.search(r"roleName eq '([^']+)'", text, re.I)
+        guids = list(BUILTIN_ROLES)
+        if name_match:
+            guids = [g for g in guids if BUILTIN_ROLES[g][0].lower() == name_match.group(1).lower()]
+        return Response(200, {"value": [self._role_definition_body(g) for g in guids]})
+
+    def get_role_definition(self, req, scope, guid):
+        if guid.lower() not in BUILTIN_ROLES:
+            return json_error(404, "RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does "
+                              "not exist." % guid)
+        return Response(200, self._role_definition_body(guid.lower()))
+
+    @staticmethod
+    def _scope_of(assignment):
+        return assignment["properties"]["scope"].rstrip("/").lower()
+
+    def list_assignments(self, req, scope):
+        """list_for_scope / list_for_subscription with atScope(), principalId eq, assignedTo()."""
+        scope_l = (scope or "/").rstrip("/").lower() or "/"
+        text = req.arg("$filter", "") or ""
+        principal = re.search(r"(?:principalId eq|assignedTo\()\s*'([^']+)'", text, re.I)
+        result = []
+        for assignment in self.world.role_assignments:
+            at = self._scope_of(assignment)
+            above_or_at = scope_l == at or scope_l.startswith(at + "/") or at == "/"
+            below = at.startswith(scope_l + "/")
+            if "atscope()" in text.lower().replace(" ", ""):
+                keep = above_or_at
+            else:
+                keep = above_or_at or below
+            if principal and assignment["properties"]["principalId"].lower() != principal.group(1).lower():
+                keep = False
+            if keep:
+                result.append(copy.deepcopy(assignment))
+        return Response(200, {"value": result})
+
+    def _find_assignment(self, scope, name):
+        for assignment in self.world.role_assignments:
+            if assignment["name"].lower() == name.lower() and self._scope_of(assignment) == scope.rstrip("/").lower():
+                return assignment
+        return None
+
+    def get_assignment(self, req, scope, name):
+        found = self._find_assignment(scope, name)
+        if found is None:
+            return json_error(404, "RoleAssignmentNotFound", "The role assignment '%s' is not found." % name)
+        return Response(200, copy.deepcopy(found))
+
+    def put_assignment(self, req, scope, name):
+        if not self._may(req, "canWriteRoleAssignments"):
+            return self._denied(req, "Microsoft.Authorization/roleAssignments/write", scope)
+        props = req.json().get("properties") or {}
+        role_guid = str(props.get("roleDefinitionId", "")).rstrip("/").split("/")[-1].lower()
+        principal_id = str(props.get("principalId", ""))
+        if role_guid not in BUILTIN_ROLES:
+            return json_error(400, "RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does "
+                              "not exist." % role_guid)
+        if self.principal_not_found_remaining > 0:
+            self.principal_not_found_remaining -= 1
+            return json_error(400, "PrincipalNotFound", "Principal %s does not exist in the directory %s. Check "
+                              "that you have the correct principal ID. If you are creating this principal and then "
+                              "immediately assigning a role, this error might be related to a replication delay. "
+                              "In this case, set the role assignment principalType property to a value, such as "
+                              "ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype"
+                              % (principal_id.replace("-", ""), self.world.tenant))
+        for assignment in self.world.role_assignments:
+            p = assignment["properties"]
+            if (self._scope_of(assignment) == scope.rstrip("/").lower() and p["principalId"].lower() ==
+                    principal_id.lower() and p["roleDefinitionId"].rstrip("/").split("/")[-1].lower() == role_guid):
+                return json_error(409, "RoleAssignmentExists", "The role assignment already exists.")
+        assignment = self.world.make_assignment(scope, name, role_guid, principal_id,
+                                                props.get("principalType") or "User")
+        if props.get("description"):
+            assignment["properties"]["description"] = props["description"]
+        self.world.role_assignments.append(assignment)
+        return Response(201, copy.deepcopy(assignment))
+
+    def delete_assignment(self, req, scope, name):
+        if not self._may(req, "canWriteRoleAssignments"):
+            return self._denied(req, "Microsoft.Authorization/roleAssignments/delete", scope)
+        found = self._find_assignment(scope, name)
+        if found is None:
+            return Response(204)
+        self.world.role_assignments.remove(found)
+        return Response(200, found)
+
+    # ------------------------------------------------------------------ graph
+
+    def graph_get_by_ids(self, req):
+        ids = [str(i).lower() for i in req.json().get("ids") or []]
+        value = []
+        for identity in self.world.identities.values():
+            if identity["objectId"].lower() in ids:
+                value.append({"@odata.type": "#microsoft.graph.servicePrincipal", "id": identity["objectId"],
+                              "displayName": identity["name"], "appId": identity["clientId"],
+                              "servicePrincipalType": "ManagedIdentity",
+                              "servicePrincipalNames": [identity["clientId"]]})
+        return Response(200, {"@odata.context": "https://127.0.0.1/v1.0/$metadata#directoryObjects",
+                              "value": value})
+
+
+def new_assignment_name():
+    return str(uuid.uuid4())

@@ -1,0 +1,234 @@
+"""Start every simulated service for a scenario and give az/kubectl an environment.
+
+``start_simulator("healthy")`` returns a running ``SimulatorEnv``: ARM (+Graph and
+the ``/_sim`` control paths), AAD, the managed-identity endpoint (plain http, as
+App Service's is), the Kubernetes API and one Key Vault data plane per vault,
+each on its own loopback port, sharing one World, one request log and one fault
+injector.  ``sim.az()`` hands back a real-``az`` runner already pointed at the
+``Loop`` cloud and logged in with ``az login --identity`` (FACTS §7).
+"""
+
+import os
+import shutil
+import tempfile
+import time
+
+from tests.sim import proxytrap
+from tests.sim.arm import ArmService
+from tests.sim.identity import AadService, ManagedIdentityService
+from tests.sim.keyvault import KeyVaultService
+from tests.sim.pki import server_pki
+from tests.sim.scenario import load_world
+from tests.sim.server import (ControlService, Fault, FaultInjector, RequestLog, SimServer, fault_from_spec,
+                              free_port, server_tls_context)
+
+CLOUD_NAME = "Loop"
+KEYVAULT_DNS_SUFFIX = ".vault.loop.test"
+
+
+class SimulatorEnv:
+    """A running simulator for one scenario (use as a context manager or call stop())."""
+
+    def __init__(self, scenario, kube_unreachable=False):
+        self.pki = server_pki()
+        self.world = load_world(scenario)
+        self.scenario = self.world.name
+        self.log = RequestLog()
+        self.faults = FaultInjector()
+        self.proxy = proxytrap.global_trap()
+        self.tmpdir = tempfile.mkdtemp(prefix="meshca-sim-%s-" % self.scenario)
+        self.servers = {}
+        self._azs = []
+        tls = server_tls_context(self.pki.cert_file, self.pki.key_file)
+        self._build_servers(tls, kube_unreachable)
+        for spec in self.world.faults:
+            self._add_scenario_fault(spec)
+        for server in self.servers.values():
+            server.start()
+
+    # ------------------------------------------------------------------ servers
+
+    def _build_servers(self, tls, kube_unreachable):
+        world = self.world
+        control = ControlService(self.log, self.faults, world)
+        self._kube_port = None
+        if kube_unreachable or self._scenario_says_kube_unreachable():
+            self._kube_port = free_port()
+        else:
+            self.servers["kube"] = SimServer("kube", self._kube_service(), self.log, self.faults, tls)
+        self.servers["arm"] = SimServer("arm", ArmService(world, lambda: self.kube_url, self.pki.ca_pem),
+                                        self.log, self.faults, tls, control=control)
+        self.servers["aad"] = SimServer("aad", AadService(world, lambda: self.aad_url), self.log, self.faults, tls)
+        self.servers["msi"] = SimServer("msi", ManagedIdentityService(world), self.log, self.faults, None)
+        for key, vault in world.vaults.items():
+            name = "kv:" + vault["name"]
+            server = SimServer(name, None, self.log, self.faults, tls)
+            server.service = KeyVaultService(world, vault["name"], lambda: self.aad_url,
+                                             lambda s=server: s.url + "/")
+            vault["properties"]["vaultUri"] = server.url + "/"
+            self.servers[name] = server
+        world.endpoints.update(arm=self.arm_url, aad=self.aad_url, msi=self.msi_url, kube=self.kube_url)
+
+    def _kube_service(self):
+        try:
+            from tests.sim.kube import KubeApi  # the Kubernetes side's handler
+            return KubeApi(self.world)
+        except ImportError as exc:  # keeps the Azure side usable while kube.py is incomplete
+            return _UnavailableKube(str(exc))
+
+    def _scenario_says_kube_unreachable(self):
+        return any(spec.get("kind") == "unreachable" for spec in self.world.faults)
+
+    def _add_scenario_fault(self, spec):
+        if spec.get("kind") == "unreachable":
+            return
+        self.faults.add(fault_from_spec(spec))
+
+    # ------------------------------------------------------------------ urls
+
+    @property
+    def arm_url(self):
+        return self.servers["arm"].url
+
+    @property
+    def aad_url(self):
+        return self.servers["aad"].url
+
+    @property
+    def msi_url(self):
+        return self.servers["msi"].url
+
+    @property
+    def kube_url(self):
+        if "kube" in self.servers:
+            return self.servers["kube"].url
+        return "https://127.0.0.1:%d" % self._kube_port
+
+    def vault_url(self, vault_name):
+        return self.world.vault_uri(vault_name)
+
+    # ------------------------------------------------------------------ environment
+
+    @property
+    def env(self):
+        """Variables every az/kubectl/python client process needs to reach only the simulator."""
+        return {
+            "REQUESTS_CA_BUNDLE": self.pki.ca_file,
+            "IDENTITY_ENDPOINT": self.msi_url + "/msi/token",
+            "IDENTITY_HEADER": "sim-identity-header",
+            "AZURE_CORE_COLLECT_TELEMETRY": "false",
+            "AZURE_CORE_INSTANCE_DISCOVERY": "false",
+            "HTTPS_PROXY": self.proxy.url,
+            "HTTP_PROXY": self.proxy.url,
+            "https_proxy": self.proxy.url,
+            "http_proxy": self.proxy.url,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
+
+    def kubeconfig(self, path=None, token=None):
+        """Write a kubeconfig for the simulated cluster (what get-credentials would give)."""
+        from tests.sim.kube import build_kubeconfig
+        path = path or os.path.join(self.tmpdir, "kubeconfig")
+        text = build_kubeconfig(self.kube_url, self.pki.ca_pem, token=token or self.world.kube_user_token,
+                                cluster_name=self.world.cluster["name"])
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return path
+
+    def cloud_register_args(self):
+        arm = self.arm_url + "/"
+        return ["cloud", "register", "-n", CLOUD_NAME,
+                "--endpoint-resource-manager", arm,
+                "--endpoint-active-directory", self.aad_url + "/",
+                "--endpoint-active-directory-resource-id", arm,
+                "--endpoint-management", arm,
+                "--endpoint-microsoft-graph-resource-id", arm,
+                "--suffix-keyvault-dns", KEYVAULT_DNS_SUFFIX,
+                "--skip-endpoint-discovery"]
+
+    def az(self, name=None, with_extension=True, login=True):
+        """A real-az runner (tests.azcli.AzCli) pointed at this simulator and logged in.
+
+        with_extension=False skips building/installing the meshca wheel (fidelity
+        tests only need built-in commands).
+        """
+        from tests import azcli
+        name = name or "%s-%d" % (self.scenario, len(self._azs))
+        if with_extension:
+            runner = azcli.new_az("%s-%d" % (name, int(time.time() * 1000)), extra_env=self.env)
+        else:
+            root = os.path.join(self.tmpdir, "az-" + name)
+            runner = azcli.AzCli(os.path.join(root, "config"), os.path.join(root, "extensions"), self.env)
+        self._azs.append(runner)
+        for args in (self.cloud_register_args(), ["cloud", "set", "-n", CLOUD_NAME]):
+            _checked(runner, args)
+        if login:
+            _checked(runner, ["login", "--identity", "-o", "none"])
+        return runner
+
+    # ------------------------------------------------------------------ faults and hooks
+
+    def add_fault(self, kind, **spec):
+        """Inject a fault at run time (see tests.sim.server.Fault)."""
+        if "method" in spec:
+            spec["method"] = spec["method"].upper()
+        return self.faults.add(Fault(kind=kind, **spec))
+
+    def before_next(self, method, path_regex, action, service="arm", count=1):
+        """Run ``action(request)`` before the next matching request is answered.
+
+        Used to prove a concurrently-added access policy survives our PUT.
+        """
+        return self.faults.add(Fault(kind="hook", service=service, method=method.upper(), path=path_regex,
+                                     count=count, action=action))
+
+    def make_kube_unreachable(self):
+        """Close the Kubernetes API's listening socket: new connections are refused."""
+        server = self.servers.pop("kube", None)
+        if server is not None:
+            self._kube_port = server.port
+            server.stop()
+
+    def requests(self, service=None, method=None, path_regex=None):
+        return self.log.entries(service=service, method=method, path_regex=path_regex)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def stop(self):
+        self.faults.shutdown_event.set()
+        for server in list(self.servers.values()):
+            server.stop()
+        self.servers.clear()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class _UnavailableKube:
+    """Answers 503 when the Kubernetes side cannot be imported (names the reason)."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def handle(self, req):
+        from tests.sim.server import Response
+        return Response(503, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 503,
+                              "message": "simulated Kubernetes API unavailable: " + self.reason})
+
+
+def _checked(runner, args):
+    proc = runner.run(*args)
+    if proc.returncode != 0:
+        raise RuntimeError("az %s failed (exit %d): %s" % (" ".join(args[:3]), proc.returncode,
+                                                            proc.stderr.strip()[-2000:]))
+    return proc
+
+
+def start_simulator(scenario, **options):
+    """Start all services for ``scenario`` (a name under tests/sim/scenarios or a path)."""
+    return SimulatorEnv(scenario, **options)

@@ -1,0 +1,126 @@
+"""Key Vault data plane for one vault (one loopback HTTPS port per vault).
+
+Answers like the real service as far as ``az keyvault secret ...`` and the
+``azure-keyvault-secrets`` SDK can tell: the 401 bearer challenge on the first
+unauthenticated call (FACTS §7.5), secret bodies with ``value``/``id``/
+``attributes``/``kid``/``managed``, and 403/404 error bodies decided by the
+World so the operator, the add-on identity and the CSI mount model all agree.
+"""
+
+import re
+
+from tests.sim.server import Response, json_error
+
+_SECRET = re.compile(r"^/secrets/(?P<name>[^/]+)(?:/(?P<version>[^/]*))?/?$", re.I)
+_VERSIONS = re.compile(r"^/secrets/(?P<name>[^/]+)/versions/?$", re.I)
+_LIST = re.compile(r"^/secrets/?$", re.I)
+
+
+class KeyVaultService:
+    """Data plane of the vault named ``vault_name`` in the World."""
+
+    def __init__(self, world, vault_name, aad_url_getter, own_url_getter):
+        self.world = world
+        self.vault_name = vault_name
+        self._aad = aad_url_getter
+        self._own = own_url_getter
+
+    def handle(self, req):
+        if "authorization" not in req.headers:
+            return self._challenge()
+        if req.principal is None:
+            return json_error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.",
+                              headers=self._challenge_headers())
+        if req.method != "GET":
+            return json_error(405, "BadParameter", "The simulator's Key Vault is read-only.")
+        match = _VERSIONS.match(req.path)
+        if match:
+            return self._versions(req, match.group("name"))
+        if _LIST.match(req.path):
+            return self._list(req)
+        match = _SECRET.match(req.path)
+        if match:
+            return self._get(req, match.group("name"), match.group("version") or None)
+        return json_error(400, "BadParameter", "Unknown Key Vault operation.")
+
+    # ------------------------------------------------------------------ auth
+
+    def _challenge_headers(self):
+        host_port = self._own().split("://", 1)[1].rstrip("/")
+        # FACTS §7.5: resource "https://0.0.1:<port>" passes the SDK's domain check for 127.0.0.1:<port>.
+        resource = "https://0.0.1:" + host_port.rsplit(":", 1)[1]
+        value = 'Bearer authorization="%s/%s", resource="%s"' % (self._aad(), self.world.tenant, resource)
+        return {"WWW-Authenticate": value}
+
+    def _challenge(self):
+        return json_error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.",
+                          headers=self._challenge_headers())
+
+    # ------------------------------------------------------------------ bodies
+
+    def _secret_url(self, name, version=None):
+        base = "%s/secrets/%s" % (self._own().rstrip("/"), name)
+        return base + "/" + version if version else base
+
+    def _attributes(self, record):
+        attributes = {
+            "enabled": record["enabled"],
+            "created": record["created"],
+            "updated": record["updated"],
+            "recoveryLevel": "Recoverable+Purgeable",
+            "recoverableDays": 90,
+        }
+        if record["exp"] is not None:
+            attributes["exp"] = record["exp"]
+        if record["nbf"] is not None:
+            attributes["nbf"] = record["nbf"]
+        return attributes
+
+    def _item(self, name, record, with_version=True):
+        item = {"id": self._secret_url(name, record["version"] if with_version else None),
+                "attributes": self._attributes(record), "tags": record["tags"]}
+        if record["contentType"]:
+            item["contentType"] = record["contentType"]
+        if record["kind"] in ("certificate", "key"):
+            item["managed"] = True
+        return item
+
+    def _canonical_name(self, name):
+        vault = self.world.find_vault(self.vault_name)
+        for secret_name in vault["secrets"]:
+            if secret_name.lower() == name.lower():
+                return secret_name
+        return name
+
+    # ------------------------------------------------------------------ operations
+
+    def _get(self, req, name, version):
+        denial = self.world.secret_access(self.vault_name, req.principal, name, version)
+        if denial:
+            return Response(denial.status, denial.body())
+        record, value = self.world.secret_value(self.vault_name, name, version)
+        name = self._canonical_name(name)
+        body = self._item(name, record)
+        body["value"] = value
+        if record["kind"] in ("certificate", "key"):
+            body["kid"] = "%s/keys/%s/%s" % (self._own().rstrip("/"), name, record["version"])
+        return Response(200, body)
+
+    def _versions(self, req, name):
+        denial = self.world.principal_can_list_secrets(self.vault_name, req.principal)
+        if denial:
+            return Response(denial.status, denial.body())
+        versions = self.world.secret_versions(self.vault_name, name)
+        if not versions:
+            return self._get(req, name, None)  # produces the real SecretNotFound body
+        name = self._canonical_name(name)
+        return Response(200, {"value": [self._item(name, record) for record in versions], "nextLink": None})
+
+    def _list(self, req):
+        denial = self.world.principal_can_list_secrets(self.vault_name, req.principal)
+        if denial:
+            return Response(denial.status, denial.body())
+        vault = self.world.find_vault(self.vault_name)
+        items = [self._item(name, versions[-1], with_version=False)
+                 for name, versions in sorted(vault["secrets"].items())]
+        return Response(200, {"value": items, "nextLink": None})

@@ -1,0 +1,445 @@
+"""HTTP(S) server framework shared by every simulated service.
+
+Each simulated service (ARM, Key Vault, Kubernetes API, token endpoints) is a
+plain class with ``handle(req: Request) -> Response``.  This module turns such a
+class into a real loopback server so that the real ``az``, ``kubectl`` and the
+python ``kubernetes`` client talk to it over real sockets and real TLS.  It also
+owns the request log and the fault injector, because both must apply to every
+service in the same way.
+"""
+
+import base64
+import json
+import re
+import socket
+import ssl
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Optional
+from urllib.parse import parse_qs, urlsplit
+
+# Upper bound for a "hang" fault: longer than any client timeout we care about,
+# short enough that a forgotten fault cannot wedge a test run for ever.
+MAX_HANG_SECONDS = 120.0
+
+
+@dataclass
+class Request:
+    """One parsed HTTP request, as a service handler sees it."""
+
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: bytes
+    principal: Optional[str] = None
+    claims: dict = field(default_factory=dict)
+    service: str = ""
+
+    def json(self):
+        """Body parsed as JSON; {} for an empty body so handlers stay short."""
+        if not self.body:
+            return {}
+        return json.loads(self.body.decode("utf-8"))
+
+    def arg(self, name, default=None):
+        """First value of a query parameter (query keys are kept as sent)."""
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Response:
+    """What a handler returns; a dict/list body is sent as JSON."""
+
+    status: int = 200
+    body: object = b""
+    headers: dict = field(default_factory=dict)
+
+    def encoded(self):
+        """Return (bytes, headers) with a Content-Type that matches the body."""
+        headers = dict(self.headers)
+        body = self.body
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode("utf-8")
+            headers.setdefault("Content-Type", "application/json; charset=utf-8")
+        elif isinstance(body, str):
+            body = body.encode("utf-8")
+            headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+        elif body is None:
+            body = b""
+        return body, headers
+
+
+def json_error(status, code, message, inner_code=None, headers=None):
+    """An Azure-style error body: {"error": {"code", "message"[, "innererror"]}}."""
+    error = {"code": code, "message": message}
+    if inner_code:
+        error["innererror"] = {"code": inner_code}
+    return Response(status, {"error": error}, headers or {})
+
+
+# --------------------------------------------------------------------------- tokens
+
+def make_jwt(claims):
+    """An unsigned-but-well-formed JWT: the simulator trusts only its own tokens."""
+    header = {"typ": "JWT", "alg": "RS256", "kid": "sim"}
+
+    def part(obj):
+        raw = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    signature = base64.urlsafe_b64encode(b"simulator-signature").rstrip(b"=").decode("ascii")
+    return "%s.%s.%s" % (part(header), part(claims), signature)
+
+
+def decode_jwt(token):
+    """Claims of a JWT, or {} if the string is not one (never raises)."""
+    try:
+        payload = token.split(".")[1]
+        payload += "=" * (-len(payload) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
+        return claims if isinstance(claims, dict) else {}
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return {}
+
+
+def bearer_claims(headers):
+    """Claims of the bearer token in an Authorization header, {} if none."""
+    auth = headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        return {}
+    return decode_jwt(auth[7:].strip())
+
+
+# --------------------------------------------------------------------------- request log
+
+class RequestLog:
+    """Thread-safe list of every request every service answered (or dropped)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries = []
+
+    def append(self, entry):
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self, service=None, method=None, path_regex=None):
+        """A copy of the log, optionally filtered, so callers can assert on it."""
+        with self._lock:
+            entries = list(self._entries)
+        if service:
+            entries = [e for e in entries if e["service"] == service]
+        if method:
+            entries = [e for e in entries if e["method"] == method.upper()]
+        if path_regex:
+            pattern = re.compile(path_regex, re.I)
+            entries = [e for e in entries if pattern.search(e["path"])]
+        return entries
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
+
+# --------------------------------------------------------------------------- faults
+
+FAULT_KINDS = ("latency", "throttle", "error", "reset", "hang", "hook")
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour, matched by service + method + path regex.
+
+    kind: latency (sleep ``ms`` then answer normally), throttle (429 with
+    Retry-After ``retry_after``), error (``status``, default 500; 503 too),
+    reset (close the socket without answering), hang (sleep ``seconds`` bounded by
+    MAX_HANG_SECONDS, then close), hook (call ``action(request)`` then answer
+    normally; used to simulate a concurrent writer).  ``count`` is how many
+    matching requests it applies to (None = all).
+    """
+
+    kind: str
+    service: str = "*"
+    method: str = "*"
+    path: str = ".*"
+    count: Optional[int] = 1
+    status: int = 500
+    ms: int = 0
+    retry_after: int = 1
+    seconds: float = 60.0
+    action: Optional[Callable] = None
+    hits: int = 0
+
+    def matches(self, service, method, path):
+        if self.count is not None and self.hits >= self.count:
+            return False
+        if self.service not in ("*", service):
+            return False
+        if self.method not in ("*", method.upper()):
+            return False
+        return re.search(self.path, path, re.I) is not None
+
+
+class FaultInjector:
+    """Holds the active faults; a server asks it before answering each request."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._faults = []
+        self.shutdown_event = threading.Event()
+
+    def add(self, fault=None, **spec):
+        """Add a Fault (or build one from keyword fields); returns it."""
+        fault = fault or Fault(**spec)
+        if fault.kind not in FAULT_KINDS:
+            raise ValueError("unknown fault kind %r" % fault.kind)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self):
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, service, method, path):
+        """The first matching fault (consuming one of its count), or None."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(service, method, path):
+                    fault.hits += 1
+                    return fault
+        return None
+
+    def active(self):
+        with self._lock:
+            return [f for f in self._faults if f.count is None or f.hits < f.count]
+
+
+def fault_from_spec(spec):
+    """Build a Fault from a scenario/JSON dict (no callables there)."""
+    allowed = {"kind", "service", "method", "path", "count", "status", "ms", "retry_after", "seconds"}
+    unknown = set(spec) - allowed
+    if unknown:
+        raise ValueError("unknown fault field(s): %s" % ", ".join(sorted(unknown)))
+    fields = dict(spec)
+    if "method" in fields:
+        fields["method"] = fields["method"].upper()
+    return Fault(**fields)
+
+
+# --------------------------------------------------------------------------- server
+
+class _Handler(BaseHTTPRequestHandler):
+    """Turns one HTTP exchange into Request -> service.handle -> Response."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "meshca-sim/1.0"
+
+    def log_message(self, format, *args):  # noqa: A002 - base-class signature
+        """Silence the default stderr access log; the RequestLog records everything."""
+
+    def _dispatch(self):
+        sim = self.server.sim
+        split = urlsplit(self.path)
+        path = split.path or "/"
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        claims = bearer_claims(headers)
+        req = Request(
+            method=self.command.upper(),
+            path=path,
+            query=parse_qs(split.query, keep_blank_values=True),
+            headers=headers,
+            body=body,
+            principal=claims.get("oid"),
+            claims=claims,
+            service=sim.name,
+        )
+        if not path.startswith("/_sim/"):
+            fault = sim.faults.take(sim.name, req.method, path)
+            if fault is not None and self._apply_fault(fault, req):
+                return
+        try:
+            resp = sim.route(req)
+        except Exception as exc:  # a simulator bug must show up as a 500, not a dead socket
+            resp = json_error(500, "SimulatorError", "%s: %s" % (type(exc).__name__, exc))
+        self._log(req, resp.status)
+        self._send(resp)
+
+    def _apply_fault(self, fault, req):
+        """Apply a fault; True when the request is fully handled by it."""
+        sim = self.server.sim
+        if fault.kind == "latency":
+            sim.faults.shutdown_event.wait(fault.ms / 1000.0)
+            return False
+        if fault.kind == "hook":
+            if fault.action is not None:
+                fault.action(req)
+            return False
+        if fault.kind == "throttle":
+            resp = json_error(429, "TooManyRequests", "Simulated throttling.",
+                              headers={"Retry-After": str(fault.retry_after)})
+            self._log(req, 429)
+            self._send(resp)
+            return True
+        if fault.kind == "error":
+            resp = json_error(fault.status, "InternalServerError" if fault.status == 500 else "ServiceUnavailable",
+                              "Simulated server error.")
+            self._log(req, fault.status)
+            self._send(resp)
+            return True
+        if fault.kind == "hang":
+            self._log(req, 0)
+            sim.faults.shutdown_event.wait(min(fault.seconds, MAX_HANG_SECONDS))
+            self._reset()
+            return True
+        # reset
+        self._log(req, 0)
+        self._reset()
+        return True
+
+    def _reset(self):
+        """Close the socket abruptly (RST) without any HTTP answer."""
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.close_connection = True
+        try:
+            self.connection.close()
+        except OSError:
+            pass
+
+    def _log(self, req, status):
+        self.server.sim.log.append({
+            "service": self.server.sim.name,
+            "method": req.method,
+            "path": req.path,
+            "query": req.query,
+            "principal": req.principal,
+            "status": status,
+            "time": time.time(),
+        })
+
+    def _send(self, resp):
+        body, headers = resp.encoded()
+        self.send_response(resp.status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.wfile.flush()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def handle_error(self, request, client_address):
+        """Client hang-ups and TLS noise are normal under fault tests; stay quiet."""
+
+
+class SimServer:
+    """One service on one loopback port (HTTPS unless ``tls_context`` is None).
+
+    ``control`` (optional) answers ``/_sim/...`` paths, so bench scripts in other
+    processes can read the log and add faults over HTTP.
+    """
+
+    def __init__(self, name, service, log, faults, tls_context=None, control=None, host="127.0.0.1"):
+        self.name = name
+        self.service = service
+        self.log = log
+        self.faults = faults
+        self.control = control
+        self._tls = tls_context
+        self._httpd = _Server((host, 0), _Handler, bind_and_activate=True)
+        self._httpd.sim = self
+        if tls_context is not None:
+            self._httpd.socket = tls_context.wrap_socket(self._httpd.socket, server_side=True,
+                                                         do_handshake_on_connect=False)
+        self.host = host
+        self.port = self._httpd.server_address[1]
+        self._thread = None
+
+    @property
+    def url(self):
+        scheme = "https" if self._tls is not None else "http"
+        return "%s://%s:%d" % (scheme, self.host, self.port)
+
+    def route(self, req):
+        if req.path.startswith("/_sim/") and self.control is not None:
+            return self.control.handle(req)
+        return self.service.handle(req)
+
+    def start(self):
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="sim-%s" % self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """Stop serving and close the listening socket (new connections are refused)."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+
+def server_tls_context(cert_file, key_file):
+    """A server-side TLS context for the simulator's loopback certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def free_port():
+    """A loopback port nobody listens on (used for the "unreachable" fault)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ControlService:
+    """``/_sim/*`` endpoints: read/reset the request log, add/clear faults."""
+
+    def __init__(self, log, faults, world=None):
+        self.log = log
+        self.faults = faults
+        self.world = world
+
+    def handle(self, req):
+        if req.path == "/_sim/log" and req.method == "GET":
+            return Response(200, {"entries": self.log.entries(service=req.arg("service"))})
+        if req.path == "/_sim/reset-log" and req.method == "POST":
+            self.log.clear()
+            return Response(204)
+        if req.path == "/_sim/faults" and req.method == "POST":
+            try:
+                specs = req.json()
+                specs = specs if isinstance(specs, list) else [specs]
+                for spec in specs:
+                    self.faults.add(fault_from_spec(spec))
+            except (ValueError, TypeError) as exc:
+                return json_error(400, "BadFault", str(exc))
+            return Response(204)
+        if req.path == "/_sim/faults" and req.method == "DELETE":
+            self.faults.clear()
+            return Response(204)
+        if req.path == "/_sim/faults" and req.method == "GET":
+            active = [{"kind": f.kind, "service": f.service, "method": f.method, "path": f.path,
+                       "count": f.count, "hits": f.hits} for f in self.faults.active()]
+            return Response(200, {"faults": active})
+        return json_error(404, "NotFound", "no such control path")
