@@ -221,10 +221,11 @@ _ENTRIES = [
        "workload certificates it issues.",
        "Issue the intermediate with keyUsage=critical,digitalSignature,nonRepudiation,"
        "keyEncipherment,keyCertSign."),
-    _m("MCA706", ERROR, "certificate", "ca-cert's extended key usage excludes serverAuth",
-       "ca-cert ({subject}) has extendedKeyUsage {eku}; istiod verifies with Go's defaults "
-       "and fails ('x509: certificate specifies an incompatible key usage').",
-       "Issue the intermediate without an extendedKeyUsage extension, or include serverAuth."),
+    _m("MCA706", ERROR, "certificate", "A CA certificate's extended key usage excludes serverAuth",
+       "{object} certificate {index} ({subject}) has extendedKeyUsage {eku}; istiod verifies "
+       "ca-cert's chain with Go's defaults and fails ('x509: certificate specifies an "
+       "incompatible key usage').",
+       "Issue the CA certificate without an extendedKeyUsage extension, or include serverAuth."),
     _m("MCA707", ERROR, "certificate", "A certificate is signed with a broken hash",
        "{object} certificate {index} ({subject}) is signed with {algorithm}; Go rejects "
        "SHA-1 and MD5 signatures.",
@@ -288,6 +289,10 @@ _ENTRIES = [
        "{object} certificate {index} ({subject}) is valid only from {not_before}; istiod "
        "fails ('x509: certificate has expired or is not yet valid').",
        "Check the issuing machine's clock, or wait until {not_before}."),
+    _m("MCA722", ERROR, "certificate", "An intermediate in cert-chain is not a CA",
+       "Intermediate {subject} in cert-chain lacks basicConstraints CA:true; istiod's chain "
+       "check fails ('x509: certificate is not authorized to sign other certificates').",
+       "Re-issue the intermediate with basicConstraints=critical,CA:true."),
     # --- end certificate ---
 
     # --- cluster (MCA8xx) ---

@@ -1,0 +1,505 @@
+"""Rules for an Istio plug-in CA set: root-cert, ca-cert, ca-key, cert-chain.
+
+Each rule emits findings through the catalog (codes MCA6xx for the objects'
+presence and format, MCA7xx for the certificates), and names the object it
+concerns. Where istiod or Envoy would log a known error for the problem, that
+exact text goes into the finding's evidence so users can match their logs.
+
+Rules that depend on an object run only when that object parsed, so one
+broken file gives one clear finding instead of a cascade. Everything here is
+pure: bytes in, findings out.
+"""
+
+import datetime
+
+from azext_meshca import certs
+from azext_meshca.catalog import finding
+
+ROOT_CERT = "root-cert"
+CA_CERT = "ca-cert"
+CA_KEY = "ca-key"
+CERT_CHAIN = "cert-chain"
+PLUGIN_OBJECTS = (ROOT_CERT, CA_CERT, CA_KEY, CERT_CHAIN)
+CERT_OBJECTS = (ROOT_CERT, CA_CERT, CERT_CHAIN)
+
+# Texts istiod (Go 1.19+) and Envoy log for these problems (FACTS.md sections 2 and 5).
+ISTIOD_INCOMPLETE_BUNDLE = "failed to create an istiod CA: incomplete signing CA bundle detected"
+ISTIOD_INVALID_PEM_CERT = "invalid PEM encoded certificate"
+ISTIOD_PARSE_X509 = "failed to parse X.509 certificate"
+ISTIOD_INVALID_PEM_KEY = "invalid PEM-encoded key"
+ISTIOD_UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
+ISTIOD_EXPIRED = "x509: certificate has expired or is not yet valid"
+ISTIOD_KEY_MISMATCH = "the cert does not match the key: tls: private key does not match public key"
+ISTIOD_NOT_CA = "certificate is not authorized to sign other certificates"
+ISTIOD_EKU = "x509: certificate specifies an incompatible key usage"
+# Go's text for a pathlen violation inside the chain istiod verifies at load.
+ISTIOD_PATHLEN = "x509: too many intermediates for path length constraint"
+MESH_VERIFY_FAILED = "CERTIFICATE_VERIFY_FAILED"
+MESH_UNKNOWN_CA = "TLSV1_ALERT_UNKNOWN_CA"
+
+DEFAULT_SOURCE = "input"
+# Istio's recipe issues the intermediate moments after the root with the same
+# lifetime, so the root "expires first" by seconds; only a real gap is reported.
+ROOT_EXPIRY_TOLERANCE = datetime.timedelta(days=1)
+
+_CERT_FORMAT_CODES = {"empty": "MCA602", "der": "MCA603", "not-pem": "MCA604",
+                      "bad-pem": "MCA605", "no-certificate": "MCA606", "too-large": "MCA608"}
+_KEY_FORMAT_CODES = {"empty": "MCA602", "der": "MCA603", "not-pem": "MCA604",
+                     "bad-pem": "MCA609", "no-key": "MCA609", "encrypted": "MCA607",
+                     "too-large": "MCA608"}
+
+
+def _istiod(text):
+    return "istiod: " + text
+
+
+def _envoy(text):
+    return "envoy: " + text
+
+
+class _CertRef:
+    """One parsed certificate and where it came from (object, 1-based position)."""
+
+    __slots__ = ("cert", "object", "index", "fingerprint", "subject")
+
+    def __init__(self, cert, obj, index):
+        self.cert = cert
+        self.object = obj
+        self.index = index
+        self.fingerprint = certs.fingerprint(cert)
+        self.subject = certs.subject_string(cert)
+
+
+# --------------------------------------------------------------------------- parsing
+
+def _source(sources, name):
+    return (sources or {}).get(name) or DEFAULT_SOURCE
+
+
+def _format_finding(name, error, source, is_key):
+    """The MCA6xx finding for one object that failed to parse."""
+    codes = _KEY_FORMAT_CODES if is_key else _CERT_FORMAT_CODES
+    code = codes.get(error.kind, "MCA609" if is_key else "MCA605")
+    if error.kind == "bad-pem" and not is_key and "X.509" in error.detail:
+        evidence = [_istiod(ISTIOD_PARSE_X509)]
+    else:
+        evidence = [_istiod(ISTIOD_INVALID_PEM_KEY if is_key else ISTIOD_INVALID_PEM_CERT)]
+    return finding(code, name, evidence=[error.detail] + evidence, source=source,
+                   detail=error.detail, size="more than {}".format(certs.MAX_OBJECT_BYTES))
+
+
+def _missing_finding(name, source):
+    evidence = [_istiod(ISTIOD_INCOMPLETE_BUNDLE) + " (Istio 1.26.1 and later)"]
+    if name == CA_KEY:
+        evidence.append("istiod before 1.26.1 silently falls back to its self-signed CA")
+    return finding("MCA601", name, evidence=evidence, source=source)
+
+
+def _parse_cert_object(name, data, source, findings):
+    """Certificates of one object, or None after recording why not."""
+    if data is None:
+        findings.append(_missing_finding(name, source))
+        return None
+    try:
+        return certs.parse_pem_bundle(data)
+    except certs.CertFormatError as error:
+        findings.append(_format_finding(name, error, source, is_key=False))
+        return None
+
+
+def _parse_key_object(data, source, findings):
+    """The CA key, or None after recording why not."""
+    if data is None:
+        findings.append(_missing_finding(CA_KEY, source))
+        return None
+    try:
+        return certs.parse_private_key(data)
+    except certs.CertFormatError as error:
+        findings.append(_format_finding(CA_KEY, error, source, is_key=True))
+        return None
+
+
+def _refs(name, bundle):
+    return [_CertRef(cert, name, number) for number, cert in enumerate(bundle or [], start=1)]
+
+
+def _certificate_rows(refs_by_object, now):
+    """describe() of every certificate, tagged with its object and 1-based index."""
+    rows = []
+    for name, refs in refs_by_object.items():
+        for ref in refs:
+            row = certs.describe(ref.cert, now)
+            row["object"] = name
+            row["index"] = ref.index
+            rows.append(row)
+    return rows
+
+
+def _unique(refs_by_object):
+    """Each distinct certificate once, attributed to the first object holding it.
+
+    Why: cert-chain repeats ca-cert and the root; reporting them three times
+    would triple every finding.
+    """
+    seen, unique = set(), []
+    for refs in refs_by_object.values():
+        for ref in refs:
+            if ref.fingerprint not in seen:
+                seen.add(ref.fingerprint)
+                unique.append(ref)
+    return unique
+
+
+# --------------------------------------------------------------------------- root-cert
+
+def _check_roots(roots):
+    """Every cert in root-cert must be a self-signed CA; several roots = rotation."""
+    findings = []
+    for ref in roots:
+        if not certs.is_self_signed(ref.cert):
+            findings.append(finding(
+                "MCA701", ROOT_CERT, evidence=["issuer: " + certs.name_string(ref.cert.issuer),
+                                               "sha256 " + ref.fingerprint],
+                index=ref.index, subject=ref.subject))
+        is_ca, _ = certs.basic_constraints(ref.cert)
+        if not is_ca:
+            findings.append(finding("MCA702", ROOT_CERT, evidence=["sha256 " + ref.fingerprint],
+                                    index=ref.index, subject=ref.subject))
+    if len(roots) > 1:
+        short = ", ".join(ref.fingerprint[:23] + "..." for ref in roots)
+        findings.append(finding(
+            "MCA703", ROOT_CERT,
+            evidence=["root {}: {} sha256 {}".format(ref.index, ref.subject, ref.fingerprint)
+                      for ref in roots],
+            count=len(roots), fingerprints=short))
+    return findings
+
+
+# --------------------------------------------------------------------------- ca-cert and ca-key
+
+def _check_ca_cert(ca):
+    """ca-cert must be a CA that may sign certificates."""
+    findings = []
+    is_ca, _ = certs.basic_constraints(ca.cert)
+    if not is_ca:
+        findings.append(finding("MCA704", CA_CERT, evidence=[_istiod(ISTIOD_NOT_CA)],
+                                subject=ca.subject))
+    usage = certs.key_usage_names(ca.cert)
+    if usage is not None and "keyCertSign" not in usage:
+        findings.append(finding(
+            "MCA705", CA_CERT, evidence=["keyUsage: " + ", ".join(usage),
+                                         _envoy(MESH_VERIFY_FAILED)],
+            subject=ca.subject, key_usage=", ".join(usage) or "(none)"))
+    return findings
+
+
+def _check_key_match(ca, key):
+    if certs.key_matches_cert(key, ca.cert):
+        return []
+    return [finding("MCA709", CA_KEY,
+                    evidence=["ca-key: {} {}".format(key.format, key.algorithm),
+                              "ca-cert key: {} {}".format(*certs.key_strength(ca.cert)[:2]),
+                              _istiod(ISTIOD_KEY_MISMATCH)],
+                    subject=ca.subject)]
+
+
+def _check_extended_key_usage(refs):
+    """Go verifies ca-cert's chain for serverAuth: any EKU without it fails."""
+    findings = []
+    for ref in refs:
+        purposes = certs.extended_key_usage_names(ref.cert)
+        if purposes is None or "serverAuth" in purposes or "anyExtendedKeyUsage" in purposes:
+            continue
+        findings.append(finding(
+            "MCA706", ref.object, evidence=["extendedKeyUsage: " + ", ".join(purposes),
+                                            _istiod(ISTIOD_EKU)],
+            index=ref.index, subject=ref.subject, eku=", ".join(purposes) or "(empty)"))
+    return findings
+
+
+def _check_signature_hashes(refs):
+    """SHA-1 and MD5 signatures: Go refuses to verify them."""
+    findings = []
+    for ref in refs:
+        broken = certs.BROKEN_SIGNATURE_OIDS.get(ref.cert.signature_algorithm_oid)
+        if broken is None:
+            continue
+        algorithm = certs.signature_algorithm_name(ref.cert)
+        findings.append(finding(
+            "MCA707", ref.object, evidence=["signatureAlgorithm: " + algorithm,
+                                            _istiod(ISTIOD_UNKNOWN_AUTHORITY)],
+            index=ref.index, subject=ref.subject, algorithm=algorithm))
+    return findings
+
+
+def _weak_key_label(cert):
+    """'RSA-1024' style label when the key is below RSA-2048 / P-256, else None."""
+    algorithm, size, curve = certs.key_strength(cert)
+    if algorithm in ("RSA", "DSA") and size is not None and size < 2048:
+        return "{}-{}".format(algorithm, size)
+    if algorithm == "EC" and size is not None and size < 256:
+        return "EC {} ({} bits)".format(curve, size)
+    return None
+
+
+def _check_key_strength(refs):
+    findings = []
+    for ref in refs:
+        label = _weak_key_label(ref.cert)
+        if label is not None:
+            findings.append(finding("MCA708", ref.object, evidence=["public key: " + label],
+                                    index=ref.index, subject=ref.subject, key=label))
+    return findings
+
+
+# --------------------------------------------------------------------------- path and cert-chain
+
+def _partial_path(ca, chain):
+    """Follow signatures from ca-cert through cert-chain as far as they go."""
+    path, used = [ca], {ca.fingerprint}
+    while True:
+        issuer = next((ref for ref in chain if ref.fingerprint not in used
+                       and certs.signed_by(path[-1].cert, ref.cert)), None)
+        if issuer is None:
+            return path
+        path.append(issuer)
+        used.add(issuer.fingerprint)
+
+
+def _unknown_authority_findings(ca, chain, roots, chain_parsed):
+    """MCA710 with the likely cause, plus MCA712 when an intermediate is missing."""
+    top = _partial_path(ca, chain)[-1]
+    issuer_name = certs.name_string(top.cert.issuer)
+    evidence = ["ca-cert issuer: " + certs.name_string(ca.cert.issuer)]
+    if top is not ca:
+        evidence.append("cert-chain leads from ca-cert up to {} (sha256 {})".format(
+            top.subject, top.fingerprint))
+    evidence += ["root-cert certificate {}: {} sha256 {} did not sign {}".format(
+        ref.index, ref.subject, ref.fingerprint, top.subject) for ref in roots]
+    same_name_roots = [ref for ref in roots if ref.cert.subject == top.cert.issuer]
+    top_is_root = certs.is_self_signed(top.cert)
+    if top_is_root:
+        evidence.append("cert-chain ends in root sha256 {} which root-cert does not hold".format(
+            top.fingerprint))
+    elif same_name_roots:
+        evidence.append("root-cert holds a root named '{}' but with another key: a root of the "
+                        "same name from a different CA set".format(issuer_name))
+    evidence.append(_istiod(ISTIOD_UNKNOWN_AUTHORITY))
+    findings = [finding("MCA710", CA_CERT, evidence=evidence, subject=ca.subject)]
+    if chain_parsed and not top_is_root and not same_name_roots:
+        findings.append(finding(
+            "MCA712", CERT_CHAIN,
+            evidence=["no certificate in cert-chain or root-cert signed " + top.subject,
+                      _envoy(MESH_UNKNOWN_CA)],
+            missing="the issuer of {} ({})".format(top.subject, issuer_name)))
+    return findings
+
+
+def _check_chain_start(ca, chain):
+    if not chain or chain[0].fingerprint == ca.fingerprint:
+        return []
+    return [finding("MCA711", CERT_CHAIN,
+                    evidence=["cert-chain certificate 1: {} sha256 {}".format(
+                        chain[0].subject, chain[0].fingerprint),
+                        "ca-cert sha256 " + ca.fingerprint],
+                    subject=chain[0].subject)]
+
+
+def _check_chain_order(ca, chain, path):
+    """The path's intermediates must follow ca-cert in cert-chain, in issuing order."""
+    expected = [ref.fingerprint for ref in path[1:-1]]
+    rest = [ref for ref in chain if ref.fingerprint != ca.fingerprint]
+    if [ref.fingerprint for ref in rest[:len(expected)]] == expected:
+        return []
+    order = " -> ".join(ref.subject for ref in chain)
+    return [finding("MCA713", CERT_CHAIN,
+                    evidence=["expected after ca-cert: " + " -> ".join(
+                        ref.subject for ref in path[1:-1])],
+                    order=order)]
+
+
+def _check_chain_extras(chain, roots, path):
+    """Certificates in cert-chain that are neither on the path nor a root in root-cert."""
+    known = {ref.fingerprint for ref in path} | {ref.fingerprint for ref in roots}
+    extras = [ref for ref in chain if ref.fingerprint not in known]
+    if not extras:
+        return []
+    return [finding("MCA714", CERT_CHAIN,
+                    evidence=["cert-chain certificate {}: {} sha256 {}".format(
+                        ref.index, ref.subject, ref.fingerprint) for ref in extras],
+                    count=len(extras), subjects="; ".join(ref.subject for ref in extras))]
+
+
+def _check_path_lengths(path):
+    """Each CA above ca-cert must allow the CAs below it plus the workload leaf.
+
+    For the certificate at position j above ca-cert (ca-cert is 0), a workload
+    chain has j intermediate CAs below it, so pathlen must be >= j. When
+    pathlen < j - 1 even istiod's own load-time check of ca-cert fails.
+    """
+    findings = []
+    for position, ref in enumerate(path[1:], start=1):
+        _, path_length = certs.basic_constraints(ref.cert)
+        if path_length is None or path_length >= position:
+            continue
+        if path_length < position - 1:
+            evidence = [_istiod(ISTIOD_PATHLEN)]
+        else:
+            evidence = ["istiod loads the CA, but workload chains are refused",
+                        _envoy(MESH_VERIFY_FAILED)]
+        findings.append(finding(
+            "MCA715", ref.object, evidence=["pathlen:{} with {} CA certificate(s) below".format(
+                path_length, position)] + evidence,
+            subject=ref.subject, pathlen=path_length, below=position))
+    return findings
+
+
+def _check_intermediates(intermediates):
+    """Intermediates must be CAs with keyCertSign (Go and BoringSSL refuse otherwise)."""
+    findings = []
+    for ref in intermediates:
+        is_ca, _ = certs.basic_constraints(ref.cert)
+        if not is_ca:
+            findings.append(finding("MCA722", CERT_CHAIN, evidence=[_istiod(ISTIOD_NOT_CA)],
+                                    subject=ref.subject))
+        usage = certs.key_usage_names(ref.cert)
+        if usage is not None and "keyCertSign" not in usage:
+            findings.append(finding(
+                "MCA716", CERT_CHAIN, evidence=["keyUsage: " + ", ".join(usage),
+                                                _envoy(MESH_VERIFY_FAILED)],
+                subject=ref.subject, key_usage=", ".join(usage) or "(none)"))
+    return findings
+
+
+# --------------------------------------------------------------------------- expiry
+
+def _expiry_finding(ref, now, warn_days):
+    """MCA717/721/718 for one certificate, or None when it is comfortably valid."""
+    cert = ref.cert
+    not_after = certs.iso_utc(cert.not_valid_after_utc)
+    if now < cert.not_valid_before_utc:
+        return finding("MCA721", ref.object, evidence=[_istiod(ISTIOD_EXPIRED)], index=ref.index,
+                       subject=ref.subject, not_before=certs.iso_utc(cert.not_valid_before_utc))
+    if now > cert.not_valid_after_utc:
+        return finding("MCA717", ref.object, evidence=[_istiod(ISTIOD_EXPIRED)], index=ref.index,
+                       subject=ref.subject, not_after=not_after)
+    days = certs.days_left(cert, now)
+    if days <= warn_days:
+        return finding("MCA718", ref.object, evidence=["daysLeft: {}".format(days)],
+                       index=ref.index, subject=ref.subject, not_after=not_after,
+                       days_left=days, warn_days=warn_days)
+    return None
+
+
+def _check_expiry(refs, now, warn_days):
+    """Expired/not-yet-valid = error, close = warning, else one info for the soonest."""
+    findings = [item for item in (_expiry_finding(ref, now, warn_days) for ref in refs) if item]
+    if findings or not refs:
+        return findings
+    soonest = min(refs, key=lambda ref: ref.cert.not_valid_after_utc)
+    return [finding("MCA719", soonest.object, subject=soonest.subject,
+                    not_after=certs.iso_utc(soonest.cert.not_valid_after_utc),
+                    days_left=certs.days_left(soonest.cert, now))]
+
+
+def _check_root_outlives_ca(ca, path):
+    root = path[-1]
+    if root is ca or root.cert.not_valid_after_utc + ROOT_EXPIRY_TOLERANCE >= ca.cert.not_valid_after_utc:
+        return []
+    return [finding("MCA720", root.object, subject=root.subject,
+                    root_not_after=certs.iso_utc(root.cert.not_valid_after_utc),
+                    ca_not_after=certs.iso_utc(ca.cert.not_valid_after_utc))]
+
+
+# --------------------------------------------------------------------------- entry points
+
+def _aware_now(now):
+    if now.tzinfo is None:
+        return now.replace(tzinfo=datetime.timezone.utc)
+    return now
+
+
+def _relation_findings(ca, chain, roots, key, chain_parsed):
+    """Rules that relate ca-cert to its key, its chain and the roots."""
+    findings = _check_ca_cert(ca)
+    if key is not None:
+        findings += _check_key_match(ca, key)
+    if chain_parsed:
+        findings += _check_chain_start(ca, chain)
+    if roots is None:
+        return findings, None
+    path_refs = certs.build_path(ca.cert, [ref.cert for ref in chain], [ref.cert for ref in roots])
+    if path_refs is None:
+        if chain_parsed:  # without cert-chain the verdict would be a guess
+            findings += _unknown_authority_findings(ca, chain, roots, chain_parsed)
+        return findings, None
+    by_fingerprint = {ref.fingerprint: ref for ref in list(roots) + list(chain)}
+    by_fingerprint[ca.fingerprint] = ca
+    path = [by_fingerprint[certs.fingerprint(cert)] for cert in path_refs]
+    if chain_parsed:
+        findings += _check_chain_order(ca, chain, path)
+        findings += _check_chain_extras(chain, roots, path)
+    findings += _check_path_lengths(path)
+    return findings, path
+
+
+def validate_plugin_set(objects, now, warn_days=30, sources=None):
+    """Check a plug-in CA set; returns (findings, certificates).
+
+    ``objects`` maps root-cert, ca-cert, ca-key and cert-chain to bytes (None =
+    absent). ``sources`` optionally maps each name to where it came from
+    ("file ./ca-cert.pem", "Key Vault secret ca-cert"), used in messages.
+    ``certificates`` holds describe() of every certificate plus ``object`` and
+    ``index`` (1-based position in that object).
+    """
+    now = _aware_now(now)
+    findings = []
+    bundles = {name: _parse_cert_object(name, objects.get(name), _source(sources, name), findings)
+               for name in CERT_OBJECTS}
+    key = _parse_key_object(objects.get(CA_KEY), _source(sources, CA_KEY), findings)
+    refs_by_object = {name: _refs(name, bundles[name]) for name in CERT_OBJECTS}
+    unique = _unique(refs_by_object)
+    roots = refs_by_object[ROOT_CERT] if bundles[ROOT_CERT] is not None else None
+    chain = refs_by_object[CERT_CHAIN]
+    ca = refs_by_object[CA_CERT][0] if refs_by_object[CA_CERT] else None
+
+    if roots is not None:
+        findings += _check_roots(roots)
+    path = None
+    if ca is not None:
+        relation_findings, path = _relation_findings(ca, chain, roots, key,
+                                                     bundles[CERT_CHAIN] is not None)
+        findings += relation_findings
+    findings += _path_based_findings(ca, chain, path)
+    findings += _check_key_strength(unique)
+    findings += _check_expiry(unique, now, warn_days)
+    if path is not None:
+        findings += _check_root_outlives_ca(ca, path)
+    return findings, _certificate_rows(refs_by_object, now)
+
+
+def _path_based_findings(ca, chain, path):
+    """EKU, signature-hash and intermediate rules over the certificates istiod verifies."""
+    if ca is None:
+        return []
+    if path is not None:
+        verified, intermediates = path, path[1:-1]
+    else:
+        intermediates = [ref for ref in chain if ref.fingerprint != ca.fingerprint
+                         and not certs.is_self_signed(ref.cert)]
+        verified = [ca] + intermediates
+    issued = [ref for ref in verified if not certs.is_self_signed(ref.cert)]
+    return (_check_extended_key_usage(verified) + _check_signature_hashes(issued)
+            + _check_intermediates(intermediates))
+
+
+def describe_objects(objects, now, sources=None, warn_days=30):
+    """Certificates of arbitrary named PEM objects (show-cert): format and expiry findings only."""
+    now = _aware_now(now)
+    findings = []
+    refs_by_object = {}
+    for name, data in objects.items():
+        bundle = _parse_cert_object(name, data, _source(sources, name), findings)
+        refs_by_object[name] = _refs(name, bundle)
+    findings += _check_expiry(_unique(refs_by_object), now, warn_days)
+    return findings, _certificate_rows(refs_by_object, now)
