@@ -1,0 +1,121 @@
+"""Session fixtures: loopback simulators per scenario and real-az runners bound to them.
+
+Usage in a test:
+
+    @pytest.mark.scenario("article-issue-1")          # default: "healthy"
+    def test_x(sim, az):                               # shared sim (do not mutate)
+        proc = az.run("aks", "show", "-g", "myResourceGroup", "-n", "myAKSCluster")
+
+    @pytest.mark.scenario("article-issue-1", fresh=True)   # private sim: writes allowed
+    def test_fix(sim, az): ...
+
+    def test_y(sim_factory):
+        with sim_factory.fresh("healthy-rbac") as sim:     # ad-hoc, stopped on exit
+            az = sim.az(with_extension=False)
+
+``az`` has meshca installed (built wheel); ``az_plain`` has only built-in commands
+(fidelity tests use it: no wheel build).  ``run_az(*args)`` is ``az.run``.
+At session end, any attempt to reach the network through the proxy trap fails the run.
+"""
+
+import pytest
+
+from tests.sim import proxytrap
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "scenario(name, fresh=False): simulator scenario for the sim/az fixtures")
+
+
+class SimFactory:
+    """Starts simulators on demand; shared ones are cached per scenario for the session."""
+
+    def __init__(self):
+        self._shared = {}
+        self._all = []
+        self._az_cache = {}
+
+    def shared(self, name):
+        """One simulator per scenario for the whole session (tests must not mutate it)."""
+        if name not in self._shared:
+            self._shared[name] = self.fresh(name)
+        return self._shared[name]
+
+    def fresh(self, name, **options):
+        """A private simulator; stopped at session end (or earlier by the caller)."""
+        from tests.sim.harness import start_simulator
+        sim = start_simulator(name, **options)
+        self._all.append(sim)
+        return sim
+
+    def az_for(self, sim, with_extension=True):
+        """A logged-in az for ``sim``, cached so login happens once per sim and kind."""
+        key = (id(sim), with_extension)
+        if key not in self._az_cache:
+            self._az_cache[key] = sim.az(with_extension=with_extension)
+        return self._az_cache[key]
+
+    def stop_all(self):
+        for sim in self._all:
+            sim.stop()
+        self._all.clear()
+        self._shared.clear()
+        self._az_cache.clear()
+
+
+@pytest.fixture(scope="session")
+def sim_factory():
+    factory = SimFactory()
+    yield factory
+    factory.stop_all()
+
+
+def _scenario_marker(request):
+    marker = request.node.get_closest_marker("scenario")
+    if marker is None:
+        return getattr(request, "param", None) or "healthy", False
+    name = marker.args[0] if marker.args else marker.kwargs.get("name", "healthy")
+    return name, bool(marker.kwargs.get("fresh", False))
+
+
+@pytest.fixture
+def sim(request, sim_factory):
+    """The simulator named by @pytest.mark.scenario (or an indirect param); default healthy."""
+    name, fresh = _scenario_marker(request)
+    if fresh:
+        simulator = sim_factory.fresh(name)
+        yield simulator
+        simulator.stop()
+    else:
+        yield sim_factory.shared(name)
+
+
+@pytest.fixture
+def az(sim, sim_factory):
+    """Real az with meshca installed, logged in to ``sim`` (AzCli: .run(*args), .json(*args))."""
+    return sim_factory.az_for(sim, with_extension=True)
+
+
+@pytest.fixture
+def az_plain(sim, sim_factory):
+    """Real az with built-in commands only, logged in to ``sim``."""
+    return sim_factory.az_for(sim, with_extension=False)
+
+
+@pytest.fixture
+def run_az(az):
+    return az.run
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """No test may reach past loopback: every proxy-trap hit fails the run."""
+    hits = proxytrap.attempts()
+    if hits:
+        lines = "\n".join("  " + hit["line"] for hit in hits[:20])
+        message = "PROXY TRAP: %d outbound attempt(s) during the tests:\n%s" % (len(hits), lines)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        else:
+            print(message)
+        session.exitstatus = 1

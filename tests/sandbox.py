@@ -1,0 +1,90 @@
+"""Run a simulated Azure subscription + AKS cluster locally, no Azure account needed.
+
+    python -m tests.sandbox --list
+    python -m tests.sandbox article-issue-1                  # prints export lines, then waits
+    python -m tests.sandbox article-issue-1 --run "az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster"
+
+With ``--run`` the command runs in the simulator's environment (a fresh az config
+dir logged in to the loopback cloud, meshca installed from its wheel, KUBECONFIG
+for the simulated cluster) and the sandbox exits with the command's status.
+"""
+
+import argparse
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+
+
+def _parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m tests.sandbox", description=__doc__.split("\n\n")[0])
+    parser.add_argument("scenario", nargs="?", help="scenario name (see --list)")
+    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument("--run", metavar="COMMAND", help="run this shell command inside the sandbox and exit")
+    parser.add_argument("--no-extension", action="store_true",
+                        help="do not build/install meshca (only built-in az commands)")
+    parser.add_argument("--kube-unreachable", action="store_true", help="leave the Kubernetes API port closed")
+    return parser.parse_args(argv)
+
+
+def _environment(sim, runner):
+    env = dict(runner.env)
+    env["KUBECONFIG"] = sim.kubeconfig()
+    return env
+
+
+def _print_exports(env, sim):
+    keys = ["AZURE_CONFIG_DIR", "AZURE_EXTENSION_DIR", "REQUESTS_CA_BUNDLE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
+            "AZURE_CORE_COLLECT_TELEMETRY", "AZURE_CORE_INSTANCE_DISCOVERY", "HTTPS_PROXY", "HTTP_PROXY",
+            "NO_PROXY", "KUBECONFIG", "PATH"]
+    for key in keys:
+        if key in env:
+            print("export %s=%s" % (key, shlex.quote(env[key])))
+    print("# scenario %s: ARM %s  Kubernetes %s  control %s/_sim/log" % (sim.scenario, sim.arm_url, sim.kube_url,
+                                                                        sim.arm_url))
+    print("# resource group %s, cluster %s; Ctrl-C stops the sandbox" % (sim.world.cluster["resourceGroup"],
+                                                                       sim.world.cluster["name"]))
+    sys.stdout.flush()
+
+
+def main(argv=None):
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    from tests.sim.scenario import ScenarioError, list_scenarios
+    if args.list:
+        print("\n".join(list_scenarios()))
+        return 0
+    if not args.scenario:
+        print("error: name a scenario (see --list)", file=sys.stderr)
+        return 2
+    from tests.sim.harness import start_simulator
+    try:
+        sim = start_simulator(args.scenario, kube_unreachable=args.kube_unreachable)
+    except ScenarioError as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 2
+    try:
+        try:
+            runner = sim.az(name="sandbox", with_extension=not args.no_extension)
+        except (RuntimeError, subprocess.CalledProcessError) as exc:
+            print("error: could not prepare az: %s" % str(exc).splitlines()[0], file=sys.stderr)
+            return 3
+        env = _environment(sim, runner)
+        if args.run:
+            return subprocess.run(args.run, shell=True, env=env).returncode
+        _print_exports(env, sim)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(1):
+                pass
+        except KeyboardInterrupt:
+            pass
+        return 0
+    finally:
+        sim.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
