@@ -1,0 +1,190 @@
+"""Azure-side collectors: the managed cluster, the vault, role assignments, the secrets.
+
+The ``read_*`` functions do I/O and return ``collected`` items; the ``normalise_*``
+functions are pure and turn REST-shaped JSON into the snapshot schema
+(``azext_meshca/snapshot.py``), so they are tested without any network.
+"""
+
+import re
+
+from azext_meshca._client_factory import (ARM_CALL_OPTIONS, cf_authorization, cf_managed_clusters,
+                                          cf_secret_client, cf_vaults)
+from azext_meshca.collectors.errors import describe_error
+from azext_meshca.snapshot import collected
+
+CSI_ADDON = "azureKeyvaultSecretsProvider"
+PLUGIN_FIELDS = ("keyVaultId", "certObjectName", "keyObjectName", "rootCertObjectName", "certChainObjectName")
+# Which plug-in field names which of the four objects istiod mounts.
+OBJECT_FIELDS = {
+    "root-cert": "rootCertObjectName",
+    "ca-cert": "certObjectName",
+    "ca-key": "keyObjectName",
+    "cert-chain": "certChainObjectName",
+}
+_VAULT_ID = re.compile(
+    r"^/subscriptions/(?P<subscriptionId>[^/]+)/resourceGroups/(?P<resourceGroup>[^/]+)"
+    r"/providers/Microsoft\.KeyVault/vaults/(?P<name>[a-zA-Z0-9-]{3,24})/?$", re.IGNORECASE)
+
+
+def parse_vault_id(vault_id):
+    """{subscriptionId, resourceGroup, name} or None when the ID is malformed."""
+    match = _VAULT_ID.match((vault_id or "").strip())
+    return match.groupdict() if match else None
+
+
+def _lookup(mapping, key):
+    """Addon profile keys come back in different casings; match case-insensitively."""
+    for candidate, value in (mapping or {}).items():
+        if candidate.lower() == key.lower():
+            return value
+    return None
+
+
+def normalise_cluster(raw):
+    """The parts of a managedCluster (REST JSON) that the checks judge."""
+    properties = raw.get("properties") or {}
+    mesh = properties.get("serviceMeshProfile") or {}
+    istio = mesh.get("istio") or {}
+    plugin = ((istio.get("certificateAuthority") or {}).get("plugin")) or None
+    addon = _lookup(properties.get("addonProfiles"), CSI_ADDON) or {}
+    config = addon.get("config") or {}
+    identity = addon.get("identity") or None
+    aad = properties.get("aadProfile")
+    return {
+        "id": raw.get("id"),
+        "name": raw.get("name"),
+        "location": raw.get("location"),
+        "nodeResourceGroup": properties.get("nodeResourceGroup"),
+        "meshMode": mesh.get("mode"),
+        "revisions": list(istio.get("revisions") or []),
+        "plugin": {field: plugin.get(field) for field in PLUGIN_FIELDS} if plugin else None,
+        "csiAddon": {
+            "enabled": bool(addon.get("enabled")),
+            "enableSecretRotation": _lookup(config, "enableSecretRotation"),
+            "rotationPollInterval": _lookup(config, "rotationPollInterval"),
+            "identity": {
+                "objectId": identity.get("objectId"),
+                "clientId": identity.get("clientId"),
+                "resourceId": identity.get("resourceId"),
+            } if identity else None,
+        },
+        "aad": {"managed": bool(aad.get("managed")),
+                "enableAzureRbac": bool(aad.get("enableAzureRbac"))} if aad else None,
+    }
+
+
+def normalise_vault(raw):
+    """The parts of a vault (REST JSON) that decide whether the add-on can read it."""
+    properties = raw.get("properties") or {}
+    parsed = parse_vault_id(raw.get("id")) or {}
+    acls = properties.get("networkAcls")
+    return {
+        "id": raw.get("id"),
+        "name": raw.get("name"),
+        "resourceGroup": parsed.get("resourceGroup"),
+        "subscriptionId": parsed.get("subscriptionId"),
+        "location": raw.get("location"),
+        "tenantId": properties.get("tenantId"),
+        "vaultUri": properties.get("vaultUri"),
+        "enableRbacAuthorization": bool(properties.get("enableRbacAuthorization")),
+        "accessPolicies": [{
+            "tenantId": policy.get("tenantId"),
+            "objectId": policy.get("objectId"),
+            "permissions": {"secrets": list((policy.get("permissions") or {}).get("secrets") or [])},
+        } for policy in properties.get("accessPolicies") or []],
+        "publicNetworkAccess": properties.get("publicNetworkAccess"),
+        "networkAcls": {
+            "defaultAction": acls.get("defaultAction"),
+            "bypass": acls.get("bypass"),
+            "ipRules": [rule.get("value") for rule in acls.get("ipRules") or []],
+            "virtualNetworkRules": [rule.get("id") for rule in acls.get("virtualNetworkRules") or []],
+        } if acls else None,
+        "privateEndpointCount": len(properties.get("privateEndpointConnections") or []),
+    }
+
+
+def normalise_role_assignment(raw):
+    properties = raw.get("properties") or raw
+    return {
+        "id": raw.get("id"),
+        "scope": properties.get("scope"),
+        "roleDefinitionId": properties.get("roleDefinitionId"),
+        "principalId": properties.get("principalId"),
+        "principalType": properties.get("principalType"),
+    }
+
+
+def _as_rest_dict(model):
+    """TypeSpec models (the SDKs azure-cli 2.91 bundles) give their REST JSON via as_dict()."""
+    return model.as_dict() if hasattr(model, "as_dict") else dict(model)
+
+
+def read_cluster(cli_ctx, resource_group, name, subscription_id=None):
+    try:
+        model = cf_managed_clusters(cli_ctx, subscription_id).get(resource_group, name, **ARM_CALL_OPTIONS)
+        return collected(normalise_cluster(_as_rest_dict(model)))
+    except Exception as error:  # pylint: disable=broad-except
+        return collected(error=describe_error(error))
+
+
+def read_vault(cli_ctx, vault_id):
+    parsed = parse_vault_id(vault_id)
+    try:
+        model = cf_vaults(cli_ctx, parsed["subscriptionId"]).get(
+            parsed["resourceGroup"], parsed["name"], **ARM_CALL_OPTIONS)
+        return collected(normalise_vault(_as_rest_dict(model)))
+    except Exception as error:  # pylint: disable=broad-except
+        return collected(error=describe_error(error))
+
+
+def scope_covers(scope, resource_id):
+    """True when an assignment at ``scope`` applies to ``resource_id`` (itself or a parent)."""
+    scope = (scope or "").rstrip("/").lower()
+    resource_id = (resource_id or "").rstrip("/").lower()
+    return bool(scope) and (resource_id == scope or resource_id.startswith(scope + "/") or scope == "/")
+
+
+def read_role_assignments(cli_ctx, vault_id, principal_id):
+    """The principal's role assignments that apply to the vault (vault scope and parents)."""
+    parsed = parse_vault_id(vault_id)
+    try:
+        client = cf_authorization(cli_ctx, parsed["subscriptionId"])
+        pages = client.role_assignments.list_for_scope(
+            vault_id, filter="principalId eq '{}'".format(principal_id), **ARM_CALL_OPTIONS)
+        assignments = [normalise_role_assignment(_as_rest_dict(item)) for item in pages]
+        applying = [item for item in assignments
+                    if scope_covers(item["scope"], vault_id)
+                    and (item["principalId"] or "").lower() == principal_id.lower()]
+        return collected(applying)
+    except Exception as error:  # pylint: disable=broad-except
+        return collected(error=describe_error(error))
+
+
+def _iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def read_secret(cli_ctx, vault_url, secret_name, subscription_id=None):
+    """One Key Vault secret, read with the operator's credentials.
+
+    Returns ``(collected_metadata, value_bytes)``. The value is returned separately so
+    the caller decides what may be kept: certificate values go into the snapshot,
+    the key's value is reduced to key facts at once.
+    """
+    try:
+        client = cf_secret_client(cli_ctx, vault_url, subscription_id)
+        secret = client.get_secret(secret_name)
+        properties = secret.properties
+        metadata = {
+            "name": secret_name,
+            "enabled": properties.enabled,
+            "notBefore": _iso(properties.not_before),
+            "expires": _iso(properties.expires_on),
+            "contentType": properties.content_type,
+            "managed": bool(properties.managed),
+            "kid": properties.key_id,
+        }
+        value = (secret.value or "").encode("utf-8")
+        return collected(metadata), value
+    except Exception as error:  # pylint: disable=broad-except
+        return collected(error=describe_error(error)), None

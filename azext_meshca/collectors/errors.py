@@ -1,0 +1,77 @@
+"""Turn any exception from an SDK or the network into a one-line, secret-free reason."""
+
+import json
+
+from azext_meshca.snapshot import collection_error
+
+_MAX_REASON = 300
+
+
+def _one_line(text):
+    text = " ".join(str(text).split())
+    return text if len(text) <= _MAX_REASON else text[:_MAX_REASON - 3] + "..."
+
+
+def _azure_error_codes(error):
+    """(code, inner code) from an azure-core HttpResponseError, if the body had them."""
+    odata = getattr(error, "error", None)
+    code = getattr(odata, "code", None)
+    inner = getattr(odata, "innererror", None) or {}
+    inner_code = inner.get("code") if isinstance(inner, dict) else None
+    return code, inner_code
+
+
+def describe_error(error):
+    """A collection_error dict for ``error``; never includes request or response bodies
+    beyond the service's own error message."""
+    try:
+        from azure.core.exceptions import (HttpResponseError, ServiceRequestError,
+                                           ServiceResponseError)
+    except ImportError:  # pragma: no cover - azure-core ships with azure-cli
+        HttpResponseError = ServiceRequestError = ServiceResponseError = ()  # noqa: N806
+
+    if isinstance(error, HttpResponseError) and getattr(error, "status_code", None):
+        code, inner_code = _azure_error_codes(error)
+        message = getattr(getattr(error, "error", None), "message", None) or error.reason or ""
+        shown_code = inner_code or code
+        reason = "{} {}{}: {}".format(error.status_code, error.reason or "",
+                                      " ({})".format(shown_code) if shown_code else "", message)
+        return collection_error(_one_line(reason), error.status_code, shown_code)
+    if isinstance(error, ServiceResponseError):
+        return collection_error(_one_line("no usable response: {}".format(_root_cause(error))),
+                                code="NoResponse")
+    if isinstance(error, ServiceRequestError):
+        return collection_error(_one_line("cannot connect: {}".format(_root_cause(error))),
+                                code="CannotConnect")
+    kube = _describe_kube_error(error)
+    if kube:
+        return kube
+    if isinstance(error, TimeoutError):
+        return collection_error("timed out", code="Timeout")
+    return collection_error(_one_line("{}: {}".format(type(error).__name__, error)))
+
+
+def _root_cause(error):
+    """The innermost message: 'Connection refused' says more than the wrapper."""
+    seen = error
+    while getattr(seen, "__cause__", None) is not None or getattr(seen, "inner_exception", None) is not None:
+        seen = getattr(seen, "inner_exception", None) or seen.__cause__
+    return str(seen) or type(seen).__name__
+
+
+def _describe_kube_error(error):
+    """ApiException carries status and a Status object; urllib3 errors mean no connection."""
+    module = type(error).__module__ or ""
+    if module.startswith("kubernetes") and hasattr(error, "status"):
+        status = error.status
+        message = ""
+        try:
+            message = json.loads(error.body or "{}").get("message", "")
+        except (ValueError, AttributeError):
+            message = ""
+        reason = "{} {}: {}".format(status, error.reason or "", message) if status else str(error.reason)
+        return collection_error(_one_line(reason), status or None, "Kubernetes{}".format(status or "Error"))
+    if module.startswith("urllib3"):
+        return collection_error(_one_line("cannot reach the Kubernetes API: {}".format(
+            getattr(error, "reason", None) or error)), code="CannotConnect")
+    return None
