@@ -51,9 +51,10 @@ def _print_exports(env, sim):
 
 def main(argv=None):
     args = _parse_args(sys.argv[1:] if argv is None else argv)
-    from tests.sim.scenario import ScenarioError, list_scenarios
+    from tests.sim.scenario import ScenarioError, list_scenarios, read_scenario
     if args.list:
-        print("\n".join(list_scenarios()))
+        for name in list_scenarios():
+            print("%-28s %s" % (name, read_scenario(name).get("description", "")))
         return 0
     if not args.scenario:
         print("error: name a scenario (see --list)", file=sys.stderr)

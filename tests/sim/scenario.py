@@ -621,13 +621,58 @@ class World:
         return bool(self.operator_arm.get(capability, True))
 
 
-def load_world(name_or_path):
-    """Load a scenario YAML into a fresh World (PKI sets cached per process)."""
+def merge_scenario(base, override):
+    """Deep-merge ``override`` onto ``base`` (``base:`` key in a scenario file).
+
+    Mappings merge recursively and a null value deletes the key; ``vaults`` merge
+    by vault name; every other list is replaced whole.
+    """
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        elif key == "vaults" and isinstance(value, list):
+            merged[key] = _merge_vaults(merged.get(key) or [], value)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_scenario(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _merge_vaults(base_vaults, override_vaults):
+    by_name = {v["name"].lower(): v for v in base_vaults}
+    result = list(base_vaults)
+    for vault in override_vaults:
+        existing = by_name.get(vault["name"].lower())
+        if existing is None:
+            result.append(copy.deepcopy(vault))
+        else:
+            result[result.index(existing)] = merge_scenario(existing, vault)
+    return result
+
+
+def read_scenario(name_or_path, _seen=()):
+    """The scenario mapping, with any ``base:`` chain resolved."""
     path = scenario_path(name_or_path)
     if not os.path.exists(path):
         raise ScenarioError("no scenario %r (known: %s)" % (name_or_path, ", ".join(list_scenarios())))
+    if path in _seen:
+        raise ScenarioError("scenario base loop at %s" % path)
     with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle) or {}
+        try:
+            data = yaml.safe_load(handle) or {}
+        except yaml.YAMLError as exc:
+            raise ScenarioError("scenario %s is not valid YAML: %s" % (path, str(exc).splitlines()[0])) from None
     if not isinstance(data, dict):
         raise ScenarioError("scenario %s is not a mapping" % path)
-    return World(data, name=os.path.basename(path)[:-5])
+    base = data.pop("base", None)
+    if base:
+        data = merge_scenario(read_scenario(base, _seen + (path,)), data)
+    return data
+
+
+def load_world(name_or_path):
+    """Load a scenario YAML into a fresh World (PKI sets cached per process)."""
+    data = read_scenario(name_or_path)
+    return World(data, name=os.path.basename(scenario_path(name_or_path))[:-5])
