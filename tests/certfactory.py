@@ -255,8 +255,8 @@ def make_plugin_set(*, set_id="A", ca_id=None, cluster="cluster1", key_size=2048
                     chain_extra_unrelated=False, chain_not_starting_with_ca_cert=False,
                     wrong_root=False, root_pathlen0_over_issuing_intermediate=False,
                     root_not_self_signed=False, root_not_ca=False,
-                    intermediate_no_keycertsign=False, crlf=False, junk_around=False,
-                    now=None):
+                    intermediate_no_keycertsign=False, root_pathlen=None,
+                    intermediate_pathlen=None, crlf=False, junk_around=False, now=None):
     """The four plug-in objects as PEM bytes, with at most a few chosen defects.
 
     Keyword meanings (defaults give Istio's recipe with RSA-2048 for speed):
@@ -268,6 +268,7 @@ def make_plugin_set(*, set_id="A", ca_id=None, cluster="cluster1", key_size=2048
       encrypted_key True/'pkcs8' (ENCRYPTED PRIVATE KEY) or 'pkcs1' (Proc-Type: 4,ENCRYPTED)
       days_left / root_days_left   exact daysLeft of ca-cert / root at ``now``
       sha1 / md5    ca-cert signed by its (RSA) issuer with that broken hash
+      root_pathlen / intermediate_pathlen   pathlen of the root / of intermediate1 (3 tiers)
     The chain variants, root_pathlen0_over_issuing_intermediate and
     intermediate_no_keycertsign imply tiers=3.
     """
@@ -277,13 +278,15 @@ def make_plugin_set(*, set_id="A", ca_id=None, cluster="cluster1", key_size=2048
     if key_format not in ("pkcs8", "pkcs1", "ec", "ec-pkcs8"):
         raise ValueError("unknown key_format: {}".format(key_format))
     if (chain_missing_intermediate or chain_wrong_order or intermediate_no_keycertsign
-            or root_pathlen0_over_issuing_intermediate):
+            or root_pathlen0_over_issuing_intermediate or intermediate_pathlen is not None):
         tiers = 3
+    if root_pathlen0_over_issuing_intermediate:
+        root_pathlen = 0
     ca_id = ca_id or set_id
 
     root, root_key = _make_root(
         set_id, anchor, key_size, days_left=root_days_left,
-        pathlen=0 if root_pathlen0_over_issuing_intermediate else None,
+        pathlen=root_pathlen,
         is_ca=not root_not_ca, self_signed=not root_not_self_signed)
 
     issuer_cert, issuer_key, intermediate = root, root_key, None
@@ -295,7 +298,7 @@ def make_plugin_set(*, set_id="A", ca_id=None, cluster="cluster1", key_size=2048
                           (NameOID.COMMON_NAME, "Intermediate CA 1")),
             issuer=root.subject, public_key=int_key.public_key(), signing_key=root_key,
             serial_label="{}/int1".format(set_id), not_before=int_before, not_after=int_after,
-            pathlen=None, key_cert_sign=not intermediate_no_keycertsign,
+            pathlen=intermediate_pathlen, key_cert_sign=not intermediate_no_keycertsign,
             issuer_public_key=root_key.public_key())
         issuer_cert, issuer_key = intermediate, int_key
 
