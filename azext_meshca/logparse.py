@@ -1,0 +1,251 @@
+"""Pure parsing of the texts the cluster shows when the plug-in CA goes wrong.
+
+Two sources, both plain text in the snapshot:
+
+* kubelet ``FailedMount`` events and the Azure Key Vault CSI provider's log: they
+  say WHY the ``cacerts`` volume does not mount. Key Vault errors come in two
+  formats (FACTS.md section 5): the legacy autorest one
+  (``StatusCode=403 ... InnerError={"code":"AccessDenied"}``) and the azcore one of
+  provider v1.5+ (``RESPONSE 403: 403 Forbidden`` / ``ERROR CODE: Forbidden`` and a
+  JSON body with ``innererror``). Both are reduced to one ``cause``.
+* istiod's ``discovery`` log: which CA it loaded (plug-in or self-signed, by the
+  version-specific lines of FACTS.md section 2) and whether it rejected the files.
+
+No I/O and no catalog here: checks turn these results into findings. Why a module
+of its own: the texts change between versions, and one place that knows every
+variant keeps the checks short and the tests exact.
+"""
+
+import re
+
+# Causes of a failed cacerts mount, most specific first.
+ACCESS_POLICY = "access-policy"      # 403 AccessDenied: no secret 'get' in an access policy
+RBAC = "rbac"                        # 403 ForbiddenByRbac
+FIREWALL = "firewall"                # 403 ForbiddenByFirewall
+CONNECTION = "connection"            # 403 ForbiddenByConnection (public access off, no private link)
+SECRET_NOT_FOUND = "secret-not-found"  # 404 SecretNotFound
+SECRET_DISABLED = "secret-disabled"  # 403 SecretDisabled
+NETWORK = "network"                  # StatusCode=0 / context deadline exceeded / no such host
+IDENTITY = "identity"                # 'Identity not found'
+DRIVER = "driver"                    # CSI driver not registered on the node
+TIMEOUT = "timeout"                  # kubelet's generic 'timed out waiting for the condition'
+UNKNOWN = "unknown"                  # a mount failure we cannot attribute
+
+# (cause, Key Vault error code to report, markers), tried in this order. Codes come
+# before free-text markers so both error formats land on the same cause.
+_CAUSE_MARKERS = (
+    (DRIVER, None, ("not found in the list of registered CSI drivers",)),
+    (IDENTITY, None, ("Identity not found",)),
+    (RBAC, "ForbiddenByRbac", ("ForbiddenByRbac",)),
+    (FIREWALL, "ForbiddenByFirewall", ("ForbiddenByFirewall",
+                                       "Client address is not authorized and caller is not a trusted service")),
+    (CONNECTION, "ForbiddenByConnection", ("ForbiddenByConnection",
+                                           "Public network access is disabled")),
+    (SECRET_DISABLED, "SecretDisabled", ("SecretDisabled", "not allowed on a disabled secret")),
+    (ACCESS_POLICY, "AccessDenied", ("AccessDenied", "does not have secrets get permission")),
+    (SECRET_NOT_FOUND, "SecretNotFound", ("SecretNotFound", "was not found in this key vault")),
+    (NETWORK, None, ("StatusCode=0", "context deadline exceeded", "DeadlineExceeded", "no such host",
+                     "i/o timeout", "connection refused", "connection reset by peer")),
+    (TIMEOUT, None, ("timed out waiting for the condition",)),
+)
+
+# Texts that mark a line as being about a failed mount at all.
+_MOUNT_FAILURE_MARKERS = (
+    "failed to process mount request", "failed to mount objects", "failed to get objectType:",
+    "failed to get keyvault client", "MountVolume.SetUp failed", "Unable to attach or mount volumes",
+    "failed to mount secrets store objects",
+)
+
+_OBJECT_NAME = re.compile(r"objectName:\s*([^,\s]+)")
+_SECRET_NOT_FOUND_NAME = re.compile(r"A secret with \(name/id\) ([^\s/]+)")
+_AZCORE_URL_NAME = re.compile(r"GET https://[^\s/]+/secrets/([^/\s?\"]+)")
+_AZCORE_STATUS = re.compile(r"RESPONSE (\d{3}):")
+_LEGACY_STATUS = re.compile(r"StatusCode=(\d{1,3})")
+_DASH_RUN = re.compile(r"-{5,}")
+_SPACE_RUN = re.compile(r"\s+")
+# A provider log entry starts with a klog header (E1121 00:20:25.808396) or a JSON
+# object, optionally after the RFC 3339 timestamp that `kubectl logs --timestamps`
+# puts on every line; other lines continue the entry before them.
+_ENTRY_START = re.compile(r"^(?:\d{4}-\d{2}-\d{2}T\S+\s+)?(?:[IWEF]\d{4} \d{2}:\d{2}:\d{2}|\{\")")
+
+EVIDENCE_LIMIT = 300
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+def unescape(text):
+    """Undo the JSON quoting klog applies to err="..." values, so markers match."""
+    return str(text).replace("\\n", "\n").replace('\\"', '"').replace("\\t", "\t")
+
+
+def trim_evidence(text, marker=None, limit=EVIDENCE_LIMIT):
+    """One line of at most ``limit`` characters that still shows ``marker``.
+
+    Why: azcore errors span many lines and a JSON body; evidence must stay short but
+    keep the part that names the cause.
+    """
+    flat = _SPACE_RUN.sub(" ", _DASH_RUN.sub(" ", unescape(text))).strip()
+    if len(flat) <= limit:
+        return flat
+    start = 0
+    if marker:
+        position = flat.find(marker)
+        if position > limit - 60:
+            start = max(0, position - (limit - 60))
+    piece = flat[start:start + limit - 2]
+    return ("…" if start else "") + piece + ("…" if start + len(piece) < len(flat) else "")
+
+
+def group_log_entries(lines):
+    """Join continuation lines (azcore's multi-line errors) to the entry they belong to."""
+    entries = []
+    for line in lines or ():
+        text = str(line)
+        if entries and not _ENTRY_START.match(text) and not _looks_like_own_entry(text):
+            entries[-1] += "\n" + text
+        else:
+            entries.append(text)
+    return entries
+
+
+def _looks_like_own_entry(text):
+    """Lines without a header still stand alone when they carry a mount failure of their own."""
+    return any(marker in text for marker in _MOUNT_FAILURE_MARKERS)
+
+
+# --------------------------------------------------------------------------- mount failures
+
+def _cause_of(text):
+    for cause, error_code, markers in _CAUSE_MARKERS:
+        for marker in markers:
+            if marker in text:
+                return cause, error_code, marker
+    return UNKNOWN, None, None
+
+
+def _secret_name(text):
+    for pattern in (_OBJECT_NAME, _SECRET_NOT_FOUND_NAME, _AZCORE_URL_NAME):
+        match = pattern.search(text)
+        if match:
+            return match.group(1).strip("\"'")
+    return None
+
+
+def _status(text):
+    for pattern in (_AZCORE_STATUS, _LEGACY_STATUS):
+        match = pattern.search(text)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _detail(text, cause, marker):
+    """A short phrase for MCA806/807/808 templates."""
+    if cause == NETWORK:
+        return marker
+    if cause == TIMEOUT:
+        return "kubelet timed out waiting for the volume (no provider error in this event)"
+    if cause == SECRET_DISABLED:
+        return "Key Vault refuses a disabled secret (403 SecretDisabled)"
+    if cause == IDENTITY:
+        return "Identity not found"
+    flat = trim_evidence(text, limit=160)
+    return flat
+
+
+def classify_mount_error(text):
+    """What a FailedMount event message or provider log entry says went wrong.
+
+    Returns None when the text is not about a failed mount, else a dict:
+    ``cause`` (one of the constants above), ``secretName`` (object name or None),
+    ``errorCode`` (Key Vault code such as ``AccessDenied``, or None), ``status``
+    (HTTP status or None), ``detail`` (a short phrase) and ``evidence`` (the text,
+    trimmed to one line of at most 300 characters around the cause).
+    """
+    if text is None:
+        return None
+    plain = unescape(text)
+    cause, error_code, marker = _cause_of(plain)
+    if not any(item in plain for item in _MOUNT_FAILURE_MARKERS) and cause in (UNKNOWN, TIMEOUT, NETWORK):
+        return None
+    return {
+        "cause": cause,
+        "secretName": _secret_name(plain),
+        "errorCode": error_code,
+        "status": _status(plain),
+        "detail": _detail(plain, cause, marker),
+        "evidence": trim_evidence(plain, marker),
+    }
+
+
+def classify_provider_log(lines):
+    """Every mount failure in a provider log (list of lines), in log order."""
+    results = []
+    for entry in group_log_entries(lines):
+        result = classify_mount_error(entry)
+        if result is not None:
+            results.append(result)
+    return results
+
+
+# --------------------------------------------------------------------------- istiod's CA lines
+
+PLUGIN = "plugin"                    # istiod loaded the plugged-in CA files
+SELF_SIGNED = "self-signed"          # istiod runs its own self-signed CA
+REJECTED = "rejected"                # istiod refused the files at start-up
+UPDATE_FAILED = "update-failed"      # a hot reload failed; the old CA stays in use
+MULTI_ROOT_DISABLED = "multi-root-disabled"  # a new root was seen but not loaded
+INTERMEDIATE_UPDATED = "intermediate-updated"
+ROOT_UPDATED = "root-updated"
+
+# Order matters: the self-signed 1.18 line contains "plugged-in cert at", and the
+# 1.21 plug-in line contains "use plugged-in cert at"; so self-signed goes first and
+# the plug-in texts are matched case-sensitively.
+_ISTIOD_MARKERS = (
+    (SELF_SIGNED, ("No plugged-in cert at", "self-signed cert is used", "Use istio-generated cacerts at",
+                   "Use roots from istio-ca-secret")),
+    (PLUGIN, ("Use plugged-in cert at", "DNS certs use plugged-in cert at", "Use root cert from")),
+    (UPDATE_FAILED, ("Failed to update new Plug-in CA certs",)),
+    (REJECTED, ("failed to create CA KeyCertBundle", "incomplete signing CA bundle detected",
+                "failed to create an istiod CA")),
+    (MULTI_ROOT_DISABLED, ("Multi root is disabled",)),
+    (INTERMEDIATE_UPDATED, ("has detected the newly added intermediate CA",)),
+    (ROOT_UPDATED, ("Updating new ROOT-CA", "Update trust anchor with new root cert")),
+)
+
+MODE_KINDS = (PLUGIN, SELF_SIGNED)
+
+
+def classify_istiod_line(line):
+    """The kind of a CA-related istiod line (PLUGIN, SELF_SIGNED...), or None."""
+    text = str(line)
+    for kind, markers in _ISTIOD_MARKERS:
+        if any(marker in text for marker in markers):
+            return kind
+    return None
+
+
+def istiod_ca_events(lines):
+    """[{kind, line}] for every CA-related line of one istiod log, in log order."""
+    events = []
+    for line in lines or ():
+        kind = classify_istiod_line(line)
+        if kind is not None:
+            events.append({"kind": kind, "line": trim_evidence(line)})
+    return events
+
+
+def istiod_ca_mode(lines):
+    """The CA istiod loaded LAST (the log holds history): (kind, line) or (None, None)."""
+    mode, mode_line = None, None
+    for event in istiod_ca_events(lines):
+        if event["kind"] in MODE_KINDS:
+            mode, mode_line = event["kind"], event["line"]
+    return mode, mode_line
+
+
+def log_message(line):
+    """The message part of an istiod line: drops 'timestamp<TAB>level<TAB>' prefixes."""
+    text = str(line).strip()
+    match = re.match(r"^\d{4}-\d{2}-\d{2}T[\d:.]+Z?\s+(?:info|warn|error|debug|fatal)\s+(.*)$", text)
+    return match.group(1) if match else text
