@@ -594,6 +594,14 @@ def _klog(severity, moment, where, message):
     return "%s%s       1 %s] %s" % (severity, moment.strftime("%m%d %H:%M:%S.%f"), where, message)
 
 
+def _image_id(container, pulled):
+    """Kubelet fills imageID once the image is pulled; "" while the pod is still initialising."""
+    if not pulled:
+        return ""
+    digest = hashlib.sha256(container.get("image", "").encode()).hexdigest()
+    return "%s@sha256:%s" % (container.get("image", "").split(":")[0], digest)
+
+
 def _namespace(name, created):
     return {"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name},
@@ -627,10 +635,12 @@ def _pod(name, namespace, labels, node, created, owner, containers, init_contain
         else:
             init_state = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started,
                                          "finishedAt": started}}
-        init_statuses.append({"name": container["name"], "image": container.get("image", ""), "ready": False,
+        init_statuses.append({"name": container["name"], "image": container.get("image", ""),
+                              "imageID": _image_id(container, state != "init-stuck"), "ready": False,
                               "restartCount": 0, "started": False, "state": init_state, "lastState": {}})
     for container in containers:
         status = {"name": container["name"], "image": container.get("image", ""), "restartCount": 0,
+                  "imageID": _image_id(container, state != "init-stuck"),
                   "ready": False, "started": False, "lastState": {}}
         if state == "running":
             status.update(ready=True, started=True, state={"running": {"startedAt": started}})
