@@ -44,3 +44,27 @@ examples:
   - name: Print the SHA-256 fingerprints only.
     text: az aks mesh ca show-cert --file root-cert.pem --query "certificates[].fingerprintSha256" -o tsv
 """
+
+helps['aks mesh ca diagnose'] = """
+type: command
+short-summary: Find why istiod's plug-in CA does not work, and say the exact fix.
+long-summary: |
+    Reads the cluster, the vault, the add-on identity's access, the four Key Vault secrets
+    (with your credentials) and the in-cluster objects (istiod pods, events, CSI provider
+    logs, SecretProviderClass, cacerts, istio-ca-root-cert configmaps, istiod logs), runs
+    every known check, and reports findings with evidence. Root causes come first and the
+    symptoms they explain are linked to them (explains / explainedBy). Anything that could
+    not be read is reported as a "collection" finding with the reason; the exit status is
+    then 5 unless problems were found (4).
+examples:
+  - name: Diagnose a cluster.
+    text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster
+  - name: Only the errors, with their fixes.
+    text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --query "findings[?severity=='error'].{code:code, fix:remedy}"
+  - name: Check the Azure side only (no API server access needed).
+    text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --skip-cluster -o table
+  - name: Save a redacted snapshot for a colleague, who analyses it offline.
+    text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --export snap.json && az aks mesh ca diagnose --from-snapshot snap.json
+  - name: Reach the API server through your own kubeconfig.
+    text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --kubeconfig ~/.kube/config --context myAKSCluster
+"""

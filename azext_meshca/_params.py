@@ -1,6 +1,7 @@
 """Arguments for ``az aks mesh ca``. Standard library and azure-cli core only (load time)."""
 
-from azext_meshca._validators import validate_cert_source, validate_show_cert_source, validate_warn_days
+from azext_meshca._validators import (validate_cert_source, validate_diagnose_source, validate_show_cert_source,
+                                      validate_warn_days)
 
 PLUGIN_FILE_ARGS = (
     ('root_cert', '--root-cert', 'root-cert.pem: the root certificate(s).'),
@@ -28,3 +29,22 @@ def load_arguments(self, _):
                          help='A PEM file holding one or more certificates.')
         context.argument('cert_dir', options_list=['--cert-dir'],
                          help='Folder holding the plug-in CA files; every certificate in it is shown.')
+
+    with self.argument_context('aks mesh ca diagnose') as context:
+        context.argument('resource_group_name', options_list=['--resource-group', '-g'],
+                         validator=validate_diagnose_source,
+                         help='Resource group of the AKS cluster.')
+        context.argument('name', options_list=['--name', '-n'], help='Name of the AKS cluster.')
+        context.argument('kubeconfig', options_list=['--kubeconfig'], arg_group='Cluster access',
+                         help='Reach the API server with this kubeconfig instead of the AKS user credential.')
+        context.argument('context', options_list=['--context'], arg_group='Cluster access',
+                         help='The kubeconfig context to use.')
+        context.argument('skip_cluster', options_list=['--skip-cluster'], action='store_true',
+                         arg_group='Cluster access', help='Run the Azure-side checks only.')
+        context.argument('revision', options_list=['--revision'], nargs='+',
+                         help='Istio revision(s) to check, e.g. asm-1-24. Default: every revision in '
+                              'serviceMeshProfile.')
+        context.argument('export', options_list=['--export'], arg_group='Snapshot',
+                         help='Write the collected snapshot (no private-key bytes) to this JSON file.')
+        context.argument('from_snapshot', options_list=['--from-snapshot'], arg_group='Snapshot',
+                         help='Analyse a snapshot written by --export, with no network at all.')

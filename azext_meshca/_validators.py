@@ -26,3 +26,17 @@ def validate_show_cert_source(namespace):
     """show-cert reads one source."""
     if bool(namespace.file) == bool(namespace.cert_dir):
         raise MutuallyExclusiveArgumentError('Give exactly one of --file or --cert-dir.')
+
+
+def validate_diagnose_source(namespace):
+    """diagnose judges a live cluster (-g/-n) or an exported snapshot, not both."""
+    live = namespace.resource_group_name or namespace.name
+    if namespace.from_snapshot:
+        if live or namespace.export or namespace.kubeconfig:
+            raise MutuallyExclusiveArgumentError(
+                '--from-snapshot analyses offline: drop -g/-n, --kubeconfig and --export.')
+        return
+    if not (namespace.resource_group_name and namespace.name):
+        raise RequiredArgumentMissingError('Give --resource-group/-g and --name/-n (or --from-snapshot FILE).')
+    if namespace.context and not namespace.kubeconfig:
+        raise RequiredArgumentMissingError('--context needs --kubeconfig.')

@@ -7,3 +7,4 @@ def load_command_table(self, _):
     with self.command_group('aks mesh ca', is_preview=True) as group:
         group.custom_command('validate-secrets', 'validate_secrets', table_transformer=findings_table)
         group.custom_command('show-cert', 'show_cert', table_transformer=certificates_table)
+        group.custom_command('diagnose', 'diagnose', table_transformer=findings_table)

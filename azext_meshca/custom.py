@@ -44,3 +44,21 @@ def show_cert(cmd, file=None, cert_dir=None, warn_days=None):  # pylint: disable
     result = build_result(findings, certificates, sources=object_sources)
     exit_with_status_after_output(cmd, result)
     return result
+
+
+def diagnose(cmd, resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False,
+             revision=None, warn_days=None, export=None, from_snapshot=None):
+    from azext_meshca import diagnose as engine
+    from azext_meshca.report import exit_with_status_after_output
+    warn_days = 30 if warn_days is None else warn_days
+    if from_snapshot:
+        snapshot = engine.load_snapshot(from_snapshot)
+    else:
+        snapshot = engine.collect(cmd.cli_ctx, resource_group_name, name, revisions=revision,
+                                  skip_cluster=skip_cluster, kubeconfig=kubeconfig, context=context,
+                                  warn_days=warn_days)
+        if export:
+            engine.export_snapshot(snapshot, export)
+    result = engine.analyse(snapshot, warn_days)
+    exit_with_status_after_output(cmd, result)
+    return result

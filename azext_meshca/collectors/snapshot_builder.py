@@ -1,0 +1,119 @@
+"""Build diagnose's snapshot: cluster first, then the vault, role assignments, the
+secrets and the in-cluster objects concurrently. Nothing here raises; every failure
+is recorded in the snapshot for the collection checks to report."""
+
+import datetime
+from concurrent.futures import ThreadPoolExecutor
+
+from azext_meshca.collectors import azure as azure_collectors
+from azext_meshca.collectors.errors import describe_error
+from azext_meshca.snapshot import SNAPSHOT_VERSION, collected, collection_error, ok_data
+
+PLUGIN_OBJECTS = ("root-cert", "ca-cert", "ca-key", "cert-chain")
+MAX_WORKERS = 8
+
+
+def _now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _target(cli_ctx, resource_group, cluster_name):
+    from azure.cli.core._profile import Profile
+    subscription = Profile(cli_ctx=cli_ctx).get_subscription()
+    return {"subscriptionId": subscription["id"], "tenantId": subscription["tenantId"],
+            "resourceGroup": resource_group, "cluster": cluster_name}
+
+
+def _read_secrets(cli_ctx, vault_item, plugin, pool):
+    """The four objects, read concurrently with the operator's credentials.
+
+    Returns (secrets, key_facts). ca-key's value becomes key facts here and its bytes
+    go out of scope: nothing downstream ever sees them.
+    """
+    from azext_meshca.keyfacts import key_facts
+    vault = ok_data(vault_item)
+    if not vault or not vault.get("vaultUri"):
+        reason = "the vault's URI is unknown because the vault could not be read"
+        return {name: collected(error=collection_error(reason, code="VaultUnknown"))
+                for name in PLUGIN_OBJECTS}, None
+    futures = {}
+    for name in PLUGIN_OBJECTS:
+        secret_name = plugin.get(azure_collectors.OBJECT_FIELDS[name])
+        if not secret_name:
+            continue
+        futures[name] = pool.submit(azure_collectors.read_secret, cli_ctx, vault["vaultUri"], secret_name,
+                                    vault.get("subscriptionId"))
+    secrets, facts = {}, None
+    for name, future in futures.items():
+        item, value = future.result()
+        if item["ok"]:
+            if name == "ca-key":
+                facts = key_facts(value)
+            else:
+                item["data"]["value"] = value.decode("utf-8", "replace")
+        value = None
+        secrets[name] = item
+    return secrets, facts
+
+
+def _vault_and_secrets(cli_ctx, vault_id, plugin, pool):
+    vault = azure_collectors.read_vault(cli_ctx, vault_id)
+    secrets, facts = _read_secrets(cli_ctx, vault, plugin, pool)
+    return vault, secrets, facts
+
+
+def _cluster_side(cli_ctx, target, cluster, revisions, kubeconfig, context, pool):
+    from azext_meshca.collectors import cluster as kube_collectors
+    api, access = kube_collectors.open_kube(cli_ctx, target["resourceGroup"], target["cluster"], cluster,
+                                            kubeconfig=kubeconfig, context=context)
+    return kube_collectors.collect_cluster(api, access, revisions, pool)
+
+
+def collect_snapshot(cli_ctx, resource_group, cluster_name, revisions=None, skip_cluster=False,
+                     kubeconfig=None, context=None, warn_days=30, progress=None):
+    """Everything diagnose judges, as a plain dict (see azext_meshca/snapshot.py)."""
+    progress = progress or (lambda message: None)
+    snapshot = {"version": SNAPSHOT_VERSION, "collectedAt": _now_iso(),
+                "target": _target(cli_ctx, resource_group, cluster_name),
+                "options": {"revisions": revisions, "skipCluster": bool(skip_cluster), "warnDays": warn_days},
+                "cluster": None, "vault": None, "roleAssignments": None, "secrets": {},
+                "keyFacts": None, "kube": None}
+    progress("reading cluster {}".format(cluster_name))
+    snapshot["cluster"] = azure_collectors.read_cluster(cli_ctx, resource_group, cluster_name)
+    cluster = ok_data(snapshot["cluster"])
+    if cluster is None:
+        return snapshot
+    plugin = cluster.get("plugin") or {}
+    vault_id = plugin.get("keyVaultId")
+    has_vault = bool(azure_collectors.parse_vault_id(vault_id))
+    identity = (cluster.get("csiAddon") or {}).get("identity") or {}
+    revisions = revisions or cluster.get("revisions") or []
+
+    progress("reading the vault, role assignments, secrets and in-cluster objects")
+    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+        # Nested work (the four secrets, the kube reads) runs on a second pool so the
+        # outer tasks never wait on their own pool's threads.
+        with ThreadPoolExecutor(max_workers=MAX_WORKERS) as inner:
+            vault_future = (pool.submit(_vault_and_secrets, cli_ctx, vault_id, plugin, inner)
+                            if has_vault else None)
+            roles_future = (pool.submit(azure_collectors.read_role_assignments, cli_ctx, vault_id,
+                                        identity["objectId"])
+                            if has_vault and identity.get("objectId") else None)
+            kube_future = (None if skip_cluster else
+                           pool.submit(_cluster_side, cli_ctx, snapshot["target"], cluster, revisions,
+                                       kubeconfig, context, inner))
+            if vault_future:
+                snapshot["vault"], snapshot["secrets"], snapshot["keyFacts"] = _result(vault_future)
+            if roles_future:
+                snapshot["roleAssignments"] = _result(roles_future)
+            if kube_future:
+                snapshot["kube"] = _result(kube_future)
+    return snapshot
+
+
+def _result(future):
+    """Collectors do not raise; if one does anyway, record it rather than crash."""
+    try:
+        return future.result()
+    except Exception as error:  # pylint: disable=broad-except
+        return collected(error=describe_error(error))

@@ -1,0 +1,79 @@
+"""diagnose: collect a snapshot, run every check on it, shape the result.
+
+Collection is the only I/O; ``analyse`` is pure, which is why ``--from-snapshot``
+gives the same findings as the live run it was exported from.
+"""
+
+import re
+import sys
+
+from azure.cli.core.azclierror import FileOperationError, ValidationError
+
+# Anything that looks like a PEM private key must never be written out.
+_PRIVATE_KEY_MARKER = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+
+
+def _progress_reporter(cli_ctx):
+    """Progress lines on stderr, only when a person is watching."""
+    if not sys.stderr.isatty():
+        return None
+    controller = cli_ctx.get_progress_controller(det=False)
+
+    def report(message):
+        controller.add(message="meshca: " + message)
+    report.end = controller.end
+    return report
+
+
+def collect(cli_ctx, resource_group, cluster_name, **options):
+    from azext_meshca.collectors.snapshot_builder import collect_snapshot
+    progress = _progress_reporter(cli_ctx)
+    try:
+        return collect_snapshot(cli_ctx, resource_group, cluster_name, progress=progress, **options)
+    finally:
+        if progress:
+            progress.end()
+
+
+def export_snapshot(snapshot, path):
+    from azext_meshca.snapshot import to_json
+    text = to_json(snapshot)
+    if _PRIVATE_KEY_MARKER.search(text):  # defence in depth: collectors never keep key bytes
+        raise ValidationError("Refusing to export: the snapshot would contain private-key material.")
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise FileOperationError("Cannot write {}: {}.".format(path, error.strerror)) from None
+
+
+def load_snapshot(path):
+    from azext_meshca.snapshot import from_json
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            text = handle.read(50 * 1024 * 1024 + 1)
+    except OSError as error:
+        raise FileOperationError("Cannot read {}: {}.".format(path, error.strerror or error)) from None
+    try:
+        return from_json(text)
+    except ValueError as error:
+        raise ValidationError("{} is not a meshca snapshot: {}".format(path, str(error).splitlines()[0])) from None
+
+
+def analyse(snapshot, warn_days):
+    """Findings and the result dict, from the snapshot alone."""
+    from azext_meshca.checks import run_checks
+    from azext_meshca.report import build_result
+    from azext_meshca.snapshot import freeze
+    findings, certificates = run_checks(freeze(snapshot), warn_days=warn_days)
+    target = dict(snapshot.get("target") or {})
+    summary = {
+        "errors": sum(1 for item in findings if item["severity"] == "error"),
+        "warnings": sum(1 for item in findings if item["severity"] == "warning"),
+        "infos": sum(1 for item in findings if item["severity"] == "info"),
+        "rootCauses": [item["code"] for item in findings
+                       if item["severity"] == "error" and item.get("explains") and not item.get("explainedBy")],
+        "notChecked": [item["code"] for item in findings if item["area"] == "collection"],
+    }
+    return build_result(findings, certificates, target=target, collectedAt=snapshot.get("collectedAt"),
+                        summary=summary)
