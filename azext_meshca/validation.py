@@ -433,7 +433,8 @@ def _relation_findings(ca, chain, roots, key, chain_parsed):
         if chain_parsed:  # without cert-chain the verdict would be a guess
             findings += _unknown_authority_findings(ca, chain, roots, chain_parsed)
         return findings, None
-    by_fingerprint = {ref.fingerprint: ref for ref in list(roots) + list(chain)}
+    # Prefer root-cert over its copy in cert-chain, so findings name the trust anchor.
+    by_fingerprint = {ref.fingerprint: ref for ref in list(chain) + list(roots)}
     by_fingerprint[ca.fingerprint] = ca
     path = [by_fingerprint[certs.fingerprint(cert)] for cert in path_refs]
     if chain_parsed:
