@@ -252,8 +252,17 @@ def _not_pem_error(data, looks_like_der):
 
 
 def _load_certificate(block, block_number):
+    """Parse one certificate and read every field the checks use.
+
+    cryptography parses some fields lazily; reading them here turns a
+    malformed name or extension into a format error now instead of a crash
+    deep inside a rule later. Go's parser rejects such certificates too.
+    """
     try:
-        return x509.load_der_x509_certificate(block.der)
+        cert = x509.load_der_x509_certificate(block.der)
+        _ = (cert.subject, cert.issuer, cert.extensions, cert.not_valid_before_utc,
+             cert.not_valid_after_utc, cert.signature_algorithm_oid, cert.tbs_certificate_bytes)
+        return cert
     except (ValueError, TypeError):
         raise CertFormatError("bad-pem", "certificate block {} does not parse as X.509".format(
             block_number)) from None

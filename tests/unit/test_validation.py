@@ -1,7 +1,9 @@
 """Plug-in CA set rules: one variant in, the exact set of finding codes out."""
 
+import base64
 import datetime
 import json
+import random
 import re
 
 import pytest
@@ -321,3 +323,24 @@ def test_every_code_used_here_is_in_the_catalog():
     for _, expected_by_object in FORMAT_DEFECTS.values():
         used |= set(expected_by_object.values())
     assert used <= set(CATALOG)
+
+
+def _mutated_pem(pem, rng):
+    """The certificate with a few DER bytes changed, re-armoured as valid PEM."""
+    der = bytearray(certs.parse_pem_bundle(pem)[0].public_bytes(certs.serialization.Encoding.DER))
+    for _ in range(rng.randint(1, 4)):
+        der[rng.randrange(len(der))] = rng.randrange(256)
+    body = base64.encodebytes(bytes(der))
+    return b"-----BEGIN CERTIFICATE-----\n" + body + b"-----END CERTIFICATE-----\n"
+
+
+def test_mutated_certificates_give_findings_never_tracebacks():
+    rng = random.Random(1234)
+    good = cf.make_plugin_set(tiers=3)
+    good["ca-key"] = None  # loading (and checking) the RSA key costs ~35 ms; certs are the target
+    for _ in range(150):
+        objects = dict(good)
+        name = rng.choice(["root-cert", "ca-cert", "cert-chain"])
+        objects[name] = _mutated_pem(good[name], rng)
+        findings, _ = _run(objects)
+        assert findings
