@@ -173,7 +173,8 @@ def _decode_block_body(body, block_number, label):
             continue
         if b":" in line and not base64_lines:
             name, _, value = line.partition(b":")
-            headers[name.strip().decode("ascii", "replace")] = value.strip().decode("ascii", "replace")
+            header_name = name.strip().decode("ascii", "replace")
+            headers[header_name] = value.strip().decode("ascii", "replace")
             continue
         base64_lines.append(line)
     encoded = re.sub(rb"\s+", b"", b"".join(base64_lines))
@@ -321,12 +322,13 @@ def parse_private_key(data):
     if not blocks:
         raise _not_pem_error(data, _loads_as_der_key)
     for block in blocks:
-        if block.label == ENCRYPTED_KEY_LABEL or (block.label in KEY_FORMATS and _is_encrypted(block)):
+        if _is_encrypted(block):
             raise CertFormatError("encrypted", "the private key is encrypted")
         if block.label in KEY_FORMATS:
             return _load_key_block(block)
     labels = sorted({block.label.decode("ascii") for block in blocks})
-    raise CertFormatError("no-key", "found only {} block(s), no private key".format(", ".join(labels)))
+    raise CertFormatError("no-key", "found only {} block(s), no private key".format(
+        ", ".join(labels)))
 
 
 # --------------------------------------------------------------------------- facts about one cert
@@ -442,8 +444,8 @@ def _san_strings(cert):
     names = extension_value(cert, x509.SubjectAlternativeName)
     if names is None:
         return []
-    prefixes = {x509.DNSName: "DNS", x509.IPAddress: "IP Address", x509.UniformResourceIdentifier: "URI",
-                x509.RFC822Name: "email"}
+    prefixes = {x509.DNSName: "DNS", x509.IPAddress: "IP Address",
+                x509.UniformResourceIdentifier: "URI", x509.RFC822Name: "email"}
     result = []
     for general_name in names:
         prefix = prefixes.get(type(general_name), type(general_name).__name__)
@@ -494,7 +496,7 @@ def describe(cert, now):
     }
 
 
-# --------------------------------------------------------------------------- relations between certs
+# --------------------------------------------------------------------------- cert relations
 
 def signed_by(child, issuer):
     """True when issuer's public key verifies child's signature.

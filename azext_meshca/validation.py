@@ -266,7 +266,7 @@ def _partial_path(ca, chain):
         used.add(issuer.fingerprint)
 
 
-def _unknown_authority_findings(ca, chain, roots, chain_parsed):
+def _unknown_authority_findings(ca, chain, roots):
     """MCA710 with the likely cause, plus MCA712 when an intermediate is missing."""
     top = _partial_path(ca, chain)[-1]
     issuer_name = certs.name_string(top.cert.issuer)
@@ -286,7 +286,7 @@ def _unknown_authority_findings(ca, chain, roots, chain_parsed):
                         "same name from a different CA set".format(issuer_name))
     evidence.append(_istiod(ISTIOD_UNKNOWN_AUTHORITY))
     findings = [finding("MCA710", CA_CERT, evidence=evidence, subject=ca.subject)]
-    if chain_parsed and not top_is_root and not same_name_roots:
+    if not top_is_root and not same_name_roots:
         findings.append(finding(
             "MCA712", CERT_CHAIN,
             evidence=["no certificate in cert-chain or root-cert signed " + top.subject,
@@ -403,8 +403,10 @@ def _check_expiry(refs, now, warn_days):
 
 
 def _check_root_outlives_ca(ca, path):
+    """A root that dies before ca-cert takes the mesh down at the earlier date."""
     root = path[-1]
-    if root is ca or root.cert.not_valid_after_utc + ROOT_EXPIRY_TOLERANCE >= ca.cert.not_valid_after_utc:
+    root_deadline = root.cert.not_valid_after_utc + ROOT_EXPIRY_TOLERANCE
+    if root is ca or root_deadline >= ca.cert.not_valid_after_utc:
         return []
     return [finding("MCA720", root.object, subject=root.subject,
                     root_not_after=certs.iso_utc(root.cert.not_valid_after_utc),
@@ -431,7 +433,7 @@ def _relation_findings(ca, chain, roots, key, chain_parsed):
     path_refs = certs.build_path(ca.cert, [ref.cert for ref in chain], [ref.cert for ref in roots])
     if path_refs is None:
         if chain_parsed:  # without cert-chain the verdict would be a guess
-            findings += _unknown_authority_findings(ca, chain, roots, chain_parsed)
+            findings += _unknown_authority_findings(ca, chain, roots)
         return findings, None
     # Prefer root-cert over its copy in cert-chain, so findings name the trust anchor.
     by_fingerprint = {ref.fingerprint: ref for ref in list(chain) + list(roots)}

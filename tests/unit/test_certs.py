@@ -60,7 +60,8 @@ def test_certs_module_imports_only_cryptography_and_stdlib():
 def test_bundle_returns_every_certificate_in_order(three_tier):
     chain = certs.parse_pem_bundle(three_tier["cert-chain"])
     assert [certs.subject_string(cert) for cert in chain] == [
-        "L=cluster1,CN=Intermediate CA,O=Istio", "CN=Intermediate CA 1,O=Istio", "CN=Root CA,O=Istio"]
+        "L=cluster1,CN=Intermediate CA,O=Istio", "CN=Intermediate CA 1,O=Istio",
+        "CN=Root CA,O=Istio"]
 
 
 @pytest.mark.parametrize("mangle", [
@@ -262,7 +263,7 @@ def test_self_signed_needs_the_signature_not_just_the_name():
     assert certs.describe(impostor, NOW)["selfSigned"] is False
 
 
-# --------------------------------------------------------------------------- signatures, keys, paths
+# --------------------------------------------------------------------------- signatures and paths
 
 def test_signed_by_compares_signatures_not_names(good):
     ca_cert = certs.parse_pem_bundle(good["ca-cert"])[0]
