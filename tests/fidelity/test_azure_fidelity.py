@@ -249,3 +249,21 @@ def test_control_path_serves_the_log_to_other_processes(sim, az_plain):
     proc = ok(subprocess.run(["python3", "-c", script], capture_output=True, text=True, env=env, timeout=30))
     entries = json.loads(proc.stdout)["entries"]
     assert any(e["path"].endswith("/managedClusters/" + CLUSTER) and e["status"] == 200 for e in entries)
+
+
+def test_service_principal_login_through_the_simulated_aad(sim):
+    """az login --service-principal (MSAL, instance discovery off) gets a token for the SP's oid."""
+    runner = sim.az(name="sp", with_extension=False, login=False)
+    ok(runner.run("login", "--service-principal", "-u", "55555555-cccc-5555-cccc-555555555555",
+                  "-p", "sim-sp-client-secret", "--tenant", sim.world.tenant, "-o", "none"))
+    assert ok(runner.run("aks", "show", "-g", RG, "-n", CLUSTER, "--query", "name", "-o", "tsv")).stdout.strip() \
+        == CLUSTER
+    principals = {e["principal"] for e in sim.requests(service="arm", path_regex="managedClusters")}
+    assert "55555555-5555-5555-5555-555555555555" in principals
+
+
+def test_wrong_service_principal_secret_is_refused(sim):
+    runner = sim.az(name="sp-bad", with_extension=False, login=False)
+    proc = runner.run("login", "--service-principal", "-u", "55555555-cccc-5555-cccc-555555555555",
+                      "-p", "wrong", "--tenant", sim.world.tenant)
+    assert proc.returncode != 0 and "AADSTS7000215" in proc.stderr

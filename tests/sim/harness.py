@@ -11,6 +11,7 @@ injector.  ``sim.az()`` hands back a real-``az`` runner already pointed at the
 import os
 import shutil
 import tempfile
+import threading
 import time
 
 from tests.sim import proxytrap
@@ -197,8 +198,11 @@ class SimulatorEnv:
 
     def stop(self):
         self.faults.shutdown_event.set()
-        for server in list(self.servers.values()):
-            server.stop()
+        stoppers = [threading.Thread(target=server.stop) for server in self.servers.values()]
+        for stopper in stoppers:  # in parallel: each waits up to one poll interval
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         self.servers.clear()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
