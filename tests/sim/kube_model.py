@@ -19,6 +19,8 @@ the AKS Istio add-on really leaves in a cluster (see FACTS §1):
       certValidatorCronjob: false    # older add-on: true | {log: detected|not-detected|auto}
       objects: []                    # any further plain manifests
       tokens: []                     # extra bearer tokens the API accepts
+      acceptAadTokens: true          # accept simulator JWTs for the AKS AAD server app
+      mountRetrySeconds: 0           # after a fix, istiod keeps failing this long (kubelet back-off)
 
 The mount model (``state: auto``, the default): on every request, for each plug-in object
 the CSI provider would fetch, ask the World whether the add-on identity can read it
@@ -59,6 +61,7 @@ _HTTP_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404:
 
 
 EVENTS_V1 = ("events.k8s.io", "events")
+EVENT_TTL_SECONDS = 3600  # kube-apiserver --event-ttl default: older events are gone
 
 
 # ---------------------------------------------------------------------------- small helpers
@@ -220,6 +223,8 @@ class KubeModel:
         self._dynamic_logs = {}
         self._signature = None
         self._healthy_since = None
+        self._last_failure = None
+        self._ok_seen_at = None
         self._build_static()
 
     # ------------------------------------------------------------------ API used by KubeApi
@@ -462,10 +467,29 @@ class KubeModel:
             files[obj.file] = self.world.secret_value(obj.vault_name, obj.object_name)[1] or ""
         return MountState(ok=True, files=files)
 
+    def _delayed(self, mount):
+        """Keep showing the last failure for ``mountRetrySeconds`` after the World allows the mount.
+
+        Kubelet retries a failed CSI mount with back-off, so a fix is not seen at once;
+        a delay lets tests exercise ``fix --wait`` polling.
+        """
+        delay = float(self.spec.get("mountRetrySeconds", 0) or 0)
+        if not mount.ok:
+            self._last_failure, self._ok_seen_at = mount, None
+            return mount
+        if delay <= 0 or getattr(self, "_last_failure", None) is None:
+            return mount
+        if self._ok_seen_at is None:
+            self._ok_seen_at = _utc_now()
+        if (_utc_now() - self._ok_seen_at).total_seconds() < delay:
+            return self._last_failure
+        self._last_failure = None
+        return mount
+
     def _refresh(self):
         """Recompute the World-dependent objects when the mount outcome changed."""
         with self._lock:
-            mount = self.mount_state()
+            mount = self._delayed(self.mount_state())
             if mount.signature == self._signature:
                 return
             if mount.ok and self._signature is not None and not self._signature[0]:
@@ -810,8 +834,11 @@ def _deployment_status(replicas, ready, created):
 
 def _event(model, involved, reason, message, first, last, count=1, kind="Normal", component="kubelet",
            host=DEFAULT_NODE):
+    if (_utc_now() - last).total_seconds() > EVENT_TTL_SECONDS:
+        return None  # the API server has already expired it
     meta = involved["metadata"]
-    name = "%s.%s" % (meta["name"], hashlib.sha256((reason + message + rfc3339(first)).encode()).hexdigest()[:16])
+    nanos = int(first.timestamp()) * 10 ** 9 + int(hashlib.sha256((reason + message).encode()).hexdigest()[:6], 16)
+    name = "%s.%x" % (meta["name"], nanos)  # as client-go names events: <object>.<unix nanos in hex>
     source = {"component": component}
     if component == "kubelet":
         source["host"] = host
