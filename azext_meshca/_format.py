@@ -40,3 +40,20 @@ def certificates_table(result):
                                      ("Issuer", ""), ("NotAfter", ""), ("DaysLeft", ""),
                                      ("CA", ""), ("SHA256", "")]))
     return rows
+
+
+def fix_access_table(result):
+    """fix-access in one row: what was decided, for whom, on which vault."""
+    identity = result.get("identity") or {}
+    vault = result.get("vault") or {}
+    waited = result.get("wait")
+    row = OrderedDict([
+        ("Outcome", result.get("outcome", "")),
+        ("Mode", result.get("mode", "")),
+        ("Vault", vault.get("name", "")),
+        ("Identity", identity.get("objectId", "")),
+        ("Change", result.get("summary", "")),
+    ])
+    if waited is not None:
+        row["IstiodReady"] = waited.get("ready")
+    return [row]

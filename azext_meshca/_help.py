@@ -68,3 +68,34 @@ examples:
   - name: Reach the API server through your own kubeconfig.
     text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --kubeconfig ~/.kube/config --context myAKSCluster
 """
+
+helps['aks mesh ca fix-access'] = """
+type: command
+short-summary: Let the Key Vault secrets provider add-on read the plug-in CA secrets - least privilege, idempotent.
+long-summary: |
+    Finds the add-on identity (azurekeyvaultsecretsprovider-<cluster>) and the plug-in CA's vault,
+    then grants the least access the CSI provider needs to mount the certificates into istiod:
+    on an access-policy vault, secret get for the identity's objectId, through the add-only
+    accessPolicies/add operation, so every other policy stays as it is (az keyvault set-policy
+    rewrites the whole vault and can lose a policy added meanwhile) and an existing policy for
+    the identity is extended, never replaced; on an Azure RBAC vault, the Key Vault Secrets User
+    role at the vault's scope. Key Vault Reader, which the troubleshooting article suggests, is
+    not enough: it reads vault metadata only, never secret values, so the mount keeps failing.
+    When the access is already sufficient nothing is written. The plan (identity, vault,
+    permission model, exact change) is shown on stderr first, and applied after you confirm
+    (--yes skips the question; without a terminal, --yes is required). The command refuses,
+    without writing, when the vault is in another tenant, the add-on is off or has no identity,
+    no plug-in CA is configured, or you lack the right to make the change (access policies:
+    Key Vault Contributor or Owner; role assignments: Role Based Access Control Administrator,
+    User Access Administrator or Owner). With --wait, exit status 4 means istiod did not turn
+    Ready in time, 5 that the cluster could not be read.
+examples:
+  - name: See what would change, without changing anything.
+    text: az aks mesh ca fix-access -g myResourceGroup -n myAKSCluster --dry-run
+  - name: Grant access (access policy or role, as the vault requires) and wait for istiod to start.
+    text: az aks mesh ca fix-access -g myResourceGroup -n myAKSCluster --yes --wait
+  - name: Grant secret get and list, as the troubleshooting article does.
+    text: az aks mesh ca fix-access -g myResourceGroup -n myAKSCluster --mode policy --secret-permissions get list --yes
+  - name: The add-on holds only Key Vault Reader (the article's advice); add Key Vault Secrets User.
+    text: az aks mesh ca fix-access -g myResourceGroup -n myAKSCluster --mode rbac --yes -o table
+"""

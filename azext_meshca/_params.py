@@ -1,5 +1,7 @@
 """Arguments for ``az aks mesh ca``. Standard library and azure-cli core only (load time)."""
 
+from azure.cli.core.commands.parameters import get_enum_type
+
 from azext_meshca._validators import (validate_cert_source, validate_diagnose_source, validate_show_cert_source,
                                       validate_warn_days)
 
@@ -29,6 +31,27 @@ def load_arguments(self, _):
                          help='A PEM file holding one or more certificates.')
         context.argument('cert_dir', options_list=['--cert-dir'],
                          help='Folder holding the plug-in CA files; every certificate in it is shown.')
+
+    with self.argument_context('aks mesh ca fix-access') as context:
+        context.argument('resource_group_name', options_list=['--resource-group', '-g'],
+                         help='Resource group of the AKS cluster.')
+        context.argument('name', options_list=['--name', '-n'], help='Name of the AKS cluster.')
+        context.argument('mode', options_list=['--mode'], arg_type=get_enum_type(['auto', 'policy', 'rbac']),
+                         default='auto',
+                         help="auto follows the vault's permission model: an access policy on an access-policy "
+                              "vault, Key Vault Secrets User on an Azure RBAC vault.")
+        context.argument('secret_permissions', options_list=['--secret-permissions'], nargs='+',
+                         arg_type=get_enum_type(['get', 'list']),
+                         help='Secret permissions for the access policy (policy mode). Default: get, all the CSI '
+                              'provider needs; "get list" reproduces the troubleshooting article.')
+        context.argument('dry_run', options_list=['--dry-run'], action='store_true',
+                         help='Print the plan and change nothing.')
+        context.argument('yes', options_list=['--yes', '-y'], action='store_true',
+                         help='Apply without asking for confirmation.')
+        context.argument('wait', options_list=['--wait'], action='store_true',
+                         help='After the change, wait until the istiod pods leave Init and are Ready.')
+        context.argument('timeout', options_list=['--timeout'], type=int,
+                         help='Seconds --wait waits for istiod. Default: 300.')
 
     with self.argument_context('aks mesh ca diagnose') as context:
         context.argument('resource_group_name', options_list=['--resource-group', '-g'],

@@ -1,6 +1,6 @@
 """Registers ``az aks mesh ca``. ``aks mesh`` belongs to the core CLI: never redeclare it."""
 
-from azext_meshca._format import certificates_table, findings_table
+from azext_meshca._format import certificates_table, findings_table, fix_access_table
 
 
 def load_command_table(self, _):
@@ -8,3 +8,4 @@ def load_command_table(self, _):
         group.custom_command('validate-secrets', 'validate_secrets', table_transformer=findings_table)
         group.custom_command('show-cert', 'show_cert', table_transformer=certificates_table)
         group.custom_command('diagnose', 'diagnose', table_transformer=findings_table)
+        group.custom_command('fix-access', 'fix_access', table_transformer=fix_access_table)
