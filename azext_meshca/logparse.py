@@ -69,6 +69,7 @@ _SPACE_RUN = re.compile(r"\s+")
 _ENTRY_START = re.compile(r"^(?:\d{4}-\d{2}-\d{2}T\S+\s+)?(?:[IWEF]\d{4} \d{2}:\d{2}:\d{2}|\{\")")
 
 EVIDENCE_LIMIT = 300
+_PROVIDER_FRAME = "failed to get objectType:"
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -81,19 +82,27 @@ def unescape(text):
 def trim_evidence(text, marker=None, limit=EVIDENCE_LIMIT):
     """One line of at most ``limit`` characters that still shows ``marker``.
 
-    Why: azcore errors span many lines and a JSON body; evidence must stay short but
-    keep the part that names the cause.
+    Why: kubelet's framing and azcore's multi-line errors make texts long, while
+    evidence must stay short yet keep what matters: which object failed (the
+    provider's ``failed to get objectType:...`` part) and the code that names the
+    cause. A short text is returned exactly (whitespace runs collapsed).
     """
     flat = _SPACE_RUN.sub(" ", _DASH_RUN.sub(" ", unescape(text))).strip()
     if len(flat) <= limit:
         return flat
-    start = 0
-    if marker:
-        position = flat.find(marker)
-        if position > limit - 60:
-            start = max(0, position - (limit - 60))
-    piece = flat[start:start + limit - 2]
-    return ("…" if start else "") + piece + ("…" if start + len(piece) < len(flat) else "")
+    core = flat.find(_PROVIDER_FRAME)
+    if core > 0:
+        flat = "…" + flat[core:]
+        if len(flat) <= limit:
+            return flat
+    position = flat.find(marker) if marker else -1
+    if position < 0 or position + len(marker) <= limit - 1:
+        return flat[:limit - 1] + "…"
+    head = flat[:limit // 3]
+    budget = limit - len(head) - 3
+    end = min(len(flat), position + len(marker) + budget // 4)
+    window = flat[max(position, end - budget):end] if end - position > budget else flat[end - budget:end]
+    return head + " … " + window + ("…" if end < len(flat) and len(head) + 3 + len(window) < limit else "")
 
 
 def group_log_entries(lines):

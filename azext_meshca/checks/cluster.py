@@ -1,0 +1,192 @@
+"""Cluster checks (MCA8xx): what istiod, kubelet and the CSI provider show.
+
+These are SYMPTOMS: run_checks links each one to the Azure-side cause that explains
+it. The mount failures come from kubelet's FailedMount events (on the istiod pods
+and deployment) and from the CSI provider's log, both classified by ``logparse``;
+one finding per distinct cause and secret, with the exact texts as evidence.
+"""
+
+from azext_meshca import logparse
+from azext_meshca.checks.common import (
+    human_age, kube_item, make, name_list, parse_time, plugin_config, secret_name, PLUGIN_OBJECTS)
+
+MAX_EVIDENCE = 3
+# logparse cause -> the finding that reports it.
+CAUSE_CODES = {
+    logparse.ACCESS_POLICY: "MCA802",
+    logparse.RBAC: "MCA803",
+    logparse.FIREWALL: "MCA804",
+    logparse.CONNECTION: "MCA804",
+    logparse.SECRET_NOT_FOUND: "MCA805",
+    logparse.NETWORK: "MCA806",
+    logparse.SECRET_DISABLED: "MCA807",
+    logparse.UNKNOWN: "MCA807",
+    logparse.TIMEOUT: "MCA807",
+    logparse.IDENTITY: "MCA808",
+    logparse.DRIVER: "MCA809",
+}
+_MOUNT_EVENT_KINDS = ("Pod", "Deployment")
+_NOT_STUCK = ("Terminating", "Completed", "Succeeded")
+
+
+# --------------------------------------------------------------------------- pods
+
+def check_istiod_pods(snapshot, context):
+    """MCA801: istiod pods that are not ready (names, status such as Init:0/2, age)."""
+    pods = kube_item(snapshot, "istiodPods")
+    if not pods:
+        return []
+    stuck = [pod for pod in pods if not pod.get("ready")
+             and pod.get("status") not in _NOT_STUCK and pod.get("phase") not in _NOT_STUCK]
+    if not stuck:
+        return []
+    described = [_describe_pod(pod, context["now"]) for pod in stuck]
+    return [make(context, "MCA801", "istiod", evidence=described[:10], count=len(stuck),
+                 pods=name_list(described))]
+
+
+def _describe_pod(pod, now):
+    created = parse_time(pod.get("createdAt"))
+    status = pod.get("status") or pod.get("phase") or "unknown"
+    if created is None:
+        return "{} ({})".format(pod.get("name"), status)
+    return "{} ({}, {})".format(pod.get("name"), status, human_age((now - created).total_seconds()))
+
+
+# --------------------------------------------------------------------------- mount failures
+
+def _plugin_secret_names(snapshot):
+    plugin = plugin_config(snapshot)
+    return {str(secret_name(plugin, obj)).lower() for obj in PLUGIN_OBJECTS if secret_name(plugin, obj)}
+
+
+def _event_failures(snapshot):
+    failures = []
+    for event in kube_item(snapshot, "events") or ():
+        if event.get("reason") != "FailedMount" or event.get("involvedKind") not in _MOUNT_EVENT_KINDS:
+            continue
+        result = logparse.classify_mount_error(event.get("message"))
+        if result is not None:
+            failures.append(result)
+    return failures
+
+
+def _provider_failures(snapshot):
+    """Provider log failures that concern the plug-in CA (the provider serves every pod)."""
+    names = _plugin_secret_names(snapshot)
+    failures = []
+    for log in kube_item(snapshot, "providerLogs") or ():
+        for result in logparse.classify_provider_log(log.get("lines")):
+            if _concerns_plugin(result, names):
+                failures.append(result)
+    return failures
+
+
+def _concerns_plugin(result, names):
+    if not names or result["cause"] in (logparse.IDENTITY, logparse.DRIVER):
+        return True
+    if result["secretName"]:
+        return result["secretName"].lower() in names
+    return "aks-istio-system" in result["evidence"] or "istiod" in result["evidence"]
+
+
+def mount_failures(snapshot):
+    """Every classified mount failure, events first, then provider log entries."""
+    return _event_failures(snapshot) + _provider_failures(snapshot)
+
+
+def check_mount_failures(snapshot, context):
+    """MCA802-MCA809: one finding per distinct cause and secret."""
+    failures = mount_failures(snapshot)
+    specific = [item for item in failures if item["cause"] != logparse.TIMEOUT]
+    if specific:
+        failures = specific  # kubelet's generic timeout adds nothing next to a real cause
+    groups = {}
+    for item in failures:
+        key = (CAUSE_CODES[item["cause"]], item["cause"], item["secretName"] or "")
+        groups.setdefault(key, []).append(item)
+    return [_mount_finding(context, code, items) for (code, _, _), items in groups.items()]
+
+
+def _mount_finding(context, code, items):
+    first = items[0]
+    evidence = []
+    for item in items:
+        if item["evidence"] not in evidence:
+            evidence.append(item["evidence"])
+    name = first["secretName"]
+    return make(context, code, name or "cacerts", evidence=evidence[:MAX_EVIDENCE],
+                secret_name=name or "a plug-in CA secret", error_code=first["errorCode"] or first["cause"],
+                detail=first["detail"])
+
+
+# --------------------------------------------------------------------------- objects
+
+def check_secret_provider_class(snapshot, context):
+    """MCA810: istio-spc-<revision> is missing (the add-on creates it with the plug-in CA)."""
+    classes = kube_item(snapshot, "secretProviderClasses")
+    if plugin_config(snapshot) is None or not classes:
+        return []
+    return [make(context, "MCA810", "istio-spc-{}".format(revision), revision=revision,
+                 evidence=["secretproviderclass istio-spc-{}: not found in aks-istio-system".format(revision)])
+            for revision, found in classes.items() if found is None]
+
+
+def check_istiod_deployment(snapshot, context):
+    """MCA814: deployment istiod-<revision> is missing."""
+    deployments = kube_item(snapshot, "istiodDeployments")
+    if not deployments:
+        return []
+    return [make(context, "MCA814", "istiod-{}".format(revision), revision=revision,
+                 evidence=["deployment istiod-{}: not found in aks-istio-system".format(revision)])
+            for revision, found in deployments.items() if found is None]
+
+
+# --------------------------------------------------------------------------- istiod's CA
+
+def _istiod_pod_states(snapshot):
+    """[(pod, mode, mode_line, rejections)] from each istiod log."""
+    states = []
+    for log in kube_item(snapshot, "istiodLogs") or ():
+        events = logparse.istiod_ca_events(log.get("lines"))
+        mode, mode_line = logparse.istiod_ca_mode(log.get("lines"))
+        states.append((log.get("pod"), mode, mode_line, _open_rejections(events)))
+    return states
+
+
+def _open_rejections(events):
+    """Rejections not followed by a successful load (a later good reload clears them)."""
+    open_lines = []
+    for event in events:
+        if event["kind"] in (logparse.REJECTED, logparse.UPDATE_FAILED):
+            open_lines.append(event["line"])
+        elif event["kind"] in (logparse.PLUGIN, logparse.INTERMEDIATE_UPDATED, logparse.ROOT_UPDATED):
+            open_lines = []
+    return open_lines
+
+
+def check_istiod_ca(snapshot, context):
+    """MCA811 self-signed despite a plug-in CA, MCA812 rejected, MCA813 plug-in confirmed."""
+    if plugin_config(snapshot) is None:
+        return []
+    states = _istiod_pod_states(snapshot)
+    findings = []
+    self_signed = [(pod, line) for pod, mode, line, _ in states if mode == logparse.SELF_SIGNED]
+    rejected = [(pod, line) for pod, _, _, lines in states for line in lines]
+    if self_signed:
+        findings.append(_log_finding(context, "MCA811", self_signed))
+    if rejected:
+        findings.append(_log_finding(context, "MCA812", rejected))
+    plugin = [(pod, line) for pod, mode, line, _ in states if mode == logparse.PLUGIN]
+    if plugin and not self_signed and not rejected:
+        findings.append(_log_finding(context, "MCA813", plugin))
+    return findings
+
+
+def _log_finding(context, code, pod_lines):
+    return make(context, code, "istiod", evidence=["{}: {}".format(pod, line) for pod, line in pod_lines[:MAX_EVIDENCE]],
+                log_line=logparse.log_message(pod_lines[0][1]))
+
+
+CHECKS = [check_istiod_deployment, check_secret_provider_class, check_istiod_pods, check_mount_failures,
+          check_istiod_ca]

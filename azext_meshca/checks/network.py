@@ -1,0 +1,54 @@
+"""Network checks (MCA5xx): can the nodes reach the vault at all?
+
+Judged from the vault's configuration. When the vault has private endpoints we say
+nothing: whether the nodes' VNet resolves and routes to them is not visible from ARM,
+and if it fails, the cluster-side check (MCA804) reports the ForbiddenByConnection or
+ForbiddenByFirewall the CSI provider got. The firewall (networkAcls) does not apply
+when public access is off, so MCA502 is not reported alongside MCA501.
+"""
+
+from azext_meshca.checks.common import make, plugin_config, vault_data
+
+
+def _private_endpoints(vault):
+    try:
+        return int(vault.get("privateEndpointCount") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _public_access_disabled(vault):
+    return str(vault.get("publicNetworkAccess") or "").lower() == "disabled"
+
+
+def check_public_access(snapshot, context):
+    """MCA501: public network access is off and no private endpoint exists."""
+    vault = vault_data(snapshot)
+    if plugin_config(snapshot) is None or vault is None:
+        return []
+    if not _public_access_disabled(vault) or _private_endpoints(vault) > 0:
+        return []
+    return [make(context, "MCA501", "vault", evidence=[
+        "publicNetworkAccess: {}".format(vault.get("publicNetworkAccess")),
+        "privateEndpointCount: {}".format(_private_endpoints(vault))])]
+
+
+def check_firewall(snapshot, context):
+    """MCA502: the vault firewall denies by default (the nodes' path is not visible here)."""
+    vault = vault_data(snapshot)
+    if plugin_config(snapshot) is None or vault is None:
+        return []
+    acls = vault.get("networkAcls") or {}
+    if str(acls.get("defaultAction") or "").lower() != "deny":
+        return []
+    if _public_access_disabled(vault) or _private_endpoints(vault) > 0:
+        return []
+    ip_rules = list(acls.get("ipRules") or ())
+    vnet_rules = list(acls.get("virtualNetworkRules") or ())
+    return [make(context, "MCA502", "vault", evidence=[
+        "networkAcls.defaultAction: {}".format(acls.get("defaultAction")),
+        "networkAcls.bypass: {}".format(acls.get("bypass"))],
+        rule_count=len(ip_rules), vnet_count=len(vnet_rules))]
+
+
+CHECKS = [check_public_access, check_firewall]

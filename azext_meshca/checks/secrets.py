@@ -1,0 +1,136 @@
+"""Secret checks (MCA6xx, and the MCA7xx certificate rules through validation).
+
+Two layers:
+
+1. Key Vault object state, from what Key Vault answered the operator: missing (404
+   SecretNotFound: MCA601), disabled (403 SecretDisabled, or enabled:false: MCA611),
+   outside its active dates (MCA612), backed by a Key Vault certificate or key
+   (MCA613). These are properties of the secret, so they hold for the add-on too.
+   Any other failure to read is the OPERATOR's access and belongs to MCA904.
+2. ``validate_plugin_set`` on the values that were read, with sources
+   ``Key Vault secret <name>``. Its findings pass through unchanged, except its
+   MCA601 "missing" for an object we did not read: layer 1 (or MCA904) already says
+   why that object is absent, and it may well exist.
+
+The certificate descriptions go to ``context["certificates"]`` (run_checks returns
+them next to the findings).
+"""
+
+from azext_meshca.checks.common import (
+    PLUGIN_OBJECTS, make, parse_time, plugin_config, secret_name, secret_source)
+from azext_meshca.snapshot import thaw
+
+NOT_FOUND_CODES = {"SecretNotFound"}
+DISABLED_CODE = "SecretDisabled"
+
+
+def _secret_items(snapshot):
+    """{object: collected item} for the plug-in objects that were attempted."""
+    secrets = snapshot.get("secrets") or {}
+    return {obj: secrets.get(obj) for obj in PLUGIN_OBJECTS if secrets.get(obj)}
+
+
+def is_not_found(item):
+    error = (item or {}).get("error") or {}
+    return error.get("status") == 404 or error.get("code") in NOT_FOUND_CODES
+
+
+def is_disabled_error(item):
+    error = (item or {}).get("error") or {}
+    return error.get("code") == DISABLED_CODE
+
+
+def is_object_state_error(item):
+    """Failures that describe the secret itself rather than the operator's access."""
+    return is_not_found(item) or is_disabled_error(item)
+
+
+def _names(plugin, obj):
+    name = secret_name(plugin, obj) or obj
+    return {"secret_name": name, "source": secret_source(plugin, obj)}
+
+
+def check_secret_state(snapshot, context):
+    """MCA601, MCA611, MCA612, MCA613 for each plug-in object Key Vault told us about."""
+    plugin = plugin_config(snapshot)
+    if plugin is None:
+        return []
+    findings = []
+    for obj, item in _secret_items(snapshot).items():
+        findings += _object_state_findings(context, plugin, obj, item)
+    return findings
+
+
+def _object_state_findings(context, plugin, obj, item):
+    names = _names(plugin, obj)
+    error = item.get("error") or {}
+    if is_not_found(item):
+        return [make(context, "MCA601", obj, evidence=["Key Vault: {}".format(error.get("reason"))], **names)]
+    if is_disabled_error(item):
+        return [make(context, "MCA611", obj, evidence=["Key Vault: {}".format(error.get("reason"))], **names)]
+    data = item.get("data") if item.get("ok") else None
+    if data is None:
+        return []
+    findings = []
+    if data.get("enabled") is False:
+        findings.append(make(context, "MCA611", obj, evidence=["enabled: false"], **names))
+    window = _outside_window(data, context["now"])
+    if window:
+        findings.append(make(context, "MCA612", obj, evidence=[window], window=window, **names))
+    if data.get("managed") or data.get("kid"):
+        kind = "certificate" if data.get("managed") else "key"
+        evidence = ["managed: {}".format(bool(data.get("managed")))] + (
+            ["kid: {}".format(data.get("kid"))] if data.get("kid") else [])
+        findings.append(make(context, "MCA613", obj, evidence=evidence, kind=kind, **names))
+    return findings
+
+
+def _outside_window(data, now):
+    """'expired on <date>' / 'is not valid before <date>', or None inside the window."""
+    expires = parse_time(data.get("expires"))
+    not_before = parse_time(data.get("notBefore"))
+    if expires is not None and expires < now:
+        return "expired on {}".format(data.get("expires"))
+    if not_before is not None and not_before > now:
+        return "is not valid before {}".format(data.get("notBefore"))
+    return None
+
+
+def read_objects(snapshot):
+    """{object: value} for every object whose value was read; ca-key as keyFacts.
+
+    The ca-key value is never kept (snapshot.py); validation takes its ``keyFacts``.
+    """
+    objects = {}
+    for obj, item in _secret_items(snapshot).items():
+        data = item.get("data") if item.get("ok") else None
+        if data is None:
+            continue
+        if obj == "ca-key":
+            if snapshot.get("keyFacts") is not None:
+                objects[obj] = thaw(snapshot.get("keyFacts"))
+        elif data.get("value") is not None:
+            value = data.get("value")
+            objects[obj] = value.encode("utf-8") if isinstance(value, str) else value
+    return objects
+
+
+def check_secret_values(snapshot, context):
+    """The certificate rules on the values read from Key Vault."""
+    plugin = plugin_config(snapshot)
+    if plugin is None:
+        return []
+    objects = read_objects(snapshot)
+    if not objects:
+        return []
+    from azext_meshca.validation import validate_plugin_set
+    sources = {obj: secret_source(plugin, obj) for obj in PLUGIN_OBJECTS}
+    findings, certificates = validate_plugin_set(
+        {obj: objects.get(obj) for obj in PLUGIN_OBJECTS}, context["now"],
+        warn_days=context["warn_days"], sources=sources)
+    context.setdefault("certificates", []).extend(certificates)
+    return [item for item in findings
+            if not (item["code"] == "MCA601" and item["object"] not in objects)]
+
+
+CHECKS = [check_secret_state, check_secret_values]
