@@ -78,15 +78,35 @@ def secret_item(obj, value, **attributes):
     return collected(data)
 
 
+_SETS = {}
+
+
 def plugin_set(**variant):
-    return certfactory.make_plugin_set(**variant)
+    """make_plugin_set, memoised: the sets are immutable bytes and signing costs time."""
+    key = tuple(sorted(variant.items()))
+    if key not in _SETS:
+        _SETS[key] = certfactory.make_plugin_set(**variant)
+    return _SETS[key]
 
 
 # --------------------------------------------------------------------------- the healthy snapshot
 
+_HEALTHY = {}
+
+
 def healthy_snapshot(objects=None):
-    """A complete snapshot of a cluster where everything works (access-policy vault)."""
-    objects = objects or plugin_set()
+    """A complete snapshot of a cluster where everything works (access-policy vault).
+
+    ``objects`` replaces the plug-in set everywhere (Key Vault and cluster alike).
+    """
+    if objects is None:
+        if "default" not in _HEALTHY:
+            _HEALTHY["default"] = _build_healthy(plugin_set())
+        return copy.deepcopy(_HEALTHY["default"])
+    return _build_healthy(objects)
+
+
+def _build_healthy(objects):
     last_run = NOW - datetime.timedelta(minutes=4)
     return {
         "version": 1,
