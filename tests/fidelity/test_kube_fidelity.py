@@ -256,27 +256,12 @@ def test_azcore_error_format_in_events(sim):
 
 # ---------------------------------------------------------------------------- scale
 
-def _scaled_kube(namespaces):
-    """A Kubernetes API alone (no Azure side) over the healthy World with N workload namespaces."""
-    from tests.sim.pki import server_pki
-    world = load_world("healthy")
-    world.kubernetes = dict(world.kubernetes, workloadNamespaces=namespaces)
-    pki = server_pki()
-    server = SimServer("kube", KubeApi(world), RequestLog(), FaultInjector(),
-                       server_tls_context(pki.cert_file, pki.key_file))
-    return server.start(), world, pki
-
-
 def test_two_thousand_namespaces_list_fast_and_paginated(tmp_path):
     started = time.monotonic()
-    server, world, pki = _scaled_kube(2000)
+    spec = dict(load_world("healthy").kubernetes, workloadNamespaces=2000)
+    server, _world, api_client = _lone_kube_client(tmp_path, spec)
     try:
-        from tests.sim.kube import build_kubeconfig
-        path = tmp_path / "kubeconfig"
-        path.write_text(build_kubeconfig(server.url, pki.ca_pem, world.kube_user_token))
-        configuration = k8s_client.Configuration()
-        k8s_config.load_kube_config(config_file=str(path), client_configuration=configuration)
-        core = k8s_client.CoreV1Api(k8s_client.ApiClient(configuration))
+        core = k8s_client.CoreV1Api(api_client)
         names, token, pages = [], None, 0
         while True:
             page = core.list_config_map_for_all_namespaces(field_selector="metadata.name=istio-ca-root-cert",
@@ -298,3 +283,65 @@ def test_age_columns_follow_kubectl_rules():
     from tests.sim.kube_tables import human_duration
     assert [human_duration(s) for s in (59, 119, 189, 355, 3600 * 14, 86400 * 3 + 3600)] == \
         ["59s", "119s", "3m9s", "5m55s", "14h", "3d1h"]
+
+
+# ---------------------------------------------------------------------------- writes and scenario options
+
+@pytest.mark.scenario("healthy", fresh=True)
+def test_rollout_restart_is_the_one_write_served(sim):
+    before = table(kubectl(sim, "get", "pods", "-n", NS, "-l", "app=istiod").stdout)[1]
+    assert "restarted" in kubectl(sim, "rollout", "restart", "deploy/istiod-asm-1-21", "-n", NS).stdout
+    after = table(kubectl(sim, "get", "pods", "-n", NS, "-l", "app=istiod").stdout)[1]
+    assert {r[0] for r in before}.isdisjoint({r[0] for r in after})
+    assert all(r[2] == "Running" and r[4].endswith("s") for r in after)
+    refused = kubectl(sim, "delete", "pod", after[0][0], "-n", NS, check=False)
+    assert refused.returncode == 1 and "MethodNotAllowed" in refused.stderr
+
+
+def _lone_kube_client(tmp_path, kubernetes_spec):
+    """A Kubernetes API alone over the healthy World with a different ``kubernetes:`` key."""
+    from tests.sim.kube import build_kubeconfig
+    from tests.sim.pki import server_pki
+    world = load_world("healthy")
+    world.kubernetes = kubernetes_spec
+    pki = server_pki()
+    server = SimServer("kube", KubeApi(world), RequestLog(), FaultInjector(),
+                       server_tls_context(pki.cert_file, pki.key_file)).start()
+    path = tmp_path / "kubeconfig"
+    path.write_text(build_kubeconfig(server.url, pki.ca_pem, world.kube_user_token))
+    configuration = k8s_client.Configuration()
+    k8s_config.load_kube_config(config_file=str(path), client_configuration=configuration)
+    return server, world, k8s_client.ApiClient(configuration)
+
+
+def test_scenario_options_objects_stale_roots_and_mount_delay(tmp_path):
+    spec = {
+        "istiod": {"replicas": 1},
+        "mountRetrySeconds": 1.5,
+        "workloadNamespaces": ["default", {"name": "bookinfo", "rootCert": {"value": "stale-root"}}],
+        "objects": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "extra", "namespace": "bookinfo",
+                                                                            "labels": {"team": "mesh"}},
+                     "data": {"a": "b"}}],
+    }
+    server, world, api_client = _lone_kube_client(tmp_path, spec)
+    try:
+        core = k8s_client.CoreV1Api(api_client)
+        roots = {c.metadata.namespace: c.data["root-cert.pem"]
+                 for c in core.list_config_map_for_all_namespaces(field_selector="metadata.name=istio-ca-root-cert").items}
+        assert roots["bookinfo"] == "stale-root" and roots["default"].startswith("-----BEGIN CERTIFICATE-----")
+        assert core.list_namespaced_config_map("bookinfo", label_selector="team=mesh").items[0].data == {"a": "b"}
+        vault = world.plugin_objects()[0].vault_name
+        world.find_vault(vault)["properties"]["accessPolicies"] = []  # break access: istiod stuck
+
+        def istiod_status():
+            from tests.sim.kube_tables import pod_status_text
+            pods = core.list_namespaced_pod(NS, label_selector="app=istiod").items
+            return {pod_status_text(api_client.sanitize_for_serialization(p)) for p in pods}
+
+        assert istiod_status() == {"Init:0/2"}
+        world.add_access_policy(vault, ADDON_OID, secrets=("get",))
+        assert istiod_status() == {"Init:0/2"}  # kubelet has not retried yet
+        time.sleep(1.6)
+        assert istiod_status() == {"Running"}
+    finally:
+        server.stop()

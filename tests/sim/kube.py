@@ -327,8 +327,8 @@ class KubeApi:
         if isinstance(target, Response):
             return target
         if req.method != "GET":
-            return self.model.write(req, target) if hasattr(self.model, "write") else status_response(
-                405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            refused = self.model.write(req, target)
+            return refused if refused is not None else self._get(req, target)
         if self._arg(req, "watch") in ("true", "1"):
             return status_response(405, "MethodNotAllowed", "watch is not supported by the simulator")
         if target.subresource == "log":

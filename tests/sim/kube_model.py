@@ -225,6 +225,8 @@ class KubeModel:
         self._healthy_since = None
         self._last_failure = None
         self._ok_seen_at = None
+        self.restarts = {}         # deployment name -> (moment, restartedAt text) from kubectl rollout restart
+        self.writes = []           # (method, path) of every write the API accepted, for tests to assert
         self._build_static()
 
     # ------------------------------------------------------------------ API used by KubeApi
@@ -269,6 +271,29 @@ class KubeModel:
                 return status_response(400, "BadRequest", 'container "%s" in pod "%s" is waiting to start: %s'
                                        % (container, meta["name"], waiting["reason"]))
         return list(lines or [])
+
+    def write(self, req, target):
+        """The only write served: PATCH of a deployment's template annotations (rollout restart)."""
+        from tests.sim.kube import status_response
+        if req.method != "PATCH" or target.rtype.key != ("apps", "deployments") or not target.name \
+                or target.subresource:
+            return status_response(405, "MethodNotAllowed", "the simulator serves no %s on %s"
+                                   % (req.method, target.rtype.plural))
+        if self.get(target.rtype, target.namespace, target.name) is None:
+            from tests.sim.kube import not_found
+            return not_found(target.rtype, target.name)
+        try:
+            patch = json.loads(req.body.decode("utf-8") or "{}")
+            annotations = patch["spec"]["template"]["metadata"]["annotations"]
+            restarted = annotations["kubectl.kubernetes.io/restartedAt"]
+        except (ValueError, KeyError, TypeError):
+            return status_response(422, "Invalid", "the simulator only accepts a rollout-restart patch "
+                                   "(spec.template.metadata.annotations.kubectl.kubernetes.io/restartedAt)")
+        with self._lock:
+            self.restarts[target.name] = (_utc_now(), str(restarted))
+            self.writes.append((req.method, req.path))
+            self._signature = None  # rebuild istiod with the new template
+        return None
 
     # ------------------------------------------------------------------ storage helpers
 
@@ -494,7 +519,6 @@ class KubeModel:
                 return
             if mount.ok and self._signature is not None and not self._signature[0]:
                 self._healthy_since = _utc_now()
-            self._signature = mount.signature
             self._dynamic, self._dynamic_logs = {}, {}
             for istiod in self.istiod_specs():
                 self._build_istiod(istiod, mount)
@@ -502,6 +526,7 @@ class KubeModel:
             self._build_cacerts(mount)
             self._build_provider_logs(mount)
             self._build_validator_logs(mount)
+            self._signature = mount.signature  # only once everything was built
 
     def _istiod_state(self, istiod, mount):
         state = istiod.get("state", "auto")
@@ -756,11 +781,16 @@ def build_istiod(model, istiod, mount, state):
     pod_age = parse_age(istiod.get("age", default_age))
     template = _istiod_template(revision, version, mount)
     deploy_name = "istiod-" + revision
+    restarted_at = model.restarts.get(deploy_name)
+    generation = 1 if restarted_at is None else 2
+    if restarted_at is not None:  # kubectl rollout restart: new pods from a new template
+        pod_age = (model.t0 - restarted_at[0]).total_seconds()
+        template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] = restarted_at[1]
     deploy_created = model._at(max(pod_age, 14 * 3600))
     ready = replicas if state == "running" else 0
     deploy = model.put_dynamic(("apps", "deployments"), {
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": deploy_name, "namespace": ISTIO_NAMESPACE, "generation": 1,
+        "metadata": {"name": deploy_name, "namespace": ISTIO_NAMESPACE, "generation": generation,
                      "uid": _uid("Deployment", ISTIO_NAMESPACE, deploy_name),
                      "labels": {"app": "istiod", "istio.io/rev": revision, "app.kubernetes.io/managed-by": "aks"},
                      "annotations": {"deployment.kubernetes.io/revision": "1"},
@@ -768,8 +798,8 @@ def build_istiod(model, istiod, mount, state):
         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "istiod", "istio.io/rev": revision}},
                  "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": "25%"}},
                  "template": copy.deepcopy(template), "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600},
-        "status": _deployment_status(replicas, ready, deploy_created)})
-    pod_hash = _template_hash(revision)
+        "status": dict(_deployment_status(replicas, ready, deploy_created), observedGeneration=generation)})
+    pod_hash = _template_hash(revision) if restarted_at is None else _suffix("rs/%s/%s" % (revision, restarted_at[1]), 10)
     rs_name = "%s-%s" % (deploy_name, pod_hash)
     rs_template = copy.deepcopy(template)
     rs_template["metadata"]["labels"]["pod-template-hash"] = pod_hash
@@ -791,8 +821,8 @@ def build_istiod(model, istiod, mount, state):
     owner = _owner(rs, "ReplicaSet", "apps/v1")
     pods = []
     for index in range(replicas):
-        suffix = ARTICLE_POD_SUFFIXES[index] if revision in ARTICLE_HASHES and index < len(ARTICLE_POD_SUFFIXES) \
-            else _suffix("%s/%d" % (rs_name, index))
+        article_names = revision in ARTICLE_HASHES and restarted_at is None and index < len(ARTICLE_POD_SUFFIXES)
+        suffix = ARTICLE_POD_SUFFIXES[index] if article_names else _suffix("%s/%d" % (rs_name, index))
         created = model._at(pod_age - 15 * index if pod_age > 15 * index else pod_age)
         pod = _pod("%s-%s" % (rs_name, suffix), ISTIO_NAMESPACE, rs_template["metadata"]["labels"], DEFAULT_NODE,
                    created, owner, copy.deepcopy(template["spec"]["containers"]),
