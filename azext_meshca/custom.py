@@ -39,7 +39,7 @@ def show_cert(cmd, file=None, cert_dir=None, warn_days=None):  # pylint: disable
                    if name != "ca-key" and data is not None}
     else:
         objects = {"file": sources.read_capped(file)}
-        object_sources = {"file": "file " + file}
+        object_sources = {"file": file}
     findings, certificates = describe_objects(objects, _now(), sources=object_sources)
     result = build_result(findings, certificates, sources=object_sources)
     exit_with_status_after_output(cmd, result)

@@ -23,6 +23,7 @@ WHEELHOUSE = os.path.join(REPO, ".work", "wheelhouse")
 
 def build_wheel(out_dir):
     """Build meshca's wheel from the working tree; return its path."""
+    out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     build_dir = os.path.join(out_dir, "build-tree")
     shutil.rmtree(build_dir, ignore_errors=True)
