@@ -97,12 +97,13 @@ def test_keyvault_show_gives_the_simulated_vault_uri(sim, az_plain):
 
 def test_secret_show_by_id_goes_through_the_bearer_challenge(sim, az_plain):
     url = sim.vault_url(VAULT) + "secrets/test-root-cert"
+    seen_before = len(sim.requests(service="kv:" + VAULT, path_regex="test-root-cert"))
     secret = az_json(az_plain, "keyvault", "secret", "show", "--id", url)
     assert secret["value"] == sim.world.pki_part("good", "root-cert")
     assert secret["id"].startswith(url + "/")
     assert secret["attributes"]["enabled"] is True
     statuses = [e["status"] for e in sim.requests(service="kv:" + VAULT, path_regex="test-root-cert")]
-    assert statuses[:2] == [401, 200]
+    assert statuses[seen_before:] == [401, 200]
 
 
 @pytest.mark.scenario("article-issue-3")
