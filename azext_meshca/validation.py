@@ -11,6 +11,7 @@ pure: bytes in, findings out.
 """
 
 import datetime
+from collections.abc import Mapping
 
 from azext_meshca import certs
 from azext_meshca.catalog import finding
@@ -108,11 +109,18 @@ def _parse_cert_object(name, data, source, findings):
 
 
 def _parse_key_object(data, source, findings):
-    """The CA key, or None after recording why not."""
+    """The CA key, or None after recording why not.
+
+    ``data`` is PEM bytes, or the key facts diagnose keeps instead of the private
+    bytes (azext_meshca/keyfacts.py): both are judged by the same rules.
+    """
     if data is None:
         findings.append(_missing_finding(CA_KEY, source))
         return None
     try:
+        if isinstance(data, Mapping):
+            from azext_meshca.keyfacts import key_info_from_facts
+            return key_info_from_facts(data)
         return certs.parse_private_key(data)
     except certs.CertFormatError as error:
         findings.append(_format_finding(CA_KEY, error, source, is_key=True))

@@ -344,3 +344,23 @@ def test_mutated_certificates_give_findings_never_tracebacks():
         objects[name] = _mutated_pem(good[name], rng)
         findings, _ = _run(objects)
         assert findings
+
+
+# --------------------------------------------------------------------------- key facts (diagnose's form of ca-key)
+
+@pytest.mark.parametrize("variant, expected", [
+    ({}, set()),
+    ({"mismatched_key": True}, {"MCA709"}),
+    ({"encrypted_key": True}, {"MCA607"}),
+    ({"key_format": "ec"}, set()),
+])
+def test_key_facts_are_judged_like_key_bytes(variant, expected):
+    """diagnose keeps only key facts; the verdicts must match those on the key bytes."""
+    from azext_meshca.keyfacts import key_facts
+    objects = cf.make_plugin_set(**variant)
+    by_bytes, _ = validate_plugin_set(objects, NOW)
+    with_facts = dict(objects, **{"ca-key": key_facts(objects["ca-key"])})
+    by_facts, _ = validate_plugin_set(with_facts, NOW)
+    assert [item["code"] for item in by_facts] == [item["code"] for item in by_bytes]
+    assert {item["code"] for item in by_facts if item["severity"] == "error"} == expected
+    assert "PRIVATE KEY-----" not in repr(with_facts["ca-key"])
