@@ -345,3 +345,23 @@ def test_scenario_options_objects_stale_roots_and_mount_delay(tmp_path):
         assert istiod_status() == {"Running"}
     finally:
         server.stop()
+
+
+def test_bad_ca_in_the_vault_crashloops_istiod_with_the_go_error(tmp_path):
+    from tests.sim.scenario import make_pki_set
+    spec = {"istiod": {"replicas": 1}}
+    server, world, api_client = _lone_kube_client(tmp_path, spec)
+    try:
+        world.pki["other"] = make_pki_set({"set_id": "B"})
+        vault = world.plugin_objects()[0].vault_name
+        world.set_secret(vault, "test-ca-key", {"pki": "other", "part": "ca-key"})  # key of another CA
+        core = k8s_client.CoreV1Api(api_client)
+        pod = core.list_namespaced_pod(NS, label_selector="app=istiod").items[0]
+        assert pod.status.container_statuses[0].state.waiting.reason == "CrashLoopBackOff"
+        log = core.read_namespaced_pod_log(pod.metadata.name, NS, container="discovery")
+        assert ("failed to create discovery service: failed to create CA: failed to create an istiod CA: failed to "
+                "create CA KeyCertBundle (the cert does not match the key: tls: private key does not match public "
+                "key)") in log
+        assert "PRIVATE KEY" not in log
+    finally:
+        server.stop()

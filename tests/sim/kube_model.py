@@ -972,40 +972,97 @@ def _x509_lines(mount, start):
 
 
 def istiod_load_error(files):
-    """The Go error istiod would give loading these plug-in files (FACTS §2), or None."""
-    from cryptography.hazmat.primitives import serialization
+    """The Go error istiod would give loading these plug-in files (FACTS §2), or None.
+
+    Same order as istiod: parse ca-cert, verify it to root-cert through cert-chain
+    (Go defaults: validity, serverAuth-compatible EKUs, no SHA-1), parse the key,
+    key matches ca-cert, ca-cert is a CA.  Key bytes are only compared, never shown.
+    """
     try:
         ca_cert = x509.load_pem_x509_certificate(files.get("ca-cert.pem", "").encode("ascii", "ignore"))
     except ValueError:
         return "invalid PEM encoded certificate"
-    roots = _load_certs(files.get("root-cert.pem"))
-    if not any(_issued_by(ca_cert, root) for root in roots + _load_certs(files.get("cert-chain.pem"))):
-        return ('x509: certificate signed by unknown authority (possibly because of "crypto/rsa: verification '
-                'error" while trying to verify candidate authority certificate "%s")'
-                % (roots[0].subject.rfc4514_string() if roots else ""))
+    error = _verify_to_root(ca_cert, _load_certs(files.get("root-cert.pem")), _load_certs(files.get("cert-chain.pem")))
+    if error:
+        return error
+    return _key_error(ca_cert, files.get("ca-key.pem", "")) or _ca_error(ca_cert)
+
+
+def _verify_to_root(cert, roots, intermediates):
+    """Walk issuers from ``cert`` through ``intermediates`` to one of ``roots`` (Go x509.Verify, simplified)."""
+    path, current = [cert], cert
+    for _ in range(6):
+        if any(_same_cert(current, root) for root in roots):
+            break
+        algorithm = getattr(current.signature_hash_algorithm, "name", "")
+        if algorithm in ("sha1", "md5"):
+            return ('x509: certificate signed by unknown authority (possibly because of "x509: cannot verify '
+                    'signature: insecure algorithm %s-RSA" while trying to verify candidate authority certificate '
+                    '"%s")' % (algorithm.upper(), current.issuer.rfc4514_string()))
+        issuer = next((root for root in roots if _issued_by(current, root)), None)
+        if issuer is not None:
+            path.append(issuer)
+            break
+        issuer = next((c for c in intermediates if not _same_cert(c, current) and _issued_by(current, c)), None)
+        if issuer is None:
+            return ('x509: certificate signed by unknown authority (possibly because of "crypto/rsa: verification '
+                    'error" while trying to verify candidate authority certificate "%s")'
+                    % (roots[0].subject.rfc4514_string() if roots else ""))
+        path.append(issuer)
+        current = issuer
     now = _utc_now()
-    if not (ca_cert.not_valid_before_utc <= now <= ca_cert.not_valid_after_utc):
-        return "x509: certificate has expired or is not yet valid: current time %s is after %s" % (
-            rfc3339(now), rfc3339(ca_cert.not_valid_after_utc))
-    try:
-        key = serialization.load_pem_private_key(files.get("ca-key.pem", "").encode("ascii", "ignore"), None)
-    except (ValueError, TypeError):
-        return "invalid PEM-encoded key"
-    if key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \
-            ca_cert.public_key().public_bytes(serialization.Encoding.DER,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo):
-        return "the cert does not match the key: tls: private key does not match public key"
-    try:
-        if not ca_cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
-            return "certificate is not authorized to sign other certificates"
-    except x509.ExtensionNotFound:
-        return "certificate is not authorized to sign other certificates"
+    for link in path:
+        if now > link.not_valid_after_utc:
+            return "x509: certificate has expired or is not yet valid: current time %s is after %s" % (
+                rfc3339(now), rfc3339(link.not_valid_after_utc))
+        if now < link.not_valid_before_utc:
+            return "x509: certificate has expired or is not yet valid: current time %s is before %s" % (
+                rfc3339(now), rfc3339(link.not_valid_before_utc))
+        try:
+            usages = link.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            continue
+        allowed = {x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
+        if not allowed.intersection(usages):
+            return "x509: certificate specifies an incompatible key usage"
     return None
 
 
+def _key_error(ca_cert, key_text):
+    from cryptography.hazmat.primitives import serialization
+    try:
+        key = serialization.load_pem_private_key(key_text.encode("ascii", "ignore"), None)
+    except (ValueError, TypeError):
+        return "invalid PEM-encoded key"
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(serialization.Encoding.DER, spki) != \
+            ca_cert.public_key().public_bytes(serialization.Encoding.DER, spki):
+        return "the cert does not match the key: tls: private key does not match public key"
+    return None
+
+
+def _ca_error(ca_cert):
+    try:
+        is_ca = ca_cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    return None if is_ca else "certificate is not authorized to sign other certificates"
+
+
+def _same_cert(first, second):
+    return first.fingerprint(first.signature_hash_algorithm or _sha256()) == \
+        second.fingerprint(first.signature_hash_algorithm or _sha256())
+
+
+def _sha256():
+    from cryptography.hazmat.primitives import hashes
+    return hashes.SHA256()
+
+
 def _issued_by(cert, issuer):
+    """True when ``issuer`` signed ``cert`` (names match and the signature verifies)."""
     try:
         cert.verify_directly_issued_by(issuer)
         return True
-    except (ValueError, TypeError, Exception):  # noqa: B902 - InvalidSignature and friends
+    except Exception:  # noqa: BLE001 - InvalidSignature, ValueError, TypeError all mean "no"
         return False
