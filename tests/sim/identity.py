@@ -46,6 +46,9 @@ class ManagedIdentityService:
     def handle(self, req):
         if req.path.rstrip("/") != "/msi/token" or req.method != "GET":
             return json_error(404, "NotFound", "unknown MSI path")
+        if not req.headers.get("x-identity-header"):
+            # App Service's endpoint refuses callers without the secret header (IDENTITY_HEADER).
+            return Response(401, {"statusCode": 401, "message": "Unauthorized: X-IDENTITY-HEADER is missing."})
         resource = req.arg("resource")
         if not resource:
             return Response(400, {"error": "invalid_request", "error_description": "resource is required"})
