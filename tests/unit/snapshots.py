@@ -12,10 +12,7 @@ collectors do.
 
 import copy
 import datetime
-import hashlib
 import json
-
-from cryptography.hazmat.primitives import serialization
 
 from azext_meshca import certs
 from azext_meshca.snapshot import collected, collection_error
@@ -56,13 +53,9 @@ COLLECTED_AT = iso(NOW)
 # --------------------------------------------------------------------------- values
 
 def key_facts(key_pem):
-    """What the collector keeps of ca-key: its public half and format, never the key."""
-    info = certs.parse_private_key(key_pem)
-    public = info.key.public_key()
-    der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return {"kind": info.algorithm, "format": info.format, "publicKeySha256": hashlib.sha256(der).hexdigest(),
-            "publicKeyPem": pem.decode("ascii"), "encrypted": False}
+    """What the collector keeps of ca-key (azext_meshca/keyfacts.py): never the key itself."""
+    from azext_meshca.keyfacts import key_facts as facts_of
+    return facts_of(key_pem)
 
 
 def fingerprints(pem):
