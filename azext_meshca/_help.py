@@ -72,7 +72,7 @@ examples:
 helps['aks mesh ca fix-access'] = """
 type: command
 short-summary: Let the Key Vault secrets provider add-on read the plug-in CA secrets - least privilege, idempotent.
-long-summary: |
+long-summary: >
     Finds the add-on identity (azurekeyvaultsecretsprovider-<cluster>) and the plug-in CA's vault,
     then grants the least access the CSI provider needs to mount the certificates into istiod:
     on an access-policy vault, secret get for the identity's objectId, through the add-only
