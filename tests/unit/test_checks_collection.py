@@ -1,0 +1,55 @@
+"""Grid for the collection checks (MCA901-MCA908): every collector failure once, and a
+403 the OPERATOR got never passed off as the add-on's."""
+
+import pytest
+
+from azext_meshca.checks import collection
+from tests.unit import snapshots as s
+
+
+def _fail(*path, status=403, code="Forbidden", reason="403 Forbidden"):
+    return lambda snapshot: s.fail(snapshot, path, reason, status, code)
+
+
+GRID = [
+    ("healthy", [], []),
+    ("cluster unreadable", [_fail("cluster", code="AuthorizationFailed")], ["MCA901"]),
+    ("vault unreadable", [_fail("vault", code="AuthorizationFailed")], ["MCA902"]),
+    ("vault 404 is MCA105, not a gap", [_fail("vault", status=404, code="ResourceNotFound")], []),
+    ("role assignments unreadable", [_fail("roleAssignments")], ["MCA903"]),
+    ("operator 403 on every secret: one finding", [s.operator_forbidden], ["MCA904"]),
+    ("operator 403 on one secret", [lambda snap: s.operator_forbidden(snap, ["ca-key"])], ["MCA904"]),
+    ("operator blocked by the vault firewall", [_fail("secrets", "ca-cert", code="ForbiddenByFirewall")], ["MCA904"]),
+    ("secret 404 is MCA601, not a gap", [lambda snap: s.secret_missing(snap, "ca-key")], []),
+    ("secret disabled is MCA611, not a gap", [_fail("secrets", "ca-key", code="SecretDisabled")], []),
+    ("no credentials", [_fail("kube", "access", code="credentials")], ["MCA906"]),
+    ("API server unreachable", [_fail("kube", "access", status=None, code=None, reason="connection refused")],
+     ["MCA905"]),
+    ("API server unreachable: items not reported again",
+     [_fail("kube", "access", status=None, code=None), _fail("kube", "events"), _fail("kube", "istiodLogs")],
+     ["MCA905"]),
+    ("events unreadable", [_fail("kube", "events")], ["MCA907"]),
+    ("two items unreadable", [_fail("kube", "events"), _fail("kube", "providerLogs")], ["MCA907", "MCA907"]),
+    ("cluster skipped on request", [lambda snap: snap.update(kube=None),
+                                    lambda snap: snap["options"].update(skipCluster=True)], ["MCA908"]),
+    ("cluster not collected (no plug-in CA)", [lambda snap: snap.update(kube=None)], []),
+]
+
+
+@pytest.mark.parametrize("mutators, expected", [case[1:] for case in GRID], ids=[case[0] for case in GRID])
+def test_collection_grid(mutators, expected):
+    assert s.codes(s.run_module(collection.CHECKS, s.applied(*mutators))) == expected
+
+
+def test_operator_403_names_every_unreadable_object_and_says_whose_access():
+    [found] = s.run_module(collection.CHECKS, s.applied(s.operator_forbidden))
+    assert ("root-cert (test-root-cert), ca-cert (test-ca-cert), ca-key (test-ca-key), "
+            "cert-chain (test-cert-chain)") in found["message"]
+    assert "This is your own access, not the add-on's." in found["message"]
+    assert len(found["evidence"]) == 4
+
+
+def test_unreadable_item_names_what_and_where():
+    [found] = s.run_module(collection.CHECKS, s.applied(_fail("kube", "providerLogs")))
+    assert "Reading pods/log failed" in found["message"]
+    assert "kubectl auth can-i list pods/log -n kube-system" in found["remedy"]
