@@ -184,8 +184,8 @@ def check_istiod_ca(snapshot, context):
 
 
 def _log_finding(context, code, pod_lines):
-    return make(context, code, "istiod", evidence=["{}: {}".format(pod, line) for pod, line in pod_lines[:MAX_EVIDENCE]],
-                log_line=logparse.log_message(pod_lines[0][1]))
+    evidence = ["{}: {}".format(pod, line) for pod, line in pod_lines[:MAX_EVIDENCE]]
+    return make(context, code, "istiod", evidence=evidence, log_line=logparse.log_message(pod_lines[0][1]))
 
 
 CHECKS = [check_istiod_deployment, check_secret_provider_class, check_istiod_pods, check_mount_failures,

@@ -340,43 +340,13 @@ DRIVER_MISSING = ('MountVolume.SetUp failed for volume "cacerts" : kubernetes.io
                   'CSI client: driver name secrets-store.csi.k8s.io not found in the list of registered CSI drivers')
 
 
-# --------------------------------------------------------------------------- validation and keyFacts
-
-_KEY_FACTS_SUPPORTED = []
-
-
-def key_facts_supported():
-    """Whether validate_plugin_set already takes ca-key as the keyFacts dict.
-
-    Why: the lead is teaching validation to take keyFacts (the snapshot never holds
-    the key). Until then, ``usable()`` drops keyFacts so every other rule is still
-    exercised, and the one test that needs it xfails.
-    """
-    if not _KEY_FACTS_SUPPORTED:
-        from azext_meshca.validation import validate_plugin_set
-        objects = plugin_set()
-        try:
-            validate_plugin_set(dict(objects, **{"ca-key": key_facts(objects["ca-key"])}), NOW)
-            _KEY_FACTS_SUPPORTED.append(True)
-        except (TypeError, ValueError, AttributeError):
-            _KEY_FACTS_SUPPORTED.append(False)
-    return _KEY_FACTS_SUPPORTED[0]
-
-
-def usable(snapshot):
-    """The snapshot as today's validation can take it (see key_facts_supported)."""
-    if not key_facts_supported():
-        snapshot["keyFacts"] = None
-    return snapshot
-
-
 # --------------------------------------------------------------------------- running checks
 
 def run_module(checks, snapshot, warn_days=30):
     """Findings of some checks on a snapshot, as run_checks would call them (frozen input)."""
     from azext_meshca.checks import build_context
     from azext_meshca.snapshot import freeze
-    frozen = freeze(usable(snapshot))
+    frozen = freeze(snapshot)
     context = build_context(frozen, warn_days)
     return [item for check in checks for item in check(frozen, context)]
 

@@ -36,7 +36,8 @@ GRID = [
     ("keyVaultId other case", [_plugin_field("keyVaultId", s.VAULT_ID.lower())], []),
     ("vault 404", [lambda snap: s.fail(snap, ("vault",), "404 Not Found (ResourceNotFound)", 404, "ResourceNotFound")],
      ["MCA105"]),
-    ("vault 403 is a collection gap", [lambda snap: s.fail(snap, ("vault",), "403 Forbidden", 403, "AuthorizationFailed")],
+    ("vault 403 is a collection gap",
+     [lambda snap: s.fail(snap, ("vault",), "403 Forbidden", 403, "AuthorizationFailed")],
      []),
     ("cluster unreadable", [lambda snap: s.fail(snap, ("cluster",), "403 Forbidden", 403)], []),
 ]

@@ -13,7 +13,7 @@ FORMATS = ("legacy", "azcore")
 
 
 def run(snapshot):
-    return checks.run_checks(s.usable(snapshot))
+    return checks.run_checks(snapshot)
 
 
 def by_code(findings, code):
@@ -115,7 +115,7 @@ def test_findings_are_ordered_cause_first():
 
 
 def test_the_snapshot_is_not_changed_and_survives_json():
-    snapshot = s.usable(s.healthy_snapshot())
+    snapshot = s.healthy_snapshot()
     s.mount_fails(snapshot, "azcore", "AccessDenied")
     before = json.dumps(snapshot, sort_keys=True)
     first, _ = checks.run_checks(snapshot)

@@ -89,7 +89,7 @@ def test_window_is_described():
 def test_certificates_come_back_with_sources():
     from azext_meshca.checks import build_context
     from azext_meshca.snapshot import freeze
-    snapshot = freeze(s.usable(s.healthy_snapshot()))
+    snapshot = freeze(s.healthy_snapshot())
     context = build_context(snapshot)
     secrets.check_secret_values(snapshot, context)
     assert {row["object"] for row in context["certificates"]} == {"root-cert", "ca-cert", "cert-chain"}
@@ -101,8 +101,6 @@ def test_validation_findings_name_the_key_vault_secret():
     assert "(Key Vault secret test-ca-cert)" in found["message"]
 
 
-@pytest.mark.xfail(not s.key_facts_supported(), reason="validate_plugin_set does not take keyFacts yet (lead)",
-                   strict=True)
 def test_key_facts_reach_validation():
     """ca-key is checked through keyFacts: a mismatched key is MCA709."""
     snapshot = s.healthy_snapshot()
