@@ -8,14 +8,23 @@ OPERATOR's access and is worded that way (MCA904): it is never reported as the
 add-on's access.
 
 Kubernetes access: ``kube.access`` failing means no in-cluster item was read. Its
-error ``code`` tells the two cases apart: ``credentials`` (listClusterUserCredential
-failed: MCA906); anything else (the API server did not answer: MCA905).
+error tells the two cases apart: the API server did not answer or refused us (codes
+``CannotConnect``, ``NoResponse``, ``Timeout``, ``Kubernetes<status>``: MCA905), or
+getting credentials from ARM failed (an HTTP status with an ARM code, or the code
+``credentials``: MCA906). Items read only after another one (istiod's logs after its
+pods, the cronjob's log after the cronjob) are not reported again when that one failed.
+Secrets that were not even tried because the vault could not be read (``VaultUnknown``)
+are covered by MCA902 / MCA105.
 """
 
 from azext_meshca.checks.common import PLUGIN_OBJECTS, kube, make, plugin_config, secret_name
 from azext_meshca.checks.secrets import is_object_state_error
 
 CREDENTIALS_CODE = "credentials"
+KUBE_SIDE_CODES = ("CannotConnect", "NoResponse", "Timeout")
+VAULT_UNKNOWN_CODE = "VaultUnknown"
+# item -> the item it is read from; its failure is reported once, on the first.
+KUBE_DEPENDS_ON = {"istiodLogs": "istiodPods", "cronjobLogs": "cronjobs"}
 # kube item -> (what to name in MCA907, the namespace it was read in)
 KUBE_ITEMS = {
     "istiodPods": ("pods", "aks-istio-system"),
@@ -71,7 +80,8 @@ def check_secrets_read(snapshot, context):
     secrets = snapshot.get("secrets") or {}
     plugin = plugin_config(snapshot)
     unread = [(obj, secrets[obj]) for obj in PLUGIN_OBJECTS
-              if _failed(secrets.get(obj)) and not is_object_state_error(secrets.get(obj))]
+              if _failed(secrets.get(obj)) and not is_object_state_error(secrets.get(obj))
+              and _error(secrets.get(obj)).get("code") != VAULT_UNKNOWN_CODE]
     if not unread:
         return []
     labels = ["{} ({})".format(obj, secret_name(plugin, obj) or obj) for obj, _ in unread]
@@ -95,8 +105,17 @@ def check_kube_access(snapshot, context):
     if not _failed(access):
         return []
     error = _error(access)
-    code = "MCA906" if error.get("code") == CREDENTIALS_CODE else "MCA905"
+    code = "MCA906" if _is_credentials_failure(error) else "MCA905"
     return [make(context, code, "cluster", evidence=[error.get("reason")], reason=error.get("reason"))]
+
+
+def _is_credentials_failure(error):
+    code = str(error.get("code") or "")
+    if code == CREDENTIALS_CODE:
+        return True
+    if code in KUBE_SIDE_CODES or code.startswith("Kubernetes"):
+        return False
+    return error.get("status") is not None  # an ARM answer to listClusterUserCredential
 
 
 def check_kube_items(snapshot, context):
@@ -107,7 +126,7 @@ def check_kube_items(snapshot, context):
     findings = []
     for key, (what, namespace) in KUBE_ITEMS.items():
         item = items.get(key)
-        if _failed(item):
+        if _failed(item) and not _failed(items.get(KUBE_DEPENDS_ON.get(key))):
             findings.append(make(context, "MCA907", key, evidence=["{}: {}".format(key, _error(item).get("reason"))],
                                  what=what, namespace=namespace, reason=_error(item).get("reason")))
     return findings
