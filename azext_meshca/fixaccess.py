@@ -423,9 +423,16 @@ def confirm(yes):
     if not sys.stdin.isatty():
         raise NoTTYError("No terminal to confirm the change: re-run with --yes to apply it, or --dry-run to "
                          "only show the plan.")
-    from knack.prompting import prompt_y_n
-    if not prompt_y_n("Apply this change?", default="n"):
+    if not ask_yes_no("Apply this change?"):
         raise ManualInterrupt("Cancelled: nothing was changed.")
+
+
+def ask_yes_no(question):
+    """Ask on stderr, so stdout carries only the result (knack's prompt writes to stdout)."""
+    sys.stderr.write(question + " (y/N): ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
 
 
 def add_access_policy(cli_ctx, plan):

@@ -6,6 +6,7 @@ what was written, what was not, and that the add-on can then read its secrets.
 import copy
 import json
 import os
+import pty
 import ssl
 import subprocess
 import urllib.error
@@ -13,6 +14,8 @@ import urllib.parse
 import urllib.request
 
 import pytest
+
+from tests import azcli
 
 pytestmark = pytest.mark.e2e
 
@@ -113,7 +116,8 @@ def diagnose_codes(az):
 def assert_one_line_refusal(proc, expected):
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr, proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]
+    # (after a typed answer the error follows the prompt on the same captured line)
+    errors = [line[line.index("ERROR:"):] for line in proc.stderr.splitlines() if "ERROR:" in line]
     assert len(errors) == 1, proc.stderr
     assert expected in errors[0], errors[0]
     assert proc.stdout.strip() == ""
@@ -275,6 +279,32 @@ def test_nothing_to_do_reads_well_as_a_table(sim, az):
     assert "unchanged" in proc.stdout and VAULT in proc.stdout
     assert "Nothing to do" in proc.stderr
     assert writes_since(sim, since) == []
+
+
+def fix_on_a_terminal(az, answer):
+    """Run fix-access with a pseudo-terminal as stdin and type ``answer`` at the prompt."""
+    master, slave = pty.openpty()
+    try:
+        os.write(master, (answer + "\n").encode("ascii"))
+        return subprocess.run([azcli.AZ, "aks", "mesh", "ca", "fix-access", "-g", RG, "-n", CLUSTER, "-o", "json"],
+                              stdin=slave, capture_output=True, text=True, env=az.env, timeout=300)
+    finally:
+        os.close(slave)
+        os.close(master)
+
+
+@pytest.mark.scenario("article-issue-1", fresh=True)
+def test_confirmation_no_writes_nothing_and_yes_applies(sim, az):
+    since = now(sim)
+    declined = fix_on_a_terminal(az, "n")
+    assert_one_line_refusal(declined, "Cancelled: nothing was changed.")
+    assert "Apply this change? (y/N)" in declined.stderr
+    assert writes_since(sim, since) == []
+
+    accepted = fix_on_a_terminal(az, "y")
+    assert accepted.returncode == 0, accepted.stderr
+    assert json.loads(accepted.stdout)["outcome"] == "applied"  # the prompt stays off stdout
+    assert policy_of(sim, ADDON_OID)["permissions"]["secrets"] == ["get"]
 
 
 # --------------------------------------------------------------------------- refusals
