@@ -227,6 +227,7 @@ class KubeModel:
         self._ok_seen_at = None
         self.restarts = {}         # deployment name -> (moment, restartedAt text) from kubectl rollout restart
         self.writes = []           # (method, path) of every write the API accepted, for tests to assert
+        self._validator_pods = []  # (revision, pod name, scenario spec, last run) of cert-validator runs
         self._build_static()
 
     # ------------------------------------------------------------------ API used by KubeApi
@@ -472,7 +473,7 @@ class KubeModel:
         pod = _pod(pod_name, ISTIO_NAMESPACE, pod_labels, DEFAULT_NODE, last_run, _owner(job, "Job", "batch/v1"),
                    [container], [], "completed")
         self._put(store, ("", "pods"), pod)
-        self._validator_pods = getattr(self, "_validator_pods", []) + [(revision, pod_name, spec, last_run)]
+        self._validator_pods.append((revision, pod_name, spec, last_run))
 
     # ------------------------------------------------------------------ the mount model
 
@@ -519,13 +520,15 @@ class KubeModel:
                 return
             if mount.ok and self._signature is not None and not self._signature[0]:
                 self._healthy_since = _utc_now()
-            self._dynamic, self._dynamic_logs = {}, {}
+            # Build aside and swap at the end: concurrent readers never see a half-built state.
+            self._building, self._building_logs = {}, {}
             for istiod in self.istiod_specs():
                 self._build_istiod(istiod, mount)
             self._build_root_configmaps(mount)
             self._build_cacerts(mount)
             self._build_provider_logs(mount)
             self._build_validator_logs(mount)
+            self._dynamic, self._dynamic_logs = self._building, self._building_logs
             self._signature = mount.signature  # only once everything was built
 
     def _istiod_state(self, istiod, mount):
@@ -544,10 +547,10 @@ class KubeModel:
     # The builders below use _put on the dynamic store.
     def put_dynamic(self, rtype_key, obj):
         obj.setdefault("metadata", {}).setdefault("resourceVersion", self._next_rv())
-        return self._put(self._dynamic, rtype_key, obj)
+        return self._put(self._building, rtype_key, obj)
 
     def set_log(self, namespace, pod, container, lines):
-        self._dynamic_logs[(namespace, pod, container)] = lines
+        self._building_logs[(namespace, pod, container)] = lines
 
     def root_cert_text(self, mount):
         """What istiod would publish in istio-ca-root-cert (None if it never ran in plug-in mode)."""
@@ -571,7 +574,7 @@ class KubeModel:
                 text = self.world.resolve_value(custom) if custom is not False else None
             if text is None:
                 continue
-            self._put(self._dynamic, ("", "configmaps"), {
+            self._put(self._building, ("", "configmaps"), {
                 "apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": "istio-ca-root-cert", "namespace": namespace,
                              "labels": {"istio.io/config": "true"}, "creationTimestamp": rfc3339(created),
@@ -620,7 +623,7 @@ class KubeModel:
             self.set_log("kube-system", pod["metadata"]["name"], "provider-azure-installer", lines)
 
     def _build_validator_logs(self, mount):
-        for revision, pod_name, spec, last_run in getattr(self, "_validator_pods", []):
+        for revision, pod_name, spec, last_run in self._validator_pods:
             verdict = spec.get("log", "auto")
             if verdict == "auto":
                 cacerts_root = mount.files.get("root-cert.pem") if mount.ok else None
