@@ -71,3 +71,25 @@ def load_arguments(self, _):
                          help='Write the collected snapshot (no private-key bytes) to this JSON file.')
         context.argument('from_snapshot', options_list=['--from-snapshot'], arg_group='Snapshot',
                          help='Analyse a snapshot written by --export, with no network at all.')
+
+    for command in ('validate-secrets', 'show-cert'):
+        with self.argument_context('aks mesh ca ' + command) as context:
+            context.argument('resource_group_name', options_list=['--resource-group', '-g'], arg_group='Cluster',
+                             help="Resource group of the AKS cluster: read the Key Vault objects the cluster's "
+                                  "plug-in CA configuration names.")
+            context.argument('name', options_list=['--name', '-n'], arg_group='Cluster',
+                             help='Name of the AKS cluster.')
+            context.argument('in_cluster', options_list=['--in-cluster'], action='store_true', arg_group='Cluster',
+                             help="With -g/-n: read what the cluster holds instead (the cacerts secret"
+                                  "{} in aks-istio-system).".format(
+                                      '' if command == 'validate-secrets' else ' and the istio-ca-root-cert configmap'))
+            context.argument('key_vault_id', options_list=['--key-vault-id'], arg_group='Key Vault',
+                             help='Resource ID of the vault holding the plug-in CA secrets.')
+            context.argument('vault_name', options_list=['--vault-name'], arg_group='Key Vault',
+                             help='Name of the vault (searched in the current subscription).')
+            for obj in ('root-cert', 'ca-cert', 'ca-key', 'cert-chain'):
+                if command == 'show-cert' and obj == 'ca-key':
+                    continue
+                context.argument(obj.replace('-', '_') + '_object_name', options_list=['--{}-object-name'.format(obj)],
+                                 arg_group='Key Vault',
+                                 help='Name of the {} secret. Default: {}.'.format(obj, obj))

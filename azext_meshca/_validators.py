@@ -9,23 +9,48 @@ def validate_warn_days(namespace):
         raise InvalidArgumentValueError('--warn-days must be zero or more.')
 
 
+def _live_sources(namespace):
+    """Which live sources were named: the cluster (-g/-n) and/or a vault."""
+    cluster = bool(namespace.resource_group_name or namespace.name)
+    vault = bool(namespace.key_vault_id or namespace.vault_name)
+    if cluster and not (namespace.resource_group_name and namespace.name):
+        raise RequiredArgumentMissingError('Give both --resource-group/-g and --name/-n.')
+    if namespace.key_vault_id and namespace.vault_name:
+        raise MutuallyExclusiveArgumentError('Give --key-vault-id or --vault-name, not both.')
+    if namespace.in_cluster and not cluster:
+        raise RequiredArgumentMissingError('--in-cluster needs --resource-group/-g and --name/-n.')
+    names = [getattr(namespace, field, None) for field in
+             ('root_cert_object_name', 'ca_cert_object_name', 'ca_key_object_name', 'cert_chain_object_name')]
+    if any(names) and not vault:
+        raise RequiredArgumentMissingError('The --*-object-name options go with --key-vault-id or --vault-name '
+                                           '(with -g/-n the cluster names the objects).')
+    return [source for source, given in (('cluster', cluster), ('vault', vault)) if given]
+
+
+def _exactly_one(sources, choices):
+    if len(sources) != 1:
+        raise MutuallyExclusiveArgumentError('Give exactly one source: ' + choices + '.')
+
+
 def validate_cert_source(namespace):
-    """validate-secrets reads one source: a folder, or the four files."""
+    """validate-secrets reads one source: a folder, four files, a cluster or a vault."""
     files = [namespace.root_cert, namespace.ca_cert, namespace.ca_key, namespace.cert_chain]
     given_files = [path for path in files if path]
-    if namespace.cert_dir and given_files:
-        raise MutuallyExclusiveArgumentError('Use either --cert-dir or the four file options, not both.')
-    if not namespace.cert_dir and not given_files:
-        raise RequiredArgumentMissingError('Give --cert-dir DIR, or --root-cert, --ca-cert, --ca-key and --cert-chain.')
     if given_files and len(given_files) != len(files):
         raise RequiredArgumentMissingError('Give all four of --root-cert, --ca-cert, --ca-key and --cert-chain '
-                       '(or use --cert-dir).')
+                                           '(or use --cert-dir).')
+    sources = _live_sources(namespace) + (['dir'] if namespace.cert_dir else []) + (['files'] if given_files else [])
+    if not sources:
+        raise RequiredArgumentMissingError('Give --cert-dir DIR, or --root-cert, --ca-cert, --ca-key and '
+                                           '--cert-chain, or -g/-n, or --key-vault-id/--vault-name.')
+    _exactly_one(sources, '--cert-dir, the four file options, -g/-n, or --key-vault-id/--vault-name')
 
 
 def validate_show_cert_source(namespace):
     """show-cert reads one source."""
-    if bool(namespace.file) == bool(namespace.cert_dir):
-        raise MutuallyExclusiveArgumentError('Give exactly one of --file or --cert-dir.')
+    sources = _live_sources(namespace) + [name for name, given in (('file', namespace.file),
+                                                                   ('dir', namespace.cert_dir)) if given]
+    _exactly_one(sources, '--file, --cert-dir, -g/-n, or --key-vault-id/--vault-name')
 
 
 def validate_diagnose_source(namespace):

@@ -43,10 +43,18 @@ def exit_status(result):
     return {"failed": EXIT_PROBLEMS, "incomplete": EXIT_INCOMPLETE}.get(result["status"], EXIT_OK)
 
 
+def _rank(item):
+    """A cause ranks with the errors it explains, even when it is itself a warning
+    (a firewall that denies by default explains a failed mount)."""
+    if item.get("explains"):
+        return _SEVERITY_RANK[ERROR]
+    return _SEVERITY_RANK[item["severity"]]
+
+
 def sort_findings(findings):
-    """Most severe first; the order checks produced them is kept within a severity,
+    """Most severe first; the order checks produced them is kept within a rank,
     so a root cause reported before its symptoms stays before them."""
-    return sorted(findings, key=lambda item: _SEVERITY_RANK[item["severity"]])
+    return sorted(findings, key=_rank)
 
 
 def build_result(findings, certificates=None, **extra):

@@ -388,3 +388,42 @@ def collect_cluster(api, access, revisions, pool):
     result["cronjobLogs"] = (_guarded(lambda: read_cronjob_logs(api, cronjobs["data"])) if cronjobs["ok"]
                              else collected(error=cronjobs["error"]))
     return result
+
+
+def read_cacerts_values(api):
+    """validate-secrets --in-cluster: the cacerts secret's entries, the key as key facts.
+
+    ca-key.pem is decoded only to be reduced to key facts at once; None when the
+    secret does not exist (newer add-on versions do not create it).
+    """
+    from kubernetes import client
+    from azext_meshca.keyfacts import key_facts
+    try:
+        secret = client.CoreV1Api(api).read_namespaced_secret("cacerts", ISTIO_NAMESPACE,
+                                                              _request_timeout=KUBE_TIMEOUT)
+    except Exception as error:  # pylint: disable=broad-except
+        if _not_found(error):
+            return None
+        raise
+    data = secret.data or {}
+    values = {}
+    for obj, key in (("root-cert", "root-cert.pem"), ("ca-cert", "ca-cert.pem"),
+                     ("cert-chain", "cert-chain.pem")):
+        values[obj] = base64.b64decode(data[key]) if key in data else None
+    values["ca-key"] = key_facts(base64.b64decode(data["ca-key.pem"])) if "ca-key.pem" in data else None
+    data = None  # drop the only reference to the secret's key bytes
+    return values
+
+
+def read_root_configmap_pem(api, namespace=ISTIO_NAMESPACE):
+    """The root-cert.pem of istio-ca-root-cert, or None when the configmap is absent."""
+    from kubernetes import client
+    try:
+        configmap = client.CoreV1Api(api).read_namespaced_config_map(ROOT_CONFIGMAP, namespace,
+                                                                     _request_timeout=KUBE_TIMEOUT)
+    except Exception as error:  # pylint: disable=broad-except
+        if _not_found(error):
+            return None
+        raise
+    pem = (configmap.data or {}).get("root-cert.pem")
+    return pem.encode("utf-8") if pem is not None else None

@@ -1,0 +1,210 @@
+"""Live sources for validate-secrets and show-cert: Key Vault and the cluster.
+
+These reuse diagnose's collectors and checks, so a Key Vault object is judged the
+same way whichever command reads it: a 404 is "missing", SecretDisabled is
+"disabled", and any other refusal is the operator's own access (could not check),
+never a verdict on the set.
+"""
+
+import datetime
+
+from azure.cli.core.azclierror import (AzureResponseError, ResourceNotFoundError, ValidationError)
+
+from azext_meshca.collectors import azure as azure_collectors
+from azext_meshca.snapshot import SNAPSHOT_VERSION, ok_data
+
+PLUGIN_OBJECTS = ("root-cert", "ca-cert", "ca-key", "cert-chain")
+CERTIFICATE_OBJECTS = ("root-cert", "ca-cert", "cert-chain")
+CACERTS_KEYS = {"root-cert": "root-cert.pem", "ca-cert": "ca-cert.pem", "ca-key": "ca-key.pem",
+                "cert-chain": "cert-chain.pem"}
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _raise_for(item, what):
+    """A failed ARM read becomes one line: 404 exits 3 (az's convention), others 1."""
+    error = item["error"] or {}
+    if error.get("status") == 404:
+        raise ResourceNotFoundError("{} was not found: {}".format(what, error.get("reason")))
+    raise AzureResponseError("Could not read {}: {}".format(what, error.get("reason")))
+
+
+def cluster_info(cli_ctx, resource_group, name):
+    item = azure_collectors.read_cluster(cli_ctx, resource_group, name)
+    if not item["ok"]:
+        _raise_for(item, "cluster {}/{}".format(resource_group, name))
+    return item["data"]
+
+
+def plugin_from_cluster(cluster, resource_group, name):
+    plugin = cluster.get("plugin")
+    if not plugin or not azure_collectors.parse_vault_id(plugin.get("keyVaultId")):
+        raise ValidationError("Cluster {}/{} has no usable plug-in CA configuration; run "
+                              "az aks mesh ca diagnose -g {} -n {} for details.".format(
+                                  resource_group, name, resource_group, name))
+    return plugin
+
+
+def plugin_from_vault(cli_ctx, key_vault_id, vault_name, object_names):
+    """A plug-in config for a vault named on the command line."""
+    if vault_name:
+        key_vault_id = find_vault_id(cli_ctx, vault_name)
+    if not azure_collectors.parse_vault_id(key_vault_id):
+        raise ValidationError("--key-vault-id '{}' is not a Key Vault resource ID "
+                              "(/subscriptions/<id>/resourceGroups/<rg>/providers/"
+                              "Microsoft.KeyVault/vaults/<name>).".format(key_vault_id))
+    plugin = {"keyVaultId": key_vault_id}
+    for obj, field in azure_collectors.OBJECT_FIELDS.items():
+        plugin[field] = object_names.get(obj) or obj
+    return plugin
+
+
+def find_vault_id(cli_ctx, vault_name):
+    from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_vaults
+    from azext_meshca.collectors.errors import describe_error
+    try:
+        for vault in cf_vaults(cli_ctx).list_by_subscription(**ARM_CALL_OPTIONS):
+            if (vault.name or "").lower() == vault_name.lower():
+                return vault.id
+    except Exception as error:  # pylint: disable=broad-except
+        raise AzureResponseError("Could not list vaults: {}".format(describe_error(error)["reason"])) from None
+    raise ResourceNotFoundError("No vault named {} in the current subscription.".format(vault_name))
+
+
+def key_vault_snapshot(cli_ctx, plugin, resource_group=None, cluster_name=None):
+    """The part of a diagnose snapshot that the secret checks read."""
+    from concurrent.futures import ThreadPoolExecutor
+    from azext_meshca.collectors.snapshot_builder import MAX_WORKERS, _vault_and_secrets
+    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+        vault, secrets, key_facts = _vault_and_secrets(cli_ctx, plugin["keyVaultId"], plugin, pool)
+    return {
+        "version": SNAPSHOT_VERSION,
+        "collectedAt": _now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "target": {"resourceGroup": resource_group, "cluster": cluster_name},
+        "options": {},
+        "cluster": {"ok": True, "error": None, "data": {"plugin": plugin, "meshMode": "Istio"}},
+        "vault": vault, "roleAssignments": None, "secrets": secrets, "keyFacts": key_facts, "kube": None,
+    }
+
+
+def judge_key_vault_objects(snapshot, warn_days):
+    """Key Vault object state, the certificate rules, and what could not be read."""
+    from azext_meshca.checks import build_context, order_findings
+    from azext_meshca.checks import collection, config, secrets
+    from azext_meshca.snapshot import freeze
+    frozen = freeze(snapshot)
+    context = build_context(frozen, warn_days)
+    findings = []
+    for check in (config.check_vault_exists, collection.check_vault_read, collection.check_secrets_read,
+                  *secrets.CHECKS):
+        findings.extend(check(frozen, context))
+    return order_findings(findings), context["certificates"]
+
+
+def key_vault_source(plugin):
+    parsed = azure_collectors.parse_vault_id(plugin["keyVaultId"])
+    return {"kind": "keyVault", "vault": parsed["name"], "keyVaultId": plugin["keyVaultId"],
+            "objects": {obj: plugin[field] for obj, field in azure_collectors.OBJECT_FIELDS.items()}}
+
+
+def certificate_values(snapshot):
+    """{object: PEM bytes} of the certificate objects that were read."""
+    values = {}
+    for obj in CERTIFICATE_OBJECTS:
+        data = ok_data((snapshot.get("secrets") or {}).get(obj))
+        if data and data.get("value") is not None:
+            values[obj] = data["value"].encode("utf-8")
+    return values
+
+
+def open_cluster_api(cli_ctx, resource_group, name):
+    from azext_meshca.collectors.cluster import open_kube
+    cluster = cluster_info(cli_ctx, resource_group, name)
+    api, access = open_kube(cli_ctx, resource_group, name, cluster)
+    if api is None or not access["ok"]:
+        raise AzureResponseError("Could not reach the cluster's API server: {}".format(
+            (access["error"] or {}).get("reason")))
+    return api
+
+
+def cacerts_objects(api):
+    """The cacerts secret's four entries: certificates as PEM bytes, the key as key facts."""
+    from azext_meshca.collectors.cluster import read_cacerts_values
+    from azext_meshca.collectors.errors import describe_error
+    try:
+        values = read_cacerts_values(api)
+    except Exception as error:  # pylint: disable=broad-except
+        raise AzureResponseError("Could not read secret aks-istio-system/cacerts: {}".format(
+            describe_error(error)["reason"])) from None
+    if values is None:
+        raise ResourceNotFoundError(
+            "There is no cacerts secret in aks-istio-system (newer add-on versions mount Key Vault "
+            "directly): check the Key Vault objects with -g/-n instead of --in-cluster.")
+    return values
+
+
+def cluster_root_objects(api):
+    """The istio-ca-root-cert configmap's root in aks-istio-system, as PEM bytes."""
+    from azext_meshca.collectors.cluster import read_root_configmap_pem
+    from azext_meshca.collectors.errors import describe_error
+    try:
+        pem = read_root_configmap_pem(api)
+    except Exception as error:  # pylint: disable=broad-except
+        raise AzureResponseError("Could not read configmap aks-istio-system/istio-ca-root-cert: {}".format(
+            describe_error(error)["reason"])) from None
+    return {} if pem is None else {"istio-ca-root-cert": pem}
+
+
+def _object_names(root_cert_object_name, ca_cert_object_name, ca_key_object_name, cert_chain_object_name):
+    return {"root-cert": root_cert_object_name, "ca-cert": ca_cert_object_name,
+            "ca-key": ca_key_object_name, "cert-chain": cert_chain_object_name}
+
+
+def _plugin(cli_ctx, resource_group, name, key_vault_id, vault_name, object_names):
+    if key_vault_id or vault_name:
+        return plugin_from_vault(cli_ctx, key_vault_id, vault_name, object_names)
+    return plugin_from_cluster(cluster_info(cli_ctx, resource_group, name), resource_group, name)
+
+
+def validate_live(cli_ctx, warn_days, resource_group=None, name=None, in_cluster=False, key_vault_id=None,
+                  vault_name=None, **object_names):
+    """(findings, certificates, source) for validate-secrets' live forms."""
+    if in_cluster:
+        from azext_meshca.validation import validate_plugin_set
+        objects = cacerts_objects(open_cluster_api(cli_ctx, resource_group, name))
+        sources = {obj: "secret aks-istio-system/cacerts, key {}".format(key) for obj, key in CACERTS_KEYS.items()}
+        findings, certificates = validate_plugin_set(objects, _now(), warn_days=warn_days, sources=sources)
+        return findings, certificates, {"kind": "cluster", "secret": "aks-istio-system/cacerts"}
+    plugin = _plugin(cli_ctx, resource_group, name, key_vault_id, vault_name, _object_names(**object_names))
+    snapshot = key_vault_snapshot(cli_ctx, plugin, resource_group, name)
+    findings, certificates = judge_key_vault_objects(snapshot, warn_days)
+    return findings, certificates, key_vault_source(plugin)
+
+
+def show_live(cli_ctx, warn_days, resource_group=None, name=None, in_cluster=False, key_vault_id=None,
+              vault_name=None, **object_names):
+    """(findings, certificates, source) for show-cert's live forms. ca-key is never read."""
+    from azext_meshca.validation import describe_objects
+    if in_cluster:
+        api = open_cluster_api(cli_ctx, resource_group, name)
+        objects = {obj: value for obj, value in cacerts_objects(api).items()
+                   if obj != "ca-key" and value is not None}
+        objects.update(cluster_root_objects(api))
+        sources = {obj: "secret aks-istio-system/cacerts, key {}".format(CACERTS_KEYS[obj])
+                   for obj in objects if obj in CACERTS_KEYS}
+        sources["istio-ca-root-cert"] = "configmap aks-istio-system/istio-ca-root-cert"
+        findings, certificates = describe_objects(objects, _now(), sources=sources, warn_days=warn_days)
+        return findings, certificates, {"kind": "cluster", "secret": "aks-istio-system/cacerts",
+                                        "configMap": "aks-istio-system/istio-ca-root-cert"}
+    plugin = _plugin(cli_ctx, resource_group, name, key_vault_id, vault_name, _object_names(**object_names))
+    plugin = dict(plugin, **{"keyObjectName": None})  # show-cert never reads the key
+    snapshot = key_vault_snapshot(cli_ctx, plugin, resource_group, name)
+    findings, _ = judge_key_vault_objects(dict(snapshot, secrets={
+        obj: item for obj, item in snapshot["secrets"].items() if obj != "ca-key"}), warn_days)
+    problems = [item for item in findings if item["area"] in ("collection", "secret") and item["object"] != "ca-key"]
+    more, certificates = describe_objects(certificate_values(snapshot), _now(), warn_days=warn_days,
+                                          sources={obj: "Key Vault secret " + plugin[azure_collectors.OBJECT_FIELDS[obj]]
+                                                   for obj in CERTIFICATE_OBJECTS})
+    return problems + more, certificates, key_vault_source(plugin)
