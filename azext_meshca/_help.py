@@ -30,6 +30,12 @@ examples:
     text: az aks mesh ca validate-secrets --cert-dir ./cluster1 --query "findings[?severity=='error']"
   - name: Warn 90 days before any certificate expires.
     text: az aks mesh ca validate-secrets --cert-dir ./cluster1 --warn-days 90 -o table
+  - name: Validate the Key Vault objects a cluster's plug-in CA configuration names (read with your credentials).
+    text: az aks mesh ca validate-secrets -g myResourceGroup -n myAKSCluster
+  - name: Validate objects in a vault before pointing a cluster at them.
+    text: az aks mesh ca validate-secrets --vault-name MyVault --root-cert-object-name root-cert --ca-cert-object-name ca-cert --ca-key-object-name ca-key --cert-chain-object-name cert-chain
+  - name: Validate what the cluster holds now (the cacerts secret, on add-on versions that create it).
+    text: az aks mesh ca validate-secrets -g myResourceGroup -n myAKSCluster --in-cluster
 """
 
 helps['aks mesh ca show-cert'] = """
@@ -43,6 +49,10 @@ examples:
     text: az aks mesh ca show-cert --cert-dir ./cluster1 -o table
   - name: Print the SHA-256 fingerprints only.
     text: az aks mesh ca show-cert --file root-cert.pem --query "certificates[].fingerprintSha256" -o tsv
+  - name: Describe the certificates in Key Vault that a cluster is configured with (ca-key is never read).
+    text: az aks mesh ca show-cert -g myResourceGroup -n myAKSCluster -o table
+  - name: Compare the root the mesh trusts (istio-ca-root-cert) with the mounted cacerts.
+    text: az aks mesh ca show-cert -g myResourceGroup -n myAKSCluster --in-cluster --query "certificates[].[object, fingerprintSha256]" -o tsv
 """
 
 helps['aks mesh ca diagnose'] = """
