@@ -10,52 +10,48 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def _respond(cmd, findings, certificates, source):
+    """The output contract, printed before the exit status that matches it."""
+    from azext_meshca.report import build_result, exit_with_status_after_output
+    result = build_result(findings, certificates, source=source)
+    exit_with_status_after_output(cmd, result)
+    return result
+
+
 def validate_secrets(cmd, cert_dir=None, root_cert=None, ca_cert=None, ca_key=None,  # pylint: disable=too-many-locals
                      cert_chain=None, warn_days=None, resource_group_name=None, name=None, in_cluster=False,
                      key_vault_id=None, vault_name=None, root_cert_object_name=None, ca_cert_object_name=None,
                      ca_key_object_name=None, cert_chain_object_name=None):
-    from azext_meshca import sources
-    from azext_meshca.report import build_result, exit_with_status_after_output
-    from azext_meshca.validation import validate_plugin_set
-
     warn_days = 30 if warn_days is None else warn_days
     if not (cert_dir or root_cert):
         from azext_meshca.live import validate_live
-        findings, certificates, source = validate_live(
+        return _respond(cmd, *validate_live(
             cmd.cli_ctx, warn_days, resource_group_name, name, in_cluster, key_vault_id, vault_name,
             root_cert_object_name=root_cert_object_name, ca_cert_object_name=ca_cert_object_name,
-            ca_key_object_name=ca_key_object_name, cert_chain_object_name=cert_chain_object_name)
-        result = build_result(findings, certificates, source=source)
-        exit_with_status_after_output(cmd, result)
-        return result
+            ca_key_object_name=ca_key_object_name, cert_chain_object_name=cert_chain_object_name))
+    from azext_meshca import sources
+    from azext_meshca.validation import validate_plugin_set
     if cert_dir:
         objects, object_sources = sources.read_cert_dir(cert_dir)
     else:
         objects, object_sources = sources.read_named_files({
             "root-cert": root_cert, "ca-cert": ca_cert, "ca-key": ca_key, "cert-chain": cert_chain})
     findings, certificates = validate_plugin_set(objects, _now(), warn_days=warn_days, sources=object_sources)
-    result = build_result(findings, certificates, sources=object_sources)
-    exit_with_status_after_output(cmd, result)
-    return result
+    return _respond(cmd, findings, certificates, {"kind": "files", "files": object_sources})
 
 
 def show_cert(cmd, file=None, cert_dir=None, warn_days=None, resource_group_name=None,  # pylint: disable=too-many-locals
               name=None, in_cluster=False, key_vault_id=None, vault_name=None, root_cert_object_name=None,
               ca_cert_object_name=None, cert_chain_object_name=None):
-    from azext_meshca import sources
-    from azext_meshca.report import build_result, exit_with_status_after_output
-    from azext_meshca.validation import describe_objects
-
     warn_days = 30 if warn_days is None else warn_days
     if not (file or cert_dir):
         from azext_meshca.live import show_live
-        findings, certificates, source = show_live(
+        return _respond(cmd, *show_live(
             cmd.cli_ctx, warn_days, resource_group_name, name, in_cluster, key_vault_id, vault_name,
             root_cert_object_name=root_cert_object_name, ca_cert_object_name=ca_cert_object_name,
-            ca_key_object_name=None, cert_chain_object_name=cert_chain_object_name)
-        result = build_result(findings, certificates, source=source)
-        exit_with_status_after_output(cmd, result)
-        return result
+            ca_key_object_name=None, cert_chain_object_name=cert_chain_object_name))
+    from azext_meshca import sources
+    from azext_meshca.validation import describe_objects
     if cert_dir:
         objects, object_sources = sources.read_cert_dir(cert_dir)
         objects = {name: data for name, data in objects.items()
@@ -64,9 +60,7 @@ def show_cert(cmd, file=None, cert_dir=None, warn_days=None, resource_group_name
         objects = {"file": sources.read_capped(file)}
         object_sources = {"file": file}
     findings, certificates = describe_objects(objects, _now(), sources=object_sources, warn_days=warn_days)
-    result = build_result(findings, certificates, sources=object_sources)
-    exit_with_status_after_output(cmd, result)
-    return result
+    return _respond(cmd, findings, certificates, {"kind": "files", "files": object_sources})
 
 
 def diagnose(cmd, resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False,

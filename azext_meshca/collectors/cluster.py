@@ -183,16 +183,11 @@ def read_istiod_deployments(api, revisions):
     apps = client.AppsV1Api(api)
     result = {}
     for revision in revisions:
-        try:
-            deployment = apps.read_namespaced_deployment("istiod-" + revision, ISTIO_NAMESPACE,
-                                                         _request_timeout=KUBE_TIMEOUT)
-            result[revision] = {"name": deployment.metadata.name,
-                                "replicas": deployment.spec.replicas,
-                                "readyReplicas": deployment.status.ready_replicas or 0}
-        except Exception as error:  # pylint: disable=broad-except
-            if not _not_found(error):
-                raise
-            result[revision] = None
+        deployment = _read_namespaced(apps.read_namespaced_deployment, "istiod-" + revision)
+        result[revision] = None if deployment is None else {
+            "name": deployment.metadata.name,
+            "replicas": deployment.spec.replicas,
+            "readyReplicas": deployment.status.ready_replicas or 0}
     return result
 
 
@@ -295,30 +290,38 @@ def _fingerprints(pem_text):
         return []
 
 
-def read_cacerts(api):
-    """The cacerts secret, reduced to fingerprints at once; ca-key.pem is never decoded."""
-    from kubernetes import client
+def _read_namespaced(read, name):
+    """One object from aks-istio-system, or None when it does not exist."""
     try:
-        secret = client.CoreV1Api(api).read_namespaced_secret("cacerts", ISTIO_NAMESPACE,
-                                                              _request_timeout=KUBE_TIMEOUT)
+        return read(name, ISTIO_NAMESPACE, _request_timeout=KUBE_TIMEOUT)
     except Exception as error:  # pylint: disable=broad-except
         if _not_found(error):
             return None
         raise
-    data = secret.data or {}
+
+
+def _cacerts_data(api):
+    """The cacerts secret's data (base64 values), or None when there is no such secret."""
+    from kubernetes import client
+    secret = _read_namespaced(client.CoreV1Api(api).read_namespaced_secret, "cacerts")
+    return None if secret is None else (secret.data or {})
+
+
+def read_cacerts(api):
+    """The cacerts secret, reduced to fingerprints at once; ca-key.pem is never decoded."""
+    data = _cacerts_data(api)
+    if data is None:
+        return None
 
     def certificate_fingerprints(key):
         encoded = data.get(key)
         return _fingerprints(base64.b64decode(encoded).decode("utf-8", "replace")) if encoded else []
 
-    chain = certificate_fingerprints("cert-chain.pem")
     ca_cert = certificate_fingerprints("ca-cert.pem")
-    result = {"keys": sorted(data),
-              "rootFingerprints": certificate_fingerprints("root-cert.pem"),
-              "caCertFingerprint": ca_cert[0] if ca_cert else None,
-              "certChainFingerprints": chain}
-    data = None  # drop the only reference to the secret's key bytes
-    return result
+    return {"keys": sorted(data),
+            "rootFingerprints": certificate_fingerprints("root-cert.pem"),
+            "caCertFingerprint": ca_cert[0] if ca_cert else None,
+            "certChainFingerprints": certificate_fingerprints("cert-chain.pem")}
 
 
 def read_root_configmaps(api):
@@ -337,11 +340,8 @@ def read_cronjobs(api, revisions):
     result = {}
     for revision in revisions:
         name = "istio-cert-validator-cronjob-" + revision
-        try:
-            cronjob = batch.read_namespaced_cron_job(name, ISTIO_NAMESPACE, _request_timeout=KUBE_TIMEOUT)
-        except Exception as error:  # pylint: disable=broad-except
-            if not _not_found(error):
-                raise
+        cronjob = _read_namespaced(batch.read_namespaced_cron_job, name)
+        if cronjob is None:
             result[revision] = None
             continue
         result[revision] = {"name": name, "schedule": cronjob.spec.schedule,
@@ -396,34 +396,20 @@ def read_cacerts_values(api):
     ca-key.pem is decoded only to be reduced to key facts at once; None when the
     secret does not exist (newer add-on versions do not create it).
     """
-    from kubernetes import client
     from azext_meshca.keyfacts import key_facts
-    try:
-        secret = client.CoreV1Api(api).read_namespaced_secret("cacerts", ISTIO_NAMESPACE,
-                                                              _request_timeout=KUBE_TIMEOUT)
-    except Exception as error:  # pylint: disable=broad-except
-        if _not_found(error):
-            return None
-        raise
-    data = secret.data or {}
-    values = {}
-    for obj, key in (("root-cert", "root-cert.pem"), ("ca-cert", "ca-cert.pem"),
-                     ("cert-chain", "cert-chain.pem")):
-        values[obj] = base64.b64decode(data[key]) if key in data else None
+    data = _cacerts_data(api)
+    if data is None:
+        return None
+    values = {obj: base64.b64decode(data[key]) if key in data else None
+              for obj, key in (("root-cert", "root-cert.pem"), ("ca-cert", "ca-cert.pem"),
+                               ("cert-chain", "cert-chain.pem"))}
     values["ca-key"] = key_facts(base64.b64decode(data["ca-key.pem"])) if "ca-key.pem" in data else None
-    data = None  # drop the only reference to the secret's key bytes
     return values
 
 
-def read_root_configmap_pem(api, namespace=ISTIO_NAMESPACE):
-    """The root-cert.pem of istio-ca-root-cert, or None when the configmap is absent."""
+def read_root_configmap_pem(api):
+    """The root-cert.pem of aks-istio-system's istio-ca-root-cert, or None when absent."""
     from kubernetes import client
-    try:
-        configmap = client.CoreV1Api(api).read_namespaced_config_map(ROOT_CONFIGMAP, namespace,
-                                                                     _request_timeout=KUBE_TIMEOUT)
-    except Exception as error:  # pylint: disable=broad-except
-        if _not_found(error):
-            return None
-        raise
-    pem = (configmap.data or {}).get("root-cert.pem")
+    configmap = _read_namespaced(client.CoreV1Api(api).read_namespaced_config_map, ROOT_CONFIGMAP)
+    pem = (configmap.data or {}).get("root-cert.pem") if configmap is not None else None
     return pem.encode("utf-8") if pem is not None else None
