@@ -24,8 +24,8 @@ from azure.cli.core.azclierror import (AzureConnectionError, AzureResponseError,
                                        ResourceNotFoundError, ValidationError)
 
 from azext_meshca.checks.access import (KEY_VAULT_READER, ROLE_NAMES, SECRET_READING_ROLES, SECRETS_USER,
-                                        role_guid, scope_covers)
-from azext_meshca.collectors.azure import parse_vault_id
+                                        role_guid)
+from azext_meshca.resource_ids import parse_vault_id, scope_covers
 
 POLICY = "policy"
 RBAC = "rbac"

@@ -16,6 +16,7 @@ own they are harmless leftovers.
 
 from azext_meshca.checks.common import (
     addon_object_id, make, plugin_config, same_id, vault_data)
+from azext_meshca.resource_ids import scope_covers
 from azext_meshca.snapshot import ok_data
 
 SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
@@ -35,13 +36,6 @@ def role_guid(role_definition_id):
 
 def role_label(guid):
     return ROLE_NAMES.get(guid, "role " + guid)
-
-
-def scope_covers(scope, resource_id):
-    """True when ``scope`` is the resource or one of its parents, on a '/' boundary."""
-    scope = str(scope or "").rstrip("/").lower()
-    resource = str(resource_id or "").rstrip("/").lower()
-    return resource == scope or resource.startswith(scope + "/")
 
 
 def add_on_assignments(snapshot, vault_id, object_id):

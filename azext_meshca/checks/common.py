@@ -8,6 +8,7 @@ their rule and makes "input not collected => no finding" the same everywhere.
 import datetime
 import re
 
+from azext_meshca import resource_ids
 from azext_meshca.catalog import finding
 from azext_meshca.snapshot import ok_data
 
@@ -19,9 +20,6 @@ OBJECT_FIELDS = {"root-cert": "rootCertObjectName", "ca-cert": "certObjectName",
                  "ca-key": "keyObjectName", "cert-chain": "certChainObjectName"}
 PLUGIN_OBJECTS = ("root-cert", "ca-cert", "ca-key", "cert-chain")
 
-_VAULT_ID = re.compile(
-    r"^/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)"
-    r"/providers/Microsoft\.KeyVault/vaults/(?P<name>[^/]+)/?$", re.IGNORECASE)
 
 # Names the catalog's remedy templates may use (catalog.py lists them).
 REMEDY_NAMES = ("resource_group", "cluster", "vault_name", "vault_resource_group", "vault_id",
@@ -87,10 +85,10 @@ def secret_source(plugin, obj):
 
 def parse_vault_id(vault_id):
     """(subscription, resource group, name) of a Key Vault resource ID, or None."""
-    match = _VAULT_ID.match(str(vault_id or "").strip())
-    if not match:
+    parsed = resource_ids.parse_vault_id(vault_id)
+    if not parsed:
         return None
-    return match.group("subscription"), match.group("group"), match.group("name")
+    return parsed["subscriptionId"], parsed["resourceGroup"], parsed["name"]
 
 
 def same_id(left, right):

@@ -5,11 +5,10 @@ functions are pure and turn REST-shaped JSON into the snapshot schema
 (``azext_meshca/snapshot.py``), so they are tested without any network.
 """
 
-import re
-
 from azext_meshca._client_factory import (ARM_CALL_OPTIONS, cf_authorization, cf_managed_clusters,
                                           cf_secret_client, cf_vaults)
 from azext_meshca.collectors.errors import describe_error
+from azext_meshca.resource_ids import parse_vault_id, scope_covers  # noqa: F401  (re-exported)
 from azext_meshca.snapshot import collected
 
 CSI_ADDON = "azureKeyvaultSecretsProvider"
@@ -21,17 +20,6 @@ OBJECT_FIELDS = {
     "ca-key": "keyObjectName",
     "cert-chain": "certChainObjectName",
 }
-_VAULT_ID = re.compile(
-    r"^/subscriptions/(?P<subscriptionId>[^/]+)/resourceGroups/(?P<resourceGroup>[^/]+)"
-    r"/providers/Microsoft\.KeyVault/vaults/(?P<name>[a-zA-Z0-9-]{3,24})/?$", re.IGNORECASE)
-
-
-def parse_vault_id(vault_id):
-    """{subscriptionId, resourceGroup, name} or None when the ID is malformed."""
-    match = _VAULT_ID.match((vault_id or "").strip())
-    return match.groupdict() if match else None
-
-
 def _lookup(mapping, key):
     """Addon profile keys come back in different casings; match case-insensitively."""
     for candidate, value in (mapping or {}).items():
@@ -135,13 +123,6 @@ def read_vault(cli_ctx, vault_id):
         return collected(normalise_vault(_as_rest_dict(model)))
     except Exception as error:  # pylint: disable=broad-except
         return collected(error=describe_error(error))
-
-
-def scope_covers(scope, resource_id):
-    """True when an assignment at ``scope`` applies to ``resource_id`` (itself or a parent)."""
-    scope = (scope or "").rstrip("/").lower()
-    resource_id = (resource_id or "").rstrip("/").lower()
-    return bool(scope) and (resource_id == scope or resource_id.startswith(scope + "/") or scope == "/")
 
 
 def read_role_assignments(cli_ctx, vault_id, principal_id):
