@@ -1,6 +1,7 @@
 """validate-secrets and show-cert reading Key Vault and the cluster, through the real az
 against the loopback simulator."""
 
+import base64
 import json
 
 import pytest
@@ -107,3 +108,24 @@ def test_in_cluster_with_an_unreachable_api_server_is_a_one_line_error(az):
     assert proc.returncode == 1
     assert "Could not reach the cluster's API server" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) <= 2
+
+
+@pytest.mark.scenario("healthy")
+@pytest.mark.parametrize("args", [
+    ["validate-secrets"] + CLUSTER_ARGS,
+    ["validate-secrets"] + CLUSTER_ARGS + ["--in-cluster"],
+    ["show-cert"] + CLUSTER_ARGS + ["--in-cluster"],
+    ["validate-secrets", "--vault-name", "MyAzureKeyVault"] + NAMED_OBJECTS,
+])
+def test_live_reads_never_print_the_key_even_with_debug(az, sim, args):
+    key_pem = sim.world.pki_part("good", "ca-key")
+    key_pem = key_pem.decode("ascii") if isinstance(key_pem, bytes) else key_pem
+    body_lines = [line for line in key_pem.splitlines() if line and not line.startswith("-----")]
+    proc = az.run("aks", "mesh", "ca", *args, "--debug")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "PRIVATE KEY-----" not in output
+    for line in body_lines:
+        assert line not in output
+    # In a Kubernetes secret the PEM is base64-encoded once more: look for that form too.
+    assert base64.b64encode(key_pem.encode("ascii"))[:60].decode("ascii") not in output
