@@ -28,7 +28,7 @@ SECRET_DISABLED = "secret-disabled"  # 403 SecretDisabled
 NETWORK = "network"                  # StatusCode=0 / context deadline exceeded / no such host
 IDENTITY = "identity"                # 'Identity not found'
 DRIVER = "driver"                    # CSI driver not registered on the node
-TIMEOUT = "timeout"                  # kubelet's generic 'timed out waiting for the condition'
+TIMEOUT = "timeout"                  # kubelet's generic time-outs: 'timed out waiting...', gRPC DeadlineExceeded
 UNKNOWN = "unknown"                  # a mount failure we cannot attribute
 
 # (cause, Key Vault error code to report, markers), tried in this order. Codes come
@@ -44,9 +44,13 @@ _CAUSE_MARKERS = (
     (SECRET_DISABLED, "SecretDisabled", ("SecretDisabled", "not allowed on a disabled secret")),
     (ACCESS_POLICY, "AccessDenied", ("AccessDenied", "does not have secrets get permission")),
     (SECRET_NOT_FOUND, "SecretNotFound", ("SecretNotFound", "was not found in this key vault")),
-    (NETWORK, None, ("StatusCode=0", "context deadline exceeded", "DeadlineExceeded", "no such host",
-                     "i/o timeout", "connection refused", "connection reset by peer")),
-    (TIMEOUT, None, ("timed out waiting for the condition",)),
+    (NETWORK, None, ("StatusCode=0", "no such host", "i/o timeout", "connection refused",
+                     "connection reset by peer")),
+    # kubelet's own gRPC deadline on the call to the driver says only that the mount took
+    # too long (e.g. while the provider looked for an identity), not that the nodes cannot
+    # reach Key Vault: it must not outrank the specific cause found for the same pods.
+    (TIMEOUT, None, ("code = DeadlineExceeded", "timed out waiting for the condition")),
+    (NETWORK, None, ("context deadline exceeded",)),
 )
 
 # Texts that mark a line as being about a failed mount at all.

@@ -146,8 +146,11 @@ def test_article_event_404_names_the_object():
     (EVENT_PREFIX + "failed to get objectType:secret, objectName:ca-cert, objectVersion:: "
      "keyvault.BaseClient#GetSecret: Failure sending request: StatusCode=0 -- Original Error: "
      "context deadline exceeded", logparse.NETWORK),
+    # kubelet's own deadline on the driver call: the mount was slow, not the network down.
     ('MountVolume.SetUp failed for volume "cacerts" : rpc error: code = DeadlineExceeded desc = '
-     'context deadline exceeded', logparse.NETWORK),
+     'context deadline exceeded', logparse.TIMEOUT),
+    (EVENT_PREFIX + 'failed to get objectType:secret, objectName:ca-cert, objectVersion:: GET '
+     'https://kv.vault.azure.net/secrets/ca-cert/: context deadline exceeded', logparse.NETWORK),
     (EVENT_PREFIX + 'failed to get objectType:secret, objectName:ca-cert, objectVersion:: Get '
      '"https://kv.vault.azure.net/secrets/ca-cert/?api-version=7.4": dial tcp: lookup kv.vault.azure.net: '
      'no such host', logparse.NETWORK),
