@@ -143,11 +143,10 @@ GRID = [
     row("diag-cert-mismatched-key", ["MCA709", "MCA801", "MCA812"]),
     row("diag-cert-expired", ["MCA717", "MCA801", "MCA812"]),
     # cluster
-    row("diag-identity-not-found", ["MCA801", "MCA808"], marks=pytest.mark.xfail(strict=True, reason=(
-        "kubelet's gRPC 'rpc error: code = DeadlineExceeded desc = context deadline exceeded' on the same "
-        "stuck pods is reported as an extra MCA806 'nodes cannot reach Key Vault' next to the specific "
-        "'Identity not found' cause (logparse treats DeadlineExceeded as NETWORK, not as a generic TIMEOUT)"))),
+    row("diag-identity-not-found", ["MCA801", "MCA808"]),
     row("healthy", ["MCA810", "MCA814"], args=["--revision", "asm-1-99"], row_id="healthy--revision-asm-1-99"),
+    row("diag-istio-1-19", [], infos=["MCA813"], exit_status=EXIT_OK),
+    row("diag-istio-1-23", [], infos=["MCA813"], exit_status=EXIT_OK),
     # collection
     row("kube-unreachable", ["MCA905"], infos=["MCA303", "MCA719"], exit_status=EXIT_INCOMPLETE),
     row("diag-operator-no-secret-access", ["MCA904"], infos=["MCA303", "MCA813"], exit_status=EXIT_INCOMPLETE),
@@ -314,6 +313,18 @@ def test_identity_not_found_is_reported_as_such(diagnosed):
     run = diagnosed[_grid_key("diag-identity-not-found", ())]
     assert {"MCA801", "MCA808"} <= run.codes("error"), run.summary()
     assert "MCA808" in run.find("MCA801")["explainedBy"]
+
+
+@pytest.mark.parametrize("scenario, line", [
+    ("diag-istio-1-19", "Use plugged-in cert at etc/cacerts/ca-key.pem"),
+    ("healthy", "DNS certs use plugged-in cert at etc/cacerts/ca-key.pem"),
+    ("diag-istio-1-23", "Use root cert from etc/cacerts/root-cert.pem"),
+])
+def test_plugin_ca_recognised_in_each_istio_version(diagnosed, scenario, line):
+    """istiod says 'plug-in CA' differently per version family (FACTS section 2); each is MCA813.
+    The self-signed counterparts (MCA811) cannot be produced live: the simulator's istiod always
+    loads the plug-in CA when one is configured."""
+    assert line in diagnosed[_grid_key(scenario, ())].find("MCA813")["message"]
 
 
 def test_root_change_not_picked_up_names_both_roots(diagnosed):
