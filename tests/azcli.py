@@ -76,6 +76,10 @@ class AzCli:
             "PIP_NO_INDEX": "1",
             "PIP_FIND_LINKS": WHEELHOUSE,
             "PYTHONWARNINGS": "ignore",
+            # az is `python -m azure.cli`, which puts the working directory first on
+            # sys.path: run from the repo root it would import azext_meshca from the source
+            # tree instead of the installed wheel. Python 3.11's safe-path mode stops that.
+            "PYTHONSAFEPATH": "1",
         })
         return env
 

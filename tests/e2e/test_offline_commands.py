@@ -193,3 +193,14 @@ def test_no_private_key_bytes_in_any_output_even_with_debug(az, cert_dirs, varia
         for marker in markers:
             assert marker not in output, "private-key material leaked: {!r}".format(marker[:20])
         assert not re.search(r"-----BEGIN [A-Z ]*PRIVATE KEY-----", output)
+
+
+def test_az_runs_the_installed_wheel_not_the_source_tree(az, tmp_path):
+    """A decoy azext_meshca in the working directory must not be what az imports."""
+    decoy = tmp_path / "azext_meshca"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise ImportError('the source tree was imported, not the wheel')\n")
+    proc = az.run("aks", "mesh", "ca", "validate-secrets", "-h", cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "source tree was imported" not in proc.stderr
+    assert "validate-secrets" in proc.stdout
