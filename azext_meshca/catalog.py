@@ -191,8 +191,10 @@ _ENTRIES = [
        "Secret {secret_name} ({object}) is disabled; Key Vault refuses to return its value.",
        "az keyvault secret set-attributes --vault-name {vault_name} --name {secret_name} "
        "--enabled true"),
-    _m("MCA612", ERROR, "secret", "A Key Vault secret is outside its active dates",
-       "Secret {secret_name} ({object}) {window}; Key Vault refuses to return its value.",
+    _m("MCA612", WARNING, "secret", "A Key Vault secret is outside its active dates",
+       "Secret {secret_name} ({object}) {window}. Key Vault treats these dates as informational "
+       "and still returns the value, so the mount works, but the secret is marked as due for "
+       "replacement and policies or tools that honour the dates will refuse it.",
        "az keyvault secret set-attributes --vault-name {vault_name} --name {secret_name} "
        "--expires <later-date> (or --not-before <earlier-date>)"),
     _m("MCA613", ERROR, "secret", "A plug-in CA object is a Key Vault certificate or key, not a secret",

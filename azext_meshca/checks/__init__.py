@@ -26,15 +26,17 @@ AREA_ORDER = ("config", "addon", "access", "network", "secret", "certificate", "
               "cluster", "collection")
 
 # The causes a failed cacerts mount can have (MCA801 may be explained by any of them).
-MOUNT_CAUSES = ("MCA105", "MCA201", "MCA202", "MCA401", "MCA402", "MCA403", "MCA406",
-                "MCA501", "MCA502", "MCA601", "MCA611", "MCA612", "MCA613")
+# A secret's exp/nbf dates (MCA612) are informational: Key Vault still serves the value,
+# so they never explain a failed mount.
+MOUNT_CAUSES = ("MCA103", "MCA104", "MCA105", "MCA201", "MCA202", "MCA401", "MCA402", "MCA403", "MCA406",
+                "MCA501", "MCA502", "MCA601", "MCA611", "MCA613")
 # symptom -> the causes that produce exactly that symptom.
 SYMPTOM_CAUSES = {
     "MCA802": ("MCA401", "MCA406", "MCA202"),                 # 403 AccessDenied
     "MCA803": ("MCA402", "MCA403", "MCA406", "MCA202"),       # 403 ForbiddenByRbac
     "MCA804": ("MCA501", "MCA502"),                           # ForbiddenByFirewall / ByConnection
-    "MCA805": ("MCA601", "MCA105"),                           # 404 SecretNotFound
-    "MCA806": ("MCA105", "MCA501", "MCA502"),                 # cannot reach the vault
+    "MCA805": ("MCA601", "MCA105", "MCA103"),                 # 404 SecretNotFound (or an empty object name)
+    "MCA806": ("MCA105", "MCA104", "MCA501", "MCA502"),       # cannot reach the vault (or no valid vault ID)
     "MCA807": MOUNT_CAUSES,                                   # unattributed mount failure
     "MCA808": ("MCA202", "MCA201"),                           # Identity not found
     "MCA809": ("MCA201",),                                    # CSI driver not registered

@@ -282,12 +282,8 @@ def test_article_issue_3_names_the_missing_secret(diagnosed):
     ("diag-addon-disabled", "MCA201", ["MCA801", "MCA809"]),
     ("diag-addon-no-identity", "MCA202", ["MCA801", "MCA802"]),
     ("diag-secret-disabled", "MCA611", ["MCA801", "MCA807"]),
-    pytest.param("diag-bad-vault-id", "MCA104", ["MCA801", "MCA806"], marks=pytest.mark.xfail(strict=True, reason=(
-        "MCA104 (keyVaultId is not a vault) is not among the mount causes in checks/__init__.py, so the "
-        "failed mount it causes (MCA806, MCA801) is left unexplained and MCA104 is not a root cause"))),
-    pytest.param("diag-plugin-incomplete", "MCA103", ["MCA801", "MCA805"], marks=pytest.mark.xfail(
-        strict=True, reason="MCA103 (plug-in config lacks certChainObjectName) does not explain the 404 "
-        "mount failure it causes (MCA805, MCA801)")),
+    ("diag-bad-vault-id", "MCA104", ["MCA801", "MCA806"]),
+    ("diag-plugin-incomplete", "MCA103", ["MCA801", "MCA805"]),
 ])
 def test_cause_explains_its_symptoms(diagnosed, scenario, cause, symptoms):
     run = diagnosed[_grid_key(scenario, ())]
@@ -342,11 +338,8 @@ def test_expired_secret_attribute_does_not_break_the_mount(diagnosed):
     assert "MCA801" not in run.codes()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MCA612 says 'Key Vault refuses to return its value' and is an error, but Key Vault serves secrets "
-    "past their exp attribute (Azure/AzureKeyVault issue 19: GET returns 200) and the simulator mounts "
-    "them: istiod runs on the plug-in CA, yet diagnose exits 4"))
 def test_expired_secret_attribute_is_a_warning(diagnosed):
+    """Key Vault serves secrets past their exp attribute (Azure/AzureKeyVault issue 19)."""
     run = diagnosed[_grid_key("diag-secret-expired", ())]
     assert run.find("MCA612")["severity"] == "warning"
     assert run.returncode == EXIT_OK
