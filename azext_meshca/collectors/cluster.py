@@ -163,10 +163,15 @@ def _init_containers(pod):
     return result
 
 
-def read_istiod_pods(api):
+def read_istiod_pods(api, revisions=None):
+    """istiod pods of the revisions being diagnosed (another revision's pods say nothing
+    about this one's CA)."""
     from kubernetes import client
+    selector = "app=istiod"
+    if revisions:
+        selector += ",istio.io/rev in ({})".format(",".join(revisions))
     pods = _paged(client.CoreV1Api(api).list_namespaced_pod, namespace=ISTIO_NAMESPACE,
-                  label_selector="app=istiod")
+                  label_selector=selector)
     return [{
         "name": pod.metadata.name,
         "revision": (pod.metadata.labels or {}).get("istio.io/rev"),
@@ -370,7 +375,7 @@ def collect_cluster(api, access, revisions, pool):
     if api is None or not access["ok"]:
         return {"access": access}
     futures = {
-        "istiodPods": pool.submit(_guarded, lambda: read_istiod_pods(api)),
+        "istiodPods": pool.submit(_guarded, lambda: read_istiod_pods(api, revisions)),
         "istiodDeployments": pool.submit(_guarded, lambda: read_istiod_deployments(api, revisions)),
         "events": pool.submit(_guarded, lambda: read_events(api)),
         "providerLogs": pool.submit(_guarded, lambda: read_provider_logs(api)),

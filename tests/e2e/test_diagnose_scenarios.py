@@ -406,3 +406,9 @@ def test_problem_table_exits_4(sim_factory):
     assert "Traceback" not in table.stderr
     body = [line for line in table.stdout.splitlines() if line.startswith(("error", "warning", "info"))]
     assert body[0].split()[:2] == ["error", "MCA401"], table.stdout
+
+
+def test_other_revisions_pods_say_nothing_about_the_one_diagnosed(diagnosed):
+    """--revision asm-1-99: asm-1-21's istiod logs must not vouch for asm-1-99's CA."""
+    run = diagnosed[_grid_key("healthy", ("--revision", "asm-1-99"))]
+    assert "MCA813" not in run.codes()
