@@ -147,6 +147,11 @@ GRID = [
     row("healthy", ["MCA810", "MCA814"], args=["--revision", "asm-1-99"], row_id="healthy--revision-asm-1-99"),
     row("diag-istio-1-19", [], infos=["MCA813"], exit_status=EXIT_OK),
     row("diag-istio-1-23", [], infos=["MCA813"], exit_status=EXIT_OK),
+    # istiod fell back to its self-signed CA although a plug-in CA is configured, in the
+    # words of each Istio version family (FACTS section 2)
+    row("diag-self-signed-1-19", ["MCA811"]),
+    row("diag-self-signed-1-21", ["MCA811"]),
+    row("diag-self-signed-1-23", ["MCA811"]),
     # collection
     row("kube-unreachable", ["MCA905"], infos=["MCA303", "MCA719"], exit_status=EXIT_INCOMPLETE),
     row("diag-operator-no-secret-access", ["MCA904"], infos=["MCA303", "MCA813"], exit_status=EXIT_INCOMPLETE),
@@ -216,7 +221,7 @@ def test_grid_covers_the_codes_the_brief_names(diagnosed):
               "MCA303", "MCA304", "MCA305", "MCA306", "MCA401", "MCA402", "MCA403", "MCA404", "MCA405",
               "MCA406", "MCA501", "MCA502", "MCA601", "MCA611", "MCA612", "MCA613", "MCA709", "MCA710",
               "MCA717", "MCA719", "MCA801", "MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807",
-              "MCA808", "MCA809", "MCA810", "MCA812", "MCA813", "MCA814", "MCA904", "MCA905"}
+              "MCA808", "MCA809", "MCA810", "MCA811", "MCA812", "MCA813", "MCA814", "MCA904", "MCA905"}
     assert wanted <= produced, sorted(wanted - produced)
 
 
@@ -318,8 +323,7 @@ def test_identity_not_found_is_reported_as_such(diagnosed):
 ])
 def test_plugin_ca_recognised_in_each_istio_version(diagnosed, scenario, line):
     """istiod says 'plug-in CA' differently per version family (FACTS section 2); each is MCA813.
-    The self-signed counterparts (MCA811) cannot be produced live: the simulator's istiod always
-    loads the plug-in CA when one is configured."""
+    The self-signed counterparts (MCA811) are rows of the grid (diag-self-signed-*)."""
     assert line in diagnosed[_grid_key(scenario, ())].find("MCA813")["message"]
 
 
@@ -412,3 +416,14 @@ def test_other_revisions_pods_say_nothing_about_the_one_diagnosed(diagnosed):
     """--revision asm-1-99: asm-1-21's istiod logs must not vouch for asm-1-99's CA."""
     run = diagnosed[_grid_key("healthy", ("--revision", "asm-1-99"))]
     assert "MCA813" not in run.codes()
+
+
+@pytest.mark.parametrize("scenario, line", [
+    ("diag-self-signed-1-19", "No plugged-in cert at etc/cacerts/ca-key.pem; self-signed cert is used"),
+    ("diag-self-signed-1-21", "Use istio-generated cacerts at etc/cacerts/ca-key.pem or istio-ca-secret"),
+    ("diag-self-signed-1-23", "Use roots from istio-ca-secret"),
+])
+def test_self_signed_recognised_in_each_istio_version(diagnosed, scenario, line):
+    finding = diagnosed[_grid_key(scenario, ())].find("MCA811")
+    assert line in finding["message"]
+    assert "rollout restart" in finding["remedy"]

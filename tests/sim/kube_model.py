@@ -12,6 +12,8 @@ the AKS Istio add-on really leaves in a cluster (see FACTS §1):
         age: 3m9s                    # age of the current pods
         terminatingPods: 0           # extra old pods shown as Terminating (article issue 1 has 2)
         crashError: "..."            # the error istiod prints in state crashloop
+        caSource: plugin             # self-signed: istiod logs its self-signed CA although a plug-in
+                                     # CA is configured (istiod < 1.26.1 started without ca-key.pem)
       csi: {nodes: 1}                # provider + driver daemonset pods in kube-system (when the add-on is on)
       workloadNamespaces: [default]  # or an int N: N generated namespaces (scale tests)
       rootConfigMap: auto            # auto (KV root once istiod ran) | false | {pki: set, part: root-cert}
@@ -929,6 +931,8 @@ def _istiod_events(model, deploy, rs, pods, mount, state, istiod):
 
 def _discovery_log(model, pod, version, mount, state, istiod):
     """istiod ``discovery`` container log: CA mode lines per Istio version, x509 lines, noise."""
+    if istiod.get("caSource") == "self-signed":
+        mount = MountState(ok=mount.ok, plugin=False)
     start = datetime.datetime.strptime(pod["metadata"]["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ") \
         .replace(tzinfo=datetime.timezone.utc)
     start = max(start, model._healthy_since or start) + datetime.timedelta(seconds=2)
