@@ -10,6 +10,13 @@ long-summary: |
     invalid values, Azure error); 2 the command line does not parse; 3 a named Azure
     resource was not found; 4 problems found (error-level findings); 5 no problem found,
     but some checks could not run. Every finding code is explained in docs/findings.md.
+examples:
+  - name: Find why istiod's plug-in CA does not work, and the exact fix.
+    text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster -o table
+  - name: Grant the add-on identity the access it lacks, after showing the plan.
+    text: az aks mesh ca fix-access -g myResourceGroup -n myAKSCluster
+  - name: Check a CA set before uploading it.
+    text: az aks mesh ca validate-secrets --cert-dir ./cluster1
 """
 
 helps['aks mesh ca validate-secrets'] = """

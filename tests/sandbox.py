@@ -10,7 +10,6 @@ for the simulated cluster) and the sandbox exits with the command's status.
 """
 
 import argparse
-import os
 import shlex
 import signal
 import subprocess
