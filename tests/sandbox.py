@@ -37,7 +37,7 @@ def _environment(sim, runner):
 def _print_exports(env, sim):
     keys = ["AZURE_CONFIG_DIR", "AZURE_EXTENSION_DIR", "REQUESTS_CA_BUNDLE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
             "AZURE_CORE_COLLECT_TELEMETRY", "AZURE_CORE_INSTANCE_DISCOVERY", "HTTPS_PROXY", "HTTP_PROXY",
-            "NO_PROXY", "KUBECONFIG", "PATH"]
+            "NO_PROXY", "KUBECONFIG", "PATH", "PYTHONSAFEPATH"]
     for key in keys:
         if key in env:
             print("export %s=%s" % (key, shlex.quote(env[key])))
