@@ -29,10 +29,16 @@ def collect(cli_ctx, resource_group, cluster_name, **options):
     from azext_meshca.collectors.snapshot_builder import collect_snapshot
     progress = _progress_reporter(cli_ctx)
     try:
-        return collect_snapshot(cli_ctx, resource_group, cluster_name, progress=progress, **options)
+        snapshot = collect_snapshot(cli_ctx, resource_group, cluster_name, progress=progress, **options)
     finally:
         if progress:
             progress.end()
+    if not snapshot["cluster"]["ok"]:
+        # Nothing else can be read without the cluster: a one-line error (exit 3 for a
+        # name that does not exist, 1 otherwise), not a report that "problems were found".
+        from azext_meshca.live import raise_for_failed_read
+        raise_for_failed_read(snapshot["cluster"], "cluster {}/{}".format(resource_group, cluster_name))
+    return snapshot
 
 
 def export_snapshot(snapshot, path):

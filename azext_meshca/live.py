@@ -23,7 +23,7 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _raise_for(item, what):
+def raise_for_failed_read(item, what):
     """A failed ARM read becomes one line: 404 exits 3 (az's convention), others 1."""
     error = item["error"] or {}
     if error.get("status") == 404:
@@ -34,7 +34,7 @@ def _raise_for(item, what):
 def cluster_info(cli_ctx, resource_group, name):
     item = azure_collectors.read_cluster(cli_ctx, resource_group, name)
     if not item["ok"]:
-        _raise_for(item, "cluster {}/{}".format(resource_group, name))
+        raise_for_failed_read(item, "cluster {}/{}".format(resource_group, name))
     return item["data"]
 
 
