@@ -379,6 +379,11 @@ _ENTRIES = [
        "Reading {what} failed: {reason}. Checks that need it did not run.",
        "You need get/list on {what} in the namespaces shown (kubectl auth can-i list {what} "
        "-n {namespace})."),
+    _m("MCA909", WARNING, "collection", "Could not read the definition of a role the add-on holds",
+       "The add-on identity {object_id} holds {roles} on the vault or above; reading the role "
+       "definition failed ({reason}), so whether it can read secret values was not checked.",
+       "You need Microsoft.Authorization/roleDefinitions/read at the vault's scope (Reader), or "
+       "check the role's dataActions for Microsoft.KeyVault/vaults/secrets/getSecret/action."),
     _m("MCA908", INFO, "collection", "In-cluster checks were skipped",
        "--skip-cluster was given; pod, event, log and configmap checks did not run.", ""),
 ]

@@ -23,8 +23,7 @@ from azure.cli.core.azclierror import (AzureConnectionError, AzureResponseError,
                                        InvalidArgumentValueError, ManualInterrupt, NoTTYError,
                                        ResourceNotFoundError, ValidationError)
 
-from azext_meshca.checks.access import (KEY_VAULT_READER, ROLE_NAMES, SECRET_READING_ROLES, SECRETS_USER,
-                                        role_guid)
+from azext_meshca.rbac import KEY_VAULT_READER, ROLE_NAMES, SECRETS_USER, reads_secret_values, role_guid
 from azext_meshca.resource_ids import parse_vault_id, scope_covers
 
 POLICY = "policy"
@@ -256,17 +255,17 @@ def plan_rbac(vault, identity, assignments):
     object_id = identity["objectId"]
     vault_id = vault["id"]
     applying = applying_assignments(assignments, vault_id, object_id)
-    current = {"roles": [{"roleName": role_name(item.get("roleDefinitionId")),
+    current = {"roles": [{"roleName": item.get("roleName") or role_name(item.get("roleDefinitionId")),
                           "scope": item.get("scope")} for item in applying]}
     notes = []
     if not vault.get("enableRbacAuthorization"):
         notes.append("Vault {} uses access policies, so this role grants no secret access until the vault is "
                      "switched to Azure RBAC.".format(vault.get("name")))
-    reading = assignments_with_role(applying, SECRET_READING_ROLES)
+    reading = [item for item in applying if reads_secret_values(item)]
     if reading:
         first = reading[0]
         return current, None, "Nothing to do: the add-on identity already holds {} at {}.".format(
-            role_name(first.get("roleDefinitionId")), first.get("scope")), notes
+            first.get("roleName") or role_name(first.get("roleDefinitionId")), first.get("scope")), notes
     for reader in assignments_with_role(applying, {KEY_VAULT_READER}):
         notes.append("Key Vault Reader at {} reads vault metadata only, not secret values; it is left in place "
                      "and Key Vault Secrets User is added.".format(reader.get("scope")))

@@ -32,7 +32,10 @@ Schema (version 1); keys are camelCase, timestamps ISO 8601 UTC::
         networkAcls: null | {defaultAction, bypass, ipRules: [..], virtualNetworkRules: [..]},
         privateEndpointCount: int })               # error.status 404 => vault missing
     roleAssignments: null | collected([{id, scope, roleDefinitionId, principalId,
-                                        principalType}])   # the add-on identity's, vault scope and parents
+                                        principalType,    # the add-on identity's, vault scope and parents
+                                        roleName, grantsSecretRead, grantsSecretReadError}])
+                                        # the last three only for roles outside rbac.KNOWN_ROLES,
+                                        # read from their definitions (custom roles)
     secrets: {<object>: collected({                 # object: root-cert|ca-cert|ca-key|cert-chain
         name, enabled, notBefore, expires, contentType, managed: bool, kid,
         value: "<PEM text>" })}                     # ca-key: value is NEVER kept; see below

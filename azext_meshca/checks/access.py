@@ -16,26 +16,17 @@ own they are harmless leftovers.
 
 from azext_meshca.checks.common import (
     addon_object_id, make, plugin_config, same_id, vault_data)
+from azext_meshca.rbac import KEY_VAULT_READER, ROLE_NAMES, reads_secret_values, role_guid
 from azext_meshca.resource_ids import scope_covers
 from azext_meshca.snapshot import ok_data
 
-SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
-SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
-ADMINISTRATOR = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
-KEY_VAULT_READER = "21090545-7ca7-4776-b22c-e363652d74d2"
-SECRET_READING_ROLES = {SECRETS_USER, SECRETS_OFFICER, ADMINISTRATOR}
-ROLE_NAMES = {SECRETS_USER: "Key Vault Secrets User", SECRETS_OFFICER: "Key Vault Secrets Officer",
-              ADMINISTRATOR: "Key Vault Administrator", KEY_VAULT_READER: "Key Vault Reader"}
 READ_PERMISSIONS = {"get", "all"}
 
 
-def role_guid(role_definition_id):
-    """The GUID at the end of a roleDefinitionId, lower case."""
-    return str(role_definition_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
-
-
-def role_label(guid):
-    return ROLE_NAMES.get(guid, "role " + guid)
+def role_label(assignment):
+    """A role's name: the built-in one we know, the custom role's own, or its GUID."""
+    guid = role_guid(assignment.get("roleDefinitionId"))
+    return ROLE_NAMES.get(guid) or assignment.get("roleName") or "role " + guid
 
 
 def add_on_assignments(snapshot, vault_id, object_id):
@@ -122,17 +113,22 @@ def check_rbac(snapshot, context):
     assignments = add_on_assignments(snapshot, vault_id, object_id)
     if assignments is None:
         return []  # the listing failed: MCA903 says RBAC was not checked
-    guids = [role_guid(item.get("roleDefinitionId")) for item in assignments]
-    if SECRET_READING_ROLES & set(guids):
+    verdicts = [reads_secret_values(item) for item in assignments]
+    if True in verdicts:
         return []
+    guids = [role_guid(item.get("roleDefinitionId")) for item in assignments]
     evidence = ["enableRbacAuthorization: true"] + [
-        "{} at {}".format(role_label(role_guid(item.get("roleDefinitionId"))), item.get("scope"))
-        for item in assignments]
+        "{} at {}".format(role_label(item), item.get("scope")) for item in assignments]
+    unknown = [item for item, verdict in zip(assignments, verdicts) if verdict is None]
+    if unknown:  # a role we could not read may well grant access: say so, judge nothing
+        return [make(context, "MCA909", "vault", evidence=evidence,
+                     roles=", ".join(sorted({role_label(item) for item in unknown})),
+                     reason=unknown[0].get("grantsSecretReadError") or "unknown")]
     if KEY_VAULT_READER in guids:
         reader = assignments[guids.index(KEY_VAULT_READER)]
         findings = [make(context, "MCA403", "vault", evidence=evidence, scope=reader.get("scope"))]
     else:
-        held = sorted({role_label(guid) for guid in guids})
+        held = sorted({role_label(item) for item in assignments})
         note = (" (it holds: {})".format(", ".join(held)) if held
                 else " (it holds no role at the vault or above)")
         findings = [make(context, "MCA402", "vault", evidence=evidence, current_note=note)]

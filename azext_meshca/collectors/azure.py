@@ -126,7 +126,13 @@ def read_vault(cli_ctx, vault_id):
 
 
 def read_role_assignments(cli_ctx, vault_id, principal_id):
-    """The principal's role assignments that apply to the vault (vault scope and parents)."""
+    """The principal's role assignments that apply to the vault (vault scope and parents).
+
+    Assignments of roles other than the well-known Key Vault ones are annotated with
+    ``roleName`` and ``grantsSecretRead`` read from their role definition, so a custom
+    role that can read secret values is recognised (None when the definition could not
+    be read, with ``grantsSecretReadError`` saying why).
+    """
     parsed = parse_vault_id(vault_id)
     try:
         client = cf_authorization(cli_ctx, parsed["subscriptionId"])
@@ -136,9 +142,34 @@ def read_role_assignments(cli_ctx, vault_id, principal_id):
         applying = [item for item in assignments
                     if scope_covers(item["scope"], vault_id)
                     and (item["principalId"] or "").lower() == principal_id.lower()]
-        return collected(applying)
     except Exception as error:  # pylint: disable=broad-except
         return collected(error=describe_error(error))
+    _annotate_unknown_roles(client, applying)
+    return collected(applying)
+
+
+def _annotate_unknown_roles(client, assignments):
+    from azext_meshca import rbac
+    definitions = {}
+    for item in assignments:
+        if rbac.role_guid(item["roleDefinitionId"]) in rbac.KNOWN_ROLES:
+            continue
+        role_id = item["roleDefinitionId"]
+        if role_id not in definitions:
+            definitions[role_id] = _read_role_definition(client, role_id)
+        item.update(definitions[role_id])
+
+
+def _read_role_definition(client, role_definition_id):
+    """{roleName, grantsSecretRead} for one role, or grantsSecretRead None and the reason."""
+    from azext_meshca import rbac
+    try:
+        definition = _as_rest_dict(client.role_definitions.get_by_id(role_definition_id, **ARM_CALL_OPTIONS))
+    except Exception as error:  # pylint: disable=broad-except
+        return {"roleName": None, "grantsSecretRead": None, "grantsSecretReadError": describe_error(error)["reason"]}
+    properties = definition.get("properties") or {}
+    return {"roleName": properties.get("roleName"),
+            "grantsSecretRead": rbac.permissions_grant(properties.get("permissions"))}
 
 
 def _iso(moment):

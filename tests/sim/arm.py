@@ -16,7 +16,6 @@ import uuid
 
 import yaml
 
-from tests.sim.scenario import BUILTIN_ROLES
 from tests.sim.server import Response, json_error
 
 P = r"(?i)"
@@ -339,28 +338,32 @@ class ArmService:
     # ------------------------------------------------------------------ role assignments / definitions
 
     def _role_definition_body(self, guid):
-        name, actions, data_actions = BUILTIN_ROLES[guid]
+        role = self.world.role_definition(guid)
         return {
             "id": self.world.role_definition_id(guid),
             "name": guid,
             "type": "Microsoft.Authorization/roleDefinitions",
-            "properties": {"roleName": name, "type": "BuiltInRole", "description": name,
+            "properties": {"roleName": role["roleName"], "type": role["type"], "description": role["roleName"],
                            "assignableScopes": ["/"],
-                           "permissions": [{"actions": actions, "notActions": [], "dataActions": data_actions,
-                                            "notDataActions": []}],
+                           "permissions": [{"actions": role["actions"], "notActions": [],
+                                            "dataActions": role["dataActions"],
+                                            "notDataActions": role["notDataActions"]}],
                            "createdOn": "2020-01-01T00:00:00Z", "updatedOn": "2020-01-01T00:00:00Z"},
         }
 
     def list_role_definitions(self, req, scope):
         text = req.arg("$filter", "") or ""
         name_match = re.search(r"roleName eq '([^']+)'", text, re.I)
-        guids = list(BUILTIN_ROLES)
+        guids = self.world.role_definition_guids()
         if name_match:
-            guids = [g for g in guids if BUILTIN_ROLES[g][0].lower() == name_match.group(1).lower()]
+            guids = [g for g in guids
+                     if self.world.role_definition(g)["roleName"].lower() == name_match.group(1).lower()]
         return Response(200, {"value": [self._role_definition_body(g) for g in guids]})
 
     def get_role_definition(self, req, scope, guid):
-        if guid.lower() not in BUILTIN_ROLES:
+        if not self._may(req, "canReadRoleDefinitions"):
+            return self._denied(req, "Microsoft.Authorization/roleDefinitions/read", scope or "/")
+        if self.world.role_definition(guid) is None:
             return json_error(404, "RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does "
                               "not exist." % guid)
         return Response(200, self._role_definition_body(guid.lower()))
@@ -407,7 +410,7 @@ class ArmService:
         props = req.json().get("properties") or {}
         role_guid = str(props.get("roleDefinitionId", "")).rstrip("/").split("/")[-1].lower()
         principal_id = str(props.get("principalId", ""))
-        if role_guid not in BUILTIN_ROLES:
+        if self.world.role_definition(role_guid) is None:
             return json_error(400, "RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does "
                               "not exist." % role_guid)
         if self.principal_not_found_remaining > 0:

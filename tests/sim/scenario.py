@@ -23,6 +23,7 @@ Interface used by ``tests/sim/kube.py`` (Kubernetes side):
 """
 
 import copy
+import fnmatch
 import datetime
 import json
 import os
@@ -50,6 +51,19 @@ KV_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 KV_ADMINISTRATOR = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
 KV_READER = "21090545-7ca7-4776-b22c-e363652d74d2"
 GET_SECRET_ACTION = "Microsoft.KeyVault/vaults/secrets/getSecret/action"
+READ_METADATA_ACTION = "Microsoft.KeyVault/vaults/secrets/readMetadata/action"
+
+
+def _role_allows(definition, data_action):
+    """Azure RBAC's data-action check: a dataActions pattern matches (``*`` wildcards,
+    case-insensitive) and no notDataActions pattern does."""
+    if definition is None:
+        return False
+
+    def matches(pattern):
+        return fnmatch.fnmatchcase(data_action.lower(), str(pattern).lower())
+    return (any(matches(p) for p in definition["dataActions"])
+            and not any(matches(p) for p in definition["notDataActions"]))
 
 # Built-in role definitions the simulator knows (subset, with the data actions that matter).
 BUILTIN_ROLES = {
@@ -68,7 +82,6 @@ BUILTIN_ROLES = {
     "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": ("User Access Administrator",
                                              ["*/read", "Microsoft.Authorization/*"], []),
 }
-SECRET_READ_ROLES = {KV_SECRETS_USER, KV_SECRETS_OFFICER, KV_ADMINISTRATOR}
 
 _pki_cache = {}
 _pki_lock = threading.Lock()
@@ -210,6 +223,7 @@ class World:
             vault = self._build_vault(vault_spec)
             self.vaults[vault["name"].lower()] = vault
         self.cluster = self._build_cluster(data.get("cluster") or {})
+        self.custom_roles = {str(spec["guid"]).lower(): spec for spec in data.get("customRoles") or []}
         self.role_assignments = [self._build_assignment(spec) for spec in data.get("roleAssignments") or []]
         self.identities = self._collect_identities(data)
 
@@ -223,6 +237,23 @@ class World:
 
     def role_definition_id(self, guid):
         return "/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/%s" % (self.subscription, guid)
+
+    def role_definition(self, guid):
+        """{roleName, type, actions, dataActions, notDataActions} of a built-in or scenario
+        custom role (``customRoles: [{guid, roleName, actions, dataActions, notDataActions}]``)."""
+        guid = str(guid).lower()
+        if guid in BUILTIN_ROLES:
+            name, actions, data_actions = BUILTIN_ROLES[guid]
+            return {"roleName": name, "type": "BuiltInRole", "actions": actions, "dataActions": data_actions,
+                    "notDataActions": []}
+        spec = self.custom_roles.get(guid)
+        if spec is None:
+            return None
+        return {"roleName": spec["roleName"], "type": "CustomRole", "actions": spec.get("actions") or [],
+                "dataActions": spec.get("dataActions") or [], "notDataActions": spec.get("notDataActions") or []}
+
+    def role_definition_guids(self):
+        return list(BUILTIN_ROLES) + list(self.custom_roles)
 
     # ------------------------------------------------------------------ builders
 
@@ -538,8 +569,8 @@ class World:
             if not (vault_id == scope or vault_id.startswith(scope + "/")):
                 continue
             role_guid = props["roleDefinitionId"].rstrip("/").split("/")[-1].lower()
-            allowed = SECRET_READ_ROLES if permission == "get" else SECRET_READ_ROLES | {KV_READER}
-            if role_guid in allowed:
+            action = GET_SECRET_ACTION if permission == "get" else READ_METADATA_ACTION
+            if _role_allows(self.role_definition(role_guid), action):
                 return None
         message = ("Caller is not authorized to perform action on resource.\r\nIf role assignments, deny "
                    "assignments or role definitions were changed recently, please observe propagation time.\r\n"

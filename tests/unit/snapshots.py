@@ -238,17 +238,40 @@ def operator_forbidden(snapshot, objects=("root-cert", "ca-cert", "ca-key", "cer
     return snapshot
 
 
+# What the collector learns from the definitions of roles outside rbac.KNOWN_ROLES:
+# guid -> (roleName, grantsSecretRead); None means the definition could not be read.
+CUSTOM_SECRET_READER = "aaaaaaaa-0000-0000-0000-00000000c0de"
+CUSTOM_METADATA_ONLY = "bbbbbbbb-0000-0000-0000-00000000c0de"
+UNREADABLE_ROLE = "cccccccc-0000-0000-0000-00000000c0de"
+ROLE_DEFINITIONS = {
+    CONTRIBUTOR: ("Contributor", False),
+    CUSTOM_SECRET_READER: ("Mesh CA Reader", True),
+    CUSTOM_METADATA_ONLY: ("Vault Lister", False),
+    UNREADABLE_ROLE: (None, None),
+}
+
+
+def _assignment(index, guid, scope):
+    from azext_meshca import rbac
+    item = {"id": "{}/providers/Microsoft.Authorization/roleAssignments/ra-{}".format(scope, index), "scope": scope,
+            "roleDefinitionId": "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}"
+                                .format(SUBSCRIPTION, guid),
+            "principalId": OBJECT_ID, "principalType": "ServicePrincipal"}
+    if guid not in rbac.KNOWN_ROLES:  # annotated as collectors/azure.py does
+        name, grants = ROLE_DEFINITIONS.get(guid, (None, False))
+        item.update(roleName=name, grantsSecretRead=grants)
+        if grants is None:
+            item["grantsSecretReadError"] = "403 Forbidden (AuthorizationFailed): no roleDefinitions/read"
+    return item
+
+
 def set_rbac(snapshot, role_guids=(SECRETS_USER,), scope=VAULT_ID, keep_policies=False):
     """Make the vault an RBAC vault with these roles for the add-on at ``scope``."""
     vault(snapshot)["enableRbacAuthorization"] = True
     if not keep_policies:
         vault(snapshot)["accessPolicies"] = []
-    snapshot["roleAssignments"] = collected([
-        {"id": "{}/providers/Microsoft.Authorization/roleAssignments/ra-{}".format(scope, index), "scope": scope,
-         "roleDefinitionId": "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}"
-                             .format(SUBSCRIPTION, guid),
-         "principalId": OBJECT_ID, "principalType": "ServicePrincipal"}
-        for index, guid in enumerate(role_guids)])
+    snapshot["roleAssignments"] = collected([_assignment(index, guid, scope)
+                                             for index, guid in enumerate(role_guids)])
     return snapshot
 
 

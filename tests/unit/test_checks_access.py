@@ -55,6 +55,10 @@ GRID = [
     ("rbac key vault reader only", [_rbac(s.KEY_VAULT_READER)], ["MCA403"]),
     ("rbac reader and contributor", [_rbac(s.KEY_VAULT_READER, s.CONTRIBUTOR)], ["MCA403"]),
     ("rbac reader and secrets user", [_rbac(s.KEY_VAULT_READER, s.SECRETS_USER)], []),
+    ("rbac custom role with getSecret", [_rbac(s.CUSTOM_SECRET_READER)], []),
+    ("rbac custom role without getSecret", [_rbac(s.CUSTOM_METADATA_ONLY)], ["MCA402"]),
+    ("rbac custom role not readable", [_rbac(s.UNREADABLE_ROLE)], ["MCA909"]),
+    ("rbac unreadable role beside a reading one", [_rbac(s.UNREADABLE_ROLE, s.SECRETS_USER)], []),
     ("rbac no role, leftover policy", [_rbac(keep_policies=True)], ["MCA402", "MCA404"]),
     ("rbac reader, leftover policy", [_rbac(s.KEY_VAULT_READER, keep_policies=True)], ["MCA403", "MCA404"]),
     ("rbac fine, leftover policy is harmless", [_rbac(s.SECRETS_USER, keep_policies=True)], []),
@@ -90,7 +94,7 @@ def test_reader_finding_names_the_scope_and_the_right_role():
 
 def test_rbac_note_lists_roles_held():
     [found] = s.run_module(access.CHECKS, s.applied(_rbac(s.CONTRIBUTOR)))
-    assert "role " + s.CONTRIBUTOR in found["message"]
+    assert "Contributor" in found["message"]
     assert "--scope " + s.VAULT_ID in found["remedy"]
 
 
