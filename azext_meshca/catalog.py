@@ -342,6 +342,13 @@ _ENTRIES = [
        "certificate errors it reports."),
     _m("MCA813", INFO, "cluster", "istiod uses the plug-in CA",
        "istiod's log says '{log_line}'.", ""),
+    _m("MCA815", WARNING, "cluster", "The SecretProviderClass mounts other objects than the plug-in config names",
+       "SecretProviderClass istio-spc-{revision} mounts {spc_objects} from vault {spc_vault}, but the "
+       "cluster's plug-in CA configuration names {configured_objects} in {vault_name}: istiod is not "
+       "running on the objects you configured (and that meshca validated).",
+       "The add-on owns istio-spc-{revision}; do not edit it. Re-apply the plug-in configuration "
+       "(az aks mesh disable -g {resource_group} -n {cluster}, then az aks mesh enable with the "
+       "five plug-in options) so the add-on rewrites it."),
     _m("MCA814", ERROR, "cluster", "No istiod deployment for the revision",
        "deployment/istiod-{revision} was not found in aks-istio-system.",
        "az aks mesh get-revisions -l <location>; then check az aks show -g {resource_group} "

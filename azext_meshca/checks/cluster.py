@@ -8,7 +8,7 @@ one finding per distinct cause and secret, with the exact texts as evidence.
 
 from azext_meshca import logparse
 from azext_meshca.checks.common import (
-    human_age, kube_item, make, name_list, parse_time, plugin_config, secret_name, PLUGIN_OBJECTS)
+    human_age, kube_item, make, name_list, parse_time, parse_vault_id, plugin_config, secret_name, PLUGIN_OBJECTS)
 
 MAX_EVIDENCE = 3
 # logparse cause -> the finding that reports it.
@@ -132,6 +132,33 @@ def check_secret_provider_class(snapshot, context):
             for revision, found in classes.items() if found is None]
 
 
+def check_secret_provider_class_matches(snapshot, context):
+    """MCA815: istio-spc-<revision> names other objects (or another vault) than the plug-in
+    config, e.g. after the config changed and the add-on did not rewrite it, or a hand edit."""
+    plugin = plugin_config(snapshot)
+    classes = kube_item(snapshot, "secretProviderClasses")
+    if plugin is None or not classes:
+        return []
+    configured = sorted(filter(None, (secret_name(plugin, obj) for obj in PLUGIN_OBJECTS)))
+    vault_name = (parse_vault_id(plugin.get("keyVaultId")) or (None, None, None))[2]
+    findings = []
+    for revision, spc in classes.items():
+        if not spc or not spc.get("objectNames"):
+            continue  # missing: MCA810; objects unreadable: nothing to compare
+        mounted = sorted(spc["objectNames"])
+        same_objects = [name.lower() for name in mounted] == [name.lower() for name in configured]
+        spc_vault = spc.get("keyvaultName") or ""
+        same_vault = not (spc_vault and vault_name) or spc_vault.lower() == vault_name.lower()
+        if same_objects and same_vault:
+            continue
+        findings.append(make(
+            context, "MCA815", "istio-spc-{}".format(revision), revision=revision,
+            spc_objects=", ".join(mounted), spc_vault=spc_vault or "?", configured_objects=", ".join(configured),
+            evidence=["istio-spc-{} objects: {} (vault {})".format(revision, ", ".join(mounted), spc_vault or "?"),
+                      "plug-in config objects: {} (vault {})".format(", ".join(configured), vault_name)]))
+    return findings
+
+
 def check_istiod_deployment(snapshot, context):
     """MCA814: deployment istiod-<revision> is missing."""
     deployments = kube_item(snapshot, "istiodDeployments")
@@ -188,5 +215,6 @@ def _log_finding(context, code, pod_lines):
     return make(context, code, "istiod", evidence=evidence, log_line=logparse.log_message(pod_lines[0][1]))
 
 
-CHECKS = [check_istiod_deployment, check_secret_provider_class, check_istiod_pods, check_mount_failures,
+CHECKS = [check_istiod_deployment, check_secret_provider_class, check_secret_provider_class_matches,
+          check_istiod_pods, check_mount_failures,
           check_istiod_ca]

@@ -149,6 +149,7 @@ GRID = [
     row("diag-istio-1-23", [], infos=["MCA813"], exit_status=EXIT_OK),
     # istiod fell back to its self-signed CA although a plug-in CA is configured, in the
     # words of each Istio version family (FACTS section 2)
+    row("diag-spc-stale", ["MCA815"], infos=["MCA813"], exit_status=EXIT_OK),
     row("diag-self-signed-1-19", ["MCA811"]),
     row("diag-self-signed-1-21", ["MCA811"]),
     row("diag-self-signed-1-23", ["MCA811"]),
@@ -221,7 +222,7 @@ def test_grid_covers_the_codes_the_brief_names(diagnosed):
               "MCA303", "MCA304", "MCA305", "MCA306", "MCA401", "MCA402", "MCA403", "MCA404", "MCA405",
               "MCA406", "MCA501", "MCA502", "MCA601", "MCA611", "MCA612", "MCA613", "MCA709", "MCA710",
               "MCA717", "MCA719", "MCA801", "MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807",
-              "MCA808", "MCA809", "MCA810", "MCA811", "MCA812", "MCA813", "MCA814", "MCA904", "MCA905"}
+              "MCA808", "MCA809", "MCA810", "MCA811", "MCA812", "MCA813", "MCA814", "MCA815", "MCA904", "MCA905"}
     assert wanted <= produced, sorted(wanted - produced)
 
 

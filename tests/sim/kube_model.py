@@ -23,6 +23,9 @@ the AKS Istio add-on really leaves in a cluster (see FACTS §1):
       tokens: []                     # extra bearer tokens the API accepts
       acceptAadTokens: true          # accept simulator JWTs for the AKS AAD server app
       mountRetrySeconds: 0           # after a fix, istiod keeps failing this long (kubelet back-off)
+      secretProviderClass:           # a stale or hand-edited istio-spc-<rev> (the add-on owns it):
+        renameObjects: {}            #   configured object name -> the name the SPC lists instead
+        keyvaultName: null           #   another vault name than the plug-in config's
 
 The mount model (``state: auto``, the default): on every request, for each plug-in object
 the CSI provider would fetch, ask the World whether the add-on identity can read it
@@ -425,9 +428,11 @@ class KubeModel:
     def _spc(self, revision):
         identity = self.world.addon_identity() or {}
         objects = self.world.plugin_objects() if self.world.plugin_config() else []
-        vault = objects[0].vault_name if objects else ""
+        stale = self.spec.get("secretProviderClass") or {}
+        renamed = stale.get("renameObjects") or {}
+        vault = stale.get("keyvaultName") or (objects[0].vault_name if objects else "")
         array = "".join("  - |\n    objectName: %s\n    objectType: secret\n    objectAlias: %s\n"
-                        % (o.object_name, o.file) for o in objects)
+                        % (renamed.get(o.object_name, o.object_name), o.file) for o in objects)
         return {
             "apiVersion": "secrets-store.csi.x-k8s.io/v1", "kind": "SecretProviderClass",
             "metadata": {"name": "istio-spc-" + revision, "namespace": ISTIO_NAMESPACE, "generation": 1,

@@ -55,6 +55,20 @@ GRID = [
     ("SecretProviderClass missing",
      [lambda snap: s.kube_data(snap, "secretProviderClasses").update({s.REVISION: None})],
      ["MCA810", "MCA813"]),
+    ("SecretProviderClass names an old object",
+     [lambda snap: s.kube_data(snap, "secretProviderClasses")[s.REVISION].update(
+         objectNames=[name if name != s.SECRET_NAMES["cert-chain"] else "old-cert-chain"
+                      for name in s.kube_data(snap, "secretProviderClasses")[s.REVISION]["objectNames"]])],
+     ["MCA813", "MCA815"]),
+    ("SecretProviderClass points at another vault",
+     [lambda snap: s.kube_data(snap, "secretProviderClasses")[s.REVISION].update(keyvaultName="old-vault")],
+     ["MCA813", "MCA815"]),
+    ("SecretProviderClass names in another case",
+     [lambda snap: s.kube_data(snap, "secretProviderClasses")[s.REVISION].update(
+         objectNames=[name.upper() for name in s.kube_data(snap, "secretProviderClasses")[s.REVISION]["objectNames"]])],
+     ["MCA813"]),
+    ("SecretProviderClass objects unreadable",
+     [lambda snap: s.kube_data(snap, "secretProviderClasses")[s.REVISION].update(objectNames=[])], ["MCA813"]),
     ("deployment missing", [lambda snap: s.kube_data(snap, "istiodDeployments").update({s.REVISION: None}),
                             lambda snap: s.kube_data(snap, "istiodPods").clear(),
                             lambda snap: s.kube_data(snap, "istiodLogs").clear()], ["MCA814"]),
