@@ -185,20 +185,24 @@ def _check_roots(roots):
 
 # --------------------------------------------------------------------------- ca-cert and ca-key
 
-def _check_ca_cert(ca):
-    """ca-cert must be a CA that may sign certificates."""
+def _signing_ca_findings(ref, obj, not_ca_code, no_key_cert_sign_code):
+    """A certificate that issues others must be a CA with keyCertSign: Go refuses a
+    non-CA issuer, and Envoy (BoringSSL) refuses one without keyCertSign."""
     findings = []
-    is_ca, _ = certs.basic_constraints(ca.cert)
+    is_ca, _ = certs.basic_constraints(ref.cert)
     if not is_ca:
-        findings.append(finding("MCA704", CA_CERT, evidence=[_istiod(ISTIOD_NOT_CA)],
-                                subject=ca.subject))
-    usage = certs.key_usage_names(ca.cert)
+        findings.append(finding(not_ca_code, obj, evidence=[_istiod(ISTIOD_NOT_CA)], subject=ref.subject))
+    usage = certs.key_usage_names(ref.cert)
     if usage is not None and "keyCertSign" not in usage:
         findings.append(finding(
-            "MCA705", CA_CERT, evidence=["keyUsage: " + ", ".join(usage),
-                                         _envoy(MESH_VERIFY_FAILED)],
-            subject=ca.subject, key_usage=", ".join(usage) or "(none)"))
+            no_key_cert_sign_code, obj, evidence=["keyUsage: " + ", ".join(usage), _envoy(MESH_VERIFY_FAILED)],
+            subject=ref.subject, key_usage=", ".join(usage) or "(none)"))
     return findings
+
+
+def _check_ca_cert(ca):
+    """ca-cert must be a CA that may sign certificates."""
+    return _signing_ca_findings(ca, CA_CERT, "MCA704", "MCA705")
 
 
 def _check_key_match(ca, key):
@@ -363,19 +367,10 @@ def _check_path_lengths(path):
 
 
 def _check_intermediates(intermediates):
-    """Intermediates must be CAs with keyCertSign (Go and BoringSSL refuse otherwise)."""
+    """Intermediates in cert-chain must be CAs with keyCertSign too."""
     findings = []
     for ref in intermediates:
-        is_ca, _ = certs.basic_constraints(ref.cert)
-        if not is_ca:
-            findings.append(finding("MCA722", CERT_CHAIN, evidence=[_istiod(ISTIOD_NOT_CA)],
-                                    subject=ref.subject))
-        usage = certs.key_usage_names(ref.cert)
-        if usage is not None and "keyCertSign" not in usage:
-            findings.append(finding(
-                "MCA716", CERT_CHAIN, evidence=["keyUsage: " + ", ".join(usage),
-                                                _envoy(MESH_VERIFY_FAILED)],
-                subject=ref.subject, key_usage=", ".join(usage) or "(none)"))
+        findings += _signing_ca_findings(ref, CERT_CHAIN, "MCA722", "MCA716")
     return findings
 
 
