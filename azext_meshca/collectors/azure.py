@@ -5,8 +5,7 @@ functions are pure and turn REST-shaped JSON into the snapshot schema
 (``azext_meshca/snapshot.py``), so they are tested without any network.
 """
 
-from azext_meshca._client_factory import (ARM_CALL_OPTIONS, cf_authorization, cf_managed_clusters,
-                                          cf_secret_client, cf_vaults)
+from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_authorization, cf_managed_clusters, cf_vaults
 from azext_meshca.collectors.errors import describe_error
 from azext_meshca.resource_ids import parse_vault_id, scope_covers  # noqa: F401  (re-exported)
 from azext_meshca.snapshot import collected
@@ -176,15 +175,15 @@ def _iso(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
-def read_secret(cli_ctx, vault_url, secret_name, subscription_id=None):
-    """One Key Vault secret, read with the operator's credentials.
+def read_secret(client, secret_name):
+    """One Key Vault secret, read through ``client`` (a SecretClient shared by the
+    four reads of one vault, so credentials and the auth challenge happen once).
 
     Returns ``(collected_metadata, value_bytes)``. The value is returned separately so
     the caller decides what may be kept: certificate values go into the snapshot,
     the key's value is reduced to key facts at once.
     """
     try:
-        client = cf_secret_client(cli_ctx, vault_url, subscription_id)
         secret = client.get_secret(secret_name)
         properties = secret.properties
         metadata = {

@@ -5,6 +5,7 @@ is recorded in the snapshot for the collection checks to report."""
 import datetime
 from concurrent.futures import ThreadPoolExecutor
 
+from azext_meshca._client_factory import cf_secret_client
 from azext_meshca.collectors import azure as azure_collectors
 from azext_meshca.collectors.errors import describe_error
 from azext_meshca.snapshot import SNAPSHOT_VERSION, collected, collection_error, ok_data
@@ -36,13 +37,14 @@ def _read_secrets(cli_ctx, vault_item, plugin, pool):
         reason = "the vault's URI is unknown because the vault could not be read"
         return {name: collected(error=collection_error(reason, code="VaultUnknown"))
                 for name in PLUGIN_OBJECTS}, None
-    futures = {}
-    for name in PLUGIN_OBJECTS:
-        secret_name = plugin.get(azure_collectors.OBJECT_FIELDS[name])
-        if not secret_name:
-            continue
-        futures[name] = pool.submit(azure_collectors.read_secret, cli_ctx, vault["vaultUri"], secret_name,
-                                    vault.get("subscriptionId"))
+    wanted = {name: plugin.get(azure_collectors.OBJECT_FIELDS[name]) for name in PLUGIN_OBJECTS}
+    wanted = {name: secret_name for name, secret_name in wanted.items() if secret_name}
+    try:
+        client = cf_secret_client(cli_ctx, vault["vaultUri"], vault.get("subscriptionId"))
+    except Exception as error:  # pylint: disable=broad-except
+        return {name: collected(error=describe_error(error)) for name in wanted}, None
+    futures = {name: pool.submit(azure_collectors.read_secret, client, secret_name)
+               for name, secret_name in wanted.items()}
     secrets, facts = {}, None
     for name, future in futures.items():
         item, value = future.result()
