@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
+from azext_meshca.snapshot import iso_utc  # the one timestamp format (also certs.iso_utc)
+
 # Plug-in objects are a few kilobytes; anything above this is the wrong file.
 MAX_OBJECT_BYTES = 1024 * 1024
 # More PEM blocks than this in one object is not a certificate bundle.
@@ -430,9 +432,6 @@ def _aware(moment):
         return moment.replace(tzinfo=datetime.timezone.utc)
     return moment
 
-
-def iso_utc(moment):
-    return _aware(moment).astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def days_left(cert, now):

@@ -6,21 +6,18 @@ same way whichever command reads it: a 404 is "missing", SecretDisabled is
 never a verdict on the set.
 """
 
-import datetime
-
 from azure.cli.core.azclierror import (AzureResponseError, ResourceNotFoundError, ValidationError)
 
 from azext_meshca.collectors import azure as azure_collectors
-from azext_meshca.snapshot import SNAPSHOT_VERSION, ok_data
+from azext_meshca.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS, file_name
+from azext_meshca.snapshot import now_utc as _now
 
-PLUGIN_OBJECTS = ("root-cert", "ca-cert", "ca-key", "cert-chain")
-CERTIFICATE_OBJECTS = ("root-cert", "ca-cert", "cert-chain")
-CACERTS_KEYS = {"root-cert": "root-cert.pem", "ca-cert": "ca-cert.pem", "ca-key": "ca-key.pem",
-                "cert-chain": "cert-chain.pem"}
+CACERTS = "aks-istio-system/cacerts"
+ROOT_CONFIGMAP = "aks-istio-system/istio-ca-root-cert"
 
 
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc)
+def _cacerts_source(obj):
+    return "secret {}, key {}".format(CACERTS, file_name(obj))
 
 
 def raise_for_failed_read(item, what):
@@ -56,7 +53,7 @@ def plugin_from_vault(cli_ctx, key_vault_id, vault_name, object_names):
                               "(/subscriptions/<id>/resourceGroups/<rg>/providers/"
                               "Microsoft.KeyVault/vaults/<name>).".format(key_vault_id))
     plugin = {"keyVaultId": key_vault_id}
-    for obj, field in azure_collectors.OBJECT_FIELDS.items():
+    for obj, field in OBJECT_FIELDS.items():
         plugin[field] = object_names.get(obj) or obj
     return plugin
 
@@ -73,32 +70,17 @@ def find_vault_id(cli_ctx, vault_name):
     raise ResourceNotFoundError("No vault named {} in the current subscription.".format(vault_name))
 
 
-def key_vault_snapshot(cli_ctx, plugin, resource_group=None, cluster_name=None):
-    """The part of a diagnose snapshot that the secret checks read."""
-    from concurrent.futures import ThreadPoolExecutor
-    from azext_meshca.collectors.snapshot_builder import MAX_WORKERS, _vault_and_secrets
-    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-        vault, secrets, key_facts = _vault_and_secrets(cli_ctx, plugin["keyVaultId"], plugin, pool)
-    return {
-        "version": SNAPSHOT_VERSION,
-        "collectedAt": _now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "target": {"resourceGroup": resource_group, "cluster": cluster_name},
-        "options": {},
-        "cluster": {"ok": True, "error": None, "data": {"plugin": plugin, "meshMode": "Istio"}},
-        "vault": vault, "roleAssignments": None, "secrets": secrets, "keyFacts": key_facts, "kube": None,
-    }
-
-
-def judge_key_vault_objects(snapshot, warn_days):
-    """Key Vault object state, the certificate rules, and what could not be read."""
-    from azext_meshca.checks import build_context, order_findings
-    from azext_meshca.checks import collection, config, secrets
+def judge_key_vault_objects(snapshot, warn_days, certificate_rules=True):
+    """Key Vault object state, what could not be read and, unless ``certificate_rules``
+    is off (show-cert describes instead of judging), the certificate rules."""
+    from azext_meshca.checks import build_context, collection, config, order_findings, secrets
     from azext_meshca.snapshot import freeze
     frozen = freeze(snapshot)
     context = build_context(frozen, warn_days)
+    checks = [config.check_vault_exists, collection.check_vault_read, collection.check_secrets_read,
+              secrets.check_secret_state] + ([secrets.check_secret_values] if certificate_rules else [])
     findings = []
-    for check in (config.check_vault_exists, collection.check_vault_read, collection.check_secrets_read,
-                  *secrets.CHECKS):
+    for check in checks:
         findings.extend(check(frozen, context))
     return order_findings(findings), context["certificates"]
 
@@ -106,17 +88,7 @@ def judge_key_vault_objects(snapshot, warn_days):
 def key_vault_source(plugin):
     parsed = azure_collectors.parse_vault_id(plugin["keyVaultId"])
     return {"kind": "keyVault", "vault": parsed["name"], "keyVaultId": plugin["keyVaultId"],
-            "objects": {obj: plugin[field] for obj, field in azure_collectors.OBJECT_FIELDS.items()}}
-
-
-def certificate_values(snapshot):
-    """{object: PEM bytes} of the certificate objects that were read."""
-    values = {}
-    for obj in CERTIFICATE_OBJECTS:
-        data = ok_data((snapshot.get("secrets") or {}).get(obj))
-        if data and data.get("value") is not None:
-            values[obj] = data["value"].encode("utf-8")
-    return values
+            "objects": {obj: plugin[field] for obj, field in OBJECT_FIELDS.items()}}
 
 
 def open_cluster_api(cli_ctx, resource_group, name):
@@ -174,11 +146,11 @@ def validate_live(cli_ctx, warn_days, resource_group=None, name=None, in_cluster
     if in_cluster:
         from azext_meshca.validation import validate_plugin_set
         objects = cacerts_objects(open_cluster_api(cli_ctx, resource_group, name))
-        sources = {obj: "secret aks-istio-system/cacerts, key {}".format(key) for obj, key in CACERTS_KEYS.items()}
+        sources = {obj: _cacerts_source(obj) for obj in PLUGIN_OBJECTS}
         findings, certificates = validate_plugin_set(objects, _now(), warn_days=warn_days, sources=sources)
-        return findings, certificates, {"kind": "cluster", "secret": "aks-istio-system/cacerts"}
+        return findings, certificates, {"kind": "cluster", "secret": CACERTS}
     plugin = _plugin(cli_ctx, resource_group, name, key_vault_id, vault_name, _object_names(**object_names))
-    snapshot = key_vault_snapshot(cli_ctx, plugin, resource_group, name)
+    snapshot = _key_vault_snapshot(cli_ctx, plugin, resource_group, name)
     findings, certificates = judge_key_vault_objects(snapshot, warn_days)
     return findings, certificates, key_vault_source(plugin)
 
@@ -191,20 +163,23 @@ def show_live(cli_ctx, warn_days, resource_group=None, name=None, in_cluster=Fal
         api = open_cluster_api(cli_ctx, resource_group, name)
         objects = {obj: value for obj, value in cacerts_objects(api).items()
                    if obj != "ca-key" and value is not None}
+        sources = {obj: _cacerts_source(obj) for obj in objects}
         objects.update(cluster_root_objects(api))
-        sources = {obj: "secret aks-istio-system/cacerts, key {}".format(CACERTS_KEYS[obj])
-                   for obj in objects if obj in CACERTS_KEYS}
-        sources["istio-ca-root-cert"] = "configmap aks-istio-system/istio-ca-root-cert"
+        sources["istio-ca-root-cert"] = "configmap " + ROOT_CONFIGMAP
         findings, certificates = describe_objects(objects, _now(), sources=sources, warn_days=warn_days)
-        return findings, certificates, {"kind": "cluster", "secret": "aks-istio-system/cacerts",
-                                        "configMap": "aks-istio-system/istio-ca-root-cert"}
+        return findings, certificates, {"kind": "cluster", "secret": CACERTS, "configMap": ROOT_CONFIGMAP}
+    from azext_meshca.checks.common import secret_source
+    from azext_meshca.checks.secrets import read_objects
     plugin = _plugin(cli_ctx, resource_group, name, key_vault_id, vault_name, _object_names(**object_names))
-    plugin = dict(plugin, **{"keyObjectName": None})  # show-cert never reads the key
-    snapshot = key_vault_snapshot(cli_ctx, plugin, resource_group, name)
-    findings, _ = judge_key_vault_objects(dict(snapshot, secrets={
-        obj: item for obj, item in snapshot["secrets"].items() if obj != "ca-key"}), warn_days)
-    problems = [item for item in findings if item["area"] in ("collection", "secret") and item["object"] != "ca-key"]
-    more, certificates = describe_objects(certificate_values(snapshot), _now(), warn_days=warn_days,
-                                          sources={obj: "Key Vault secret " + plugin[azure_collectors.OBJECT_FIELDS[obj]]
-                                                   for obj in CERTIFICATE_OBJECTS})
-    return problems + more, certificates, key_vault_source(plugin)
+    plugin = dict(plugin, keyObjectName=None)  # show-cert never reads the key
+    snapshot = _key_vault_snapshot(cli_ctx, plugin, resource_group, name)
+    problems, _ = judge_key_vault_objects(snapshot, warn_days, certificate_rules=False)
+    objects = read_objects(snapshot)
+    described, certificates = describe_objects(objects, _now(), warn_days=warn_days,
+                                               sources={obj: secret_source(plugin, obj) for obj in objects})
+    return problems + described, certificates, key_vault_source(plugin)
+
+
+def _key_vault_snapshot(cli_ctx, plugin, resource_group, cluster_name):
+    from azext_meshca.collectors.snapshot_builder import collect_key_vault
+    return collect_key_vault(cli_ctx, plugin, {"resourceGroup": resource_group, "cluster": cluster_name})

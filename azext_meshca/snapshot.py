@@ -62,10 +62,32 @@ Private keys: the ca-key value is parsed the moment it is read, reduced to
 disk, ever holds private-key bytes.
 """
 
+import datetime
 import json
 import types
 
 SNAPSHOT_VERSION = 1
+
+
+def iso_utc(moment):
+    """The one timestamp format of snapshots and results: ISO 8601, UTC, seconds, 'Z'.
+    A naive datetime counts as UTC; None stays None."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_utc():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def new_snapshot(target, options):
+    """An empty snapshot: every item not collected yet (see the schema above)."""
+    return {"version": SNAPSHOT_VERSION, "collectedAt": iso_utc(now_utc()), "target": target,
+            "options": options, "cluster": None, "vault": None, "roleAssignments": None, "secrets": {},
+            "keyFacts": None, "kube": None}
 
 
 def collected(data=None, error=None):

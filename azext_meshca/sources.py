@@ -9,14 +9,15 @@ import os
 
 from azure.cli.core.azclierror import FileOperationError
 
-PLUGIN_OBJECTS = ("root-cert", "ca-cert", "ca-key", "cert-chain")
-# Plug-in objects are a few kilobytes; reading one byte past the cap lets the
-# validator say "too large" without loading a multi-gigabyte file.
-MAX_OBJECT_BYTES = 1024 * 1024
+from azext_meshca.plugin import PLUGIN_OBJECTS, file_name
+
 
 
 def read_capped(path):
-    """Read at most MAX_OBJECT_BYTES + 1 bytes; raise a one-line error if unreadable."""
+    """Read at most one byte past the certificate engine's size cap, so the validator can
+    say "too large" without loading a multi-gigabyte file; raise a one-line error if
+    the file cannot be read."""
+    from azext_meshca.certs import MAX_OBJECT_BYTES
     try:
         with open(path, "rb") as handle:
             return handle.read(MAX_OBJECT_BYTES + 1)
@@ -35,7 +36,7 @@ def read_cert_dir(cert_dir):
         raise FileOperationError("{} is not a folder.".format(cert_dir))
     objects, sources = {}, {}
     for name in PLUGIN_OBJECTS:
-        path = os.path.join(cert_dir, name + ".pem")
+        path = os.path.join(cert_dir, file_name(name))
         sources[name] = "file " + path
         objects[name] = read_capped(path) if os.path.exists(path) else None
     return objects, sources

@@ -15,13 +15,12 @@ from collections.abc import Mapping
 
 from azext_meshca import certs
 from azext_meshca.catalog import finding
+from azext_meshca.plugin import CERTIFICATE_OBJECTS
 
 ROOT_CERT = "root-cert"
 CA_CERT = "ca-cert"
 CA_KEY = "ca-key"
 CERT_CHAIN = "cert-chain"
-PLUGIN_OBJECTS = (ROOT_CERT, CA_CERT, CA_KEY, CERT_CHAIN)
-CERT_OBJECTS = (ROOT_CERT, CA_CERT, CERT_CHAIN)
 
 # Texts istiod (Go 1.19+) and Envoy log for these problems (FACTS.md sections 2 and 5).
 ISTIOD_INCOMPLETE_BUNDLE = "failed to create an istiod CA: incomplete signing CA bundle detected"
@@ -461,9 +460,9 @@ def validate_plugin_set(objects, now, warn_days=30, sources=None):
     now = _aware_now(now)
     findings = []
     bundles = {name: _parse_cert_object(name, objects.get(name), _source(sources, name), findings)
-               for name in CERT_OBJECTS}
+               for name in CERTIFICATE_OBJECTS}
     key = _parse_key_object(objects.get(CA_KEY), _source(sources, CA_KEY), findings)
-    refs_by_object = {name: _refs(name, bundles[name]) for name in CERT_OBJECTS}
+    refs_by_object = {name: _refs(name, bundles[name]) for name in CERTIFICATE_OBJECTS}
     unique = _unique(refs_by_object)
     roots = refs_by_object[ROOT_CERT] if bundles[ROOT_CERT] is not None else None
     chain = refs_by_object[CERT_CHAIN]

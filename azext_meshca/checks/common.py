@@ -10,15 +10,10 @@ import re
 
 from azext_meshca import resource_ids
 from azext_meshca.catalog import finding
+from azext_meshca.plugin import OBJECT_FIELDS, PLUGIN_FIELDS, PLUGIN_OBJECTS  # noqa: F401  (checks import them here)
 from azext_meshca.snapshot import ok_data
 
 ISTIO_NAMESPACE = "aks-istio-system"
-PLUGIN_FIELDS = ("keyVaultId", "certObjectName", "keyObjectName", "rootCertObjectName",
-                 "certChainObjectName")
-# Plug-in object (the file istiod reads) -> the plugin config field naming its secret.
-OBJECT_FIELDS = {"root-cert": "rootCertObjectName", "ca-cert": "certObjectName",
-                 "ca-key": "keyObjectName", "cert-chain": "certChainObjectName"}
-PLUGIN_OBJECTS = ("root-cert", "ca-cert", "ca-key", "cert-chain")
 
 
 # Names the catalog's remedy templates may use (catalog.py lists them).
@@ -116,9 +111,6 @@ def parse_time(text):
         moment = moment.replace(tzinfo=datetime.timezone.utc)
     return moment.astimezone(datetime.timezone.utc)
 
-
-def iso(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def human_age(seconds):

@@ -25,9 +25,9 @@ import re
 from azext_meshca import certs, logparse
 from azext_meshca.checks.addon import addon_enabled
 from azext_meshca.checks.common import (
-    ISTIO_NAMESPACE, csi_addon, iso, kube_item, make, name_list, normalize_fingerprint,
+    ISTIO_NAMESPACE, csi_addon, kube_item, make, name_list, normalize_fingerprint,
     parse_time, plugin_config, short_fingerprint)
-from azext_meshca.snapshot import ok_data
+from azext_meshca.snapshot import iso_utc, ok_data
 
 DEFAULT_POLL_INTERVAL = "2m"
 LONG_POLL_SECONDS = 10 * 60
@@ -97,9 +97,9 @@ def restart_sentence(snapshot, context):
     parts = ["Cronjob {} (schedule '{}') restarts istiod when it sees a new root".format(
         name, cronjob.get("schedule"))]
     if last is not None:
-        parts.append("it last ran at {}".format(iso(last)))
+        parts.append("it last ran at {}".format(iso_utc(last)))
     if upcoming is not None:
-        parts.append("its next run is at about {}".format(iso(upcoming)))
+        parts.append("its next run is at about {}".format(iso_utc(upcoming)))
     return "; ".join(parts) + "."
 
 

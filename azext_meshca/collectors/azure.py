@@ -7,18 +7,11 @@ functions are pure and turn REST-shaped JSON into the snapshot schema
 
 from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_authorization, cf_managed_clusters, cf_vaults
 from azext_meshca.collectors.errors import describe_error
+from azext_meshca.plugin import PLUGIN_FIELDS
 from azext_meshca.resource_ids import parse_vault_id, scope_covers  # noqa: F401  (re-exported)
-from azext_meshca.snapshot import collected
+from azext_meshca.snapshot import collected, iso_utc
 
 CSI_ADDON = "azureKeyvaultSecretsProvider"
-PLUGIN_FIELDS = ("keyVaultId", "certObjectName", "keyObjectName", "rootCertObjectName", "certChainObjectName")
-# Which plug-in field names which of the four objects istiod mounts.
-OBJECT_FIELDS = {
-    "root-cert": "rootCertObjectName",
-    "ca-cert": "certObjectName",
-    "ca-key": "keyObjectName",
-    "cert-chain": "certChainObjectName",
-}
 def _lookup(mapping, key):
     """Addon profile keys come back in different casings; match case-insensitively."""
     for candidate, value in (mapping or {}).items():
@@ -171,10 +164,6 @@ def _read_role_definition(client, role_definition_id):
             "grantsSecretRead": rbac.permissions_grant(properties.get("permissions"))}
 
 
-def _iso(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
-
 def read_secret(client, secret_name):
     """One Key Vault secret, read through ``client`` (a SecretClient shared by the
     four reads of one vault, so credentials and the auth challenge happen once).
@@ -189,8 +178,8 @@ def read_secret(client, secret_name):
         metadata = {
             "name": secret_name,
             "enabled": properties.enabled,
-            "notBefore": _iso(properties.not_before),
-            "expires": _iso(properties.expires_on),
+            "notBefore": iso_utc(properties.not_before),
+            "expires": iso_utc(properties.expires_on),
             "contentType": properties.content_type,
             "managed": bool(properties.managed),
             "kid": properties.key_id,

@@ -8,7 +8,8 @@ lines; every call is bounded by a timeout and every list is paginated.
 import base64
 
 from azext_meshca.collectors.errors import describe_error
-from azext_meshca.snapshot import collected
+from azext_meshca.plugin import CERTIFICATE_OBJECTS, file_name
+from azext_meshca.snapshot import collected, iso_utc
 
 ISTIO_NAMESPACE = "aks-istio-system"
 CSI_NAMESPACE = "kube-system"
@@ -103,10 +104,6 @@ def _paged(list_call, **kwargs):
             return items
 
 
-def _iso(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
-
 def _guarded(read):
     """Run one read; any failure becomes a collected error."""
     try:
@@ -178,7 +175,7 @@ def read_istiod_pods(api, revisions=None):
         "phase": pod.status.phase,
         "status": pod_status_text(pod),
         "ready": _pod_ready(pod),
-        "createdAt": _iso(pod.metadata.creation_timestamp),
+        "createdAt": iso_utc(pod.metadata.creation_timestamp),
         "initContainers": _init_containers(pod),
     } for pod in pods]
 
@@ -212,7 +209,7 @@ def read_events(api):
             "reason": event.reason,
             "message": event.message,
             "count": event.count,
-            "lastSeen": _iso(event.last_timestamp or event.event_time or event.first_timestamp),
+            "lastSeen": iso_utc(event.last_timestamp or event.event_time or event.first_timestamp),
         })
     return result
 
@@ -351,7 +348,7 @@ def read_cronjobs(api, revisions):
             continue
         result[revision] = {"name": name, "schedule": cronjob.spec.schedule,
                             "suspend": bool(cronjob.spec.suspend),
-                            "lastScheduleTime": _iso(cronjob.status.last_schedule_time if cronjob.status else None)}
+                            "lastScheduleTime": iso_utc(cronjob.status.last_schedule_time if cronjob.status else None)}
     return result
 
 
@@ -405,9 +402,8 @@ def read_cacerts_values(api):
     data = _cacerts_data(api)
     if data is None:
         return None
-    values = {obj: base64.b64decode(data[key]) if key in data else None
-              for obj, key in (("root-cert", "root-cert.pem"), ("ca-cert", "ca-cert.pem"),
-                               ("cert-chain", "cert-chain.pem"))}
+    values = {obj: base64.b64decode(data[file_name(obj)]) if file_name(obj) in data else None
+              for obj in CERTIFICATE_OBJECTS}
     values["ca-key"] = key_facts(base64.b64decode(data["ca-key.pem"])) if "ca-key.pem" in data else None
     return values
 

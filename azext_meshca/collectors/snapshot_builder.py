@@ -2,20 +2,15 @@
 secrets and the in-cluster objects concurrently. Nothing here raises; every failure
 is recorded in the snapshot for the collection checks to report."""
 
-import datetime
 from concurrent.futures import ThreadPoolExecutor
 
 from azext_meshca._client_factory import cf_secret_client
 from azext_meshca.collectors import azure as azure_collectors
 from azext_meshca.collectors.errors import describe_error
-from azext_meshca.snapshot import SNAPSHOT_VERSION, collected, collection_error, ok_data
+from azext_meshca.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS
+from azext_meshca.snapshot import collected, collection_error, new_snapshot, ok_data
 
-PLUGIN_OBJECTS = ("root-cert", "ca-cert", "ca-key", "cert-chain")
 MAX_WORKERS = 8
-
-
-def _now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _target(cli_ctx, resource_group, cluster_name):
@@ -37,7 +32,7 @@ def _read_secrets(cli_ctx, vault_item, plugin, pool):
         reason = "the vault's URI is unknown because the vault could not be read"
         return {name: collected(error=collection_error(reason, code="VaultUnknown"))
                 for name in PLUGIN_OBJECTS}, None
-    wanted = {name: plugin.get(azure_collectors.OBJECT_FIELDS[name]) for name in PLUGIN_OBJECTS}
+    wanted = {name: plugin.get(OBJECT_FIELDS[name]) for name in PLUGIN_OBJECTS}
     wanted = {name: secret_name for name, secret_name in wanted.items() if secret_name}
     try:
         client = cf_secret_client(cli_ctx, vault["vaultUri"], vault.get("subscriptionId"))
@@ -64,6 +59,17 @@ def _vault_and_secrets(cli_ctx, vault_id, plugin, pool):
     return vault, secrets, facts
 
 
+def collect_key_vault(cli_ctx, plugin, target):
+    """A snapshot of just the vault and the objects ``plugin`` names: what the secret
+    checks need (validate-secrets and show-cert read Key Vault this way)."""
+    snapshot = new_snapshot(target, {})
+    snapshot["cluster"] = collected({"plugin": plugin, "meshMode": "Istio"})
+    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+        snapshot["vault"], snapshot["secrets"], snapshot["keyFacts"] = _vault_and_secrets(
+            cli_ctx, plugin["keyVaultId"], plugin, pool)
+    return snapshot
+
+
 def _cluster_side(cli_ctx, target, cluster, revisions, kubeconfig, context, pool):
     from azext_meshca.collectors import cluster as kube_collectors
     api, access = kube_collectors.open_kube(cli_ctx, target["resourceGroup"], target["cluster"], cluster,
@@ -75,11 +81,8 @@ def collect_snapshot(cli_ctx, resource_group, cluster_name, revisions=None, skip
                      kubeconfig=None, context=None, warn_days=30, progress=None):
     """Everything diagnose judges, as a plain dict (see azext_meshca/snapshot.py)."""
     progress = progress or (lambda message: None)
-    snapshot = {"version": SNAPSHOT_VERSION, "collectedAt": _now_iso(),
-                "target": _target(cli_ctx, resource_group, cluster_name),
-                "options": {"revisions": revisions, "skipCluster": bool(skip_cluster), "warnDays": warn_days},
-                "cluster": None, "vault": None, "roleAssignments": None, "secrets": {},
-                "keyFacts": None, "kube": None}
+    snapshot = new_snapshot(_target(cli_ctx, resource_group, cluster_name),
+                            {"revisions": revisions, "skipCluster": bool(skip_cluster), "warnDays": warn_days})
     progress("reading cluster {}".format(cluster_name))
     snapshot["cluster"] = azure_collectors.read_cluster(cli_ctx, resource_group, cluster_name)
     cluster = ok_data(snapshot["cluster"])

@@ -1,0 +1,19 @@
+"""The plug-in CA's vocabulary: its four objects and the config fields that name them.
+
+One place for the names every layer uses (FACTS.md §1-§2): the objects istiod reads,
+the ``certificateAuthority.plugin`` fields that name their Key Vault secrets, and the
+file name each object has in ``etc/cacerts``, in Istio's tools/certs output and as a
+key of the ``cacerts`` secret.
+"""
+
+PLUGIN_OBJECTS = ("root-cert", "ca-cert", "ca-key", "cert-chain")
+CERTIFICATE_OBJECTS = ("root-cert", "ca-cert", "cert-chain")
+PLUGIN_FIELDS = ("keyVaultId", "certObjectName", "keyObjectName", "rootCertObjectName", "certChainObjectName")
+# Which plug-in config field names the Key Vault secret of which object.
+OBJECT_FIELDS = {"root-cert": "rootCertObjectName", "ca-cert": "certObjectName",
+                 "ca-key": "keyObjectName", "cert-chain": "certChainObjectName"}
+
+
+def file_name(obj):
+    """root-cert -> root-cert.pem: the name in etc/cacerts, tools/certs and the cacerts secret."""
+    return obj + ".pem"
