@@ -36,7 +36,7 @@ def collect(cli_ctx, resource_group, cluster_name, **options):
     if not snapshot["cluster"]["ok"]:
         # Nothing else can be read without the cluster: a one-line error (exit 3 for a
         # name that does not exist, 1 otherwise), not a report that "problems were found".
-        from azext_meshca.live import raise_for_failed_read
+        from azext_meshca.collectors.errors import raise_for_failed_read
         raise_for_failed_read(snapshot["cluster"], "cluster {}/{}".format(resource_group, cluster_name))
     return snapshot
 

@@ -21,8 +21,9 @@ import uuid
 
 from azure.cli.core.azclierror import (AzureConnectionError, AzureResponseError, ForbiddenError,
                                        InvalidArgumentValueError, ManualInterrupt, NoTTYError,
-                                       ResourceNotFoundError, ValidationError)
+                                       ValidationError)
 
+from azext_meshca.collectors.errors import raise_for_failed_read
 from azext_meshca.rbac import KEY_VAULT_READER, ROLE_NAMES, SECRETS_USER, reads_secret_values, role_guid
 from azext_meshca.resource_ids import parse_vault_id, scope_covers
 
@@ -102,12 +103,9 @@ def assignments_with_role(assignments, roles):
 
 def require_cluster(cluster_item, resource_group, name):
     """The normalised cluster, or a one-line refusal naming why it cannot be read."""
-    if cluster_item["ok"]:
-        return cluster_item["data"]
-    error = cluster_item["error"]
-    if error.get("status") == 404:
-        raise ResourceNotFoundError("Cluster '{}' was not found in resource group '{}'.".format(name, resource_group))
-    raise _read_error("the cluster {}/{}".format(resource_group, name), error)
+    if not cluster_item["ok"]:
+        raise_for_failed_read(cluster_item, "cluster {}/{}".format(resource_group, name))
+    return cluster_item["data"]
 
 
 def addon_identity(cluster, resource_group, name):
@@ -140,12 +138,9 @@ def plugin_vault_id(cluster, name):
 
 
 def require_vault(vault_item, vault_id):
-    if vault_item["ok"]:
-        return vault_item["data"]
-    error = vault_item["error"]
-    if error.get("status") == 404:
-        raise ResourceNotFoundError("The plug-in CA's Key Vault does not exist: {}.".format(vault_id))
-    raise _read_error("the Key Vault {}".format(vault_id), error)
+    if not vault_item["ok"]:
+        raise_for_failed_read(vault_item, "the plug-in CA's Key Vault {}".format(vault_id))
+    return vault_item["data"]
 
 
 def refuse_foreign_vault(vault, cluster_tenant):
@@ -367,12 +362,6 @@ def write_refusal(plan, error):
         vault_name, reason), error)
 
 
-def _read_error(what, error):
-    if error.get("status") == 403:
-        return ForbiddenError("You may not read {}: {}.".format(what, error.get("reason")))
-    return _service_error("Could not read {}: {}.".format(what, error.get("reason")), error)
-
-
 def _service_error(message, error):
     if error.get("status"):
         return AzureResponseError(message)
@@ -409,7 +398,7 @@ def build_plan(cli_ctx, resource_group, name, mode, secret_permissions):
     if chosen == RBAC:
         item = read_role_assignments(cli_ctx, vault["id"], identity["objectId"])
         if not item["ok"]:
-            raise _read_error("the role assignments on {}".format(vault["id"]), item["error"])
+            raise_for_failed_read(item, "the role assignments on {}".format(vault["id"]))
         assignments = item["data"]
     return plan_fix(resource_group, name, identity, vault, chosen, wanted, assignments,
                     permissions_given=bool(secret_permissions))

@@ -9,6 +9,7 @@ never a verdict on the set.
 from azure.cli.core.azclierror import (AzureResponseError, ResourceNotFoundError, ValidationError)
 
 from azext_meshca.collectors import azure as azure_collectors
+from azext_meshca.collectors.errors import raise_for_failed_read
 from azext_meshca.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS, file_name
 from azext_meshca.snapshot import now_utc as _now
 
@@ -18,14 +19,6 @@ ROOT_CONFIGMAP = "aks-istio-system/istio-ca-root-cert"
 
 def _cacerts_source(obj):
     return "secret {}, key {}".format(CACERTS, file_name(obj))
-
-
-def raise_for_failed_read(item, what):
-    """A failed ARM read becomes one line: 404 exits 3 (az's convention), others 1."""
-    error = item["error"] or {}
-    if error.get("status") == 404:
-        raise ResourceNotFoundError("{} was not found: {}".format(what, error.get("reason")))
-    raise AzureResponseError("Could not read {}: {}".format(what, error.get("reason")))
 
 
 def cluster_info(cli_ctx, resource_group, name):

@@ -75,3 +75,20 @@ def _describe_kube_error(error):
         return collection_error(_one_line("cannot reach the Kubernetes API: {}".format(
             getattr(error, "reason", None) or error)), code="CannotConnect")
     return None
+
+
+def raise_for_failed_read(item, what):
+    """Turn a failed read that leaves a command nothing to do into one az error line.
+
+    404 exits 3 (az's not-found status); everything else exits 1: ForbiddenError for
+    403, AzureResponseError for other HTTP answers, AzureConnectionError when no answer
+    came at all. Used wherever a read is a precondition (the cluster, fix-access's vault).
+    """
+    from azure.cli.core.azclierror import (AzureConnectionError, AzureResponseError, ForbiddenError,
+                                           ResourceNotFoundError)
+    error = item["error"] or {}
+    status, reason = error.get("status"), error.get("reason")
+    if status == 404:
+        raise ResourceNotFoundError("{} was not found: {}".format(what, reason))
+    error_class = ForbiddenError if status == 403 else AzureResponseError if status else AzureConnectionError
+    raise error_class("Could not read {}: {}".format(what, reason))
