@@ -341,6 +341,12 @@ def fingerprint(cert):
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
+def bundle_fingerprints(data):
+    """The fingerprint of every certificate in a PEM bundle (CertFormatError if it has none):
+    roots are compared by these, never by name."""
+    return [fingerprint(cert) for cert in parse_pem_bundle(data)]
+
+
 def name_string(name):
     """RFC 4514 string of a Name; a broken name gives a placeholder, not a crash."""
     try:

@@ -14,7 +14,8 @@ is a bug and must show.
 import datetime
 
 from azext_meshca.checks import access, addon, cluster, collection, config, network, rotation, secrets
-from azext_meshca.checks.common import addon_object_id, cluster_data, parse_time, parse_vault_id, vault_data
+from azext_meshca.checks.common import addon_object_id, cluster_data, parse_time, vault_data
+from azext_meshca.resource_ids import parse_vault_id
 from azext_meshca.snapshot import freeze
 
 ALL_CHECKS = (config.CHECKS + addon.CHECKS + access.CHECKS + network.CHECKS + secrets.CHECKS
@@ -51,7 +52,7 @@ def build_context(snapshot, warn_days=30):
     cluster = cluster_data(snapshot) or {}
     plugin = cluster.get("plugin") or {}
     vault = vault_data(snapshot) or {}
-    parsed = parse_vault_id(plugin.get("keyVaultId")) or (None, None, None)
+    parsed = parse_vault_id(plugin.get("keyVaultId")) or {}
     revisions = cluster.get("revisions") or (snapshot.get("options") or {}).get("revisions") or []
     now = parse_time(snapshot.get("collectedAt")) or datetime.datetime.now(datetime.timezone.utc)
     return {
@@ -59,8 +60,8 @@ def build_context(snapshot, warn_days=30):
         "warn_days": warn_days,
         "resource_group": target.get("resourceGroup") or "<resource-group>",
         "cluster": target.get("cluster") or cluster.get("name") or "<cluster>",
-        "vault_name": vault.get("name") or parsed[2] or "<vault>",
-        "vault_resource_group": vault.get("resourceGroup") or parsed[1] or "<vault-resource-group>",
+        "vault_name": vault.get("name") or parsed.get("name") or "<vault>",
+        "vault_resource_group": vault.get("resourceGroup") or parsed.get("resourceGroup") or "<vault-resource-group>",
         "vault_id": vault.get("id") or plugin.get("keyVaultId") or "<vault-id>",
         "object_id": addon_object_id(snapshot) or "<add-on-identity-object-id>",
         "revision": revisions[0] if revisions else "<revision>",

@@ -8,7 +8,7 @@ one finding per distinct cause and secret, with the exact texts as evidence.
 
 from azext_meshca import logparse
 from azext_meshca.checks.common import (
-    human_age, kube_item, make, name_list, parse_time, parse_vault_id, plugin_config, secret_name, PLUGIN_OBJECTS)
+    human_age, kube_item, make, name_list, parse_time, plugin_config, secret_name, vault_name_of, PLUGIN_OBJECTS)
 
 MAX_EVIDENCE = 3
 # logparse cause -> the finding that reports it.
@@ -140,7 +140,7 @@ def check_secret_provider_class_matches(snapshot, context):
     if plugin is None or not classes:
         return []
     configured = sorted(filter(None, (secret_name(plugin, obj) for obj in PLUGIN_OBJECTS)))
-    vault_name = (parse_vault_id(plugin.get("keyVaultId")) or (None, None, None))[2]
+    vault_name = vault_name_of(plugin.get("keyVaultId"))
     findings = []
     for revision, spc in classes.items():
         if not spc or not spc.get("objectNames"):

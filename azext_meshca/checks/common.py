@@ -78,12 +78,9 @@ def secret_source(plugin, obj):
     return "Key Vault secret {}".format(secret_name(plugin, obj) or obj)
 
 
-def parse_vault_id(vault_id):
-    """(subscription, resource group, name) of a Key Vault resource ID, or None."""
-    parsed = resource_ids.parse_vault_id(vault_id)
-    if not parsed:
-        return None
-    return parsed["subscriptionId"], parsed["resourceGroup"], parsed["name"]
+def vault_name_of(vault_id):
+    """The vault name in a Key Vault resource ID, or None when the ID is malformed."""
+    return (resource_ids.parse_vault_id(vault_id) or {}).get("name")
 
 
 def same_id(left, right):

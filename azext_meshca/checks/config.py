@@ -6,7 +6,7 @@ and return nothing on their own (they read ``plugin_config``).
 """
 
 from azext_meshca.checks.common import (
-    PLUGIN_FIELDS, cluster_data, make, mesh_is_istio, parse_vault_id, plugin_config)
+    PLUGIN_FIELDS, cluster_data, make, mesh_is_istio, plugin_config, vault_name_of)
 
 
 def check_mesh_mode(snapshot, context):
@@ -43,7 +43,7 @@ def check_key_vault_id(snapshot, context):
     """MCA104: keyVaultId is set but is not a vault resource ID."""
     plugin = plugin_config(snapshot)
     vault_id = (plugin or {}).get("keyVaultId")
-    if not vault_id or parse_vault_id(vault_id) is not None:
+    if not vault_id or vault_name_of(vault_id) is not None:
         return []
     return [make(context, "MCA104", "vault", evidence=["keyVaultId: {}".format(vault_id)],
                  key_vault_id=vault_id)]

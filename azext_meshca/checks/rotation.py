@@ -153,8 +153,7 @@ def key_vault_fingerprints(snapshot, obj):
     if not data or not data.get("value"):
         return None
     try:
-        return [normalize_fingerprint(certs.fingerprint(cert))
-                for cert in certs.parse_pem_bundle(data.get("value"))]
+        return [normalize_fingerprint(value) for value in certs.bundle_fingerprints(data.get("value"))]
     except certs.CertFormatError:
         return None  # the certificate checks report the format problem
 

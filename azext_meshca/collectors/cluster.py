@@ -287,7 +287,7 @@ def _fingerprints(pem_text):
     """SHA-256 fingerprints of the certificates in a PEM text; [] if it does not parse."""
     from azext_meshca import certs
     try:
-        return [certs.fingerprint(cert) for cert in certs.parse_pem_bundle(pem_text.encode("utf-8"))]
+        return certs.bundle_fingerprints(pem_text.encode("utf-8"))
     except (certs.CertFormatError, ValueError):
         return []
 
