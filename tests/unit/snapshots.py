@@ -386,3 +386,14 @@ def applied(*mutators):
         result = mutate(snapshot)
         snapshot = result if result is not None else snapshot
     return snapshot
+
+
+def key_vault_holds(**variant):
+    """A mutator: Key Vault now holds the set ``make_plugin_set(**variant)`` makes, while
+    whatever the cluster holds stays as it was."""
+    def mutate(snapshot):
+        objects = plugin_set(**variant)
+        for obj in ("root-cert", "ca-cert", "cert-chain"):
+            snapshot["secrets"][obj]["data"]["value"] = objects[obj].decode("ascii")
+        snapshot["keyFacts"] = key_facts(objects["ca-key"])
+    return mutate

@@ -13,14 +13,7 @@ def _addon(**values):
     return lambda snapshot: s.addon(snapshot).update(values)
 
 
-def _key_vault_holds(**variant):
-    """Key Vault was updated to another set; the cluster still holds the healthy one."""
-    def mutate(snapshot):
-        objects = s.plugin_set(**variant)
-        for obj in ("root-cert", "ca-cert", "cert-chain"):
-            snapshot["secrets"][obj]["data"]["value"] = objects[obj].decode("ascii")
-        snapshot["keyFacts"] = s.key_facts(objects["ca-key"])
-    return mutate
+_key_vault_holds = s.key_vault_holds  # Key Vault updated; the cluster still holds the healthy set
 
 
 def _configmaps(roots_by_namespace):

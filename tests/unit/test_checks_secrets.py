@@ -25,14 +25,7 @@ def _disabled_error(obj):
                                    "not allowed on a disabled secret.", 403, "SecretDisabled")
 
 
-def _values_from(**variant):
-    """Key Vault now holds a different set (the cluster side is not involved here)."""
-    def mutate(snapshot):
-        objects = s.plugin_set(**variant)
-        for obj in ("root-cert", "ca-cert", "cert-chain"):
-            snapshot["secrets"][obj]["data"]["value"] = objects[obj].decode("ascii")
-        snapshot["keyFacts"] = s.key_facts(objects["ca-key"])
-    return mutate
+_values_from = s.key_vault_holds  # Key Vault now holds a different set
 
 
 GRID = [
