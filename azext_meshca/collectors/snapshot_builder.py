@@ -108,17 +108,20 @@ def collect_snapshot(cli_ctx, resource_group, cluster_name, revisions=None, skip
                            pool.submit(_cluster_side, cli_ctx, snapshot["target"], cluster, revisions,
                                        kubeconfig, context, inner))
             if vault_future:
-                snapshot["vault"], snapshot["secrets"], snapshot["keyFacts"] = _result(vault_future)
+                snapshot["vault"], snapshot["secrets"], snapshot["keyFacts"] = _result(
+                    vault_future, lambda failed: (failed, {}, None))
             if roles_future:
-                snapshot["roleAssignments"] = _result(roles_future)
+                snapshot["roleAssignments"] = _result(roles_future, lambda failed: failed)
             if kube_future:
-                snapshot["kube"] = _result(kube_future)
+                snapshot["kube"] = _result(kube_future, lambda failed: {"access": failed})
     return snapshot
 
 
-def _result(future):
-    """Collectors do not raise; if one does anyway, record it rather than crash."""
+def _result(future, shaped_as):
+    """Collectors do not raise; if one does anyway, record the error in the shape its
+    place in the snapshot has (``shaped_as`` builds it from the failed item), rather
+    than crash or leave a mis-shaped entry for the checks to misread."""
     try:
         return future.result()
     except Exception as error:  # pylint: disable=broad-except
-        return collected(error=describe_error(error))
+        return shaped_as(collected(error=describe_error(error)))
