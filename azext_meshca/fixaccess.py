@@ -24,6 +24,7 @@ from azure.cli.core.azclierror import (AzureConnectionError, AzureResponseError,
                                        ValidationError)
 
 from azext_meshca.collectors.errors import raise_for_failed_read
+from azext_meshca.report import EXIT_INCOMPLETE, EXIT_PROBLEMS, exit_after_output
 from azext_meshca.rbac import KEY_VAULT_READER, ROLE_NAMES, SECRETS_USER, reads_secret_values, role_guid
 from azext_meshca.resource_ids import parse_vault_id, scope_covers
 
@@ -37,8 +38,8 @@ DEFAULT_SECRET_PERMISSIONS = ("get",)
 ROLE_ATTEMPTS = 10
 # --wait: the change was applied, but istiod did not turn Ready in time (4, "problems
 # found"), or the cluster could not be read (5, "could not check"); see report.py.
-EXIT_WAIT_TIMED_OUT = 4
-EXIT_WAIT_UNKNOWN = 5
+EXIT_WAIT_TIMED_OUT = EXIT_PROBLEMS
+EXIT_WAIT_UNKNOWN = EXIT_INCOMPLETE
 DEFAULT_WAIT_SECONDS = 300
 WAIT_POLL_SECONDS = 5
 
@@ -385,7 +386,9 @@ def subscription_tenant(cli_ctx):
 
 
 def build_plan(cli_ctx, resource_group, name, mode, secret_permissions):
-    """Read the cluster, the vault and (RBAC) the identity's assignments; return the plan."""
+    """Read the cluster, the vault and (RBAC) the identity's assignments.
+
+    Returns ``(plan, cluster)``: --wait reuses the cluster rather than reading it again."""
     from azext_meshca.collectors.azure import read_cluster, read_role_assignments, read_vault
     wanted = normalise_secret_permissions(secret_permissions)
     cluster = require_cluster(read_cluster(cli_ctx, resource_group, name), resource_group, name)
@@ -401,7 +404,7 @@ def build_plan(cli_ctx, resource_group, name, mode, secret_permissions):
             raise_for_failed_read(item, "the role assignments on {}".format(vault["id"]))
         assignments = item["data"]
     return plan_fix(resource_group, name, identity, vault, chosen, wanted, assignments,
-                    permissions_given=bool(secret_permissions))
+                    permissions_given=bool(secret_permissions)), cluster
 
 
 def confirm(yes):
@@ -495,12 +498,10 @@ def verify_policy(cli_ctx, plan):
 
 # --------------------------------------------------------------------------- --wait
 
-def wait_for_istiod(cli_ctx, plan, timeout):
+def wait_for_istiod(cli_ctx, plan, cluster, timeout):
     """Poll istiod pods until every current pod is Ready and none is still initialising."""
-    from azext_meshca.collectors.azure import read_cluster
     from azext_meshca.collectors.cluster import open_kube
     cluster_ref = plan["cluster"]
-    cluster = read_cluster(cli_ctx, cluster_ref["resourceGroup"], cluster_ref["name"]).get("data")
     api, access = open_kube(cli_ctx, cluster_ref["resourceGroup"], cluster_ref["name"], cluster)
     if api is None:
         return {"ready": False, "timedOut": False, "seconds": 0, "pods": [],
@@ -551,7 +552,7 @@ def run_fix_access(cmd, resource_group, name, mode=None, secret_permissions=None
     """Plan, show, confirm, apply, and report; see the module docstring for the rules."""
     if timeout is not None and timeout <= 0:
         raise InvalidArgumentValueError("--timeout must be a positive number of seconds.")
-    plan = build_plan(cmd.cli_ctx, resource_group, name, mode, secret_permissions)
+    plan, cluster = build_plan(cmd.cli_ctx, resource_group, name, mode, secret_permissions)
     if plan["change"] is None:
         _stderr(plan["summary"])
         return fix_result("unchanged", plan)
@@ -566,13 +567,13 @@ def run_fix_access(cmd, resource_group, name, mode=None, secret_permissions=None
     steps = next_steps(plan)
     waited = None
     if wait:
-        waited = wait_for_istiod(cmd.cli_ctx, plan, timeout or DEFAULT_WAIT_SECONDS)
+        waited = wait_for_istiod(cmd.cli_ctx, plan, cluster, timeout or DEFAULT_WAIT_SECONDS)
     else:
         for step in steps:
             _stderr(step)
     result = fix_result("applied", plan, applied, steps, waited)
     if waited is not None and not waited["ready"]:
-        _exit_after_output(cmd, EXIT_WAIT_TIMED_OUT if waited["timedOut"] else EXIT_WAIT_UNKNOWN)
+        exit_after_output(cmd, EXIT_WAIT_TIMED_OUT if waited["timedOut"] else EXIT_WAIT_UNKNOWN)
     return result
 
 
@@ -583,12 +584,3 @@ def fix_result(outcome, plan, applied=None, steps=None, waited=None):
     result.update(applied=applied, nextSteps=list(steps or []), wait=waited)
     return result
 
-
-def _exit_after_output(cmd, code):
-    """Print the result, then exit with ``code`` (same mechanism as report.py)."""
-    from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
-
-    def _exit(_cli_ctx, **_kwargs):
-        raise SystemExit(code)
-
-    cmd.cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _exit)

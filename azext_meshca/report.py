@@ -72,7 +72,11 @@ def exit_with_status_after_output(cmd, result):
     knack fires EVENT_CLI_SUCCESSFUL_EXECUTE after the output is written; raising
     SystemExit there keeps the printed result and sets the exit status (FACTS.md §6).
     """
-    code = exit_status(result)
+    exit_after_output(cmd, exit_status(result))
+
+
+def exit_after_output(cmd, code):
+    """Let az print the command's result, then exit with ``code`` (nothing to do for 0)."""
     if code == EXIT_OK:
         return
     from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
