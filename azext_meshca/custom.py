@@ -5,11 +5,6 @@ command table loads fast.
 """
 
 
-def _now():
-    import datetime
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 def _respond(cmd, findings, certificates, source):
     """The output contract, printed before the exit status that matches it."""
     from azext_meshca.report import build_result, exit_with_status_after_output
@@ -30,13 +25,14 @@ def validate_secrets(cmd, cert_dir=None, root_cert=None, ca_cert=None, ca_key=No
             root_cert_object_name=root_cert_object_name, ca_cert_object_name=ca_cert_object_name,
             ca_key_object_name=ca_key_object_name, cert_chain_object_name=cert_chain_object_name))
     from azext_meshca import sources
+    from azext_meshca.snapshot import now_utc
     from azext_meshca.validation import validate_plugin_set
     if cert_dir:
         objects, object_sources = sources.read_cert_dir(cert_dir)
     else:
         objects, object_sources = sources.read_named_files({
             "root-cert": root_cert, "ca-cert": ca_cert, "ca-key": ca_key, "cert-chain": cert_chain})
-    findings, certificates = validate_plugin_set(objects, _now(), warn_days=warn_days, sources=object_sources)
+    findings, certificates = validate_plugin_set(objects, now_utc(), warn_days=warn_days, sources=object_sources)
     return _respond(cmd, findings, certificates, {"kind": "files", "files": object_sources})
 
 
@@ -51,6 +47,7 @@ def show_cert(cmd, file=None, cert_dir=None, warn_days=None, resource_group_name
             root_cert_object_name=root_cert_object_name, ca_cert_object_name=ca_cert_object_name,
             ca_key_object_name=None, cert_chain_object_name=cert_chain_object_name))
     from azext_meshca import sources
+    from azext_meshca.snapshot import now_utc
     from azext_meshca.validation import describe_objects
     if cert_dir:
         objects, object_sources = sources.read_cert_dir(cert_dir)
@@ -59,7 +56,7 @@ def show_cert(cmd, file=None, cert_dir=None, warn_days=None, resource_group_name
     else:
         objects = {"file": sources.read_capped(file)}
         object_sources = {"file": file}
-    findings, certificates = describe_objects(objects, _now(), sources=object_sources, warn_days=warn_days)
+    findings, certificates = describe_objects(objects, now_utc(), sources=object_sources, warn_days=warn_days)
     return _respond(cmd, findings, certificates, {"kind": "files", "files": object_sources})
 
 
