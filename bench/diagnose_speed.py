@@ -17,7 +17,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from tests.sim.harness import start_simulator  # noqa: E402  pylint: disable=wrong-import-position
+from sandbox.sim.harness import start_simulator  # noqa: E402  pylint: disable=wrong-import-position
 
 RESOURCE_GROUP, CLUSTER = "myResourceGroup", "myAKSCluster"
 # Runs a command and prints its children's peak RSS, so memory is measured per run.

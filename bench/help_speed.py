@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tests.azcli import new_az  # noqa: E402  pylint: disable=wrong-import-position
+from sandbox.azcli import new_az  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def _time_once(az, args):

@@ -20,7 +20,7 @@ At session end, any attempt to reach the network through the proxy trap fails th
 
 import pytest
 
-from tests.sim import proxytrap
+from sandbox.sim import proxytrap
 
 
 def pytest_configure(config):
@@ -43,7 +43,7 @@ class SimFactory:
 
     def fresh(self, name, **options):
         """A private simulator; stopped at session end (or earlier by the caller)."""
-        from tests.sim.harness import start_simulator
+        from sandbox.sim.harness import start_simulator
         sim = start_simulator(name, **options)
         self._all.append(sim)
         return sim

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.azcli import AZ
+from sandbox.azcli import AZ
 
 pytestmark = pytest.mark.e2e
 DIAGNOSE = ["aks", "mesh", "ca", "diagnose", "-g", "myResourceGroup", "-n", "myAKSCluster", "-o", "none"]

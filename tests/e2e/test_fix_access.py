@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from tests import azcli
+from sandbox import azcli
 
 pytestmark = pytest.mark.e2e
 

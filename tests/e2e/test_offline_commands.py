@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from tests import certfactory
-from tests.azcli import new_az
+from sandbox import certfactory
+from sandbox.azcli import new_az
 
 pytestmark = pytest.mark.e2e
 

@@ -13,9 +13,9 @@ import subprocess
 
 import pytest
 
-from tests.sim.kube import KubeApi, build_kubeconfig
-from tests.sim.scenario import load_world
-from tests.sim.server import FaultInjector, RequestLog, SimServer, server_tls_context
+from sandbox.sim.kube import KubeApi, build_kubeconfig
+from sandbox.sim.scenario import load_world
+from sandbox.sim.server import FaultInjector, RequestLog, SimServer, server_tls_context
 
 NS = "aks-istio-system"
 RG, CLUSTER, VAULT = "myResourceGroup", "myAKSCluster", "MyAzureKeyVault"
@@ -95,7 +95,7 @@ def test_istiod_log_pipeline_plugged_in_cert(sim):
 
 def _lone_kube(mutate):
     """Just the Kubernetes API over a modified healthy World (for variants no scenario file needs)."""
-    from tests.sim.pki import server_pki
+    from sandbox.sim.pki import server_pki
     world = load_world("healthy")
     mutate(world)
     pki = server_pki()

@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from tests.sim import proxytrap
+from sandbox.sim import proxytrap
 
 RG = "myResourceGroup"
 CLUSTER = "myAKSCluster"

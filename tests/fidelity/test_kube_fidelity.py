@@ -15,9 +15,9 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
-from tests.sim.kube import KubeApi
-from tests.sim.scenario import load_world
-from tests.sim.server import FaultInjector, RequestLog, SimServer, make_jwt, server_tls_context
+from sandbox.sim.kube import KubeApi
+from sandbox.sim.scenario import load_world
+from sandbox.sim.server import FaultInjector, RequestLog, SimServer, make_jwt, server_tls_context
 
 NS = "aks-istio-system"
 ADDON_OID = "22222222-2222-2222-2222-222222222222"
@@ -280,7 +280,7 @@ def test_two_thousand_namespaces_list_fast_and_paginated(tmp_path):
 
 
 def test_age_columns_follow_kubectl_rules():
-    from tests.sim.kube_tables import human_duration
+    from sandbox.sim.kube_tables import human_duration
     assert [human_duration(s) for s in (59, 119, 189, 355, 3600 * 14, 86400 * 3 + 3600)] == \
         ["59s", "119s", "3m9s", "5m55s", "14h", "3d1h"]
 
@@ -300,8 +300,8 @@ def test_rollout_restart_is_the_one_write_served(sim):
 
 def _lone_kube_client(tmp_path, kubernetes_spec):
     """A Kubernetes API alone over the healthy World with a different ``kubernetes:`` key."""
-    from tests.sim.kube import build_kubeconfig
-    from tests.sim.pki import server_pki
+    from sandbox.sim.kube import build_kubeconfig
+    from sandbox.sim.pki import server_pki
     world = load_world("healthy")
     world.kubernetes = kubernetes_spec
     pki = server_pki()
@@ -334,7 +334,7 @@ def test_scenario_options_objects_stale_roots_and_mount_delay(tmp_path):
         world.find_vault(vault)["properties"]["accessPolicies"] = []  # break access: istiod stuck
 
         def istiod_status():
-            from tests.sim.kube_tables import pod_status_text
+            from sandbox.sim.kube_tables import pod_status_text
             pods = core.list_namespaced_pod(NS, label_selector="app=istiod").items
             return {pod_status_text(api_client.sanitize_for_serialization(p)) for p in pods}
 
@@ -348,7 +348,7 @@ def test_scenario_options_objects_stale_roots_and_mount_delay(tmp_path):
 
 
 def test_bad_ca_in_the_vault_crashloops_istiod_with_the_go_error(tmp_path):
-    from tests.sim.scenario import make_pki_set
+    from sandbox.sim.scenario import make_pki_set
     spec = {"istiod": {"replicas": 1}}
     server, world, api_client = _lone_kube_client(tmp_path, spec)
     try:

@@ -2,7 +2,7 @@
 
 Why a builder: every check grid needs "healthy, except one thing". ``healthy_snapshot()``
 returns a full schema-v1 snapshot (azext_meshca/snapshot.py) whose Key Vault values
-come from ``tests.certfactory.make_plugin_set()`` (keys generated at test time, never
+come from ``sandbox.certfactory.make_plugin_set()`` (keys generated at test time, never
 committed) and whose in-cluster state matches them. The mutators each break one thing
 and return the snapshot so calls chain.
 
@@ -16,7 +16,7 @@ import json
 
 from azext_meshca import certs
 from azext_meshca.snapshot import collected, collection_error
-from tests import certfactory
+from sandbox import certfactory
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"

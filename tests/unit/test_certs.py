@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
 from cryptography.x509.oid import NameOID
 
 from azext_meshca import certs
-from tests import certfactory as cf
+from sandbox import certfactory as cf
 
 NOW = cf.ANCHOR_TIME
 CERTS_PY = os.path.join(os.path.dirname(certs.__file__), "certs.py")

@@ -11,7 +11,7 @@ import pytest
 from azext_meshca import certs
 from azext_meshca.catalog import CATALOG
 from azext_meshca.validation import describe_objects, validate_plugin_set
-from tests import certfactory as cf
+from sandbox import certfactory as cf
 
 NOW = cf.ANCHOR_TIME
 OBJECTS = ("root-cert", "ca-cert", "ca-key", "cert-chain")

@@ -16,7 +16,7 @@ import uuid
 
 import yaml
 
-from tests.sim.server import Response, json_error
+from sandbox.sim.server import Response, json_error
 
 P = r"(?i)"
 SUB = r"/subscriptions/(?P<sub>[^/]+)"

@@ -1,6 +1,6 @@
 """Simulated Kubernetes API server (the AKS cluster's API, as kubectl sees it).
 
-World members this package uses (defined by tests/sim/scenario.py, Azure side):
+World members this package uses (defined by sandbox/sim/scenario.py, Azure side):
 
     world.kubernetes                  -> the scenario's ``kubernetes:`` mapping ({} if absent)
     world.cluster                     -> the managedCluster ARM body (name, properties.serviceMeshProfile,
@@ -26,8 +26,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from tests.sim.kube_tables import table_for, wants_table
-from tests.sim.server import Response, decode_jwt
+from sandbox.sim.kube_tables import table_for, wants_table
+from sandbox.sim.server import Response, decode_jwt
 
 # Fallback bearer token for kubeconfigs when the World does not name one.
 CLUSTER_USER_TOKEN = "sim-cluster-user-token-5d41402abc4b2a76b9719d911017c592"
@@ -299,12 +299,12 @@ class _Target:
 class KubeApi:
     """``handle(req) -> Response`` for the simulated cluster API (read-mostly).
 
-    The objects come from a ``KubeModel`` (tests/sim/kube_model.py), which expands the
+    The objects come from a ``KubeModel`` (sandbox/sim/kube_model.py), which expands the
     scenario and computes istiod's state from the World on every request (the mount model).
     """
 
     def __init__(self, world, model=None):
-        from tests.sim.kube_model import KubeModel  # local import: model imports helpers from here
+        from sandbox.sim.kube_model import KubeModel  # local import: model imports helpers from here
         self.world = world
         self.model = model or KubeModel(world)
         spec = getattr(world, "kubernetes", None) or {}

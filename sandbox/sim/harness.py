@@ -14,13 +14,13 @@ import tempfile
 import threading
 import time
 
-from tests.sim import proxytrap
-from tests.sim.arm import ArmService
-from tests.sim.identity import AadService, ManagedIdentityService
-from tests.sim.keyvault import KeyVaultService
-from tests.sim.pki import server_pki
-from tests.sim.scenario import load_world
-from tests.sim.server import (ControlService, Fault, FaultInjector, RequestLog, SimServer, fault_from_spec,
+from sandbox.sim import proxytrap
+from sandbox.sim.arm import ArmService
+from sandbox.sim.identity import AadService, ManagedIdentityService
+from sandbox.sim.keyvault import KeyVaultService
+from sandbox.sim.pki import server_pki
+from sandbox.sim.scenario import load_world
+from sandbox.sim.server import (ControlService, Fault, FaultInjector, RequestLog, SimServer, fault_from_spec,
                               free_port, server_tls_context)
 
 CLOUD_NAME = "Loop"
@@ -72,7 +72,7 @@ class SimulatorEnv:
 
     def _kube_service(self):
         try:
-            from tests.sim.kube import KubeApi  # the Kubernetes side's handler
+            from sandbox.sim.kube import KubeApi  # the Kubernetes side's handler
             return KubeApi(self.world)
         except ImportError as exc:  # keeps the Azure side usable while kube.py is incomplete
             return _UnavailableKube(str(exc))
@@ -129,7 +129,7 @@ class SimulatorEnv:
 
     def kubeconfig(self, path=None, token=None):
         """Write a kubeconfig for the simulated cluster (what get-credentials would give)."""
-        from tests.sim.kube import build_kubeconfig
+        from sandbox.sim.kube import build_kubeconfig
         path = path or os.path.join(self.tmpdir, "kubeconfig")
         text = build_kubeconfig(self.kube_url, self.pki.ca_pem, token=token or self.world.kube_user_token,
                                 cluster_name=self.world.cluster["name"])
@@ -149,12 +149,12 @@ class SimulatorEnv:
                 "--skip-endpoint-discovery"]
 
     def az(self, name=None, with_extension=True, login=True):
-        """A real-az runner (tests.azcli.AzCli) pointed at this simulator and logged in.
+        """A real-az runner (sandbox.azcli.AzCli) pointed at this simulator and logged in.
 
         with_extension=False skips building/installing the meshca wheel (fidelity
         tests only need built-in commands).
         """
-        from tests import azcli
+        from sandbox import azcli
         name = name or "%s-%d" % (self.scenario, len(self._azs))
         if with_extension:
             runner = azcli.new_az("%s-%d" % (name, int(time.time() * 1000)), extra_env=self.env)
@@ -171,7 +171,7 @@ class SimulatorEnv:
     # ------------------------------------------------------------------ faults and hooks
 
     def add_fault(self, kind, **spec):
-        """Inject a fault at run time (see tests.sim.server.Fault)."""
+        """Inject a fault at run time (see sandbox.sim.server.Fault)."""
         if "method" in spec:
             spec["method"] = spec["method"].upper()
         return self.faults.add(Fault(kind=kind, **spec))
@@ -220,7 +220,7 @@ class _UnavailableKube:
         self.reason = reason
 
     def handle(self, req):
-        from tests.sim.server import Response
+        from sandbox.sim.server import Response
         return Response(503, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 503,
                               "message": "simulated Kubernetes API unavailable: " + self.reason})
 
@@ -234,5 +234,5 @@ def _checked(runner, args):
 
 
 def start_simulator(scenario, **options):
-    """Start all services for ``scenario`` (a name under tests/sim/scenarios or a path)."""
+    """Start all services for ``scenario`` (a name under sandbox/sim/scenarios or a path)."""
     return SimulatorEnv(scenario, **options)

@@ -1,13 +1,13 @@
 """Scenario loader and the mutable in-memory World every simulated service shares.
 
-A scenario YAML (``tests/sim/scenarios/<name>.yaml``) describes one Azure
+A scenario YAML (``sandbox/sim/scenarios/<name>.yaml``) describes one Azure
 subscription: the operator, one AKS cluster with the Istio plug-in CA config, its
 Key Vaults and secrets, role assignments, generated PKI sets and the Kubernetes
 objects.  ARM writes (access-policy add, role assignment create) change the
 World; Key Vault reads and the Kubernetes mount model evaluate it, so a fix made
 through ``az`` turns the cluster healthy on the next read.
 
-Interface used by ``tests/sim/kube.py`` (Kubernetes side):
+Interface used by ``sandbox/sim/kube.py`` (Kubernetes side):
   world.plugin_objects()            -> list of PluginObject(file, object_name, vault_name)
   world.plugin_config()             -> the plugin dict from the cluster (may be {})
   world.addon_identity()            -> dict objectId/clientId/resourceId ({} if none)
@@ -181,11 +181,11 @@ def _pki_set_to_parts(result):
 
 
 def make_pki_set(variant):
-    """Generate (once per process per variant) a plug-in CA set via tests.certfactory."""
+    """Generate (once per process per variant) a plug-in CA set via sandbox.certfactory."""
     key = json.dumps(variant or {}, sort_keys=True, default=str)
     with _pki_lock:
         if key not in _pki_cache:
-            from tests import certfactory  # imported late: another engineer owns it
+            from sandbox import certfactory  # imported late: another engineer owns it
             _pki_cache[key] = _pki_set_to_parts(certfactory.make_plugin_set(**(variant or {})))
         return _pki_cache[key]
 

@@ -10,7 +10,7 @@ prove Key Vault answers 200 to the add-on after a fix).
 import time
 from urllib.parse import parse_qs
 
-from tests.sim.server import Response, json_error, make_jwt
+from sandbox.sim.server import Response, json_error, make_jwt
 
 TOKEN_LIFETIME = 3600
 

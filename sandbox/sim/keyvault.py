@@ -9,7 +9,7 @@ World so the operator, the add-on identity and the CSI mount model all agree.
 
 import re
 
-from tests.sim.server import Response, json_error
+from sandbox.sim.server import Response, json_error
 
 _SECRET = re.compile(r"^/secrets/(?P<name>[^/]+)(?:/(?P<version>[^/]*))?/?$", re.I)
 _VERSIONS = re.compile(r"^/secrets/(?P<name>[^/]+)/versions/?$", re.I)

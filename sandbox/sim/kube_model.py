@@ -266,7 +266,7 @@ class KubeModel:
 
     def pod_log(self, pod, container):
         """[(timestamp, line)] for a container, or a Response error (container not started)."""
-        from tests.sim.kube import status_response
+        from sandbox.sim.kube import status_response
         meta = pod["metadata"]
         key = (meta["namespace"], meta["name"], container)
         lines = self._dynamic_logs.get(key, self._logs.get(key))
@@ -280,13 +280,13 @@ class KubeModel:
 
     def write(self, req, target):
         """The only write served: PATCH of a deployment's template annotations (rollout restart)."""
-        from tests.sim.kube import status_response
+        from sandbox.sim.kube import status_response
         if req.method != "PATCH" or target.rtype.key != ("apps", "deployments") or not target.name \
                 or target.subresource:
             return status_response(405, "MethodNotAllowed", "the simulator serves no %s on %s"
                                    % (req.method, target.rtype.plural))
         if self.get(target.rtype, target.namespace, target.name) is None:
-            from tests.sim.kube import not_found
+            from sandbox.sim.kube import not_found
             return not_found(target.rtype, target.name)
         try:
             patch = json.loads(req.body.decode("utf-8") or "{}")
@@ -380,7 +380,7 @@ class KubeModel:
         return DEFAULT_NODE[:-1] + str(index) if index < 10 else "aks-userpool-24672518-vmss%06d" % index
 
     def _put_manifest(self, store, manifest):
-        from tests.sim.kube import KIND_TO_TYPE
+        from sandbox.sim.kube import KIND_TO_TYPE
         rtype = KIND_TO_TYPE.get((manifest.get("apiVersion"), manifest.get("kind")))
         if rtype is None:
             raise ValueError("kubernetes.objects: unsupported %s/%s" % (manifest.get("apiVersion"), manifest.get("kind")))

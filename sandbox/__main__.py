@@ -1,8 +1,8 @@
 """Run a simulated Azure subscription + AKS cluster locally, no Azure account needed.
 
-    python -m tests.sandbox --list
-    python -m tests.sandbox article-issue-1                  # prints export lines, then waits
-    python -m tests.sandbox article-issue-1 --run "az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster"
+    python -m sandbox --list
+    python -m sandbox article-issue-1                  # prints export lines, then waits
+    python -m sandbox article-issue-1 --run "az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster"
 
 With ``--run`` the command runs in the simulator's environment (a fresh az config
 dir logged in to the loopback cloud, meshca installed from its wheel, KUBECONFIG
@@ -18,7 +18,7 @@ import threading
 
 
 def _parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m tests.sandbox", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.split("\n\n")[0])
     parser.add_argument("scenario", nargs="?", help="scenario name (see --list)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     parser.add_argument("--run", metavar="COMMAND", help="run this shell command inside the sandbox and exit")
@@ -50,7 +50,7 @@ def _print_exports(env, sim):
 
 def main(argv=None):
     args = _parse_args(sys.argv[1:] if argv is None else argv)
-    from tests.sim.scenario import ScenarioError, list_scenarios, read_scenario
+    from sandbox.sim.scenario import ScenarioError, list_scenarios, read_scenario
     if args.list:
         for name in list_scenarios():
             print("%-28s %s" % (name, read_scenario(name).get("description", "")))
@@ -58,7 +58,7 @@ def main(argv=None):
     if not args.scenario:
         print("error: name a scenario (see --list)", file=sys.stderr)
         return 2
-    from tests.sim.harness import start_simulator
+    from sandbox.sim.harness import start_simulator
     try:
         sim = start_simulator(args.scenario, kube_unreachable=args.kube_unreachable)
     except ScenarioError as exc:

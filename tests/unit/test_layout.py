@@ -1,0 +1,32 @@
+"""The repository's layout: the product, the sandbox, the bench and scripts/demo never
+import anything from tests/ (tests/ holds only tests; the sandbox lives in sandbox/)."""
+
+import os
+import re
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NON_TEST_ROOTS = ("azext_meshca", "sandbox", "bench", "scripts")
+IMPORTS_TESTS = re.compile(r"^\s*(from\s+tests[\s.]|import\s+tests\b)|-m\s+tests\.", re.MULTILINE)
+
+
+def _non_test_files():
+    for root in NON_TEST_ROOTS:
+        for folder, _dirs, files in os.walk(os.path.join(REPO, root)):
+            for name in files:
+                if name.endswith((".py", ".sh")) or folder.endswith("scripts"):
+                    yield os.path.join(folder, name)
+
+
+def test_no_product_bench_or_demo_code_imports_tests():
+    offenders = []
+    for path in _non_test_files():
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            if IMPORTS_TESTS.search(handle.read()):
+                offenders.append(os.path.relpath(path, REPO))
+    assert not offenders, "these import from tests/: {}".format(offenders)
+
+
+def test_sandbox_is_not_in_the_wheel():
+    with open(os.path.join(REPO, "setup.py"), encoding="utf-8") as handle:
+        setup_py = handle.read()
+    assert "include=['azext_meshca', 'azext_meshca.*']" in setup_py
