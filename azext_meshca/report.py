@@ -67,21 +67,39 @@ def build_result(findings, certificates=None, **extra):
 
 
 def exit_with_status_after_output(cmd, result):
-    """Print the result as usual, then exit with the status it calls for.
-
-    knack fires EVENT_CLI_SUCCESSFUL_EXECUTE after the output is written; raising
-    SystemExit there keeps the printed result and sets the exit status (FACTS.md §6).
-    """
+    """Print the result as usual, then exit with the status it calls for."""
     exit_after_output(cmd, exit_status(result))
 
 
 def exit_after_output(cmd, code):
-    """Let az print the command's result, then exit with ``code`` (nothing to do for 0)."""
+    """Let az print this invocation's result, then exit with ``code`` (nothing to do for 0).
+
+    azure-cli's invoker builds its CommandResultItem with exit status 0 and knack reads it
+    before printing (knack/cli.py ``CLI.invoke``), so the only way to print a result and
+    still exit non-zero is a SystemExit from EVENT_CLI_SUCCESSFUL_EXECUTE, which knack raises
+    after the output is written; azure/cli/__main__.py passes its code through.
+
+    The handler belongs to this invocation only: it removes itself when it fires, and an
+    EVENT_CLI_POST_EXECUTE handler (raised in ``invoke``'s ``finally``) removes both even when
+    printing failed. Otherwise a CLI object that runs several commands (``az interactive``,
+    azure-cli-testsdk, ``get_default_cli()``) would exit every later command with ``code``.
+    knack's own ``--query`` filter removes its handler the same way (knack/query.py).
+    """
     if code == EXIT_OK:
         return
-    from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
+    from knack.events import EVENT_CLI_POST_EXECUTE, EVENT_CLI_SUCCESSFUL_EXECUTE
+    cli_ctx = cmd.cli_ctx
+
+    def _forget():
+        cli_ctx.unregister_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _exit)
+        cli_ctx.unregister_event(EVENT_CLI_POST_EXECUTE, _forget_after_invoke)
 
     def _exit(_cli_ctx, **_kwargs):
+        _forget()
         raise SystemExit(code)
 
-    cmd.cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _exit)
+    def _forget_after_invoke(_cli_ctx, **_kwargs):
+        _forget()
+
+    cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _exit)
+    cli_ctx.register_event(EVENT_CLI_POST_EXECUTE, _forget_after_invoke)
