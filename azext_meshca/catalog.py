@@ -26,11 +26,31 @@ SEVERITIES = (ERROR, WARNING, INFO)
 AREAS = ("config", "addon", "rotation", "access", "network", "secret",
          "certificate", "cluster", "collection")
 
-Message = namedtuple("Message", "code severity area title message remedy")
+Message = namedtuple("Message", "code severity area title message remedy explained_by fallback detail")
+
+# Codes that were used once and must never mean something else: {code: why it went}.
+# Retire a code by moving it here, never by reusing it (a test enforces both).
+RETIRED = {}
+
+# Cause -> symptom links, as data. A symptom's ``explained_by`` lists the causes that
+# produce exactly it, in the order they are named; ``fallback`` applies only when
+# none of those is present. run_checks sets explainedBy/explains from these.
+#
+# The causes a failed cacerts mount can have (MCA801 may be explained by any of them).
+# A secret's exp/nbf dates (MCA612) are informational: Key Vault still serves the value,
+# so they never explain a failed mount.
+MOUNT_CAUSES = ("MCA103", "MCA104", "MCA105", "MCA201", "MCA202", "MCA401", "MCA402", "MCA403", "MCA406",
+                "MCA501", "MCA502", "MCA601", "MCA611", "MCA613")
+MOUNT_SYMPTOMS = ("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "MCA808", "MCA809")
+# Stands for every error-level secret or certificate code (MCA6xx, MCA7xx): what istiod
+# rejects when it loads the plug-in files.
+CERTIFICATE_ERRORS = "certificate-errors"
 
 
-def _m(code, severity, area, title, message, remedy=""):
-    return Message(code, severity, area, title, message, remedy)
+def _m(code, severity, area, title, message, remedy="", explained_by=(), fallback=(), detail=""):
+    """One entry. ``detail`` is the few words ``-o table`` shows beside the title (days
+    left, the missing permission, the object), filled from the same parameters."""
+    return Message(code, severity, area, title, message, remedy, tuple(explained_by), tuple(fallback), detail)
 
 
 # Remedy templates may use these names; checks fill them from the snapshot.
@@ -42,7 +62,8 @@ _ENTRIES = [
        "serviceMeshProfile.mode is '{mode}', so there is no istiod to plug a CA into.",
        "az aks mesh enable -g {resource_group} -n {cluster} --key-vault-id <vault-id> "
        "--root-cert-object-name root-cert --ca-cert-object-name ca-cert "
-       "--ca-key-object-name ca-key --cert-chain-object-name cert-chain"),
+       "--ca-key-object-name ca-key --cert-chain-object-name cert-chain",
+       detail="mode {mode}"),
     _m("MCA102", WARNING, "config", "No plug-in CA is configured; istiod uses its self-signed CA",
        "serviceMeshProfile.istio.certificateAuthority.plugin is not set, so the mesh runs "
        "with istiod's self-signed root and the Key Vault checks do not apply.",
@@ -55,347 +76,461 @@ _ENTRIES = [
        "certificateAuthority.plugin lacks {missing}; all five fields are required.",
        "Re-enable the mesh with all five plug-in options: --key-vault-id, "
        "--root-cert-object-name, --ca-cert-object-name, --ca-key-object-name, "
-       "--cert-chain-object-name."),
+       "--cert-chain-object-name.",
+       detail="missing {missing}"),
     _m("MCA104", ERROR, "config", "keyVaultId is not a Key Vault resource ID",
        "keyVaultId '{key_vault_id}' does not have the form "
        "/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>.",
        "Re-enable the mesh with --key-vault-id set to the output of: "
-       "az keyvault show -n <vault> --query id -o tsv"),
+       "az keyvault show -n <vault> --query id -o tsv",
+       detail="{key_vault_id}"),
     _m("MCA105", ERROR, "config", "The configured Key Vault does not exist",
        "ARM answered 404 for {vault_id}: the vault was deleted, renamed or is in another "
        "subscription.",
        "Recover it (az keyvault recover -n {vault_name}) or re-enable the mesh with the "
-       "ID of an existing vault."),
+       "ID of an existing vault.",
+       detail="vault {vault_name} not found"),
 
     # --- addon (MCA2xx) ---
     _m("MCA201", ERROR, "addon", "The Azure Key Vault secrets provider add-on is disabled",
        "addonProfiles.azureKeyvaultSecretsProvider.enabled is false; nothing mounts the "
        "plug-in CA into istiod.",
        "az aks enable-addons --addons azure-keyvault-secrets-provider -g {resource_group} "
-       "-n {cluster} --enable-secret-rotation"),
+       "-n {cluster} --enable-secret-rotation",
+       detail="add-on disabled"),
     _m("MCA202", ERROR, "addon", "The secrets provider add-on has no identity",
        "addonProfiles.azureKeyvaultSecretsProvider.identity has no objectId, so no one can "
        "be granted access to the vault.",
        "az aks disable-addons --addons azure-keyvault-secrets-provider -g {resource_group} "
        "-n {cluster} && az aks enable-addons --addons azure-keyvault-secrets-provider "
-       "-g {resource_group} -n {cluster} --enable-secret-rotation"),
+       "-g {resource_group} -n {cluster} --enable-secret-rotation",
+       detail="no identity objectId"),
 
     # --- rotation (MCA3xx) ---
     _m("MCA301", WARNING, "rotation", "Secret rotation is disabled",
        "enableSecretRotation is '{value}': changes to the Key Vault secrets never reach "
        "istiod until its pods are recreated.",
        "az aks addon update -g {resource_group} -n {cluster} --addon "
-       "azure-keyvault-secrets-provider --enable-secret-rotation --rotation-poll-interval 2m"),
+       "azure-keyvault-secrets-provider --enable-secret-rotation --rotation-poll-interval 2m",
+       detail="enableSecretRotation {value}"),
     _m("MCA302", WARNING, "rotation", "The rotation poll interval is long",
        "rotationPollInterval is {interval}: a Key Vault change takes up to {interval} to "
        "reach the cacerts mount{restart_note}.",
        "az aks addon update -g {resource_group} -n {cluster} --addon "
-       "azure-keyvault-secrets-provider --enable-secret-rotation --rotation-poll-interval 2m"),
+       "azure-keyvault-secrets-provider --enable-secret-rotation --rotation-poll-interval 2m",
+       detail="polls every {interval}"),
     _m("MCA303", INFO, "rotation", "Secret rotation is enabled",
        "Rotation polls every {interval}: a Key Vault change reaches the cacerts mount within "
-       "about {interval}{restart_note}.", ""),
+       "about {interval}{restart_note}.", "",
+       detail="polls every {interval}"),
     _m("MCA304", ERROR, "rotation", "The mesh trusts an old root: a root change was not picked up",
        "The istio-ca-root-cert configmap in aks-istio-system holds root {cluster_root} but "
        "Key Vault's root-cert holds {vault_root}. {restart_note}",
-       "kubectl rollout restart deployment/istiod-{revision} -n aks-istio-system"),
+       "kubectl rollout restart deployment/istiod-{revision} -n aks-istio-system",
+       detail="mesh root {cluster_root}"),
     _m("MCA305", WARNING, "rotation", "The cacerts secret lags behind Key Vault",
        "The cacerts secret in aks-istio-system differs from Key Vault in {objects}. "
        "{lag_note}",
        "Wait one poll interval; if it persists, check rotation with: az aks show "
-       "-g {resource_group} -n {cluster} --query addonProfiles.azureKeyvaultSecretsProvider.config"),
+       "-g {resource_group} -n {cluster} --query addonProfiles.azureKeyvaultSecretsProvider.config",
+       detail="differs in {objects}"),
     _m("MCA306", WARNING, "rotation", "Workload namespaces trust a different root than istiod",
        "{count} namespace(s) hold an istio-ca-root-cert whose root differs from "
        "aks-istio-system's: {namespaces}. Workloads there will fail mTLS "
        "(TLSV1_ALERT_UNKNOWN_CA, CERTIFICATE_VERIFY_FAILED).",
        "kubectl rollout restart deployment/istiod-{revision} -n aks-istio-system, then "
-       "restart the workloads in the listed namespaces"),
+       "restart the workloads in the listed namespaces",
+       detail="{count} namespace(s): {namespaces}"),
 
     # --- access (MCA4xx) ---
     _m("MCA401", ERROR, "access", "The add-on identity cannot read secrets: no access policy grants 'get'",
        "Vault {vault_name} uses access policies and none grants secret 'get' to the add-on "
        "identity {object_id}{current_note}.",
        "az aks mesh ca fix-access -g {resource_group} -n {cluster}   (or: az keyvault "
-       "set-policy -n {vault_name} --object-id {object_id} --secret-permissions get)"),
+       "set-policy -n {vault_name} --object-id {object_id} --secret-permissions get)",
+       detail="{object_id} lacks secret get"),
     _m("MCA402", ERROR, "access", "The add-on identity has no role that can read secret values",
        "Vault {vault_name} uses Azure RBAC and no role assignment at the vault or a parent "
        "scope lets {object_id} read secret values{current_note}.",
        "az aks mesh ca fix-access -g {resource_group} -n {cluster}   (or: az role assignment "
        "create --role \"Key Vault Secrets User\" --assignee-object-id {object_id} "
-       "--assignee-principal-type ServicePrincipal --scope {vault_id})"),
+       "--assignee-principal-type ServicePrincipal --scope {vault_id})",
+       detail="{object_id} lacks a secret-reading role"),
     _m("MCA403", ERROR, "access", "Key Vault Reader is assigned, but it cannot read secret values",
        "The add-on identity {object_id} holds Key Vault Reader on {scope}; that role reads "
        "vault metadata only. The CSI provider needs Key Vault Secrets User.",
-       "az aks mesh ca fix-access -g {resource_group} -n {cluster} --mode rbac"),
+       "az aks mesh ca fix-access -g {resource_group} -n {cluster} --mode rbac",
+       detail="{object_id} holds Key Vault Reader only"),
     _m("MCA404", WARNING, "access", "An access policy exists, but the vault uses Azure RBAC",
        "Vault {vault_name} has enableRbacAuthorization=true, so the access policy for "
        "{object_id} is ignored.",
-       "az aks mesh ca fix-access -g {resource_group} -n {cluster} --mode rbac"),
+       "az aks mesh ca fix-access -g {resource_group} -n {cluster} --mode rbac",
+       detail="policy for {object_id} ignored"),
     _m("MCA405", WARNING, "access", "A Key Vault role is assigned, but the vault uses access policies",
        "Vault {vault_name} uses access policies, so the {role} assignment for {object_id} "
        "grants no data-plane access.",
-       "az aks mesh ca fix-access -g {resource_group} -n {cluster} --mode policy"),
+       "az aks mesh ca fix-access -g {resource_group} -n {cluster} --mode policy",
+       detail="{role} ignored"),
     _m("MCA406", ERROR, "access", "The vault is in another tenant than the cluster",
        "Vault {vault_name} is in tenant {vault_tenant}; the cluster's identity is in "
        "{cluster_tenant}. The add-on cannot authenticate to it.",
        "Move the plug-in CA secrets to a vault in tenant {cluster_tenant} and re-enable the "
-       "mesh with its --key-vault-id."),
+       "mesh with its --key-vault-id.",
+       detail="vault tenant {vault_tenant}"),
 
     # --- network (MCA5xx) ---
     _m("MCA501", ERROR, "network", "The vault's public network access is disabled",
        "publicNetworkAccess is Disabled on {vault_name}; without a private endpoint the "
        "nodes cannot reach it (ForbiddenByConnection).",
        "az keyvault update -n {vault_name} --public-network-access Enabled   (or add a "
-       "private endpoint in the cluster's VNet)"),
+       "private endpoint in the cluster's VNet)",
+       detail="publicNetworkAccess Disabled"),
     _m("MCA502", WARNING, "network", "The vault's firewall denies by default",
        "networkAcls.defaultAction is Deny on {vault_name} with {rule_count} IP rule(s) and "
        "{vnet_count} VNet rule(s); the nodes' address must be allowed "
        "(ForbiddenByFirewall).",
        "az keyvault network-rule add -n {vault_name} --subnet <node-subnet-id>   "
-       "(or --ip-address <egress-ip>)"),
+       "(or --ip-address <egress-ip>)",
+       detail="defaultAction Deny, {rule_count} IP / {vnet_count} VNet rule(s)"),
 
     # --- secret (MCA6xx) ---
     _m("MCA601", ERROR, "secret", "A plug-in CA object is missing",
        "{object} ({source}) was not found.",
        "Upload it: az keyvault secret set --vault-name <vault> --name <{object}-name> "
-       "--file {object}.pem"),
+       "--file {object}.pem",
+       detail="{object} not found"),
     _m("MCA602", ERROR, "secret", "A plug-in CA object is empty",
        "{object} ({source}) has no content.",
        "Upload the PEM file again: az keyvault secret set --vault-name <vault> "
-       "--name <{object}-name> --file {object}.pem"),
+       "--name <{object}-name> --file {object}.pem",
+       detail="{object} is empty"),
     _m("MCA603", ERROR, "secret", "A plug-in CA object is DER, not PEM",
        "{object} ({source}) holds binary DER; istiod reads PEM only "
        "('invalid PEM encoded certificate').",
        "Convert it (openssl x509 -inform der -in {object}.der -out {object}.pem) and upload "
-       "the PEM file."),
+       "the PEM file.",
+       detail="{object} is DER"),
     _m("MCA604", ERROR, "secret", "A plug-in CA object is not PEM",
        "{object} ({source}) holds no PEM block: {detail}.",
-       "Upload the PEM file with --file (not --value of a path, not a PFX or JSON export)."),
+       "Upload the PEM file with --file (not --value of a path, not a PFX or JSON export).",
+       detail="{detail}"),
     _m("MCA605", ERROR, "secret", "A plug-in CA object has a broken PEM block",
        "{object} ({source}) has a PEM block that does not decode: {detail}.",
-       "Re-export the file from its source and upload it again with --file."),
+       "Re-export the file from its source and upload it again with --file.",
+       detail="{detail}"),
     _m("MCA606", ERROR, "secret", "A certificate object holds no certificate",
        "{object} ({source}) is PEM but holds no CERTIFICATE block ({detail}).",
-       "Check the object names: the key and a certificate may have been swapped."),
+       "Check the object names: the key and a certificate may have been swapped.",
+       detail="{detail}"),
     _m("MCA607", ERROR, "secret", "The CA private key is encrypted",
        "ca-key ({source}) is an encrypted private key; istiod cannot use a passphrase "
        "('invalid PEM-encoded key').",
        "openssl pkey -in ca-key.pem -out ca-key.plain.pem, then upload the unencrypted key "
-       "(Key Vault protects it at rest)."),
+       "(Key Vault protects it at rest).",
+       detail="ca-key is encrypted"),
     _m("MCA608", ERROR, "secret", "A plug-in CA object is implausibly large",
        "{object} ({source}) is {size} bytes; plug-in objects are a few kilobytes.",
-       "Check that the right file was uploaded."),
+       "Check that the right file was uploaded.",
+       detail="{size} bytes"),
     _m("MCA609", ERROR, "secret", "The CA private key does not parse",
        "ca-key ({source}) is not a usable private key: {detail}.",
-       "Upload the PKCS#8, PKCS#1 or EC private key that belongs to ca-cert."),
+       "Upload the PKCS#8, PKCS#1 or EC private key that belongs to ca-cert.",
+       detail="{detail}"),
     _m("MCA611", ERROR, "secret", "A Key Vault secret is disabled",
        "Secret {secret_name} ({object}) is disabled; Key Vault refuses to return its value.",
        "az keyvault secret set-attributes --vault-name {vault_name} --name {secret_name} "
-       "--enabled true"),
+       "--enabled true",
+       detail="{secret_name} disabled"),
     _m("MCA612", WARNING, "secret", "A Key Vault secret is outside its active dates",
        "Secret {secret_name} ({object}) {window}. Key Vault treats these dates as informational "
        "and still returns the value, so the mount works, but the secret is marked as due for "
        "replacement and policies or tools that honour the dates will refuse it.",
        "az keyvault secret set-attributes --vault-name {vault_name} --name {secret_name} "
-       "--expires <later-date> (or --not-before <earlier-date>)"),
+       "--expires <later-date> (or --not-before <earlier-date>)",
+       detail="{secret_name} {window}"),
     _m("MCA613", ERROR, "secret", "A plug-in CA object is a Key Vault certificate or key, not a secret",
        "{secret_name} ({object}) is backed by a Key Vault {kind}; the plug-in CA expects "
        "plain secrets holding PEM.",
        "az keyvault secret set --vault-name {vault_name} --name <new-name> --file "
-       "{object}.pem, then re-enable the mesh with that object name"),
+       "{object}.pem, then re-enable the mesh with that object name",
+       detail="{secret_name} is a Key Vault {kind}"),
     # --- certificate (MCA7xx) ---
     _m("MCA701", ERROR, "certificate", "root-cert holds a certificate that is not self-signed",
        "Certificate {index} in root-cert ({subject}) is not self-signed, so it cannot be a "
        "trust anchor.",
-       "Put only the root certificate(s) in root-cert; intermediates go in cert-chain."),
+       "Put only the root certificate(s) in root-cert; intermediates go in cert-chain.",
+       detail="certificate {index}: {subject}"),
     _m("MCA702", ERROR, "certificate", "root-cert holds a certificate that is not a CA",
        "Certificate {index} in root-cert ({subject}) has no basicConstraints CA:true.",
-       "Upload the root CA certificate as root-cert."),
+       "Upload the root CA certificate as root-cert.",
+       detail="certificate {index}: {subject}"),
     _m("MCA703", INFO, "certificate", "root-cert holds several roots: a root rotation is in progress",
        "root-cert holds {count} roots ({fingerprints}); this is the documented "
        "root-rotation state.",
-       "When every workload trusts the new root, remove the old one from root-cert."),
+       "When every workload trusts the new root, remove the old one from root-cert.",
+       detail="{count} roots"),
     _m("MCA704", ERROR, "certificate", "ca-cert is not a CA certificate",
        "ca-cert ({subject}) lacks basicConstraints CA:true; istiod refuses it "
        "('certificate is not authorized to sign other certificates').",
-       "Issue the intermediate with basicConstraints=critical,CA:true,pathlen:0."),
+       "Issue the intermediate with basicConstraints=critical,CA:true,pathlen:0.",
+       detail="{subject}"),
     _m("MCA705", ERROR, "certificate", "ca-cert cannot sign certificates (no keyCertSign)",
        "ca-cert ({subject}) has keyUsage {key_usage} without keyCertSign; Envoy refuses "
        "workload certificates it issues.",
        "Issue the intermediate with keyUsage=critical,digitalSignature,nonRepudiation,"
-       "keyEncipherment,keyCertSign."),
+       "keyEncipherment,keyCertSign.",
+       detail="keyUsage {key_usage}"),
     _m("MCA706", ERROR, "certificate", "A CA certificate's extended key usage excludes serverAuth",
        "{object} certificate {index} ({subject}) has extendedKeyUsage {eku}; istiod verifies "
        "ca-cert's chain with Go's defaults and fails ('x509: certificate specifies an "
        "incompatible key usage').",
-       "Issue the CA certificate without an extendedKeyUsage extension, or include serverAuth."),
+       "Issue the CA certificate without an extendedKeyUsage extension, or include serverAuth.",
+       detail="extendedKeyUsage {eku}"),
     _m("MCA707", ERROR, "certificate", "A certificate is signed with a broken hash",
        "{object} certificate {index} ({subject}) is signed with {algorithm}; Go rejects "
        "SHA-1 and MD5 signatures.",
-       "Re-issue it with SHA-256 (openssl ... -sha256)."),
+       "Re-issue it with SHA-256 (openssl ... -sha256).",
+       detail="{algorithm}"),
     _m("MCA708", WARNING, "certificate", "A CA key is weak",
        "{object} certificate {index} ({subject}) has a {key} key; use at least RSA-2048 or "
        "P-256.",
-       "Re-issue the CA with a stronger key (Istio's recipe uses RSA-4096)."),
+       "Re-issue the CA with a stronger key (Istio's recipe uses RSA-4096).",
+       detail="{key}"),
     _m("MCA709", ERROR, "certificate", "ca-key does not match ca-cert",
        "The public key of ca-cert ({subject}) is not the public half of ca-key; istiod fails "
        "('the cert does not match the key: tls: private key does not match public key').",
-       "Upload the key that was generated with ca-cert, or re-issue ca-cert for this key."),
+       "Upload the key that was generated with ca-cert, or re-issue ca-cert for this key.",
+       detail="{subject}"),
     _m("MCA710", ERROR, "certificate", "ca-cert does not chain to any root in root-cert",
        "No signature path leads from ca-cert ({subject}) through cert-chain to a root in "
        "root-cert; istiod fails ('x509: certificate signed by unknown authority').",
        "Upload the root that signed this intermediate (compare fingerprints, not names: "
-       "every root from Istio's recipe is called 'O=Istio, CN=Root CA')."),
+       "every root from Istio's recipe is called 'O=Istio, CN=Root CA').",
+       detail="{subject}"),
     _m("MCA711", ERROR, "certificate", "cert-chain does not start with ca-cert",
        "cert-chain's first certificate ({subject}) is not ca-cert; workloads would present "
        "a chain that does not match their issuer.",
-       "Rebuild it: cat ca-cert.pem root-cert.pem > cert-chain.pem"),
+       "Rebuild it: cat ca-cert.pem root-cert.pem > cert-chain.pem",
+       detail="first is {subject}"),
     _m("MCA712", ERROR, "certificate", "cert-chain is missing an intermediate",
        "cert-chain does not hold every certificate between ca-cert and the root "
        "(missing: {missing}); workloads send no path to the root.",
        "Rebuild it in issuing order: cat ca-cert.pem <intermediates> root-cert.pem > "
-       "cert-chain.pem"),
+       "cert-chain.pem",
+       detail="missing {missing}"),
     _m("MCA713", ERROR, "certificate", "cert-chain is out of order",
        "cert-chain's certificates are not in issuing order ({order}); each one must be "
        "signed by the next.",
        "Rebuild it in issuing order: cat ca-cert.pem <intermediates> root-cert.pem > "
-       "cert-chain.pem"),
+       "cert-chain.pem",
+       detail="{order}"),
     _m("MCA714", WARNING, "certificate", "cert-chain holds unrelated certificates",
        "cert-chain holds {count} certificate(s) not on the path from ca-cert to the root: "
        "{subjects}.",
-       "Rebuild it: cat ca-cert.pem <intermediates> root-cert.pem > cert-chain.pem"),
+       "Rebuild it: cat ca-cert.pem <intermediates> root-cert.pem > cert-chain.pem",
+       detail="{count} unrelated"),
     _m("MCA715", ERROR, "certificate", "A path-length constraint forbids ca-cert to issue",
        "{subject} has pathlen:{pathlen} but {below} CA certificate(s) sit below it, so "
        "workload certificates issued by ca-cert fail verification.",
        "Re-issue {subject} without pathlen, or with a pathlen that covers the "
-       "intermediates below it."),
+       "intermediates below it.",
+       detail="pathlen:{pathlen} with {below} CA(s) below"),
     _m("MCA716", ERROR, "certificate", "An intermediate in cert-chain lacks keyCertSign",
        "Intermediate {subject} in cert-chain has keyUsage {key_usage} without keyCertSign; "
        "Envoy (BoringSSL) refuses the chain.",
-       "Re-issue the intermediate with keyCertSign in its keyUsage."),
+       "Re-issue the intermediate with keyCertSign in its keyUsage.",
+       detail="keyUsage {key_usage}"),
     _m("MCA717", ERROR, "certificate", "A certificate has expired",
        "{object} certificate {index} ({subject}) expired on {not_after}.",
        "Issue a new certificate and upload it; rotate the root only with the documented "
-       "two-root procedure."),
+       "two-root procedure.",
+       detail="expired {not_after}"),
     _m("MCA718", WARNING, "certificate", "A certificate expires soon",
        "{object} certificate {index} ({subject}) expires on {not_after}, in {days_left} "
        "day(s) (warning threshold {warn_days}).",
-       "Issue and upload its replacement before {not_after}."),
+       "Issue and upload its replacement before {not_after}.",
+       detail="{days_left} day(s) left"),
     _m("MCA719", INFO, "certificate", "Time left before the first expiry",
        "The first certificate to expire is {object} ({subject}) on {not_after}, in "
-       "{days_left} day(s).", ""),
+       "{days_left} day(s).", "",
+       detail="{days_left} day(s) left ({object})"),
     _m("MCA720", WARNING, "certificate", "The root expires before the intermediate",
        "Root {subject} expires on {root_not_after}, before ca-cert on {ca_not_after}; the "
        "mesh breaks at the earlier date.",
-       "Plan a root rotation before {root_not_after}."),
+       "Plan a root rotation before {root_not_after}.",
+       detail="root ends {root_not_after}"),
     _m("MCA721", ERROR, "certificate", "A certificate is not valid yet",
        "{object} certificate {index} ({subject}) is valid only from {not_before}; istiod "
        "fails ('x509: certificate has expired or is not yet valid').",
-       "Check the issuing machine's clock, or wait until {not_before}."),
+       "Check the issuing machine's clock, or wait until {not_before}.",
+       detail="valid from {not_before}"),
     _m("MCA722", ERROR, "certificate", "An intermediate in cert-chain is not a CA",
        "Intermediate {subject} in cert-chain lacks basicConstraints CA:true; istiod's chain "
        "check fails ('x509: certificate is not authorized to sign other certificates').",
-       "Re-issue the intermediate with basicConstraints=critical,CA:true."),
+       "Re-issue the intermediate with basicConstraints=critical,CA:true.",
+       detail="{subject}"),
     # --- end certificate ---
 
     # --- cluster (MCA8xx) ---
     _m("MCA801", ERROR, "cluster", "istiod pods are stuck initialising",
        "{count} istiod pod(s) are not ready: {pods}.",
-       "Fix the cause listed with this finding; kubelet retries the cacerts mount on its own."),
+       "Fix the cause listed with this finding; kubelet retries the cacerts mount on its own.",
+       explained_by=MOUNT_CAUSES, fallback=MOUNT_SYMPTOMS + ("MCA812",),
+       detail="{count} pod(s) not ready"),
     _m("MCA802", ERROR, "cluster", "The cacerts mount fails: Key Vault denied the add-on (access policy)",
        "The CSI provider got 403 AccessDenied reading {secret_name}: the add-on identity "
        "has no secret 'get' permission.",
-       "az aks mesh ca fix-access -g {resource_group} -n {cluster}"),
+       "az aks mesh ca fix-access -g {resource_group} -n {cluster}",
+       explained_by=("MCA401", "MCA406", "MCA202"),
+       detail="{secret_name}: AccessDenied"),
     _m("MCA803", ERROR, "cluster", "The cacerts mount fails: Key Vault denied the add-on (RBAC)",
        "The CSI provider got 403 ForbiddenByRbac reading {secret_name}.",
-       "az aks mesh ca fix-access -g {resource_group} -n {cluster} --mode rbac"),
+       "az aks mesh ca fix-access -g {resource_group} -n {cluster} --mode rbac",
+       explained_by=("MCA402", "MCA403", "MCA406", "MCA202"),
+       detail="{secret_name}: ForbiddenByRbac"),
     _m("MCA804", ERROR, "cluster", "The cacerts mount fails: the vault's network blocks the nodes",
        "The CSI provider got 403 {error_code} reading {secret_name}.",
        "Allow the node subnet: az keyvault network-rule add -n {vault_name} --subnet "
-       "<node-subnet-id>, or add a private endpoint"),
+       "<node-subnet-id>, or add a private endpoint",
+       explained_by=("MCA501", "MCA502"),
+       detail="{secret_name}: {error_code}"),
     _m("MCA805", ERROR, "cluster", "The cacerts mount fails: a secret is missing from Key Vault",
        "The CSI provider got 404 SecretNotFound for {secret_name}.",
-       "az keyvault secret set --vault-name {vault_name} --name {secret_name} --file <file>.pem"),
+       "az keyvault secret set --vault-name {vault_name} --name {secret_name} --file <file>.pem",
+       explained_by=("MCA601", "MCA105", "MCA103"),
+       detail="{secret_name} not found"),
     _m("MCA806", ERROR, "cluster", "The cacerts mount fails: the nodes cannot reach Key Vault",
        "The CSI provider could not reach Key Vault ({detail}).",
-       "Check DNS, egress and any firewall between the node subnet and {vault_name}."),
+       "Check DNS, egress and any firewall between the node subnet and {vault_name}.",
+       explained_by=("MCA105", "MCA104", "MCA501", "MCA502"),
+       detail="{detail}"),
     _m("MCA807", ERROR, "cluster", "The cacerts mount fails",
        "The cacerts volume does not mount: {detail}.",
-       "Read the full event with: kubectl describe pod -n aks-istio-system -l app=istiod"),
+       "Read the full event with: kubectl describe pod -n aks-istio-system -l app=istiod",
+       explained_by=MOUNT_CAUSES,
+       detail="{detail}"),
     _m("MCA808", ERROR, "cluster", "The cacerts mount fails: the add-on identity was not found",
        "The CSI provider reports 'Identity not found' ({detail}).",
        "Re-enable the add-on so AKS recreates its identity: az aks disable-addons / "
-       "enable-addons --addons azure-keyvault-secrets-provider -g {resource_group} -n {cluster}"),
+       "enable-addons --addons azure-keyvault-secrets-provider -g {resource_group} -n {cluster}",
+       explained_by=("MCA202", "MCA201"),
+       detail="{detail}"),
     _m("MCA809", ERROR, "cluster", "The Secrets Store CSI driver is not registered on a node",
        "Events say 'driver name secrets-store.csi.k8s.io not found in the list of "
        "registered CSI drivers'.",
        "kubectl get pods -n kube-system -l app=secrets-store-csi-driver; re-enable the "
-       "azure-keyvault-secrets-provider add-on if the pods are missing"),
+       "azure-keyvault-secrets-provider add-on if the pods are missing",
+       explained_by=("MCA201",),
+       detail="secrets-store.csi.k8s.io not registered"),
     _m("MCA810", ERROR, "cluster", "The SecretProviderClass for istiod is missing",
        "SecretProviderClass istio-spc-{revision} was not found in aks-istio-system.",
-       "Re-run az aks mesh enable with the plug-in options; the add-on creates it."),
+       "Re-run az aks mesh enable with the plug-in options; the add-on creates it.",
+       detail="istio-spc-{revision} not found"),
     _m("MCA811", ERROR, "cluster", "istiod runs a self-signed CA although a plug-in CA is configured",
        "istiod's log says '{log_line}'.",
-       "kubectl rollout restart deployment/istiod-{revision} -n aks-istio-system"),
+       "kubectl rollout restart deployment/istiod-{revision} -n aks-istio-system",
+       explained_by=(CERTIFICATE_ERRORS,),
+       detail="{log_line}"),
     _m("MCA812", ERROR, "cluster", "istiod rejected the plug-in CA",
        "istiod's log says '{log_line}'.",
        "Run az aks mesh ca validate-secrets -g {resource_group} -n {cluster} and fix the "
-       "certificate errors it reports."),
+       "certificate errors it reports.",
+       explained_by=(CERTIFICATE_ERRORS,),
+       detail="{log_line}"),
     _m("MCA813", INFO, "cluster", "istiod uses the plug-in CA",
-       "istiod's log says '{log_line}'.", ""),
+       "istiod's log says '{log_line}'.", "",
+       detail="{log_line}"),
+    _m("MCA814", ERROR, "cluster", "No istiod deployment for the revision",
+       "deployment/istiod-{revision} was not found in aks-istio-system.",
+       "az aks mesh get-revisions -l <location>; then check az aks show -g {resource_group} "
+       "-n {cluster} --query serviceMeshProfile",
+       detail="istiod-{revision} not found"),
+
     _m("MCA815", WARNING, "cluster", "The SecretProviderClass mounts other objects than the plug-in config names",
        "SecretProviderClass istio-spc-{revision} mounts {spc_objects} from vault {spc_vault}, but the "
        "cluster's plug-in CA configuration names {configured_objects} in {vault_name}: istiod is not "
        "running on the objects you configured (and that meshca validated).",
        "The add-on owns istio-spc-{revision}; do not edit it. Re-apply the plug-in configuration "
        "(az aks mesh disable -g {resource_group} -n {cluster}, then az aks mesh enable with the "
-       "five plug-in options) so the add-on rewrites it."),
-    _m("MCA814", ERROR, "cluster", "No istiod deployment for the revision",
-       "deployment/istiod-{revision} was not found in aks-istio-system.",
-       "az aks mesh get-revisions -l <location>; then check az aks show -g {resource_group} "
-       "-n {cluster} --query serviceMeshProfile"),
+       "five plug-in options) so the add-on rewrites it.",
+       detail="mounts {spc_objects}"),
 
     # --- collection (MCA9xx) ---
     _m("MCA901", ERROR, "collection", "Could not read the cluster",
        "GET managedCluster {cluster} failed: {reason}. Nothing else can be checked.",
        "Check the name and resource group, and that you hold Microsoft.ContainerService/"
-       "managedClusters/read (e.g. Azure Kubernetes Service Cluster User Role or Reader)."),
+       "managedClusters/read (e.g. Azure Kubernetes Service Cluster User Role or Reader).",
+       detail="{reason}"),
     _m("MCA902", WARNING, "collection", "Could not read the vault's configuration",
        "GET vault {vault_id} failed: {reason}. Access model, network and tenant were not "
        "checked.",
        "Grant yourself Reader on the vault: az role assignment create --role Reader "
-       "--assignee <you> --scope {vault_id}"),
+       "--assignee <you> --scope {vault_id}",
+       detail="{reason}"),
     _m("MCA903", WARNING, "collection", "Could not list role assignments",
        "Listing role assignments for {object_id} failed: {reason}. RBAC access was not "
        "checked.",
-       "You need Microsoft.Authorization/roleAssignments/read at the vault scope (Reader)."),
+       "You need Microsoft.Authorization/roleAssignments/read at the vault scope (Reader).",
+       detail="{reason}"),
     _m("MCA904", WARNING, "collection", "Could not read the Key Vault secrets",
        "Reading {objects} as you failed: {reason}. The certificate checks did not run. "
        "This is your own access, not the add-on's.",
        "To let meshca check the certificates, grant yourself read access to the secrets "
        "(Key Vault Secrets User or an access policy with get), or run "
-       "az aks mesh ca validate-secrets --cert-dir <dir> on the files you uploaded."),
+       "az aks mesh ca validate-secrets --cert-dir <dir> on the files you uploaded.",
+       detail="{reason}"),
     _m("MCA905", WARNING, "collection", "Could not reach the Kubernetes API",
        "{reason}. The in-cluster checks did not run.",
        "Check network access to the API server, or pass --kubeconfig/--context; "
-       "--skip-cluster runs the Azure-side checks only."),
+       "--skip-cluster runs the Azure-side checks only.",
+       detail="{reason}"),
     _m("MCA906", WARNING, "collection", "Could not get cluster credentials",
        "listClusterUserCredential failed: {reason}. The in-cluster checks did not run.",
        "You need Microsoft.ContainerService/managedClusters/listClusterUserCredential/action "
-       "(Azure Kubernetes Service Cluster User Role), or pass --kubeconfig."),
+       "(Azure Kubernetes Service Cluster User Role), or pass --kubeconfig.",
+       detail="{reason}"),
     _m("MCA907", WARNING, "collection", "Could not read some in-cluster objects",
        "Reading {what} failed: {reason}. Checks that need it did not run.",
        "You need get/list on {what} in the namespaces shown (kubectl auth can-i list {what} "
-       "-n {namespace})."),
+       "-n {namespace}).",
+       detail="{what}: {reason}"),
+    _m("MCA908", INFO, "collection", "In-cluster checks were skipped",
+       "--skip-cluster was given; pod, event, log and configmap checks did not run.", "",
+       detail="--skip-cluster"),
     _m("MCA909", WARNING, "collection", "Could not read the definition of a role the add-on holds",
        "The add-on identity {object_id} holds {roles} on the vault or above; reading the role "
        "definition failed ({reason}), so whether it can read secret values was not checked.",
        "You need Microsoft.Authorization/roleDefinitions/read at the vault's scope (Reader), or "
-       "check the role's dataActions for Microsoft.KeyVault/vaults/secrets/getSecret/action."),
-    _m("MCA908", INFO, "collection", "In-cluster checks were skipped",
-       "--skip-cluster was given; pod, event, log and configmap checks did not run.", ""),
+       "check the role's dataActions for Microsoft.KeyVault/vaults/secrets/getSecret/action.",
+       detail="{roles}: {reason}"),
 ]
 
 CATALOG = {entry.code: entry for entry in _ENTRIES}
+
+
+def _expand(codes):
+    """Codes with CERTIFICATE_ERRORS replaced by every error-level MCA6xx/MCA7xx code."""
+    expanded = []
+    for code in codes:
+        if code == CERTIFICATE_ERRORS:
+            expanded += [entry.code for entry in _ENTRIES
+                         if entry.area in ("secret", "certificate") and entry.severity == ERROR]
+        else:
+            expanded.append(code)
+    return tuple(expanded)
+
+
+def causes_of(code):
+    """(the causes that explain symptom ``code``, the fallback causes), as codes."""
+    entry = CATALOG.get(code)
+    if entry is None:
+        return (), ()
+    return _expand(entry.explained_by), _expand(entry.fallback)
+
+
+def symptoms_of(code):
+    """The symptoms that cause ``code`` may explain (the inverse of causes_of)."""
+    return tuple(entry.code for entry in _ENTRIES if code in causes_of(entry.code)[0] + causes_of(entry.code)[1])
 
 
 class _StrictParams(dict):
@@ -408,6 +543,15 @@ class _StrictParams(dict):
 def template_fields(template):
     """Names a template expects, so tests can check that every check fills them."""
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+# Where each code's page lives (docs/findings/MCAnnn.md in the repository; setup.py's url).
+DOCS_URL = "https://example.invalid/meshca/blob/main/docs/findings/{}.md"
+
+
+def docs_url(code):
+    """The page that explains ``code`` (``az aks mesh ca explain CODE`` prints it)."""
+    return DOCS_URL.format(code)
 
 
 def finding(code, obj=None, evidence=None, **params):
@@ -428,7 +572,9 @@ def finding(code, obj=None, evidence=None, **params):
         "title": entry.title,
         "message": entry.message.format_map(values),
         "remedy": entry.remedy.format_map(values) if entry.remedy else "",
+        "detail": entry.detail.format_map(values) if entry.detail else "",
         "evidence": list(evidence or []),
+        "docs": docs_url(entry.code),
     }
 
 
@@ -452,7 +598,26 @@ def render_markdown():
                   "", "What it means: {}".format(entry.message)]
         if entry.remedy:
             lines += ["", "Fix: `{}`".format(entry.remedy)]
+        lines += _link_lines(entry.code)
     return "\n".join(lines) + "\n"
+
+
+def _code_links(codes):
+    return ", ".join("[{0}](#{1})".format(code, code.lower()) for code in codes)
+
+
+def _link_lines(code):
+    """The cause -> symptom links of one code, as Markdown lines (empty when it has none)."""
+    causes, fallback = causes_of(code)
+    lines = []
+    if causes:
+        lines += ["", "Explained by: {}.".format(_code_links(causes))]
+    if fallback:
+        lines += ["", "When none of those is present, explained by: {}.".format(_code_links(fallback))]
+    symptoms = symptoms_of(code)
+    if symptoms:
+        lines += ["", "Explains: {}.".format(_code_links(symptoms))]
+    return lines
 
 
 if __name__ == "__main__":

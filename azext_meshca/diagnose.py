@@ -68,10 +68,9 @@ def load_snapshot(path):
 
 def analyse(snapshot, warn_days):
     """Findings and the result dict, from the snapshot alone."""
-    from azext_meshca.checks import run_checks
+    from azext_meshca.checks import run_rules
     from azext_meshca.report import build_result
-    from azext_meshca.snapshot import freeze
-    findings, certificates = run_checks(freeze(snapshot), warn_days=warn_days)
+    findings, certificates, not_run = run_rules(snapshot, warn_days=warn_days)
     target = dict(snapshot.get("target") or {})
     summary = {
         "errors": sum(1 for item in findings if item["severity"] == "error"),
@@ -80,6 +79,7 @@ def analyse(snapshot, warn_days):
         "rootCauses": [item["code"] for item in findings
                        if item["severity"] == "error" and item.get("explains") and not item.get("explainedBy")],
         "notChecked": [item["code"] for item in findings if item["area"] == "collection"],
+        "notRun": not_run,
     }
     return build_result(findings, certificates, target=target, collectedAt=snapshot.get("collectedAt"),
                         summary=summary)

@@ -66,16 +66,12 @@ def find_vault_id(cli_ctx, vault_name):
 def judge_key_vault_objects(snapshot, warn_days, certificate_rules=True):
     """Key Vault object state, what could not be read and, unless ``certificate_rules``
     is off (show-cert describes instead of judging), the certificate rules."""
-    from azext_meshca.checks import build_context, collection, config, order_findings, secrets
-    from azext_meshca.snapshot import freeze
-    frozen = freeze(snapshot)
-    context = build_context(frozen, warn_days)
-    checks = [config.check_vault_exists, collection.check_vault_read, collection.check_secrets_read,
-              secrets.check_secret_state] + ([secrets.check_secret_values] if certificate_rules else [])
-    findings = []
-    for check in checks:
-        findings.extend(check(frozen, context))
-    return order_findings(findings), context["certificates"]
+    from azext_meshca.checks import collection, config, run_rules, secrets
+    from azext_meshca.validation import CERTIFICATE_RULES
+    rules = [config.check_vault_exists, collection.check_vault_read, collection.check_secrets_read,
+             secrets.check_secret_state] + (list(CERTIFICATE_RULES) if certificate_rules else [])
+    run = run_rules(snapshot, warn_days, functions=rules)
+    return run.findings, run.certificates if certificate_rules else []
 
 
 def key_vault_source(plugin):

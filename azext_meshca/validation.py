@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from azext_meshca import certs
 from azext_meshca.catalog import finding
 from azext_meshca.plugin import CERTIFICATE_OBJECTS
+from azext_meshca.rules import CA_SET, rule, run_rules
 
 ROOT_CERT = "root-cert"
 CA_CERT = "ca-cert"
@@ -415,7 +416,7 @@ def _check_root_outlives_ca(ca, path):
                     ca_not_after=certs.iso_utc(ca.cert.not_valid_after_utc))]
 
 
-# --------------------------------------------------------------------------- entry points
+# --------------------------------------------------------------------------- the parsed set
 
 def _aware_now(now):
     if now.tzinfo is None:
@@ -423,30 +424,170 @@ def _aware_now(now):
     return now
 
 
-def _relation_findings(ca, chain, roots, key, chain_parsed):
-    """Rules that relate ca-cert to its key, its chain and the roots."""
-    findings = _check_ca_cert(ca)
-    if key is not None:
-        findings += _check_key_match(ca, key)
-    if chain_parsed:
-        findings += _check_chain_start(ca, chain)
-    if roots is None:
-        return findings, None
-    path_refs = certs.build_path(ca.cert, [ref.cert for ref in chain], [ref.cert for ref in roots])
-    if path_refs is None:
-        if chain_parsed:  # without cert-chain the verdict would be a guess
-            findings += _unknown_authority_findings(ca, chain, roots)
-        return findings, None
-    # Prefer root-cert over its copy in cert-chain, so findings name the trust anchor.
-    by_fingerprint = {ref.fingerprint: ref for ref in list(chain) + list(roots)}
-    by_fingerprint[ca.fingerprint] = ca
-    path = [by_fingerprint[certs.fingerprint(cert)] for cert in path_refs]
-    if chain_parsed:
-        findings += _check_chain_order(ca, chain, path)
-        findings += _check_chain_extras(chain, roots, path)
-    findings += _check_path_lengths(path)
-    return findings, path
+class CaSet:
+    """A plug-in CA set parsed once: what every certificate rule reads.
 
+    ``parsed`` holds the objects that parsed (the CA_SET inputs rules declare), and
+    ``format_findings`` the MCA6xx findings of the ones that did not (a missing
+    object named in ``unread`` was not read at all, so it is not called missing:
+    the caller already says why).
+    """
+
+    def __init__(self, objects, sources=None, unread=()):
+        findings = []
+        bundles = {name: _parse_cert_object(name, objects.get(name), _source(sources, name), findings)
+                   for name in CERTIFICATE_OBJECTS}
+        self.key = _parse_key_object(objects.get(CA_KEY), _source(sources, CA_KEY), findings)
+        self.format_findings = [item for item in findings
+                                if not (item["code"] == "MCA601" and item["object"] in unread)]
+        self.refs_by_object = {name: _refs(name, bundles[name]) for name in CERTIFICATE_OBJECTS}
+        self.parsed = {name for name in CERTIFICATE_OBJECTS if bundles[name] is not None}
+        if self.key is not None:
+            self.parsed.add(CA_KEY)
+        self.unique = _unique(self.refs_by_object)
+        self.roots = self.refs_by_object[ROOT_CERT]
+        self.chain = self.refs_by_object[CERT_CHAIN]
+        self.ca = self.refs_by_object[CA_CERT][0] if self.refs_by_object[CA_CERT] else None
+        if self.ca is None:
+            self.parsed.discard(CA_CERT)
+        self.path = self._path()
+
+    def _path(self):
+        """ca-cert's signature path to a root in root-cert, as refs, or None."""
+        if self.ca is None or ROOT_CERT not in self.parsed:
+            return None
+        path_certs = certs.build_path(self.ca.cert, [ref.cert for ref in self.chain],
+                                      [ref.cert for ref in self.roots])
+        if path_certs is None:
+            return None
+        # Prefer root-cert over its copy in cert-chain, so findings name the trust anchor.
+        by_fingerprint = {ref.fingerprint: ref for ref in list(self.chain) + list(self.roots)}
+        by_fingerprint[self.ca.fingerprint] = self.ca
+        return [by_fingerprint[certs.fingerprint(cert)] for cert in path_certs]
+
+    def verified(self):
+        """(the certificates istiod verifies from ca-cert up, the intermediates among them)."""
+        if self.path is not None:
+            return self.path, self.path[1:-1]
+        intermediates = [ref for ref in self.chain if ref.fingerprint != self.ca.fingerprint
+                         and not certs.is_self_signed(ref.cert)]
+        return [self.ca] + intermediates, intermediates
+
+    def certificates(self, now):
+        return _certificate_rows(self.refs_by_object, _aware_now(now))
+
+
+# --------------------------------------------------------------------------- the certificate rules
+
+@rule("MCA601", "MCA602", "MCA603", "MCA604", "MCA605", "MCA606", "MCA607", "MCA608", "MCA609",
+      subject=CA_SET)
+def check_object_formats(ca_set, _context):
+    """Each object present and well-formed (codes: _CERT_FORMAT_CODES, _KEY_FORMAT_CODES)."""
+    return list(ca_set.format_findings)
+
+
+@rule("MCA701", "MCA702", "MCA703", inputs=(ROOT_CERT,), subject=CA_SET)
+def check_root_certs(ca_set, _context):
+    return _check_roots(ca_set.roots)
+
+
+@rule("MCA704", "MCA705", inputs=(CA_CERT,), subject=CA_SET)
+def check_ca_cert_signs(ca_set, _context):
+    return _check_ca_cert(ca_set.ca)
+
+
+@rule("MCA709", inputs=(CA_CERT, CA_KEY), subject=CA_SET)
+def check_key_matches(ca_set, _context):
+    return _check_key_match(ca_set.ca, ca_set.key)
+
+
+@rule("MCA711", inputs=(CA_CERT, CERT_CHAIN), subject=CA_SET)
+def check_chain_starts_with_ca_cert(ca_set, _context):
+    return _check_chain_start(ca_set.ca, ca_set.chain)
+
+
+@rule("MCA710", "MCA712", inputs=(CA_CERT, ROOT_CERT, CERT_CHAIN), subject=CA_SET)
+def check_chains_to_root(ca_set, _context):
+    """Without cert-chain the verdict would be a guess, so it is an input."""
+    if ca_set.path is not None:
+        return []
+    return _unknown_authority_findings(ca_set.ca, ca_set.chain, ca_set.roots)
+
+
+@rule("MCA713", inputs=(CA_CERT, ROOT_CERT, CERT_CHAIN), subject=CA_SET)
+def check_chain_order(ca_set, _context):
+    if ca_set.path is None:
+        return []
+    return _check_chain_order(ca_set.ca, ca_set.chain, ca_set.path)
+
+
+@rule("MCA714", inputs=(CA_CERT, ROOT_CERT, CERT_CHAIN), subject=CA_SET)
+def check_chain_extras(ca_set, _context):
+    if ca_set.path is None:
+        return []
+    return _check_chain_extras(ca_set.chain, ca_set.roots, ca_set.path)
+
+
+@rule("MCA715", inputs=(CA_CERT, ROOT_CERT), subject=CA_SET)
+def check_path_lengths(ca_set, _context):
+    if ca_set.path is None:
+        return []
+    return _check_path_lengths(ca_set.path)
+
+
+@rule("MCA706", inputs=(CA_CERT,), subject=CA_SET)
+def check_extended_key_usage(ca_set, _context):
+    """Over the certificates istiod verifies from ca-cert up."""
+    verified, _ = ca_set.verified()
+    return _check_extended_key_usage(verified)
+
+
+@rule("MCA707", inputs=(CA_CERT,), subject=CA_SET)
+def check_signature_hashes(ca_set, _context):
+    """Over the issued (not self-signed) certificates istiod verifies."""
+    verified, _ = ca_set.verified()
+    return _check_signature_hashes([ref for ref in verified if not certs.is_self_signed(ref.cert)])
+
+
+@rule("MCA716", "MCA722", inputs=(CA_CERT,), subject=CA_SET)
+def check_intermediates(ca_set, _context):
+    _, intermediates = ca_set.verified()
+    return _check_intermediates(intermediates)
+
+
+@rule("MCA708", subject=CA_SET)
+def check_key_strength(ca_set, _context):
+    return _check_key_strength(ca_set.unique)
+
+
+@rule("MCA717", "MCA718", "MCA719", "MCA721", subject=CA_SET)
+def check_expiry(ca_set, context):
+    return _check_expiry(ca_set.unique, _aware_now(context["now"]), context["warn_days"])
+
+
+@rule("MCA720", inputs=(CA_CERT, ROOT_CERT), subject=CA_SET)
+def check_root_outlives_ca(ca_set, _context):
+    if ca_set.path is None:
+        return []
+    return _check_root_outlives_ca(ca_set.ca, ca_set.path)
+
+
+# In the order findings come out: formats, roots, ca-cert and its relations, the path,
+# key strength, expiry. checks.ALL_CHECKS holds these too (the one registry).
+CERTIFICATE_RULES = (
+    check_object_formats, check_root_certs, check_ca_cert_signs, check_key_matches,
+    check_chain_starts_with_ca_cert, check_chains_to_root, check_chain_order, check_chain_extras,
+    check_path_lengths, check_extended_key_usage, check_signature_hashes, check_intermediates,
+    check_key_strength, check_expiry, check_root_outlives_ca)
+
+
+def judge_ca_set(ca_set, now, warn_days=30):
+    """Every certificate rule on a parsed set: (findings, skipped inputs)."""
+    context = {"now": _aware_now(now), "warn_days": warn_days}
+    return run_rules(CERTIFICATE_RULES, {CA_SET: ca_set}, {CA_SET: ca_set.parsed}, context)
+
+
+# --------------------------------------------------------------------------- entry points
 
 def validate_plugin_set(objects, now, warn_days=30, sources=None):
     """Check a plug-in CA set; returns (findings, certificates).
@@ -457,45 +598,9 @@ def validate_plugin_set(objects, now, warn_days=30, sources=None):
     ``certificates`` holds describe() of every certificate plus ``object`` and
     ``index`` (1-based position in that object).
     """
-    now = _aware_now(now)
-    findings = []
-    bundles = {name: _parse_cert_object(name, objects.get(name), _source(sources, name), findings)
-               for name in CERTIFICATE_OBJECTS}
-    key = _parse_key_object(objects.get(CA_KEY), _source(sources, CA_KEY), findings)
-    refs_by_object = {name: _refs(name, bundles[name]) for name in CERTIFICATE_OBJECTS}
-    unique = _unique(refs_by_object)
-    roots = refs_by_object[ROOT_CERT] if bundles[ROOT_CERT] is not None else None
-    chain = refs_by_object[CERT_CHAIN]
-    ca = refs_by_object[CA_CERT][0] if refs_by_object[CA_CERT] else None
-
-    if roots is not None:
-        findings += _check_roots(roots)
-    path = None
-    if ca is not None:
-        relation_findings, path = _relation_findings(ca, chain, roots, key,
-                                                     bundles[CERT_CHAIN] is not None)
-        findings += relation_findings
-    findings += _path_based_findings(ca, chain, path)
-    findings += _check_key_strength(unique)
-    findings += _check_expiry(unique, now, warn_days)
-    if path is not None:
-        findings += _check_root_outlives_ca(ca, path)
-    return findings, _certificate_rows(refs_by_object, now)
-
-
-def _path_based_findings(ca, chain, path):
-    """EKU, signature-hash and intermediate rules over the certificates istiod verifies."""
-    if ca is None:
-        return []
-    if path is not None:
-        verified, intermediates = path, path[1:-1]
-    else:
-        intermediates = [ref for ref in chain if ref.fingerprint != ca.fingerprint
-                         and not certs.is_self_signed(ref.cert)]
-        verified = [ca] + intermediates
-    issued = [ref for ref in verified if not certs.is_self_signed(ref.cert)]
-    return (_check_extended_key_usage(verified) + _check_signature_hashes(issued)
-            + _check_intermediates(intermediates))
+    ca_set = CaSet(objects, sources)
+    findings, _ = judge_ca_set(ca_set, now, warn_days)
+    return findings, ca_set.certificates(now)
 
 
 def describe_objects(objects, now, sources=None, warn_days=30):

@@ -1,49 +1,40 @@
-"""diagnose's checks: pure functions from a snapshot to findings.
+"""diagnose's rules: pure functions from a snapshot (or the parsed CA set) to findings.
 
-Every check is ``check_<name>(snapshot, context) -> list[finding]``. It reads only
-the snapshot (snapshot.py), never raises on missing data (input that was not
-collected gives no finding: the collection checks report the gap once), and puts
-the exact values it saw in each finding's ``evidence``.
+Every rule declares itself with ``@rule`` (azext_meshca/rules.py): its codes and the
+inputs it needs. ``ALL_CHECKS`` is the one registry, root causes before symptoms,
+holding the certificate rules too (validation.CERTIFICATE_RULES, run over the CA
+set parsed once from the Key Vault values). ``run_rules`` skips a rule whose inputs
+were not collected and reports each missing input once; the collection rules
+(MCA9xx) say why it is missing. Rules put the exact values they saw in each
+finding's ``evidence``. Nothing is caught here: a rule that raises is a bug and
+must show.
 
-``ALL_CHECKS`` is the one registry, root causes before symptoms. ``run_checks``
-runs them all, links symptoms to causes (``explainedBy`` / ``explains``) and
-returns ``(findings, certificates)``. Nothing is caught here: a check that raises
-is a bug and must show.
+After the rules, ``link_findings`` connects symptoms to causes (``explainedBy`` /
+``explains``) from the links the catalog holds as data (``explained_by``).
 """
 
 import datetime
+from collections import namedtuple
 
+from azext_meshca import catalog
 from azext_meshca.checks import access, addon, cluster, collection, config, network, rotation, secrets
 from azext_meshca.checks.common import addon_object_id, cluster_data, parse_time, vault_data
 from azext_meshca.resource_ids import parse_vault_id
+from azext_meshca.rules import CA_SET, SNAPSHOT
+from azext_meshca.rules import run_rules as _run_declared
 from azext_meshca.snapshot import freeze
+from azext_meshca.validation import CERTIFICATE_RULES
 
-ALL_CHECKS = (config.CHECKS + addon.CHECKS + access.CHECKS + network.CHECKS + secrets.CHECKS
-              + rotation.CHECKS + cluster.CHECKS + collection.CHECKS)
+ALL_CHECKS = tuple(config.CHECKS + addon.CHECKS + access.CHECKS + network.CHECKS + secrets.CHECKS
+                   + list(CERTIFICATE_RULES) + rotation.CHECKS + cluster.CHECKS + collection.CHECKS)
+ALL_RULES = tuple(check.rule for check in ALL_CHECKS)
 
 # Output order: causes first, then symptoms (cluster), then what could not be checked.
 # report.build_result sorts by severity stably, so this order holds within a severity.
 AREA_ORDER = ("config", "addon", "access", "network", "secret", "certificate", "rotation",
               "cluster", "collection")
 
-# The causes a failed cacerts mount can have (MCA801 may be explained by any of them).
-# A secret's exp/nbf dates (MCA612) are informational: Key Vault still serves the value,
-# so they never explain a failed mount.
-MOUNT_CAUSES = ("MCA103", "MCA104", "MCA105", "MCA201", "MCA202", "MCA401", "MCA402", "MCA403", "MCA406",
-                "MCA501", "MCA502", "MCA601", "MCA611", "MCA613")
-# symptom -> the causes that produce exactly that symptom.
-SYMPTOM_CAUSES = {
-    "MCA802": ("MCA401", "MCA406", "MCA202"),                 # 403 AccessDenied
-    "MCA803": ("MCA402", "MCA403", "MCA406", "MCA202"),       # 403 ForbiddenByRbac
-    "MCA804": ("MCA501", "MCA502"),                           # ForbiddenByFirewall / ByConnection
-    "MCA805": ("MCA601", "MCA105", "MCA103"),                 # 404 SecretNotFound (or an empty object name)
-    "MCA806": ("MCA105", "MCA104", "MCA501", "MCA502"),       # cannot reach the vault (or no valid vault ID)
-    "MCA807": MOUNT_CAUSES,                                   # unattributed mount failure
-    "MCA808": ("MCA202", "MCA201"),                           # Identity not found
-    "MCA809": ("MCA201",),                                    # CSI driver not registered
-    "MCA801": MOUNT_CAUSES,
-}
-MOUNT_SYMPTOMS = ("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "MCA808", "MCA809")
+Run = namedtuple("Run", "findings certificates not_run")
 
 
 def build_context(snapshot, warn_days=30):
@@ -65,44 +56,56 @@ def build_context(snapshot, warn_days=30):
         "vault_id": vault.get("id") or plugin.get("keyVaultId") or "<vault-id>",
         "object_id": addon_object_id(snapshot) or "<add-on-identity-object-id>",
         "revision": revisions[0] if revisions else "<revision>",
-        "certificates": [],
     }
 
 
-def run_checks(snapshot, warn_days=30):
-    """Every check on one snapshot: (findings ordered cause-first, certificate descriptions)."""
+def input_states(snapshot):
+    """{snapshot input (rules.SNAPSHOT): read successfully?} for every slot attempted."""
+    slots = {name: snapshot.get(name) for name in ("cluster", "vault", "roleAssignments")}
+    slots.update(("secrets." + obj, item) for obj, item in (snapshot.get("secrets") or {}).items())
+    slots.update(("kube." + key, item) for key, item in (snapshot.get("kube") or {}).items())
+    states = {name: bool(item.get("ok")) for name, item in slots.items() if item}
+    if snapshot.get("keyFacts") is not None:
+        states["keyFacts"] = True
+    return states
+
+
+def run_rules(snapshot, warn_days=30, functions=ALL_CHECKS):
+    """Declared rules on one snapshot: Run(findings ordered cause-first, certificate
+    descriptions, not_run = [{input, rules}] for each input that failed to be read)."""
     frozen = freeze(snapshot)
     context = build_context(frozen, warn_days)
-    findings = []
-    for check in ALL_CHECKS:
-        findings.extend(check(frozen, context))
+    ca_set = secrets.plugin_ca_set(frozen)
+    states = input_states(frozen)
+    collected = {name for name, ok in states.items() if ok}
+    findings, skipped = _run_declared(
+        functions, {SNAPSHOT: frozen, CA_SET: ca_set},
+        {SNAPSHOT: collected, CA_SET: ca_set.parsed if ca_set else ()}, context)
     link_findings(findings)
-    return order_findings(findings), context["certificates"]
+    not_run = [{"input": name, "rules": rules} for name, rules in skipped.items() if states.get(name) is False]
+    certificates = ca_set.certificates(context["now"]) if ca_set else []
+    return Run(order_findings(findings), certificates, not_run)
 
 
-def _certificate_errors(codes_present):
-    return [code for code in codes_present if code[:4] in ("MCA6", "MCA7")]
+def run_checks(snapshot, warn_days=30):
+    """Every rule on one snapshot: (findings ordered cause-first, certificate descriptions)."""
+    run = run_rules(snapshot, warn_days)
+    return run.findings, run.certificates
 
 
-def causes_for(code, codes_present, error_codes):
-    """The codes present that explain symptom ``code`` (see SYMPTOM_CAUSES)."""
-    if code in ("MCA811", "MCA812"):
-        return [item for item in _certificate_errors(error_codes)]
-    if code not in SYMPTOM_CAUSES:
-        return []
-    causes = [item for item in SYMPTOM_CAUSES[code] if item in codes_present]
-    if code == "MCA801" and not causes:
-        causes = [item for item in MOUNT_SYMPTOMS + ("MCA812",) if item in codes_present]
-    return causes
+def causes_for(code, codes_present):
+    """The codes present that explain symptom ``code`` (the catalog's explained_by)."""
+    causes, fallback = catalog.causes_of(code)
+    found = [item for item in causes if item in codes_present]
+    return found or [item for item in fallback if item in codes_present]
 
 
 def link_findings(findings):
     """Set ``explainedBy`` on symptoms and ``explains`` on causes, in place."""
     codes_present = _unique(item["code"] for item in findings)
-    error_codes = _unique(item["code"] for item in findings if item["severity"] == "error")
     explains = {}
     for item in findings:
-        causes = causes_for(item["code"], codes_present, error_codes)
+        causes = causes_for(item["code"], codes_present)
         if not causes:
             continue
         item["explainedBy"] = causes

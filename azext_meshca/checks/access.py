@@ -14,6 +14,7 @@ vault) are reported only alongside the missing-access error they explain: on the
 own they are harmless leftovers.
 """
 
+from azext_meshca.rules import rule
 from azext_meshca.checks.common import (
     addon_object_id, make, plugin_config, same_id, vault_data)
 from azext_meshca.rbac import KEY_VAULT_READER, ROLE_NAMES, reads_secret_values, role_guid
@@ -57,6 +58,7 @@ def _access_inputs(snapshot):
     return vault, object_id
 
 
+@rule("MCA406", inputs=("cluster", "vault"))
 def check_tenant(snapshot, context):
     """MCA406: the vault lives in another tenant than the cluster's subscription."""
     vault = vault_data(snapshot)
@@ -72,6 +74,7 @@ def check_tenant(snapshot, context):
                  vault_tenant=vault_tenant, cluster_tenant=cluster_tenant)]
 
 
+@rule("MCA401", "MCA405", inputs=("cluster", "vault"))
 def check_access_policy(snapshot, context):
     """MCA401 (+ MCA405): an access-policy vault without secret 'get' for the add-on."""
     vault, object_id = _access_inputs(snapshot)
@@ -104,6 +107,7 @@ def _roles_on_policy_vault(snapshot, context, vault, object_id):
                  role=", ".join(names))]
 
 
+@rule("MCA402", "MCA403", "MCA404", "MCA909", inputs=("cluster", "vault", "roleAssignments"))
 def check_rbac(snapshot, context):
     """MCA402 / MCA403 (+ MCA404): an RBAC vault without a role that reads secret values."""
     vault, object_id = _access_inputs(snapshot)

@@ -5,6 +5,7 @@ They run only when a plug-in CA is configured: a mesh on istiod's self-signed CA
 not need the add-on at all.
 """
 
+from azext_meshca.rules import rule
 from azext_meshca.checks.common import addon_object_id, csi_addon, make, plugin_config
 
 
@@ -12,6 +13,7 @@ def addon_enabled(snapshot):
     return csi_addon(snapshot).get("enabled") is True
 
 
+@rule("MCA201", inputs=("cluster",))
 def check_addon_enabled(snapshot, context):
     """MCA201: the secrets provider add-on is off."""
     if plugin_config(snapshot) is None or addon_enabled(snapshot):
@@ -22,6 +24,7 @@ def check_addon_enabled(snapshot, context):
             "false" if value is False else "not set")])]
 
 
+@rule("MCA202", inputs=("cluster",))
 def check_addon_identity(snapshot, context):
     """MCA202: the add-on is on but has no identity objectId to grant access to."""
     if plugin_config(snapshot) is None or not addon_enabled(snapshot) or addon_object_id(snapshot):

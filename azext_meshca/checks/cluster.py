@@ -6,6 +6,7 @@ and deployment) and from the CSI provider's log, both classified by ``logparse``
 one finding per distinct cause and secret, with the exact texts as evidence.
 """
 
+from azext_meshca.rules import rule
 from azext_meshca import logparse
 from azext_meshca.checks.common import (
     human_age, kube_item, make, name_list, parse_time, plugin_config, secret_name, vault_name_of, PLUGIN_OBJECTS)
@@ -31,6 +32,7 @@ _NOT_STUCK = ("Terminating", "Completed", "Succeeded")
 
 # --------------------------------------------------------------------------- pods
 
+@rule("MCA801", inputs=("kube.istiodPods",))
 def check_istiod_pods(snapshot, context):
     """MCA801: istiod pods that are not ready (names, status such as Init:0/2, age)."""
     pods = kube_item(snapshot, "istiodPods")
@@ -95,6 +97,8 @@ def mount_failures(snapshot):
     return _event_failures(snapshot) + _provider_failures(snapshot)
 
 
+@rule("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "MCA808", "MCA809",
+      inputs=("kube.access",))
 def check_mount_failures(snapshot, context):
     """MCA802-MCA809: one finding per distinct cause and secret."""
     failures = mount_failures(snapshot)
@@ -122,6 +126,7 @@ def _mount_finding(context, code, items):
 
 # --------------------------------------------------------------------------- objects
 
+@rule("MCA810", inputs=("cluster", "kube.secretProviderClasses"))
 def check_secret_provider_class(snapshot, context):
     """MCA810: istio-spc-<revision> is missing (the add-on creates it with the plug-in CA)."""
     classes = kube_item(snapshot, "secretProviderClasses")
@@ -132,6 +137,7 @@ def check_secret_provider_class(snapshot, context):
             for revision, found in classes.items() if found is None]
 
 
+@rule("MCA815", inputs=("cluster", "kube.secretProviderClasses"))
 def check_secret_provider_class_matches(snapshot, context):
     """MCA815: istio-spc-<revision> names other objects (or another vault) than the plug-in
     config, e.g. after the config changed and the add-on did not rewrite it, or a hand edit."""
@@ -159,6 +165,7 @@ def check_secret_provider_class_matches(snapshot, context):
     return findings
 
 
+@rule("MCA814", inputs=("kube.istiodDeployments",))
 def check_istiod_deployment(snapshot, context):
     """MCA814: deployment istiod-<revision> is missing."""
     deployments = kube_item(snapshot, "istiodDeployments")
@@ -192,6 +199,7 @@ def _open_rejections(events):
     return open_lines
 
 
+@rule("MCA811", "MCA812", "MCA813", inputs=("cluster", "kube.istiodLogs"))
 def check_istiod_ca(snapshot, context):
     """MCA811 self-signed despite a plug-in CA, MCA812 rejected, MCA813 plug-in confirmed."""
     if plugin_config(snapshot) is None:

@@ -17,6 +17,7 @@ Secrets that were not even tried because the vault could not be read (``VaultUnk
 are covered by MCA902 / MCA105.
 """
 
+from azext_meshca.rules import rule
 from azext_meshca.checks.common import PLUGIN_OBJECTS, kube, make, plugin_config, secret_name
 from azext_meshca.checks.secrets import is_object_state_error
 
@@ -48,6 +49,7 @@ def _failed(item):
     return bool(item) and not item.get("ok")
 
 
+@rule("MCA901")
 def check_cluster_read(snapshot, context):
     """MCA901: the managed cluster could not be read; nothing else was checked."""
     item = snapshot.get("cluster")
@@ -57,6 +59,7 @@ def check_cluster_read(snapshot, context):
                  reason=_error(item).get("reason"))]
 
 
+@rule("MCA902")
 def check_vault_read(snapshot, context):
     """MCA902: the vault's configuration could not be read (404 is MCA105)."""
     item = snapshot.get("vault")
@@ -66,6 +69,7 @@ def check_vault_read(snapshot, context):
                  reason=_error(item).get("reason"))]
 
 
+@rule("MCA903")
 def check_role_assignments_read(snapshot, context):
     """MCA903: role assignments could not be listed, so RBAC access was not judged."""
     item = snapshot.get("roleAssignments")
@@ -75,6 +79,7 @@ def check_role_assignments_read(snapshot, context):
                  reason=_error(item).get("reason"))]
 
 
+@rule("MCA904")
 def check_secrets_read(snapshot, context):
     """MCA904: secrets the operator could not read (not 404 / SecretDisabled)."""
     secrets = snapshot.get("secrets") or {}
@@ -95,6 +100,7 @@ def check_secrets_read(snapshot, context):
                  objects=", ".join(labels), reason="; ".join(str(reason) for reason in reasons))]
 
 
+@rule("MCA905", "MCA906", "MCA908")
 def check_kube_access(snapshot, context):
     """MCA906 (no credentials) or MCA905 (API server unreachable); MCA908 when skipped."""
     if snapshot.get("kube") is None:
@@ -118,6 +124,7 @@ def _is_credentials_failure(error):
     return error.get("status") is not None  # an ARM answer to listClusterUserCredential
 
 
+@rule("MCA907")
 def check_kube_items(snapshot, context):
     """MCA907: one per in-cluster item that failed while the API server was reachable."""
     items = kube(snapshot)

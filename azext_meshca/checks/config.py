@@ -5,10 +5,12 @@ These are the first causes: when one fires, most later checks have nothing to ju
 and return nothing on their own (they read ``plugin_config``).
 """
 
+from azext_meshca.rules import rule
 from azext_meshca.checks.common import (
     PLUGIN_FIELDS, cluster_data, make, mesh_is_istio, plugin_config, vault_name_of)
 
 
+@rule("MCA101", inputs=("cluster",))
 def check_mesh_mode(snapshot, context):
     """MCA101: serviceMeshProfile.mode is not Istio."""
     cluster = cluster_data(snapshot)
@@ -19,6 +21,7 @@ def check_mesh_mode(snapshot, context):
                  mode=mode)]
 
 
+@rule("MCA102", inputs=("cluster",))
 def check_plugin_present(snapshot, context):
     """MCA102: the mesh is on but runs istiod's self-signed CA (a warning, not a fault)."""
     if not mesh_is_istio(snapshot) or plugin_config(snapshot) is not None:
@@ -27,6 +30,7 @@ def check_plugin_present(snapshot, context):
                  evidence=["serviceMeshProfile.istio.certificateAuthority.plugin: not set"])]
 
 
+@rule("MCA103", inputs=("cluster",))
 def check_plugin_complete(snapshot, context):
     """MCA103: some of the five plug-in fields are empty (the core CLI refuses this, ARM may not)."""
     plugin = plugin_config(snapshot)
@@ -39,6 +43,7 @@ def check_plugin_complete(snapshot, context):
                  missing=", ".join(missing))]
 
 
+@rule("MCA104", inputs=("cluster",))
 def check_key_vault_id(snapshot, context):
     """MCA104: keyVaultId is set but is not a vault resource ID."""
     plugin = plugin_config(snapshot)
@@ -49,6 +54,7 @@ def check_key_vault_id(snapshot, context):
                  key_vault_id=vault_id)]
 
 
+@rule("MCA105")
 def check_vault_exists(snapshot, context):
     """MCA105: ARM answered 404 for the vault (other read failures are MCA902)."""
     item = snapshot.get("vault")

@@ -7,6 +7,7 @@ ForbiddenByFirewall the CSI provider got. The firewall (networkAcls) does not ap
 when public access is off, so MCA502 is not reported alongside MCA501.
 """
 
+from azext_meshca.rules import rule
 from azext_meshca.checks.common import make, plugin_config, vault_data
 
 
@@ -21,6 +22,7 @@ def _public_access_disabled(vault):
     return str(vault.get("publicNetworkAccess") or "").lower() == "disabled"
 
 
+@rule("MCA501", inputs=("cluster", "vault"))
 def check_public_access(snapshot, context):
     """MCA501: public network access is off and no private endpoint exists."""
     vault = vault_data(snapshot)
@@ -33,6 +35,7 @@ def check_public_access(snapshot, context):
         "privateEndpointCount: {}".format(_private_endpoints(vault))])]
 
 
+@rule("MCA502", inputs=("cluster", "vault"))
 def check_firewall(snapshot, context):
     """MCA502: the vault firewall denies by default (the nodes' path is not visible here)."""
     vault = vault_data(snapshot)

@@ -22,6 +22,7 @@ a documented root rotation. We compare SHA-256 fingerprints as sets:
 import datetime
 import re
 
+from azext_meshca.rules import rule
 from azext_meshca import certs, logparse
 from azext_meshca.checks.addon import addon_enabled
 from azext_meshca.checks.common import (
@@ -119,6 +120,7 @@ def _restart_note(snapshot, context):
 
 # --------------------------------------------------------------------------- poll settings
 
+@rule("MCA301", inputs=("cluster",))
 def check_rotation_enabled(snapshot, context):
     """MCA301: rotation is off, so Key Vault changes never reach istiod on their own."""
     if plugin_config(snapshot) is None or not addon_enabled(snapshot) or rotation_enabled(snapshot):
@@ -129,6 +131,7 @@ def check_rotation_enabled(snapshot, context):
                  value=value if value is not None else "false (not set)")]
 
 
+@rule("MCA302", "MCA303", inputs=("cluster",))
 def check_poll_interval(snapshot, context):
     """MCA302 (poll interval over 10 minutes) or MCA303 (info: how long a change takes)."""
     if plugin_config(snapshot) is None or not addon_enabled(snapshot) or not rotation_enabled(snapshot):
@@ -167,6 +170,7 @@ def _configmap_roots(snapshot):
             for item in configmaps}
 
 
+@rule("MCA304", inputs=("cluster", "secrets.root-cert", "kube.rootConfigMaps"))
 def check_root_picked_up(snapshot, context):
     """MCA304: the mesh trusts no root that Key Vault's root-cert holds (see module doc)."""
     if plugin_config(snapshot) is None:
@@ -195,6 +199,7 @@ def _multi_root_lines(snapshot):
     return lines[:3]
 
 
+@rule("MCA305", inputs=("cluster", "kube.cacerts"))
 def check_cacerts_current(snapshot, context):
     """MCA305: the cacerts secret (older add-ons) does not hold what Key Vault holds."""
     if plugin_config(snapshot) is None:
@@ -234,6 +239,7 @@ def _lag_note(snapshot):
     return "Rotation polls every {}, so it should catch up within about {}.".format(text, text)
 
 
+@rule("MCA306", inputs=("cluster", "kube.rootConfigMaps"))
 def check_namespace_roots(snapshot, context):
     """MCA306: workload namespaces whose istio-ca-root-cert differs from aks-istio-system's."""
     if not (snapshot.get("cluster") or {}).get("ok"):

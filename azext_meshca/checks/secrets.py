@@ -7,15 +7,14 @@ Two layers:
    outside its active dates (MCA612), backed by a Key Vault certificate or key
    (MCA613). These are properties of the secret, so they hold for the add-on too.
    Any other failure to read is the OPERATOR's access and belongs to MCA904.
-2. ``validate_plugin_set`` on the values that were read, with sources
-   ``Key Vault secret <name>``. Its findings pass through unchanged, except its
-   MCA601 "missing" for an object we did not read: layer 1 (or MCA904) already says
-   why that object is absent, and it may well exist.
-
-The certificate descriptions go to ``context["certificates"]`` (run_checks returns
-them next to the findings).
+2. ``plugin_ca_set``: the values that were read, parsed once into the CA set the
+   certificate rules (validation.CERTIFICATE_RULES, in the same registry) judge,
+   with sources ``Key Vault secret <name>``. An object we did not read is not called
+   missing (MCA601): layer 1 (or MCA904) already says why it is absent, and it may
+   well exist.
 """
 
+from azext_meshca.rules import rule
 from azext_meshca.checks.common import (
     PLUGIN_OBJECTS, make, parse_time, plugin_config, secret_name, secret_source)
 from azext_meshca.snapshot import thaw
@@ -50,6 +49,7 @@ def _names(plugin, obj):
     return {"secret_name": name, "source": secret_source(plugin, obj)}
 
 
+@rule("MCA601", "MCA611", "MCA612", "MCA613", inputs=("cluster",))
 def check_secret_state(snapshot, context):
     """MCA601, MCA611, MCA612, MCA613 for each plug-in object Key Vault told us about."""
     plugin = plugin_config(snapshot)
@@ -115,22 +115,23 @@ def read_objects(snapshot):
     return objects
 
 
-def check_secret_values(snapshot, context):
-    """The certificate rules on the values read from Key Vault."""
+def plugin_ca_set(snapshot):
+    """The plug-in CA set Key Vault gave the operator, parsed once for the certificate
+    rules (validation.CERTIFICATE_RULES), or None when no value was read.
+
+    An object that was not read is not called missing: MCA601/MCA611 (Key Vault's
+    answer) or MCA904 (the operator's access) already say why it is absent.
+    """
     plugin = plugin_config(snapshot)
     if plugin is None:
-        return []
+        return None
     objects = read_objects(snapshot)
     if not objects:
-        return []
-    from azext_meshca.validation import validate_plugin_set
+        return None
+    from azext_meshca.validation import CaSet
     sources = {obj: secret_source(plugin, obj) for obj in PLUGIN_OBJECTS}
-    findings, certificates = validate_plugin_set(
-        {obj: objects.get(obj) for obj in PLUGIN_OBJECTS}, context["now"],
-        warn_days=context["warn_days"], sources=sources)
-    context.setdefault("certificates", []).extend(certificates)
-    return [item for item in findings
-            if not (item["code"] == "MCA601" and item["object"] not in objects)]
+    return CaSet({obj: objects.get(obj) for obj in PLUGIN_OBJECTS}, sources,
+                 unread=[obj for obj in PLUGIN_OBJECTS if obj not in objects])
 
 
-CHECKS = [check_secret_state, check_secret_values]
+CHECKS = [check_secret_state]

@@ -366,12 +366,10 @@ DRIVER_MISSING = ('MountVolume.SetUp failed for volume "cacerts" : kubernetes.io
 # --------------------------------------------------------------------------- running checks
 
 def run_module(checks, snapshot, warn_days=30):
-    """Findings of some checks on a snapshot, as run_checks would call them (frozen input)."""
-    from azext_meshca.checks import build_context
-    from azext_meshca.snapshot import freeze
-    frozen = freeze(snapshot)
-    context = build_context(frozen, warn_days)
-    return [item for check in checks for item in check(frozen, context)]
+    """Findings of some rules on a snapshot, run as run_checks runs them (frozen input,
+    inputs checked, certificate rules over the parsed CA set), before linking."""
+    from azext_meshca.checks import run_rules
+    return run_rules(snapshot, warn_days, functions=checks).findings
 
 
 def codes(findings):

@@ -1,5 +1,5 @@
 """Grid for the secret checks: Key Vault object states (MCA601, MCA611-MCA613) and the
-certificate rules run on the values read (validate_plugin_set, findings passed through).
+certificate rules run on the CA set parsed from the values read.
 
 MCA719 (info: time before the first expiry) comes from validation whenever a
 certificate was read, so it appears in most rows.
@@ -10,7 +10,10 @@ import datetime
 import pytest
 
 from azext_meshca.checks import secrets
+from azext_meshca.validation import CERTIFICATE_RULES
 from tests.unit import snapshots as s
+
+SECRET_RULES = secrets.CHECKS + list(CERTIFICATE_RULES)
 
 PAST = s.iso(s.NOW - datetime.timedelta(days=2))
 FUTURE = s.iso(s.NOW + datetime.timedelta(days=2))
@@ -57,40 +60,37 @@ GRID = [
 
 @pytest.mark.parametrize("mutators, expected", [case[1:] for case in GRID], ids=[case[0] for case in GRID])
 def test_secrets_grid(mutators, expected):
-    assert s.codes(s.run_module(secrets.CHECKS, s.applied(*mutators))) == expected
+    assert s.codes(s.run_module(SECRET_RULES, s.applied(*mutators))) == expected
 
 
 def test_missing_object_names_the_secret():
-    findings = s.run_module(secrets.CHECKS, s.applied(lambda snap: s.secret_missing(snap, "cert-chain")))
+    findings = s.run_module(SECRET_RULES, s.applied(lambda snap: s.secret_missing(snap, "cert-chain")))
     [missing] = [item for item in findings if item["code"] == "MCA601"]
     assert missing["object"] == "cert-chain"
     assert "(Key Vault secret test-cert-chain)" in missing["message"]
 
 
 def test_disabled_remedy_enables_the_secret():
-    [found] = [item for item in s.run_module(secrets.CHECKS, s.applied(_disabled_error("ca-cert")))
+    [found] = [item for item in s.run_module(SECRET_RULES, s.applied(_disabled_error("ca-cert")))
                if item["code"] == "MCA611"]
     assert "--vault-name kv-mesh --name test-ca-cert --enabled true" in found["remedy"]
 
 
 def test_window_is_described():
-    [found] = [item for item in s.run_module(secrets.CHECKS, s.applied(_attributes("ca-cert", expires=PAST)))
+    [found] = [item for item in s.run_module(SECRET_RULES, s.applied(_attributes("ca-cert", expires=PAST)))
                if item["code"] == "MCA612"]
     assert "expired on " + PAST in found["message"]
 
 
 def test_certificates_come_back_with_sources():
-    from azext_meshca.checks import build_context
-    from azext_meshca.snapshot import freeze
-    snapshot = freeze(s.healthy_snapshot())
-    context = build_context(snapshot)
-    secrets.check_secret_values(snapshot, context)
-    assert {row["object"] for row in context["certificates"]} == {"root-cert", "ca-cert", "cert-chain"}
+    from azext_meshca.checks import run_rules
+    run = run_rules(s.healthy_snapshot(), functions=SECRET_RULES)
+    assert {row["object"] for row in run.certificates} == {"root-cert", "ca-cert", "cert-chain"}
 
 
 def test_validation_findings_name_the_key_vault_secret():
     snapshot = s.applied(_attributes("ca-cert", value="this is not PEM"))
-    [found] = [item for item in s.run_module(secrets.CHECKS, snapshot) if item["code"] == "MCA604"]
+    [found] = [item for item in s.run_module(SECRET_RULES, snapshot) if item["code"] == "MCA604"]
     assert "(Key Vault secret test-ca-cert)" in found["message"]
 
 
@@ -98,5 +98,5 @@ def test_key_facts_reach_validation():
     """ca-key is checked through keyFacts: a mismatched key is MCA709."""
     snapshot = s.healthy_snapshot()
     _values_from(mismatched_key=True)(snapshot)
-    assert "MCA709" in s.codes(s.run_module(secrets.CHECKS, snapshot))
-    assert s.codes(s.run_module(secrets.CHECKS, s.healthy_snapshot())) == ["MCA719"]
+    assert "MCA709" in s.codes(s.run_module(SECRET_RULES, snapshot))
+    assert s.codes(s.run_module(SECRET_RULES, s.healthy_snapshot())) == ["MCA719"]

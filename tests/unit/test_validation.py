@@ -15,7 +15,7 @@ from sandbox import certfactory as cf
 
 NOW = cf.ANCHOR_TIME
 OBJECTS = ("root-cert", "ca-cert", "ca-key", "cert-chain")
-FINDING_KEYS = {"code", "severity", "area", "object", "title", "message", "remedy", "evidence"}
+FINDING_KEYS = {"code", "severity", "area", "object", "title", "message", "remedy", "evidence", "detail", "docs"}
 
 
 def _codes(findings):

@@ -1,0 +1,136 @@
+"""The rule registry: every rule declares itself, is registered once, and every catalog
+code leads (by grep) to the rule that emits it. The runner skips rules whose inputs
+were not collected and names each gap once."""
+
+import inspect
+import os
+import re
+
+import pytest
+
+from azext_meshca import catalog, checks, validation
+from azext_meshca.checks import access, addon, cluster, collection, config, network, rotation, secrets
+from azext_meshca.plugin import PLUGIN_OBJECTS
+from azext_meshca.rules import CA_SET, SNAPSHOT, declaration
+from tests.unit import snapshots as s
+
+RULE_MODULES = (config, addon, access, network, secrets, validation, rotation, cluster, collection)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SNAPSHOT_INPUTS = {"cluster", "vault", "roleAssignments", "keyFacts"} | {"secrets." + obj for obj in PLUGIN_OBJECTS} | {
+    "kube.access", "kube.istiodPods", "kube.istiodDeployments", "kube.events", "kube.providerLogs",
+    "kube.secretProviderClasses", "kube.cacerts", "kube.rootConfigMaps", "kube.cronjobs", "kube.cronjobLogs",
+    "kube.istiodLogs"}
+LIVE_CODES = [code for code in catalog.CATALOG if code not in catalog.RETIRED]
+
+
+def _declaring_rules(code):
+    return [rule for rule in checks.ALL_RULES if code in rule.codes]
+
+
+@pytest.mark.parametrize("code", LIVE_CODES)
+def test_grep_for_a_code_lands_on_the_rule_that_emits_it(code):
+    """`grep -rn MCAnnn azext_meshca` finds the code's literal in exactly one rule
+    module (never only in the catalog or a lookup table elsewhere), on the rule's own
+    declaration. (MCA601 has two: Key Vault's 404, and an absent file.)"""
+    literal = '"{}"'.format(code)
+    modules = [module for module in RULE_MODULES if literal in inspect.getsource(module)]
+    declaring = _declaring_rules(code)
+    assert declaring, "no rule declares " + code
+    for rule in declaring:
+        assert literal in inspect.getsource(rule.function), (code, rule.name)
+        assert inspect.getmodule(rule.function) in modules
+
+
+def test_every_registered_function_is_declared_and_registered_once():
+    assert all(declaration(function) is not None for function in checks.ALL_CHECKS)
+    names = [rule.name for rule in checks.ALL_RULES]
+    assert len(names) == len(set(names)), names
+    functions = [rule.function for rule in checks.ALL_RULES]
+    assert len(functions) == len(set(functions))
+
+
+def test_every_rule_in_a_rule_module_is_registered():
+    """A check_* function that is not in the registry never runs: refuse it."""
+    registered = set(checks.ALL_CHECKS)
+    for module in RULE_MODULES:
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if inspect.getmodule(function) is not module:
+                continue
+            if name.startswith("check_") or declaration(function) is not None:
+                assert declaration(function) is not None, "{}.{} is not declared".format(module.__name__, name)
+                assert function in registered, "{}.{} is not registered".format(module.__name__, name)
+
+
+def test_declarations_name_known_codes_and_inputs():
+    for rule in checks.ALL_RULES:
+        assert rule.codes, rule.name
+        assert set(rule.codes) <= set(catalog.CATALOG), rule.name
+        if rule.subject == SNAPSHOT:
+            assert set(rule.inputs) <= SNAPSHOT_INPUTS, (rule.name, rule.inputs)
+        else:
+            assert rule.subject == CA_SET and set(rule.inputs) <= set(PLUGIN_OBJECTS), (rule.name, rule.inputs)
+
+
+def test_the_certificate_rules_are_in_the_one_registry():
+    assert set(validation.CERTIFICATE_RULES) <= set(checks.ALL_CHECKS)
+    assert {rule.subject for rule in checks.ALL_RULES} == {SNAPSHOT, CA_SET}
+
+
+def test_catalog_is_in_code_order_and_codes_are_unique():
+    codes = [entry.code for entry in catalog._ENTRIES]  # pylint: disable=protected-access
+    assert codes == sorted(codes)
+    assert len(codes) == len(set(codes))
+
+
+def test_a_retired_code_is_never_reused():
+    """Retired codes stay out of the catalog and out of every rule module."""
+    for code in catalog.RETIRED:
+        assert code not in catalog.CATALOG, code
+        for module in RULE_MODULES:
+            assert '"{}"'.format(code) not in inspect.getsource(module), (code, module.__name__)
+    assert all(re.fullmatch(r"MCA[1-9]\d\d", code) for code in catalog.RETIRED)
+
+
+def test_every_code_is_documented():
+    with open(os.path.join(REPO, "docs", "findings.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    for code in LIVE_CODES:
+        assert "\n## {}\n".format(code) in text, code
+
+
+def test_links_name_catalog_codes_only():
+    for code in catalog.CATALOG:
+        causes, fallback = catalog.causes_of(code)
+        assert set(causes) | set(fallback) <= set(catalog.CATALOG), code
+
+
+# --------------------------------------------------------------------------- the runner
+
+def test_a_failed_input_skips_its_rules_and_is_named_once():
+    """The vault could not be read: every rule that needs it is skipped, the gap is one
+    entry in not_run, and MCA902 is the one finding about it."""
+    snapshot = s.fail(s.healthy_snapshot(), ("vault",), "403 Forbidden", 403)
+    run = checks.run_rules(snapshot)
+    [gap] = [item for item in run.not_run if item["input"] == "vault"]
+    assert {"tenant", "access-policy", "rbac", "public-access", "firewall"} <= set(gap["rules"])
+    assert [item["input"] for item in run.not_run].count("vault") == 1
+    assert [item["code"] for item in run.findings if item["area"] == "collection"] == ["MCA902"]
+
+
+def test_inputs_that_were_never_attempted_are_not_gaps():
+    """--skip-cluster: no kube input was attempted, so none is a gap (MCA908 says so)."""
+    snapshot = s.healthy_snapshot()
+    snapshot["kube"] = None
+    snapshot["options"]["skipCluster"] = True
+    run = checks.run_rules(snapshot)
+    assert run.not_run == []
+    assert "MCA908" in {item["code"] for item in run.findings}
+
+
+def test_certificate_rules_skip_objects_that_did_not_parse():
+    """ca-cert is not PEM: the rules that need ca-cert do not run; the format finding says why."""
+    ca_set = validation.CaSet(dict(s.plugin_set(), **{"ca-cert": b"not pem"}))
+    findings, skipped = validation.judge_ca_set(ca_set, s.NOW)
+    assert "ca-cert" not in ca_set.parsed
+    assert {"ca-cert-signs", "key-matches", "chains-to-root"} <= set(skipped["ca-cert"])
+    assert [item["code"] for item in findings if item["object"] == "ca-cert"] == ["MCA604"]
