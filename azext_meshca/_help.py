@@ -90,7 +90,7 @@ helps['aks mesh ca fix-access'] = """
 type: command
 short-summary: Let the Key Vault secrets provider add-on read the plug-in CA secrets - least privilege, idempotent.
 long-summary: >
-    Finds the add-on identity (azurekeyvaultsecretsprovider-<cluster>) and the plug-in CA's vault,
+    Finds the add-on identity (`azurekeyvaultsecretsprovider-<cluster>`) and the plug-in CA's vault,
     then grants the least access the CSI provider needs to mount the certificates into istiod:
     on an access-policy vault, secret get for the identity's objectId, through the add-only
     accessPolicies/add operation, so every other policy stays as it is (az keyvault set-policy
