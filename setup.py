@@ -3,7 +3,8 @@
 
 from setuptools import find_packages, setup
 
-VERSION = '0.1.0b1'
+# 1.0.0b1: the azure-cli-extensions index guidelines start a new preview extension there.
+VERSION = '1.0.0b1'
 
 CLASSIFIERS = [
     'Development Status :: 4 - Beta',
@@ -15,8 +16,9 @@ CLASSIFIERS = [
 
 # azure-cli already bundles azure-mgmt-containerservice, azure-mgmt-keyvault,
 # azure-mgmt-authorization, azure-keyvault-secrets and cryptography: they are used,
-# never pinned again here. kubernetes is not bundled.
-DEPENDENCIES = ['kubernetes>=29.0.0']
+# never pinned again here. kubernetes is not bundled: pinned to the client generation the
+# tests run against (scripts/setup's wheelhouse downloads from this list).
+DEPENDENCIES = ['kubernetes>=37.0.2,<38']
 
 with open('README.md', 'r', encoding='utf-8') as f:
     README = f.read()
@@ -26,12 +28,13 @@ with open('HISTORY.rst', 'r', encoding='utf-8') as f:
 setup(
     name='meshca',
     version=VERSION,
-    description='Diagnose and fix the AKS Istio add-on plug-in CA: az aks mesh ca',
+    description=('Diagnose and fix the plug-in CA of the AKS Istio add-on: the four Key Vault secrets, '
+                 "the add-on identity's access to them, and what istiod mounted."),
     long_description=README + '\n\n' + HISTORY,
     long_description_content_type='text/markdown',
     license='MIT',
     author='meshca maintainers',
-    url='https://example.invalid/meshca',
+    url='https://github.com/Azure/azure-cli-extensions/tree/main/src/meshca',
     classifiers=CLASSIFIERS,
     packages=find_packages(include=['azext_meshca', 'azext_meshca.*']),
     install_requires=DEPENDENCIES,

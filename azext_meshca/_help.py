@@ -9,7 +9,8 @@ long-summary: |
     Exit statuses: 0 no problem found; 1 the command could not run (unreadable input,
     invalid values, Azure error); 2 the command line does not parse; 3 a named Azure
     resource was not found; 4 problems found (error-level findings); 5 no problem found,
-    but some checks could not run. Every finding code is explained in docs/findings.md.
+    but some checks could not run. Each finding says its fix in "remedy"; for the whole
+    story behind a code, run az aks mesh ca explain CODE (the meshca README lists them all).
 examples:
   - name: Find why istiod's plug-in CA does not work, and the exact fix.
     text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster -o table
@@ -90,7 +91,7 @@ helps['aks mesh ca fix-access'] = """
 type: command
 short-summary: Let the Key Vault secrets provider add-on read the plug-in CA secrets - least privilege, idempotent.
 long-summary: >
-    Finds the add-on identity (azurekeyvaultsecretsprovider-<cluster>) and the plug-in CA's vault,
+    Finds the add-on identity (`azurekeyvaultsecretsprovider-<cluster>`) and the plug-in CA's vault,
     then grants the least access the CSI provider needs to mount the certificates into istiod:
     on an access-policy vault, secret get for the identity's objectId, through the add-only
     accessPolicies/add operation, so every other policy stays as it is (az keyvault set-policy
@@ -104,13 +105,13 @@ long-summary: >
     without writing, when the vault is in another tenant, the add-on is off or has no identity,
     no plug-in CA is configured, or you lack the right to make the change (access policies:
     Key Vault Contributor or Owner; role assignments: Role Based Access Control Administrator,
-    User Access Administrator or Owner). With --wait, exit status 4 means istiod did not turn
+    User Access Administrator or Owner). With --wait-for-istiod, exit status 4 means istiod did not turn
     Ready in time, 5 that the cluster could not be read.
 examples:
   - name: See what would change, without changing anything.
     text: az aks mesh ca fix-access -g myResourceGroup -n myAKSCluster --dry-run
   - name: Grant access (access policy or role, as the vault requires) and wait for istiod to start.
-    text: az aks mesh ca fix-access -g myResourceGroup -n myAKSCluster --yes --wait
+    text: az aks mesh ca fix-access -g myResourceGroup -n myAKSCluster --yes --wait-for-istiod
   - name: Grant secret get and list, as the troubleshooting article does.
     text: az aks mesh ca fix-access -g myResourceGroup -n myAKSCluster --mode policy --secret-permissions get list --yes
   - name: The add-on holds only Key Vault Reader (the article's advice); add Key Vault Secrets User.

@@ -6,10 +6,11 @@ from azext_meshca._validators import (validate_cert_source, validate_diagnose_so
                                       validate_warn_days)
 
 PLUGIN_FILE_ARGS = (
-    ('root_cert', '--root-cert', 'root-cert.pem: the root certificate(s).'),
-    ('ca_cert', '--ca-cert', 'ca-cert.pem: the intermediate certificate istiod signs with.'),
-    ('ca_key', '--ca-key', 'ca-key.pem: the private key of ca-cert.'),
-    ('cert_chain', '--cert-chain', 'cert-chain.pem: ca-cert followed by every certificate up to the root.'),
+    ('root_cert', '--root-cert', 'File holding the root certificate(s), as root-cert.pem does.'),
+    ('ca_cert', '--ca-cert', 'File holding the intermediate certificate istiod signs with, as ca-cert.pem does.'),
+    ('ca_key', '--ca-key', 'File holding the private key of that intermediate, as ca-key.pem does.'),
+    ('cert_chain', '--cert-chain', 'File holding the intermediate followed by every certificate up to the root, '
+                                   'as cert-chain.pem does.'),
 )
 
 
@@ -38,7 +39,7 @@ def load_arguments(self, _):
         context.argument('name', options_list=['--name', '-n'], help='Name of the AKS cluster.')
         context.argument('mode', options_list=['--mode'], arg_type=get_enum_type(['auto', 'policy', 'rbac']),
                          default='auto',
-                         help="auto follows the vault's permission model: an access policy on an access-policy "
+                         help="How to grant: auto follows the vault's permission model: an access policy on an access-policy "
                               "vault, Key Vault Secrets User on an Azure RBAC vault.")
         context.argument('secret_permissions', options_list=['--secret-permissions'], nargs='+',
                          arg_type=get_enum_type(['get', 'list']),
@@ -48,10 +49,14 @@ def load_arguments(self, _):
                          help='Print the plan and change nothing.')
         context.argument('yes', options_list=['--yes', '-y'], action='store_true',
                          help='Apply without asking for confirmation.')
-        context.argument('wait', options_list=['--wait'], action='store_true',
+        # Not azure-cli's --wait (which waits for a long-running operation): this waits for
+        # istiod's pods. The old name stays as a deprecated alias, the azure-cli way.
+        context.argument('wait_for_istiod', action='store_true',
+                         options_list=['--wait-for-istiod',
+                                       context.deprecate(target='--wait', redirect='--wait-for-istiod', hide=True)],
                          help='After the change, wait until the istiod pods leave Init and are Ready.')
         context.argument('timeout', options_list=['--timeout'], type=int,
-                         help='Seconds --wait waits for istiod. Default: 300.')
+                         help='Seconds --wait-for-istiod waits for istiod. Default: 300.')
 
     with self.argument_context('aks mesh ca diagnose') as context:
         context.argument('resource_group_name', options_list=['--resource-group', '-g'],

@@ -79,7 +79,7 @@ def diagnose(cmd, resource_group_name=None, name=None, kubeconfig=None, context=
 
 
 def fix_access(cmd, resource_group_name, name, mode=None, secret_permissions=None, dry_run=False, yes=False,
-               wait=False, timeout=None):
+               wait_for_istiod=False, timeout=None):
     from azext_meshca.fixaccess import run_fix_access
     return run_fix_access(cmd, resource_group_name, name, mode=mode, secret_permissions=secret_permissions,
-                          dry_run=dry_run, yes=yes, wait=wait, timeout=timeout)
+                          dry_run=dry_run, yes=yes, wait=wait_for_istiod, timeout=timeout)

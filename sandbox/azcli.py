@@ -16,8 +16,14 @@ import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV_BIN = os.path.dirname(sys.executable)
+# Which az runs: by default the one in the venv of this Python; MESHCA_AZ_VENV names another
+# venv holding azure-cli (scripts/setup makes .venv-az-min with the oldest release meshca
+# supports, and scripts/test runs the release smoke through it). The wheel is always built
+# with this Python; only az itself comes from that venv.
+OTHER_AZ_VENV = os.path.abspath(os.environ["MESHCA_AZ_VENV"]) if os.environ.get("MESHCA_AZ_VENV") else None
+VENV_BIN = os.path.join(OTHER_AZ_VENV, "bin") if OTHER_AZ_VENV else os.path.dirname(sys.executable)
 AZ = os.path.join(VENV_BIN, "az")
+AZ_PYTHON = os.path.join(VENV_BIN, "python")
 WHEELHOUSE = os.path.join(REPO, ".work", "wheelhouse")
 
 
@@ -38,13 +44,25 @@ def build_wheel(out_dir):
     return wheels[0]
 
 
+_AZ_VERSIONS = {}
+
+
+def az_versions():
+    """{distribution: version} of the az that runs (azure-cli, -core, -telemetry), read in its venv."""
+    if not _AZ_VERSIONS:
+        probe = ("import json; from importlib.metadata import version; print(json.dumps({name: version(name) "
+                 "for name in ('azure-cli', 'azure-cli-core', 'azure-cli-telemetry')}))")
+        proc = subprocess.run([AZ_PYTHON, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+        _AZ_VERSIONS.update(json.loads(proc.stdout))
+    return dict(_AZ_VERSIONS)
+
+
 def write_version_check(config_dir):
     """az checks PyPI for updates once a day; a fresh record tells it not to."""
-    from importlib.metadata import version
-    core = version("azure-cli-core")
-    record = {"versions": {"azure-cli": {"local": version("azure-cli")},
-                           "core": {"local": core},
-                           "telemetry": {"local": version("azure-cli-telemetry")}},
+    versions = az_versions()
+    record = {"versions": {"azure-cli": {"local": versions["azure-cli"]},
+                           "core": {"local": versions["azure-cli-core"]},
+                           "telemetry": {"local": versions["azure-cli-telemetry"]}},
               "update_time": datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")}
     with open(os.path.join(config_dir, "versionCheck.json"), "w", encoding="utf-8") as handle:
         json.dump(record, handle)

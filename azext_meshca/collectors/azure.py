@@ -95,7 +95,17 @@ def normalise_role_assignment(raw):
 
 
 def _as_rest_dict(model):
-    """TypeSpec models (the SDKs azure-cli 2.91 bundles) give their REST JSON via as_dict()."""
+    """An SDK model's REST JSON, whichever generator made the SDK that az bundles.
+
+    AutoRest models (azure-mgmt-containerservice, -keyvault and -authorization in the az
+    releases before the TypeSpec SDKs) hold snake_case attributes with ``properties``
+    flattened away, and their ``as_dict()`` keeps that shape; ``serialize(keep_readonly=True)``
+    rebuilds the REST JSON, read-only fields such as the identity's objectId included
+    (msrest/serialization.py ``Model.serialize``). TypeSpec models (azure-cli 2.91) have no
+    ``serialize`` and are REST JSON already: ``as_dict()``.
+    """
+    if hasattr(model, "serialize"):
+        return model.serialize(keep_readonly=True)
     return model.as_dict() if hasattr(model, "as_dict") else dict(model)
 
 

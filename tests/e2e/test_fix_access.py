@@ -362,7 +362,7 @@ def test_addon_without_identity_is_refused(sim, az):
 @pytest.mark.scenario("fix-wait-backoff", fresh=True)
 def test_wait_polls_istiod_until_ready(sim, az):
     assert any(status.startswith("Init") for status in istiod_statuses(sim))  # kubelet has seen the failure
-    result, proc = fix_json(az, "--yes", "--wait", "--timeout", "90")
+    result, proc = fix_json(az, "--yes", "--wait-for-istiod", "--timeout", "90")
     assert result["wait"]["ready"] is True, result["wait"]
     assert result["wait"]["seconds"] >= 5  # the simulated back-off held istiod in Init for a while
     assert "Waiting for istiod" in proc.stderr
@@ -371,8 +371,10 @@ def test_wait_polls_istiod_until_ready(sim, az):
 
 @pytest.mark.scenario("fix-wait-missing-secret", fresh=True)
 def test_wait_times_out_with_exit_4_when_istiod_stays_in_init(sim, az):
+    # The old name, --wait, still works: azure-cli's deprecation warning names the new one.
     proc = fix(az, "--yes", "--wait", "--timeout", "3", "-o", "json")
     assert "Traceback" not in proc.stderr, proc.stderr
+    assert "Option '--wait' has been deprecated" in proc.stderr and "'--wait-for-istiod'" in proc.stderr
     assert proc.returncode == 4
     result = json.loads(proc.stdout)
     assert result["outcome"] == "applied"

@@ -7,12 +7,11 @@ invocation that asked for it, never the commands the same CLI object runs next.
 
 import json
 import subprocess
-import sys
 
 import pytest
 
 from sandbox import certfactory
-from sandbox.azcli import new_az
+from sandbox.azcli import AZ_PYTHON, new_az
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +46,7 @@ def cert_dirs(tmp_path_factory):
 
 
 def _invoke_in_one_cli(az, commands):
-    proc = subprocess.run([sys.executable, "-c", _DRIVER, json.dumps(commands)], env=az.env,
+    proc = subprocess.run([AZ_PYTHON, "-c", _DRIVER, json.dumps(commands)], env=az.env,
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     return json.loads(proc.stdout.splitlines()[-1])

@@ -30,3 +30,14 @@ def test_sandbox_is_not_in_the_wheel():
     with open(os.path.join(REPO, "setup.py"), encoding="utf-8") as handle:
         setup_py = handle.read()
     assert "include=['azext_meshca', 'azext_meshca.*']" in setup_py
+
+
+def test_tests_install_the_kubernetes_range_the_extension_declares():
+    """setup.py pins kubernetes to the range the tests run against; requirements-dev.txt
+    (the test venv) must ask for the same range (scripts/setup downloads setup.py's own)."""
+    with open(os.path.join(REPO, "setup.py"), encoding="utf-8") as handle:
+        declared = re.search(r"'(kubernetes[^']*)'", handle.read()).group(1)
+    with open(os.path.join(REPO, "requirements-dev.txt"), encoding="utf-8") as handle:
+        tested = re.search(r"^(kubernetes\S*)", handle.read(), re.MULTILINE).group(1)
+    assert declared == tested
+    assert "<" in declared, "kubernetes needs an upper bound: the tests never ran the next generation"

@@ -9,7 +9,7 @@ HEAVY_PREFIXES = ("cryptography", "kubernetes", "azure.mgmt", "azure.keyvault", 
                   "azext_meshca.certs", "azext_meshca.validation", "azext_meshca.custom")
 
 _PROBE = r"""
-import json, sys
+import argparse, json, sys
 from azure.cli.core import get_default_cli
 cli = get_default_cli()
 before = set(sys.modules)
@@ -17,7 +17,9 @@ from azext_meshca import MeshcaCommandsLoader
 loader = MeshcaCommandsLoader(cli_ctx=cli)
 table = loader.load_command_table(None)
 for name in table:
-    cli.invocation = type("Invocation", (), {"data": {"command_string": name}})()
+    # the invocation's parts argument contexts read: the command, and the parser's action
+    # registry (a deprecated option such as fix-access --wait wraps its action)
+    cli.invocation = type("Invocation", (), {"data": {"command_string": name}, "parser": argparse.ArgumentParser()})()
     loader.command_name = name
     loader.load_arguments(name)
 print(json.dumps({"commands": sorted(table), "new": sorted(set(sys.modules) - before)}))
