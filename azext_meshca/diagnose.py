@@ -53,13 +53,21 @@ def export_snapshot(snapshot, path):
         raise FileOperationError("Cannot write {}: {}.".format(path, error.strerror)) from None
 
 
+# A real snapshot is tens of kilobytes; 2,000 namespaces' configmaps stay far below this.
+MAX_SNAPSHOT_BYTES = 50 * 1024 * 1024
+
+
 def load_snapshot(path):
+    """An exported snapshot: a regular file, at most MAX_SNAPSHOT_BYTES, UTF-8 JSON of
+    this meshca's snapshot version and shape. Anything else is one error line."""
+    from azext_meshca.inputs import InputError, check_size, read_regular_file, utf8_text
     from azext_meshca.snapshot import from_json
     try:
-        with open(path, "r", encoding="utf-8") as handle:
-            text = handle.read(50 * 1024 * 1024 + 1)
-    except OSError as error:
-        raise FileOperationError("Cannot read {}: {}.".format(path, error.strerror or error)) from None
+        data = read_regular_file(path, MAX_SNAPSHOT_BYTES)
+        check_size(data, MAX_SNAPSHOT_BYTES, path)
+        text = utf8_text(data, path)
+    except InputError as error:
+        raise FileOperationError(str(error)) from None
     try:
         return from_json(text)
     except ValueError as error:

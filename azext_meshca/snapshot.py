@@ -8,7 +8,9 @@ they can be tested with hand-written fixtures and re-run offline with
     {"ok": false, "data": null,  "error": {"reason": "403 Forbidden (ForbiddenByRbac)",
                                            "status": 403, "code": "ForbiddenByRbac"}}
 
-Schema (version 1); keys are camelCase, timestamps ISO 8601 UTC::
+Schema (version 1; ``from_json`` checks a loaded file against
+azext_meshca/snapshot_schema.py, which must follow this text); keys are camelCase,
+timestamps ISO 8601 UTC::
 
     version: 1
     collectedAt: "2026-11-29T15:00:00Z"      # the "now" every expiry check uses
@@ -120,10 +122,34 @@ def to_json(snapshot):
     return json.dumps(thaw(snapshot), indent=2, sort_keys=True)
 
 
+def check_version(data):
+    """Refuse a snapshot of another schema version with a message that says what to do."""
+    if not isinstance(data, dict):
+        raise ValueError("the file holds JSON {}, not an object".format(
+            "a list" if isinstance(data, list) else "text or a number"))
+    version = data.get("version")
+    if "version" not in data:
+        raise ValueError("it has no 'version' field")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError("version: expected a whole number, found {!r}".format(version)[:120])
+    if version < SNAPSHOT_VERSION:
+        raise ValueError("snapshot version {} is older than this meshca reads ({}): export it again with "
+                         "az aks mesh ca diagnose --export".format(version, SNAPSHOT_VERSION))
+    if version > SNAPSHOT_VERSION:
+        raise ValueError("snapshot version {} is newer than this meshca reads ({}): upgrade meshca "
+                         "(az extension update -n meshca)".format(version, SNAPSHOT_VERSION))
+
+
 def from_json(text):
-    data = json.loads(text)
-    if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
-        raise ValueError("not a meshca snapshot (version {} expected)".format(SNAPSHOT_VERSION))
+    """A snapshot from its JSON text; ValueError (one line, naming the first bad field)
+    when the text is not JSON, is another version, or does not have the schema above."""
+    from azext_meshca.snapshot_schema import SNAPSHOT, check
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+    check_version(data)
+    check(data, SNAPSHOT)
     return data
 
 

@@ -16,17 +16,14 @@ from azext_meshca.plugin import PLUGIN_OBJECTS, file_name
 def read_capped(path):
     """Read at most one byte past the certificate engine's size cap, so the validator can
     say "too large" without loading a multi-gigabyte file; raise a one-line error if
-    the file cannot be read."""
+    the path is not a regular file (a FIFO would block for ever, a device never end)
+    or cannot be read."""
     from azext_meshca.certs import MAX_OBJECT_BYTES
+    from azext_meshca.inputs import InputError, read_regular_file
     try:
-        with open(path, "rb") as handle:
-            return handle.read(MAX_OBJECT_BYTES + 1)
-    except IsADirectoryError:
-        raise FileOperationError("{} is a folder, not a file.".format(path)) from None
-    except FileNotFoundError:
-        raise FileOperationError("{} does not exist.".format(path)) from None
-    except OSError as error:
-        raise FileOperationError("Cannot read {}: {}.".format(path, error.strerror)) from None
+        return read_regular_file(path, MAX_OBJECT_BYTES)
+    except InputError as error:
+        raise FileOperationError(str(error)) from None
 
 
 def read_cert_dir(cert_dir):

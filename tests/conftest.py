@@ -18,9 +18,34 @@ Usage in a test:
 At session end, any attempt to reach the network through the proxy trap fails the run.
 """
 
+import os
+
 import pytest
 
 from sandbox.sim import proxytrap
+
+
+def _hypothesis_profiles():
+    """Property tests (tests/unit/test_properties.py) run a bounded number of examples.
+
+    "ci" (the default) keeps the suite fast and reproducible: derandomised, no example
+    database. "nightly" (MESHCA_HYPOTHESIS_PROFILE=nightly) explores 20 times as many.
+    No per-example deadline: timing is the bench's job, never a test's; inputs are
+    bounded by construction (caps in azext_meshca/inputs.py and certs.py) instead.
+    """
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:  # only the property tests need it
+        return
+    common = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+    settings.register_profile("ci", max_examples=CI_EXAMPLES, derandomize=True, database=None, **common)
+    settings.register_profile("nightly", max_examples=CI_EXAMPLES * 20, **common)
+    settings.load_profile(os.environ.get("MESHCA_HYPOTHESIS_PROFILE", "ci"))
+
+
+# Examples per property test in CI; a test may ask for fewer with @settings(max_examples=...).
+CI_EXAMPLES = 150
+_hypothesis_profiles()
 
 
 def pytest_configure(config):

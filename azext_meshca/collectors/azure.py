@@ -5,38 +5,61 @@ functions are pure and turn REST-shaped JSON into the snapshot schema
 (``azext_meshca/snapshot.py``), so they are tested without any network.
 """
 
+from azext_meshca import snapshot_schema
 from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_authorization, cf_managed_clusters, cf_vaults
 from azext_meshca.collectors.errors import describe_error
+from azext_meshca.inputs import as_list, as_mapping
+from azext_meshca.snapshot_schema import check as check_shape
 from azext_meshca.plugin import PLUGIN_FIELDS
 from azext_meshca.resource_ids import parse_vault_id, scope_covers  # noqa: F401  (re-exported)
 from azext_meshca.snapshot import collected, iso_utc
 
 CSI_ADDON = "azureKeyvaultSecretsProvider"
+
+
+def _obj(parent, key, where):
+    """parent[key] as a JSON object ({} when absent or null); InputError naming the field
+    when a service sent something else, so a malformed body is a collection finding."""
+    return as_mapping(parent.get(key), "{}.{}".format(where, key))
+
+
+def _items(parent, key, where):
+    """parent[key] as a list of JSON objects ([] when absent or null), or InputError."""
+    path = "{}.{}".format(where, key)
+    values = as_list(parent.get(key), path)
+    return [as_mapping(value, "{}[{}]".format(path, index)) for index, value in enumerate(values)]
+
+
 def _lookup(mapping, key):
     """Addon profile keys come back in different casings; match case-insensitively."""
     for candidate, value in (mapping or {}).items():
-        if candidate.lower() == key.lower():
+        if str(candidate).lower() == key.lower():
             return value
     return None
 
 
 def normalise_cluster(raw):
-    """The parts of a managedCluster (REST JSON) that the checks judge."""
-    properties = raw.get("properties") or {}
-    mesh = properties.get("serviceMeshProfile") or {}
-    istio = mesh.get("istio") or {}
-    plugin = ((istio.get("certificateAuthority") or {}).get("plugin")) or None
-    addon = _lookup(properties.get("addonProfiles"), CSI_ADDON) or {}
-    config = addon.get("config") or {}
-    identity = addon.get("identity") or None
-    aad = properties.get("aadProfile")
-    return {
+    """The parts of a managedCluster (REST JSON) that the checks judge.
+
+    Any JSON in, the snapshot's cluster shape out (azext_meshca/snapshot_schema.py), or
+    InputError/ShapeError naming the first field that does not fit."""
+    raw = as_mapping(raw, "managedCluster")
+    properties = _obj(raw, "properties", "managedCluster")
+    mesh = _obj(properties, "serviceMeshProfile", "properties")
+    istio = _obj(mesh, "istio", "serviceMeshProfile")
+    plugin = _obj(_obj(istio, "certificateAuthority", "istio"), "plugin", "certificateAuthority") or None
+    addons = _obj(properties, "addonProfiles", "properties")
+    addon = as_mapping(_lookup(addons, CSI_ADDON), "addonProfiles." + CSI_ADDON)
+    config = _obj(addon, "config", CSI_ADDON)
+    identity = _obj(addon, "identity", CSI_ADDON) or None
+    aad = _obj(properties, "aadProfile", "properties") or None
+    result = {
         "id": raw.get("id"),
         "name": raw.get("name"),
         "location": raw.get("location"),
         "nodeResourceGroup": properties.get("nodeResourceGroup"),
         "meshMode": mesh.get("mode"),
-        "revisions": list(istio.get("revisions") or []),
+        "revisions": list(as_list(istio.get("revisions"), "istio.revisions")),
         "plugin": {field: plugin.get(field) for field in PLUGIN_FIELDS} if plugin else None,
         "csiAddon": {
             "enabled": bool(addon.get("enabled")),
@@ -51,14 +74,19 @@ def normalise_cluster(raw):
         "aad": {"managed": bool(aad.get("managed")),
                 "enableAzureRbac": bool(aad.get("enableAzureRbac"))} if aad else None,
     }
+    check_shape(result, snapshot_schema.CLUSTER, "managedCluster")
+    return result
 
 
 def normalise_vault(raw):
-    """The parts of a vault (REST JSON) that decide whether the add-on can read it."""
-    properties = raw.get("properties") or {}
+    """The parts of a vault (REST JSON) that decide whether the add-on can read it.
+
+    Any JSON in, the snapshot's vault shape out, or InputError/ShapeError."""
+    raw = as_mapping(raw, "vault")
+    properties = _obj(raw, "properties", "vault")
     parsed = parse_vault_id(raw.get("id")) or {}
-    acls = properties.get("networkAcls")
-    return {
+    acls = _obj(properties, "networkAcls", "properties") or None
+    result = {
         "id": raw.get("id"),
         "name": raw.get("name"),
         "resourceGroup": parsed.get("resourceGroup"),
@@ -70,28 +98,35 @@ def normalise_vault(raw):
         "accessPolicies": [{
             "tenantId": policy.get("tenantId"),
             "objectId": policy.get("objectId"),
-            "permissions": {"secrets": list((policy.get("permissions") or {}).get("secrets") or [])},
-        } for policy in properties.get("accessPolicies") or []],
+            "permissions": {"secrets": list(as_list(_obj(policy, "permissions", "accessPolicy").get("secrets"),
+                                                    "accessPolicy.permissions.secrets"))},
+        } for policy in _items(properties, "accessPolicies", "properties")],
         "publicNetworkAccess": properties.get("publicNetworkAccess"),
         "networkAcls": {
             "defaultAction": acls.get("defaultAction"),
             "bypass": acls.get("bypass"),
-            "ipRules": [rule.get("value") for rule in acls.get("ipRules") or []],
-            "virtualNetworkRules": [rule.get("id") for rule in acls.get("virtualNetworkRules") or []],
+            "ipRules": [rule.get("value") for rule in _items(acls, "ipRules", "networkAcls")],
+            "virtualNetworkRules": [rule.get("id") for rule in _items(acls, "virtualNetworkRules", "networkAcls")],
         } if acls else None,
-        "privateEndpointCount": len(properties.get("privateEndpointConnections") or []),
+        "privateEndpointCount": len(as_list(properties.get("privateEndpointConnections"),
+                                            "properties.privateEndpointConnections")),
     }
+    check_shape(result, snapshot_schema.VAULT, "vault")
+    return result
 
 
 def normalise_role_assignment(raw):
-    properties = raw.get("properties") or raw
-    return {
+    raw = as_mapping(raw, "roleAssignment")
+    properties = _obj(raw, "properties", "roleAssignment") or raw
+    result = {
         "id": raw.get("id"),
         "scope": properties.get("scope"),
         "roleDefinitionId": properties.get("roleDefinitionId"),
         "principalId": properties.get("principalId"),
         "principalType": properties.get("principalType"),
     }
+    check_shape(result, snapshot_schema.ROLE_ASSIGNMENT, "roleAssignment")
+    return result
 
 
 def _as_rest_dict(model):
@@ -184,17 +219,30 @@ def read_secret(client, secret_name):
     """
     try:
         secret = client.get_secret(secret_name)
-        properties = secret.properties
-        metadata = {
-            "name": secret_name,
-            "enabled": properties.enabled,
-            "notBefore": iso_utc(properties.not_before),
-            "expires": iso_utc(properties.expires_on),
-            "contentType": properties.content_type,
-            "managed": bool(properties.managed),
-            "kid": properties.key_id,
-        }
-        value = (secret.value or "").encode("utf-8")
-        return collected(metadata), value
+        return normalise_secret(secret_name, secret.properties, secret.value)
     except Exception as error:  # pylint: disable=broad-except
         return collected(error=describe_error(error)), None
+
+
+def normalise_secret(secret_name, properties, value):
+    """(collected metadata, value bytes) from a SecretBundle's properties and value.
+
+    The value must be text (Key Vault secrets are strings) and is cut one byte past the
+    certificate engine's cap, so an oversized object is judged "too large" without more
+    of it kept. InputError/ShapeError when the service sent something else.
+    """
+    from azext_meshca.certs import MAX_OBJECT_BYTES
+    from azext_meshca.inputs import InputError
+    if value is not None and not isinstance(value, str):
+        raise InputError("secret {}'s value is not text".format(secret_name))
+    metadata = {
+        "name": secret_name,
+        "enabled": properties.enabled,
+        "notBefore": iso_utc(properties.not_before),
+        "expires": iso_utc(properties.expires_on),
+        "contentType": properties.content_type,
+        "managed": bool(properties.managed),
+        "kid": properties.key_id,
+    }
+    check_shape(metadata, snapshot_schema.SECRET, "secret " + secret_name)
+    return collected(metadata), (value or "").encode("utf-8")[:MAX_OBJECT_BYTES + 1]

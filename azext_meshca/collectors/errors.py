@@ -46,6 +46,10 @@ def describe_error(error):
     kube = _describe_kube_error(error)
     if kube:
         return kube
+    from azext_meshca.inputs import InputError
+    from azext_meshca.snapshot_schema import ShapeError
+    if isinstance(error, (InputError, ShapeError)):
+        return collection_error(_one_line("unexpected answer: {}".format(error)), code="MalformedResponse")
     if isinstance(error, TimeoutError):
         return collection_error("timed out", code="Timeout")
     return collection_error(_one_line("{}: {}".format(type(error).__name__, error)))
