@@ -26,8 +26,9 @@ from azext_meshca.snapshot import iso_utc  # the one timestamp format (also cert
 
 # Plug-in objects are a few kilobytes; anything above this is the wrong file.
 MAX_OBJECT_BYTES = 1024 * 1024
-# More PEM blocks than this in one object is not a certificate bundle.
-MAX_PEM_BLOCKS = 500
+# More PEM blocks than this in one object is not a certificate bundle. A pool of this size
+# is what build_path's worst case (see its docstring) is stated and tested for.
+MAX_PEM_BLOCKS = 1000
 # Deepest signature path build_path follows (root rotation + a few tiers fit easily).
 MAX_PATH_DEPTH = 8
 
@@ -95,7 +96,7 @@ class CertFormatError(ValueError):
     """Input that is not a usable PEM certificate bundle or private key.
 
     ``kind`` is one of: empty, der, not-pem, bad-pem, no-certificate, no-key,
-    encrypted, too-large. ``detail`` is a short phrase for catalog templates.
+    encrypted, too-large, duplicate-extension. ``detail`` is a short phrase for catalog templates.
     The message never contains input bytes.
     """
 
@@ -260,15 +261,30 @@ def _load_certificate(block, block_number):
     cryptography parses some fields lazily; reading them here turns a
     malformed name or extension into a format error now instead of a crash
     deep inside a rule later. Go's parser rejects such certificates too.
+
+    A repeated extension is its own kind: cryptography raises DuplicateExtension
+    (not a ValueError) and both consumers refuse such a certificate (Go's
+    crypto/x509 parser, parser.go "certificate contains duplicate extensions";
+    BoringSSL marks it EXFLAG_INVALID in v3_purp.cc x509v3_cache_extensions).
     """
     try:
         cert = x509.load_der_x509_certificate(block.der)
         _ = (cert.subject, cert.issuer, cert.extensions, cert.not_valid_before_utc,
              cert.not_valid_after_utc, cert.signature_algorithm_oid, cert.tbs_certificate_bytes)
         return cert
+    except x509.DuplicateExtension as error:
+        raise CertFormatError("duplicate-extension", "certificate block {} repeats the {} extension".format(
+            block_number, _oid_label(error.oid))) from None
     except (ValueError, TypeError):
         raise CertFormatError("bad-pem", "certificate block {} does not parse as X.509".format(
             block_number)) from None
+
+
+def _oid_label(oid):
+    """'basicConstraints (2.5.29.19)' style label of an extension OID."""
+    name = getattr(oid, "_name", None)
+    dotted = getattr(oid, "dotted_string", "?")
+    return "{} ({})".format(name, dotted) if name and name != "Unknown OID" else dotted
 
 
 def parse_pem_bundle(data):
@@ -314,23 +330,44 @@ def _load_key_block(block):
 
 
 def parse_private_key(data):
-    """The first private key in PEM data: PKCS#8, PKCS#1 (RSA) or SEC 1 (EC).
+    """The private key in the FIRST PEM block: PKCS#8, PKCS#1 (RSA) or SEC 1 (EC).
 
-    Encrypted keys are refused (istiod cannot take a passphrase).
+    Why only the first: istiod's ParsePemEncodedKey (istio/istio
+    security/pkg/pki/util/crypto.go) pem.Decodes one block and refuses any type
+    but these three. So a Key Vault certificate's PEM backing secret (key, then
+    certificate) loads, and a certificate followed by a key does not. Blocks
+    after the first are ignored. Encrypted keys are refused (istiod cannot take
+    a passphrase).
     """
     data = _as_bytes(data)
     _check_size(data)
     blocks = pem_blocks(data)
     if not blocks:
         raise _not_pem_error(data, _loads_as_der_key)
-    for block in blocks:
-        if _is_encrypted(block):
-            raise CertFormatError("encrypted", "the private key is encrypted")
-        if block.label in KEY_FORMATS:
-            return _load_key_block(block)
+    first = blocks[0]
+    if _is_encrypted(first):
+        raise CertFormatError("encrypted", "the private key is encrypted")
+    if first.label in KEY_FORMATS:
+        return _load_key_block(first)
+    if any(block.label in KEY_FORMATS or _is_encrypted(block) for block in blocks):
+        raise CertFormatError("no-key", "the first PEM block is {}, not the private key "
+                              "(istiod reads only the first block)".format(first.label.decode("ascii")))
     labels = sorted({block.label.decode("ascii") for block in blocks})
     raise CertFormatError("no-key", "found only {} block(s), no private key".format(
         ", ".join(labels)))
+
+
+def first_block_label(data):
+    """Label of the first PEM block in data ('CERTIFICATE', 'PRIVATE KEY'...), or None.
+
+    istiod takes ca-cert.pem's first block as its signing certificate whatever its
+    label (ParsePemEncodedCertificate, istio/istio security/pkg/pki/util/crypto.go).
+    """
+    try:
+        blocks = pem_blocks(_as_bytes(data))
+    except CertFormatError:
+        return None
+    return blocks[0].label.decode("ascii") if blocks else None
 
 
 # --------------------------------------------------------------------------- facts about one cert
@@ -553,29 +590,115 @@ def key_matches_cert(key, cert):
 def build_path(leaf, intermediates, roots):
     """Signature path [leaf, ..., root] to one of roots, or None.
 
-    Depth-first over intermediates, each used once; roots may share subject
-    names. Only signatures count: validity dates, CA flags and path lengths
-    are separate checks so each problem gets its own finding.
+    Only signatures and names count: validity dates, CA flags and path lengths
+    are separate checks so each problem gets its own finding. A candidate
+    issuer must carry the child's issuer name as its subject, as in Go
+    (crypto/x509 isValid, NameMismatch) and BoringSSL (X509_check_issued); the
+    signature is the proof, so two roots both called ``O=Istio, CN=Root CA``
+    are still told apart. The path found is a shortest one.
+
+    Worst case, bounded by construction, for a pool of n certificates
+    (intermediates plus roots) holding k distinct public keys:
+
+    * breadth-first search with one visited set: each certificate is expanded
+      at most once, so at most n expansions, none deeper than MAX_PATH_DEPTH;
+    * each expansion looks only at the certificates whose subject equals the
+      expanded certificate's issuer (one dict lookup), so at most n*n cheap
+      candidate visits in all;
+    * signatures are verified at most once per (certificate, issuer key) pair,
+      so at most n*k verifications, and never more than MAX_SIGNATURE_CHECKS:
+      past that the search stops with None. Go's own path builder gives up
+      after 100 (crypto/x509 verify.go maxChainSignatureChecks), so istiod
+      refuses such a pool too.
+
+    With the 1,000-certificate cap on a PEM object (MAX_PEM_BLOCKS) and x509-limbo's
+    pathological same-key chains (k = 1) that is 1,000 verifications, not 2**100.
     """
-    root_fingerprints = {fingerprint(root) for root in roots}
-    if fingerprint(leaf) in root_fingerprints:
-        return [leaf]
-    return _extend_path([leaf], list(intermediates), list(roots), {fingerprint(leaf)})
+    return _PathSearch(intermediates, roots).run(leaf)
 
 
-def _extend_path(path, intermediates, roots, used_fingerprints):
-    current = path[-1]
-    for root in roots:
-        if signed_by(current, root):
-            return path + [root]
-    if len(path) >= MAX_PATH_DEPTH:
+# Upper bound on signature verifications in one build_path call (see its docstring).
+MAX_SIGNATURE_CHECKS = 20000
+
+
+class _PathSearch:
+    """State of one bounded build_path search: name index, signature cache, budget."""
+
+    def __init__(self, intermediates, roots):
+        self.roots = list(roots)
+        self.root_fingerprints = {fingerprint(root) for root in self.roots}
+        self.by_subject = {}
+        for cert in list(self.roots) + list(intermediates):
+            self.by_subject.setdefault(_name_key(cert.subject), []).append((cert, fingerprint(cert)))
+        self.verdicts = {}
+        self.key_ids = {}
+        self.checks = 0
+
+    def run(self, leaf):
+        leaf_fingerprint = fingerprint(leaf)
+        if leaf_fingerprint in self.root_fingerprints:
+            return [leaf]
+        parents = {leaf_fingerprint: None}
+        queue = [(leaf, leaf_fingerprint, 1)]
+        for cert, cert_fingerprint, depth in queue:  # the list grows while we walk it: BFS
+            issuers = self._issuers(cert, cert_fingerprint)
+            if issuers is None:
+                return None  # signature budget spent
+            for issuer, issuer_fingerprint in issuers:
+                if issuer_fingerprint in self.root_fingerprints:
+                    return self._path(parents, cert, cert_fingerprint) + [issuer]
+            if depth >= MAX_PATH_DEPTH:
+                continue
+            for issuer, issuer_fingerprint in issuers:
+                if issuer_fingerprint not in parents:
+                    parents[issuer_fingerprint] = (cert, cert_fingerprint)
+                    queue.append((issuer, issuer_fingerprint, depth + 1))
         return None
-    for candidate in intermediates:
-        candidate_fingerprint = fingerprint(candidate)
-        if candidate_fingerprint in used_fingerprints or not signed_by(current, candidate):
-            continue
-        found = _extend_path(path + [candidate], intermediates, roots,
-                             used_fingerprints | {candidate_fingerprint})
-        if found is not None:
-            return found
-    return None
+
+    def _issuers(self, cert, cert_fingerprint):
+        """[(issuer, fingerprint)] that signed cert, roots first; None when over budget."""
+        found = []
+        for candidate, candidate_fingerprint in self.by_subject.get(_name_key(cert.issuer), ()):
+            if candidate_fingerprint == cert_fingerprint:
+                continue
+            verdict = self._signed(cert, cert_fingerprint, candidate, candidate_fingerprint)
+            if verdict is None:
+                return None
+            if verdict:
+                found.append((candidate, candidate_fingerprint))
+        found.sort(key=lambda pair: pair[1] not in self.root_fingerprints)
+        return found
+
+    def _signed(self, cert, cert_fingerprint, candidate, candidate_fingerprint):
+        key = (cert_fingerprint, self._key_id(candidate, candidate_fingerprint))
+        if key not in self.verdicts:
+            if self.checks >= MAX_SIGNATURE_CHECKS:
+                return None
+            self.checks += 1
+            self.verdicts[key] = signed_by(cert, candidate)
+        return self.verdicts[key]
+
+    def _key_id(self, cert, cert_fingerprint):
+        """A small id per distinct public key (its SubjectPublicKeyInfo bytes), cached per cert."""
+        if cert_fingerprint not in self.key_ids:
+            public_key = public_key_or_none(cert)
+            spki = _public_key_der(public_key) if public_key is not None else cert_fingerprint
+            self.key_ids[cert_fingerprint] = self.key_ids.setdefault(("spki", spki), len(self.key_ids))
+        return self.key_ids[cert_fingerprint]
+
+    @staticmethod
+    def _path(parents, cert, cert_fingerprint):
+        path = []
+        link = (cert, cert_fingerprint)
+        while link is not None:
+            path.append(link[0])
+            link = parents[link[1]]
+        return list(reversed(path))
+
+
+def _name_key(name):
+    """Hashable, exact form of a Name for the issuer index (DER bytes)."""
+    try:
+        return name.public_bytes()
+    except (ValueError, TypeError):
+        return repr(name)

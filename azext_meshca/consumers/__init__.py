@@ -1,0 +1,48 @@
+"""Models of the two programs that consume a plug-in CA set, and which one a finding breaks.
+
+istiod (Go) loads the four files and refuses a bad set at start (``istiod.py``);
+Envoy (BoringSSL) verifies every workload chain in both directions of mesh mTLS
+(``envoy.py``). A certificate finding carries ``breaks``:
+
+* ``istiod``: istiod refuses the set (Envoy would accept it);
+* ``envoy``: istiod starts, the data plane refuses the chains it issues;
+* ``both``: istiod refuses the set, and Envoy would refuse it too.
+
+docs/certificates.md tabulates every rule with the upstream function it follows.
+"""
+
+ISTIOD = "istiod"
+ENVOY = "envoy"
+BOTH = "both"
+
+# Which consumer refuses each certificate finding, where that does not depend on the case.
+# Codes that depend on the case (MCA706, MCA715) set ``breaks`` where they are emitted.
+BREAKS = {
+    "MCA601": ISTIOD,  # istiod 1.26.1+: incomplete signing CA bundle; older: self-signed fall-back
+    "MCA602": ISTIOD, "MCA603": ISTIOD, "MCA604": ISTIOD, "MCA605": ISTIOD, "MCA606": ISTIOD,
+    "MCA607": ISTIOD, "MCA608": ISTIOD, "MCA609": ISTIOD,
+    "MCA610": BOTH,    # Go parser.go duplicate extensions; BoringSSL EXFLAG_INVALID
+    "MCA614": ISTIOD,  # ParsePemEncodedCertificate reads ca-cert.pem's first block
+    "MCA701": ISTIOD,  # Go: a non-self-signed anchor is still trusted; meshca's rule (see docs)
+    "MCA702": ISTIOD,  # Go CheckSignatureFrom: parent without CA; BoringSSL skips anchors
+    "MCA704": BOTH,    # Go isValid NotAuthorizedToSign / istio ca.go; BoringSSL X509_check_ca
+    "MCA705": ENVOY,   # Go: ca-cert is Verify's leaf, whose keyUsage is ignored; BoringSSL check_ca
+    "MCA707": ISTIOD,  # Go rejects SHA-1/MD5 signatures; BoringSSL verifies SHA-1
+    "MCA709": ISTIOD,  # tls.X509KeyPair in keycertbundle.go verify()
+    "MCA710": BOTH,
+    "MCA711": ENVOY,   # istiod loads; workloads send a chain that does not start at their issuer
+    "MCA712": ENVOY,   # istiod loads when root-cert signs; peers cannot build the path
+    "MCA713": ENVOY,
+    "MCA716": BOTH,    # Go CheckSignatureFrom refuses a parent without keyCertSign; so does BoringSSL
+    "MCA717": BOTH, "MCA721": BOTH,
+    "MCA722": BOTH,
+    "MCA723": ENVOY,   # BoringSSL xku_reject on every untrusted CA, both purposes
+}
+
+
+def annotate(findings):
+    """Add ``breaks`` to every certificate finding that does not carry one yet."""
+    for item in findings:
+        if "breaks" not in item and item.get("code") in BREAKS:
+            item["breaks"] = BREAKS[item["code"]]
+    return findings
