@@ -38,5 +38,5 @@ setup(
     classifiers=CLASSIFIERS,
     packages=find_packages(include=['azext_meshca', 'azext_meshca.*']),
     install_requires=DEPENDENCIES,
-    package_data={'azext_meshca': ['azext_metadata.json']},
+    package_data={'azext_meshca': ['azext_metadata.json', 'data/*.md']},
 )

@@ -31,7 +31,8 @@ def cf_secret_client(cli_ctx, vault_url, subscription_id=None):
     """A Key Vault data-plane client that never logs bodies.
 
     azure-cli's prepare_client_kwargs_track2 installs a policy that logs whole
-    response bodies under --debug, which would print ca-key (FACTS.md §6). We build
+    response bodies under --debug, which would print ca-key (azure-cli ``azure/cli/core/sdk/policies.py``,
+    SafeNetworkTraceLoggingPolicy). We build
     the client with the SDK defaults instead, and keep network tracing off.
     """
     from azure.cli.core._profile import Profile

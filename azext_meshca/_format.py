@@ -2,9 +2,19 @@
 
 from collections import OrderedDict
 
+DETAIL_WIDTH = 60
+
+
+def short(text, width=DETAIL_WIDTH):
+    """At most ``width`` characters, with an ellipsis when cut."""
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
 
 def findings_table(result):
-    """One concise row per finding; ``-o json`` has the evidence and remedies."""
+    """One concise row per finding, with the key value to act on (the finding's
+    ``detail``: days left, the missing permission, ...); ``-o json`` has the evidence
+    and remedies."""
     rows = []
     for item in result.get("findings", []):
         rows.append(OrderedDict([
@@ -12,11 +22,19 @@ def findings_table(result):
             ("Code", item["code"]),
             ("Object", item.get("object") or ""),
             ("Finding", item["title"]),
+            ("Detail", short(item.get("detail"))),
         ]))
     if not rows:
         rows.append(OrderedDict([("Severity", ""), ("Code", ""), ("Object", ""),
-                                 ("Finding", "No findings: " + result.get("status", ""))]))
+                                 ("Finding", "No findings: " + result.get("status", "")), ("Detail", "")]))
     return rows
+
+
+def checks_table(rules):
+    """One row per rule: its name, its codes, what it reads."""
+    return [OrderedDict([("Rule", item["rule"]), ("Codes", " ".join(item["codes"])),
+                         ("Inputs", ", ".join(item["inputs"]) or "-"), ("Subject", item["subject"])])
+            for item in rules]
 
 
 def certificates_table(result):

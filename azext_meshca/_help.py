@@ -8,9 +8,10 @@ short-summary: Diagnose and fix the Istio add-on's plug-in CA (Key Vault certifi
 long-summary: |
     Exit statuses: 0 no problem found; 1 the command could not run (unreadable input,
     invalid values, Azure error); 2 the command line does not parse; 3 a named Azure
-    resource was not found; 4 problems found (error-level findings); 5 no problem found,
-    but some checks could not run. Each finding says its fix in "remedy"; for the whole
-    story behind a code, run az aks mesh ca explain CODE (the meshca README lists them all).
+    resource was not found; 4 problems found (a finding at or above --failure-threshold,
+    default error); 5 no problem found, but some checks could not run. Each finding says
+    its fix in "remedy"; for the whole story behind a code, run az aks mesh ca explain CODE
+    (az aks mesh ca list-checks lists the rules and their codes).
 examples:
   - name: Find why istiod's plug-in CA does not work, and the exact fix.
     text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster -o table
@@ -38,6 +39,8 @@ examples:
     text: az aks mesh ca validate-secrets --cert-dir ./cluster1 --query "findings[?severity=='error']"
   - name: Warn 90 days before any certificate expires.
     text: az aks mesh ca validate-secrets --cert-dir ./cluster1 --warn-days 90 -o table
+  - name: In CI, fail (exit 4) when a certificate expires within 90 days, but not for the root's known date.
+    text: az aks mesh ca validate-secrets --cert-dir ./cluster1 --warn-days 90 --failure-threshold warning --suppress MCA720=root-cert
   - name: Validate the Key Vault objects a cluster's plug-in CA configuration names (read with your credentials).
     text: az aks mesh ca validate-secrets -g myResourceGroup -n myAKSCluster
   - name: Validate objects in a vault before pointing a cluster at them.
@@ -85,6 +88,8 @@ examples:
     text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --export snap.json && az aks mesh ca diagnose --from-snapshot snap.json
   - name: Reach the API server through your own kubeconfig.
     text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --kubeconfig ~/.kube/config --context myAKSCluster
+  - name: In CI, fail on warnings too, except a known one (listed in summary.suppressed).
+    text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --failure-threshold warning --suppress MCA301
 """
 
 helps['aks mesh ca fix-access'] = """
@@ -116,4 +121,25 @@ examples:
     text: az aks mesh ca fix-access -g myResourceGroup -n myAKSCluster --mode policy --secret-permissions get list --yes
   - name: The add-on holds only Key Vault Reader (the article's advice); add Key Vault Secrets User.
     text: az aks mesh ca fix-access -g myResourceGroup -n myAKSCluster --mode rbac --yes -o table
+"""
+
+helps['aks mesh ca explain'] = """
+type: command
+short-summary: Explain a finding code - what it means, how meshca decides, how to confirm it by hand, the fix.
+long-summary: Prints the code's page (the same text as docs/findings/MCAnnn.md in the repository), like rustc --explain.
+examples:
+  - name: Explain the missing access policy of the troubleshooting article's issue 1.
+    text: az aks mesh ca explain MCA401
+  - name: Explain every error code a diagnose run found.
+    text: for code in $(az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --query "findings[?severity=='error'].code" -o tsv); do az aks mesh ca explain $code; done
+"""
+
+helps['aks mesh ca list-checks'] = """
+type: command
+short-summary: List the rules meshca runs, the finding codes each may emit, and the inputs each needs.
+examples:
+  - name: List every rule and its codes.
+    text: az aks mesh ca list-checks -o table
+  - name: Find the rule behind a code.
+    text: az aks mesh ca list-checks --query "[?contains(codes, 'MCA710')].rule" -o tsv
 """

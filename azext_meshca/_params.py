@@ -3,7 +3,9 @@
 from azure.cli.core.commands.parameters import get_enum_type
 
 from azext_meshca._validators import (validate_cert_source, validate_diagnose_source, validate_show_cert_source,
-                                      validate_warn_days)
+                                      validate_suppress, validate_warn_days)
+
+WARN_DAYS_DEFAULT = 30
 
 PLUGIN_FILE_ARGS = (
     ('root_cert', '--root-cert', 'File holding the root certificate(s), as root-cert.pem does.'),
@@ -16,9 +18,9 @@ PLUGIN_FILE_ARGS = (
 
 def load_arguments(self, _):
     with self.argument_context('aks mesh ca') as context:
-        context.argument('warn_days', type=int, options_list=['--warn-days'],
+        context.argument('warn_days', type=int, options_list=['--warn-days'], default=WARN_DAYS_DEFAULT,
                          validator=validate_warn_days,
-                         help='Warn when a certificate expires within this many days. Default: 30.')
+                         help='Warn when a certificate expires within this many days.')
 
     with self.argument_context('aks mesh ca validate-secrets') as context:
         context.argument('cert_dir', options_list=['--cert-dir'], validator=validate_cert_source,
@@ -76,6 +78,21 @@ def load_arguments(self, _):
                          help='Write the collected snapshot (no private-key bytes) to this JSON file.')
         context.argument('from_snapshot', options_list=['--from-snapshot'], arg_group='Snapshot',
                          help='Analyse a snapshot written by --export, with no network at all.')
+
+    with self.argument_context('aks mesh ca explain') as context:
+        context.positional('code', help='A finding code, e.g. MCA401.')
+
+    for command in ('diagnose', 'validate-secrets'):
+        with self.argument_context('aks mesh ca ' + command) as context:
+            context.argument('failure_threshold', options_list=['--failure-threshold'], arg_group='CI',
+                             arg_type=get_enum_type(['error', 'warning', 'info']), default='error',
+                             help='Exit with status 4 when a finding of this severity or above is left '
+                                  '(after --suppress).')
+            context.argument('suppress', options_list=['--suppress'], action='append', arg_group='CI',
+                             validator=validate_suppress,
+                             help='A known finding to set aside, as CODE or CODE=object (e.g. MCA301, '
+                                  'MCA718=ca-cert); repeatable. Suppressed findings are listed in '
+                                  'summary.suppressed and do not count for the status or the exit status.')
 
     for command in ('validate-secrets', 'show-cert'):
         with self.argument_context('aks mesh ca ' + command) as context:

@@ -9,6 +9,20 @@ def validate_warn_days(namespace):
         raise InvalidArgumentValueError('--warn-days must be zero or more.')
 
 
+def validate_suppress(namespace):
+    """--suppress CODE[=object]: a known code, in that shape."""
+    from azext_meshca.catalog import CATALOG
+    from azext_meshca.report import parse_suppression
+    for text in namespace.suppress or ():
+        try:
+            code, _ = parse_suppression(text)
+        except ValueError as error:
+            raise InvalidArgumentValueError('--suppress: {}.'.format(error)) from None
+        if code not in CATALOG:
+            raise InvalidArgumentValueError('--suppress: {} is not a meshca finding code '
+                                            '(az aks mesh ca list-checks lists them).'.format(code))
+
+
 def _live_sources(namespace):
     """Which live sources were named: the cluster (-g/-n) and/or a vault."""
     cluster = bool(namespace.resource_group_name or namespace.name)

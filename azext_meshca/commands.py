@@ -1,6 +1,6 @@
 """Registers ``az aks mesh ca``. ``aks mesh`` belongs to the core CLI: never redeclare it."""
 
-from azext_meshca._format import certificates_table, findings_table, fix_access_table
+from azext_meshca._format import certificates_table, checks_table, findings_table, fix_access_table
 
 
 def load_command_table(self, _):
@@ -9,3 +9,5 @@ def load_command_table(self, _):
         group.custom_command('show-cert', 'show_cert', table_transformer=certificates_table)
         group.custom_command('diagnose', 'diagnose', table_transformer=findings_table)
         group.custom_command('fix-access', 'fix_access', table_transformer=fix_access_table)
+        group.custom_command('explain', 'explain')
+        group.custom_command('list-checks', 'list_checks', table_transformer=checks_table)

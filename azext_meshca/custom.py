@@ -5,25 +5,26 @@ command table loads fast.
 """
 
 
-def _respond(cmd, findings, certificates, source):
+def _respond(cmd, findings, certificates, source, failure_threshold="error", suppress=None):
     """The output contract, printed before the exit status that matches it."""
     from azext_meshca.report import build_result, exit_with_status_after_output
-    result = build_result(findings, certificates, source=source)
-    exit_with_status_after_output(cmd, result)
+    result = build_result(findings, certificates, suppress=suppress, source=source)
+    exit_with_status_after_output(cmd, result, failure_threshold)
     return result
 
 
 def validate_secrets(cmd, cert_dir=None, root_cert=None, ca_cert=None, ca_key=None,  # pylint: disable=too-many-locals
                      cert_chain=None, warn_days=None, resource_group_name=None, name=None, in_cluster=False,
                      key_vault_id=None, vault_name=None, root_cert_object_name=None, ca_cert_object_name=None,
-                     ca_key_object_name=None, cert_chain_object_name=None):
-    warn_days = 30 if warn_days is None else warn_days
+                     ca_key_object_name=None, cert_chain_object_name=None, failure_threshold="error",
+                     suppress=None):
+    controls = {"failure_threshold": failure_threshold, "suppress": suppress}
     if not (cert_dir or root_cert):
         from azext_meshca.live import validate_live
         return _respond(cmd, *validate_live(
             cmd.cli_ctx, warn_days, resource_group_name, name, in_cluster, key_vault_id, vault_name,
             root_cert_object_name=root_cert_object_name, ca_cert_object_name=ca_cert_object_name,
-            ca_key_object_name=ca_key_object_name, cert_chain_object_name=cert_chain_object_name))
+            ca_key_object_name=ca_key_object_name, cert_chain_object_name=cert_chain_object_name), **controls)
     from azext_meshca import sources
     from azext_meshca.snapshot import now_utc
     from azext_meshca.validation import validate_plugin_set
@@ -33,13 +34,12 @@ def validate_secrets(cmd, cert_dir=None, root_cert=None, ca_cert=None, ca_key=No
         objects, object_sources = sources.read_named_files({
             "root-cert": root_cert, "ca-cert": ca_cert, "ca-key": ca_key, "cert-chain": cert_chain})
     findings, certificates = validate_plugin_set(objects, now_utc(), warn_days=warn_days, sources=object_sources)
-    return _respond(cmd, findings, certificates, {"kind": "files", "files": object_sources})
+    return _respond(cmd, findings, certificates, {"kind": "files", "files": object_sources}, **controls)
 
 
 def show_cert(cmd, file=None, cert_dir=None, warn_days=None, resource_group_name=None,  # pylint: disable=too-many-locals
               name=None, in_cluster=False, key_vault_id=None, vault_name=None, root_cert_object_name=None,
               ca_cert_object_name=None, cert_chain_object_name=None):
-    warn_days = 30 if warn_days is None else warn_days
     if not (file or cert_dir):
         from azext_meshca.live import show_live
         return _respond(cmd, *show_live(
@@ -61,10 +61,10 @@ def show_cert(cmd, file=None, cert_dir=None, warn_days=None, resource_group_name
 
 
 def diagnose(cmd, resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False,
-             revision=None, warn_days=None, export=None, from_snapshot=None):
+             revision=None, warn_days=None, export=None, from_snapshot=None, failure_threshold="error",
+             suppress=None):
     from azext_meshca import diagnose as engine
     from azext_meshca.report import exit_with_status_after_output
-    warn_days = 30 if warn_days is None else warn_days
     if from_snapshot:
         snapshot = engine.load_snapshot(from_snapshot)
     else:
@@ -73,8 +73,8 @@ def diagnose(cmd, resource_group_name=None, name=None, kubeconfig=None, context=
                                   warn_days=warn_days)
         if export:
             engine.export_snapshot(snapshot, export)
-    result = engine.analyse(snapshot, warn_days)
-    exit_with_status_after_output(cmd, result)
+    result = engine.analyse(snapshot, warn_days, suppress=suppress)
+    exit_with_status_after_output(cmd, result, failure_threshold)
     return result
 
 
@@ -83,3 +83,23 @@ def fix_access(cmd, resource_group_name, name, mode=None, secret_permissions=Non
     from azext_meshca.fixaccess import run_fix_access
     return run_fix_access(cmd, resource_group_name, name, mode=mode, secret_permissions=secret_permissions,
                           dry_run=dry_run, yes=yes, wait=wait_for_istiod, timeout=timeout)
+
+
+def explain(cmd, code):  # pylint: disable=unused-argument
+    """Print a finding code's page (like rustc --explain); nothing else is output."""
+    from azure.cli.core.azclierror import InvalidArgumentValueError
+    from azext_meshca.catalog import CATALOG
+    from azext_meshca.pages import render_page
+    code = str(code or "").strip().upper()
+    if code not in CATALOG:
+        raise InvalidArgumentValueError("{} is not a meshca finding code; az aks mesh ca list-checks lists "
+                                        "them.".format(code or "''"))
+    print(render_page(code), end="")
+
+
+def list_checks(cmd):  # pylint: disable=unused-argument
+    """Every registered rule: its name, the codes it may emit, the inputs it needs."""
+    import inspect
+    from azext_meshca.checks import ALL_RULES
+    return [{"rule": rule.name, "codes": list(rule.codes), "subject": rule.subject, "inputs": list(rule.inputs),
+             "summary": (inspect.getdoc(rule.function) or "").split("\n")[0]} for rule in ALL_RULES]

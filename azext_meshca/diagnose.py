@@ -74,20 +74,17 @@ def load_snapshot(path):
         raise ValidationError("{} is not a meshca snapshot: {}".format(path, str(error).splitlines()[0])) from None
 
 
-def analyse(snapshot, warn_days):
-    """Findings and the result dict, from the snapshot alone."""
+def analyse(snapshot, warn_days, suppress=None):
+    """Findings and the result dict, from the snapshot alone (``suppress``: report.build_result)."""
     from azext_meshca.checks import run_rules
     from azext_meshca.report import build_result
     findings, certificates, not_run = run_rules(snapshot, warn_days=warn_days)
-    target = dict(snapshot.get("target") or {})
-    summary = {
-        "errors": sum(1 for item in findings if item["severity"] == "error"),
-        "warnings": sum(1 for item in findings if item["severity"] == "warning"),
-        "infos": sum(1 for item in findings if item["severity"] == "info"),
-        "rootCauses": [item["code"] for item in findings
-                       if item["severity"] == "error" and item.get("explains") and not item.get("explainedBy")],
-        "notChecked": [item["code"] for item in findings if item["area"] == "collection"],
-        "notRun": not_run,
-    }
-    return build_result(findings, certificates, target=target, collectedAt=snapshot.get("collectedAt"),
-                        summary=summary)
+    result = build_result(findings, certificates, suppress=suppress, target=dict(snapshot.get("target") or {}),
+                          collectedAt=snapshot.get("collectedAt"))
+    kept = result["findings"]
+    result["summary"].update(
+        rootCauses=[item["code"] for item in kept
+                    if item["severity"] == "error" and item.get("explains") and not item.get("explainedBy")],
+        notChecked=[item["code"] for item in kept if item["area"] == "collection"],
+        notRun=not_run)
+    return result

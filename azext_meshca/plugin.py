@@ -1,6 +1,7 @@
 """The plug-in CA's vocabulary: its four objects and the config fields that name them.
 
-One place for the names every layer uses (FACTS.md §1-§2): the objects istiod reads,
+One place for the names every layer uses (azure-aks-docs ``articles/aks/istio-plugin-ca.md``, istio/istio
+``pilot/pkg/bootstrap/istio_ca.go``): the objects istiod reads,
 the ``certificateAuthority.plugin`` fields that name their Key Vault secrets, and the
 file name each object has in ``etc/cacerts``, in Istio's tools/certs output and as a
 key of the ``cacerts`` secret.

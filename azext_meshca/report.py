@@ -13,8 +13,14 @@ Exit statuses (documented in README.md):
   1  the command could not run: unreadable input, invalid argument values, Azure errors
   2  the command line does not parse (azure-cli's own status for usage errors)
   3  a named Azure resource was not found (azure-cli's own status)
-  4  error-level findings: problems found
-  5  no error-level finding, but some checks could not run (area "collection")
+  4  problems found: a finding at or above --failure-threshold (default error)
+  5  nothing at or above the threshold, but some checks could not run (area "collection")
+
+CI controls (diagnose, validate-secrets): ``--failure-threshold error|warning|info``
+moves the bar for exit 4; ``--suppress CODE[=object]`` takes known findings out of
+``findings`` into ``summary.suppressed`` (never dropped), and status and exit status
+follow what is left. Collection findings ("could not check") keep exit 5 whatever
+the threshold: they say nothing was judged, not that something is wrong.
 """
 
 from azext_meshca.catalog import ERROR, INFO, WARNING
@@ -38,9 +44,34 @@ def overall_status(findings):
     return "passed"
 
 
-def exit_status(result):
-    """The process exit status that matches a result's status."""
-    return {"failed": EXIT_PROBLEMS, "incomplete": EXIT_INCOMPLETE}.get(result["status"], EXIT_OK)
+def at_or_above(severity, threshold):
+    """True when ``severity`` is ``threshold`` or more severe (error > warning > info)."""
+    return _SEVERITY_RANK[severity] <= _SEVERITY_RANK[threshold]
+
+
+def exit_status(result, threshold=ERROR):
+    """The process exit status for a result: 4 when a finding (other than "could not
+    check") is at or above ``threshold``, else 5 when incomplete, else 0."""
+    if result["status"] == "failed" or any(
+            item["area"] != "collection" and at_or_above(item["severity"], threshold)
+            for item in result.get("findings") or ()):
+        return EXIT_PROBLEMS
+    return EXIT_INCOMPLETE if result["status"] == "incomplete" else EXIT_OK
+
+
+def parse_suppression(text):
+    """'MCA301' or 'MCA718=ca-cert' -> (code, object or None); ValueError when malformed."""
+    code, _, obj = str(text).partition("=")
+    code = code.strip().upper()
+    if not (len(code) == 6 and code.startswith("MCA") and code[3:].isdigit()):
+        raise ValueError("'{}' is not CODE or CODE=object (for example MCA301 or MCA718=ca-cert)".format(text))
+    return code, (obj.strip() or None) if "=" in str(text) else None
+
+
+def is_suppressed(item, suppressions):
+    """Whether a finding matches one of the (code, object or None) suppressions."""
+    return any(item["code"] == code and (obj is None or str(item.get("object") or "") == obj)
+               for code, obj in suppressions)
 
 
 def _rank(item):
@@ -57,18 +88,37 @@ def sort_findings(findings):
     return sorted(findings, key=_rank)
 
 
-def build_result(findings, certificates=None, **extra):
-    findings = sort_findings(findings)
+def split_suppressed(findings, suppress=None):
+    """(kept, suppressed) for ``--suppress`` values (CODE or CODE=object)."""
+    suppressions = [parse_suppression(text) for text in suppress or ()]
+    kept = [item for item in findings if not is_suppressed(item, suppressions)]
+    return kept, [item for item in findings if is_suppressed(item, suppressions)]
+
+
+def build_result(findings, certificates=None, suppress=None, **extra):
+    """The result dict; suppressed findings go to ``summary.suppressed``, and the
+    status is judged on what is left."""
+    findings, suppressed = split_suppressed(sort_findings(findings), suppress)
     result = {"status": overall_status(findings)}
     result.update(extra)
+    summary = dict(result.get("summary") or {})
+    summary.update(counts(findings))
+    summary["suppressed"] = suppressed
+    result["summary"] = summary
     result["findings"] = findings
     result["certificates"] = list(certificates or [])
     return result
 
 
-def exit_with_status_after_output(cmd, result):
+def counts(findings):
+    return {"errors": sum(1 for item in findings if item["severity"] == ERROR),
+            "warnings": sum(1 for item in findings if item["severity"] == WARNING),
+            "infos": sum(1 for item in findings if item["severity"] == INFO)}
+
+
+def exit_with_status_after_output(cmd, result, threshold=ERROR):
     """Print the result as usual, then exit with the status it calls for."""
-    exit_after_output(cmd, exit_status(result))
+    exit_after_output(cmd, exit_status(result, threshold))
 
 
 def exit_after_output(cmd, code):

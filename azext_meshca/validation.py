@@ -23,7 +23,8 @@ CA_CERT = "ca-cert"
 CA_KEY = "ca-key"
 CERT_CHAIN = "cert-chain"
 
-# Texts istiod (Go 1.19+) and Envoy log for these problems (FACTS.md sections 2 and 5).
+# Texts istiod (Go 1.19+) and Envoy log for these problems (istio/istio
+# security/pkg/pki/util/keycertbundle.go, Go crypto/x509; Envoy's BoringSSL verifier).
 ISTIOD_INCOMPLETE_BUNDLE = "failed to create an istiod CA: incomplete signing CA bundle detected"
 ISTIOD_INVALID_PEM_CERT = "invalid PEM encoded certificate"
 ISTIOD_PARSE_X509 = "failed to parse X.509 certificate"
@@ -488,27 +489,33 @@ def check_object_formats(ca_set, _context):
 
 @rule("MCA701", "MCA702", "MCA703", inputs=(ROOT_CERT,), subject=CA_SET)
 def check_root_certs(ca_set, _context):
+    """Every certificate in root-cert must be a self-signed CA; several roots mean a root rotation."""
     return _check_roots(ca_set.roots)
 
 
 @rule("MCA704", "MCA705", inputs=(CA_CERT,), subject=CA_SET)
 def check_ca_cert_signs(ca_set, _context):
+    """ca-cert must be a CA (basicConstraints CA:true, which Go requires of an issuer) with keyCertSign
+    in its keyUsage (which Envoy/BoringSSL requires)."""
     return _check_ca_cert(ca_set.ca)
 
 
 @rule("MCA709", inputs=(CA_CERT, CA_KEY), subject=CA_SET)
 def check_key_matches(ca_set, _context):
+    """ca-key's public half must be ca-cert's public key (istiod's tls.X509KeyPair check)."""
     return _check_key_match(ca_set.ca, ca_set.key)
 
 
 @rule("MCA711", inputs=(CA_CERT, CERT_CHAIN), subject=CA_SET)
 def check_chain_starts_with_ca_cert(ca_set, _context):
+    """cert-chain's first certificate must be ca-cert (compared by SHA-256 fingerprint)."""
     return _check_chain_start(ca_set.ca, ca_set.chain)
 
 
 @rule("MCA710", "MCA712", inputs=(CA_CERT, ROOT_CERT, CERT_CHAIN), subject=CA_SET)
 def check_chains_to_root(ca_set, _context):
-    """Without cert-chain the verdict would be a guess, so it is an input."""
+    """ca-cert must verify, by signature (never by name), through cert-chain to a root in
+    root-cert. Without cert-chain the verdict would be a guess, so it is an input."""
     if ca_set.path is not None:
         return []
     return _unknown_authority_findings(ca_set.ca, ca_set.chain, ca_set.roots)
@@ -516,6 +523,7 @@ def check_chains_to_root(ca_set, _context):
 
 @rule("MCA713", inputs=(CA_CERT, ROOT_CERT, CERT_CHAIN), subject=CA_SET)
 def check_chain_order(ca_set, _context):
+    """After ca-cert, cert-chain must hold the path's intermediates in issuing order."""
     if ca_set.path is None:
         return []
     return _check_chain_order(ca_set.ca, ca_set.chain, ca_set.path)
@@ -523,6 +531,7 @@ def check_chain_order(ca_set, _context):
 
 @rule("MCA714", inputs=(CA_CERT, ROOT_CERT, CERT_CHAIN), subject=CA_SET)
 def check_chain_extras(ca_set, _context):
+    """cert-chain should hold nothing that is neither on the path to the root nor a root in root-cert."""
     if ca_set.path is None:
         return []
     return _check_chain_extras(ca_set.chain, ca_set.roots, ca_set.path)
@@ -530,6 +539,7 @@ def check_chain_extras(ca_set, _context):
 
 @rule("MCA715", inputs=(CA_CERT, ROOT_CERT), subject=CA_SET)
 def check_path_lengths(ca_set, _context):
+    """Each CA above ca-cert must allow, by pathlen, the CAs below it plus the workload leaf."""
     if ca_set.path is None:
         return []
     return _check_path_lengths(ca_set.path)
@@ -551,22 +561,27 @@ def check_signature_hashes(ca_set, _context):
 
 @rule("MCA716", "MCA722", inputs=(CA_CERT,), subject=CA_SET)
 def check_intermediates(ca_set, _context):
+    """Intermediates between ca-cert and the root must be CAs with keyCertSign, as ca-cert must."""
     _, intermediates = ca_set.verified()
     return _check_intermediates(intermediates)
 
 
 @rule("MCA708", subject=CA_SET)
 def check_key_strength(ca_set, _context):
+    """Each distinct certificate's key must be at least RSA-2048 or P-256."""
     return _check_key_strength(ca_set.unique)
 
 
 @rule("MCA717", "MCA718", "MCA719", "MCA721", subject=CA_SET)
 def check_expiry(ca_set, context):
+    """Expired or not yet valid is an error, within --warn-days a warning; otherwise one info
+    names the first certificate to expire."""
     return _check_expiry(ca_set.unique, _aware_now(context["now"]), context["warn_days"])
 
 
 @rule("MCA720", inputs=(CA_CERT, ROOT_CERT), subject=CA_SET)
 def check_root_outlives_ca(ca_set, _context):
+    """The root must not expire (by more than a day) before ca-cert: the mesh breaks at the earlier date."""
     if ca_set.path is None:
         return []
     return _check_root_outlives_ca(ca_set.ca, ca_set.path)

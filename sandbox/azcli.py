@@ -1,7 +1,8 @@
 """Run the real ``az`` (azure-cli from PyPI) with meshca installed from its built wheel.
 
 Every az call gets an isolated config dir, telemetry off and a pre-written version
-check, so az never reaches for the network on its own (FACTS.md §7.2). The extension
+check, so az never reaches for the network on its own (the versionCheck.json cache that Azure/azure-cli
+`src/azure-cli-core/azure/cli/core/__init__.py` loads). The extension
 is installed with ``az extension add --source <wheel>`` into an extension dir shared
 by the session; its dependencies come from the local wheelhouse that scripts/setup
 downloads, so installing never leaves the machine.

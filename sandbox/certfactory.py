@@ -4,7 +4,7 @@ Why this exists: every validation rule needs a "good" set and a set broken in
 exactly one way. Building them here, at test time, keeps private keys out of
 the repository (project rule) and lets one keyword switch on one defect.
 
-The good shape follows Istio's ``tools/certs`` recipe (FACTS.md section 3):
+The good shape follows Istio's ``tools/certs`` recipe (istio/istio ``tools/certs/common.mk``):
 root ``O=Istio, CN=Root CA`` and intermediate ``O=Istio, CN=Intermediate CA,
 L=<cluster>`` with pathlen:0, SAN ``DNS:istiod.istio-system.svc``, the recipe's
 keyUsage, cert-chain = ca-cert + root-cert, PKCS#8 key.

@@ -19,7 +19,7 @@ KUBE_TIMEOUT = (5, 20)
 PAGE_SIZE = 500
 PROVIDER_LOG_LINES = 300
 ISTIOD_LOG_LINES = 5000
-# istiod log lines that say which CA it loaded (FACTS.md §2, every Istio version).
+# istiod log lines that say which CA it loaded (istio/istio pilot/pkg/bootstrap/istio_ca.go, every Istio version).
 ISTIOD_CA_MARKERS = (
     "plugged-in cert", "self-signed cert is used", "istio-generated cacerts", "Use root cert from",
     "Use roots from istio-ca-secret", "signing ca files", "x509 cert - ", "Istiod certificates are reloaded",
@@ -34,7 +34,7 @@ def open_kube(cli_ctx, resource_group, cluster_name, cluster, kubeconfig=None, c
 
     With --kubeconfig the user's file is used as is. Otherwise the user credential
     comes from ARM; for AAD clusters its kubelogin exec entry is replaced by a token
-    from the CLI's own login, as ``az aks command invoke`` does (FACTS.md §6).
+    from the CLI's own login, as ``az aks command invoke`` does (Azure/azure-cli ``command_modules/acs/custom.py``).
     """
     try:
         if kubeconfig:
@@ -194,7 +194,7 @@ def read_istiod_deployments(api, revisions):
 
 
 def read_events(api):
-    """Events about istiod pods and deployments, through core v1 (FACTS.md §6)."""
+    """Events about istiod pods and deployments, through core v1, as kubectl does (kubernetes/kubectl ``pkg/describe/describe.go``)."""
     from kubernetes import client
     events = _paged(client.CoreV1Api(api).list_namespaced_event, namespace=ISTIO_NAMESPACE)
     result = []

@@ -5,7 +5,7 @@ the ``/_sim`` control paths), AAD, the managed-identity endpoint (plain http, as
 App Service's is), the Kubernetes API and one Key Vault data plane per vault,
 each on its own loopback port, sharing one World, one request log and one fault
 injector.  ``sim.az()`` hands back a real-``az`` runner already pointed at the
-``Loop`` cloud and logged in with ``az login --identity`` (FACTS §7).
+``Loop`` cloud and logged in with ``az login --identity`` (Azure/azure-cli ``src/azure-cli-core/azure/cli/core/_profile.py``).
 """
 
 import os

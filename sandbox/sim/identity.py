@@ -1,4 +1,5 @@
-"""Token endpoints: managed identity (App Service style, FACTS §7.4) and AAD v2.
+"""Token endpoints: managed identity (App Service style: Azure/azure-sdk-for-python
+``sdk/identity/azure-identity/azure/identity/_credentials/app_service.py``) and AAD v2.
 
 Tokens are unsigned-but-well-formed JWTs; every simulated service reads the
 ``oid`` claim to know who is calling.  By default the MSI endpoint speaks for the

@@ -2,7 +2,7 @@
 
 Answers like the real service as far as ``az keyvault secret ...`` and the
 ``azure-keyvault-secrets`` SDK can tell: the 401 bearer challenge on the first
-unauthenticated call (FACTS §7.5), secret bodies with ``value``/``id``/
+unauthenticated call (Azure/azure-sdk-for-python ``sdk/keyvault/azure-keyvault-secrets/azure/keyvault/secrets/_shared/challenge_auth_policy.py``), secret bodies with ``value``/``id``/
 ``attributes``/``kid``/``managed``, and 403/404 error bodies decided by the
 World so the operator, the add-on identity and the CSI mount model all agree.
 """
@@ -47,7 +47,7 @@ class KeyVaultService:
 
     def _challenge_headers(self):
         host_port = self._own().split("://", 1)[1].rstrip("/")
-        # FACTS §7.5: resource "https://0.0.1:<port>" passes the SDK's domain check for 127.0.0.1:<port>.
+        # challenge_auth_policy.py (azure-keyvault-secrets): resource "https://0.0.1:<port>" passes the SDK's domain check for 127.0.0.1:<port>.
         resource = "https://0.0.1:" + host_port.rsplit(":", 1)[1]
         value = 'Bearer authorization="%s/%s", resource="%s"' % (self._aad(), self.world.tenant, resource)
         return {"WWW-Authenticate": value}

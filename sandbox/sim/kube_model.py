@@ -1,14 +1,14 @@
 """The simulated cluster's objects: scenario expansion plus the CSI mount model.
 
 A scenario's ``kubernetes:`` key stays short; this module expands it into the objects
-the AKS Istio add-on really leaves in a cluster (see FACTS §1):
+the AKS Istio add-on really leaves in a cluster (see azure-aks-docs ``articles/aks/istio-plugin-ca.md``):
 
     kubernetes:
       istiod:                        # one mapping, or a list (one per revision)
         revision: asm-1-21           # default: each of serviceMeshProfile.istio.revisions
         replicas: 2
         state: auto                  # auto | running | init-stuck | crashloop
-        istioVersion: "1.21"         # log strings (FACTS §2); default from the revision
+        istioVersion: "1.21"         # log strings (istio/istio pilot/pkg/bootstrap/istio_ca.go); default from the revision
         age: 3m9s                    # age of the current pods
         terminatingPods: 0           # extra old pods shown as Terminating (article issue 1 has 2)
         crashError: "..."            # the error istiod prints in state crashloop
@@ -72,7 +72,7 @@ EVENT_TTL_SECONDS = 3600  # kube-apiserver --event-ttl default: older events are
 # ---------------------------------------------------------------------------- small helpers
 
 def core_event_to_v1(event):
-    """The events.k8s.io/v1 view of a core Event (kubelet events: eventTime null, FACTS §6)."""
+    """The events.k8s.io/v1 view of a core Event (kubelet events: eventTime null; kubectl reads core v1, kubernetes/kubectl ``pkg/describe/describe.go``)."""
     return {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": event["metadata"],
             "eventTime": None, "reason": event.get("reason"), "note": event.get("message"), "type": event.get("type"),
             "regarding": event.get("involvedObject"), "reportingController": event.get("reportingComponent", ""),
@@ -127,7 +127,7 @@ def istio_version(revision, override=None):
 
 
 def ca_mode_lines(version, plugin):
-    """The line that tells plug-in from self-signed CA, per Istio version (FACTS §2)."""
+    """The line that tells plug-in from self-signed CA, per Istio version (istio/istio pilot/pkg/bootstrap/istio_ca.go)."""
     if version < (1, 21):
         return ("Use plugged-in cert at etc/cacerts/ca-key.pem" if plugin
                 else "No plugged-in cert at etc/cacerts/ca-key.pem; self-signed cert is used")
@@ -154,7 +154,7 @@ def _load_certs(pem_text):
 # ---------------------------------------------------------------------------- Key Vault error rendering
 
 def render_kv_error(denial, vault_name, object_name, error_format):
-    """The Key Vault error as the CSI provider prints it (FACTS §5), legacy or azcore."""
+    """The Key Vault error as the CSI provider prints it (Azure/secrets-store-csi-driver-provider-azure ``pkg/provider/provider.go``), legacy or azcore."""
     status, code, inner = denial.status, denial.code, getattr(denial, "inner_code", None)
     if code == "VaultNotFound":
         return ("%sStatusCode=0 -- Original Error: context deadline exceeded" % KV_LEGACY_PREFIX
@@ -984,7 +984,7 @@ def _x509_lines(mount, start):
 
 
 def istiod_load_error(files):
-    """The Go error istiod would give loading these plug-in files (FACTS §2), or None.
+    """The Go error istiod would give loading these plug-in files (istio/istio pilot/pkg/bootstrap/istio_ca.go), or None.
 
     Same order as istiod: parse ca-cert, verify it to root-cert through cert-chain
     (Go defaults: validity, serverAuth-compatible EKUs, no SHA-1), parse the key,

@@ -1,5 +1,6 @@
 """An AAD-integrated cluster: its user kubeconfig runs kubelogin, which meshca cannot
-rely on; diagnose must reach the API server with the CLI's own AAD token (FACTS §6)."""
+rely on; diagnose must reach the API server with the CLI's own AAD token (as ``az aks command invoke`` does, Azure/azure-cli
+``src/azure-cli/azure/cli/command_modules/acs/custom.py``)."""
 
 import json
 

@@ -148,7 +148,7 @@ GRID = [
     row("diag-istio-1-19", [], infos=["MCA813"], exit_status=EXIT_OK),
     row("diag-istio-1-23", [], infos=["MCA813"], exit_status=EXIT_OK),
     # istiod fell back to its self-signed CA although a plug-in CA is configured, in the
-    # words of each Istio version family (FACTS section 2)
+    # words of each Istio version family (istio/istio pilot/pkg/bootstrap/istio_ca.go)
     row("diag-spc-stale", ["MCA815"], infos=["MCA813"], exit_status=EXIT_OK),
     row("diag-self-signed-1-19", ["MCA811"]),
     row("diag-self-signed-1-21", ["MCA811"]),
@@ -323,7 +323,7 @@ def test_identity_not_found_is_reported_as_such(diagnosed):
     ("diag-istio-1-23", "Use root cert from etc/cacerts/root-cert.pem"),
 ])
 def test_plugin_ca_recognised_in_each_istio_version(diagnosed, scenario, line):
-    """istiod says 'plug-in CA' differently per version family (FACTS section 2); each is MCA813.
+    """istiod says 'plug-in CA' differently per version family (istio/istio pilot/pkg/bootstrap/istio_ca.go); each is MCA813.
     The self-signed counterparts (MCA811) are rows of the grid (diag-self-signed-*)."""
     assert line in diagnosed[_grid_key(scenario, ())].find("MCA813")["message"]
 

@@ -89,7 +89,7 @@ def test_table_output_is_a_findings_table(az, cert_dirs):
     proc = az.run("aks", "mesh", "ca", "validate-secrets", "--cert-dir", cert_dirs["wrong-root"], "-o", "table")
     assert proc.returncode == 4
     header = proc.stdout.splitlines()[0].split()
-    assert header == ["Severity", "Code", "Object", "Finding"]
+    assert header == ["Severity", "Code", "Object", "Finding", "Detail"]
     assert "MCA710" in proc.stdout
 
 

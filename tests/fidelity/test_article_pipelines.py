@@ -82,7 +82,7 @@ def test_istiod_log_pipeline_plugged_in_cert(sim):
     out = shell(sim, ISTIOD_LOG_PIPELINE)
     assert "validationController" not in out
     block = _ca_block(out)
-    assert block[1] == "DNS certs use plugged-in cert at etc/cacerts/ca-key.pem"  # Istio 1.21 (FACTS §2)
+    assert block[1] == "DNS certs use plugged-in cert at etc/cacerts/ca-key.pem"  # Istio 1.21 (istio/istio pilot/pkg/bootstrap/istio_ca.go)
     cert_lines = block[2:5]
     assert all(re.match(r'x509 cert - Issuer: "[^"]*", Subject: "[^"]*", SN: [0-9a-f]+, NotBefore: '
                         r'"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", NotAfter: "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"$', line)

@@ -164,7 +164,7 @@ def test_set_policy_grants_the_addon_and_keeps_other_policies(sim, az_plain):
 
 @pytest.mark.scenario("article-issue-1", fresh=True)
 def test_set_policy_whole_vault_put_loses_a_concurrent_edit(sim, az_plain):
-    """FACTS §6: set-policy is GET-then-PUT of the whole vault: a policy added in between is lost."""
+    """azure-cli ``command_modules/keyvault/custom.py`` set_policy is GET-then-PUT of the whole vault: a policy added in between is lost."""
     other = "44444444-4444-4444-4444-444444444444"
     sim.before_next("PUT", r"/vaults/MyAzureKeyVault$", lambda req: sim.world.add_access_policy(VAULT, other))
     ok(az_plain.run("keyvault", "set-policy", "--name", VAULT, "--object-id", ADDON_OID,

@@ -154,7 +154,7 @@ def test_describe_pod_and_get_events(sim):
 def test_logs_discovery_shows_plugged_in_cert(sim):
     out = kubectl(sim, "logs", "deploy/istiod-asm-1-21", "--container", "discovery", "-n", NS).stdout
     assert "Using istiod file format for signing ca files" in out
-    assert "DNS certs use plugged-in cert at etc/cacerts/ca-key.pem" in out  # Istio 1.21 wording (FACTS §2)
+    assert "DNS certs use plugged-in cert at etc/cacerts/ca-key.pem" in out  # Istio 1.21 wording (istio/istio pilot/pkg/bootstrap/istio_ca.go)
     assert out.count("x509 cert - Issuer:") == 3
     tail = kubectl(sim, "logs", "deploy/istiod-asm-1-21", "-c", "discovery", "-n", NS, "--tail", "2").stdout
     assert len(tail.splitlines()) == 2

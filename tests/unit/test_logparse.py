@@ -1,4 +1,4 @@
-"""logparse on the exact texts of the troubleshooting article and FACTS.md sections 2 and 5,
+"""logparse on the exact texts of the troubleshooting article and istiod (istio/istio ``pilot/pkg/bootstrap/istio_ca.go``) and the CSI provider,
 in both Key Vault error formats (legacy autorest and provider v1.5+ azcore)."""
 
 import json

@@ -134,3 +134,27 @@ def test_certificate_rules_skip_objects_that_did_not_parse():
     assert "ca-cert" not in ca_set.parsed
     assert {"ca-cert-signs", "key-matches", "chains-to-root"} <= set(skipped["ca-cert"])
     assert [item["code"] for item in findings if item["object"] == "ca-cert"] == ["MCA604"]
+
+
+# --------------------------------------------------------------------------- pages per code
+
+def test_every_code_has_a_page_and_a_hand_written_explanation():
+    from azext_meshca import pages
+    written = pages.explanations()
+    assert set(written) == set(LIVE_CODES), sorted(set(LIVE_CODES) ^ set(written))
+    for code in LIVE_CODES:
+        path = os.path.join(REPO, "docs", "findings", code + ".md")
+        assert os.path.exists(path), code
+        with open(path, encoding="utf-8") as handle:
+            assert handle.read() == pages.render_page(code), (
+                "docs/findings is stale: run .venv/bin/python -m azext_meshca.pages docs/findings")
+
+
+def test_every_finding_points_at_its_page_and_its_detail_uses_its_own_fields():
+    for code, entry in catalog.CATALOG.items():
+        own = catalog.template_fields(entry.message) | catalog.template_fields(entry.remedy) | {"object"}
+        assert catalog.template_fields(entry.detail) <= own, code
+        assert catalog.docs_url(code).endswith("/docs/findings/{}.md".format(code))
+    item = catalog.finding("MCA718", "ca-cert", index=1, subject="CN=x", not_after="2027-01-01T00:00:00Z",
+                           days_left=12, warn_days=30)
+    assert (item["detail"], item["docs"]) == ("12 day(s) left", catalog.docs_url("MCA718"))
