@@ -186,6 +186,13 @@ def read_role_assignments(cli_ctx, vault_id, principal_id):
 
 
 def _annotate_unknown_roles(client, assignments):
+    annotate_unknown_roles(assignments, lambda role_id: _read_role_definition(client, role_id))
+
+
+def annotate_unknown_roles(assignments, read_definition):
+    """Add roleName/grantsSecretRead (see read_role_assignments) to each assignment of a
+    role outside rbac.KNOWN_ROLES; ``read_definition(roleDefinitionId)`` gives them, once
+    per role. diagnose reads definitions from ARM, scan from Resource Graph."""
     from azext_meshca import rbac
     definitions = {}
     for item in assignments:
@@ -193,20 +200,30 @@ def _annotate_unknown_roles(client, assignments):
             continue
         role_id = item["roleDefinitionId"]
         if role_id not in definitions:
-            definitions[role_id] = _read_role_definition(client, role_id)
+            definitions[role_id] = read_definition(role_id)
         item.update(definitions[role_id])
+
+
+def role_definition_facts(properties):
+    """{roleName, grantsSecretRead} from a role definition's properties (REST JSON)."""
+    from azext_meshca import rbac
+    properties = properties or {}
+    return {"roleName": properties.get("roleName"),
+            "grantsSecretRead": rbac.permissions_grant(properties.get("permissions"))}
+
+
+def unknown_role_definition(reason):
+    """What annotate_unknown_roles records when a definition could not be read."""
+    return {"roleName": None, "grantsSecretRead": None, "grantsSecretReadError": reason}
 
 
 def _read_role_definition(client, role_definition_id):
     """{roleName, grantsSecretRead} for one role, or grantsSecretRead None and the reason."""
-    from azext_meshca import rbac
     try:
         definition = _as_rest_dict(client.role_definitions.get_by_id(role_definition_id, **ARM_CALL_OPTIONS))
     except Exception as error:  # pylint: disable=broad-except
-        return {"roleName": None, "grantsSecretRead": None, "grantsSecretReadError": describe_error(error)["reason"]}
-    properties = definition.get("properties") or {}
-    return {"roleName": properties.get("roleName"),
-            "grantsSecretRead": rbac.permissions_grant(properties.get("permissions"))}
+        return unknown_role_definition(describe_error(error)["reason"])
+    return role_definition_facts(definition.get("properties"))
 
 
 def read_secret(client, secret_name):
