@@ -40,6 +40,8 @@ class ArmService:
         self.world = world
         self._kube_url = kube_url_getter
         self._kube_ca_pem = kube_ca_pem
+        from sandbox.sim.resourcegraph import ResourceGraphService
+        self.resource_graph = ResourceGraphService(world)
         self.principal_not_found_remaining = int((world.raw.get("armQuirks") or {}).get("principalNotFoundTimes", 0))
         self.routes = [
             ("GET", P + r"^/subscriptions/?$", self.list_subscriptions),
@@ -66,6 +68,7 @@ class ArmService:
             ("GET", P + "^" + AUTHZ + r"/roleDefinitions/?$", self.list_role_definitions),
             ("GET", P + "^" + AUTHZ + r"/roleDefinitions/(?P<guid>[^/]+)/?$", self.get_role_definition),
             ("POST", P + r"^/v1\.0/directoryObjects/getByIds/?$", self.graph_get_by_ids),
+            ("POST", P + r"^/providers/Microsoft\.ResourceGraph/resources/?$", self.resource_graph.query),
         ]
         self.routes = [(method, re.compile(pattern), fn) for method, pattern, fn in self.routes]
 
@@ -81,13 +84,26 @@ class ArmService:
             match = pattern.match(req.path)
             if match and method == req.method:
                 groups = match.groupdict()
-                if "sub" in groups and groups["sub"].lower() != self.world.subscription.lower():
+                if "sub" in groups and not self.world.has_subscription(groups["sub"]):
                     return json_error(404, "SubscriptionNotFound",
                                       "The subscription '%s' could not be found." % groups["sub"])
+                forbidden = self._forbidden_subscription(req, groups, fn)
+                if forbidden:
+                    return forbidden
                 with self.world.lock:
                     return fn(req, **groups)
         return json_error(404, "NoRegisteredProviderFound" if "/providers/" in req.path else "NotFound",
                           "The simulator does not implement %s %s." % (req.method, req.path))
+
+    def _forbidden_subscription(self, req, groups, fn):
+        """The operator may list a forbidden subscription (az login) but read nothing in it."""
+        sub = groups.get("sub") or _subscription_of(groups.get("scope"))
+        if not sub or fn == self.get_subscription or not self._is_operator(req):
+            return None
+        if not self.world.subscription_forbidden(sub):
+            return None
+        action = {"GET": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}.get(req.method, "action")
+        return self._denied(req, "Microsoft.Resources/subscriptions/resources/" + action, req.path.split("?")[0])
 
     def _denied(self, req, action, scope):
         """403 AuthorizationFailed (real message shape) if the scenario withholds the right."""
@@ -103,8 +119,8 @@ class ArmService:
         return not self._is_operator(req) or self.world.operator_may(capability)
 
     def _resource_groups(self):
-        groups = {self.world.cluster["resourceGroup"].lower(),
-                  self.world.cluster["properties"]["nodeResourceGroup"].lower()}
+        groups = {cluster["resourceGroup"].lower() for cluster in self.world.clusters}
+        groups.update(cluster["properties"]["nodeResourceGroup"].lower() for cluster in self.world.clusters)
         groups.update(v["resourceGroup"].lower() for v in self.world.vaults.values())
         groups.update(str(g).lower() for g in self.world.raw.get("resourceGroups") or [])
         return groups
@@ -116,12 +132,13 @@ class ArmService:
 
     # ------------------------------------------------------------------ subscriptions
 
-    def _subscription_body(self):
+    def _subscription_body(self, subscription=None):
+        subscription = subscription or self.world.subscriptions[0]
         return {
-            "id": "/subscriptions/" + self.world.subscription,
-            "subscriptionId": self.world.subscription,
+            "id": "/subscriptions/" + subscription["id"],
+            "subscriptionId": subscription["id"],
             "tenantId": self.world.tenant,
-            "displayName": self.world.subscription_name,
+            "displayName": subscription.get("name") or self.world.subscription_name,
             "state": "Enabled",
             "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "Sim_2014-09-01",
                                      "spendingLimit": "Off"},
@@ -130,10 +147,12 @@ class ArmService:
         }
 
     def list_subscriptions(self, req):
-        return Response(200, {"value": [self._subscription_body()], "count": {"type": "Total", "value": 1}})
+        bodies = [self._subscription_body(item) for item in self.world.subscriptions]
+        return Response(200, {"value": bodies, "count": {"type": "Total", "value": len(bodies)}})
 
     def get_subscription(self, req, sub):
-        return Response(200, self._subscription_body())
+        found = next(item for item in self.world.subscriptions if item["id"].lower() == sub.lower())
+        return Response(200, self._subscription_body(found))
 
     def list_tenants(self, req):
         return Response(200, {"value": [{"id": "/tenants/" + self.world.tenant, "tenantId": self.world.tenant,
@@ -174,9 +193,10 @@ class ArmService:
         body["systemData"] = {"createdBy": "sim", "createdByType": "User"}
         return body
 
-    def _vault_or_404(self, rg, name):
+    def _vault_or_404(self, rg, name, sub=None):
         vault = self.world.find_vault(name)
-        if vault is None or vault["resourceGroup"].lower() != rg.lower():
+        if vault is None or vault["resourceGroup"].lower() != rg.lower() or (
+                sub and _subscription_of(vault["id"]) != sub.lower()):
             return None, self._check_rg(rg) or not_found("Microsoft.KeyVault/vaults", name, rg)
         return vault, None
 
@@ -189,7 +209,7 @@ class ArmService:
         return Response(200, {"value": [self.vault_body(v) for v in vaults]})
 
     def get_vault(self, req, sub, rg, name):
-        vault, error = self._vault_or_404(rg, name)
+        vault, error = self._vault_or_404(rg, name, sub)
         return error or Response(200, self.vault_body(vault))
 
     def put_vault(self, req, sub, rg, name):
@@ -273,8 +293,9 @@ class ArmService:
 
     # ------------------------------------------------------------------ managed clusters
 
-    def cluster_body(self):
-        return {k: copy.deepcopy(v) for k, v in self.world.cluster.items() if k != "resourceGroup"}
+    def cluster_body(self, cluster=None):
+        cluster = cluster or self.world.cluster
+        return {k: copy.deepcopy(v) for k, v in cluster.items() if k not in ("resourceGroup", "subscription")}
 
     def _cluster_or_404(self, rg, name):
         cluster = self.world.cluster
@@ -283,15 +304,21 @@ class ArmService:
         return None
 
     def list_clusters(self, req, sub, rg=None):
-        cluster = self.world.cluster
-        if rg is not None and cluster["resourceGroup"].lower() != rg.lower():
-            return self._check_rg(rg) or Response(200, {"value": []})
-        return Response(200, {"value": [self.cluster_body()]})
+        if rg is not None:
+            missing = self._check_rg(rg)
+            if missing:
+                return missing
+        clusters = [cluster for cluster in self.world.clusters if cluster["subscription"].lower() == sub.lower()
+                    and (rg is None or cluster["resourceGroup"].lower() == rg.lower())]
+        return Response(200, {"value": [self.cluster_body(cluster) for cluster in clusters]})
 
     def get_cluster(self, req, sub, rg, name):
         if not self._may(req, "canReadCluster"):
             return self._denied(req, "Microsoft.ContainerService/managedClusters/read", self.world.cluster["id"])
-        return self._cluster_or_404(rg, name) or Response(200, self.cluster_body())
+        cluster = self.world.find_cluster(sub, rg, name)
+        if cluster is None:
+            return self._check_rg(rg) or not_found("Microsoft.ContainerService/managedClusters", name, rg)
+        return Response(200, self.cluster_body(cluster))
 
     def list_credentials(self, req, sub, rg, name, who):
         missing = self._cluster_or_404(rg, name)
@@ -455,6 +482,11 @@ class ArmService:
                               "servicePrincipalNames": [identity["clientId"]]})
         return Response(200, {"@odata.context": "https://127.0.0.1/v1.0/$metadata#directoryObjects",
                               "value": value})
+
+
+def _subscription_of(resource_id):
+    match = re.match(r"(?i)^/subscriptions/([^/]+)", str(resource_id or ""))
+    return match.group(1).lower() if match else None
 
 
 def new_assignment_name():

@@ -218,22 +218,44 @@ class World:
         self.pki = {}
         for set_name, variant in (data.get("pki") or {}).items():
             self.pki[set_name] = make_pki_set(variant or {})
+        # A fleet (sandbox/sim/fleet.py) has several subscriptions and clusters; a plain
+        # scenario has one of each, and ``self.cluster`` is always the first cluster.
+        self.subscriptions = [dict(item, id=str(item["id"])) for item in data.get("subscriptions") or []] or [
+            {"id": self.subscription, "name": self.subscription_name}]
+        self.resource_graph = dict(data.get("resourceGraph") or {})
         self.vaults = {}
         for vault_spec in data.get("vaults") or []:
             vault = self._build_vault(vault_spec)
             self.vaults[vault["name"].lower()] = vault
-        self.cluster = self._build_cluster(data.get("cluster") or {})
+        self.clusters = [self._build_cluster(spec) for spec in data.get("clusters") or [data.get("cluster") or {}]]
+        self.cluster = self.clusters[0]
         self.custom_roles = {str(spec["guid"]).lower(): spec for spec in data.get("customRoles") or []}
         self.role_assignments = [self._build_assignment(spec) for spec in data.get("roleAssignments") or []]
         self.identities = self._collect_identities(data)
 
     # ------------------------------------------------------------------ ids
 
-    def rg_id(self, resource_group):
-        return "/subscriptions/%s/resourceGroups/%s" % (self.subscription, resource_group)
+    def rg_id(self, resource_group, subscription=None):
+        return "/subscriptions/%s/resourceGroups/%s" % (subscription or self.subscription, resource_group)
 
-    def vault_id(self, resource_group, name):
-        return "%s/providers/Microsoft.KeyVault/vaults/%s" % (self.rg_id(resource_group), name)
+    def vault_id(self, resource_group, name, subscription=None):
+        return "%s/providers/Microsoft.KeyVault/vaults/%s" % (self.rg_id(resource_group, subscription), name)
+
+    def has_subscription(self, subscription):
+        return any(item["id"].lower() == str(subscription).lower() for item in self.subscriptions)
+
+    def subscription_forbidden(self, subscription):
+        """The operator is listed in it (az login shows it) but may read nothing in it."""
+        return any(item["id"].lower() == str(subscription).lower() and item.get("forbidden")
+                   for item in self.subscriptions)
+
+    def find_cluster(self, subscription, resource_group, name):
+        for cluster in self.clusters:
+            if (cluster["subscription"].lower() == str(subscription).lower()
+                    and cluster["resourceGroup"].lower() == resource_group.lower()
+                    and cluster["name"].lower() == name.lower()):
+                return cluster
+        return None
 
     def role_definition_id(self, guid):
         return "/subscriptions/%s/providers/Microsoft.Authorization/roleDefinitions/%s" % (self.subscription, guid)
@@ -260,6 +282,7 @@ class World:
     def _build_vault(self, spec):
         name = spec["name"]
         resource_group = spec.get("resourceGroup", "myResourceGroup")
+        subscription = str(spec.get("subscription") or self.subscription)
         properties = {
             "tenantId": str(spec.get("tenantId", self.tenant)),
             "sku": {"family": "A", "name": spec.get("sku", "standard")},
@@ -284,7 +307,7 @@ class World:
         for secret_name, secret_spec in (spec.get("secrets") or {}).items():
             secrets[secret_name] = self._build_secret_versions(secret_spec)
         return {
-            "id": self.vault_id(resource_group, name),
+            "id": self.vault_id(resource_group, name, subscription),
             "name": name,
             "type": "Microsoft.KeyVault/vaults",
             "location": spec.get("location", "eastus"),
@@ -338,6 +361,7 @@ class World:
         spec = copy.deepcopy(spec)
         name = spec.get("name", "myAKSCluster")
         resource_group = spec.get("resourceGroup", "myResourceGroup")
+        subscription = str(spec.get("subscription") or self.subscription)
         properties = spec.get("properties") or {}
         properties.setdefault("provisioningState", "Succeeded")
         properties.setdefault("powerState", {"code": "Running"})
@@ -360,13 +384,13 @@ class World:
             identity.setdefault("clientId", "22222222-bbbb-2222-bbbb-222222222222")
             identity.setdefault("resourceId", "/subscriptions/%s/resourcegroups/%s/providers/"
                                 "Microsoft.ManagedIdentity/userAssignedIdentities/azurekeyvaultsecretsprovider-%s"
-                                % (self.subscription, properties["nodeResourceGroup"], name))
+                                % (subscription, properties["nodeResourceGroup"], name))
             config = addon.setdefault("config", {})
             for key, value in list(config.items()):  # ARM returns these as strings
                 config[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
         return {
             "id": "/subscriptions/%s/resourcegroups/%s/providers/Microsoft.ContainerService/managedClusters/%s"
-                  % (self.subscription, resource_group, name),
+                  % (subscription, resource_group, name),
             "name": name,
             "type": "Microsoft.ContainerService/ManagedClusters",
             "location": spec.get("location", "eastus"),
@@ -377,6 +401,7 @@ class World:
                                               "tenantId": self.tenant}),
             "properties": properties,
             "resourceGroup": resource_group,
+            "subscription": subscription,
         }
 
     def _build_assignment(self, spec):
@@ -396,6 +421,8 @@ class World:
             return vault["id"]
         if scope.startswith("rg:"):
             return self.rg_id(scope[3:])
+        if scope.startswith("sub:"):
+            return "/subscriptions/" + scope[4:]
         return scope
 
     def _role_guid_by_name(self, role_name):
@@ -432,11 +459,12 @@ class World:
         op = self.operator
         identities[op["objectId"]] = {"objectId": op["objectId"], "clientId": op["clientId"],
                                       "name": op["name"], "resourceId": op.get("resourceId")}
-        addon = self.addon_identity()
-        if addon:
-            identities[addon["objectId"]] = {"objectId": addon["objectId"], "clientId": addon["clientId"],
-                                             "name": "azurekeyvaultsecretsprovider-" + self.cluster["name"],
-                                             "resourceId": addon.get("resourceId")}
+        for cluster in self.clusters:
+            addon = self.addon_identity(cluster)
+            if addon:
+                identities[addon["objectId"]] = {"objectId": addon["objectId"], "clientId": addon["clientId"],
+                                                 "name": "azurekeyvaultsecretsprovider-" + cluster["name"],
+                                                 "resourceId": addon.get("resourceId")}
         for extra in data.get("identities") or []:
             identities[str(extra["objectId"])] = {"objectId": str(extra["objectId"]),
                                                   "clientId": str(extra.get("clientId", extra["objectId"])),
@@ -460,8 +488,9 @@ class World:
                 return identity
         return None
 
-    def addon_identity(self):
-        addon = ((self.cluster["properties"].get("addonProfiles") or {}).get("azureKeyvaultSecretsProvider") or {})
+    def addon_identity(self, cluster=None):
+        cluster = cluster or self.cluster
+        addon = ((cluster["properties"].get("addonProfiles") or {}).get("azureKeyvaultSecretsProvider") or {})
         return dict(addon.get("identity") or {})
 
     def plugin_config(self):
@@ -706,4 +735,7 @@ def read_scenario(name_or_path, _seen=()):
 def load_world(name_or_path):
     """Load a scenario YAML into a fresh World (PKI sets cached per process)."""
     data = read_scenario(name_or_path)
+    if data.get("fleet"):
+        from sandbox.sim import fleet
+        data = fleet.expand(data)
     return World(data, name=os.path.basename(scenario_path(name_or_path))[:-5])

@@ -1,0 +1,262 @@
+"""The subset of Kusto (KQL) that meshca sends to Resource Graph, evaluated over rows.
+
+Deliberately small: a table name, then ``| where``, ``| extend`` and ``| project``;
+expressions with ``and``/``or``/``not()``, ``==``/``!=``/``=~``/``!~``, ``in``/``in~``
+over a literal list, dotted property paths, string/number/bool literals and the
+functions ``tolower``, ``tostring``, ``isnotempty``, ``isempty``. Anything else raises
+``KqlError`` with the token and position, which the simulator answers with Resource
+Graph's 400 InvalidQuery body, so meshca cannot start relying on a query the simulator
+never checked. Semantics follow the Kusto docs (learn.microsoft.com/kusto/query):
+``=~``/``in~`` compare case-insensitively, a missing property is null, ``isnotempty``
+is false for null and "", comparisons with null are false.
+"""
+
+import re
+
+TOKEN = re.compile(r"""\s*(?:
+    (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+  | (?P<number>\d+(?:\.\d+)?)
+  | (?P<op>=~|!~|==|!=|in~|\||\(|\)|,|=|\.|\[|\])
+  | (?P<name>[A-Za-z_$][A-Za-z0-9_$]*)
+)""", re.VERBOSE)
+
+FUNCTIONS = ("tolower", "tostring", "isnotempty", "isempty", "not")
+OPERATORS = ("where", "extend", "project")
+MISSING = None
+
+
+class KqlError(ValueError):
+    """An unsupported or malformed query: the token and its 1-based position."""
+
+    def __init__(self, message, token, position):
+        super().__init__(message)
+        self.token = token
+        self.position = position
+
+
+def tokenize(text):
+    tokens, position = [], 0
+    while position < len(text):
+        if text[position:].strip() == "":
+            break
+        match = TOKEN.match(text, position)
+        if not match or match.end() == position:
+            raise KqlError("ParserFailure", text[position:].strip()[:1], position + 1)
+        kind = match.lastgroup
+        value = match.group(kind)
+        start = match.start(kind)
+        if kind == "name" and value == "in" and text[match.end():match.end() + 1] == "~":
+            value, match_end = "in~", match.end() + 1
+        else:
+            match_end = match.end()
+        tokens.append((kind, value, start + 1))
+        position = match_end
+    return tokens
+
+
+class Parser:
+    def __init__(self, text):
+        self.tokens = tokenize(text)
+        self.index = 0
+
+    def peek(self):
+        return self.tokens[self.index] if self.index < len(self.tokens) else ("end", "", 0)
+
+    def take(self, value=None):
+        token = self.peek()
+        if token[0] == "end" or (value is not None and token[1] != value):
+            raise KqlError("ParserFailure", token[1], token[2])
+        self.index += 1
+        return token
+
+    def pipeline(self):
+        kind, table, _ = self.take()
+        if kind != "name":
+            raise KqlError("ParserFailure", table, 1)
+        stages = []
+        while self.peek()[1] == "|":
+            self.take("|")
+            kind, name, position = self.take()
+            if name not in OPERATORS:
+                raise KqlError("InvalidQueryLanguage", name, position)
+            if name == "where":
+                stages.append(("where", self.expression()))
+            else:
+                stages.append((name, self.assignments(allow_bare=(name == "project"))))
+        if self.peek()[0] != "end":
+            token = self.peek()
+            raise KqlError("ParserFailure", token[1], token[2])
+        return table.lower(), stages
+
+    def assignments(self, allow_bare):
+        items = []
+        while True:
+            kind, name, position = self.take()
+            if kind != "name":
+                raise KqlError("ParserFailure", name, position)
+            if self.peek()[1] == "=":
+                self.take("=")
+                items.append((name, self.expression()))
+            elif allow_bare:
+                items.append((name, ("path", [name])))
+            else:
+                raise KqlError("ParserFailure", self.peek()[1], self.peek()[2])
+            if self.peek()[1] != ",":
+                return items
+            self.take(",")
+
+    def expression(self):
+        left = self.conjunction()
+        while self.peek()[1] == "or":
+            self.take("or")
+            left = ("or", left, self.conjunction())
+        return left
+
+    def conjunction(self):
+        left = self.comparison()
+        while self.peek()[1] == "and":
+            self.take("and")
+            left = ("and", left, self.comparison())
+        return left
+
+    def comparison(self):
+        left = self.primary()
+        operator = self.peek()[1]
+        if operator in ("==", "!=", "=~", "!~"):
+            self.take()
+            return (operator, left, self.primary())
+        if operator in ("in", "in~"):
+            self.take()
+            self.take("(")
+            values = []
+            while self.peek()[1] != ")":
+                kind, value, position = self.take()
+                if kind not in ("string", "number"):
+                    raise KqlError("ParserFailure", value, position)
+                values.append(_literal(kind, value))
+                if self.peek()[1] == ",":
+                    self.take(",")
+            self.take(")")
+            return (operator, left, values)
+        return left
+
+    def primary(self):
+        kind, value, position = self.take()
+        if kind in ("string", "number"):
+            return ("literal", _literal(kind, value))
+        if value == "(":
+            inner = self.expression()
+            self.take(")")
+            return inner
+        if kind != "name":
+            raise KqlError("ParserFailure", value, position)
+        if value in ("true", "false"):
+            return ("literal", value == "true")
+        if self.peek()[1] == "(":
+            if value not in FUNCTIONS:
+                raise KqlError("UnknownFunction", value, position)
+            self.take("(")
+            argument = self.expression()
+            self.take(")")
+            return ("call", value, argument)
+        path = [value]
+        while self.peek()[1] in (".", "["):
+            if self.take()[1] == ".":
+                kind, name, position = self.take()
+                if kind != "name":
+                    raise KqlError("ParserFailure", name, position)
+                path.append(name)
+            else:
+                kind, name, position = self.take()
+                if kind != "string":
+                    raise KqlError("ParserFailure", name, position)
+                path.append(_literal(kind, name))
+                self.take("]")
+        return ("path", path)
+
+
+def _literal(kind, value):
+    if kind == "number":
+        return float(value) if "." in value else int(value)
+    return re.sub(r"\\(.)", r"\1", value[1:-1])
+
+
+def _lookup(row, path):
+    value = row
+    for index, key in enumerate(path):
+        if not isinstance(value, dict):
+            return MISSING
+        if index == 0:
+            value = value.get(key, MISSING)
+        else:  # property bags are case-sensitive in Kusto; ARM JSON keys keep their case
+            value = value.get(key, MISSING)
+    return value
+
+
+def _text(value):
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        import json
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def evaluate(node, row):
+    kind = node[0]
+    if kind == "literal":
+        return node[1]
+    if kind == "path":
+        return _lookup(row, node[1])
+    if kind == "call":
+        value = evaluate(node[2], row)
+        if node[1] == "tolower":
+            text = _text(value)
+            return text.lower() if text is not None else None
+        if node[1] == "tostring":
+            return _text(value) if value is not None else ""
+        if node[1] == "isnotempty":
+            return value not in (None, "") and value != {} and value != []
+        if node[1] == "isempty":
+            return value in (None, "")
+        return not bool(value)
+    if kind == "and":
+        return bool(evaluate(node[1], row)) and bool(evaluate(node[2], row))
+    if kind == "or":
+        return bool(evaluate(node[1], row)) or bool(evaluate(node[2], row))
+    left = evaluate(node[1], row)
+    if kind in ("in", "in~"):
+        if left is None:
+            return False
+        if kind == "in~":
+            return _text(left).lower() in {_text(value).lower() for value in node[2]}
+        return _text(left) in {_text(value) for value in node[2]}
+    right = evaluate(node[2], row)
+    if left is None or right is None:
+        return kind in ("!=", "!~") and (left is None) != (right is None)
+    if kind == "==":
+        return left == right
+    if kind == "!=":
+        return left != right
+    equal = _text(left).lower() == _text(right).lower()
+    return equal if kind == "=~" else not equal
+
+
+def run(query, tables):
+    """Rows of ``query`` over ``tables`` ({name: [row]}); raises KqlError."""
+    table, stages = Parser(query).pipeline()
+    if table not in tables:
+        raise KqlError("InvalidQueryLanguage", table, 1)
+    rows = [dict(row) for row in tables[table]]
+    for operator, argument in stages:
+        if operator == "where":
+            rows = [row for row in rows if evaluate(argument, row)]
+        elif operator == "extend":
+            for row in rows:
+                for name, expression in argument:
+                    row[name] = evaluate(expression, row)
+        else:
+            rows = [{name: evaluate(expression, row) for name, expression in argument} for row in rows]
+    return rows

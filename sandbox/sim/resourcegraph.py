@@ -1,0 +1,192 @@
+"""Azure Resource Graph (``POST /providers/Microsoft.ResourceGraph/resources``) over the World.
+
+Shapes come from Azure/azure-rest-api-specs, specification/resourcegraph/resource-manager/
+Microsoft.ResourceGraph/stable/2021-03-01 (resourcegraph.json and examples/
+ResourcesFilterQuery.json) and azure-mgmt-resourcegraph 8.0.1's models:
+
+- request ``{subscriptions, managementGroups, query, options: {$top, $skip, $skipToken,
+  resultFormat}}``; response ``{totalRecords, count, resultTruncated, $skipToken?, data,
+  facets}`` with ``data`` an object array; ``type`` values lower case, as the service
+  returns them;
+- pages of ``$top`` rows (default 100, at most 1000), ``$skipToken`` while rows remain;
+- rows only from the subscriptions asked for that the caller may read: an unreadable
+  subscription is left out without an error (learn.microsoft.com/azure/governance/
+  resource-graph/overview#permissions-in-azure-resource-graph);
+- the per-user quota of 15 queries per 5-second window, announced in
+  ``x-ms-user-quota-remaining`` and ``x-ms-user-quota-resets-after`` (hh:mm:ss) on every
+  answer, and a 429 with ``Retry-After`` once it is spent (learn.microsoft.com/azure/
+  governance/resource-graph/concepts/guidance-for-throttled-requests);
+- a query outside the KQL subset in ``sandbox/sim/kql.py`` gets the service's 400 body:
+  BadRequest with the details InvalidQuery and the parser's code, token and position
+  (the body quoted in Azure/azure-powershell issue 13762).
+
+Scenario knobs (``resourceGraph:`` in a scenario): ``maxPageSize`` (a smaller page than
+the service's 1000, so paging is exercised with a few hundred rows) and ``throttled:
+{<subscription>: {times, retryAfter}}`` (the next ``times`` queries that include that
+subscription are answered 429 with that Retry-After).
+"""
+
+import base64
+import datetime
+import json
+import threading
+import time
+import uuid
+
+from sandbox.sim import kql
+from sandbox.sim.server import Response
+
+DEFAULT_TOP = 100
+MAX_TOP = 1000
+QUOTA = 15
+WINDOW_SECONDS = 5.0
+
+
+def _support_message():
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+    return ("Please provide below info when asking for support: timestamp = %s, correlationId = %s."
+            % (stamp, uuid.uuid4()))
+
+
+def _hms(seconds):
+    seconds = max(0, int(round(seconds)))
+    return "%02d:%02d:%02d" % (seconds // 3600, seconds % 3600 // 60, seconds % 60)
+
+
+def _sub_of(resource_id):
+    parts = str(resource_id or "").split("/")
+    return parts[2].lower() if len(parts) > 2 and parts[1].lower() == "subscriptions" else ""
+
+
+def _rg_of(resource_id):
+    parts = str(resource_id or "").split("/")
+    return parts[4].lower() if len(parts) > 4 and parts[3].lower() == "resourcegroups" else ""
+
+
+class ResourceGraphService:
+    """Answers Resource Graph queries from the World's clusters, vaults and assignments."""
+
+    def __init__(self, world):
+        self.world = world
+        self.queries = []            # (query text, subscriptions, status): what scan sent
+        self._lock = threading.Lock()
+        self._window = {}            # principal -> [request times]
+
+    # ------------------------------------------------------------------ tables
+
+    def _row(self, resource, kind):
+        row = {key: value for key, value in resource.items() if key not in ("secrets", "resourceGroup", "subscription")}
+        row["type"] = kind
+        row["subscriptionId"] = _sub_of(resource["id"])
+        row["resourceGroup"] = _rg_of(resource["id"])
+        row["tenantId"] = self.world.tenant
+        return json.loads(json.dumps(row))
+
+    def tables(self):
+        world = self.world
+        resources = [self._row(cluster, "microsoft.containerservice/managedclusters") for cluster in world.clusters]
+        resources += [self._row(vault, "microsoft.keyvault/vaults") for vault in world.vaults.values()]
+        containers = [{"id": "/subscriptions/" + item["id"], "name": item.get("name") or item["id"],
+                       "type": "microsoft.resources/subscriptions", "subscriptionId": item["id"].lower(),
+                       "tenantId": world.tenant, "properties": {"state": "Enabled"}} for item in world.subscriptions]
+        authorization = []
+        for assignment in world.role_assignments:
+            row = json.loads(json.dumps(assignment))
+            row["type"] = "microsoft.authorization/roleassignments"
+            row["subscriptionId"] = _sub_of(assignment["properties"]["scope"])
+            row["tenantId"] = world.tenant
+            authorization.append(row)
+        for guid in world.role_definition_guids():
+            role = world.role_definition(guid)
+            authorization.append({
+                "id": "/providers/Microsoft.Authorization/RoleDefinitions/" + guid, "name": guid,
+                "type": "microsoft.authorization/roledefinitions", "subscriptionId": "", "tenantId": world.tenant,
+                "properties": {"roleName": role["roleName"], "type": role["type"], "permissions": [
+                    {"actions": role["actions"], "notActions": [], "dataActions": role["dataActions"],
+                     "notDataActions": role["notDataActions"]}]}})
+        return {"resources": resources, "resourcecontainers": containers, "authorizationresources": authorization}
+
+    def _visible(self, req, subscriptions, management_groups):
+        """Subscriptions whose rows the caller gets: asked for, existing, readable."""
+        if management_groups:
+            groups = {str(group).lower() for group in management_groups}
+            asked = [item["id"] for item in self.world.subscriptions
+                     if str(item.get("managementGroup") or "").lower() in groups]
+        else:
+            asked = [str(item) for item in subscriptions or ()]
+        operator = (req.principal or "").lower() == self.world.operator["objectId"].lower()
+        return {item.lower() for item in asked if self.world.has_subscription(item)
+                and not (operator and self.world.subscription_forbidden(item))}
+
+    # ------------------------------------------------------------------ quota and throttling
+
+    def _quota(self, principal):
+        """(remaining, seconds until the window frees a slot), counting this request."""
+        now = time.monotonic()
+        with self._lock:
+            times = [moment for moment in self._window.get(principal, []) if now - moment < WINDOW_SECONDS]
+            times.append(now)
+            self._window[principal] = times
+            resets = WINDOW_SECONDS - (now - times[0])
+            return QUOTA - len(times), resets
+
+    def _throttle_for(self, subscriptions):
+        with self.world.lock:
+            for subscription, spec in (self.world.resource_graph.get("throttled") or {}).items():
+                if str(subscription).lower() in {str(item).lower() for item in subscriptions or ()} \
+                        and int(spec.get("times", 0)) > 0:
+                    spec["times"] = int(spec["times"]) - 1
+                    return float(spec.get("retryAfter", 1))
+        return None
+
+    @staticmethod
+    def _throttled(retry_after, headers):
+        headers = dict(headers, **{"Retry-After": str(int(retry_after))})
+        return Response(429, {"error": {"code": "RateLimiting", "message": _support_message() + " Please retry "
+                                        "after %d seconds." % int(retry_after)}}, headers)
+
+    # ------------------------------------------------------------------ the endpoint
+
+    def query(self, req):
+        body = req.json()
+        text = str(body.get("query") or "")
+        subscriptions = body.get("subscriptions") or []
+        remaining, resets = self._quota(req.principal or "")
+        headers = {"x-ms-user-quota-remaining": str(max(remaining, 0)),
+                   "x-ms-user-quota-resets-after": _hms(resets)}
+        if remaining < 0:
+            self.queries.append((text, subscriptions, 429))
+            return self._throttled(max(1, resets), headers)
+        retry_after = self._throttle_for(subscriptions)
+        if retry_after is not None:
+            self.queries.append((text, subscriptions, 429))
+            return self._throttled(retry_after, headers)
+        visible = self._visible(req, subscriptions, body.get("managementGroups"))
+        try:
+            with self.world.lock:
+                tables = {name: [row for row in rows if row["subscriptionId"] in ("", *visible)]
+                          for name, rows in self.tables().items()}
+                rows = kql.run(text, tables)
+        except kql.KqlError as error:
+            self.queries.append((text, subscriptions, 400))
+            return Response(400, {"error": {"code": "BadRequest", "message": _support_message(), "details": [
+                {"code": "InvalidQuery", "message": "Query is invalid. Please refer to the documentation for the "
+                 "Azure Resource Graph service and fix the error before retrying."},
+                {"code": str(error), "message": str(error), "line": 1,
+                 "characterPositionInLine": error.position, "token": error.token}]}}, headers)
+        self.queries.append((text, subscriptions, 200))
+        return Response(200, self._page(rows, body.get("options") or {}), headers)
+
+    def _page(self, rows, options):
+        top = min(int(options.get("$top") or DEFAULT_TOP), MAX_TOP,
+                  int(self.world.resource_graph.get("maxPageSize") or MAX_TOP))
+        start = int(options.get("$skip") or 0)
+        token = options.get("$skipToken")
+        if token:
+            start = json.loads(base64.b64decode(token))["offset"]
+        page = rows[start:start + top]
+        answer = {"totalRecords": len(rows), "count": len(page), "resultTruncated": "false", "facets": [],
+                  "data": page}
+        if start + top < len(rows):
+            answer["$skipToken"] = base64.b64encode(json.dumps({"offset": start + top}).encode()).decode()
+        return answer
