@@ -19,6 +19,8 @@ CLASSIFIERS = [
 # never pinned again here. kubernetes is not bundled: pinned to the client generation the
 # tests run against (scripts/setup's wheelhouse downloads from this list).
 DEPENDENCIES = ['kubernetes>=37.0.2,<38']
+# scan queries Azure Resource Graph; azure-cli does not bundle its SDK.
+DEPENDENCIES.append('azure-mgmt-resourcegraph>=8.0.1')
 
 with open('README.md', 'r', encoding='utf-8') as f:
     README = f.read()

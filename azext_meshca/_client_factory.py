@@ -47,3 +47,11 @@ def aks_aad_token(cli_ctx):
     from azure.cli.core._profile import Profile
     creds, _, _ = Profile(cli_ctx=cli_ctx).get_raw_token(resource="6dae42f8-4368-4678-94ff-3960e28e3630")
     return creds[1]
+
+
+def cf_resource_graph(cli_ctx):
+    """Resource Graph (azure-mgmt-resourcegraph, which azure-cli does not bundle: the
+    extension declares it). Tenant-wide, so not bound to one subscription."""
+    from azure.cli.core.commands.client_factory import get_mgmt_service_client
+    from azure.mgmt.resourcegraph import ResourceGraphClient
+    return get_mgmt_service_client(cli_ctx, ResourceGraphClient, subscription_bound=False)

@@ -75,3 +75,27 @@ def fix_access_table(result):
     if waited is not None:
         row["IstiodReady"] = waited.get("ready")
     return [row]
+
+
+def scan_table(result):
+    """One row per cluster, worst first (scan already sorted them), then what was not scanned."""
+    rows = []
+    for item in result.get("clusters", []):
+        row = OrderedDict([
+            ("Subscription", item.get("subscriptionId") or ""),
+            ("ResourceGroup", item.get("resourceGroup") or ""),
+            ("Cluster", item.get("cluster") or ""),
+            ("Revision", item.get("revision") or ""),
+            ("Vault", item.get("vault") or ""),
+            ("Permissions", item.get("permissionModel") or ""),
+            ("Status", item.get("status") or ""),
+            ("RootCause", item.get("rootCause") or ""),
+        ])
+        if "expiresInDays" in item:
+            row["ExpiresInDays"] = "" if item["expiresInDays"] is None else item["expiresInDays"]
+        rows.append(row)
+    for gap in result.get("findings", []):
+        rows.append(OrderedDict([("Subscription", gap.get("subscriptionId") or ""), ("ResourceGroup", ""),
+                                 ("Cluster", "(not scanned)"), ("Revision", ""), ("Vault", ""),
+                                 ("Permissions", ""), ("Status", "incomplete"), ("RootCause", gap["code"])]))
+    return rows

@@ -143,3 +143,28 @@ examples:
   - name: Find the rule behind a code.
     text: az aks mesh ca list-checks --query "[?contains(codes, 'MCA710')].rule" -o tsv
 """
+
+helps['aks mesh ca scan'] = """
+type: command
+short-summary: Judge every plug-in CA cluster of a tenant in one table, through Azure Resource Graph.
+long-summary: |
+    A few Resource Graph queries (not one per cluster) give every managed cluster with the
+    Istio add-on and a plug-in CA, their vaults and the add-on identities' role assignments;
+    each cluster is then judged by the same Azure-side rules as diagnose --skip-cluster.
+    --read-secrets also reads the Key Vault objects, once per distinct vault and object set.
+    Subscriptions Resource Graph does not show, or would not answer, are reported as
+    collection findings (MCA910, MCA911), never silently left out. Exit statuses as for
+    diagnose: 4 when any cluster has a finding at or above --failure-threshold, 5 when
+    something could not be checked.
+examples:
+  - name: Every plug-in CA cluster your login can see, worst first.
+    text: az aks mesh ca scan -o table
+  - name: Two subscriptions, with certificate expiry, warning 60 days ahead.
+    text: az aks mesh ca scan --subscriptions 00000000-0000-0000-0000-000000000001 00000000-0000-0000-0000-000000000002 --read-secrets --warn-days 60 -o table
+  - name: Everything under a management group.
+    text: az aks mesh ca scan --management-groups myPlatformGroup -o table
+  - name: The clusters whose add-on identity cannot read its vault.
+    text: az aks mesh ca scan --query "clusters[?rootCause=='MCA401' || rootCause=='MCA402'].{cluster:cluster, vault:vault}"
+  - name: Nightly in a pipeline - keep the JSON, fail the job on warnings too.
+    text: az aks mesh ca scan --read-secrets --failure-threshold warning > scan-$(date +%F).json
+"""

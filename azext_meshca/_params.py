@@ -94,6 +94,19 @@ def load_arguments(self, _):
                                   'MCA718=ca-cert); repeatable. Suppressed findings are listed in '
                                   'summary.suppressed and do not count for the status or the exit status.')
 
+    with self.argument_context('aks mesh ca scan') as context:
+        context.argument('subscriptions', options_list=['--subscriptions'], nargs='+',
+                         help='Subscription IDs to scan. Default: every subscription your az login knows '
+                              '(az account list).')
+        context.argument('management_groups', options_list=['--management-groups'], nargs='+',
+                         help='Scan the subscriptions under these management groups instead.')
+        context.argument('read_secrets', options_list=['--read-secrets'], action='store_true',
+                         help='Also read the four Key Vault objects (once per distinct vault and object set, '
+                              'with your credentials) and run the certificate checks, for an expiry per cluster.')
+        context.argument('failure_threshold', options_list=['--failure-threshold'],
+                         arg_type=get_enum_type(['error', 'warning', 'info']),
+                         help='Exit 4 when any cluster has a finding of this severity or worse. Default: error.')
+
     for command in ('validate-secrets', 'show-cert'):
         with self.argument_context('aks mesh ca ' + command) as context:
             context.argument('resource_group_name', options_list=['--resource-group', '-g'], arg_group='Cluster',

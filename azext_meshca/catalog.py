@@ -503,6 +503,18 @@ _ENTRIES = [
        "You need Microsoft.Authorization/roleDefinitions/read at the vault's scope (Reader), or "
        "check the role's dataActions for Microsoft.KeyVault/vaults/secrets/getSecret/action.",
        detail="{roles}: {reason}"),
+    _m("MCA910", WARNING, "collection", "Resource Graph does not show a subscription",
+       "Subscription {subscription} was asked for, but Resource Graph returns nothing of it "
+       "({reason}): its clusters were not scanned. Resource Graph leaves out, without an "
+       "error, the subscriptions you cannot read.",
+       "Check that you can read it (az role assignment list --assignee <you> --scope "
+       "/subscriptions/{subscription}), or leave it out with --subscriptions.",
+       detail="{subscription}"),
+    _m("MCA911", WARNING, "collection", "Could not query a subscription through Resource Graph",
+       "Querying {subscription} failed: {reason}. Its clusters were not scanned.",
+       "Run the scan again later (Resource Graph allows each user a few queries every few "
+       "seconds), or scan fewer subscriptions at a time with --subscriptions.",
+       detail="{subscription}: {reason}"),
 ]
 
 CATALOG = {entry.code: entry for entry in _ENTRIES}

@@ -1,6 +1,6 @@
 """Registers ``az aks mesh ca``. ``aks mesh`` belongs to the core CLI: never redeclare it."""
 
-from azext_meshca._format import certificates_table, checks_table, findings_table, fix_access_table
+from azext_meshca._format import certificates_table, checks_table, findings_table, fix_access_table, scan_table
 
 
 def load_command_table(self, _):
@@ -11,3 +11,4 @@ def load_command_table(self, _):
         group.custom_command('fix-access', 'fix_access', table_transformer=fix_access_table)
         group.custom_command('explain', 'explain')
         group.custom_command('list-checks', 'list_checks', table_transformer=checks_table)
+        group.custom_command('scan', 'scan', table_transformer=scan_table)

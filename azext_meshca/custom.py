@@ -103,3 +103,11 @@ def list_checks(cmd):  # pylint: disable=unused-argument
     from azext_meshca.checks import ALL_RULES
     return [{"rule": rule.name, "codes": list(rule.codes), "subject": rule.subject, "inputs": list(rule.inputs),
              "summary": (inspect.getdoc(rule.function) or "").split("\n")[0]} for rule in ALL_RULES]
+
+
+def scan(cmd, subscriptions=None, management_groups=None, read_secrets=False, warn_days=None,
+         failure_threshold=None):
+    from azext_meshca.scan import run_scan
+    return run_scan(cmd, subscriptions=subscriptions, management_groups=management_groups,
+                    read_secrets=read_secrets, warn_days=30 if warn_days is None else warn_days,
+                    failure_threshold=failure_threshold)

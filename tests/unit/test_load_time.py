@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 HEAVY_PREFIXES = ("cryptography", "kubernetes", "azure.mgmt", "azure.keyvault", "azure.identity",
-                  "azext_meshca.certs", "azext_meshca.validation", "azext_meshca.custom")
+                  "azext_meshca.certs", "azext_meshca.validation", "azext_meshca.custom",
+                  "azext_meshca.scan")
 
 _PROBE = r"""
 import argparse, json, sys
@@ -31,7 +32,7 @@ def test_loading_the_command_table_imports_no_heavy_module():
                           check=True, cwd=__file__.rsplit("/tests/", 1)[0])
     probe = json.loads(proc.stdout.strip().splitlines()[-1])
     assert sorted(probe["commands"]) == ["aks mesh ca diagnose", "aks mesh ca explain", "aks mesh ca fix-access",
-                                         "aks mesh ca list-checks",
+                                         "aks mesh ca list-checks", "aks mesh ca scan",
                                          "aks mesh ca show-cert", "aks mesh ca validate-secrets"]
     heavy = [name for name in probe["new"] if name.startswith(HEAVY_PREFIXES)]
     assert heavy == []

@@ -1,0 +1,382 @@
+"""scan: every plug-in CA cluster of a tenant, judged by diagnose's own rules.
+
+One pass of Resource Graph queries (a constant number of pages, not a number per
+cluster) gives the clusters, their vaults and the add-on identities' role assignments.
+Each cluster's rows become a snapshot of exactly the shape diagnose's collectors build
+(the same normalisers turn the rows into it), with the in-cluster side skipped, and
+``diagnose.analyse`` judges it: one registry of rules, one verdict per cluster. With
+``--read-secrets`` the four Key Vault objects are read once per distinct vault and
+object set, concurrently and bounded, and shared by every cluster that names them.
+
+What could not be read is never dropped: a subscription Resource Graph does not show
+or would not answer is a scan-level collection finding; a vault or role list that
+could not be read is the collection finding diagnose gives, on the clusters it concerns.
+"""
+
+import copy
+from concurrent.futures import ThreadPoolExecutor
+
+from azext_meshca.catalog import ERROR, INFO, WARNING, finding
+from azext_meshca.collectors import azure as azure_collectors
+from azext_meshca.collectors import resourcegraph as graph
+from azext_meshca.plugin import PLUGIN_FIELDS
+from azext_meshca.resource_ids import parse_vault_id, scope_covers
+from azext_meshca.snapshot import collected, collection_error, new_snapshot
+
+SECRET_READERS = 8   # distinct vault object sets read at once
+NOT_VISIBLE_CODE = "SubscriptionNotVisible"
+STATUS_ORDER = {"failed": 0, "incomplete": 1, "warnings": 2, "passed": 3}
+_SEVERITY_AT_LEAST = {ERROR: (ERROR,), WARNING: (ERROR, WARNING), INFO: (ERROR, WARNING, INFO)}
+
+
+# --------------------------------------------------------------------------- rows -> snapshot parts
+
+def cluster_from_row(row):
+    """A managedCluster in REST shape, from the projected Resource Graph row."""
+    return {"id": row.get("id"), "name": row.get("name"), "location": row.get("location"),
+            "properties": {"nodeResourceGroup": row.get("nodeResourceGroup"),
+                           "serviceMeshProfile": row.get("serviceMeshProfile"),
+                           "addonProfiles": row.get("addonProfiles"), "aadProfile": row.get("aadProfile")}}
+
+
+def vault_from_row(row):
+    """A vault in REST shape, from the projected Resource Graph row."""
+    return {"id": row.get("id"), "name": row.get("name"), "location": row.get("location"),
+            "properties": {"tenantId": row.get("vaultTenantId"), "vaultUri": row.get("vaultUri"),
+                           "enableRbacAuthorization": row.get("enableRbacAuthorization"),
+                           "accessPolicies": row.get("accessPolicies"),
+                           "publicNetworkAccess": row.get("publicNetworkAccess"),
+                           "networkAcls": row.get("networkAcls"),
+                           "privateEndpointConnections": row.get("privateEndpointConnections")}}
+
+
+def _key(resource_id):
+    return str(resource_id or "").rstrip("/").lower()
+
+
+class Fleet:
+    """What the Resource Graph pass returned, indexed for building snapshots."""
+
+    def __init__(self):
+        self.clusters = []              # (row, normalised cluster)
+        self.vaults = {}                # lower vault id -> collected vault
+        self.vault_subscription_errors = {}   # lower subscription -> collection_error
+        self.assignments = None         # [normalised assignment] or None when the query failed
+        self.assignments_error = None
+        self.gaps = []                  # scan-level findings
+        self.visible = set()
+        self.pages = 0
+
+
+def _subscription_gap(code, subscription, reason):
+    item = finding(code, "subscription", evidence=[reason], subscription=subscription, reason=reason)
+    item["subscriptionId"] = subscription
+    return item
+
+
+def collect_fleet(rg, subscriptions=None, management_groups=None):
+    """Run the Resource Graph pass (see the module docstring); never raises."""
+    fleet = Fleet()
+    if management_groups:
+        cluster_rows, failed = _query_or_fail(rg, graph.CLUSTERS, management_groups=management_groups)
+        for group, error in failed.items():
+            fleet.gaps.append(_subscription_gap("MCA911", "management group " + group, error["reason"]))
+        asked = []
+    else:
+        asked = sorted({str(item).lower() for item in subscriptions or ()})
+        visible_rows, failed = rg.query_per_subscription(graph.SUBSCRIPTIONS, asked)
+        fleet.visible = {str(row.get("subscriptionId")).lower() for row in visible_rows}
+        for subscription in asked:
+            if subscription in failed:
+                fleet.gaps.append(_subscription_gap("MCA911", subscription, failed[subscription]["reason"]))
+            elif subscription not in fleet.visible:
+                fleet.gaps.append(_subscription_gap(
+                    "MCA910", subscription, "not among the subscriptions Resource Graph returns for you"))
+        cluster_rows, failed = rg.query_per_subscription(graph.CLUSTERS, sorted(fleet.visible))
+        for subscription, error in failed.items():
+            fleet.gaps.append(_subscription_gap("MCA911", subscription, error["reason"]))
+            fleet.visible.discard(subscription)
+    for row in sorted(cluster_rows, key=lambda item: _key(item.get("id"))):
+        fleet.clusters.append((row, azure_collectors.normalise_cluster(cluster_from_row(row))))
+    _collect_vaults(rg, fleet)
+    _collect_assignments(rg, fleet)
+    fleet.pages = rg.pages
+    return fleet
+
+
+def _query_or_fail(rg, kql, management_groups):
+    try:
+        return rg.query(kql, management_groups=management_groups), {}
+    except graph.GraphError as error:
+        return [], {group: error.error for group in management_groups}
+
+
+def _vault_ids(fleet):
+    ids = set()
+    for _, cluster in fleet.clusters:
+        parsed = parse_vault_id((cluster.get("plugin") or {}).get("keyVaultId"))
+        if parsed:
+            ids.add(_key(cluster["plugin"]["keyVaultId"]))
+    return ids
+
+
+def _subscription_of(resource_id):
+    return (parse_vault_id(resource_id) or {}).get("subscriptionId", "").lower()
+
+
+def _ensure_visible(rg, fleet, subscriptions):
+    """Subscriptions holding vaults that were not asked about: ask Resource Graph whether
+    it shows them (one more query, only when there are any)."""
+    unknown = sorted(set(subscriptions) - fleet.visible - set(fleet.vault_subscription_errors))
+    if not unknown:
+        return
+    rows, failed = rg.query_per_subscription(graph.SUBSCRIPTIONS, unknown)
+    fleet.visible |= {str(row.get("subscriptionId")).lower() for row in rows}
+    for subscription in unknown:
+        if subscription in failed:
+            fleet.vault_subscription_errors[subscription] = failed[subscription]
+        elif subscription not in fleet.visible:
+            fleet.vault_subscription_errors[subscription] = collection_error(
+                "Resource Graph does not show subscription {} to you, so its vaults could not be read"
+                .format(subscription), 403, NOT_VISIBLE_CODE)
+
+
+def _collect_vaults(rg, fleet):
+    ids = _vault_ids(fleet)
+    subscriptions = {_subscription_of(vault_id) for vault_id in ids}
+    _ensure_visible(rg, fleet, subscriptions)
+    readable = sorted(subscriptions & fleet.visible)
+    found = {}
+    for batch in graph.chunks(vault_id for vault_id in ids if _subscription_of(vault_id) in fleet.visible):
+        rows, failed = rg.query_per_subscription(graph.VAULTS.format(ids=graph.kql_list(batch)), readable)
+        for subscription, error in failed.items():
+            fleet.vault_subscription_errors.setdefault(subscription, error)
+        for row in rows:
+            found[_key(row.get("id"))] = collected(azure_collectors.normalise_vault(vault_from_row(row)))
+    for vault_id in ids:
+        error = fleet.vault_subscription_errors.get(_subscription_of(vault_id))
+        if vault_id in found:
+            fleet.vaults[vault_id] = found[vault_id]
+        elif error:
+            fleet.vaults[vault_id] = collected(error=error)
+        else:  # the subscription is readable and holds no such vault: what ARM's 404 says
+            fleet.vaults[vault_id] = collected(error=collection_error(
+                "404 Not Found (ResourceNotFound): Resource Graph holds no vault {}".format(vault_id),
+                404, "ResourceNotFound"))
+
+
+def _collect_assignments(rg, fleet):
+    principals = {identity_object_id(cluster) for _, cluster in fleet.clusters} - {None}
+    subscriptions = sorted({_subscription_of(vault_id) for vault_id in fleet.vaults} & fleet.visible)
+    if not principals or not subscriptions:
+        fleet.assignments = []
+        return
+    assignments = []
+    try:
+        for batch in graph.chunks(principal.lower() for principal in principals):
+            rows = rg.query(graph.ROLE_ASSIGNMENTS.format(ids=graph.kql_list(batch)), subscriptions)
+            assignments.extend(azure_collectors.normalise_role_assignment(row) for row in rows)
+    except graph.GraphError as error:
+        fleet.assignments_error = error.error
+        return
+    _annotate(rg, assignments, subscriptions)
+    fleet.assignments = assignments
+
+
+def _annotate(rg, assignments, subscriptions):
+    """Custom roles' definitions, from authorizationresources too (once per role)."""
+    from azext_meshca import rbac
+    guids = {rbac.role_guid(item["roleDefinitionId"]) for item in assignments} - rbac.KNOWN_ROLES
+    definitions, failure = {}, None
+    try:
+        for batch in graph.chunks(guids):
+            for row in rg.query(graph.ROLE_DEFINITIONS.format(ids=graph.kql_list(batch)), subscriptions):
+                definitions[str(row.get("name")).lower()] = row
+    except graph.GraphError as error:
+        failure = error.error["reason"]
+
+    def read_definition(role_id):
+        row = definitions.get(rbac.role_guid(role_id))
+        if row is None:
+            return azure_collectors.unknown_role_definition(
+                failure or "Resource Graph holds no role definition {}".format(role_id))
+        return azure_collectors.role_definition_facts(row)
+    azure_collectors.annotate_unknown_roles(assignments, read_definition)
+
+
+def identity_object_id(cluster):
+    identity = (cluster.get("csiAddon") or {}).get("identity") or {}
+    return identity.get("objectId") or None
+
+
+# --------------------------------------------------------------------------- snapshots
+
+def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None):
+    """The snapshot diagnose --skip-cluster would build for this cluster, from the fleet's rows.
+
+    ``secrets`` is (secrets, keyFacts) read for this cluster's object set, or None when
+    the objects were not read (then no secret or certificate rule has input).
+    """
+    target = {"subscriptionId": row.get("subscriptionId"), "tenantId": row.get("tenantId"),
+              "resourceGroup": row.get("resourceGroup"), "cluster": row.get("name")}
+    snapshot = new_snapshot(target, {"revisions": None, "skipCluster": True, "warnDays": warn_days})
+    snapshot["cluster"] = collected(copy.deepcopy(cluster))
+    plugin = cluster.get("plugin") or {}
+    vault_id = plugin.get("keyVaultId")
+    if not parse_vault_id(vault_id):
+        return snapshot
+    snapshot["vault"] = copy.deepcopy(fleet.vaults.get(_key(vault_id)))
+    principal = identity_object_id(cluster)
+    if principal:
+        if fleet.assignments is None:
+            snapshot["roleAssignments"] = collected(error=fleet.assignments_error)
+        else:
+            snapshot["roleAssignments"] = collected([
+                dict(item) for item in fleet.assignments
+                if (item.get("principalId") or "").lower() == principal.lower()
+                and scope_covers(item.get("scope"), vault_id)])
+    if secrets is not None:
+        snapshot["secrets"], snapshot["keyFacts"] = copy.deepcopy(secrets[0]), copy.deepcopy(secrets[1])
+    return snapshot
+
+
+def object_set(cluster):
+    """The distinct thing --read-secrets reads: a vault and the four object names."""
+    plugin = cluster.get("plugin") or {}
+    return (_key(plugin.get("keyVaultId")),) + tuple(plugin.get(field) or "" for field in PLUGIN_FIELDS[1:])
+
+
+def read_object_sets(cli_ctx, fleet, progress=None):
+    """{object_set: (secrets, keyFacts)}: each distinct set read once, SECRET_READERS at a time."""
+    from azext_meshca.collectors.snapshot_builder import MAX_WORKERS, _read_secrets
+    wanted = {}
+    for _, cluster in fleet.clusters:
+        vault_id = (cluster.get("plugin") or {}).get("keyVaultId")
+        if parse_vault_id(vault_id):
+            wanted.setdefault(object_set(cluster), (fleet.vaults.get(_key(vault_id)), cluster["plugin"]))
+    if progress:
+        progress("reading {} distinct Key Vault object sets".format(len(wanted)))
+    with ThreadPoolExecutor(max_workers=SECRET_READERS) as outer, \
+            ThreadPoolExecutor(max_workers=MAX_WORKERS) as inner:
+        futures = {key: outer.submit(_read_secrets, cli_ctx, vault, plugin, inner)
+                   for key, (vault, plugin) in wanted.items()}
+        return {key: future.result() for key, future in futures.items()}
+
+
+# --------------------------------------------------------------------------- judging and shaping
+
+def first_root_cause(result):
+    """The code to show for a cluster: its first error nothing else explains, else its
+    first warning (findings come cause-first from the checks)."""
+    for severity in (ERROR, WARNING):
+        for item in result["findings"]:
+            if item["severity"] == severity and not item.get("explainedBy"):
+                return item["code"]
+    return None
+
+
+def earliest_expiry(result):
+    days = [cert.get("daysLeft") for cert in result.get("certificates") or () if cert.get("daysLeft") is not None]
+    return min(days) if days else None
+
+
+def cluster_row(snapshot, result, read_secrets):
+    cluster = snapshot["cluster"]["data"]
+    vault = (snapshot.get("vault") or {}).get("data") or {}
+    plugin = cluster.get("plugin") or {}
+    parsed = parse_vault_id(plugin.get("keyVaultId")) or {}
+    target = snapshot["target"]
+    model = None
+    if vault:
+        model = "rbac" if vault.get("enableRbacAuthorization") else "accessPolicy"
+    row = {"subscriptionId": target["subscriptionId"], "resourceGroup": target["resourceGroup"],
+           "cluster": target["cluster"], "revision": ",".join(cluster.get("revisions") or []) or None,
+           "vault": vault.get("name") or parsed.get("name"), "permissionModel": model,
+           "status": result["status"], "rootCause": first_root_cause(result)}
+    if read_secrets:
+        row["expiresInDays"] = earliest_expiry(result)
+    row["findings"] = result["findings"]
+    return row
+
+
+def sort_rows(rows):
+    """Worst first; within a status, soonest expiry first."""
+    def key(row):
+        days = row.get("expiresInDays")
+        return (STATUS_ORDER.get(row["status"], 9), days if days is not None else float("inf"),
+                row["subscriptionId"] or "", row["resourceGroup"] or "", row["cluster"] or "")
+    return sorted(rows, key=key)
+
+
+def scan_status(rows, gaps):
+    """The fleet's status: the worst cluster's, and incomplete when a part was not scanned."""
+    from azext_meshca.report import overall_status
+    statuses = {row["status"] for row in rows}
+    for status in ("failed", "incomplete"):
+        if status in statuses:
+            return status
+    if gaps and overall_status(gaps) == "incomplete":
+        return "incomplete"
+    return "warnings" if "warnings" in statuses else "passed"
+
+
+def threshold_exit(result, threshold):
+    """4 when any cluster (or the scan itself) has a finding at or above ``threshold``,
+    else 5 when something could not be checked, else 0 (the statuses diagnose uses)."""
+    from azext_meshca.report import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
+    severities = _SEVERITY_AT_LEAST[threshold or ERROR]
+    findings = [item for row in result["clusters"] for item in row["findings"]] + result["findings"]
+    if any(item["severity"] in severities and item["area"] != "collection" for item in findings) \
+            or any(item["severity"] == ERROR for item in findings):
+        return EXIT_PROBLEMS
+    return EXIT_INCOMPLETE if result["status"] == "incomplete" else EXIT_OK
+
+
+def judge(fleet, warn_days, object_sets=None):
+    """Every cluster's snapshot through diagnose's analyse; the scan result."""
+    from azext_meshca.diagnose import analyse
+    rows = []
+    for row, cluster in fleet.clusters:
+        secrets = object_sets.get(object_set(cluster)) if object_sets is not None else None
+        snapshot = cluster_snapshot(fleet, row, cluster, warn_days, secrets)
+        rows.append(cluster_row(snapshot, analyse(snapshot, warn_days), object_sets is not None))
+    rows = sort_rows(rows)
+    counts = {status: sum(1 for row in rows if row["status"] == status) for status in STATUS_ORDER}
+    return {"status": scan_status(rows, fleet.gaps),
+            "summary": dict(counts, clusters=len(rows), resourceGraphPages=fleet.pages,
+                            subscriptionsNotScanned=[item["subscriptionId"] for item in fleet.gaps]),
+            "clusters": rows, "findings": fleet.gaps, "certificates": []}
+
+
+# --------------------------------------------------------------------------- the command
+
+def default_subscriptions(cli_ctx):
+    """The subscriptions the CLI's login knows (az account list), in the current cloud."""
+    from azure.cli.core._profile import Profile
+    return [item["id"] for item in Profile(cli_ctx=cli_ctx).load_cached_subscriptions() if item.get("id")]
+
+
+def run_scan(cmd, subscriptions=None, management_groups=None, read_secrets=False, warn_days=30,
+             failure_threshold=None):
+    """Query, read (with --read-secrets), judge; print the result, then exit as it calls for."""
+    from azure.cli.core.azclierror import ValidationError
+    from azext_meshca._client_factory import cf_resource_graph
+    from azext_meshca.diagnose import _progress_reporter
+    from azext_meshca.report import exit_after_output
+    if not management_groups:
+        subscriptions = subscriptions or default_subscriptions(cmd.cli_ctx)
+        if not subscriptions:
+            raise ValidationError("No subscriptions to scan: run az login, or pass --subscriptions or "
+                                  "--management-groups.")
+    progress = _progress_reporter(cmd.cli_ctx)
+    try:
+        if progress:
+            progress("querying Resource Graph")
+        fleet = collect_fleet(graph.ResourceGraph(cf_resource_graph(cmd.cli_ctx)), subscriptions, management_groups)
+        object_sets = read_object_sets(cmd.cli_ctx, fleet, progress) if read_secrets else None
+    finally:
+        if progress:
+            progress.end()
+    result = judge(fleet, warn_days, object_sets)
+    exit_after_output(cmd, threshold_exit(result, failure_threshold))
+    return result
