@@ -5,8 +5,8 @@ cluster) gives the clusters, their vaults and the add-on identities' role assign
 Each cluster's rows become a snapshot of exactly the shape diagnose's collectors build
 (the same normalisers turn the rows into it), with the in-cluster side skipped, and
 ``diagnose.analyse`` judges it: one registry of rules, one verdict per cluster. With
-``--read-secrets`` the four Key Vault objects are read once per distinct vault and
-object set, concurrently and bounded, and shared by every cluster that names them.
+``--read-secrets`` every Key Vault object a cluster names is read once per vault,
+concurrently and bounded, and shared by every cluster that names it.
 
 What could not be read is never dropped: a subscription Resource Graph does not show
 or would not answer is a scan-level collection finding; a vault or role list that
@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from azext_meshca.catalog import ERROR, INFO, WARNING, finding
 from azext_meshca.collectors import azure as azure_collectors
 from azext_meshca.collectors import resourcegraph as graph
-from azext_meshca.plugin import PLUGIN_FIELDS
 from azext_meshca.resource_ids import parse_vault_id, scope_covers
 from azext_meshca.snapshot import collected, collection_error, new_snapshot
 
@@ -236,31 +235,34 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None):
                 if (item.get("principalId") or "").lower() == principal.lower()
                 and scope_covers(item.get("scope"), vault_id)])
     if secrets is not None:
-        snapshot["secrets"], snapshot["keyFacts"] = copy.deepcopy(secrets[0]), copy.deepcopy(secrets[1])
+        snapshot["secrets"], snapshot["keyFacts"] = secrets
     return snapshot
 
 
-def object_set(cluster):
-    """The distinct thing --read-secrets reads: a vault and the four object names."""
-    plugin = cluster.get("plugin") or {}
-    return (_key(plugin.get("keyVaultId")),) + tuple(plugin.get(field) or "" for field in PLUGIN_FIELDS[1:])
-
-
-def read_object_sets(cli_ctx, fleet, progress=None):
-    """{object_set: (secrets, keyFacts)}: each distinct set read once, SECRET_READERS at a time."""
-    from azext_meshca.collectors.snapshot_builder import MAX_WORKERS, _read_secrets
-    wanted = {}
+def read_vault_objects(cli_ctx, fleet, progress=None):
+    """{lower vault id: read_vault_objects' answer}: every object any cluster names read
+    once per vault, SECRET_READERS vaults at a time, each vault's objects concurrently."""
+    from azext_meshca.collectors.snapshot_builder import MAX_WORKERS, object_roles, read_vault_objects as read
+    plugins = {}
     for _, cluster in fleet.clusters:
         vault_id = (cluster.get("plugin") or {}).get("keyVaultId")
         if parse_vault_id(vault_id):
-            wanted.setdefault(object_set(cluster), (fleet.vaults.get(_key(vault_id)), cluster["plugin"]))
+            plugins.setdefault(_key(vault_id), []).append(cluster["plugin"])
     if progress:
-        progress("reading {} distinct Key Vault object sets".format(len(wanted)))
+        progress("reading the Key Vault objects of {} vaults".format(len(plugins)))
     with ThreadPoolExecutor(max_workers=SECRET_READERS) as outer, \
             ThreadPoolExecutor(max_workers=MAX_WORKERS) as inner:
-        futures = {key: outer.submit(_read_secrets, cli_ctx, vault, plugin, inner)
-                   for key, (vault, plugin) in wanted.items()}
-        return {key: future.result() for key, future in futures.items()}
+        futures = {vault_id: outer.submit(read, cli_ctx, fleet.vaults.get(vault_id), object_roles(found), inner)
+                   for vault_id, found in plugins.items()}
+        return {vault_id: future.result() for vault_id, future in futures.items()}
+
+
+def secrets_for(cluster, vault_objects):
+    """(secrets, keyFacts) of one cluster from what read_vault_objects read, or None."""
+    from azext_meshca.collectors.snapshot_builder import assemble_secrets, wanted_objects
+    plugin = cluster.get("plugin") or {}
+    answer = vault_objects.get(_key(plugin.get("keyVaultId")))
+    return None if answer is None else assemble_secrets(wanted_objects(plugin), answer)
 
 
 # --------------------------------------------------------------------------- judging and shaping
@@ -332,14 +334,15 @@ def threshold_exit(result, threshold):
     return EXIT_INCOMPLETE if result["status"] == "incomplete" else EXIT_OK
 
 
-def judge(fleet, warn_days, object_sets=None):
-    """Every cluster's snapshot through diagnose's analyse; the scan result."""
+def judge(fleet, warn_days, vault_objects=None):
+    """Every cluster's snapshot through diagnose's analyse; the scan result.
+    ``vault_objects``: what read_vault_objects read (--read-secrets), else None."""
     from azext_meshca.diagnose import analyse
     rows = []
     for row, cluster in fleet.clusters:
-        secrets = object_sets.get(object_set(cluster)) if object_sets is not None else None
+        secrets = secrets_for(cluster, vault_objects) if vault_objects is not None else None
         snapshot = cluster_snapshot(fleet, row, cluster, warn_days, secrets)
-        rows.append(cluster_row(snapshot, analyse(snapshot, warn_days), object_sets is not None))
+        rows.append(cluster_row(snapshot, analyse(snapshot, warn_days), vault_objects is not None))
     rows = sort_rows(rows)
     counts = {status: sum(1 for row in rows if row["status"] == status) for status in STATUS_ORDER}
     return {"status": scan_status(rows, fleet.gaps),
@@ -373,10 +376,10 @@ def run_scan(cmd, subscriptions=None, management_groups=None, read_secrets=False
         if progress:
             progress("querying Resource Graph")
         fleet = collect_fleet(graph.ResourceGraph(cf_resource_graph(cmd.cli_ctx)), subscriptions, management_groups)
-        object_sets = read_object_sets(cmd.cli_ctx, fleet, progress) if read_secrets else None
+        vault_objects = read_vault_objects(cmd.cli_ctx, fleet, progress) if read_secrets else None
     finally:
         if progress:
             progress.end()
-    result = judge(fleet, warn_days, object_sets)
+    result = judge(fleet, warn_days, vault_objects)
     exit_after_output(cmd, threshold_exit(result, failure_threshold))
     return result

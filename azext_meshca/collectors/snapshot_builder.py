@@ -26,29 +26,74 @@ def _read_secrets(cli_ctx, vault_item, plugin, pool):
     Returns (secrets, key_facts). ca-key's value becomes key facts here and its bytes
     go out of scope: nothing downstream ever sees them.
     """
+    return assemble_secrets(wanted_objects(plugin), read_vault_objects(cli_ctx, vault_item, object_roles([plugin]),
+                                                                       pool))
+
+
+def wanted_objects(plugin):
+    """{plug-in object: secret name} for the objects ``plugin`` names."""
+    wanted = {name: plugin.get(OBJECT_FIELDS[name]) for name in PLUGIN_OBJECTS}
+    return {name: secret_name for name, secret_name in wanted.items() if secret_name}
+
+
+def object_roles(plugins):
+    """{secret name: {plug-in objects it stands for}} over ``plugins`` naming one vault."""
+    roles = {}
+    for plugin in plugins:
+        for name, secret_name in wanted_objects(plugin).items():
+            roles.setdefault(secret_name, set()).add(name)
+    return roles
+
+
+def read_vault_objects(cli_ctx, vault_item, roles, pool):
+    """Each secret of one vault read once, through one SecretClient (``roles``: see
+    object_roles). Returns ({secret name: (item, text, key facts)}, failure): failure is
+    None, or (error, objects) when nothing could be read: the vault is unknown (every
+    plug-in object gets the error) or no client could be made (the objects named do).
+
+    A value is kept as text only if some plug-in object other than ca-key names it, and
+    reduced to key facts only if ca-key does: the same treatment diagnose gives it.
+    """
     from azext_meshca.keyfacts import key_facts
     vault = ok_data(vault_item)
     if not vault or not vault.get("vaultUri"):
         reason = "the vault's URI is unknown because the vault could not be read"
-        return {name: collected(error=collection_error(reason, code="VaultUnknown"))
-                for name in PLUGIN_OBJECTS}, None
-    wanted = {name: plugin.get(OBJECT_FIELDS[name]) for name in PLUGIN_OBJECTS}
-    wanted = {name: secret_name for name, secret_name in wanted.items() if secret_name}
+        return {}, (collection_error(reason, code="VaultUnknown"), PLUGIN_OBJECTS)
     try:
         client = cf_secret_client(cli_ctx, vault["vaultUri"], vault.get("subscriptionId"))
     except Exception as error:  # pylint: disable=broad-except
-        return {name: collected(error=describe_error(error)) for name in wanted}, None
-    futures = {name: pool.submit(azure_collectors.read_secret, client, secret_name)
-               for name, secret_name in wanted.items()}
-    secrets, facts = {}, None
-    for name, future in futures.items():
+        return {}, (describe_error(error), None)
+    futures = {secret_name: pool.submit(azure_collectors.read_secret, client, secret_name) for secret_name in roles}
+    read = {}
+    for secret_name, future in futures.items():
         item, value = future.result()
+        text = facts = None
+        if item["ok"]:
+            if "ca-key" in roles[secret_name]:
+                facts = key_facts(value)
+            if roles[secret_name] - {"ca-key"}:
+                text = value.decode("utf-8", "replace")
+        value = None
+        read[secret_name] = (item, text, facts)
+    return read, None
+
+
+def assemble_secrets(wanted, answer):
+    """(secrets, key_facts) for one plug-in config from read_vault_objects' answer."""
+    import copy
+    read, failure = answer
+    if failure:
+        error, names = failure
+        return {name: collected(error=dict(error)) for name in (names or wanted)}, None
+    secrets, facts = {}, None
+    for name, secret_name in wanted.items():
+        item, text, key = read[secret_name]
+        item = copy.deepcopy(item)
         if item["ok"]:
             if name == "ca-key":
-                facts = key_facts(value)
+                facts = copy.deepcopy(key)
             else:
-                item["data"]["value"] = value.decode("utf-8", "replace")
-        value = None
+                item["data"]["value"] = text
         secrets[name] = item
     return secrets, facts
 

@@ -1,0 +1,185 @@
+"""scan over the generated fleet (sandbox/sim/scenarios/fleet.yaml), through the real az.
+
+200 plug-in CA clusters in 5 subscriptions over 40 vaults, every Azure-side failure
+mixed in, one more subscription the operator is listed in but cannot read, and
+Resource Graph throttling the first queries that touch fleet-5.
+
+The comparison with diagnose runs ``az aks mesh ca diagnose --skip-cluster`` on every one
+of the 200 clusters: the real azure-cli with meshca installed from its wheel, over HTTPS
+to the same simulator, invoked in-process (``get_default_cli().invoke``) by two worker
+processes. That is the code path of the ``az`` executable minus 200 interpreter start-ups
+(1.7 s each, which would not fit the CI budget on 2 cores).
+"""
+
+import collections
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sandbox.sim import fleet
+
+pytestmark = pytest.mark.e2e
+
+EXIT_PROBLEMS = 4
+THROTTLED_SUB = fleet.subscription_id(5)
+FORBIDDEN_SUB = fleet.subscription_id(6)
+READABLE_SUBS = [fleet.subscription_id(index) for index in range(1, 6)]
+RESOURCE_GRAPH = r"^/providers/Microsoft\.ResourceGraph/resources"
+
+_DIAGNOSE_WORKER = r"""
+import io, json, sys
+from azure.cli.core import get_default_cli
+results = []
+for subscription, group, name in json.loads(sys.stdin.read()):
+    out = io.StringIO()
+    try:
+        code = get_default_cli().invoke(["aks", "mesh", "ca", "diagnose", "-g", group, "-n", name,
+                                         "--skip-cluster", "--subscription", subscription, "-o", "json"],
+                                        out_file=out)
+    except SystemExit as exit_:
+        code = exit_.code
+    results.append({"target": [subscription, group, name], "exit": code, "result": json.loads(out.getvalue())})
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def fleet_sim(sim_factory):
+    sim = sim_factory.fresh("fleet")
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet_az(sim_factory, fleet_sim):
+    return sim_factory.az_for(fleet_sim)
+
+
+@pytest.fixture(scope="module")
+def scanned(fleet_sim, fleet_az):
+    """One scan --read-secrets, with the requests it made."""
+    fleet_sim.log.clear()
+    graph = fleet_sim.servers["arm"].service.resource_graph
+    graph.queries.clear()
+    proc = fleet_az.run("aks", "mesh", "ca", "scan", "--read-secrets", "-o", "json")
+    return proc, json.loads(proc.stdout or "null"), fleet_sim.requests(), list(graph.queries)
+
+
+def _codes(findings):
+    return [item["code"] for item in findings]
+
+
+def test_every_cluster_is_scanned_and_the_unreadable_subscription_is_reported(scanned):
+    proc, result, _, _ = scanned
+    assert proc.returncode == EXIT_PROBLEMS, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(result["clusters"]) == 200
+    assert {row["subscriptionId"] for row in result["clusters"]} == set(READABLE_SUBS)
+    assert [(item["code"], item["subscriptionId"]) for item in result["findings"]] == [("MCA910", FORBIDDEN_SUB)]
+    statuses = collections.Counter(row["status"] for row in result["clusters"])
+    assert statuses["failed"] and statuses["passed"] and statuses["warnings"]
+    assert all(row["expiresInDays"] is not None for row in result["clusters"]
+               if row["status"] == "passed")
+
+
+def test_requests_are_a_constant_number_of_pages_and_one_read_per_vault_object(scanned, fleet_sim):
+    _, result, requests, queries = scanned
+    answered = [query for query in queries if query[2] == 200]
+    # subscriptions, clusters (2 pages of 100), vaults, role assignments (2 pages), role
+    # definitions: six queries' worth whatever the number of clusters; plus the two 429s.
+    assert len(answered) <= 8, [query[0][:60] for query in answered]
+    assert [query[2] for query in queries].count(429) == 2
+    assert result["summary"]["resourceGraphPages"] == len(queries)
+    arm_reads = [entry["path"] for entry in requests if entry["service"] == "arm"
+                 and entry["method"] == "GET" and entry["path"].lower() != "/subscriptions"]
+    assert arm_reads == []       # no per-cluster (or any) ARM GET
+    secret_reads = collections.Counter(
+        (entry["service"], entry["path"].split("/")[2]) for entry in requests
+        if entry["service"].startswith("kv:") and entry["status"] != 401)
+    assert secret_reads and set(secret_reads.values()) == {1}, secret_reads.most_common(3)
+    wanted = set()
+    for cluster in fleet_sim.world.clusters:
+        plugin = cluster["properties"]["serviceMeshProfile"]["istio"]["certificateAuthority"]["plugin"]
+        vault = plugin["keyVaultId"].rsplit("/", 1)[-1]
+        if cluster["subscription"] != FORBIDDEN_SUB and fleet_sim.world.find_vault(vault):
+            for field in ("certObjectName", "keyObjectName", "rootCertObjectName", "certChainObjectName"):
+                if plugin.get(field):
+                    wanted.add(("kv:" + vault, plugin[field]))
+    assert set(secret_reads) == wanted
+
+
+def _diagnose_all(az, targets, workers=2):
+    """diagnose --skip-cluster on every target: ``workers`` processes, in-process az in each."""
+    shares = [targets[index::workers] for index in range(workers)]
+    procs = [subprocess.Popen([sys.executable, "-c", _DIAGNOSE_WORKER], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=az.env, cwd="/")
+             for _ in shares]
+    results = []
+    for proc, share in zip(procs, shares):
+        out, err = proc.communicate(json.dumps(share), timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+        assert "Traceback" not in err
+        results.extend(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def test_each_cluster_gets_the_verdict_and_codes_diagnose_gives_it(scanned, fleet_az):
+    _, result, _, _ = scanned
+    rows = {(row["subscriptionId"], row["resourceGroup"].lower(), row["cluster"]): row for row in result["clusters"]}
+    targets = [[sub, group, name] for sub, group, name in sorted(rows)]
+    diagnosed = _diagnose_all(fleet_az, targets)
+    assert len(diagnosed) == 200
+    mismatches = []
+    for item in diagnosed:
+        row = rows[tuple(item["target"])]
+        theirs = (item["result"]["status"], _codes(item["result"]["findings"]))
+        ours = (row["status"], _codes(row["findings"]))
+        if theirs != ours:
+            mismatches.append((item["target"][2], ours, theirs))
+    assert mismatches == []
+    # and the fleet really mixes the failures diagnose knows (every Azure-side area)
+    areas = {finding["area"] for row in result["clusters"] for finding in row["findings"]}
+    assert {"config", "addon", "access", "network", "rotation", "secret", "certificate"} <= areas
+
+
+def test_a_subscription_throttled_past_the_deadline_gives_partial_results(fleet_sim, fleet_az):
+    throttled = fleet_sim.world.resource_graph["throttled"]
+    saved = dict(throttled[THROTTLED_SUB])
+    throttled[THROTTLED_SUB].update(times=10 ** 6, retryAfter=600)
+    try:
+        proc = fleet_az.run("aks", "mesh", "ca", "scan", "-o", "json", timeout=120)
+    finally:
+        throttled[THROTTLED_SUB] = saved
+    assert proc.returncode == EXIT_PROBLEMS, proc.stderr
+    assert "Traceback" not in proc.stderr
+    result = json.loads(proc.stdout)
+    assert {row["subscriptionId"] for row in result["clusters"]} == set(READABLE_SUBS) - {THROTTLED_SUB}
+    assert len(result["clusters"]) == 160
+    gaps = {(item["code"], item["subscriptionId"]) for item in result["findings"]}
+    assert gaps == {("MCA910", FORBIDDEN_SUB), ("MCA911", THROTTLED_SUB)}
+    assert "429" in next(item["message"] for item in result["findings"] if item["code"] == "MCA911")
+    assert "expiresInDays" not in result["clusters"][0]
+
+
+def test_table_is_sorted_by_status_then_expiry_and_query_works(fleet_az):
+    proc = fleet_az.run("aks", "mesh", "ca", "scan", "--subscriptions", fleet.subscription_id(2),
+                        "--read-secrets", "-o", "json")
+    rows = json.loads(proc.stdout)["clusters"]
+    order = {"failed": 0, "incomplete": 1, "warnings": 2, "passed": 3}
+    keys = [(order[row["status"]], row["expiresInDays"] if row["expiresInDays"] is not None else 10 ** 9)
+            for row in rows]
+    assert keys == sorted(keys) and len(rows) == 40
+    table = fleet_az.run("aks", "mesh", "ca", "scan", "--subscriptions", fleet.subscription_id(2),
+                         "--read-secrets", "-o", "table")
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:8] == ["Subscription", "ResourceGroup", "Cluster", "Revision", "Vault",
+                                    "Permissions", "Status", "RootCause"]
+    assert [line.split()[2] for line in lines[2:]] == [row["cluster"] for row in rows]
+    queried = fleet_az.run("aks", "mesh", "ca", "scan", "--subscriptions", fleet.subscription_id(2),
+                           "--query", "clusters[?status=='passed'].cluster", "-o", "tsv")
+    assert queried.stdout.split() and set(queried.stdout.split()) <= {row["cluster"] for row in rows}
+    warned = fleet_az.run("aks", "mesh", "ca", "scan", "--subscriptions", fleet.subscription_id(1),
+                          "--failure-threshold", "warning", "-o", "none")
+    assert warned.returncode == EXIT_PROBLEMS
