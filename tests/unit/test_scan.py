@@ -1,0 +1,170 @@
+"""scan's pure parts: the KQL it sends (as the simulator evaluates it), the simulator's
+Resource Graph answers, row shaping, ordering, exit statuses and quota waits."""
+
+import json
+
+import pytest
+
+from azext_meshca import scan
+from azext_meshca.catalog import finding
+from azext_meshca.collectors import resourcegraph as graph
+from sandbox.sim import kql
+from sandbox.sim.resourcegraph import ResourceGraphService
+from sandbox.sim.scenario import World
+from sandbox.sim.server import Request
+
+SUB = "00000000-0000-0000-0000-000000000001"
+OPERATOR = "11111111-1111-1111-1111-111111111111"
+VAULT_ID = "/subscriptions/%s/resourceGroups/kv-rg/providers/Microsoft.KeyVault/vaults/kv1" % SUB
+
+
+def _world(**extra):
+    data = {"subscription": SUB, "vaults": [{"name": "kv1", "resourceGroup": "kv-rg"}],
+            "cluster": {"name": "c1", "properties": {
+                "serviceMeshProfile": {"mode": "Istio", "istio": {"revisions": ["asm-1-24"], "certificateAuthority": {
+                    "plugin": {"keyVault": "kv1", "certObjectName": "ca-cert", "keyObjectName": "ca-key",
+                               "rootCertObjectName": "root-cert", "certChainObjectName": "cert-chain"}}}},
+                "addonProfiles": {"azureKeyvaultSecretsProvider": {"enabled": True, "config": {},
+                                                                   "identity": {"objectId": "AAAA"}}}}},
+            "roleAssignments": [{"scope": "vault:kv1", "principalId": "aaaa", "role": "Key Vault Secrets User"}]}
+    data.update(extra)
+    return World(data)
+
+
+def _ask(service, query, subscriptions=(SUB,), **options):
+    body = {"subscriptions": list(subscriptions), "query": query, "options": options}
+    request = Request("POST", "/providers/Microsoft.ResourceGraph/resources", {}, {}, json.dumps(body).encode(),
+                      principal=OPERATOR)
+    return service.query(request)
+
+
+def test_the_queries_scan_sends_select_what_it_needs():
+    service = ResourceGraphService(_world())
+    clusters = _ask(service, graph.CLUSTERS).body["data"]
+    assert [row["name"] for row in clusters] == ["c1"]
+    assert clusters[0]["serviceMeshProfile"]["istio"]["revisions"] == ["asm-1-24"]
+    vaults = _ask(service, graph.VAULTS.format(ids=graph.kql_list([VAULT_ID.upper()]))).body["data"]
+    assert [row["name"] for row in vaults] == ["kv1"] and vaults[0]["vaultUri"]
+    roles = _ask(service, graph.ROLE_ASSIGNMENTS.format(ids=graph.kql_list(["AAAA"]))).body["data"]
+    assert [row["scope"] for row in roles] == [VAULT_ID]
+    assert _ask(service, graph.SUBSCRIPTIONS).body["data"] == [{"subscriptionId": SUB}]
+
+
+def test_a_query_outside_the_subset_gets_resource_graphs_400():
+    answer = _ask(ResourceGraphService(_world()), "resources | summarize count() by type")
+    assert answer.status == 400
+    details = answer.body["error"]["details"]
+    assert answer.body["error"]["code"] == "BadRequest"
+    assert details[0]["code"] == "InvalidQuery" and details[1]["token"] == "summarize"
+
+
+@pytest.mark.parametrize("query", ["resources | where foo(x) == 1", "resources | where name ==",
+                                   "resources | join (resources) on id", "nosuchtable"])
+def test_kql_refuses_what_it_does_not_implement(query):
+    with pytest.raises(kql.KqlError):
+        kql.run(query, {"resources": []})
+
+
+def test_pages_follow_the_skip_token_and_quota_headers_count_down():
+    world = _world(clusters=[{"name": "c%d" % index} for index in range(5)], resourceGraph={"maxPageSize": 2})
+    service = ResourceGraphService(world)
+    query = "resources | where type =~ 'microsoft.containerservice/managedclusters' | project name"
+    first = _ask(service, query, **{"$top": 1000})
+    assert (first.body["totalRecords"], first.body["count"], first.body["resultTruncated"]) == (5, 2, "false")
+    second = _ask(service, query, **{"$skipToken": first.body["$skipToken"]})
+    third = _ask(service, query, **{"$skipToken": second.body["$skipToken"]})
+    assert "$skipToken" not in third.body
+    names = [row["name"] for page in (first, second, third) for row in page.body["data"]]
+    assert names == ["c%d" % index for index in range(5)]
+    assert [int(page.headers["x-ms-user-quota-remaining"]) for page in (first, second, third)] == [14, 13, 12]
+
+
+def test_a_forbidden_subscription_is_left_out_without_an_error():
+    world = _world(subscriptions=[{"id": SUB, "forbidden": True}])
+    answer = _ask(ResourceGraphService(world), graph.CLUSTERS)
+    assert answer.status == 200 and answer.body["data"] == []
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_a_spent_quota_waits_for_the_reset_but_never_past_the_deadline():
+    clock = _Clock()
+    rg = graph.ResourceGraph(client=None, deadline_seconds=10, sleep=clock.sleep, clock=clock)
+    rg._note_quota({"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:00:03"})
+    rg._wait_for_quota()
+    assert clock.slept == [3]
+    rg._note_quota({"X-Ms-User-Quota-Remaining": "0", "x-ms-user-quota-resets-after": "00:01:00"})
+    with pytest.raises(graph.GraphError) as raised:
+        rg._wait_for_quota()
+    assert raised.value.error["status"] == 429
+    with pytest.raises(graph.GraphError):
+        rg._throttled(600)
+
+
+def test_kql_list_keeps_only_id_shaped_values():
+    assert graph.kql_list(["/Subscriptions/A/x", "b' or 1==1 //", None]) == "'/subscriptions/a/x'"
+
+
+def _row(status, days=None, name="c"):
+    return {"status": status, "expiresInDays": days, "subscriptionId": "s", "resourceGroup": "g", "cluster": name,
+            "findings": []}
+
+
+def test_rows_sort_by_status_then_expiry():
+    rows = [_row("passed", 300, "a"), _row("failed", None, "b"), _row("warnings", 10, "c"), _row("failed", 5, "d"),
+            _row("incomplete", None, "e")]
+    assert [row["cluster"] for row in scan.sort_rows(rows)] == ["d", "b", "e", "c", "a"]
+
+
+def _result(*codes, gaps=()):
+    rows = [dict(_row("x"), findings=[finding(code, "o", **_params(code)) for code in codes])]
+    return {"clusters": rows, "findings": list(gaps), "status": scan.scan_status(
+        [dict(rows[0], status=_status(codes))], list(gaps))}
+
+
+def _params(code):
+    from azext_meshca.catalog import CATALOG, template_fields
+    entry = CATALOG[code]
+    return {name: "x" for name in template_fields(entry.message) | template_fields(entry.remedy)}
+
+
+def _status(codes):
+    from azext_meshca.report import overall_status
+    return overall_status([finding(code, "o", **_params(code)) for code in codes])
+
+
+@pytest.mark.parametrize("codes,threshold,expected", [
+    (("MCA401",), None, 4),
+    (("MCA302",), None, 0),
+    (("MCA302",), "warning", 4),
+    (("MCA908",), "info", 0),            # a collection note is not a problem at any threshold
+    (("MCA902",), "warning", 5),         # could not check is 5, not 4
+    (("MCA902", "MCA401"), None, 4),
+])
+def test_exit_status_follows_the_threshold(codes, threshold, expected):
+    assert scan.threshold_exit(_result(*codes), threshold) == expected
+
+
+def test_a_subscription_not_scanned_makes_the_scan_incomplete():
+    gap = finding("MCA910", "subscription", subscription="s", reason="r")
+    result = _result("MCA908", gaps=[gap])
+    assert result["status"] == "incomplete"
+    assert scan.threshold_exit(result, None) == 5
+
+
+def test_first_root_cause_skips_explained_symptoms():
+    result = {"findings": [{"code": "MCA801", "severity": "error", "explainedBy": ["MCA401"]},
+                           {"code": "MCA401", "severity": "error"}, {"code": "MCA302", "severity": "warning"}]}
+    assert scan.first_root_cause(result) == "MCA401"
+    assert scan.first_root_cause({"findings": [{"code": "MCA302", "severity": "warning"}]}) == "MCA302"
