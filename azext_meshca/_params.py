@@ -96,8 +96,8 @@ def load_arguments(self, _):
 
     with self.argument_context('aks mesh ca scan') as context:
         context.argument('subscriptions', options_list=['--subscriptions'], nargs='+',
-                         help='Subscription IDs to scan. Default: every subscription your az login knows '
-                              '(az account list).')
+                         help='Subscription IDs to scan. Default: the one --subscription names, else every '
+                              'subscription your az login knows (az account list).')
         context.argument('management_groups', options_list=['--management-groups'], nargs='+',
                          help='Scan the subscriptions under these management groups instead.')
         context.argument('read_secrets', options_list=['--read-secrets'], action='store_true',

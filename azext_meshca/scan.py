@@ -354,8 +354,12 @@ def judge(fleet, warn_days, vault_objects=None):
 # --------------------------------------------------------------------------- the command
 
 def default_subscriptions(cli_ctx):
-    """The subscriptions the CLI's login knows (az account list), in the current cloud."""
+    """The global --subscription when given, else every subscription the CLI's login
+    knows (az account list), in the current cloud."""
     from azure.cli.core._profile import Profile
+    explicit = cli_ctx.data.get("subscription_id")
+    if explicit:
+        return [explicit]
     return [item["id"] for item in Profile(cli_ctx=cli_ctx).load_cached_subscriptions() if item.get("id")]
 
 

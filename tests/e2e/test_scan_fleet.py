@@ -179,7 +179,7 @@ def test_table_is_sorted_by_status_then_expiry_and_query_works(fleet_az):
     assert lines[0].split()[:8] == ["Subscription", "ResourceGroup", "Cluster", "Revision", "Vault",
                                     "Permissions", "Status", "RootCause"]
     assert [line.split()[2] for line in lines[2:]] == [row["cluster"] for row in rows]
-    queried = fleet_az.run("aks", "mesh", "ca", "scan", "--subscriptions", fleet.subscription_id(2),
+    queried = fleet_az.run("aks", "mesh", "ca", "scan", "--subscription", fleet.subscription_id(2),  # az's own
                            "--query", "clusters[?status=='passed'].cluster", "-o", "tsv")
     assert queried.stdout.split() and set(queried.stdout.split()) <= {row["cluster"] for row in rows}
     warned = fleet_az.run("aks", "mesh", "ca", "scan", "--subscriptions", fleet.subscription_id(1),
