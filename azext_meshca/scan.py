@@ -16,7 +16,7 @@ could not be read is the collection finding diagnose gives, on the clusters it c
 import copy
 from concurrent.futures import ThreadPoolExecutor
 
-from azext_meshca.catalog import ERROR, INFO, WARNING, finding
+from azext_meshca.catalog import ERROR, WARNING
 from azext_meshca.collectors import azure as azure_collectors
 from azext_meshca.collectors import resourcegraph as graph
 from azext_meshca.resource_ids import parse_vault_id, scope_covers
@@ -25,7 +25,6 @@ from azext_meshca.snapshot import collected, collection_error, new_snapshot
 SECRET_READERS = 8   # distinct vault object sets read at once
 NOT_VISIBLE_CODE = "SubscriptionNotVisible"
 STATUS_ORDER = {"failed": 0, "incomplete": 1, "warnings": 2, "passed": 3}
-_SEVERITY_AT_LEAST = {ERROR: (ERROR,), WARNING: (ERROR, WARNING), INFO: (ERROR, WARNING, INFO)}
 
 
 # --------------------------------------------------------------------------- rows -> snapshot parts
@@ -62,15 +61,23 @@ class Fleet:
         self.vault_subscription_errors = {}   # lower subscription -> collection_error
         self.assignments = None         # [normalised assignment] or None when the query failed
         self.assignments_error = None
-        self.gaps = []                  # scan-level findings
+        self.gaps = []                  # subscriptions not scanned (see _subscription_gap)
         self.visible = set()
         self.pages = 0
 
 
 def _subscription_gap(code, subscription, reason):
-    item = finding(code, "subscription", evidence=[reason], subscription=subscription, reason=reason)
-    item["subscriptionId"] = subscription
-    return item
+    """What the fleet snapshot records of a subscription not scanned; the collection rule
+    check_fleet_subscriptions turns it into MCA910 (not shown) or MCA911 (query failed)."""
+    return {"subscriptionId": subscription, "reason": reason, "queryFailed": code == "MCA911"}
+
+
+def gap_findings(fleet, warn_days):
+    """MCA910/MCA911, from the rules, over a snapshot holding only the fleet's gaps."""
+    from azext_meshca.diagnose import analyse
+    snapshot = new_snapshot({}, {"warnDays": warn_days})
+    snapshot["fleet"] = {"subscriptionsNotScanned": fleet.gaps}
+    return analyse(snapshot, warn_days)["findings"]
 
 
 def collect_fleet(rg, subscriptions=None, management_groups=None):
@@ -323,15 +330,11 @@ def scan_status(rows, gaps):
 
 
 def threshold_exit(result, threshold):
-    """4 when any cluster (or the scan itself) has a finding at or above ``threshold``,
-    else 5 when something could not be checked, else 0 (the statuses diagnose uses)."""
-    from azext_meshca.report import EXIT_INCOMPLETE, EXIT_OK, EXIT_PROBLEMS
-    severities = _SEVERITY_AT_LEAST[threshold or ERROR]
+    """diagnose's exit status (report.exit_status) over every cluster's findings and the
+    scan's own: 4 at or above ``threshold``, 5 when something could not be checked."""
+    from azext_meshca.report import exit_status
     findings = [item for row in result["clusters"] for item in row["findings"]] + result["findings"]
-    if any(item["severity"] in severities and item["area"] != "collection" for item in findings) \
-            or any(item["severity"] == ERROR for item in findings):
-        return EXIT_PROBLEMS
-    return EXIT_INCOMPLETE if result["status"] == "incomplete" else EXIT_OK
+    return exit_status({"status": result["status"], "findings": findings}, threshold or ERROR)
 
 
 def judge(fleet, warn_days, vault_objects=None):
@@ -344,11 +347,12 @@ def judge(fleet, warn_days, vault_objects=None):
         snapshot = cluster_snapshot(fleet, row, cluster, warn_days, secrets)
         rows.append(cluster_row(snapshot, analyse(snapshot, warn_days), vault_objects is not None))
     rows = sort_rows(rows)
+    gaps = gap_findings(fleet, warn_days)
     counts = {status: sum(1 for row in rows if row["status"] == status) for status in STATUS_ORDER}
-    return {"status": scan_status(rows, fleet.gaps),
+    return {"status": scan_status(rows, gaps),
             "summary": dict(counts, clusters=len(rows), resourceGraphPages=fleet.pages,
                             subscriptionsNotScanned=[item["subscriptionId"] for item in fleet.gaps]),
-            "clusters": rows, "findings": fleet.gaps, "certificates": []}
+            "clusters": rows, "findings": gaps, "certificates": []}
 
 
 # --------------------------------------------------------------------------- the command

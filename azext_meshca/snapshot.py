@@ -58,6 +58,8 @@ timestamps ISO 8601 UTC::
         cronjobs: collected({<revision>: null | {name, schedule, suspend, lastScheduleTime}}),
         cronjobLogs: collected([..lines of the newest job pod..]),
         istiodLogs: collected([{pod, lines: [..]}]) }       # CA-related lines only
+    fleet: absent, except in the one snapshot scan builds for its own gaps:
+        {subscriptionsNotScanned: [{subscriptionId, reason, queryFailed: bool}]}
 
 Private keys: the ca-key value is parsed the moment it is read, reduced to
 ``keyFacts`` (its public half and format), and dropped. No snapshot, in memory or on

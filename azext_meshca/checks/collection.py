@@ -139,5 +139,20 @@ def check_kube_items(snapshot, context):
     return findings
 
 
+@rule("MCA910", "MCA911")
+def check_fleet_subscriptions(snapshot, context):
+    """MCA910 / MCA911: a subscription scan asked about that Resource Graph does not show
+    (it leaves unreadable ones out without an error) or whose queries failed. Only scan's
+    fleet snapshot has ``fleet``; a cluster's snapshot never does."""
+    findings = []
+    for item in (snapshot.get("fleet") or {}).get("subscriptionsNotScanned") or ():
+        code = "MCA911" if item.get("queryFailed") else "MCA910"
+        finding_ = make(context, code, "subscription", evidence=[item.get("reason")],
+                        subscription=item.get("subscriptionId"), reason=item.get("reason"))
+        finding_["subscriptionId"] = item.get("subscriptionId")
+        findings.append(finding_)
+    return findings
+
+
 CHECKS = [check_cluster_read, check_vault_read, check_role_assignments_read, check_secrets_read,
-          check_kube_access, check_kube_items]
+          check_kube_access, check_kube_items, check_fleet_subscriptions]

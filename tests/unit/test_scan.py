@@ -157,8 +157,11 @@ def test_exit_status_follows_the_threshold(codes, threshold, expected):
 
 
 def test_a_subscription_not_scanned_makes_the_scan_incomplete():
-    gap = finding("MCA910", "subscription", subscription="s", reason="r")
-    result = _result("MCA908", gaps=[gap])
+    fleet = scan.Fleet()
+    fleet.gaps = [scan._subscription_gap("MCA910", "s", "r"), scan._subscription_gap("MCA911", "t", "429")]
+    gaps = scan.gap_findings(fleet, 30)
+    assert [(item["code"], item["subscriptionId"]) for item in gaps] == [("MCA910", "s"), ("MCA911", "t")]
+    result = _result("MCA908", gaps=gaps)
     assert result["status"] == "incomplete"
     assert scan.threshold_exit(result, None) == 5
 
