@@ -79,9 +79,10 @@ class Graph:
                 if finished:
                     all_done.set()
 
-            for name in self._order:
-                if not waiting[name]:
-                    start(name)
+            # Decide the first nodes before starting any: once one runs, it may empty
+            # another's needs and start it itself.
+            for name in [name for name in self._order if not waiting[name]]:
+                start(name)
             all_done.wait()
         return results
 
