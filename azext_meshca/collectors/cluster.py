@@ -69,7 +69,8 @@ def open_kube(cli_ctx, resource_group, cluster_name, cluster, kubeconfig=None, c
                                       context=context, subscription_id=subscription_id)
     if api is None:
         return None, failed
-    return api, reachable(api, source)
+    access = reachable(api, source)
+    return (api if access["ok"] else None), access
 
 
 def kube_client(cli_ctx, resource_group, cluster_name, cluster, kubeconfig=None, context=None,
