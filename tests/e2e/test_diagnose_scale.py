@@ -22,15 +22,16 @@ from tests.e2e.test_diagnose_scenarios import diagnose  # noqa: E402  pylint: di
 
 pytestmark = pytest.mark.e2e
 SIZES = {"small": (3, 20, 50), "large": (1000, 5000, 20000)}
-# Parts of a request that name generated objects (pod suffixes, job times): not a
-# difference in what was read.
+# Parts of a request that name generated objects (pod suffixes, job times) or each
+# simulator's own ports: not a difference in what was read.
 _GENERATED = re.compile(r"(aks-secrets-store-provider-azure|istio-cert-validator-cronjob-asm-1-21)-[0-9a-z-]+")
+_PORT = re.compile(r":[0-9]{2,5}\b")
 
 
 def _shape(entry):
     query = {key: values for key, values in (entry.get("query") or {}).items() if key != "api-version"}
-    return _GENERATED.sub(r"\1-*", "{} {} {} {}".format(entry["service"], entry["method"], entry["path"],
-                                                          json.dumps(query, sort_keys=True)))
+    text = "{} {} {} {}".format(entry["service"], entry["method"], entry["path"], json.dumps(query, sort_keys=True))
+    return _PORT.sub(":PORT", _GENERATED.sub(r"\1-*", text))
 
 
 def _run(sim_factory, tmp_path, size):
