@@ -63,12 +63,15 @@ class _Notifying:  # pylint: disable=too-few-public-methods
 
 
 def _shared(cli_ctx, key, build):
-    """One ``build()`` per az invocation (``cli_ctx``) and key, built once under a lock."""
+    """One ``build()`` per az invocation (``cli_ctx``) and key. Each key has its own lock,
+    so building one thing never holds up getting another."""
     with _SHARED_LOCK:
         store = cli_ctx.data.setdefault("meshca_shared", {})
-        if key not in store:
-            store[key] = build()
-        return store[key]
+        slot = store.setdefault(key, {"lock": threading.Lock()})
+    with slot["lock"]:
+        if "value" not in slot:
+            slot["value"] = build()
+        return slot["value"]
 
 
 def shared_login(cli_ctx, subscription_id=None):
@@ -97,10 +100,13 @@ def shared_transport(cli_ctx):
 
 
 def _mgmt_client(cli_ctx, resource_type, subscription_id):
+    """One management client per SDK and subscription for the run (building one costs
+    CPU: its serializer indexes every model of the SDK)."""
     from azure.cli.core.commands.client_factory import get_mgmt_service_client
     credential, subscription = shared_login(cli_ctx, subscription_id)
-    return get_mgmt_service_client(cli_ctx, resource_type, subscription_id=subscription, credential=credential,
-                                   transport=shared_transport(cli_ctx))
+    return _shared(cli_ctx, ("client", str(resource_type), subscription.lower()),
+                   lambda: get_mgmt_service_client(cli_ctx, resource_type, subscription_id=subscription,
+                                                   credential=credential, transport=shared_transport(cli_ctx)))
 
 
 def cf_managed_clusters(cli_ctx, subscription_id=None):

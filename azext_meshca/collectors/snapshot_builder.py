@@ -25,9 +25,11 @@ from azext_meshca.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS
 from azext_meshca.snapshot import collected, collection_error, new_snapshot, ok_data
 
 # What the later reads import, loaded while the cluster read waits on ARM.
-PRELOADED_MODULES = ("azure.mgmt.keyvault", "azure.mgmt.authorization", "azure.keyvault.secrets",
-                     "cryptography.x509")
-PRELOADED_KUBE_MODULES = ("kubernetes.client", "kubernetes.config", "yaml")
+# In the order they are needed: the ARM clients and the Kubernetes client right after
+# the cluster read, the Key Vault client one round trip later.
+PRELOADED_MODULES = ("azure.mgmt.keyvault", "azure.mgmt.authorization")
+PRELOADED_KUBE_MODULES = ("yaml", "kubernetes.client", "kubernetes.config")
+PRELOADED_LATER_MODULES = ("azure.keyvault.secrets", "cryptography.x509")
 # The other secret reads wait at most this long for the first to elicit the vault's
 # authentication challenge (it ends sooner: read_secret's calls are bounded too).
 CHALLENGE_WAIT_SECONDS = 40
@@ -121,7 +123,8 @@ def collect_snapshot(cli_ctx, resource_group, cluster_name, revisions=None, skip
     progress("reading cluster {}, then the vault, role assignments, secrets and in-cluster objects"
              .format(cluster_name))
     graph = Graph()
-    graph.add("preload", lambda: _preload(PRELOADED_MODULES + (() if skip_cluster else PRELOADED_KUBE_MODULES)))
+    graph.add("preload", lambda: _preload(PRELOADED_MODULES + (() if skip_cluster else PRELOADED_KUBE_MODULES)
+                                          + PRELOADED_LATER_MODULES))
     graph.add("cluster", lambda: azure_collectors.read_cluster(cli_ctx, resource_group, cluster_name))
     graph.add("plan", lambda item: _plan(item, revisions), needs=("cluster",))
     graph.add("vault", lambda plan: _vault_node(cli_ctx, plan), needs=("plan",))
