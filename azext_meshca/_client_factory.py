@@ -1,44 +1,144 @@
 """SDK clients. Every import is inside a function: these modules are heavy and must not
-load with the command table."""
+load with the command table.
+
+All clients of one az invocation share one credential and one HTTP session
+(``_shared``, kept on ``cli_ctx.data``): each service's token is fetched once even when
+reads start concurrently, and each host gets one connection pool, not one per client.
+"""
+
+import threading
+import time
 
 # Calls are bounded so a hung endpoint cannot stall diagnose; the SDK's own retry
 # policy still handles 429 (honouring Retry-After) and 5xx.
 ARM_CALL_OPTIONS = {"connection_timeout": 10, "read_timeout": 30}
 
 
-def cf_managed_clusters(cli_ctx, subscription_id=None):
+# A token this close to expiry is fetched again (azure-core's BearerTokenCredentialPolicy
+# refreshes 300 s ahead as well).
+_TOKEN_REFRESH_SECONDS = 300
+_SHARED_LOCK = threading.Lock()
+
+
+class SharedCredential:
+    """A TokenCredential that fetches each scope's token once and hands it to every caller.
+
+    azure-cli builds a new credential for every client, and a managed identity
+    credential keeps no token between instances; four concurrent Key Vault reads
+    would each fetch their own token. Here the first caller of a scope fetches it
+    while the others wait on that scope's lock, then all reuse it until it nears
+    expiry. A claims challenge (CAE) always goes to the wrapped credential.
+    """
+
+    def __init__(self, credential):
+        self._credential = credential
+        self._lock = threading.Lock()
+        self._scope_locks = {}
+        self._tokens = {}
+
+    def get_token(self, *scopes, **kwargs):
+        if kwargs.get("claims"):
+            return self._credential.get_token(*scopes, **kwargs)
+        key = (scopes, kwargs.get("tenant_id"))
+        with self._lock:
+            scope_lock = self._scope_locks.setdefault(key, threading.Lock())
+        with scope_lock:
+            token = self._tokens.get(key)
+            if token is None or token.expires_on - time.time() < _TOKEN_REFRESH_SECONDS:
+                token = self._credential.get_token(*scopes, **kwargs)
+                self._tokens[key] = token
+            return token
+
+
+class _Notifying:  # pylint: disable=too-few-public-methods
+    """A credential that calls ``on_token()`` before each token request it passes on."""
+
+    def __init__(self, credential, on_token):
+        self._credential = credential
+        self._on_token = on_token
+
+    def get_token(self, *scopes, **kwargs):
+        self._on_token()
+        return self._credential.get_token(*scopes, **kwargs)
+
+
+def _shared(cli_ctx, key, build):
+    """One ``build()`` per az invocation (``cli_ctx``) and key. Each key has its own lock,
+    so building one thing never holds up getting another."""
+    with _SHARED_LOCK:
+        store = cli_ctx.data.setdefault("meshca_shared", {})
+        slot = store.setdefault(key, {"lock": threading.Lock()})
+    with slot["lock"]:
+        if "value" not in slot:
+            slot["value"] = build()
+        return slot["value"]
+
+
+def shared_login(cli_ctx, subscription_id=None):
+    """(credential, subscription id) of the current login, one per subscription and run
+    (the default subscription named or not is the same one)."""
+    from azure.cli.core._profile import Profile
+    subscription = Profile(cli_ctx=cli_ctx).get_subscription(subscription_id)["id"]
+
+    def build():
+        credential, _, _ = Profile(cli_ctx=cli_ctx).get_login_credentials(subscription_id=subscription)
+        return SharedCredential(credential), subscription
+    return _shared(cli_ctx, ("login", subscription.lower()), build)
+
+
+def shared_transport(cli_ctx):
+    """One requests session (one connection pool per host) for every Azure client of the run."""
+    def build():
+        import requests
+        from azure.core.pipeline.transport import RequestsTransport
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=16)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return RequestsTransport(session=session, session_owner=False)
+    return _shared(cli_ctx, "transport", build)
+
+
+def _mgmt_client(cli_ctx, resource_type, subscription_id):
+    """One management client per SDK and subscription for the run (building one costs
+    CPU: its serializer indexes every model of the SDK)."""
     from azure.cli.core.commands.client_factory import get_mgmt_service_client
+    credential, subscription = shared_login(cli_ctx, subscription_id)
+    return _shared(cli_ctx, ("client", str(resource_type), subscription.lower()),
+                   lambda: get_mgmt_service_client(cli_ctx, resource_type, subscription_id=subscription,
+                                                   credential=credential, transport=shared_transport(cli_ctx)))
+
+
+def cf_managed_clusters(cli_ctx, subscription_id=None):
     from azure.cli.core.profiles import ResourceType
-    return get_mgmt_service_client(cli_ctx, ResourceType.MGMT_CONTAINERSERVICE,
-                                   subscription_id=subscription_id).managed_clusters
+    return _mgmt_client(cli_ctx, ResourceType.MGMT_CONTAINERSERVICE, subscription_id).managed_clusters
 
 
 def cf_vaults(cli_ctx, subscription_id=None):
-    from azure.cli.core.commands.client_factory import get_mgmt_service_client
     from azure.cli.core.profiles import ResourceType
-    return get_mgmt_service_client(cli_ctx, ResourceType.MGMT_KEYVAULT,
-                                   subscription_id=subscription_id).vaults
+    return _mgmt_client(cli_ctx, ResourceType.MGMT_KEYVAULT, subscription_id).vaults
 
 
 def cf_authorization(cli_ctx, subscription_id=None):
-    from azure.cli.core.commands.client_factory import get_mgmt_service_client
     from azure.cli.core.profiles import ResourceType
-    return get_mgmt_service_client(cli_ctx, ResourceType.MGMT_AUTHORIZATION,
-                                   subscription_id=subscription_id)
+    return _mgmt_client(cli_ctx, ResourceType.MGMT_AUTHORIZATION, subscription_id)
 
 
-def cf_secret_client(cli_ctx, vault_url, subscription_id=None):
+def cf_secret_client(cli_ctx, vault_url, subscription_id=None, on_token=None):
     """A Key Vault data-plane client that never logs bodies.
 
     azure-cli's prepare_client_kwargs_track2 installs a policy that logs whole
     response bodies under --debug, which would print ca-key (azure-cli ``azure/cli/core/sdk/policies.py``,
     SafeNetworkTraceLoggingPolicy). We build
     the client with the SDK defaults instead, and keep network tracing off.
+    ``on_token`` is called whenever the client asks for a token: by then it has read
+    the vault's authentication challenge.
     """
-    from azure.cli.core._profile import Profile
     from azure.keyvault.secrets import SecretClient
-    credential, _, _ = Profile(cli_ctx=cli_ctx).get_login_credentials(subscription_id=subscription_id)
-    return SecretClient(vault_url, credential, verify_challenge_resource=True,
+    credential, _ = shared_login(cli_ctx, subscription_id)
+    if on_token is not None:
+        credential = _Notifying(credential, on_token)
+    return SecretClient(vault_url, credential, verify_challenge_resource=True, transport=shared_transport(cli_ctx),
                         logging_enable=False, connection_timeout=10, read_timeout=30)
 
 

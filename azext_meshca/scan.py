@@ -249,7 +249,7 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None):
 def read_vault_objects(cli_ctx, fleet, progress=None):
     """{lower vault id: read_vault_objects' answer}: every object any cluster names read
     once per vault, SECRET_READERS vaults at a time, each vault's objects concurrently."""
-    from azext_meshca.collectors.snapshot_builder import MAX_WORKERS, object_roles, read_vault_objects as read
+    from azext_meshca.collectors.snapshot_builder import object_roles, read_vault_objects as read
     plugins = {}
     for _, cluster in fleet.clusters:
         vault_id = (cluster.get("plugin") or {}).get("keyVaultId")
@@ -257,9 +257,8 @@ def read_vault_objects(cli_ctx, fleet, progress=None):
             plugins.setdefault(_key(vault_id), []).append(cluster["plugin"])
     if progress:
         progress("reading the Key Vault objects of {} vaults".format(len(plugins)))
-    with ThreadPoolExecutor(max_workers=SECRET_READERS) as outer, \
-            ThreadPoolExecutor(max_workers=MAX_WORKERS) as inner:
-        futures = {vault_id: outer.submit(read, cli_ctx, fleet.vaults.get(vault_id), object_roles(found), inner)
+    with ThreadPoolExecutor(max_workers=SECRET_READERS) as outer:
+        futures = {vault_id: outer.submit(read, cli_ctx, fleet.vaults.get(vault_id), object_roles(found))
                    for vault_id, found in plugins.items()}
         return {vault_id: future.result() for vault_id, future in futures.items()}
 

@@ -45,11 +45,13 @@ timestamps ISO 8601 UTC::
                                                      # what the checks need of ca-key
     kube: null (skipped) | {
         access: collected({source: "azure"|"kubeconfig", server}),
-        istiodPods: collected([{name, revision, phase, status, ready, createdAt,
+        istiodPods: collected([{name, revision, phase, status, ready, createdAt, node,
                                 initContainers: [{name, state, reason}]}]),
         istiodDeployments: collected({<revision>: null | {name, replicas, readyReplicas}}),
-        events: collected([{involvedKind, involvedName, type, reason, message, count, lastSeen}]),
-        providerLogs: collected([{pod, lines: [..]}]),      # bounded tail
+        events: collected([{involvedKind, involvedName, type, reason, message, count, lastSeen,
+                            node}]),                 # FailedMount events about istiod only
+        providerLogs: collected([{pod, node, lines: [..]}]),  # bounded tail; the nodes of istiod's
+                                                     # pods and of its mount events only
         secretProviderClasses: collected({<revision>: null | {name, objectNames: [..],
                                           keyvaultName, tenantId}}),
         cacerts: collected(null | {keys: [..], rootFingerprints: [..],

@@ -96,14 +96,14 @@ KUBE = Fields(
     access=Collected(Fields(source=OPT_TEXT, server=OPT_TEXT)),
     istiodPods=Optional(Collected(ListOf(Fields(
         name=TEXT, revision=OPT_TEXT, phase=OPT_TEXT, status=OPT_TEXT, ready=Optional(BOOL),
-        createdAt=Optional(TIMESTAMP),
+        createdAt=Optional(TIMESTAMP), node=OPT_TEXT,
         initContainers=Optional(ListOf(Fields(name=OPT_TEXT, state=OPT_TEXT, reason=OPT_TEXT))))))),
     istiodDeployments=Optional(Collected(MapOf(Nullable(Fields(
         name=OPT_TEXT, replicas=Optional(INT), readyReplicas=Optional(INT)))))),
     events=Optional(Collected(ListOf(Fields(
         involvedKind=OPT_TEXT, involvedName=OPT_TEXT, type=OPT_TEXT, reason=OPT_TEXT, message=OPT_TEXT,
-        count=Optional(INT), lastSeen=Optional(TIMESTAMP))))),
-    providerLogs=Optional(Collected(_POD_LINES)),
+        count=Optional(INT), lastSeen=Optional(TIMESTAMP), node=OPT_TEXT)))),
+    providerLogs=Optional(Collected(ListOf(Fields(pod=TEXT, node=OPT_TEXT, lines=ListOf(TEXT))))),
     secretProviderClasses=Optional(Collected(MapOf(Nullable(Fields(
         name=OPT_TEXT, objectNames=Optional(ListOf(TEXT)), keyvaultName=OPT_TEXT, tenantId=OPT_TEXT))))),
     cacerts=Optional(Collected(Nullable(Fields(

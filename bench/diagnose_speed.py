@@ -1,9 +1,24 @@
-"""diagnose against the article's manual sequence, with latency on every request.
+"""diagnose against `az aks show` and the article's commands, with latency on every request.
 
-Both run against the same loopback simulator, in the same run, with the same
-injected latency (default 50 ms per request). Prints both wall times, the ratio and
-how many HTTP requests each made. With --scale, also prints diagnose's wall time and
-peak memory at 20 and at 2,000 workload namespaces.
+Everything runs against the same loopback simulator, in the same run, with the same
+injected latency (default 50 ms per request), after one warm-up run of each command:
+
+- (a) ``az aks mesh ca diagnose``, with its request waterfall: each request's start and
+  end (seconds after the command started), its level and the critical path;
+- (b) ``az aks show`` on the same cluster: one az start-up and one round trip, the
+  near-physical reference;
+- (c) ``bench/article.sh``: exactly the commands the troubleshooting article tells an
+  operator to run, in its order, plus reading the three certificate objects and one
+  ``openssl verify``;
+- (d) ``bench/runbook.sh``: the broader manual sequence (role assignments, all four
+  objects, ...), kept as a second figure.
+
+A request's level is read off the timeline: 1 + the highest level among the requests
+that had ended before it started (0 for the first). The critical path is the chain that
+ends with the last request, each step back taking the latest-ending request that ended
+before the step began. With --scale, diagnose runs on the article's issue-1 cluster at
+3 nodes / 20 namespaces / 50 events and at 1,000 / 5,000 / 20,000, and prints the wall
+time and peak memory ratios.
 
     .venv/bin/python bench/diagnose_speed.py [--scenario article-issue-1] [--latency-ms 50] [--scale]
 """
@@ -12,6 +27,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,84 +36,152 @@ sys.path.insert(0, REPO)
 from sandbox.sim.harness import start_simulator  # noqa: E402  pylint: disable=wrong-import-position
 
 RESOURCE_GROUP, CLUSTER = "myResourceGroup", "myAKSCluster"
+AZ = os.path.join(os.path.dirname(sys.executable), "az")
 # Runs a command and prints its children's peak RSS, so memory is measured per run.
-_PEAK_RSS = ("import resource, subprocess, sys; "
+_PEAK_RSS = ("import resource, subprocess, sys, time; start = time.time(); "
              "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
-             "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+             "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, start)")
+SMALL = {"nodes": 3, "namespaces": 20, "events": 50}
+LARGE = {"nodes": 1000, "namespaces": 5000, "events": 20000}
 
 
 def _timed(command, env):
+    """(wall seconds, exit code, peak RSS KiB, epoch at which the command started)."""
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", _PEAK_RSS, *command], env=env, capture_output=True, text=True,
                           check=True)
     elapsed = time.perf_counter() - start
-    exit_code, peak_kib = proc.stdout.split()
-    return elapsed, int(exit_code), int(peak_kib)
+    exit_code, peak_kib, started = proc.stdout.split()
+    return elapsed, int(exit_code), int(peak_kib), float(started)
 
 
-def _diagnose_command(az):
-    return [os.path.join(os.path.dirname(sys.executable), "az"), "aks", "mesh", "ca", "diagnose",
-            "-g", RESOURCE_GROUP, "-n", CLUSTER, "-o", "none"]
+DIAGNOSE = [AZ, "aks", "mesh", "ca", "diagnose", "-g", RESOURCE_GROUP, "-n", CLUSTER, "-o", "none"]
+AKS_SHOW = [AZ, "aks", "show", "-g", RESOURCE_GROUP, "-n", CLUSTER, "-o", "none"]
 
 
 def _env(sim, az):
     env = dict(az.env)
     env["KUBECONFIG"] = sim.kubeconfig()
+    env["HOME"] = sim.tmpdir  # kubectl's discovery cache lives here, not in the real home
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    world = sim.world
+    plugin = world.cluster["properties"]["serviceMeshProfile"]["istio"]["certificateAuthority"]["plugin"]
+    vault_name = plugin["keyVaultId"].rstrip("/").split("/")[-1]
+    env.update(RESOURCE_GROUP=RESOURCE_GROUP, CLUSTER=CLUSTER,
+               REVISION=world.cluster["properties"]["serviceMeshProfile"]["istio"]["revisions"][0],
+               VAULT_URI=sim.vault_url(vault_name), ROOT_CERT=plugin["rootCertObjectName"],
+               CA_CERT=plugin["certObjectName"], CERT_CHAIN=plugin["certChainObjectName"])
     return env
 
 
-def compare_with_runbook(scenario, latency_ms):
+def _measure(sim, command, env):
+    """Run ``command`` once; (wall seconds, peak KiB, start epoch, its requests)."""
+    sim.log.clear()
+    elapsed, _, peak_kib, started = _timed(command, env)
+    return elapsed, peak_kib, started, sim.requests()
+
+
+def _label(entry):
+    query = entry.get("query") or {}
+    shown = "&".join("{}={}".format(key, values[0]) for key, values in sorted(query.items())
+                     if key not in ("api-version",))
+    path = entry["path"]
+    return "{:<5} {} {}{}".format(entry["service"][:5], entry["method"], path, "?" + shown if shown else "")
+
+
+def waterfall(entries, started):
+    """Print each request (start, end, level) and the critical path; returns the levels' count."""
+    entries = sorted(entries, key=lambda entry: entry["start"])
+    levels = []
+    for index, entry in enumerate(entries):
+        before = [levels[other] for other, done in enumerate(entries[:index]) if done["time"] <= entry["start"]]
+        levels.append(1 + max(before) if before else 0)
+    print("  start    end  level  request")
+    for entry, level in zip(entries, levels):
+        print("  {:5.3f}  {:5.3f}  {:>5}  {}".format(entry["start"] - started, entry["time"] - started, level,
+                                                   _label(entry)[:150]))
+    if not entries:
+        return 0
+    path, current = [], max(range(len(entries)), key=lambda index: entries[index]["time"])
+    while current is not None:
+        path.append(current)
+        earlier = [index for index in range(len(entries)) if entries[index]["time"] <= entries[current]["start"]]
+        current = max(earlier, key=lambda index: entries[index]["time"]) if earlier else None
+    print("  critical path ({} requests; the gaps are az start-up and client CPU):".format(len(path)))
+    previous_end = started
+    for index in reversed(path):
+        entry = entries[index]
+        print("    +{:5.3f} gap, {:5.3f}-{:5.3f}  {}".format(entry["start"] - previous_end, entry["start"] - started,
+                                                        entry["time"] - started, _label(entry)[:110]))
+        previous_end = entry["time"]
+    return max(levels) + 1
+
+
+def compare(scenario, latency_ms):
     with start_simulator(scenario) as sim:
         az = sim.az()
         env = _env(sim, az)
-        revision = sim.world.cluster["properties"]["serviceMeshProfile"]["istio"]["revisions"][0]
-        env.update(RESOURCE_GROUP=RESOURCE_GROUP, CLUSTER=CLUSTER, REVISION=revision)
-        _timed(_diagnose_command(az), env)  # warm-up: az's command index, file cache
+        scripts = {name: ["bash", os.path.join(REPO, "bench", name)] for name in ("article.sh", "runbook.sh")}
+        for command in (DIAGNOSE, AKS_SHOW, scripts["article.sh"], scripts["runbook.sh"]):
+            _timed(command, env)  # warm-up: az's command index, file cache, kubectl's discovery cache
         sim.add_fault("latency", ms=latency_ms, count=None)
-        sim.log.clear()
-        ours, _, _ = _timed(_diagnose_command(az), env)
-        ours_requests = len(sim.requests())
-        sim.log.clear()
-        baseline, _, _ = _timed(["bash", os.path.join(REPO, "bench", "runbook.sh")], env)
-        baseline_requests = len(sim.requests())
+        ours, ours_peak, started, ours_requests = _measure(sim, DIAGNOSE, env)
+        show, _, _, show_requests = _measure(sim, AKS_SHOW, env)
+        article, _, _, article_requests = _measure(sim, scripts["article.sh"], env)
+        runbook, _, _, runbook_requests = _measure(sim, scripts["runbook.sh"], env)
     print("scenario {}, {} ms latency per request".format(scenario, latency_ms))
-    print("(a) diagnose:            {:6.2f} s  {:4d} HTTP requests".format(ours, ours_requests))
-    print("(b) article's az/kubectl: {:6.2f} s  {:4d} HTTP requests".format(baseline, baseline_requests))
-    print("ratio a/b: {:.2f}".format(ours / baseline))
+    print("diagnose's requests:")
+    levels = waterfall(ours_requests, started)
+    print("(a) diagnose:                 {:6.2f} s  {:3d} requests in {} levels, peak RSS {:.0f} MiB".format(
+        ours, len(ours_requests), levels, ours_peak / 1024))
+    print("(b) az aks show:              {:6.2f} s  {:3d} requests".format(show, len(show_requests)))
+    print("(c) the article's commands:   {:6.2f} s  {:3d} requests".format(article, len(article_requests)))
+    print("(d) bench/runbook.sh:         {:6.2f} s  {:3d} requests".format(runbook, len(runbook_requests)))
+    print("ratio a/b: {:.2f}   (goal <= 2.5)".format(ours / show))
+    print("ratio a/c: {:.2f}   (goal <= 0.15)".format(ours / article))
+    print("ratio a/d: {:.2f}".format(ours / runbook))
 
 
-def _scale_scenario(count, folder):
-    """A healthy cluster with ``count`` generated workload namespaces."""
-    path = os.path.join(folder, "healthy-{}-namespaces.yaml".format(count))
+def scale_scenario(folder, nodes, namespaces, events, base="article-issue-1"):
+    """A copy of ``base`` with ``nodes`` nodes, ``namespaces`` workload namespaces (each
+    with istio-ca-root-cert) and ``events`` further events in aks-istio-system."""
+    path = os.path.join(folder, "{}-{}-nodes-{}-namespaces-{}-events.yaml".format(base, nodes, namespaces, events))
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write("base: healthy\nkubernetes:\n  workloadNamespaces: {}\n".format(count))
+        handle.write("base: {}\nkubernetes:\n  csi: {{nodes: {}}}\n  workloadNamespaces: {}\n  events: {}\n".format(
+            base, nodes, namespaces, events))
     return path
 
 
-def scale_run():
-    import tempfile
+def scale_run(latency_ms):
     folder = tempfile.mkdtemp(prefix="meshca-bench-")
-    for count in (20, 2000):
-        with start_simulator(_scale_scenario(count, folder)) as sim:
+    figures = {}
+    for size in (SMALL, LARGE):
+        with start_simulator(scale_scenario(folder, size["nodes"], size["namespaces"], size["events"])) as sim:
             az = sim.az()
             env = _env(sim, az)
-            _timed(_diagnose_command(az), env)
-            sim.log.clear()
-            elapsed, exit_code, peak_kib = _timed(_diagnose_command(az), env)
-            print("{:5d} namespaces: diagnose {:6.2f} s, peak RSS {:6.1f} MiB, {} requests, exit {}".format(
-                count, elapsed, peak_kib / 1024, len(sim.requests()), exit_code))
+            _timed(DIAGNOSE, env)
+            sim.add_fault("latency", ms=latency_ms, count=None)
+            elapsed, peak_kib, _, requests = _measure(sim, DIAGNOSE, env)
+        figures[size["nodes"]] = (elapsed, peak_kib, len(requests))
+        print("{:5d} nodes, {:5d} namespaces, {:6d} events: diagnose {:6.2f} s, peak RSS {:6.1f} MiB, "
+              "{} requests".format(size["nodes"], size["namespaces"], size["events"], elapsed, peak_kib / 1024,
+                                   len(requests)))
+    (small_time, small_peak, _), (large_time, large_peak, _) = figures[SMALL["nodes"]], figures[LARGE["nodes"]]
+    print("wall time ratio large/small: {:.2f}   (goal <= 1.5)".format(large_time / small_time))
+    print("peak memory ratio large/small: {:.2f}   (goal <= 1.5)".format(large_peak / small_peak))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default="article-issue-1")
     parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--scale", action="store_true")
+    parser.add_argument("--scale", action="store_true", help="also diagnose a small and a large cluster")
+    parser.add_argument("--scale-only", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
-    compare_with_runbook(options.scenario, options.latency_ms)
-    if options.scale:
-        scale_run()
+    if not options.scale_only:
+        compare(options.scenario, options.latency_ms)
+    if options.scale or options.scale_only:
+        scale_run(options.latency_ms)
 
 
 if __name__ == "__main__":

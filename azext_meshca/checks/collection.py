@@ -12,7 +12,7 @@ error tells the two cases apart: the API server did not answer or refused us (co
 ``CannotConnect``, ``NoResponse``, ``Timeout``, ``Kubernetes<status>``: MCA905), or
 getting credentials from ARM failed (an HTTP status with an ARM code, or the code
 ``credentials``: MCA906). Items read only after another one (istiod's logs after its
-pods, the cronjob's log after the cronjob) are not reported again when that one failed.
+pods, the provider's log on their nodes, the cronjob's log after the cronjob) are not reported again when that one failed.
 Secrets that were not even tried because the vault could not be read (``VaultUnknown``)
 are covered by MCA902 / MCA105.
 """
@@ -25,7 +25,7 @@ CREDENTIALS_CODE = "credentials"
 KUBE_SIDE_CODES = ("CannotConnect", "NoResponse", "Timeout")
 VAULT_UNKNOWN_CODE = "VaultUnknown"
 # item -> the item it is read from; its failure is reported once, on the first.
-KUBE_DEPENDS_ON = {"istiodLogs": "istiodPods", "cronjobLogs": "cronjobs"}
+KUBE_DEPENDS_ON = {"istiodLogs": "istiodPods", "providerLogs": "istiodPods", "cronjobLogs": "cronjobs"}
 # kube item -> (what to name in MCA907, the namespace it was read in)
 KUBE_ITEMS = {
     "istiodPods": ("pods", "aks-istio-system"),

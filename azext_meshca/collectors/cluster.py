@@ -2,10 +2,24 @@
 
 Each ``read_*`` takes an ApiClient and returns a ``collected`` item. Secrets are reduced
 to fingerprints as soon as they are read; istiod's logs are cut down to the CA-related
-lines; every call is bounded by a timeout and every list is paginated.
+lines; every call is bounded by a timeout, every list is paginated and every log read is
+bounded in lines and bytes.
+
+The number of requests does not grow with the cluster: lists are narrowed on the server
+(label and field selectors), the CSI provider's log is read only on the nodes that run
+istiod or that kubelet's mount events name, and lists that grow with the cluster (one
+istio-ca-root-cert per namespace) are reduced page by page.
+
+Every read is a plain GET through ``ApiClient.call_api`` and parsed as JSON: the
+client's generated API classes are not used, because importing them (CoreV1Api alone
+pulls in hundreds of model modules) costs more CPU than all of diagnose's reads.
+``add_cluster_nodes`` lays the reads out as a dependency graph (collectors/graph.py).
 """
 
 import base64
+import datetime
+import json
+from urllib.parse import quote
 
 from azext_meshca.collectors.errors import describe_error
 from azext_meshca.plugin import CERTIFICATE_OBJECTS, file_name
@@ -17,8 +31,23 @@ ROOT_CONFIGMAP = "istio-ca-root-cert"
 # (connect, read) seconds for each Kubernetes call.
 KUBE_TIMEOUT = (5, 20)
 PAGE_SIZE = 500
+# istio-ca-root-cert exists in every namespace: one page holds this many, so the list
+# is one request up to that many namespaces (the Kubernetes list API has no cheaper
+# way to see every namespace's copy; its items are reduced to fingerprints at once).
+ROOT_CONFIGMAP_PAGE_SIZE = 10000
 PROVIDER_LOG_LINES = 300
 ISTIOD_LOG_LINES = 5000
+CRONJOB_LOG_LINES = 50
+# Byte bounds for each log read (the API server's limitBytes), beside the line bounds:
+# a few very long lines cannot make a read large.
+PROVIDER_LOG_BYTES = 1024 * 1024
+ISTIOD_LOG_BYTES = 4 * 1024 * 1024
+CRONJOB_LOG_BYTES = 64 * 1024
+# At most this many nodes' provider logs are read (istiod's replicas and the nodes its
+# mount events name; more would say nothing new).
+MAX_PROVIDER_NODES = 10
+# Connections kept per host: every concurrent read of one run has its own.
+KUBE_POOL_SIZE = 16
 # istiod log lines that say which CA it loaded (istio/istio pilot/pkg/bootstrap/istio_ca.go, every Istio version).
 ISTIOD_CA_MARKERS = (
     "plugged-in cert", "self-signed cert is used", "istio-generated cacerts", "Use root cert from",
@@ -36,18 +65,30 @@ def open_kube(cli_ctx, resource_group, cluster_name, cluster, kubeconfig=None, c
     comes from ARM; for AAD clusters its kubelogin exec entry is replaced by a token
     from the CLI's own login, as ``az aks command invoke`` does (Azure/azure-cli ``command_modules/acs/custom.py``).
     """
+    api, source, failed = kube_client(cli_ctx, resource_group, cluster_name, cluster, kubeconfig=kubeconfig,
+                                      context=context, subscription_id=subscription_id)
+    if api is None:
+        return None, failed
+    access = reachable(api, source)
+    return (api if access["ok"] else None), access
+
+
+def kube_client(cli_ctx, resource_group, cluster_name, cluster, kubeconfig=None, context=None,
+                subscription_id=None):
+    """(ApiClient, source, None), or (None, None, failed item) when no credentials came.
+
+    Makes no request to the API server itself, so the first reads can start at once.
+    """
     try:
         if kubeconfig:
-            api = _api_client(context=context, config_file=kubeconfig)
-            return api, _reachable(api, "kubeconfig")
+            return _api_client(context=context, config_file=kubeconfig), "kubeconfig", None
         config_dict = _cluster_user_kubeconfig(cli_ctx, resource_group, cluster_name, subscription_id)
         if (cluster or {}).get("aad") or _has_exec_user(config_dict):
             from azext_meshca._client_factory import aks_aad_token
             _use_token(config_dict, aks_aad_token(cli_ctx))
-        api = _api_client(context=context, config_dict=config_dict)
-        return api, _reachable(api, "azure")
+        return _api_client(context=context, config_dict=config_dict), "azure", None
     except Exception as error:  # pylint: disable=broad-except
-        return None, collected(error=describe_error(error))
+        return None, None, collected(error=describe_error(error))
 
 
 def _api_client(context, config_file=None, config_dict=None):
@@ -63,13 +104,16 @@ def _api_client(context, config_file=None, config_dict=None):
         kube_config.load_kube_config_from_dict(config_dict, context=context,
                                                client_configuration=configuration)
     configuration.retries = 1
+    configuration.connection_pool_maxsize = KUBE_POOL_SIZE
     return client.ApiClient(configuration)
 
 
-def _reachable(api, source):
+def reachable(api, source):
     """Ask /version once, so an unreachable API server is one finding, not ten."""
-    from kubernetes import client
-    client.VersionApi(api).get_code(_request_timeout=KUBE_TIMEOUT)
+    try:
+        _get(api, "/version")
+    except Exception as error:  # pylint: disable=broad-except
+        return collected(error=describe_error(error))
     return collected({"source": source, "server": api.configuration.host})
 
 
@@ -93,15 +137,43 @@ def _use_token(config_dict, token):
         user["user"] = {"token": token}
 
 
-def _paged(list_call, **kwargs):
-    """Every item of a paginated list call (limit/continue)."""
-    items, token = [], None
+def _get(api, path, query=None, text=False):
+    """GET one API path: the parsed JSON body (or the text, for logs).
+
+    Raises the client's ApiException for an answer other than 2xx, as its generated
+    methods do, so ``describe_error`` and ``_not_found`` read it the same way.
+    """
+    from kubernetes.client.exceptions import ApiException
+    method, url, headers, _, _ = api.param_serialize(
+        "GET", path, query_params=[(key, value) for key, value in (query or {}).items() if value is not None],
+        header_params={"Accept": "*/*" if text else "application/json"}, auth_settings=["BearerToken"])
+    response = api.call_api(method, url, header_params=headers, _request_timeout=KUBE_TIMEOUT)
+    body = response.read()
+    if not 200 <= response.status <= 299:
+        raise ApiException.from_response(http_resp=response, body=body.decode("utf-8", "replace"), data=None)
+    return body.decode("utf-8", "replace") if text else json.loads(body)
+
+
+def _namespaced(namespace, plural, name="", group=""):
+    """The API path of a namespaced resource (core when ``group`` is empty)."""
+    root = "/apis/" + group if group else "/api/v1"
+    path = "{}/namespaces/{}/{}".format(root, quote(namespace, safe=""), plural)
+    return path + "/" + quote(name, safe="") if name else path
+
+
+def _paged(api, path, reduce_item, page_size=PAGE_SIZE, **query):
+    """``[reduce_item(item)]`` for every item of a list, following limit/continue.
+
+    Each page is reduced before the next is read, so a list of thousands costs little
+    more memory than one page of it.
+    """
+    result, token = [], None
     while True:
-        page = list_call(limit=PAGE_SIZE, _continue=token, _request_timeout=KUBE_TIMEOUT, **kwargs)
-        items.extend(page.items or [])
-        token = page.metadata._continue if page.metadata else None  # pylint: disable=protected-access
+        page = _get(api, path, dict(query, limit=page_size, **({"continue": token} if token else {})))
+        result.extend(reduce_item(item) for item in page.get("items") or [])
+        token = (page.get("metadata") or {}).get("continue")
         if not token:
-            return items
+            return result
 
 
 def _guarded(read):
@@ -116,156 +188,195 @@ def _not_found(error):
     return getattr(error, "status", None) == 404
 
 
+def _iso_text(text):
+    """An API timestamp (RFC 3339, maybe with fractions) in the snapshot's one format."""
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return iso_utc(moment)
+
+
 # --------------------------------------------------------------------------- istiod pods
 
 def pod_status_text(pod):
-    """The STATUS column kubectl prints: Init:0/2, Running, Terminating, CrashLoopBackOff..."""
-    if pod.metadata.deletion_timestamp:
+    """The STATUS column kubectl prints: Init:0/2, Running, Terminating, CrashLoopBackOff...
+    (``pod`` is the API's JSON)."""
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
         return "Terminating"
-    status = pod.status
-    init_statuses = status.init_container_statuses or []
+    status = pod.get("status") or {}
+    init_statuses = status.get("initContainerStatuses") or []
     for index, init in enumerate(init_statuses):
-        terminated = init.state.terminated if init.state else None
-        if terminated and terminated.exit_code == 0:
+        state = init.get("state") or {}
+        terminated = state.get("terminated")
+        if terminated and terminated.get("exitCode") == 0:
             continue
-        waiting = init.state.waiting if init.state else None
-        if waiting and waiting.reason and waiting.reason != "PodInitializing":
-            return "Init:" + waiting.reason
+        waiting = state.get("waiting") or {}
+        if waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            return "Init:" + waiting["reason"]
         return "Init:{}/{}".format(index, len(init_statuses))
-    for container in status.container_statuses or []:
-        waiting = container.state.waiting if container.state else None
-        if waiting and waiting.reason:
-            return waiting.reason
-    return status.phase or "Unknown"
+    for container in status.get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            return waiting["reason"]
+    return status.get("phase") or "Unknown"
 
 
 def _pod_ready(pod):
-    for condition in pod.status.conditions or []:
-        if condition.type == "Ready":
-            return condition.status == "True"
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return condition.get("status") == "True"
     return False
 
 
 def _init_containers(pod):
     result = []
-    for init in pod.status.init_container_statuses or []:
+    for init in (pod.get("status") or {}).get("initContainerStatuses") or []:
         state, reason = "unknown", None
-        if init.state and init.state.running:
+        current = init.get("state") or {}
+        if current.get("running"):
             state = "running"
-        elif init.state and init.state.terminated:
-            state, reason = "terminated", init.state.terminated.reason
-        elif init.state and init.state.waiting:
-            state, reason = "waiting", init.state.waiting.reason
-        result.append({"name": init.name, "state": state, "reason": reason})
+        elif current.get("terminated"):
+            state, reason = "terminated", current["terminated"].get("reason")
+        elif current.get("waiting"):
+            state, reason = "waiting", current["waiting"].get("reason")
+        result.append({"name": init.get("name"), "state": state, "reason": reason})
     return result
+
+
+def _istiod_pod(pod):
+    metadata = pod.get("metadata") or {}
+    return {
+        "name": metadata.get("name"),
+        "revision": (metadata.get("labels") or {}).get("istio.io/rev"),
+        "phase": (pod.get("status") or {}).get("phase"),
+        "status": pod_status_text(pod),
+        "ready": _pod_ready(pod),
+        "createdAt": _iso_text(metadata.get("creationTimestamp")),
+        "initContainers": _init_containers(pod),
+        "node": (pod.get("spec") or {}).get("nodeName"),
+    }
 
 
 def read_istiod_pods(api, revisions=None):
     """istiod pods of the revisions being diagnosed (another revision's pods say nothing
     about this one's CA)."""
-    from kubernetes import client
     selector = "app=istiod"
     if revisions:
         selector += ",istio.io/rev in ({})".format(",".join(revisions))
-    pods = _paged(client.CoreV1Api(api).list_namespaced_pod, namespace=ISTIO_NAMESPACE,
-                  label_selector=selector)
-    return [{
-        "name": pod.metadata.name,
-        "revision": (pod.metadata.labels or {}).get("istio.io/rev"),
-        "phase": pod.status.phase,
-        "status": pod_status_text(pod),
-        "ready": _pod_ready(pod),
-        "createdAt": iso_utc(pod.metadata.creation_timestamp),
-        "initContainers": _init_containers(pod),
-    } for pod in pods]
+    return _paged(api, _namespaced(ISTIO_NAMESPACE, "pods"), _istiod_pod, labelSelector=selector)
 
 
 def read_istiod_deployments(api, revisions):
-    from kubernetes import client
-    apps = client.AppsV1Api(api)
-    result = {}
-    for revision in revisions:
-        deployment = _read_namespaced(apps.read_namespaced_deployment, "istiod-" + revision)
-        result[revision] = None if deployment is None else {
-            "name": deployment.metadata.name,
-            "replicas": deployment.spec.replicas,
-            "readyReplicas": deployment.status.ready_replicas or 0}
-    return result
+    def one(revision):
+        deployment = _object(api, "deployments", "istiod-" + revision, group="apps/v1")
+        return None if deployment is None else {
+            "name": deployment["metadata"]["name"],
+            "replicas": (deployment.get("spec") or {}).get("replicas"),
+            "readyReplicas": (deployment.get("status") or {}).get("readyReplicas") or 0}
+    return _per_revision(one, revisions)
+
+
+def _object(api, plural, name, group=""):
+    """One object (JSON) from aks-istio-system, or None when it does not exist."""
+    try:
+        return _get(api, _namespaced(ISTIO_NAMESPACE, plural, name, group))
+    except Exception as error:  # pylint: disable=broad-except
+        if _not_found(error):
+            return None
+        raise
+
+
+def _per_revision(read, revisions):
+    """{revision: read(revision)}, the revisions read concurrently."""
+    from azext_meshca.collectors.graph import fan_out
+    return dict(zip(revisions, fan_out(read, revisions)))
 
 
 def read_events(api):
-    """Events about istiod pods and deployments, through core v1, as kubectl does (kubernetes/kubectl ``pkg/describe/describe.go``)."""
-    from kubernetes import client
-    events = _paged(client.CoreV1Api(api).list_namespaced_event, namespace=ISTIO_NAMESPACE)
-    result = []
-    for event in events:
-        involved = event.involved_object
-        if not (involved and (involved.name or "").startswith("istiod")):
-            continue
-        result.append({
-            "involvedKind": involved.kind,
-            "involvedName": involved.name,
-            "type": event.type,
-            "reason": event.reason,
-            "message": event.message,
-            "count": event.count,
-            "lastSeen": iso_utc(event.last_timestamp or event.event_time or event.first_timestamp),
-        })
-    return result
+    """FailedMount events about istiod pods and deployments, through core v1, as kubectl
+    does (kubernetes/kubectl ``pkg/describe/describe.go``).
+
+    The rules judge only kubelet's FailedMount events, so the API server filters by
+    reason (core/v1 events' selectable fields include ``reason``: kubernetes
+    pkg/apis/core/v1/conversion.go, AddFieldLabelConversionsForEvent); the other events
+    of a busy namespace never cross the wire.
+    """
+    events = _paged(api, _namespaced(ISTIO_NAMESPACE, "events"), _event_entry, fieldSelector="reason=FailedMount")
+    return [event for event in events if (event["involvedName"] or "").startswith("istiod")]
 
 
-def _pod_log(core, pod_name, namespace, container=None, tail_lines=None):
-    text = core.read_namespaced_pod_log(pod_name, namespace, container=container, tail_lines=tail_lines,
-                                        _request_timeout=KUBE_TIMEOUT)
+def _event_entry(event):
+    involved = event.get("involvedObject") or {}
+    source = event.get("source") or {}
+    return {
+        "involvedKind": involved.get("kind"),
+        "involvedName": involved.get("name"),
+        "type": event.get("type"),
+        "reason": event.get("reason"),
+        "message": event.get("message"),
+        "count": event.get("count"),
+        "lastSeen": _iso_text(event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")),
+        "node": source.get("host") or event.get("reportingInstance") or None,
+    }
+
+
+def _pod_log(api, pod_name, namespace, limit_bytes, container=None, tail_lines=None):
+    text = _get(api, _namespaced(namespace, "pods", pod_name) + "/log",
+                {"container": container, "tailLines": tail_lines, "limitBytes": limit_bytes}, text=True)
     return text.splitlines() if text else []
 
 
-def read_provider_logs(api):
-    """A bounded tail of each CSI provider pod's log: the 403/404 texts live there."""
-    from kubernetes import client
-    core = client.CoreV1Api(api)
-    pods = _paged(core.list_namespaced_pod, namespace=CSI_NAMESPACE,
-                  label_selector="app=secrets-store-provider-azure")
-    return [{"pod": pod.metadata.name,
-             "lines": _pod_log(core, pod.metadata.name, CSI_NAMESPACE, tail_lines=PROVIDER_LOG_LINES)}
-            for pod in pods]
+def provider_nodes(pods, events):
+    """The nodes whose CSI provider served istiod's mounts: where its pods run, and the
+    nodes kubelet's mount events come from (sorted, at most MAX_PROVIDER_NODES)."""
+    nodes = {pod.get("node") for pod in pods or ()} | {event.get("node") for event in events or ()}
+    return sorted(node for node in nodes if node)[:MAX_PROVIDER_NODES]
+
+
+def read_provider_logs(api, nodes):
+    """A bounded tail of the CSI provider's log on each of ``nodes``: the 403/404 texts
+    live there. The provider is a daemonset, one pod per node; only these nodes' pods
+    are looked up (label and spec.nodeName selectors), concurrently."""
+    from azext_meshca.collectors.graph import fan_out
+
+    def node_logs(node):
+        pods = _paged(api, _namespaced(CSI_NAMESPACE, "pods"), lambda pod: pod["metadata"]["name"],
+                      labelSelector="app=secrets-store-provider-azure", fieldSelector="spec.nodeName=" + node)
+        return [{"pod": name, "node": node,
+                 "lines": _pod_log(api, name, CSI_NAMESPACE, PROVIDER_LOG_BYTES, tail_lines=PROVIDER_LOG_LINES)}
+                for name in pods]
+
+    return [log for logs in fan_out(node_logs, nodes) for log in logs]
 
 
 def read_istiod_logs(api, pods):
-    """CA-related lines of each running istiod pod's discovery container."""
-    from kubernetes import client
-    core = client.CoreV1Api(api)
-    result = []
-    for pod in pods:
-        if pod["phase"] != "Running":
-            continue
-        lines = _pod_log(core, pod["name"], ISTIO_NAMESPACE, container="discovery", tail_lines=ISTIOD_LOG_LINES)
-        result.append({"pod": pod["name"],
-                       "lines": [line for line in lines if any(marker in line for marker in ISTIOD_CA_MARKERS)]})
-    return result
+    """CA-related lines of each running istiod pod's discovery container, concurrently."""
+    from azext_meshca.collectors.graph import fan_out
+
+    def pod_lines(pod):
+        lines = _pod_log(api, pod["name"], ISTIO_NAMESPACE, ISTIOD_LOG_BYTES, container="discovery",
+                         tail_lines=ISTIOD_LOG_LINES)
+        return {"pod": pod["name"],
+                "lines": [line for line in lines if any(marker in line for marker in ISTIOD_CA_MARKERS)]}
+
+    return fan_out(pod_lines, [pod for pod in pods if pod["phase"] == "Running"])
 
 
 def read_secret_provider_classes(api, revisions):
-    from kubernetes import client
-    custom = client.CustomObjectsApi(api)
-    result = {}
-    for revision in revisions:
+    def one(revision):
         name = "istio-spc-" + revision
-        try:
-            spc = custom.get_namespaced_custom_object("secrets-store.csi.x-k8s.io", "v1", ISTIO_NAMESPACE,
-                                                      "secretproviderclasses", name,
-                                                      _request_timeout=KUBE_TIMEOUT)
-        except Exception as error:  # pylint: disable=broad-except
-            if not _not_found(error):
-                raise
-            result[revision] = None
-            continue
+        spc = _object(api, "secretproviderclasses", name, group="secrets-store.csi.x-k8s.io/v1")
+        if spc is None:
+            return None
         parameters = (spc.get("spec") or {}).get("parameters") or {}
-        result[revision] = {"name": name,
-                            "objectNames": _spc_object_names(parameters.get("objects")),
-                            "keyvaultName": parameters.get("keyvaultName"),
-                            "tenantId": parameters.get("tenantId")}
-    return result
+        return {"name": name,
+                "objectNames": _spc_object_names(parameters.get("objects")),
+                "keyvaultName": parameters.get("keyvaultName"),
+                "tenantId": parameters.get("tenantId")}
+    return _per_revision(one, revisions)
 
 
 def _spc_object_names(objects_text):
@@ -292,21 +403,10 @@ def _fingerprints(pem_text):
         return []
 
 
-def _read_namespaced(read, name):
-    """One object from aks-istio-system, or None when it does not exist."""
-    try:
-        return read(name, ISTIO_NAMESPACE, _request_timeout=KUBE_TIMEOUT)
-    except Exception as error:  # pylint: disable=broad-except
-        if _not_found(error):
-            return None
-        raise
-
-
 def _cacerts_data(api):
     """The cacerts secret's data (base64 values), or None when there is no such secret."""
-    from kubernetes import client
-    secret = _read_namespaced(client.CoreV1Api(api).read_namespaced_secret, "cacerts")
-    return None if secret is None else (secret.data or {})
+    secret = _object(api, "secrets", "cacerts")
+    return None if secret is None else (secret.get("data") or {})
 
 
 def read_cacerts(api):
@@ -327,69 +427,136 @@ def read_cacerts(api):
 
 
 def read_root_configmaps(api):
-    """Every namespace's istio-ca-root-cert in one paginated list call."""
-    from kubernetes import client
-    configmaps = _paged(client.CoreV1Api(api).list_config_map_for_all_namespaces,
-                        field_selector="metadata.name=" + ROOT_CONFIGMAP)
-    return [{"namespace": item.metadata.namespace,
-             "rootFingerprints": _fingerprints((item.data or {}).get("root-cert.pem", ""))}
-            for item in configmaps]
+    """Every namespace's istio-ca-root-cert in one paginated list call across namespaces,
+    reduced to fingerprints page by page (equal PEM texts are parsed once)."""
+    fingerprints = {}
+
+    def entry(item):
+        pem = (item.get("data") or {}).get("root-cert.pem", "")
+        if pem not in fingerprints:
+            fingerprints[pem] = _fingerprints(pem)
+        return {"namespace": (item.get("metadata") or {}).get("namespace"), "rootFingerprints": fingerprints[pem]}
+
+    return _paged(api, "/api/v1/configmaps", entry, page_size=ROOT_CONFIGMAP_PAGE_SIZE,
+                  fieldSelector="metadata.name=" + ROOT_CONFIGMAP)
 
 
 def read_cronjobs(api, revisions):
-    from kubernetes import client
-    batch = client.BatchV1Api(api)
-    result = {}
-    for revision in revisions:
+    def one(revision):
         name = "istio-cert-validator-cronjob-" + revision
-        cronjob = _read_namespaced(batch.read_namespaced_cron_job, name)
+        cronjob = _object(api, "cronjobs", name, group="batch/v1")
         if cronjob is None:
-            result[revision] = None
-            continue
-        result[revision] = {"name": name, "schedule": cronjob.spec.schedule,
-                            "suspend": bool(cronjob.spec.suspend),
-                            "lastScheduleTime": iso_utc(cronjob.status.last_schedule_time if cronjob.status else None)}
-    return result
+            return None
+        spec, status = cronjob.get("spec") or {}, cronjob.get("status") or {}
+        return {"name": name, "schedule": spec.get("schedule"), "suspend": bool(spec.get("suspend")),
+                "lastScheduleTime": _iso_text(status.get("lastScheduleTime"))}
+    return _per_revision(one, revisions)
+
+
+def last_job_name(cronjob):
+    """The Job a CronJob created at its last schedule: <cronjob>-<scheduled time in unix
+    minutes> (kubernetes pkg/controller/cronjob/utils.go, getJobName), or None."""
+    scheduled = _iso_moment((cronjob or {}).get("lastScheduleTime"))
+    if scheduled is None:
+        return None
+    return "{}-{}".format(cronjob["name"], int(scheduled.timestamp()) // 60)
+
+
+def _iso_moment(text):
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    except (TypeError, ValueError):
+        return None
 
 
 def read_cronjob_logs(api, cronjobs):
-    """The log of the newest pod that a cert-validator cronjob ran."""
-    from kubernetes import client
-    names = [job["name"] for job in cronjobs.values() if job]
-    if not names:
+    """The log of the newest pod of the cert-validator cronjobs' last runs, found by the
+    job-name label the Job controller puts on its pods (the article lists every pod of
+    the namespace and keeps the newest validator pod; this is the same pod)."""
+    from azext_meshca.collectors.graph import fan_out
+    jobs = [name for name in (last_job_name(job) for job in cronjobs.values() if job) if name]
+    if not jobs:
         return []
-    core = client.CoreV1Api(api)
-    pods = [pod for pod in _paged(core.list_namespaced_pod, namespace=ISTIO_NAMESPACE)
-            if any(pod.metadata.name.startswith(name) for name in names)]
+
+    def pods_of(job):
+        return _paged(api, _namespaced(ISTIO_NAMESPACE, "pods"),
+                      lambda pod: (pod["metadata"].get("creationTimestamp") or "", pod["metadata"]["name"]),
+                      labelSelector="job-name=" + job)
+
+    pods = [pod for found in fan_out(pods_of, jobs) for pod in found]
     if not pods:
         return []
-    newest = max(pods, key=lambda pod: pod.metadata.creation_timestamp)
-    return _pod_log(core, newest.metadata.name, ISTIO_NAMESPACE, tail_lines=50)
+    _, newest = max(pods)
+    return _pod_log(api, newest, ISTIO_NAMESPACE, CRONJOB_LOG_BYTES, tail_lines=CRONJOB_LOG_LINES)
 
 
-def collect_cluster(api, access, revisions, pool):
-    """Every in-cluster item, the independent ones concurrently on ``pool``."""
-    if api is None or not access["ok"]:
-        return {"access": access}
-    futures = {
-        "istiodPods": pool.submit(_guarded, lambda: read_istiod_pods(api, revisions)),
-        "istiodDeployments": pool.submit(_guarded, lambda: read_istiod_deployments(api, revisions)),
-        "events": pool.submit(_guarded, lambda: read_events(api)),
-        "providerLogs": pool.submit(_guarded, lambda: read_provider_logs(api)),
-        "secretProviderClasses": pool.submit(_guarded, lambda: read_secret_provider_classes(api, revisions)),
-        "cacerts": pool.submit(_guarded, lambda: read_cacerts(api)),
-        "rootConfigMaps": pool.submit(_guarded, lambda: read_root_configmaps(api)),
-        "cronjobs": pool.submit(_guarded, lambda: read_cronjobs(api, revisions)),
-    }
-    result = {"access": access}
-    result.update({name: future.result() for name, future in futures.items()})
-    pods = result["istiodPods"]
-    result["istiodLogs"] = (_guarded(lambda: read_istiod_logs(api, pods["data"])) if pods["ok"]
-                            else collected(error=pods["error"]))
-    cronjobs = result["cronjobs"]
-    result["cronjobLogs"] = (_guarded(lambda: read_cronjob_logs(api, cronjobs["data"])) if cronjobs["ok"]
-                             else collected(error=cronjobs["error"]))
-    return result
+def _needing_pods(read):
+    """A read that needs the istiod pods: not attempted when they could not be read."""
+    def run(api, revisions, pods, *rest):
+        if not pods["ok"]:
+            return collected(error=pods["error"])
+        return _guarded(lambda: read(api, pods["data"], *[item["data"] if item["ok"] else None for item in rest]))
+    return run
+
+
+def _istiod_logs(api, pods):
+    return read_istiod_logs(api, pods)
+
+
+def _provider_logs(api, pods, events):
+    return read_provider_logs(api, provider_nodes(pods, events))
+
+
+def _cronjob_logs(api, revisions, cronjobs):
+    if not cronjobs["ok"]:
+        return collected(error=cronjobs["error"])
+    return _guarded(lambda: read_cronjob_logs(api, cronjobs["data"]))
+
+
+# in-cluster item -> (read(api, revisions, *needed items), the items it needs besides the client)
+KUBE_READS = {
+    "istiodPods": (lambda api, revisions: _guarded(lambda: read_istiod_pods(api, revisions)), ()),
+    "istiodDeployments": (lambda api, revisions: _guarded(lambda: read_istiod_deployments(api, revisions)), ()),
+    "events": (lambda api, revisions: _guarded(lambda: read_events(api)), ()),
+    "secretProviderClasses": (lambda api, revisions: _guarded(lambda: read_secret_provider_classes(api, revisions)),
+                              ()),
+    "cacerts": (lambda api, revisions: _guarded(lambda: read_cacerts(api)), ()),
+    "rootConfigMaps": (lambda api, revisions: _guarded(lambda: read_root_configmaps(api)), ()),
+    "cronjobs": (lambda api, revisions: _guarded(lambda: read_cronjobs(api, revisions)), ()),
+    "istiodLogs": (_needing_pods(_istiod_logs), ("istiodPods",)),
+    "providerLogs": (_needing_pods(_provider_logs), ("istiodPods", "events")),
+    "cronjobLogs": (_cronjob_logs, ("cronjobs",)),
+}
+
+
+def add_cluster_nodes(graph, client_node):
+    """Add every in-cluster read to ``graph``; returns the node that assembles ``kube``.
+
+    ``client_node``'s result is ``(api, source, failed, revisions)``: ``kube_client``'s
+    answer and the revisions to read.
+    Every read starts as soon as the client exists (the /version probe runs beside
+    them, not before them); logs start as soon as the pods they belong to are known.
+    """
+    def with_client(read):
+        def run(client_result, *needed):
+            api, _, _, revisions = client_result
+            return None if api is None else read(api, revisions, *needed)
+        return run
+
+    graph.add("kube.access", lambda result: result[2] if result[0] is None else reachable(result[0], result[1]),
+              needs=(client_node,))
+    for item, (read, needs) in KUBE_READS.items():
+        graph.add("kube." + item, with_client(read), needs=(client_node,) + tuple("kube." + need for need in needs))
+    names = ["kube.access"] + ["kube." + item for item in KUBE_READS]
+
+    def assemble(access, *items):
+        if not access["ok"]:
+            return {"access": access}
+        result = {"access": access}
+        result.update(zip(KUBE_READS, items))
+        return result
+
+    return graph.add("kube", assemble, needs=names)
 
 
 def read_cacerts_values(api):
@@ -410,7 +577,6 @@ def read_cacerts_values(api):
 
 def read_root_configmap_pem(api):
     """The root-cert.pem of aks-istio-system's istio-ca-root-cert, or None when absent."""
-    from kubernetes import client
-    configmap = _read_namespaced(client.CoreV1Api(api).read_namespaced_config_map, ROOT_CONFIGMAP)
-    pem = (configmap.data or {}).get("root-cert.pem") if configmap is not None else None
+    configmap = _object(api, "configmaps", ROOT_CONFIGMAP)
+    pem = (configmap.get("data") or {}).get("root-cert.pem") if configmap is not None else None
     return pem.encode("utf-8") if pem is not None else None

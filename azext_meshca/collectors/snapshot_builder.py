@@ -1,16 +1,47 @@
-"""Build diagnose's snapshot: cluster first, then the vault, role assignments, the
-secrets and the in-cluster objects concurrently. Nothing here raises; every failure
-is recorded in the snapshot for the collection checks to report."""
+"""Build diagnose's snapshot as a dependency graph (collectors/graph.py).
 
-from concurrent.futures import ThreadPoolExecutor
+    cluster ─┬─ vault ── secrets (4, concurrently)
+             ├─ role assignments
+             └─ kubeconfig ─┬─ /version, istiod pods, deployments, FailedMount events,
+                            │  SecretProviderClasses, cacerts, istio-ca-root-cert, cronjobs
+                            ├─ istiod pods ── istiod logs
+                            ├─ istiod pods + events ── provider pods on their nodes ── logs
+                            └─ cronjobs ── last job's pod ── its log
+
+Every read starts the moment what it needs is known, so diagnose takes as long as the
+longest chain. Heavy SDK modules are imported on a thread of their own while the
+first reads wait on the network. Nothing here raises; every failure is recorded in
+the snapshot for the collection checks to report.
+"""
+
+import importlib
+import threading
 
 from azext_meshca._client_factory import cf_secret_client
 from azext_meshca.collectors import azure as azure_collectors
 from azext_meshca.collectors.errors import describe_error
+from azext_meshca.collectors.graph import Graph, fan_out
 from azext_meshca.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS
 from azext_meshca.snapshot import collected, collection_error, new_snapshot, ok_data
 
-MAX_WORKERS = 8
+# What the later reads import, loaded while the cluster read waits on ARM.
+# In the order they are needed: the ARM clients and the Kubernetes client right after
+# the cluster read, the Key Vault client one round trip later.
+PRELOADED_MODULES = ("azure.mgmt.keyvault", "azure.mgmt.authorization")
+PRELOADED_KUBE_MODULES = ("yaml", "kubernetes.client", "kubernetes.config")
+PRELOADED_LATER_MODULES = ("azure.keyvault.secrets", "cryptography.x509")
+# The other secret reads wait at most this long for the first to elicit the vault's
+# authentication challenge (it ends sooner: read_secret's calls are bounded too).
+CHALLENGE_WAIT_SECONDS = 40
+
+
+def _preload(names):
+    """Import the modules later reads need, so their import overlaps network waits."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # the read that needs it reports the problem
 
 
 def _target(cli_ctx, resource_group, cluster_name):
@@ -20,14 +51,13 @@ def _target(cli_ctx, resource_group, cluster_name):
             "resourceGroup": resource_group, "cluster": cluster_name}
 
 
-def _read_secrets(cli_ctx, vault_item, plugin, pool):
+def _read_secrets(cli_ctx, vault_item, plugin):
     """The four objects, read concurrently with the operator's credentials.
 
     Returns (secrets, key_facts). ca-key's value becomes key facts here and its bytes
     go out of scope: nothing downstream ever sees them.
     """
-    return assemble_secrets(wanted_objects(plugin), read_vault_objects(cli_ctx, vault_item, object_roles([plugin]),
-                                                                       pool))
+    return assemble_secrets(wanted_objects(plugin), read_vault_objects(cli_ctx, vault_item, object_roles([plugin])))
 
 
 def wanted_objects(plugin):
@@ -45,7 +75,7 @@ def object_roles(plugins):
     return roles
 
 
-def read_vault_objects(cli_ctx, vault_item, roles, pool):
+def read_vault_objects(cli_ctx, vault_item, roles):
     """Each secret of one vault read once, through one SecretClient (``roles``: see
     object_roles). Returns ({secret name: (item, text, key facts)}, failure): failure is
     None, or (error, objects) when nothing could be read: the vault is unknown (every
@@ -59,14 +89,29 @@ def read_vault_objects(cli_ctx, vault_item, roles, pool):
     if not vault or not vault.get("vaultUri"):
         reason = "the vault's URI is unknown because the vault could not be read"
         return {}, (collection_error(reason, code="VaultUnknown"), PLUGIN_OBJECTS)
+    challenged = threading.Event()
     try:
-        client = cf_secret_client(cli_ctx, vault["vaultUri"], vault.get("subscriptionId"))
+        client = cf_secret_client(cli_ctx, vault["vaultUri"], vault.get("subscriptionId"), on_token=challenged.set)
     except Exception as error:  # pylint: disable=broad-except
         return {}, (describe_error(error), None)
-    futures = {secret_name: pool.submit(azure_collectors.read_secret, client, secret_name) for secret_name in roles}
-    read = {}
-    for secret_name, future in futures.items():
-        item, value = future.result()
+
+    def read(index_and_name):
+        # Key Vault answers a client's first request with an authentication challenge,
+        # which the SDK caches per vault (azure-keyvault-secrets,
+        # _shared/challenge_auth_policy.py). The first read elicits it; the others start
+        # once it is cached (the first read then asks for a token) or that read ended,
+        # so the vault sees one unauthenticated request, not four.
+        index, secret_name = index_and_name
+        if index:
+            challenged.wait(CHALLENGE_WAIT_SECONDS)
+        try:
+            return azure_collectors.read_secret(client, secret_name)
+        finally:
+            challenged.set()
+
+    secret_names = list(roles)
+    read_items = {}
+    for secret_name, (item, value) in zip(secret_names, fan_out(read, enumerate(secret_names))):
         text = facts = None
         if item["ok"]:
             if "ca-key" in roles[secret_name]:
@@ -74,8 +119,8 @@ def read_vault_objects(cli_ctx, vault_item, roles, pool):
             if roles[secret_name] - {"ca-key"}:
                 text = value.decode("utf-8", "replace")
         value = None
-        read[secret_name] = (item, text, facts)
-    return read, None
+        read_items[secret_name] = (item, text, facts)
+    return read_items, None
 
 
 def assemble_secrets(wanted, answer):
@@ -98,9 +143,9 @@ def assemble_secrets(wanted, answer):
     return secrets, facts
 
 
-def _vault_and_secrets(cli_ctx, vault_id, plugin, pool):
+def _vault_and_secrets(cli_ctx, vault_id, plugin):
     vault = azure_collectors.read_vault(cli_ctx, vault_id)
-    secrets, facts = _read_secrets(cli_ctx, vault, plugin, pool)
+    secrets, facts = _read_secrets(cli_ctx, vault, plugin)
     return vault, secrets, facts
 
 
@@ -109,17 +154,9 @@ def collect_key_vault(cli_ctx, plugin, target):
     checks need (validate-secrets and show-cert read Key Vault this way)."""
     snapshot = new_snapshot(target, {})
     snapshot["cluster"] = collected({"plugin": plugin, "meshMode": "Istio"})
-    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-        snapshot["vault"], snapshot["secrets"], snapshot["keyFacts"] = _vault_and_secrets(
-            cli_ctx, plugin["keyVaultId"], plugin, pool)
+    snapshot["vault"], snapshot["secrets"], snapshot["keyFacts"] = _vault_and_secrets(
+        cli_ctx, plugin["keyVaultId"], plugin)
     return snapshot
-
-
-def _cluster_side(cli_ctx, target, cluster, revisions, kubeconfig, context, pool):
-    from azext_meshca.collectors import cluster as kube_collectors
-    api, access = kube_collectors.open_kube(cli_ctx, target["resourceGroup"], target["cluster"], cluster,
-                                            kubeconfig=kubeconfig, context=context)
-    return kube_collectors.collect_cluster(api, access, revisions, pool)
 
 
 def collect_snapshot(cli_ctx, resource_group, cluster_name, revisions=None, skip_cluster=False,
@@ -128,45 +165,78 @@ def collect_snapshot(cli_ctx, resource_group, cluster_name, revisions=None, skip
     progress = progress or (lambda message: None)
     snapshot = new_snapshot(_target(cli_ctx, resource_group, cluster_name),
                             {"revisions": revisions, "skipCluster": bool(skip_cluster), "warnDays": warn_days})
-    progress("reading cluster {}".format(cluster_name))
-    snapshot["cluster"] = azure_collectors.read_cluster(cli_ctx, resource_group, cluster_name)
-    cluster = ok_data(snapshot["cluster"])
-    if cluster is None:
+    progress("reading cluster {}, then the vault, role assignments, secrets and in-cluster objects"
+             .format(cluster_name))
+    graph = Graph()
+    graph.add("preload", lambda: _preload(PRELOADED_MODULES + (() if skip_cluster else PRELOADED_KUBE_MODULES)
+                                          + PRELOADED_LATER_MODULES))
+    graph.add("cluster", lambda: azure_collectors.read_cluster(cli_ctx, resource_group, cluster_name))
+    graph.add("plan", lambda item: _plan(item, revisions), needs=("cluster",))
+    graph.add("vault", lambda plan: _vault_node(cli_ctx, plan), needs=("plan",))
+    graph.add("roleAssignments", lambda plan: _roles_node(cli_ctx, plan), needs=("plan",))
+    kube_node = None
+    if not skip_cluster:
+        from azext_meshca.collectors import cluster as kube_collectors
+        graph.add("kube.client", lambda plan: _kube_client_node(cli_ctx, snapshot["target"], plan, kubeconfig,
+                                                                context), needs=("plan",))
+        kube_node = kube_collectors.add_cluster_nodes(graph, "kube.client")
+    results = graph.run()
+    snapshot["cluster"] = results["cluster"]
+    if results["plan"] is None:
         return snapshot
-    plugin = cluster.get("plugin") or {}
-    vault_id = plugin.get("keyVaultId")
-    has_vault = bool(azure_collectors.parse_vault_id(vault_id))
-    identity = (cluster.get("csiAddon") or {}).get("identity") or {}
-    revisions = revisions or cluster.get("revisions") or []
-
-    progress("reading the vault, role assignments, secrets and in-cluster objects")
-    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-        # Nested work (the four secrets, the kube reads) runs on a second pool so the
-        # outer tasks never wait on their own pool's threads.
-        with ThreadPoolExecutor(max_workers=MAX_WORKERS) as inner:
-            vault_future = (pool.submit(_vault_and_secrets, cli_ctx, vault_id, plugin, inner)
-                            if has_vault else None)
-            roles_future = (pool.submit(azure_collectors.read_role_assignments, cli_ctx, vault_id,
-                                        identity["objectId"])
-                            if has_vault and identity.get("objectId") else None)
-            kube_future = (None if skip_cluster else
-                           pool.submit(_cluster_side, cli_ctx, snapshot["target"], cluster, revisions,
-                                       kubeconfig, context, inner))
-            if vault_future:
-                snapshot["vault"], snapshot["secrets"], snapshot["keyFacts"] = _result(
-                    vault_future, lambda failed: (failed, {}, None))
-            if roles_future:
-                snapshot["roleAssignments"] = _result(roles_future, lambda failed: failed)
-            if kube_future:
-                snapshot["kube"] = _result(kube_future, lambda failed: {"access": failed})
+    if results["vault"] is not None:
+        snapshot["vault"], snapshot["secrets"], snapshot["keyFacts"] = _shaped(
+            results["vault"], lambda failed: (failed, {}, None))
+    if results["roleAssignments"] is not None:
+        snapshot["roleAssignments"] = results["roleAssignments"]
+    if kube_node is not None:
+        snapshot["kube"] = _shaped(results[kube_node], lambda failed: {"access": failed})
     return snapshot
 
 
-def _result(future, shaped_as):
-    """Collectors do not raise; if one does anyway, record the error in the shape its
-    place in the snapshot has (``shaped_as`` builds it from the failed item), rather
-    than crash or leave a mis-shaped entry for the checks to misread."""
-    try:
-        return future.result()
-    except Exception as error:  # pylint: disable=broad-except
-        return shaped_as(collected(error=describe_error(error)))
+def _plan(cluster_item, revisions):
+    """What the reads after the cluster need to know of it; None when it was not read
+    (then nothing else is read)."""
+    cluster = ok_data(cluster_item)
+    if cluster is None:
+        return None
+    plugin = cluster.get("plugin") or {}
+    vault_id = plugin.get("keyVaultId")
+    identity = (cluster.get("csiAddon") or {}).get("identity") or {}
+    return {"cluster": cluster, "plugin": plugin, "vaultId": vault_id,
+            "hasVault": bool(azure_collectors.parse_vault_id(vault_id)),
+            "identityObjectId": identity.get("objectId"),
+            "revisions": revisions or cluster.get("revisions") or []}
+
+
+def _vault_node(cli_ctx, plan):
+    if not plan or not plan["hasVault"]:
+        return None
+    return _vault_and_secrets(cli_ctx, plan["vaultId"], plan["plugin"])
+
+
+def _roles_node(cli_ctx, plan):
+    if not plan or not plan["hasVault"] or not plan["identityObjectId"]:
+        return None
+    return azure_collectors.read_role_assignments(cli_ctx, plan["vaultId"], plan["identityObjectId"])
+
+
+def _kube_client_node(cli_ctx, target, plan, kubeconfig, context):
+    """(api, source, failed, revisions) for the in-cluster reads; api None when the
+    cluster was not read or no credentials came."""
+    from azext_meshca.collectors import cluster as kube_collectors
+    if not plan:
+        return None, None, collected(error=collection_error("the cluster was not read")), []
+    api, source, failed = kube_collectors.kube_client(cli_ctx, target["resourceGroup"], target["cluster"],
+                                                      plan["cluster"], kubeconfig=kubeconfig, context=context)
+    return api, source, failed, plan["revisions"]
+
+
+def _shaped(result, shaped_as):
+    """Collectors do not raise; if one does anyway, the graph records its error as a
+    failed item: put it in the shape its place in the snapshot has (``shaped_as``
+    builds that from the failed item), rather than leave a mis-shaped entry for the
+    checks to misread."""
+    if isinstance(result, dict) and set(result) == {"ok", "data", "error"} and not result["ok"]:
+        return shaped_as(result)
+    return result

@@ -14,8 +14,10 @@ the AKS Istio add-on really leaves in a cluster (see azure-aks-docs ``articles/a
         crashError: "..."            # the error istiod prints in state crashloop
         caSource: plugin             # self-signed: istiod logs its self-signed CA although a plug-in
                                      # CA is configured (istiod < 1.26.1 started without ca-key.pem)
-      csi: {nodes: 1}                # provider + driver daemonset pods in kube-system (when the add-on is on)
-      workloadNamespaces: [default]  # or an int N: N generated namespaces (scale tests)
+      csi: {nodes: 1}                # nodes, and a provider + driver daemonset pod on each (when the add-on is on)
+      workloadNamespaces: [default]  # or an int N: N generated namespaces, each with istio-ca-root-cert (scale)
+      events: 0                      # N further events in aks-istio-system: Normal pod events of earlier
+                                     # istiod replica sets (scale; none is a FailedMount)
       rootConfigMap: auto            # auto (KV root once istiod ran) | false | {pki: set, part: root-cert}
       cacertsSecret: false           # older add-on: true (synced from KV) | {pki: set} (fixed content)
       certValidatorCronjob: false    # older add-on: true | {log: detected|not-detected|auto}
@@ -363,6 +365,36 @@ class KubeModel:
             self._build_revision_static(store, istiod)
         for manifest in self.spec.get("objects") or []:
             self._put_manifest(store, copy.deepcopy(manifest))
+        self._build_noise_events(store, int(self.spec.get("events", 0) or 0))
+
+    def _build_noise_events(self, store, count):
+        """``count`` events of a busy aks-istio-system: kubelet and scheduler events about
+        pods of earlier istiod replica sets (events outlive their pods for the event TTL).
+        Shaped as client-go records them (k8s.io/client-go/tools/record/event.go)."""
+        reasons = (("Scheduled", "default-scheduler", "Successfully assigned %s/%s to %s"),
+                   ("Pulled", "kubelet", 'Container image "mcr.microsoft.com/istio/pilot:1.21.3" already present'),
+                   ("Created", "kubelet", "Created container discovery"),
+                   ("Started", "kubelet", "Started container discovery"),
+                   ("Killing", "kubelet", "Stopping container discovery"))
+        for index in range(count):
+            reason, component, text = reasons[index % len(reasons)]
+            pod = "istiod-%s-%s-%s" % (self.revisions()[0] if self.revisions() else "asm-1-21",
+                                       _suffix("noise-rs/%d" % (index // 50), 10), _suffix("noise/%d" % index))
+            node = self._node_name(index % max(1, int((self.spec.get("csi") or {}).get("nodes", 1))))
+            message = text % (ISTIO_NAMESPACE, pod, node) if "%s" in text else text
+            moment = self._at(60 + (index % 3000))  # within the event TTL
+            source = {"component": component}
+            if component == "kubelet":
+                source["host"] = node
+            self._put(store, ("", "events"), {
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": "%s.%x" % (pod, 0x17a000000000000 + index), "namespace": ISTIO_NAMESPACE,
+                             "creationTimestamp": rfc3339(moment)},
+                "involvedObject": {"kind": "Pod", "namespace": ISTIO_NAMESPACE, "name": pod, "apiVersion": "v1",
+                                   "uid": _uid("Pod", ISTIO_NAMESPACE, pod)},
+                "reason": reason, "message": message, "source": source, "type": "Normal", "count": 1,
+                "firstTimestamp": rfc3339(moment), "lastTimestamp": rfc3339(moment), "eventTime": None,
+                "reportingComponent": component, "reportingInstance": node if component == "kubelet" else ""})
 
     def workload_namespaces(self):
         value = self.spec.get("workloadNamespaces", ["default"])

@@ -245,6 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self):
         sim = self.server.sim
+        self._started = time.time()  # when the request line arrived: the waterfall's start
         split = urlsplit(self.path)
         path = split.path or "/"
         length = int(self.headers.get("Content-Length") or 0)
@@ -324,6 +325,7 @@ class _Handler(BaseHTTPRequestHandler):
             "query": req.query,
             "principal": req.principal,
             "status": status,
+            "start": getattr(self, "_started", None),
             "time": time.time(),
         })
 

@@ -365,3 +365,27 @@ def test_bad_ca_in_the_vault_crashloops_istiod_with_the_go_error(tmp_path):
         assert "PRIVATE KEY" not in log
     finally:
         server.stop()
+
+
+def test_real_kubectl_pages_through_a_scaled_cluster(sim_factory, tmp_path):
+    """The scale knob (nodes, namespaces, events) and limit/continue paging as kubectl
+    uses them (--chunk-size), and the narrowed lists diagnose asks for."""
+    path = tmp_path / "scaled.yaml"
+    path.write_text("base: healthy\nkubernetes:\n  csi: {nodes: 7}\n  workloadNamespaces: 6\n  events: 9\n")
+    with sim_factory.fresh(str(path)) as scaled:
+        scaled.log.clear()
+        names = kubectl(scaled, "get", "configmaps", "-A", "--field-selector", "metadata.name=istio-ca-root-cert",
+                        "--chunk-size=2", "-o", "name").stdout.split()
+        assert len(names) == 7  # aks-istio-system and the 6 workload namespaces
+        pages = scaled.requests(service="kube", path_regex=r"^/api/v1/configmaps$")
+        assert len(pages) == 4 and all(page["query"]["limit"] == ["2"] for page in pages)
+        assert "continue" not in pages[0]["query"] and all("continue" in page["query"] for page in pages[1:])
+        assert len(kubectl(scaled, "get", "nodes", "--chunk-size=3", "-o", "name").stdout.split()) == 7
+        events = kubectl(scaled, "get", "events", "-n", NS, "--chunk-size=4", "-o", "name").stdout.split()
+        assert len(events) == 9  # healthy for 14h: only the generated events are within the TTL
+        assert kubectl(scaled, "get", "events", "-n", NS, "--field-selector", "reason=FailedMount",
+                       "-o", "name").stdout.split() == []
+        node = kubectl(scaled, "get", "nodes", "-o", "name").stdout.split()[3].split("/", 1)[1]
+        provider = kubectl(scaled, "get", "pods", "-n", "kube-system", "-l", "app=secrets-store-provider-azure",
+                           "--field-selector", "spec.nodeName=" + node, "-o", "name").stdout.split()
+        assert len(provider) == 1

@@ -1,0 +1,56 @@
+"""diagnose's requests do not depend on the size of the cluster.
+
+The same cluster (the article's issue 1) at 3 nodes, 20 namespaces and 50 events, and at
+1,000 nodes, 5,000 namespaces and 20,000 events: the simulator's request log must show
+the same requests, and the same findings. Speed is measured by bench/diagnose_speed.py
+--scale, never asserted here.
+"""
+
+import json
+import os
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "bench"))
+
+from diagnose_speed import scale_scenario  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from tests.e2e.test_diagnose_scenarios import diagnose  # noqa: E402  pylint: disable=wrong-import-position
+
+pytestmark = pytest.mark.e2e
+SIZES = {"small": (3, 20, 50), "large": (1000, 5000, 20000)}
+# Parts of a request that name generated objects (pod suffixes, job times) or each
+# simulator's own ports: not a difference in what was read.
+_GENERATED = re.compile(r"(aks-secrets-store-provider-azure|istio-cert-validator-cronjob-asm-1-21)-[0-9a-z-]+")
+_PORT = re.compile(r":[0-9]{2,5}\b")
+
+
+def _shape(entry):
+    query = {key: values for key, values in (entry.get("query") or {}).items() if key != "api-version"}
+    text = "{} {} {} {}".format(entry["service"], entry["method"], entry["path"], json.dumps(query, sort_keys=True))
+    return _PORT.sub(":PORT", _GENERATED.sub(r"\1-*", text))
+
+
+def _run(sim_factory, tmp_path, size):
+    nodes, namespaces, events = SIZES[size]
+    with sim_factory.fresh(scale_scenario(str(tmp_path), nodes, namespaces, events)) as sim:
+        az = sim.az()
+        sim.log.clear()
+        proc = diagnose(az, "-o", "json")
+        requests = sorted(_shape(entry) for entry in sim.requests())
+    result = json.loads(proc.stdout)
+    return proc.returncode, sorted(item["code"] for item in result["findings"]), requests
+
+
+def test_requests_are_the_same_at_3_and_at_1000_nodes(sim_factory, tmp_path):
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        small, large = pool.map(lambda size: _run(sim_factory, tmp_path, size), SIZES)
+    assert small[2] == large[2], "requests differ:\n" + "\n".join(
+        sorted(set(small[2]) ^ set(large[2])))
+    assert len(small[2]) <= 25
+    assert small[:2] == large[:2]  # same exit status, same findings
+    provider_logs = [line for line in small[2] if "/kube-system/pods/" in line and "/log" in line]
+    assert len(provider_logs) == 1  # the node of istiod's pods only
