@@ -34,9 +34,10 @@ _VARYING = [
     (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?"), "<time>"),
     (re.compile(r"\b[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+"), "<klog-time>"),
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
+    (re.compile(r"SN: [0-9a-f]+"), "SN: <serial>"),
+    (re.compile(r"port=\d+"), "port=<port>"),
     (re.compile(r"\b[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){15,}\b"), "<fingerprint>"),
     (re.compile(r"\b[0-9A-Fa-f]{32,}\b"), "<hex>"),
-    (re.compile(r"SN: [0-9a-f]+"), "SN: <serial>"),
     (re.compile(r"\b\d+(\.\d+)?(ms|s|m|h)\b(?= ago|\))"), "<age>"),
 ]
 
@@ -74,6 +75,14 @@ def comparable(snapshot):
             return _scrub(value)
         return value
     return walk(snapshot)
+
+
+def difference(expected, actual, lines=12):
+    """The first lines of a unified diff between two comparable snapshots ('' when equal)."""
+    import difflib
+    left = json.dumps(expected, indent=1, sort_keys=True).splitlines()
+    right = json.dumps(actual, indent=1, sort_keys=True).splitlines()
+    return "\n".join(list(difflib.unified_diff(left, right, "golden", "live", lineterm="", n=1))[:lines])
 
 
 def export(scenario, workdir):

@@ -222,12 +222,13 @@ def test_live_collection_yields_the_golden_snapshot(diagnosed, exports):
         if args or not path.exists() or scenario not in golden.scenarios():
             continue
         live = golden.comparable(json.loads(path.read_text(encoding="utf-8")))
-        if live != golden.comparable(golden.load(scenario)):
-            differ.append(scenario)
+        expected = golden.comparable(golden.load(scenario))
+        if live != expected:
+            differ.append("{}:\n{}".format(scenario, golden.difference(expected, live)))
         compared.append(scenario)
     assert len(compared) >= 30, compared
     assert not differ, "live snapshots differ from tests/testdata/golden (re-export with " \
-        ".venv/bin/python -m sandbox.golden if the change is intended): {}".format(differ)
+        ".venv/bin/python -m sandbox.golden if the change is intended):\n{}".format("\n".join(differ))
 
 
 def test_every_grid_code_is_absent_when_healthy(diagnosed):
