@@ -91,6 +91,14 @@ def _no_revision(snapshot):
     snapshot["kube"]["istiodLogs"]["data"] = []
 
 
+def _fleet_gaps(snapshot):
+    """What scan's fleet snapshot adds (azext_meshca/scan.py): subscriptions it could not scan."""
+    snapshot["fleet"] = {"subscriptionsNotScanned": [
+        {"subscriptionId": "s1", "reason": "not among the subscriptions Resource Graph returns for you",
+         "queryFailed": False},
+        {"subscriptionId": "s2", "reason": "429 Too Many Requests", "queryFailed": True}]}
+
+
 def _holds(**variant):
     """Key Vault holds another CA set (made for the snapshot's own time); in-cluster state is
     dropped, so only the certificate rules judge the change."""
@@ -117,6 +125,7 @@ CHANGED = {
                           ("MCA907",), ()),
     "skip-cluster": ("healthy", _skip_cluster, (), ("MCA908", "MCA719")),
     "revision-without-istiod": ("healthy", _no_revision, ("MCA810", "MCA814"), ()),
+    "fleet-subscriptions-not-scanned": ("healthy", _fleet_gaps, ("MCA910", "MCA911"), ()),
 }
 for _name, (_variant, _codes) in test_validation.DEFECTS.items():
     CHANGED["key-vault-holds-" + _name] = (
