@@ -255,7 +255,7 @@ def make_plugin_set(*, set_id="A", ca_id=None, cluster="cluster1", key_size=2048
                     chain_extra_unrelated=False, chain_not_starting_with_ca_cert=False,
                     wrong_root=False, root_pathlen0_over_issuing_intermediate=False,
                     root_not_self_signed=False, root_not_ca=False,
-                    intermediate_no_keycertsign=False, root_pathlen=None,
+                    intermediate_no_keycertsign=False, intermediate_not_ca=False, root_pathlen=None,
                     intermediate_pathlen=None, crlf=False, junk_around=False, now=None):
     """The four plug-in objects as PEM bytes, with at most a few chosen defects.
 
@@ -269,15 +269,15 @@ def make_plugin_set(*, set_id="A", ca_id=None, cluster="cluster1", key_size=2048
       days_left / root_days_left   exact daysLeft of ca-cert / root at ``now``
       sha1 / md5    ca-cert signed by its (RSA) issuer with that broken hash
       root_pathlen / intermediate_pathlen   pathlen of the root / of intermediate1 (3 tiers)
-    The chain variants, root_pathlen0_over_issuing_intermediate and
-    intermediate_no_keycertsign imply tiers=3.
+    The chain variants, root_pathlen0_over_issuing_intermediate,
+    intermediate_no_keycertsign and intermediate_not_ca imply tiers=3.
     """
     anchor = now or ANCHOR_TIME
     if tiers not in (2, 3):
         raise ValueError("tiers must be 2 or 3")
     if key_format not in ("pkcs8", "pkcs1", "ec", "ec-pkcs8"):
         raise ValueError("unknown key_format: {}".format(key_format))
-    if (chain_missing_intermediate or chain_wrong_order or intermediate_no_keycertsign
+    if (chain_missing_intermediate or chain_wrong_order or intermediate_no_keycertsign or intermediate_not_ca
             or root_pathlen0_over_issuing_intermediate or intermediate_pathlen is not None):
         tiers = 3
     if root_pathlen0_over_issuing_intermediate:
@@ -299,7 +299,7 @@ def make_plugin_set(*, set_id="A", ca_id=None, cluster="cluster1", key_size=2048
             issuer=root.subject, public_key=int_key.public_key(), signing_key=root_key,
             serial_label="{}/int1".format(set_id), not_before=int_before, not_after=int_after,
             pathlen=intermediate_pathlen, key_cert_sign=not intermediate_no_keycertsign,
-            issuer_public_key=root_key.public_key())
+            is_ca=not intermediate_not_ca, issuer_public_key=root_key.public_key())
         issuer_cert, issuer_key = intermediate, int_key
 
     ca_key = _ca_key_for(ca_id, key_format, key_size, weak_key)

@@ -166,8 +166,15 @@ def _grid_key(scenario, args):
 
 
 @pytest.fixture(scope="module")
-def diagnosed(sim_factory):
-    """{(scenario, args): Diagnosis} for every grid row, run a few at a time.
+def exports(tmp_path_factory):
+    """Where each plain row's run exports its snapshot (compared with the golden one)."""
+    return tmp_path_factory.mktemp("exports")
+
+
+@pytest.fixture(scope="module")
+def diagnosed(sim_factory, exports):
+    """{(scenario, args): Diagnosis} for every grid row, run a few at a time; rows
+    without arguments also --export their snapshot into ``exports``.
 
     Simulators are started here, one after the other (starting one is cheap); the az
     logins and diagnose runs, which cost CPU in their own processes, overlap.
@@ -183,7 +190,8 @@ def diagnosed(sim_factory):
     def run(key):
         scenario, args = key
         az = sim_factory.az_for(sims[scenario])
-        return key, Diagnosis(diagnose(az, *args, "-o", "json"))
+        export = () if args else ("--export", str(exports / (scenario + ".json")))
+        return key, Diagnosis(diagnose(az, *args, *export, "-o", "json"))
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         return dict(pool.map(run, keys))
@@ -200,6 +208,27 @@ def test_scenario_verdict(diagnosed, scenario, args, expected, infos, exit_statu
     if exit_status is None:
         exit_status = EXIT_PROBLEMS if run.codes("error") else EXIT_OK
     assert run.returncode == exit_status, run.summary()
+
+
+def test_live_collection_yields_the_golden_snapshot(diagnosed, exports):
+    """Each plain row's live snapshot, collected through the real az, equals the golden one
+    in tests/testdata/golden, run-varying values aside (sandbox.golden.comparable); the
+    unit grid (tests/unit/test_golden.py) judges the golden files. After changing a
+    scenario or a collector: .venv/bin/python -m sandbox.golden"""
+    from sandbox import golden
+    compared, differ = [], []
+    for (scenario, args) in diagnosed:
+        path = exports / (scenario + ".json")
+        if args or not path.exists() or scenario not in golden.scenarios():
+            continue
+        live = golden.comparable(json.loads(path.read_text(encoding="utf-8")))
+        expected = golden.comparable(golden.load(scenario))
+        if live != expected:
+            differ.append("{}:\n{}".format(scenario, golden.difference(expected, live)))
+        compared.append(scenario)
+    assert len(compared) >= 30, compared
+    assert not differ, "live snapshots differ from tests/testdata/golden (re-export with " \
+        ".venv/bin/python -m sandbox.golden if the change is intended):\n{}".format("\n".join(differ))
 
 
 def test_every_grid_code_is_absent_when_healthy(diagnosed):

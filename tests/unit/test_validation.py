@@ -118,6 +118,7 @@ DEFECTS = {
     "intermediate-pathlen0": (dict(intermediate_pathlen=0), {"MCA715", "MCA719"}),
     "intermediate-no-keycertsign": (dict(intermediate_no_keycertsign=True),
                                     {"MCA716", "MCA719"}),
+    "intermediate-not-ca": (dict(intermediate_not_ca=True), {"MCA722", "MCA719"}),
     "ca-expired": (dict(expired=True), {"MCA717"}),
     "ca-not-yet-valid": (dict(not_yet_valid=True), {"MCA721"}),
     "ca-expires-soon": (dict(days_left=10), {"MCA718"}),

@@ -1,0 +1,198 @@
+"""The golden grid: analyse() over every sandbox scenario's exported snapshot
+(tests/testdata/golden, re-exported with ``.venv/bin/python -m sandbox.golden``), plus
+rows that change one thing in a golden snapshot, plus the certificate grid of
+test_validation. Meta-test: every catalog code has a row that emits it.
+
+Each row pins the exact set of error and warning codes and names the infos it needs.
+The end-to-end grid (tests/e2e/test_diagnose_scenarios.py) proves that live collection
+through the real az still yields these snapshots.
+"""
+
+import copy
+import datetime
+
+import pytest
+
+from azext_meshca import catalog
+from azext_meshca.diagnose import analyse
+from sandbox import certfactory, golden
+from sandbox.sim.scenario import list_scenarios
+from tests.unit import snapshots as s
+from tests.unit import test_validation
+
+WARN_DAYS = 30
+
+# scenario: (exact error+warning codes, infos that must be there)
+EXPECTED = {
+    "healthy": ((), ("MCA303", "MCA719", "MCA813")),
+    "healthy-rbac": ((), ("MCA303", "MCA719", "MCA813")),
+    "healthy-aad": ((), ("MCA303", "MCA719", "MCA813")),
+    "diag-mesh-disabled": (("MCA101",), ()),
+    "fix-no-plugin": (("MCA102",), ()),
+    "diag-plugin-incomplete": (("MCA103", "MCA801", "MCA805"), ()),
+    "diag-bad-vault-id": (("MCA104", "MCA801", "MCA806"), ()),
+    "fix-bad-vault-id": (("MCA104", "MCA801", "MCA806"), ()),
+    "diag-vault-missing": (("MCA105", "MCA801", "MCA806"), ()),
+    "diag-addon-disabled": (("MCA201", "MCA801", "MCA809"), ()),
+    "fix-addon-disabled": (("MCA201", "MCA401", "MCA801", "MCA809"), ()),
+    "diag-addon-no-identity": (("MCA202", "MCA801", "MCA802"), ()),
+    "article-issue-2": (("MCA301",), ("MCA813",)),
+    "diag-poll-interval-long": (("MCA302",), ("MCA813",)),
+    "diag-root-not-picked-up": (("MCA304",), ("MCA303",)),
+    "diag-cacerts-lag": (("MCA305",), ("MCA303",)),
+    "diag-namespace-stale-root": (("MCA306",), ("MCA303",)),
+    "article-issue-1": (("MCA401", "MCA801", "MCA802"), ("MCA303",)),
+    "article-issue-1-azcore": (("MCA401", "MCA801", "MCA802"), ("MCA303",)),
+    "rbac-no-access": (("MCA402", "MCA801", "MCA803"), ()),
+    "rbac-reader-role": (("MCA403", "MCA801", "MCA803"), ()),
+    "diag-rbac-policy-ignored": (("MCA402", "MCA404", "MCA801", "MCA803"), ()),
+    "diag-policy-role-ignored": (("MCA401", "MCA405", "MCA801", "MCA802"), ()),
+    "diag-vault-other-tenant": (("MCA406",), ()),
+    "kv-public-access-disabled": (("MCA501", "MCA801", "MCA804", "MCA904"), ()),
+    "kv-firewall": (("MCA502", "MCA801", "MCA804", "MCA904"), ()),
+    "article-issue-3": (("MCA601", "MCA801", "MCA805"), ()),
+    "article-issue-3-azcore": (("MCA601", "MCA801", "MCA805"), ()),
+    "diag-secret-disabled": (("MCA611", "MCA801", "MCA807"), ()),
+    "diag-secret-expired": (("MCA612",), ("MCA813",)),
+    "diag-secret-is-certificate": (("MCA613",), ("MCA813",)),
+    "diag-cert-wrong-root": (("MCA710", "MCA801", "MCA812"), ()),
+    "diag-cert-mismatched-key": (("MCA709", "MCA801", "MCA812"), ()),
+    "diag-cert-expired": (("MCA717", "MCA801", "MCA812"), ()),
+    "diag-identity-not-found": (("MCA801", "MCA808"), ()),
+    "diag-istio-1-19": ((), ("MCA813",)),
+    "diag-istio-1-23": ((), ("MCA813",)),
+    "diag-spc-stale": (("MCA815",), ("MCA813",)),
+    "diag-self-signed-1-19": (("MCA811",), ()),
+    "diag-self-signed-1-21": (("MCA811",), ()),
+    "diag-self-signed-1-23": (("MCA811",), ()),
+    "kube-unreachable": (("MCA905",), ("MCA303", "MCA719")),
+    "diag-operator-no-secret-access": (("MCA904",), ("MCA303", "MCA813")),
+    "diag-rbac-operator-no-secret-access": (("MCA904",), ("MCA303", "MCA813")),
+}
+
+# A golden snapshot with one thing changed: (base scenario, change, exact error+warning codes, infos).
+
+
+def _fail(path, reason, status=None, code=None):
+    def change(snapshot):
+        s.fail(snapshot, path, reason, status, code)
+    return change
+
+
+def _skip_cluster(snapshot):
+    snapshot["kube"] = None
+    snapshot["options"]["skipCluster"] = True
+
+
+def _no_revision(snapshot):
+    """--revision asm-1-99: neither istiod-asm-1-99 nor istio-spc-asm-1-99 exists."""
+    snapshot["kube"]["secretProviderClasses"]["data"] = {"asm-1-99": None}
+    snapshot["kube"]["istiodDeployments"]["data"] = {"asm-1-99": None}
+    snapshot["kube"]["istiodLogs"]["data"] = []
+
+
+def _fleet_gaps(snapshot):
+    """What scan's fleet snapshot adds (azext_meshca/scan.py): subscriptions it could not scan."""
+    snapshot["fleet"] = {"subscriptionsNotScanned": [
+        {"subscriptionId": "s1", "reason": "not among the subscriptions Resource Graph returns for you",
+         "queryFailed": False},
+        {"subscriptionId": "s2", "reason": "429 Too Many Requests", "queryFailed": True}]}
+
+
+def _holds(**variant):
+    """Key Vault holds another CA set (made for the snapshot's own time); in-cluster state is
+    dropped, so only the certificate rules judge the change."""
+    def change(snapshot):
+        now = datetime.datetime.fromisoformat(snapshot["collectedAt"].replace("Z", "+00:00"))
+        objects = certfactory.make_plugin_set(now=now, **variant)
+        for obj in ("root-cert", "ca-cert", "cert-chain"):
+            snapshot["secrets"][obj]["data"]["value"] = objects[obj].decode("ascii")
+        snapshot["keyFacts"] = s.key_facts(objects["ca-key"])
+        _skip_cluster(snapshot)
+    return change
+
+
+CHANGED = {
+    "cluster-unreadable": ("healthy", _fail(("cluster",), "403 Forbidden (AuthorizationFailed)", 403,
+                                            "AuthorizationFailed"), ("MCA901",), ()),
+    "vault-unreadable": ("healthy", _fail(("vault",), "403 Forbidden (AuthorizationFailed)", 403,
+                                          "AuthorizationFailed"), ("MCA902",), ()),
+    "role-assignments-unreadable": ("healthy-rbac", _fail(("roleAssignments",), "403 Forbidden", 403),
+                                    ("MCA903",), ()),
+    "no-credentials": ("healthy", _fail(("kube", "access"), "403 Forbidden (AuthorizationFailed)", 403,
+                                        "AuthorizationFailed"), ("MCA906",), ()),
+    "events-unreadable": ("healthy", _fail(("kube", "events"), "403 Forbidden", 403, "Kubernetes403"),
+                          ("MCA907",), ()),
+    "skip-cluster": ("healthy", _skip_cluster, (), ("MCA908", "MCA719")),
+    "revision-without-istiod": ("healthy", _no_revision, ("MCA810", "MCA814"), ()),
+    "fleet-subscriptions-not-scanned": ("healthy", _fleet_gaps, ("MCA910", "MCA911"), ()),
+}
+for _name, (_variant, _codes) in test_validation.DEFECTS.items():
+    CHANGED["key-vault-holds-" + _name] = (
+        "healthy", _holds(**_variant), tuple(code for code in _codes if catalog.CATALOG[code].severity != "info"),
+        tuple(code for code in _codes if catalog.CATALOG[code].severity == "info"))
+
+
+def _problems(result):
+    return {item["code"] for item in result["findings"] if item["severity"] in ("error", "warning")}
+
+
+def _infos(result):
+    return {item["code"] for item in result["findings"] if item["severity"] == "info"}
+
+
+@pytest.fixture(scope="module")
+def goldens():
+    return {name: golden.load(name) for name in golden.scenarios()}
+
+
+def test_every_scenario_has_a_golden_snapshot_and_a_row():
+    """Scenarios whose cluster cannot be read export nothing (diagnose stops with an error)."""
+    exported = set(golden.scenarios())
+    assert exported <= set(list_scenarios())
+    assert set(EXPECTED) <= exported, sorted(set(EXPECTED) - exported)
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED))
+def test_golden_verdict(goldens, scenario):
+    problems, infos = EXPECTED[scenario]
+    result = analyse(goldens[scenario], WARN_DAYS)
+    assert _problems(result) == set(problems), result["findings"]
+    assert set(infos) <= _infos(result)
+
+
+@pytest.mark.parametrize("row", sorted(CHANGED))
+def test_changed_golden_verdict(goldens, row):
+    base, change, problems, infos = CHANGED[row]
+    snapshot = copy.deepcopy(goldens[base])
+    change(snapshot)
+    result = analyse(snapshot, WARN_DAYS)
+    assert _problems(result) == set(problems), result["findings"]
+    assert set(infos) <= _infos(result)
+
+
+def test_every_catalog_code_has_a_grid_row_that_emits_it(goldens):
+    """Codes emitted by running the rows (not read from their expectations): the golden
+    rows, the changed rows, and the certificate grid of test_validation (what a snapshot
+    cannot carry, such as binary DER, is judged there from files)."""
+    emitted = set()
+    for scenario in goldens:
+        emitted |= {item["code"] for item in analyse(goldens[scenario], WARN_DAYS)["findings"]}
+    for base, change, _, _ in CHANGED.values():
+        snapshot = copy.deepcopy(goldens[base])
+        change(snapshot)
+        emitted |= {item["code"] for item in analyse(snapshot, WARN_DAYS)["findings"]}
+    objects = test_validation.cf.make_plugin_set()
+    for make, codes in test_validation.FORMAT_DEFECTS.values():
+        for name in codes:
+            findings, _ = test_validation._run(dict(objects, **{name: make(objects, name)}))  # pylint: disable=protected-access
+            emitted |= {item["code"] for item in findings}
+    live = {code for code in catalog.CATALOG if code not in catalog.RETIRED}
+    assert live <= emitted, sorted(live - emitted)
+
+
+def test_golden_snapshots_hold_no_private_key():
+    for name in golden.scenarios():
+        with open(golden.golden_path(name), encoding="utf-8") as handle:
+            assert "PRIVATE KEY" not in handle.read(), name
+
