@@ -558,7 +558,7 @@ def template_fields(template):
 
 
 # Where each code's page lives (docs/findings/MCAnnn.md in the repository; setup.py's url).
-DOCS_URL = "https://example.invalid/meshca/blob/main/docs/findings/{}.md"
+DOCS_URL = "https://github.com/Azure/azure-cli-extensions/blob/main/src/meshca/docs/findings/{}.md"
 
 
 def docs_url(code):
