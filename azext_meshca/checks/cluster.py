@@ -24,6 +24,8 @@ CAUSE_CODES = {
     logparse.UNKNOWN: "MCA807",
     logparse.TIMEOUT: "MCA807",
     logparse.IDENTITY: "MCA808",
+    logparse.IDENTITY_ENDPOINT: "MCA816",
+    logparse.TENANT: "MCA817",
     logparse.DRIVER: "MCA809",
 }
 _MOUNT_EVENT_KINDS = ("Pod", "Deployment")
@@ -85,7 +87,7 @@ def _provider_failures(snapshot):
 
 
 def _concerns_plugin(result, names):
-    if not names or result["cause"] in (logparse.IDENTITY, logparse.DRIVER):
+    if not names or result["cause"] in (logparse.IDENTITY, logparse.IDENTITY_ENDPOINT, logparse.DRIVER):
         return True
     if result["secretName"]:
         return result["secretName"].lower() in names

@@ -19,10 +19,14 @@ KUBE_TIMEOUT = (5, 20)
 PAGE_SIZE = 500
 PROVIDER_LOG_LINES = 300
 ISTIOD_LOG_LINES = 5000
+# The head of istiod's current log: its CA lines come once, at startup, and a busy mesh
+# pushes them out of any tail within minutes (read_namespaced_pod_log's limit_bytes
+# returns the head, tail_lines the end).
+ISTIOD_HEAD_BYTES = 512 * 1024
 # istiod log lines that say which CA it loaded (istio/istio pilot/pkg/bootstrap/istio_ca.go, every Istio version).
 ISTIOD_CA_MARKERS = (
     "plugged-in cert", "self-signed cert is used", "istio-generated cacerts", "Use root cert from",
-    "Use roots from istio-ca-secret", "signing ca files", "x509 cert - ", "Istiod certificates are reloaded",
+    "Use roots from", "signing ca files", "x509 cert - ", "Istiod certificates are reloaded",
     "CA KeyCertBundle", "incomplete signing CA bundle", "Update Istiod cacerts", "Plug-in CA",
     "ROOT-CA", "trust anchor", "intermediate CA", "failed to create", "cacerts",
 )
@@ -214,10 +218,25 @@ def read_events(api):
     return result
 
 
-def _pod_log(core, pod_name, namespace, container=None, tail_lines=None):
+def _pod_log(core, pod_name, namespace, container=None, tail_lines=None, limit_bytes=None):
     text = core.read_namespaced_pod_log(pod_name, namespace, container=container, tail_lines=tail_lines,
-                                        _request_timeout=KUBE_TIMEOUT)
+                                        limit_bytes=limit_bytes, _request_timeout=KUBE_TIMEOUT)
     return text.splitlines() if text else []
+
+
+def _head_and_tail_log(core, pod_name, namespace, container):
+    """The first ISTIOD_HEAD_BYTES and the last ISTIOD_LOG_LINES lines of a container's log.
+
+    A head shorter than the limit is the whole log, so the tail adds nothing. Otherwise
+    the head's last line may be cut mid-way and is dropped; head and tail may overlap on
+    a log of middling size, which repeats lines in order and changes no verdict.
+    """
+    head_text = core.read_namespaced_pod_log(pod_name, namespace, container=container,
+                                             limit_bytes=ISTIOD_HEAD_BYTES, _request_timeout=KUBE_TIMEOUT) or ""
+    head = head_text.splitlines()
+    if len(head_text.encode("utf-8")) < ISTIOD_HEAD_BYTES:
+        return head
+    return head[:-1] + _pod_log(core, pod_name, namespace, container=container, tail_lines=ISTIOD_LOG_LINES)
 
 
 def read_provider_logs(api):
@@ -239,7 +258,7 @@ def read_istiod_logs(api, pods):
     for pod in pods:
         if pod["phase"] != "Running":
             continue
-        lines = _pod_log(core, pod["name"], ISTIO_NAMESPACE, container="discovery", tail_lines=ISTIOD_LOG_LINES)
+        lines = _head_and_tail_log(core, pod["name"], ISTIO_NAMESPACE, "discovery")
         result.append({"pod": pod["name"],
                        "lines": [line for line in lines if any(marker in line for marker in ISTIOD_CA_MARKERS)]})
     return result

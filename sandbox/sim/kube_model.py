@@ -127,8 +127,13 @@ def istio_version(revision, override=None):
 
 
 def ca_mode_lines(version, plugin):
-    """The line that tells plug-in from self-signed CA, per Istio version (istio/istio pilot/pkg/bootstrap/istio_ca.go)."""
-    if version < (1, 21):
+    """The line that tells plug-in from self-signed CA, per Istio version.
+
+    istio/istio pilot/pkg/bootstrap/certcontroller.go: 1.18-1.19 "Use plugged-in cert at %v",
+    1.20-1.22 "DNS certs use plugged-in cert at %v", 1.23+ "Use root cert from %v"
+    (tests/upstream/istiod/ holds each version's lines).
+    """
+    if version < (1, 20):
         return ("Use plugged-in cert at etc/cacerts/ca-key.pem" if plugin
                 else "No plugged-in cert at etc/cacerts/ca-key.pem; self-signed cert is used")
     if version < (1, 23):
@@ -270,6 +275,8 @@ class KubeModel:
         meta = pod["metadata"]
         key = (meta["namespace"], meta["name"], container)
         lines = self._dynamic_logs.get(key, self._logs.get(key))
+        if callable(lines):  # a log generated on first read (istiod's traffic volume)
+            lines = self._dynamic_logs[key] = lines()
         statuses = (pod.get("status") or {}).get("containerStatuses") or []
         for status in statuses:
             waiting = (status.get("state") or {}).get("waiting") or {}
@@ -491,14 +498,44 @@ class KubeModel:
         if not self.addon_enabled():
             return MountState(ok=False, error=_DRIVER_MISSING)
         oid = (self.world.addon_identity() or {}).get("objectId", "")
+        endpoint_error = self._identity_endpoint_error()
         files = {}
         for obj in self.world.plugin_objects():
-            denial = self.world.secret_access(obj.vault_name, oid, obj.object_name)
+            if endpoint_error:
+                return MountState(ok=False, failed_object=obj.object_name, error=endpoint_error)
+            denial = self._tenant_denial(obj.vault_name) or self.world.secret_access(obj.vault_name, oid,
+                                                                                     obj.object_name)
             if denial is not None:
                 error = render_kv_error(denial, obj.vault_name, obj.object_name, self.world.key_vault_error_format)
                 return MountState(ok=False, failed_object=obj.object_name, error=error)
             files[obj.file] = self.world.secret_value(obj.vault_name, obj.object_name)[1] or ""
         return MountState(ok=True, files=files)
+
+    def _identity_endpoint_error(self):
+        """The token error when ``kubernetes.csi.identityEndpoint: unreachable`` (IMDS down).
+
+        Legacy provider: go-autorest adal's text; provider v1.5+: azidentity's
+        ``ManagedIdentityCredential: <net/http error>`` (tests/upstream/provider/ has both).
+        """
+        if (self.spec.get("csi") or {}).get("identityEndpoint") != "unreachable":
+            return None
+        url = "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01"
+        if self.world.key_vault_error_format == "azcore":
+            return ('ManagedIdentityCredential: Get "%s&resource=https%%3A%%2F%%2Fvault.azure.net": dial tcp '
+                    '169.254.169.254:80: connect: connection refused' % url)
+        return ('keyvault.BaseClient#GetSecret: Failure preparing request: StatusCode=0 -- Original Error: '
+                'the MSI endpoint is not available. Failed HTTP request to MSI endpoint: Get "%s": context '
+                'deadline exceeded' % url)
+
+    def _tenant_denial(self, vault_name):
+        """Key Vault's 401 AKV10032 when the vault trusts another tenant than the add-on's token."""
+        vault = self.world.find_vault(vault_name)
+        tenant = str(((vault or {}).get("properties") or {}).get("tenantId") or "")
+        if not vault or not tenant or tenant.lower() == str(self.world.tenant).lower():
+            return None
+        from sandbox.sim.scenario import KvDenial
+        return KvDenial(401, "Unauthorized", "AKV10032: Invalid issuer. Expected one of https://sts.windows.net/%s/, "
+                        "found https://sts.windows.net/%s/." % (tenant, self.world.tenant))
 
     def _delayed(self, mount):
         """Keep showing the last failure for ``mountRetrySeconds`` after the World allows the mount.
@@ -948,8 +985,7 @@ def _discovery_log(model, pod, version, mount, state, istiod):
         text = "%s\t%s\t%s%s" % (_micro(clock[0]), level, scope + "\t" if scope else "", message)
         return (_micro(clock[0]), text)
 
-    lines = [line("info", 'FLAG: --caCertFile=""'), line("info", 'FLAG: --domain="cluster.local"'),
-             line("info", "validationController\tReconcile(enter): retry dry-run creation of invalid config")]
+    lines = [line("info", 'FLAG: --caCertFile=""'), line("info", 'FLAG: --domain="cluster.local"')]
     crash_error = istiod.get("crashError") if state == "crashloop" else None
     if state == "crashloop" and not crash_error and mount.plugin:
         crash_error = istiod_load_error(mount.files)
@@ -965,7 +1001,63 @@ def _discovery_log(model, pod, version, mount, state, istiod):
     lines.append(line("info", "Not ready to switch validation to fail-closed: dummy invalid config not rejected",
                       "validationController"))
     lines.append(line("info", "All caches have been synced up in 1.021s, marking server ready", "ads"))
-    return lines
+    lines.extend(line(level, text) for level, text in reload_lines(version, istiod.get("reload")))
+    traffic = int(istiod.get("trafficLines", 0) or 0)
+    if not traffic:
+        return lines
+    startup, after = lines, clock[0]
+    return lambda: startup + list(istiod_traffic_lines(after, traffic))  # built on first read only
+
+
+# istiod's hot-reload outcomes, per version (istio/istio pilot/pkg/bootstrap/istio_ca.go
+# handleEvent; certcontroller.go updateRootCertAndGenKeyCert logs the trust-anchor line
+# when multi-root is on, after every successful reload). Templates: tests/upstream/istiod/.
+_RELOAD_INTERMEDIATE = ("info", "Istiod has detected the newly added intermediate CA and updated its key and certs "
+                                "accordingly")
+
+
+def reload_lines(version, outcome):
+    """[(level, message)] istiod logs after a change under etc/cacerts, or [] for no change."""
+    if not outcome:
+        return []
+    rejected_level = "info" if version < (1, 20) else "warn"
+    outcomes = {
+        "intermediate-updated": [_RELOAD_INTERMEDIATE],
+        "root-accepted": [("info", "Updating new ROOT-CA"), ("info", "update root cert and generate new dns certs"),
+                          ("info", "Update trust anchor with new root cert"), _RELOAD_INTERMEDIATE],
+        "root-rejected": [("info" if version < (1, 20) else "warn", "Updating new ROOT-CA not supported")],
+        "multi-root-disabled": [(rejected_level, "Multi root is disabled, updating new ROOT-CA not supported")],
+        "bad-files": [("error", "Failed to update new Plug-in CA certs: tls: private key does not match public key")],
+    }
+    if outcome not in outcomes:
+        raise ValueError("kubernetes.istiod.reload must be one of " + ", ".join(sorted(outcomes)))
+    return [("info", "Update Istiod cacerts")] + outcomes[outcome]
+
+
+def istiod_traffic_lines(after, count):
+    """``count`` lines of a busy istiod's proxy traffic after moment ``after``: (timestamp, line).
+
+    The one place that makes log volume (a scale knob may call it with larger counts).
+    Texts: istio/istio pkg/xds/server.go "ADS: new connection for node:%s" and
+    "ADS: %q %s terminated"; pilot/pkg/xds/discovery.go "Push debounce stable[%d] ...".
+    A generator: the caller decides whether to keep the lines.
+    """
+    moment = after
+    step = datetime.timedelta(milliseconds=7)
+    for index in range(count):
+        moment += step
+        stamp = _micro(moment)
+        pod = "sleep-%s-%s.default-%d" % (_suffix("rs%d" % (index % 97), 10), _suffix("p%d" % (index % 389)),
+                                          index // 3 + 1)
+        kind = index % 3
+        if kind == 0:
+            text = "ADS: new connection for node:%s" % pod
+        elif kind == 1:
+            text = 'ADS: "10.244.%d.%d:%d" %s terminated' % (index % 250, index % 200 + 2, 40000 + index % 20000, pod)
+        else:
+            text = ("Push debounce stable[%d] 1 for config ServiceEntry/default/svc-%d.default.svc.cluster.local: "
+                    "100.2ms since last change, 100.2ms since last push, full=true" % (index // 3 + 1, index % 61))
+        yield (stamp, "%s\tinfo\tads\t%s" % (stamp, text))
 
 
 def _x509_lines(mount, start):
