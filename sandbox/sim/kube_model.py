@@ -207,7 +207,7 @@ class MountState:
         return "failed to get objectType:secret, objectName:%s, objectVersion:: %s" % (self.failed_object, self.error)
 
     def event_message(self, pod_name):
-        if self.failed_object:
+        if self.error != _DRIVER_MISSING:  # a provider error, even for an empty object name
             detail = ("rpc error: code = Unknown desc = failed to mount secrets store objects for pod %s/%s, err: "
                       "rpc error: code = Unknown desc = failed to mount objects, error: %s"
                       % (ISTIO_NAMESPACE, pod_name, self.provider_error()))
@@ -656,14 +656,11 @@ class KubeModel:
             if mount.failed_object:
                 for seconds_ago in (180, 120, 61):
                     moment = self._at(seconds_ago)
-                    lines.append((_micro(moment), _klog("E", moment, "server.go:234",
-                                                        '"failed to process mount request" err=%s'
-                                                        % json.dumps(mount.provider_error()))))
-            elif mount.ok and mount.plugin:
-                moment = self._healthy_since or self._at(14 * 3600)
-                lines.append((_micro(moment), _klog("I", moment, "server.go:160",
-                                                    '"mount request succeeded" pod="%s" objects=4'
-                                                    % ISTIO_NAMESPACE)))
+                    entry = _klog("E", moment, "server.go:60", '"failed to process mount request" err='
+                                  + klog_value(mount.provider_error()))
+                    lines.extend((_micro(moment), text) for text in entry.split("\n"))
+            # A successful mount logs nothing at the default verbosity (the provider's
+            # success lines are klog.V(5), Azure/secrets-store-csi-driver-provider-azure pkg/provider).
             self.set_log("kube-system", pod["metadata"]["name"], "provider-azure-installer", lines)
 
     def _build_validator_logs(self, mount):
@@ -685,6 +682,15 @@ class KubeModel:
 
 
 # ---------------------------------------------------------------------------- object builders
+
+def klog_value(value):
+    """A string value as klog v2.80+ writes it (kubernetes/klog internal/serialize/keyvalues.go
+    writeStringValue): quoted on one line, or ``<``, tab-indented lines and `` >``."""
+    if "\n" not in value:
+        return json.dumps(value)
+    body = value[:-1] if value.endswith("\n") else value
+    return "<\n" + "".join("\t" + line + "\n" for line in body.split("\n")) + " >"
+
 
 def _klog(severity, moment, where, message):
     return "%s%s       1 %s] %s" % (severity, moment.strftime("%m%d %H:%M:%S.%f"), where, message)
