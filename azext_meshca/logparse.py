@@ -52,6 +52,9 @@ _CAUSE_MARKERS = (
                                            "Public network access is disabled")),
     (SECRET_DISABLED, "SecretDisabled", ("SecretDisabled", "not allowed on a disabled secret")),
     (ACCESS_POLICY, "AccessDenied", ("AccessDenied", "does not have secrets get permission")),
+    # An access policy that names an applicationId (a compound identity) grants only callers
+    # using the on-behalf-of flow; Key Vault says so with the inner code ForbiddenByPolicy.
+    (ACCESS_POLICY, "ForbiddenByPolicy", ("ForbiddenByPolicy", "to use on-behalf-of (OBO) flow")),
     (SECRET_NOT_FOUND, "SecretNotFound", ("SecretNotFound", "was not found in this key vault")),
     (NETWORK, None, ("StatusCode=0", "no such host", "i/o timeout", "connection refused",
                      "connection reset by peer")),
