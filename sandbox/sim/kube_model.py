@@ -14,7 +14,11 @@ the AKS Istio add-on really leaves in a cluster (see azure-aks-docs ``articles/a
         crashError: "..."            # the error istiod prints in state crashloop
         caSource: plugin             # self-signed: istiod logs its self-signed CA although a plug-in
                                      # CA is configured (istiod < 1.26.1 started without ca-key.pem)
+        trafficLines: 0              # proxy-traffic lines after the startup lines (a busy mesh: 30000)
+        reload: null                 # a hot reload after startup: intermediate-updated | root-accepted |
+                                     # root-rejected | multi-root-disabled | bad-files
       csi: {nodes: 1}                # provider + driver daemonset pods in kube-system (when the add-on is on)
+                                     # identityEndpoint: unreachable -> the provider gets no IMDS token
       workloadNamespaces: [default]  # or an int N: N generated namespaces (scale tests)
       rootConfigMap: auto            # auto (KV root once istiod ran) | false | {pki: set, part: root-cert}
       cacertsSecret: false           # older add-on: true (synced from KV) | {pki: set} (fixed content)
