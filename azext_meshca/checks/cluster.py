@@ -29,6 +29,10 @@ CAUSE_CODES = {
     logparse.DRIVER: "MCA809",
 }
 _MOUNT_EVENT_KINDS = ("Pod", "Deployment")
+# kubelet's FailedMount, and the driver's MountRotationFailed (up to v1.5, kubernetes-sigs/
+# secrets-store-csi-driver pkg/rotation/reconciler.go): a rotation poll that the provider failed,
+# while istiod keeps running on the files it mounted before.
+_MOUNT_EVENT_REASONS = ("FailedMount", "MountRotationFailed")
 _NOT_STUCK = ("Terminating", "Completed", "Succeeded")
 
 
@@ -67,7 +71,7 @@ def _plugin_secret_names(snapshot):
 def _event_failures(snapshot):
     failures = []
     for event in kube_item(snapshot, "events") or ():
-        if event.get("reason") != "FailedMount" or event.get("involvedKind") not in _MOUNT_EVENT_KINDS:
+        if event.get("reason") not in _MOUNT_EVENT_REASONS or event.get("involvedKind") not in _MOUNT_EVENT_KINDS:
             continue
         result = logparse.classify_mount_error(event.get("message"))
         if result is not None:

@@ -941,7 +941,7 @@ def _event(model, involved, reason, message, first, last, count=1, kind="Normal"
 
 
 def _istiod_events(model, deploy, rs, pods, mount, state, istiod):
-    """Scheduling/mount events on the pods, and (as the article shows) on the deployment too."""
+    """The deployment controller's scaling event, and scheduling/mount/container events on the pods."""
     deploy_created = datetime.datetime.strptime(deploy["metadata"]["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ") \
         .replace(tzinfo=datetime.timezone.utc)
     _event(model, deploy, "ScalingReplicaSet", "Scaled up replica set %s to %d" % (rs["metadata"]["name"],
@@ -955,19 +955,23 @@ def _istiod_events(model, deploy, rs, pods, mount, state, istiod):
         scheduled = "Successfully assigned %s/%s to %s" % (ISTIO_NAMESPACE, name, DEFAULT_NODE)
         _event(model, pod, "Scheduled", scheduled, pod_created, pod_created, component="default-scheduler")
         if state == "init-stuck":
-            targets = [pod] + ([deploy] if index == 0 else [])
+            # Kubelet reports mount failures on the pod only (kubernetes/kubernetes
+            # pkg/kubelet/volumemanager): `kubectl describe deploy` never shows them,
+            # whatever the troubleshooting article's Issue 3 table suggests.
             last = model._at(61) if age_seconds > 61 else model.t0
             count = max(1, age_seconds // 21)
-            for target in targets:
-                if target is deploy:
-                    _event(model, deploy, "Scheduled", scheduled, pod_created, pod_created,
-                           component="default-scheduler")
-                if age_seconds > 120:
-                    _event(model, target, "FailedMount", _MOUNT_TIMEOUT, model._at(66), model._at(66), kind="Warning")
-                _event(model, target, "FailedMount", mount.event_message(name) if not mount.ok else
-                       'MountVolume.SetUp failed for volume "cacerts" : rpc error: code = DeadlineExceeded desc = '
-                       'context deadline exceeded', pod_created, last, count=count, kind="Warning")
+            if age_seconds > 120:
+                _event(model, pod, "FailedMount", _MOUNT_TIMEOUT, model._at(66), model._at(66), kind="Warning")
+            _event(model, pod, "FailedMount", mount.event_message(name) if not mount.ok else
+                   'MountVolume.SetUp failed for volume "cacerts" : rpc error: code = DeadlineExceeded desc = '
+                   'context deadline exceeded', pod_created, last, count=count, kind="Warning")
         elif state in ("running", "crashloop"):
+            if not mount.ok and (model.spec.get("csi") or {}).get("rotationEvents"):
+                # driver <= v1.5: its rotation reconciler reports a failed poll of a mounted volume
+                # (kubernetes-sigs/secrets-store-csi-driver pkg/rotation/reconciler.go)
+                _event(model, pod, "MountRotationFailed", "provider mount err: " + mount.event_message(name).split(
+                    " : ", 1)[1].split(", err: ", 1)[-1], model._at(300), model._at(61),
+                    count=max(1, age_seconds // 120), kind="Warning", component="csi-secrets-store-rotation")
             started = max(pod_created, model._healthy_since or pod_created)
             image = pod["spec"]["containers"][0]["image"]
             for container in [c["name"] for c in pod["spec"].get("initContainers", [])] + ["discovery"]:

@@ -13,7 +13,7 @@ from tests.e2e.test_diagnose_scenarios import Diagnosis, diagnose
 pytestmark = pytest.mark.e2e
 
 SCENARIOS = ("diag-self-signed-busy", "diag-root-rejected", "diag-imds-unreachable", "kv-firewall",
-             "kv-private-endpoint-pending", "diag-vault-other-tenant")
+             "kv-private-endpoint-pending", "diag-vault-other-tenant", "diag-rotation-failed")
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +66,10 @@ def test_akv10032_is_the_tenant_mismatch(runs):
     assert {"MCA406", "MCA817"} <= run.codes("error"), run.summary()
     assert "MCA406" in (run.find("MCA817").get("explainedBy") or ())
     assert not run.codes() & {"MCA807", "MCA806"}, run.summary()
+
+
+def test_mount_rotation_failed_events_are_read(runs):
+    """Drivers up to v1.5 report a failed rotation poll as MountRotationFailed on a running pod."""
+    run = runs["diag-rotation-failed"]
+    assert {"MCA401", "MCA802"} <= run.codes("error") and "MCA801" not in run.codes(), run.summary()
+    assert any(item.startswith("provider mount err:") for item in run.find("MCA802")["evidence"])

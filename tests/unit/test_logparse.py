@@ -164,7 +164,7 @@ def test_other_causes(text, cause):
 
 @pytest.mark.parametrize("text", [
     'Successfully assigned aks-istio-system/istiod-asm-1-21-6fcfd88478-hqdjj to aks-userpool-24672518-vmss000000',
-    'I1129 14:00:00.000000       1 server.go:160] "mount request succeeded" pod="aks-istio-system" objects=4',
+    'I1129 14:00:00.000100       1 main.go:138] "Listening for connections" address="/provider/azure.sock"',
     "", None,
 ])
 def test_not_a_mount_failure(text):
