@@ -1056,13 +1056,18 @@ def istiod_traffic_lines(after, count):
     "ADS: %q %s terminated"; pilot/pkg/xds/discovery.go "Push debounce stable[%d] ...".
     A generator: the caller decides whether to keep the lines.
     """
-    moment = after
-    step = datetime.timedelta(milliseconds=7)
+    replica_sets = [_suffix("rs%d" % number, 10) for number in range(97)]
+    pod_suffixes = [_suffix("p%d" % number) for number in range(389)]
+    start = after.replace(microsecond=0)
+    base_micros = after.microsecond
+    second_text, second = None, None
     for index in range(count):
-        moment += step
-        stamp = _micro(moment)
-        pod = "sleep-%s-%s.default-%d" % (_suffix("rs%d" % (index % 97), 10), _suffix("p%d" % (index % 389)),
-                                          index // 3 + 1)
+        micros = base_micros + (index + 1) * 7000  # one line every 7 ms
+        if micros // 10 ** 6 != second:  # strftime once per second: it dominates the cost
+            second = micros // 10 ** 6
+            second_text = (start + datetime.timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S")
+        stamp = "%s.%06dZ" % (second_text, micros % 10 ** 6)
+        pod = "sleep-%s-%s.default-%d" % (replica_sets[index % 97], pod_suffixes[index % 389], index // 3 + 1)
         kind = index % 3
         if kind == 0:
             text = "ADS: new connection for node:%s" % pod
