@@ -241,7 +241,9 @@ def test_python_client_event_field_selectors(sim):
     selector = ("involvedObject.kind=Deployment,involvedObject.name=istiod-asm-1-21,"
                 "involvedObject.namespace=%s,involvedObject.uid=%s" % (NS, deploy.metadata.uid))
     events = core.list_namespaced_event(NS, field_selector=selector).items
-    assert {e.reason for e in events} == {"Scheduled", "FailedMount"}
+    # kubelet and the scheduler report on pods; the deployment's own ScalingReplicaSet is
+    # older than the API server's 1h event TTL
+    assert not {e.reason for e in events} & {"Scheduled", "FailedMount"}
     assert all(e.involved_object.uid == deploy.metadata.uid and e.event_time is None for e in events)
     warnings = core.list_namespaced_event(NS, field_selector="type=Warning,involvedObject.kind=Pod").items
     assert warnings and all(e.reason == "FailedMount" for e in warnings)
