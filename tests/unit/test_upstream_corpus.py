@@ -103,6 +103,8 @@ def _regex(template):
 
 TEMPLATES = yaml.safe_load((CORPUS / "templates.yaml").read_text(encoding="utf-8"))
 _ISTIOD_PREFIX = re.compile(r"^\S+\t(?:info|warn|error|debug)\t")
+# the components whose events the simulator renders (a scenario's own `objects` are its author's)
+_EVENT_SOURCES = ("kubelet", "default-scheduler", "deployment-controller", "csi-secrets-store-rotation")
 _KLOG_PREFIX = re.compile(r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d{6} +\d+ [\w.]+:\d+\] ")
 
 
@@ -125,7 +127,7 @@ def _simulated_texts(name):
             for entry in logparse.group_log_entries(texts):
                 yield "provider", _KLOG_PREFIX.sub("", entry.split("\n")[0])
     for event in model._merged(("", "events")).values():  # pylint: disable=protected-access
-        if event.get("reason") in ("FailedMount", "MountRotationFailed"):
+        if event.get("source", {}).get("component") in _EVENT_SOURCES:
             yield "events", event["message"]
 
 
