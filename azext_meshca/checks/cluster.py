@@ -103,10 +103,10 @@ def mount_failures(snapshot):
     return _event_failures(snapshot) + _provider_failures(snapshot)
 
 
-@rule("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "MCA808", "MCA809",
+@rule("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "MCA808", "MCA809", "MCA816", "MCA817",
       inputs=("kube.access",))
 def check_mount_failures(snapshot, context):
-    """MCA802-MCA809: one finding per distinct cause and secret."""
+    """MCA802-MCA809, MCA816, MCA817: one finding per distinct cause and secret."""
     failures = mount_failures(snapshot)
     specific = [item for item in failures if item["cause"] != logparse.TIMEOUT]
     if specific:
