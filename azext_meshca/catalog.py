@@ -41,7 +41,8 @@ RETIRED = {}
 # so they never explain a failed mount.
 MOUNT_CAUSES = ("MCA103", "MCA104", "MCA105", "MCA201", "MCA202", "MCA401", "MCA402", "MCA403", "MCA406",
                 "MCA501", "MCA502", "MCA601", "MCA611", "MCA613")
-MOUNT_SYMPTOMS = ("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "MCA808", "MCA809")
+MOUNT_SYMPTOMS = ("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "MCA808", "MCA809", "MCA816",
+                  "MCA817")
 # Stands for every error-level secret or certificate code (MCA6xx, MCA7xx): what istiod
 # rejects when it loads the plug-in files.
 CERTIFICATE_ERRORS = "certificate-errors"
@@ -454,6 +455,22 @@ _ENTRIES = [
        "(az aks mesh disable -g {resource_group} -n {cluster}, then az aks mesh enable with the "
        "five plug-in options) so the add-on rewrites it.",
        detail="mounts {spc_objects}"),
+    _m("MCA816", ERROR, "cluster", "The cacerts mount fails: the node cannot get a managed-identity token",
+       "The CSI provider could not get a token from the node's managed-identity endpoint "
+       "(IMDS, 169.254.169.254): {detail}. Key Vault was never asked, so its access and network "
+       "settings are not the cause.",
+       "Check that pods on hostNetwork can reach 169.254.169.254:80 from the nodes (network "
+       "policies, proxies, custom routes) and that the add-on identity is assigned to the node "
+       "pools' VM scale sets.",
+       explained_by=("MCA202",),
+       detail="no token from IMDS"),
+    _m("MCA817", ERROR, "cluster", "The cacerts mount fails: the vault is in another tenant than the add-on identity",
+       "Key Vault refused the add-on's token for {secret_name} with 401 AKV10032 (invalid "
+       "issuer): the token comes from the cluster's tenant, the vault trusts another.",
+       "Use a vault in the cluster's tenant (az keyvault show -n {vault_name} --query "
+       "properties.tenantId), then point the plug-in CA at it with az aks mesh enable.",
+       explained_by=("MCA406",),
+       detail="401 AKV10032 for {secret_name}"),
 
     # --- collection (MCA9xx) ---
     _m("MCA901", ERROR, "collection", "Could not read the cluster",

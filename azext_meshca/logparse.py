@@ -27,6 +27,8 @@ SECRET_NOT_FOUND = "secret-not-found"  # 404 SecretNotFound
 SECRET_DISABLED = "secret-disabled"  # 403 SecretDisabled
 NETWORK = "network"                  # StatusCode=0 / context deadline exceeded / no such host
 IDENTITY = "identity"                # 'Identity not found'
+IDENTITY_ENDPOINT = "identity-endpoint"  # the node's managed-identity endpoint (IMDS) gave no token
+TENANT = "tenant"                    # 401 AKV10032: the token's issuer is another tenant than the vault's
 DRIVER = "driver"                    # CSI driver not registered on the node
 TIMEOUT = "timeout"                  # kubelet's generic time-outs: 'timed out waiting...', gRPC DeadlineExceeded
 UNKNOWN = "unknown"                  # a mount failure we cannot attribute
@@ -36,6 +38,13 @@ UNKNOWN = "unknown"                  # a mount failure we cannot attribute
 _CAUSE_MARKERS = (
     (DRIVER, None, ("not found in the list of registered CSI drivers",)),
     (IDENTITY, None, ("Identity not found",)),
+    # Key Vault's 401 for a token from another tenant (Key Vault error AKV10032 'Invalid issuer').
+    (TENANT, "AKV10032", ("AKV10032",)),
+    # The node could not get a token at all: the vault was never asked, so a timeout or refused
+    # connection here is not the vault's network. Texts: go-autorest adal (legacy provider) and
+    # azidentity ManagedIdentityCredential (provider v1.5+), both naming the IMDS address.
+    (IDENTITY_ENDPOINT, None, ("MSI endpoint is not available", "ManagedIdentityCredential",
+                               "169.254.169.254", "adal: Failed to execute the refresh request")),
     (RBAC, "ForbiddenByRbac", ("ForbiddenByRbac",)),
     (FIREWALL, "ForbiddenByFirewall", ("ForbiddenByFirewall",
                                        "Client address is not authorized and caller is not a trusted service")),
@@ -43,6 +52,9 @@ _CAUSE_MARKERS = (
                                            "Public network access is disabled")),
     (SECRET_DISABLED, "SecretDisabled", ("SecretDisabled", "not allowed on a disabled secret")),
     (ACCESS_POLICY, "AccessDenied", ("AccessDenied", "does not have secrets get permission")),
+    # An access policy that names an applicationId (a compound identity) grants only callers
+    # using the on-behalf-of flow; Key Vault says so with the inner code ForbiddenByPolicy.
+    (ACCESS_POLICY, "ForbiddenByPolicy", ("ForbiddenByPolicy", "to use on-behalf-of (OBO) flow")),
     (SECRET_NOT_FOUND, "SecretNotFound", ("SecretNotFound", "was not found in this key vault")),
     (NETWORK, None, ("StatusCode=0", "no such host", "i/o timeout", "connection refused",
                      "connection reset by peer")),
@@ -70,6 +82,7 @@ _SPACE_RUN = re.compile(r"\s+")
 # A provider log entry starts with a klog header (E1121 00:20:25.808396) or a JSON
 # object, optionally after the RFC 3339 timestamp that `kubectl logs --timestamps`
 # puts on every line; other lines continue the entry before them.
+_TIMESTAMP_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}T\S+ ")
 _ENTRY_START = re.compile(r"^(?:\d{4}-\d{2}-\d{2}T\S+\s+)?(?:[IWEF]\d{4} \d{2}:\d{2}:\d{2}|\{\")")
 
 EVIDENCE_LIMIT = 300
@@ -110,15 +123,29 @@ def trim_evidence(text, marker=None, limit=EVIDENCE_LIMIT):
 
 
 def group_log_entries(lines):
-    """Join continuation lines (azcore's multi-line errors) to the entry they belong to."""
+    """Join continuation lines (azcore's multi-line errors) to the entry they belong to.
+
+    klog v2.80+ renders a multi-line value as ``key=<``, then every line of the value
+    indented with a tab, then `` >`` (kubernetes/klog ``internal/serialize/keyvalues.go``
+    ``writeStringValue``): such lines always continue the entry, even when they carry a
+    mount failure text of their own (the value's first line is the provider's
+    ``failed to get objectType:...``).
+    """
     entries = []
     for line in lines or ():
         text = str(line)
-        if entries and not _ENTRY_START.match(text) and not _looks_like_own_entry(text):
+        if entries and (_is_klog_value_line(text) or
+                        (not _ENTRY_START.match(text) and not _looks_like_own_entry(text))):
             entries[-1] += "\n" + text
         else:
             entries.append(text)
     return entries
+
+
+def _is_klog_value_line(text):
+    """A line of a klog multi-line value (tab-indented) or its end delimiter (`` >``)."""
+    body = _TIMESTAMP_PREFIX.sub("", text, count=1)
+    return body.startswith("\t") or body.rstrip() == " >"
 
 
 def _looks_like_own_entry(text):
@@ -162,6 +189,10 @@ def _detail(text, cause, marker):
         return "Key Vault refuses a disabled secret (403 SecretDisabled)"
     if cause == IDENTITY:
         return "Identity not found"
+    if cause == IDENTITY_ENDPOINT:
+        return "the node's managed-identity endpoint (169.254.169.254) gave no token: " + marker
+    if cause == TENANT:
+        return "Key Vault refuses a token issued by another tenant (401 AKV10032 invalid issuer)"
     flat = trim_evidence(text, limit=160)
     return flat
 
@@ -207,7 +238,7 @@ PLUGIN = "plugin"                    # istiod loaded the plugged-in CA files
 SELF_SIGNED = "self-signed"          # istiod runs its own self-signed CA
 REJECTED = "rejected"                # istiod refused the files at start-up
 UPDATE_FAILED = "update-failed"      # a hot reload failed; the old CA stays in use
-MULTI_ROOT_DISABLED = "multi-root-disabled"  # a new root was seen but not loaded
+ROOT_REJECTED = "root-rejected"      # a new root was seen but not loaded; the old CA stays in use
 INTERMEDIATE_UPDATED = "intermediate-updated"
 ROOT_UPDATED = "root-updated"
 
@@ -216,14 +247,22 @@ ROOT_UPDATED = "root-updated"
 # the plug-in texts are matched case-sensitively.
 _ISTIOD_MARKERS = (
     (SELF_SIGNED, ("No plugged-in cert at", "self-signed cert is used", "Use istio-generated cacerts at",
-                   "Use roots from istio-ca-secret")),
+                   # 1.23+: "Use roots from istio-ca-secret", or "Use roots from %v and watch" for
+                   # istio-generated cacerts (istio/istio pilot/pkg/bootstrap/certcontroller.go)
+                   "Use roots from")),
     (PLUGIN, ("Use plugged-in cert at", "DNS certs use plugged-in cert at", "Use root cert from")),
     (UPDATE_FAILED, ("Failed to update new Plug-in CA certs",)),
     (REJECTED, ("failed to create CA KeyCertBundle", "incomplete signing CA bundle detected",
                 "failed to create an istiod CA")),
-    (MULTI_ROOT_DISABLED, ("Multi root is disabled",)),
+    # Both rejections contain the acceptance text "Updating new ROOT-CA", so they go first
+    # (istio/istio pilot/pkg/bootstrap/istio_ca.go handleEvent: 1.18-1.19 log only
+    # "Updating new ROOT-CA not supported"; 1.20+ also "Multi root is disabled, ...").
+    (ROOT_REJECTED, ("Multi root is disabled", "Updating new ROOT-CA not supported")),
     (INTERMEDIATE_UPDATED, ("has detected the newly added intermediate CA",)),
-    (ROOT_UPDATED, ("Updating new ROOT-CA", "Update trust anchor with new root cert")),
+    # "Update trust anchor with new root cert" is not here: certcontroller.go
+    # updateRootCertAndGenKeyCert logs it after EVERY successful reload when multi-root is on,
+    # an intermediate-only one included, so it says nothing about the root.
+    (ROOT_UPDATED, ("Updating new ROOT-CA",)),
 )
 
 MODE_KINDS = (PLUGIN, SELF_SIGNED)

@@ -14,6 +14,12 @@ PLUGIN_FIELDS = ("keyVaultId", "certObjectName", "keyObjectName", "rootCertObjec
 OBJECT_FIELDS = {"root-cert": "rootCertObjectName", "ca-cert": "certObjectName",
                  "ca-key": "keyObjectName", "cert-chain": "certChainObjectName"}
 
+# The events on istiod's pods that speak of its cacerts volume: kubelet's FailedMount, and
+# the driver's MountRotationFailed (drivers up to v1.5, kubernetes-sigs/secrets-store-csi-driver
+# pkg/rotation/reconciler.go: a rotation poll the provider failed, while istiod keeps running
+# on the files it mounted before). Collected by reason, and judged, from this one list.
+MOUNT_EVENT_REASONS = ("FailedMount", "MountRotationFailed")
+
 
 def file_name(obj):
     """root-cert -> root-cert.pem: the name in etc/cacerts, tools/certs and the cacerts secret."""

@@ -8,6 +8,7 @@ one finding per distinct cause and secret, with the exact texts as evidence.
 
 from azext_meshca.rules import rule
 from azext_meshca import logparse
+from azext_meshca.plugin import MOUNT_EVENT_REASONS
 from azext_meshca.checks.common import (
     human_age, kube_item, make, name_list, parse_time, plugin_config, secret_name, vault_name_of, PLUGIN_OBJECTS)
 
@@ -24,6 +25,8 @@ CAUSE_CODES = {
     logparse.UNKNOWN: "MCA807",
     logparse.TIMEOUT: "MCA807",
     logparse.IDENTITY: "MCA808",
+    logparse.IDENTITY_ENDPOINT: "MCA816",
+    logparse.TENANT: "MCA817",
     logparse.DRIVER: "MCA809",
 }
 _MOUNT_EVENT_KINDS = ("Pod", "Deployment")
@@ -65,7 +68,7 @@ def _plugin_secret_names(snapshot):
 def _event_failures(snapshot):
     failures = []
     for event in kube_item(snapshot, "events") or ():
-        if event.get("reason") != "FailedMount" or event.get("involvedKind") not in _MOUNT_EVENT_KINDS:
+        if event.get("reason") not in MOUNT_EVENT_REASONS or event.get("involvedKind") not in _MOUNT_EVENT_KINDS:
             continue
         result = logparse.classify_mount_error(event.get("message"))
         if result is not None:
@@ -85,7 +88,7 @@ def _provider_failures(snapshot):
 
 
 def _concerns_plugin(result, names):
-    if not names or result["cause"] in (logparse.IDENTITY, logparse.DRIVER):
+    if not names or result["cause"] in (logparse.IDENTITY, logparse.IDENTITY_ENDPOINT, logparse.DRIVER):
         return True
     if result["secretName"]:
         return result["secretName"].lower() in names
@@ -97,10 +100,10 @@ def mount_failures(snapshot):
     return _event_failures(snapshot) + _provider_failures(snapshot)
 
 
-@rule("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "MCA808", "MCA809",
+@rule("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "MCA808", "MCA809", "MCA816", "MCA817",
       inputs=("kube.access",))
 def check_mount_failures(snapshot, context):
-    """MCA802-MCA809: one finding per distinct cause and secret."""
+    """MCA802-MCA809, MCA816, MCA817: one finding per distinct cause and secret."""
     failures = mount_failures(snapshot)
     specific = [item for item in failures if item["cause"] != logparse.TIMEOUT]
     if specific:

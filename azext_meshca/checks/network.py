@@ -5,8 +5,15 @@ nothing: whether the nodes' VNet resolves and routes to them is not visible from
 and if it fails, the cluster-side check (MCA804) reports the ForbiddenByConnection or
 ForbiddenByFirewall the CSI provider got. The firewall (networkAcls) does not apply
 when public access is off, so MCA502 is not reported alongside MCA501.
+
+A deny-by-default firewall alone is a warning (the nodes may be allowed by a rule
+we cannot match from here); when the provider or kubelet quotes Key Vault's
+``ForbiddenByFirewall``, the cluster proved it, and MCA502 is an error: the root cause.
 """
 
+from azext_meshca import logparse
+from azext_meshca.catalog import ERROR
+from azext_meshca.checks.cluster import mount_failures
 from azext_meshca.rules import rule
 from azext_meshca.checks.common import make, plugin_config, vault_data
 
@@ -48,10 +55,17 @@ def check_firewall(snapshot, context):
         return []
     ip_rules = list(acls.get("ipRules") or ())
     vnet_rules = list(acls.get("virtualNetworkRules") or ())
-    return [make(context, "MCA502", "vault", evidence=[
-        "networkAcls.defaultAction: {}".format(acls.get("defaultAction")),
-        "networkAcls.bypass: {}".format(acls.get("bypass"))],
-        rule_count=len(ip_rules), vnet_count=len(vnet_rules))]
+    proof = [item for item in mount_failures(snapshot) if item["cause"] == logparse.FIREWALL]
+    evidence = ["networkAcls.defaultAction: {}".format(acls.get("defaultAction")),
+                "networkAcls.bypass: {}".format(acls.get("bypass"))]
+    evidence += ["CSI provider/kubelet: {}".format(item["evidence"]) for item in proof[:1]]
+    found = make(context, "MCA502", "vault", evidence=evidence,
+                 rule_count=len(ip_rules), vnet_count=len(vnet_rules))
+    if proof:
+        # The cluster's own evidence (ForbiddenByFirewall from Key Vault) proves this firewall
+        # is what refuses the add-on: a root cause, not a maybe.
+        found["severity"] = ERROR
+    return [found]
 
 
 CHECKS = [check_public_access, check_firewall]

@@ -194,7 +194,7 @@ def _multi_root_lines(snapshot):
     lines = []
     for log in kube_item(snapshot, "istiodLogs") or ():
         for event in logparse.istiod_ca_events(log.get("lines")):
-            if event["kind"] == logparse.MULTI_ROOT_DISABLED:
+            if event["kind"] == logparse.ROOT_REJECTED:
                 lines.append("{}: {}".format(log.get("pod"), event["line"]))
     return lines[:3]
 

@@ -71,8 +71,10 @@ def normalise_cluster(raw):
                 "resourceId": identity.get("resourceId"),
             } if identity else None,
         },
-        "aad": {"managed": bool(aad.get("managed")),
-                "enableAzureRbac": bool(aad.get("enableAzureRbac"))} if aad else None,
+        # ARM's REST name is enableAzureRBAC (azure-rest-api-specs ManagedClusterAADProfile);
+        # az prints the SDK's enableAzureRbac: accept either casing.
+        "aad": {"managed": bool(_lookup(aad, "managed")),
+                "enableAzureRbac": bool(_lookup(aad, "enableAzureRBAC"))} if aad else None,
     }
     check_shape(result, snapshot_schema.CLUSTER, "managedCluster")
     return result
@@ -108,11 +110,28 @@ def normalise_vault(raw):
             "ipRules": [rule.get("value") for rule in _items(acls, "ipRules", "networkAcls")],
             "virtualNetworkRules": [rule.get("id") for rule in _items(acls, "virtualNetworkRules", "networkAcls")],
         } if acls else None,
-        "privateEndpointCount": len(as_list(properties.get("privateEndpointConnections"),
-                                            "properties.privateEndpointConnections")),
+        "privateEndpointCount": _approved_private_endpoints(as_list(properties.get("privateEndpointConnections"),
+                                                                    "properties.privateEndpointConnections")),
     }
     check_shape(result, snapshot_schema.VAULT, "vault")
     return result
+
+
+def _approved_private_endpoints(connections):
+    """How many private endpoint connections give the nodes a path: only ``Approved`` ones.
+
+    Each item's ``properties.privateLinkServiceConnectionState.status`` is one of
+    Pending, Approved, Rejected, Disconnected (azure-rest-api-specs keyvault
+    ``PrivateEndpointServiceConnectionStatus``); a Pending or Rejected connection
+    carries no traffic.
+    """
+    count = 0
+    for item in connections or ():
+        properties = item.get("properties") if isinstance(item, dict) else None
+        state = properties.get("privateLinkServiceConnectionState") if isinstance(properties, dict) else None
+        if isinstance(state, dict) and str(state.get("status") or "").lower() == "approved":
+            count += 1
+    return count
 
 
 def normalise_role_assignment(raw):

@@ -22,7 +22,7 @@ import json
 from urllib.parse import quote
 
 from azext_meshca.collectors.errors import describe_error
-from azext_meshca.plugin import CERTIFICATE_OBJECTS, file_name
+from azext_meshca.plugin import CERTIFICATE_OBJECTS, MOUNT_EVENT_REASONS, file_name
 from azext_meshca.snapshot import collected, iso_utc
 
 ISTIO_NAMESPACE = "aks-istio-system"
@@ -48,10 +48,14 @@ CRONJOB_LOG_BYTES = 64 * 1024
 MAX_PROVIDER_NODES = 10
 # Connections kept per host: every concurrent read of one run has its own.
 KUBE_POOL_SIZE = 16
+# The head of istiod's current log: its CA lines come once, at startup, and a busy mesh
+# pushes them out of any tail within minutes (read_namespaced_pod_log's limit_bytes
+# returns the head, tail_lines the end).
+ISTIOD_HEAD_BYTES = 512 * 1024
 # istiod log lines that say which CA it loaded (istio/istio pilot/pkg/bootstrap/istio_ca.go, every Istio version).
 ISTIOD_CA_MARKERS = (
     "plugged-in cert", "self-signed cert is used", "istio-generated cacerts", "Use root cert from",
-    "Use roots from istio-ca-secret", "signing ca files", "x509 cert - ", "Istiod certificates are reloaded",
+    "Use roots from", "signing ca files", "x509 cert - ", "Istiod certificates are reloaded",
     "CA KeyCertBundle", "incomplete signing CA bundle", "Update Istiod cacerts", "Plug-in CA",
     "ROOT-CA", "trust anchor", "intermediate CA", "failed to create", "cacerts",
 )
@@ -296,15 +300,22 @@ def _per_revision(read, revisions):
 
 
 def read_events(api):
-    """FailedMount events about istiod pods and deployments, through core v1, as kubectl
+    """Mount events about istiod pods and deployments, through core v1, as kubectl
     does (kubernetes/kubectl ``pkg/describe/describe.go``).
 
-    The rules judge only kubelet's FailedMount events, so the API server filters by
-    reason (core/v1 events' selectable fields include ``reason``: kubernetes
-    pkg/apis/core/v1/conversion.go, AddFieldLabelConversionsForEvent); the other events
-    of a busy namespace never cross the wire.
+    The rules judge only kubelet's FailedMount and the CSI driver's MountRotationFailed
+    (drivers up to v1.5, kubernetes-sigs/secrets-store-csi-driver pkg/rotation), so the
+    API server filters by reason (core/v1 events' selectable fields include ``reason``:
+    kubernetes pkg/apis/core/v1/conversion.go, AddFieldLabelConversionsForEvent). A field
+    selector cannot say "or", so that is one paged list per reason: a constant number of
+    requests, and the other events of a busy namespace never cross the wire.
     """
-    events = _paged(api, _namespaced(ISTIO_NAMESPACE, "events"), _event_entry, fieldSelector="reason=FailedMount")
+    from azext_meshca.collectors.graph import fan_out
+
+    def events_with(reason):
+        return _paged(api, _namespaced(ISTIO_NAMESPACE, "events"), _event_entry, fieldSelector="reason=" + reason)
+
+    events = [event for found in fan_out(events_with, MOUNT_EVENT_REASONS) for event in found]
     return [event for event in events if (event["involvedName"] or "").startswith("istiod")]
 
 
@@ -327,6 +338,25 @@ def _pod_log(api, pod_name, namespace, limit_bytes, container=None, tail_lines=N
     text = _get(api, _namespaced(namespace, "pods", pod_name) + "/log",
                 {"container": container, "tailLines": tail_lines, "limitBytes": limit_bytes}, text=True)
     return text.splitlines() if text else []
+
+
+def _head_and_tail_log(api, pod_name, namespace, container):
+    """The first ISTIOD_HEAD_BYTES and the last ISTIOD_LOG_LINES lines of a container's log.
+
+    istiod's CA lines come once, at startup, and a busy mesh pushes them out of any tail
+    within minutes; the API server's limitBytes returns the head of the selected lines,
+    tailLines the end (kubernetes pkg/kubelet/kuberuntime/logs). A head shorter than the
+    limit is the whole log, so the tail adds nothing. Otherwise the head's last line may
+    be cut mid-way and is dropped; head and tail may overlap on a log of middling size,
+    which repeats lines in order and changes no verdict.
+    """
+    head_text = _get(api, _namespaced(namespace, "pods", pod_name) + "/log",
+                     {"container": container, "limitBytes": ISTIOD_HEAD_BYTES}, text=True) or ""
+    head = head_text.splitlines()
+    if len(head_text.encode("utf-8")) < ISTIOD_HEAD_BYTES:
+        return head
+    return head[:-1] + _pod_log(api, pod_name, namespace, ISTIOD_LOG_BYTES, container=container,
+                                tail_lines=ISTIOD_LOG_LINES)
 
 
 def provider_nodes(pods, events):
@@ -357,8 +387,7 @@ def read_istiod_logs(api, pods):
     from azext_meshca.collectors.graph import fan_out
 
     def pod_lines(pod):
-        lines = _pod_log(api, pod["name"], ISTIO_NAMESPACE, ISTIOD_LOG_BYTES, container="discovery",
-                         tail_lines=ISTIOD_LOG_LINES)
+        lines = _head_and_tail_log(api, pod["name"], ISTIO_NAMESPACE, "discovery")
         return {"pod": pod["name"],
                 "lines": [line for line in lines if any(marker in line for marker in ISTIOD_CA_MARKERS)]}
 

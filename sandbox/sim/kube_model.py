@@ -14,7 +14,11 @@ the AKS Istio add-on really leaves in a cluster (see azure-aks-docs ``articles/a
         crashError: "..."            # the error istiod prints in state crashloop
         caSource: plugin             # self-signed: istiod logs its self-signed CA although a plug-in
                                      # CA is configured (istiod < 1.26.1 started without ca-key.pem)
+        trafficLines: 0              # proxy-traffic lines after the startup lines (a busy mesh: 30000)
+        reload: null                 # a hot reload after startup: intermediate-updated | root-accepted |
+                                     # root-rejected | multi-root-disabled | bad-files
       csi: {nodes: 1}                # nodes, and a provider + driver daemonset pod on each (when the add-on is on)
+                                     # identityEndpoint: unreachable -> the provider gets no IMDS token
       workloadNamespaces: [default]  # or an int N: N generated namespaces, each with istio-ca-root-cert (scale)
       events: 0                      # N further events in aks-istio-system: Normal pod events of earlier
                                      # istiod replica sets (scale; none is a FailedMount)
@@ -129,8 +133,13 @@ def istio_version(revision, override=None):
 
 
 def ca_mode_lines(version, plugin):
-    """The line that tells plug-in from self-signed CA, per Istio version (istio/istio pilot/pkg/bootstrap/istio_ca.go)."""
-    if version < (1, 21):
+    """The line that tells plug-in from self-signed CA, per Istio version.
+
+    istio/istio pilot/pkg/bootstrap/certcontroller.go: 1.18-1.19 "Use plugged-in cert at %v",
+    1.20-1.22 "DNS certs use plugged-in cert at %v", 1.23+ "Use root cert from %v"
+    (tests/upstream/istiod/ holds each version's lines).
+    """
+    if version < (1, 20):
         return ("Use plugged-in cert at etc/cacerts/ca-key.pem" if plugin
                 else "No plugged-in cert at etc/cacerts/ca-key.pem; self-signed cert is used")
     if version < (1, 23):
@@ -204,7 +213,7 @@ class MountState:
         return "failed to get objectType:secret, objectName:%s, objectVersion:: %s" % (self.failed_object, self.error)
 
     def event_message(self, pod_name):
-        if self.failed_object:
+        if self.error != _DRIVER_MISSING:  # a provider error, even for an empty object name
             detail = ("rpc error: code = Unknown desc = failed to mount secrets store objects for pod %s/%s, err: "
                       "rpc error: code = Unknown desc = failed to mount objects, error: %s"
                       % (ISTIO_NAMESPACE, pod_name, self.provider_error()))
@@ -272,6 +281,8 @@ class KubeModel:
         meta = pod["metadata"]
         key = (meta["namespace"], meta["name"], container)
         lines = self._dynamic_logs.get(key, self._logs.get(key))
+        if callable(lines):  # a log generated on first read (istiod's traffic volume)
+            lines = self._dynamic_logs[key] = lines()
         statuses = (pod.get("status") or {}).get("containerStatuses") or []
         for status in statuses:
             waiting = (status.get("state") or {}).get("waiting") or {}
@@ -523,14 +534,44 @@ class KubeModel:
         if not self.addon_enabled():
             return MountState(ok=False, error=_DRIVER_MISSING)
         oid = (self.world.addon_identity() or {}).get("objectId", "")
+        endpoint_error = self._identity_endpoint_error()
         files = {}
         for obj in self.world.plugin_objects():
-            denial = self.world.secret_access(obj.vault_name, oid, obj.object_name)
+            if endpoint_error:
+                return MountState(ok=False, failed_object=obj.object_name, error=endpoint_error)
+            denial = self._tenant_denial(obj.vault_name) or self.world.secret_access(obj.vault_name, oid,
+                                                                                     obj.object_name)
             if denial is not None:
                 error = render_kv_error(denial, obj.vault_name, obj.object_name, self.world.key_vault_error_format)
                 return MountState(ok=False, failed_object=obj.object_name, error=error)
             files[obj.file] = self.world.secret_value(obj.vault_name, obj.object_name)[1] or ""
         return MountState(ok=True, files=files)
+
+    def _identity_endpoint_error(self):
+        """The token error when ``kubernetes.csi.identityEndpoint: unreachable`` (IMDS down).
+
+        Legacy provider: go-autorest adal's text; provider v1.5+: azidentity's
+        ``ManagedIdentityCredential: <net/http error>`` (tests/upstream/provider/ has both).
+        """
+        if (self.spec.get("csi") or {}).get("identityEndpoint") != "unreachable":
+            return None
+        url = "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01"
+        if self.world.key_vault_error_format == "azcore":
+            return ('ManagedIdentityCredential: Get "%s&resource=https%%3A%%2F%%2Fvault.azure.net": dial tcp '
+                    '169.254.169.254:80: connect: connection refused' % url)
+        return ('keyvault.BaseClient#GetSecret: Failure preparing request: StatusCode=0 -- Original Error: '
+                'the MSI endpoint is not available. Failed HTTP request to MSI endpoint: Get "%s": context '
+                'deadline exceeded' % url)
+
+    def _tenant_denial(self, vault_name):
+        """Key Vault's 401 AKV10032 when the vault trusts another tenant than the add-on's token."""
+        vault = self.world.find_vault(vault_name)
+        tenant = str(((vault or {}).get("properties") or {}).get("tenantId") or "")
+        if not vault or not tenant or tenant.lower() == str(self.world.tenant).lower():
+            return None
+        from sandbox.sim.scenario import KvDenial
+        return KvDenial(401, "Unauthorized", "AKV10032: Invalid issuer. Expected one of https://sts.windows.net/%s/, "
+                        "found https://sts.windows.net/%s/." % (tenant, self.world.tenant))
 
     def _delayed(self, mount):
         """Keep showing the last failure for ``mountRetrySeconds`` after the World allows the mount.
@@ -651,14 +692,11 @@ class KubeModel:
             if mount.failed_object:
                 for seconds_ago in (180, 120, 61):
                     moment = self._at(seconds_ago)
-                    lines.append((_micro(moment), _klog("E", moment, "server.go:234",
-                                                        '"failed to process mount request" err=%s'
-                                                        % json.dumps(mount.provider_error()))))
-            elif mount.ok and mount.plugin:
-                moment = self._healthy_since or self._at(14 * 3600)
-                lines.append((_micro(moment), _klog("I", moment, "server.go:160",
-                                                    '"mount request succeeded" pod="%s" objects=4'
-                                                    % ISTIO_NAMESPACE)))
+                    entry = _klog("E", moment, "server.go:60", '"failed to process mount request" err='
+                                  + klog_value(mount.provider_error()))
+                    lines.extend((_micro(moment), text) for text in entry.split("\n"))
+            # A successful mount logs nothing at the default verbosity (the provider's
+            # success lines are klog.V(5), Azure/secrets-store-csi-driver-provider-azure pkg/provider).
             self.set_log("kube-system", pod["metadata"]["name"], "provider-azure-installer", lines)
 
     def _build_validator_logs(self, mount):
@@ -680,6 +718,15 @@ class KubeModel:
 
 
 # ---------------------------------------------------------------------------- object builders
+
+def klog_value(value):
+    """A string value as klog v2.80+ writes it (kubernetes/klog internal/serialize/keyvalues.go
+    writeStringValue): quoted on one line, or ``<``, tab-indented lines and `` >``."""
+    if "\n" not in value:
+        return json.dumps(value)
+    body = value[:-1] if value.endswith("\n") else value
+    return "<\n" + "".join("\t" + line + "\n" for line in body.split("\n")) + " >"
+
 
 def _klog(severity, moment, where, message):
     return "%s%s       1 %s] %s" % (severity, moment.strftime("%m%d %H:%M:%S.%f"), where, message)
@@ -926,7 +973,7 @@ def _event(model, involved, reason, message, first, last, count=1, kind="Normal"
 
 
 def _istiod_events(model, deploy, rs, pods, mount, state, istiod):
-    """Scheduling/mount events on the pods, and (as the article shows) on the deployment too."""
+    """The deployment controller's scaling event, and scheduling/mount/container events on the pods."""
     deploy_created = datetime.datetime.strptime(deploy["metadata"]["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ") \
         .replace(tzinfo=datetime.timezone.utc)
     _event(model, deploy, "ScalingReplicaSet", "Scaled up replica set %s to %d" % (rs["metadata"]["name"],
@@ -940,19 +987,23 @@ def _istiod_events(model, deploy, rs, pods, mount, state, istiod):
         scheduled = "Successfully assigned %s/%s to %s" % (ISTIO_NAMESPACE, name, DEFAULT_NODE)
         _event(model, pod, "Scheduled", scheduled, pod_created, pod_created, component="default-scheduler")
         if state == "init-stuck":
-            targets = [pod] + ([deploy] if index == 0 else [])
+            # Kubelet reports mount failures on the pod only (kubernetes/kubernetes
+            # pkg/kubelet/volumemanager): `kubectl describe deploy` never shows them,
+            # whatever the troubleshooting article's Issue 3 table suggests.
             last = model._at(61) if age_seconds > 61 else model.t0
             count = max(1, age_seconds // 21)
-            for target in targets:
-                if target is deploy:
-                    _event(model, deploy, "Scheduled", scheduled, pod_created, pod_created,
-                           component="default-scheduler")
-                if age_seconds > 120:
-                    _event(model, target, "FailedMount", _MOUNT_TIMEOUT, model._at(66), model._at(66), kind="Warning")
-                _event(model, target, "FailedMount", mount.event_message(name) if not mount.ok else
-                       'MountVolume.SetUp failed for volume "cacerts" : rpc error: code = DeadlineExceeded desc = '
-                       'context deadline exceeded', pod_created, last, count=count, kind="Warning")
+            if age_seconds > 120:
+                _event(model, pod, "FailedMount", _MOUNT_TIMEOUT, model._at(66), model._at(66), kind="Warning")
+            _event(model, pod, "FailedMount", mount.event_message(name) if not mount.ok else
+                   'MountVolume.SetUp failed for volume "cacerts" : rpc error: code = DeadlineExceeded desc = '
+                   'context deadline exceeded', pod_created, last, count=count, kind="Warning")
         elif state in ("running", "crashloop"):
+            if not mount.ok and (model.spec.get("csi") or {}).get("rotationEvents"):
+                # driver <= v1.5: its rotation reconciler reports a failed poll of a mounted volume
+                # (kubernetes-sigs/secrets-store-csi-driver pkg/rotation/reconciler.go)
+                _event(model, pod, "MountRotationFailed", "provider mount err: " + mount.event_message(name).split(
+                    " : ", 1)[1].split(", err: ", 1)[-1], model._at(300), model._at(61),
+                    count=max(1, age_seconds // 120), kind="Warning", component="csi-secrets-store-rotation")
             started = max(pod_created, model._healthy_since or pod_created)
             image = pod["spec"]["containers"][0]["image"]
             for container in [c["name"] for c in pod["spec"].get("initContainers", [])] + ["discovery"]:
@@ -980,8 +1031,7 @@ def _discovery_log(model, pod, version, mount, state, istiod):
         text = "%s\t%s\t%s%s" % (_micro(clock[0]), level, scope + "\t" if scope else "", message)
         return (_micro(clock[0]), text)
 
-    lines = [line("info", 'FLAG: --caCertFile=""'), line("info", 'FLAG: --domain="cluster.local"'),
-             line("info", "validationController\tReconcile(enter): retry dry-run creation of invalid config")]
+    lines = [line("info", 'FLAG: --caCertFile=""'), line("info", 'FLAG: --domain="cluster.local"')]
     crash_error = istiod.get("crashError") if state == "crashloop" else None
     if state == "crashloop" and not crash_error and mount.plugin:
         crash_error = istiod_load_error(mount.files)
@@ -997,7 +1047,68 @@ def _discovery_log(model, pod, version, mount, state, istiod):
     lines.append(line("info", "Not ready to switch validation to fail-closed: dummy invalid config not rejected",
                       "validationController"))
     lines.append(line("info", "All caches have been synced up in 1.021s, marking server ready", "ads"))
-    return lines
+    lines.extend(line(level, text) for level, text in reload_lines(version, istiod.get("reload")))
+    traffic = int(istiod.get("trafficLines", 0) or 0)
+    if not traffic:
+        return lines
+    startup, after = lines, clock[0]
+    return lambda: startup + list(istiod_traffic_lines(after, traffic))  # built on first read only
+
+
+# istiod's hot-reload outcomes, per version (istio/istio pilot/pkg/bootstrap/istio_ca.go
+# handleEvent; certcontroller.go updateRootCertAndGenKeyCert logs the trust-anchor line
+# when multi-root is on, after every successful reload). Templates: tests/upstream/istiod/.
+_RELOAD_INTERMEDIATE = ("info", "Istiod has detected the newly added intermediate CA and updated its key and certs "
+                                "accordingly")
+
+
+def reload_lines(version, outcome):
+    """[(level, message)] istiod logs after a change under etc/cacerts, or [] for no change."""
+    if not outcome:
+        return []
+    rejected_level = "info" if version < (1, 20) else "warn"
+    outcomes = {
+        "intermediate-updated": [_RELOAD_INTERMEDIATE],
+        "root-accepted": [("info", "Updating new ROOT-CA"), ("info", "update root cert and generate new dns certs"),
+                          ("info", "Update trust anchor with new root cert"), _RELOAD_INTERMEDIATE],
+        "root-rejected": [("info" if version < (1, 20) else "warn", "Updating new ROOT-CA not supported")],
+        "multi-root-disabled": [(rejected_level, "Multi root is disabled, updating new ROOT-CA not supported")],
+        "bad-files": [("error", "Failed to update new Plug-in CA certs: tls: private key does not match public key")],
+    }
+    if outcome not in outcomes:
+        raise ValueError("kubernetes.istiod.reload must be one of " + ", ".join(sorted(outcomes)))
+    return [("info", "Update Istiod cacerts")] + outcomes[outcome]
+
+
+def istiod_traffic_lines(after, count):
+    """``count`` lines of a busy istiod's proxy traffic after moment ``after``: (timestamp, line).
+
+    The one place that makes log volume (a scale knob may call it with larger counts).
+    Texts: istio/istio pkg/xds/server.go "ADS: new connection for node:%s" and
+    "ADS: %q %s terminated"; pilot/pkg/xds/discovery.go "Push debounce stable[%d] ...".
+    A generator: the caller decides whether to keep the lines.
+    """
+    replica_sets = [_suffix("rs%d" % number, 10) for number in range(97)]
+    pod_suffixes = [_suffix("p%d" % number) for number in range(389)]
+    start = after.replace(microsecond=0)
+    base_micros = after.microsecond
+    second_text, second = None, None
+    for index in range(count):
+        micros = base_micros + (index + 1) * 7000  # one line every 7 ms
+        if micros // 10 ** 6 != second:  # strftime once per second: it dominates the cost
+            second = micros // 10 ** 6
+            second_text = (start + datetime.timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S")
+        stamp = "%s.%06dZ" % (second_text, micros % 10 ** 6)
+        pod = "sleep-%s-%s.default-%d" % (replica_sets[index % 97], pod_suffixes[index % 389], index // 3 + 1)
+        kind = index % 3
+        if kind == 0:
+            text = "ADS: new connection for node:%s" % pod
+        elif kind == 1:
+            text = 'ADS: "10.244.%d.%d:%d" %s terminated' % (index % 250, index % 200 + 2, 40000 + index % 20000, pod)
+        else:
+            text = ("Push debounce stable[%d] 1 for config ServiceEntry/default/svc-%d.default.svc.cluster.local: "
+                    "100.2ms since last change, 100.2ms since last push, full=true" % (index // 3 + 1, index % 61))
+        yield (stamp, "%s\tinfo\tads\t%s" % (stamp, text))
 
 
 def _x509_lines(mount, start):

@@ -297,6 +297,19 @@ class World:
             "provisioningState": "Succeeded",
             "publicNetworkAccess": spec.get("publicNetworkAccess", "Enabled"),
         }
+        if spec.get("privateEndpointConnections"):
+            # vault.properties.privateEndpointConnections items as ARM returns them
+            # (azure-rest-api-specs keyvault PrivateEndpointConnectionItem); a scenario names the status.
+            properties["privateEndpointConnections"] = [{
+                "id": "%s/privateEndpointConnections/pec-%d" % (name, index),
+                "properties": {
+                    "provisioningState": "Succeeded",
+                    "privateEndpoint": {"id": "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/"
+                                              "privateEndpoints/pe-%d" % (self.subscription, resource_group, index)},
+                    "privateLinkServiceConnectionState": {"status": item.get("status", "Approved"),
+                                                          "description": item.get("description", ""),
+                                                          "actionsRequired": "None"}}}
+                for index, item in enumerate(spec["privateEndpointConnections"])]
         if spec.get("networkAcls") is not None:
             acls = dict(spec["networkAcls"])
             acls.setdefault("bypass", "AzureServices")

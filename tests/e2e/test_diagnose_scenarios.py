@@ -128,7 +128,7 @@ GRID = [
     row("rbac-reader-role", ["MCA403", "MCA801", "MCA803"]),
     row("diag-rbac-policy-ignored", ["MCA402", "MCA404", "MCA801", "MCA803"]),
     row("diag-policy-role-ignored", ["MCA401", "MCA405", "MCA801", "MCA802"]),
-    row("diag-vault-other-tenant", ["MCA406"]),
+    row("diag-vault-other-tenant", ["MCA406", "MCA801", "MCA817"]),
     # network: the operator's own reads are refused too, which is MCA904 (not the add-on's)
     row("kv-public-access-disabled", ["MCA501", "MCA801", "MCA804", "MCA904"]),
     row("kv-firewall", ["MCA502", "MCA801", "MCA804", "MCA904"]),

@@ -129,8 +129,12 @@ def test_label_selector_forms(sim):
 
 @pytest.mark.scenario("article-issue-3")
 def test_describe_deploy_shows_article_issue_3_events(sim):
-    out = kubectl(sim, "describe", "deploy/istiod-asm-1-21", "--namespace", NS).stdout
-    assert "NewReplicaSet:   istiod-asm-1-21-6fcfd88478 (2/2 replicas created)" in out
+    """The article's `kubectl describe deploy` table really comes from the pods: kubelet reports
+    mount failures on the pod (the deployment shows only its own events)."""
+    deploy = kubectl(sim, "describe", "deploy/istiod-asm-1-21", "--namespace", NS).stdout
+    assert "NewReplicaSet:   istiod-asm-1-21-6fcfd88478 (2/2 replicas created)" in deploy
+    assert "FailedMount" not in deploy
+    out = kubectl(sim, "describe", "pod", "istiod-asm-1-21-6fcfd88478-c48f9", "--namespace", NS).stdout
     assert "Unable to attach or mount volumes: unmounted volumes=[cacerts], unattached volumes=[], " \
            "failed to process volumes=[]: timed out waiting for the condition" in out
     assert ('MountVolume.SetUp failed for volume "cacerts" : rpc error: code = Unknown desc = failed to mount '
@@ -148,7 +152,7 @@ def test_describe_pod_and_get_events(sim):
     assert "Status:           Pending" in out and "secretProviderClass=istio-spc-asm-1-21" in out
     assert "does not have secrets get permission on key vault" in out
     events = kubectl(sim, "get", "events", "-n", NS, "--field-selector", "reason=FailedMount").stdout
-    assert "pod/istiod-asm-1-21-6fcfd88478-c48f9" in events and "deployment/istiod-asm-1-21" in events
+    assert "pod/istiod-asm-1-21-6fcfd88478-c48f9" in events and "deployment/istiod-asm-1-21" not in events
 
 
 def test_logs_discovery_shows_plugged_in_cert(sim):
@@ -230,7 +234,8 @@ def test_mount_model_turns_istiod_healthy_after_access_is_granted(sim):
     assert {r[2] for r in rows} == {"Running"} and {r[1] for r in rows} == {"1/1"}
     out = kubectl(sim, "get", "pods", "-n", "kube-system", "-l", "app=secrets-store-provider-azure", "-o", "name")
     provider_log = kubectl(sim, "logs", "-n", "kube-system", out.stdout.split()[0]).stdout
-    assert "mount request succeeded" in provider_log
+    # the provider logs nothing at default verbosity on success: the old 403 is gone
+    assert "failed to process mount request" not in provider_log
 
 
 @pytest.mark.scenario("article-issue-1")
@@ -240,7 +245,9 @@ def test_python_client_event_field_selectors(sim):
     selector = ("involvedObject.kind=Deployment,involvedObject.name=istiod-asm-1-21,"
                 "involvedObject.namespace=%s,involvedObject.uid=%s" % (NS, deploy.metadata.uid))
     events = core.list_namespaced_event(NS, field_selector=selector).items
-    assert {e.reason for e in events} == {"Scheduled", "FailedMount"}
+    # kubelet and the scheduler report on pods; the deployment's own ScalingReplicaSet is
+    # older than the API server's 1h event TTL
+    assert not {e.reason for e in events} & {"Scheduled", "FailedMount"}
     assert all(e.involved_object.uid == deploy.metadata.uid and e.event_time is None for e in events)
     warnings = core.list_namespaced_event(NS, field_selector="type=Warning,involvedObject.kind=Pod").items
     assert warnings and all(e.reason == "FailedMount" for e in warnings)

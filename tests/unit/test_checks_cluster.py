@@ -47,6 +47,11 @@ GRID = [
     ("two secrets missing", [_mount("legacy", "SecretNotFound", "root-cert"),
                              _mount("legacy", "SecretNotFound", "cert-chain")],
      ["MCA801", "MCA805", "MCA805"]),
+    # drivers up to v1.5: a failed rotation poll of a mounted volume, istiod still running
+    # (kubernetes-sigs/secrets-store-csi-driver v1.5.0 pkg/rotation/reconciler.go:403)
+    ("rotation poll failed", [_event("provider mount err: rpc error: code = Unknown desc = failed to mount objects, "
+                                     "error: " + s.provider_error("legacy", "AccessDenied", "test-ca-cert"),
+                                     reason="MountRotationFailed")], ["MCA802", "MCA813"]),
     ("other reason ignored", [_event(s.DRIVER_MISSING, reason="FailedScheduling")], ["MCA813"]),
     ("other kind ignored", [_event(s.DRIVER_MISSING, kind="Node")], ["MCA813"]),
     ("provider error for another app's secret ignored",

@@ -164,7 +164,7 @@ def test_other_causes(text, cause):
 
 @pytest.mark.parametrize("text", [
     'Successfully assigned aks-istio-system/istiod-asm-1-21-6fcfd88478-hqdjj to aks-userpool-24672518-vmss000000',
-    'I1129 14:00:00.000000       1 server.go:160] "mount request succeeded" pod="aks-istio-system" objects=4',
+    'I1129 14:00:00.000100       1 main.go:138] "Listening for connections" address="/provider/azure.sock"',
     "", None,
 ])
 def test_not_a_mount_failure(text):
@@ -192,10 +192,12 @@ def test_evidence_keeps_the_cause_in_view():
      "create CA KeyCertBundle (x509: certificate signed by unknown authority)", logparse.REJECTED),
     ("error\tfailed to create an istiod CA: incomplete signing CA bundle detected", logparse.REJECTED),
     ("error\tFailed to update new Plug-in CA certs: the cert does not match the key", logparse.UPDATE_FAILED),
-    ("warn\tMulti root is disabled, updating new ROOT-CA not supported", logparse.MULTI_ROOT_DISABLED),
+    ("warn\tMulti root is disabled, updating new ROOT-CA not supported", logparse.ROOT_REJECTED),
     ("info\tIstiod has detected the newly added intermediate CA and updated its key and certs accordingly",
      logparse.INTERMEDIATE_UPDATED),
-    ("info\tUpdate trust anchor with new root cert", logparse.ROOT_UPDATED),
+    ("info\tUpdate trust anchor with new root cert", None),
+    ("warn\tUpdating new ROOT-CA not supported", logparse.ROOT_REJECTED),
+    ("info\tUpdating new ROOT-CA", logparse.ROOT_UPDATED),
     ("info\tUsing istiod file format for signing ca files", None),
     ("info\tIstiod certificates are reloaded", None),
 ])
