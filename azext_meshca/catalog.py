@@ -237,6 +237,12 @@ _ENTRIES = [
        "ca-key ({source}) is not a usable private key: {detail}.",
        "Upload the PKCS#8, PKCS#1 or EC private key that belongs to ca-cert.",
        detail="{detail}"),
+    _m("MCA610", ERROR, "secret", "A certificate repeats an extension",
+       "{object} ({source}): {detail}. Go's parser refuses a certificate with a repeated "
+       "extension ('x509: certificate contains duplicate extensions') and BoringSSL marks it "
+       "invalid, so neither istiod nor Envoy can use it.",
+       "Re-issue the certificate with each extension once.",
+       detail="{detail}"),
     _m("MCA611", ERROR, "secret", "A Key Vault secret is disabled",
        "Secret {secret_name} ({object}) is disabled; Key Vault refuses to return its value.",
        "az keyvault secret set-attributes --vault-name {vault_name} --name {secret_name} "
@@ -249,12 +255,22 @@ _ENTRIES = [
        "az keyvault secret set-attributes --vault-name {vault_name} --name {secret_name} "
        "--expires <later-date> (or --not-before <earlier-date>)",
        detail="{secret_name} {window}"),
-    _m("MCA613", ERROR, "secret", "A plug-in CA object is a Key Vault certificate or key, not a secret",
-       "{secret_name} ({object}) is backed by a Key Vault {kind}; the plug-in CA expects "
-       "plain secrets holding PEM.",
-       "az keyvault secret set --vault-name {vault_name} --name <new-name> --file "
-       "{object}.pem, then re-enable the mesh with that object name",
+    _m("MCA613", INFO, "secret", "A plug-in CA object is a Key Vault certificate or key, not a secret",
+       "{secret_name} ({object}) is backed by a Key Vault {kind}. The mount delivers the "
+       "secret's value as it is (for a PEM certificate: its private key, then the "
+       "certificate), so the certificate checks judge that value: a ca-key whose first block "
+       "is the key loads, a ca-cert that starts with a key does not (MCA614).",
+       "Nothing to do when no other finding names {object}; otherwise upload {object}.pem as a "
+       "plain secret: az keyvault secret set --vault-name {vault_name} --name <new-name> "
+       "--file {object}.pem, then re-enable the mesh with that object name",
        detail="{secret_name} is a Key Vault {kind}"),
+    _m("MCA614", ERROR, "secret", "ca-cert does not start with its certificate",
+       "The first PEM block of ca-cert ({source}) is {label}. istiod takes the first block of "
+       "ca-cert.pem as its signing certificate whatever it holds, and fails ('failed to parse "
+       "X.509 certificate'). A Key Vault certificate's PEM secret starts with its private key.",
+       "Upload ca-cert as a plain secret holding only the PEM certificate: az keyvault secret "
+       "set --vault-name <vault> --name <name> --file ca-cert.pem",
+       detail="first block is {label}"),
     # --- certificate (MCA7xx) ---
     _m("MCA701", ERROR, "certificate", "root-cert holds a certificate that is not self-signed",
        "Certificate {index} in root-cert ({subject}) is not self-signed, so it cannot be a "
@@ -370,6 +386,14 @@ _ENTRIES = [
        "check fails ('x509: certificate is not authorized to sign other certificates').",
        "Re-issue the intermediate with basicConstraints=critical,CA:true.",
        detail="{subject}"),
+    _m("MCA723", ERROR, "certificate", "A CA certificate's extended key usage lacks clientAuth or serverAuth",
+       "{object} certificate {index} ({subject}) has extendedKeyUsage {eku}. istiod accepts it, "
+       "but Envoy (BoringSSL) checks the EKU of every CA in a peer's chain for the purpose at "
+       "hand, clientAuth on the server side and serverAuth on the client side, and "
+       "anyExtendedKeyUsage does not count, so mesh mTLS fails ('unsupported certificate purpose').",
+       "Issue the CA certificate without an extendedKeyUsage extension, or with both serverAuth "
+       "and clientAuth.",
+       detail="{subject}: EKU {eku}"),
     # --- end certificate ---
 
     # --- cluster (MCA8xx) ---
