@@ -1133,10 +1133,17 @@ def istiod_load_error(files):
     (Go defaults: validity, serverAuth-compatible EKUs, no SHA-1), parse the key,
     key matches ca-cert, ca-cert is a CA.  Key bytes are only compared, never shown.
     """
+    first_cert_block = _first_pem_label(files.get("ca-cert.pem", ""))
+    if first_cert_block is None:
+        return "invalid PEM encoded certificate"
+    if first_cert_block != "CERTIFICATE":
+        # ParsePemEncodedCertificate (istio/istio security/pkg/pki/util/crypto.go) decodes the
+        # first block whatever its type and hands it to x509.ParseCertificate.
+        return "failed to parse X.509 certificate"
     try:
         ca_cert = x509.load_pem_x509_certificate(files.get("ca-cert.pem", "").encode("ascii", "ignore"))
     except ValueError:
-        return "invalid PEM encoded certificate"
+        return "failed to parse X.509 certificate"
     error = _verify_to_root(ca_cert, _load_certs(files.get("root-cert.pem")), _load_certs(files.get("cert-chain.pem")))
     if error:
         return error
@@ -1183,8 +1190,21 @@ def _verify_to_root(cert, roots, intermediates):
     return None
 
 
+def _first_pem_label(text):
+    """Type of the first PEM block (Go pem.Decode skips text before it), or None."""
+    import re
+    match = re.search(r"-----BEGIN ([A-Z0-9 ]+)-----", text or "")
+    return match.group(1) if match else None
+
+
 def _key_error(ca_cert, key_text):
+    """ParsePemEncodedKey (istio/istio security/pkg/pki/util/crypto.go): the FIRST block only."""
     from cryptography.hazmat.primitives import serialization
+    label = _first_pem_label(key_text)
+    if label is None:
+        return "invalid PEM-encoded key"
+    if label not in ("EC PRIVATE KEY", "RSA PRIVATE KEY", "PRIVATE KEY"):
+        return "unsupported PEM block type for a private key: %s" % label
     try:
         key = serialization.load_pem_private_key(key_text.encode("ascii", "ignore"), None)
     except (ValueError, TypeError):

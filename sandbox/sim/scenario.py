@@ -539,6 +539,14 @@ class World:
             return ""
         if isinstance(spec, str):
             return spec
+        if "pki" in spec and spec.get("kind") == "certificate":
+            # A Key Vault certificate's backing secret (PEM content type) holds the private
+            # key, then the certificate; the CSI provider mounts it as it is for objectType
+            # secret: "The contents of the file will be the private key and certificate in PEM
+            # format" (Azure/secrets-store-csi-driver-provider-azure
+            # website/content/en/configurations/getting-certs-and-keys.md, commit 20741b4).
+            # The certificate object stands for ca-cert imported with ca-key.
+            return self.pki_part(spec["pki"], "ca-key") + self.pki_part(spec["pki"], "ca-cert")
         if "pki" in spec:
             return self.pki_part(spec["pki"], spec.get("part", "root-cert"))
         return str(spec.get("value", ""))

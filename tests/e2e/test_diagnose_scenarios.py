@@ -137,7 +137,9 @@ GRID = [
     row("article-issue-3-azcore", ["MCA601", "MCA801", "MCA805"]),
     row("diag-secret-disabled", ["MCA611", "MCA801", "MCA807"]),
     row("diag-secret-expired", ["MCA612"], infos=["MCA813"]),
-    row("diag-secret-is-certificate", ["MCA613"], infos=["MCA813"]),
+    # a Key Vault certificate's PEM secret is key-then-certificate: fine as ca-key, not as ca-cert
+    row("diag-secret-is-certificate", ["MCA614", "MCA801", "MCA812"], infos=["MCA613"]),
+    row("diag-key-from-certificate", [], infos=["MCA303", "MCA613", "MCA719", "MCA813"], exit_status=EXIT_OK),
     # certificates: istiod crash-loops with the Go error for each defect
     row("diag-cert-wrong-root", ["MCA710", "MCA801", "MCA812"]),
     row("diag-cert-mismatched-key", ["MCA709", "MCA801", "MCA812"]),
