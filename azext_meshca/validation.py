@@ -231,17 +231,19 @@ def _check_extended_key_usage(refs):
 
 
 def _check_signature_hashes(refs):
-    """SHA-1 and MD5 signatures: Go refuses to verify them."""
+    """SHA-1 and MD5 signatures: Go refuses to verify them; BoringSSL refuses MD5 only."""
     findings = []
     for ref in refs:
         broken = certs.BROKEN_SIGNATURE_OIDS.get(ref.cert.signature_algorithm_oid)
         if broken is None:
             continue
         algorithm = certs.signature_algorithm_name(ref.cert)
-        findings.append(finding(
+        item = finding(
             "MCA707", ref.object, evidence=["signatureAlgorithm: " + algorithm,
                                             _istiod(ISTIOD_UNKNOWN_AUTHORITY)],
-            index=ref.index, subject=ref.subject, algorithm=algorithm))
+            index=ref.index, subject=ref.subject, algorithm=algorithm)
+        item["breaks"] = BOTH if envoy.insecure_signature(ref.cert) else ISTIOD
+        findings.append(item)
     return findings
 
 

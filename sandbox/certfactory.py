@@ -446,3 +446,41 @@ def make_plugin_set_with_openssl(tmpdir, cluster="cluster1", key_size=2048):
     with open(os.path.join(workdir, "cert-chain.pem"), "wb") as handle:
         handle.write(objects["cert-chain"])
     return objects
+
+
+# --------------------------------------------------------------------------- pathological pools
+
+def make_same_key_pool(count, anchor=None):
+    """(root, ca_cert, pool): ``count`` intermediates that share one subject and one EC key.
+
+    Stands for x509-limbo's ``pathological::pathological-chain-same-subject-same-key``
+    (C2SP/x509-limbo limbo/testcases/pathological.py, commit 8a2e6f4): every
+    intermediate is self-issued by the same key, so each one verifies as the
+    issuer of every other; none reaches the root. ca-cert is issued by that key
+    too. A depth-first search over orderings of the pool is exponential here.
+    """
+    anchor = anchor or ANCHOR_TIME
+    not_before, not_after = anchor - datetime.timedelta(days=1), anchor + datetime.timedelta(days=365)
+    root_key = cached_key("pool-root", kind="ec")
+    pool_key = cached_key("pool-intermediate", kind="ec")
+    root_name_ = _name((NameOID.COMMON_NAME, "Pool Root CA"))
+    pool_name = _name((NameOID.COMMON_NAME, "Pool Intermediate CA"))
+    root = _issue(subject=root_name_, issuer=root_name_, public_key=root_key.public_key(),
+                  signing_key=root_key, serial_label="pool-root", not_before=not_before,
+                  not_after=not_after)
+    pool = [_issue(subject=pool_name, issuer=pool_name, public_key=pool_key.public_key(),
+                   signing_key=pool_key, serial_label="pool-%d" % index, not_before=not_before,
+                   not_after=not_after)
+            for index in range(count)]
+    ca_cert = _issue(subject=intermediate_name("pool"), issuer=pool_name,
+                     public_key=cached_key("pool-ca", kind="ec").public_key(), signing_key=pool_key,
+                     serial_label="pool-ca", not_before=not_before, not_after=not_after, pathlen=0)
+    return root, ca_cert, pool
+
+
+def same_key_pool_plugin_set(count):
+    """A plug-in set whose cert-chain is ca-cert plus ``count - 1`` same-key intermediates."""
+    root, ca_cert, pool = make_same_key_pool(count - 1)
+    ca_key = cached_key("pool-ca", kind="ec")
+    return {"root-cert": _pem(root), "ca-cert": _pem(ca_cert),
+            "ca-key": _serialize_key(ca_key, "ec", None), "cert-chain": _pem(ca_cert, *pool)}

@@ -16,23 +16,24 @@ ENVOY = "envoy"
 BOTH = "both"
 
 # Which consumer refuses each certificate finding, where that does not depend on the case.
-# Codes that depend on the case (MCA706, MCA715) set ``breaks`` where they are emitted.
+# Codes that depend on the case (MCA706, MCA707, MCA715) set ``breaks`` where they are emitted.
 BREAKS = {
     "MCA601": ISTIOD,  # istiod 1.26.1+: incomplete signing CA bundle; older: self-signed fall-back
     "MCA602": ISTIOD, "MCA603": ISTIOD, "MCA604": ISTIOD, "MCA605": ISTIOD, "MCA606": ISTIOD,
     "MCA607": ISTIOD, "MCA608": ISTIOD, "MCA609": ISTIOD,
     "MCA610": BOTH,    # Go parser.go duplicate extensions; BoringSSL EXFLAG_INVALID
     "MCA614": ISTIOD,  # ParsePemEncodedCertificate reads ca-cert.pem's first block
-    "MCA701": ISTIOD,  # Go: a non-self-signed anchor is still trusted; meshca's rule (see docs)
+    # MCA701 (a root-cert entry that is not self-signed) has no entry: Go trusts any
+    # certificate in Roots and Envoy sets X509_V_FLAG_PARTIAL_CHAIN, so neither refuses it.
     "MCA702": ISTIOD,  # Go CheckSignatureFrom: parent without CA; BoringSSL skips anchors
     "MCA704": BOTH,    # Go isValid NotAuthorizedToSign / istio ca.go; BoringSSL X509_check_ca
     "MCA705": ENVOY,   # Go: ca-cert is Verify's leaf, whose keyUsage is ignored; BoringSSL check_ca
-    "MCA707": ISTIOD,  # Go rejects SHA-1/MD5 signatures; BoringSSL verifies SHA-1
+    # MCA707 is set where emitted: Go refuses SHA-1 and MD5, BoringSSL only MD5.
     "MCA709": ISTIOD,  # tls.X509KeyPair in keycertbundle.go verify()
     "MCA710": BOTH,
-    "MCA711": ENVOY,   # istiod loads; workloads send a chain that does not start at their issuer
-    "MCA712": ENVOY,   # istiod loads when root-cert signs; peers cannot build the path
-    "MCA713": ENVOY,
+    # MCA711 and MCA713 (cert-chain order) have no entry: Go's CertPool and BoringSSL's
+    # find_issuer (x509_vfy.cc) search the whole pool, so order breaks neither verifier.
+    "MCA712": BOTH,    # comes with MCA710: Go finds no path, nor can a peer
     "MCA716": BOTH,    # Go CheckSignatureFrom refuses a parent without keyCertSign; so does BoringSSL
     "MCA717": BOTH, "MCA721": BOTH,
     "MCA722": BOTH,

@@ -14,7 +14,7 @@ and cert-chain's intermediates, never the trust anchor), ``internal_verify`` /
 """
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAlgorithmOID
 
 from azext_meshca import certs
 
@@ -115,6 +115,13 @@ def expired(cert, now):
     return None
 
 
+def insecure_signature(cert):
+    """algorithm.cc x509_digest_nid_ok: MD4 and MD5 signatures are refused; SHA-1 is verified."""
+    if cert.signature_algorithm_oid == SignatureAlgorithmOID.RSA_WITH_MD5:
+        return "certificate signature failure (MD5)"
+    return None
+
+
 def verify_path(path, trusted_count, now, purposes=(SSL_CLIENT, SSL_SERVER)):
     """Reasons X509_verify_cert refuses path [leaf, ..., anchor] ([] = accepted).
 
@@ -128,6 +135,7 @@ def verify_path(path, trusted_count, now, purposes=(SSL_CLIENT, SSL_SERVER)):
         checks = [expired(cert, now)]
         if position > 0:
             checks.append(issuer_refused(cert))
+            checks.append(insecure_signature(path[position - 1]))
         if position < untrusted:
             checks += [unhandled_critical(cert), invalid_extension(cert)]
             if position > 0:
