@@ -11,6 +11,7 @@ with the same Go rules, so ``verify_path`` also answers for it.
 """
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import dsa, ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from azext_meshca import certs
@@ -24,6 +25,40 @@ HANDLED_EXTENSIONS = {
     ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.CERTIFICATE_POLICIES,
     ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
 }
+
+
+# Extensions Go's parser refuses outright when marked critical (parser.go processExtensions:
+# "x509: ... incorrectly marked critical"); such a certificate never parses.
+MUST_NOT_BE_CRITICAL = {
+    ExtensionOID.SUBJECT_KEY_IDENTIFIER: "subject key identifier",
+    ExtensionOID.AUTHORITY_KEY_IDENTIFIER: "authority key identifier",
+    ExtensionOID.AUTHORITY_INFORMATION_ACCESS: "authority info access",
+}
+# Curves Go's parser supports (parser.go namedCurveFromOID); any other key fails to parse.
+GO_CURVES = {"secp224r1", "secp256r1", "secp384r1", "secp521r1"}
+
+
+def parse_refused(cert):
+    """parser.go ParseCertificate errors the chain rules depend on (None = parses).
+
+    Certificates that fail here are dropped silently by CertPool.AppendCertsFromPEM
+    (root-cert, cert-chain) or refused by ParsePemEncodedCertificate (ca-cert).
+    """
+    for extension in cert.extensions:
+        label = MUST_NOT_BE_CRITICAL.get(extension.oid)
+        if label and extension.critical:
+            return "x509: {} incorrectly marked critical".format(label)
+    public_key = certs.public_key_or_none(cert)
+    if isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.name not in GO_CURVES:
+        return "x509: unsupported elliptic curve"
+    return None
+
+
+def unsupported_issuer_key(issuer):
+    """x509.go checkSignature: DSA signatures are not verified (Go 1.16+)."""
+    if isinstance(certs.public_key_or_none(issuer), dsa.DSAPublicKey):
+        return "x509: cannot verify signature: algorithm unimplemented"
+    return None
 
 
 def unhandled_critical(cert):
@@ -96,9 +131,11 @@ def verify_path(path, now, usage=ExtendedKeyUsageOID.SERVER_AUTH):
     """
     reasons = []
     for position, cert in enumerate(path):
-        checks = [unhandled_critical(cert), expired(cert, now), incompatible_usage(cert, usage)]
+        checks = [parse_refused(cert), unhandled_critical(cert), expired(cert, now),
+                  incompatible_usage(cert, usage)]
         if position > 0:
             checks.append(cannot_sign(cert))
+            checks.append(unsupported_issuer_key(cert))
             checks.append(insecure_signature(path[position - 1]))
             checks.append(too_many_intermediates(cert, position - 1))
             if position < len(path) - 1:
