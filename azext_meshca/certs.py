@@ -100,10 +100,11 @@ class CertFormatError(ValueError):
     The message never contains input bytes.
     """
 
-    def __init__(self, kind, detail):
+    def __init__(self, kind, detail, label=None):
         super().__init__("{}: {}".format(kind, detail))
         self.kind = kind
         self.detail = detail
+        self.label = label  # the PEM label istiod choked on, when that is the problem
 
 
 class PemBlock:
@@ -351,7 +352,8 @@ def parse_private_key(data):
         return _load_key_block(first)
     if any(block.label in KEY_FORMATS or _is_encrypted(block) for block in blocks):
         raise CertFormatError("no-key", "the first PEM block is {}, not the private key "
-                              "(istiod reads only the first block)".format(first.label.decode("ascii")))
+                              "(istiod reads only the first block)".format(first.label.decode("ascii")),
+                              label=first.label.decode("ascii"))
     labels = sorted({block.label.decode("ascii") for block in blocks})
     raise CertFormatError("no-key", "found only {} block(s), no private key".format(
         ", ".join(labels)))

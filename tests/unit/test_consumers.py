@@ -135,6 +135,7 @@ def test_certificate_before_the_key_is_refused_as_istiod_does():
     findings, _ = validate_plugin_set(objects, NOW)
     item = next(item for item in findings if item["code"] == "MCA609")
     assert "first PEM block is CERTIFICATE" in item["message"]
+    assert "istiod: unsupported PEM block type for a private key: CERTIFICATE" in item["evidence"]
     assert item["breaks"] == "istiod"
 
 
