@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from azext_meshca import certs
 from azext_meshca.catalog import finding
+from azext_meshca.consumers import BOTH, ENVOY, ISTIOD, annotate, envoy, istiod
 from azext_meshca.plugin import CERTIFICATE_OBJECTS
 from azext_meshca.rules import CA_SET, rule, run_rules
 
@@ -29,6 +30,8 @@ ISTIOD_INCOMPLETE_BUNDLE = "failed to create an istiod CA: incomplete signing CA
 ISTIOD_INVALID_PEM_CERT = "invalid PEM encoded certificate"
 ISTIOD_PARSE_X509 = "failed to parse X.509 certificate"
 ISTIOD_INVALID_PEM_KEY = "invalid PEM-encoded key"
+# istio/istio security/pkg/pki/util/crypto.go ParsePemEncodedKey, for a first block of another type.
+ISTIOD_UNSUPPORTED_KEY_BLOCK = "unsupported PEM block type for a private key: "
 ISTIOD_UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
 ISTIOD_EXPIRED = "x509: certificate has expired or is not yet valid"
 ISTIOD_KEY_MISMATCH = "the cert does not match the key: tls: private key does not match public key"
@@ -36,6 +39,8 @@ ISTIOD_NOT_CA = "certificate is not authorized to sign other certificates"
 ISTIOD_EKU = "x509: certificate specifies an incompatible key usage"
 # Go's text for a pathlen violation inside the chain istiod verifies at load.
 ISTIOD_PATHLEN = "x509: too many intermediates for path length constraint"
+# Go crypto/x509 parser.go, for a certificate that repeats an extension.
+ISTIOD_DUPLICATE_EXTENSION = "x509: certificate contains duplicate extensions"
 MESH_VERIFY_FAILED = "CERTIFICATE_VERIFY_FAILED"
 MESH_UNKNOWN_CA = "TLSV1_ALERT_UNKNOWN_CA"
 
@@ -45,7 +50,8 @@ DEFAULT_SOURCE = "input"
 ROOT_EXPIRY_TOLERANCE = datetime.timedelta(days=1)
 
 _CERT_FORMAT_CODES = {"empty": "MCA602", "der": "MCA603", "not-pem": "MCA604",
-                      "bad-pem": "MCA605", "no-certificate": "MCA606", "too-large": "MCA608"}
+                      "bad-pem": "MCA605", "no-certificate": "MCA606", "too-large": "MCA608",
+                      "duplicate-extension": "MCA610"}
 _KEY_FORMAT_CODES = {"empty": "MCA602", "der": "MCA603", "not-pem": "MCA604",
                      "bad-pem": "MCA609", "no-key": "MCA609", "encrypted": "MCA607",
                      "too-large": "MCA608"}
@@ -82,7 +88,11 @@ def _format_finding(name, error, source, is_key):
     """The MCA6xx finding for one object that failed to parse."""
     codes = _KEY_FORMAT_CODES if is_key else _CERT_FORMAT_CODES
     code = codes.get(error.kind, "MCA609" if is_key else "MCA605")
-    if error.kind == "bad-pem" and not is_key and "X.509" in error.detail:
+    if error.kind == "duplicate-extension":
+        evidence = [_istiod(ISTIOD_DUPLICATE_EXTENSION)]
+    elif is_key and getattr(error, "label", None):
+        evidence = [_istiod(ISTIOD_UNSUPPORTED_KEY_BLOCK + error.label)]
+    elif error.kind == "bad-pem" and not is_key and "X.509" in error.detail:
         evidence = [_istiod(ISTIOD_PARSE_X509)]
     else:
         evidence = [_istiod(ISTIOD_INVALID_PEM_KEY if is_key else ISTIOD_INVALID_PEM_CERT)]
@@ -216,18 +226,50 @@ def _check_key_match(ca, key):
                     subject=ca.subject)]
 
 
-def _check_extended_key_usage(refs):
-    """Go verifies ca-cert's chain for serverAuth: any EKU without it fails."""
+def _check_extended_key_usage(refs, anchor=None):
+    """Go verifies ca-cert's chain for serverAuth: any EKU without it fails.
+
+    Envoy refuses the same CA too, unless it is the trust anchor, whose EKU
+    BoringSSL never checks (consumers/envoy.py), hence ``breaks``.
+    """
     findings = []
     for ref in refs:
-        purposes = certs.extended_key_usage_names(ref.cert)
-        if purposes is None or "serverAuth" in purposes or "anyExtendedKeyUsage" in purposes:
+        if istiod.incompatible_usage(ref.cert) is None:
             continue
-        findings.append(finding(
+        purposes = certs.extended_key_usage_names(ref.cert) or []
+        item = finding(
             "MCA706", ref.object, evidence=["extendedKeyUsage: " + ", ".join(purposes),
                                             _istiod(ISTIOD_EKU)],
+            index=ref.index, subject=ref.subject, eku=", ".join(purposes) or "(empty)")
+        item["breaks"] = ISTIOD if ref is anchor else BOTH
+        findings.append(item)
+    return findings
+
+
+def _check_envoy_purposes(refs):
+    """MCA723: a CA below the anchor whose EKU Go accepts but BoringSSL refuses for a purpose."""
+    findings = []
+    for ref in refs:
+        if istiod.incompatible_usage(ref.cert) is not None:
+            continue  # MCA706 already says istiod refuses it
+        reasons = [envoy.purpose_rejected(ref.cert, purpose) for purpose in (envoy.SSL_CLIENT, envoy.SSL_SERVER)]
+        reasons = [text for text in reasons if text]
+        if not reasons:
+            continue
+        purposes = certs.extended_key_usage_names(ref.cert) or []
+        findings.append(finding(
+            "MCA723", ref.object, evidence=["extendedKeyUsage: " + ", ".join(purposes)]
+            + [_envoy(text) for text in reasons] + [_envoy(MESH_VERIFY_FAILED)],
             index=ref.index, subject=ref.subject, eku=", ".join(purposes) or "(empty)"))
     return findings
+
+
+def _check_ca_cert_first_block(label, source):
+    """MCA614: istiod signs with ca-cert.pem's FIRST block (ParsePemEncodedCertificate), whatever it is."""
+    if label in (None, "CERTIFICATE"):
+        return []
+    return [finding("MCA614", CA_CERT, evidence=["first PEM block: " + label, _istiod(ISTIOD_PARSE_X509)],
+                    source=source, label=label)]
 
 
 def _check_signature_hashes(refs):
@@ -358,14 +400,23 @@ def _check_path_lengths(path):
         if path_length is None or path_length >= position:
             continue
         if path_length < position - 1:
-            evidence = [_istiod(ISTIOD_PATHLEN)]
+            evidence, breaks = [_istiod(ISTIOD_PATHLEN)], BOTH
+        elif ref is path[-1]:
+            # BoringSSL's check_chain_extensions skips the trust anchor, but the Go
+            # istio-agent verifies istiod's serving chain [istiod, ca-cert, ..., root].
+            evidence = ["istiod loads the CA; Envoy does not check a trust anchor's pathlen, but "
+                        "istio-agent (Go) refuses istiod's serving chain: " + ISTIOD_PATHLEN]
+            breaks = ENVOY
         else:
             evidence = ["istiod loads the CA, but workload chains are refused",
                         _envoy(MESH_VERIFY_FAILED)]
-        findings.append(finding(
+            breaks = ENVOY
+        item = finding(
             "MCA715", ref.object, evidence=["pathlen:{} with {} CA certificate(s) below".format(
                 path_length, position)] + evidence,
-            subject=ref.subject, pathlen=path_length, below=position))
+            subject=ref.subject, pathlen=path_length, below=position)
+        item["breaks"] = breaks
+        findings.append(item)
     return findings
 
 
@@ -438,6 +489,9 @@ class CaSet:
 
     def __init__(self, objects, sources=None, unread=()):
         findings = []
+        self.ca_cert_source = _source(sources, CA_CERT)
+        self.ca_cert_first_block = certs.first_block_label(objects.get(CA_CERT)) \
+            if isinstance(objects.get(CA_CERT), (bytes, str)) else None
         bundles = {name: _parse_cert_object(name, objects.get(name), _source(sources, name), findings)
                    for name in CERTIFICATE_OBJECTS}
         self.key = _parse_key_object(objects.get(CA_KEY), _source(sources, CA_KEY), findings)
@@ -483,35 +537,41 @@ class CaSet:
 # --------------------------------------------------------------------------- the certificate rules
 
 @rule("MCA601", "MCA602", "MCA603", "MCA604", "MCA605", "MCA606", "MCA607", "MCA608", "MCA609",
-      subject=CA_SET)
+      "MCA610", subject=CA_SET)
 def check_object_formats(ca_set, _context):
     """Each object present and well-formed (codes: _CERT_FORMAT_CODES, _KEY_FORMAT_CODES)."""
-    return list(ca_set.format_findings)
+    return annotate(list(ca_set.format_findings))
+
+
+@rule("MCA614", inputs=(CA_CERT,), subject=CA_SET)
+def check_ca_cert_first_block(ca_set, _context):
+    """istiod signs with ca-cert.pem's first PEM block whatever it holds (ParsePemEncodedCertificate)."""
+    return annotate(_check_ca_cert_first_block(ca_set.ca_cert_first_block, ca_set.ca_cert_source))
 
 
 @rule("MCA701", "MCA702", "MCA703", inputs=(ROOT_CERT,), subject=CA_SET)
 def check_root_certs(ca_set, _context):
     """Every certificate in root-cert must be a self-signed CA; several roots mean a root rotation."""
-    return _check_roots(ca_set.roots)
+    return annotate(_check_roots(ca_set.roots))
 
 
 @rule("MCA704", "MCA705", inputs=(CA_CERT,), subject=CA_SET)
 def check_ca_cert_signs(ca_set, _context):
     """ca-cert must be a CA (basicConstraints CA:true, which Go requires of an issuer) with keyCertSign
     in its keyUsage (which Envoy/BoringSSL requires)."""
-    return _check_ca_cert(ca_set.ca)
+    return annotate(_check_ca_cert(ca_set.ca))
 
 
 @rule("MCA709", inputs=(CA_CERT, CA_KEY), subject=CA_SET)
 def check_key_matches(ca_set, _context):
     """ca-key's public half must be ca-cert's public key (istiod's tls.X509KeyPair check)."""
-    return _check_key_match(ca_set.ca, ca_set.key)
+    return annotate(_check_key_match(ca_set.ca, ca_set.key))
 
 
 @rule("MCA711", inputs=(CA_CERT, CERT_CHAIN), subject=CA_SET)
 def check_chain_starts_with_ca_cert(ca_set, _context):
     """cert-chain's first certificate must be ca-cert (compared by SHA-256 fingerprint)."""
-    return _check_chain_start(ca_set.ca, ca_set.chain)
+    return annotate(_check_chain_start(ca_set.ca, ca_set.chain))
 
 
 @rule("MCA710", "MCA712", inputs=(CA_CERT, ROOT_CERT, CERT_CHAIN), subject=CA_SET)
@@ -520,7 +580,7 @@ def check_chains_to_root(ca_set, _context):
     root-cert. Without cert-chain the verdict would be a guess, so it is an input."""
     if ca_set.path is not None:
         return []
-    return _unknown_authority_findings(ca_set.ca, ca_set.chain, ca_set.roots)
+    return annotate(_unknown_authority_findings(ca_set.ca, ca_set.chain, ca_set.roots))
 
 
 @rule("MCA713", inputs=(CA_CERT, ROOT_CERT, CERT_CHAIN), subject=CA_SET)
@@ -528,7 +588,7 @@ def check_chain_order(ca_set, _context):
     """After ca-cert, cert-chain must hold the path's intermediates in issuing order."""
     if ca_set.path is None:
         return []
-    return _check_chain_order(ca_set.ca, ca_set.chain, ca_set.path)
+    return annotate(_check_chain_order(ca_set.ca, ca_set.chain, ca_set.path))
 
 
 @rule("MCA714", inputs=(CA_CERT, ROOT_CERT, CERT_CHAIN), subject=CA_SET)
@@ -536,7 +596,7 @@ def check_chain_extras(ca_set, _context):
     """cert-chain should hold nothing that is neither on the path to the root nor a root in root-cert."""
     if ca_set.path is None:
         return []
-    return _check_chain_extras(ca_set.chain, ca_set.roots, ca_set.path)
+    return annotate(_check_chain_extras(ca_set.chain, ca_set.roots, ca_set.path))
 
 
 @rule("MCA715", inputs=(CA_CERT, ROOT_CERT), subject=CA_SET)
@@ -544,41 +604,49 @@ def check_path_lengths(ca_set, _context):
     """Each CA above ca-cert must allow, by pathlen, the CAs below it plus the workload leaf."""
     if ca_set.path is None:
         return []
-    return _check_path_lengths(ca_set.path)
+    return annotate(_check_path_lengths(ca_set.path))
 
 
 @rule("MCA706", inputs=(CA_CERT,), subject=CA_SET)
 def check_extended_key_usage(ca_set, _context):
     """Over the certificates istiod verifies from ca-cert up."""
     verified, _ = ca_set.verified()
-    return _check_extended_key_usage(verified)
+    anchor = ca_set.path[-1] if ca_set.path is not None else None
+    return annotate(_check_extended_key_usage(verified, anchor))
+
+
+@rule("MCA723", inputs=(CA_CERT,), subject=CA_SET)
+def check_envoy_purposes(ca_set, _context):
+    """ca-cert and the intermediates above it: the untrusted CAs Envoy checks (consumers/envoy.py)."""
+    _, intermediates = ca_set.verified()
+    return annotate(_check_envoy_purposes([ca_set.ca] + list(intermediates)))
 
 
 @rule("MCA707", inputs=(CA_CERT,), subject=CA_SET)
 def check_signature_hashes(ca_set, _context):
     """Over the issued (not self-signed) certificates istiod verifies."""
     verified, _ = ca_set.verified()
-    return _check_signature_hashes([ref for ref in verified if not certs.is_self_signed(ref.cert)])
+    return annotate(_check_signature_hashes([ref for ref in verified if not certs.is_self_signed(ref.cert)]))
 
 
 @rule("MCA716", "MCA722", inputs=(CA_CERT,), subject=CA_SET)
 def check_intermediates(ca_set, _context):
     """Intermediates between ca-cert and the root must be CAs with keyCertSign, as ca-cert must."""
     _, intermediates = ca_set.verified()
-    return _check_intermediates(intermediates)
+    return annotate(_check_intermediates(intermediates))
 
 
 @rule("MCA708", subject=CA_SET)
 def check_key_strength(ca_set, _context):
     """Each distinct certificate's key must be at least RSA-2048 or P-256."""
-    return _check_key_strength(ca_set.unique)
+    return annotate(_check_key_strength(ca_set.unique))
 
 
 @rule("MCA717", "MCA718", "MCA719", "MCA721", subject=CA_SET)
 def check_expiry(ca_set, context):
     """Expired or not yet valid is an error, within --warn-days a warning; otherwise one info
     names the first certificate to expire."""
-    return _check_expiry(ca_set.unique, _aware_now(context["now"]), context["warn_days"])
+    return annotate(_check_expiry(ca_set.unique, _aware_now(context["now"]), context["warn_days"]))
 
 
 @rule("MCA720", inputs=(CA_CERT, ROOT_CERT), subject=CA_SET)
@@ -586,15 +654,16 @@ def check_root_outlives_ca(ca_set, _context):
     """The root must not expire (by more than a day) before ca-cert: the mesh breaks at the earlier date."""
     if ca_set.path is None:
         return []
-    return _check_root_outlives_ca(ca_set.ca, ca_set.path)
+    return annotate(_check_root_outlives_ca(ca_set.ca, ca_set.path))
 
 
 # In the order findings come out: formats, roots, ca-cert and its relations, the path,
 # key strength, expiry. checks.ALL_CHECKS holds these too (the one registry).
 CERTIFICATE_RULES = (
-    check_object_formats, check_root_certs, check_ca_cert_signs, check_key_matches,
-    check_chain_starts_with_ca_cert, check_chains_to_root, check_chain_order, check_chain_extras,
-    check_path_lengths, check_extended_key_usage, check_signature_hashes, check_intermediates,
+    check_object_formats, check_ca_cert_first_block, check_root_certs, check_ca_cert_signs,
+    check_key_matches, check_chain_starts_with_ca_cert, check_chains_to_root, check_chain_order,
+    check_chain_extras, check_path_lengths, check_extended_key_usage, check_envoy_purposes,
+    check_signature_hashes, check_intermediates,
     check_key_strength, check_expiry, check_root_outlives_ca)
 
 
@@ -629,4 +698,4 @@ def describe_objects(objects, now, sources=None, warn_days=30):
         bundle = _parse_cert_object(name, data, _source(sources, name), findings)
         refs_by_object[name] = _refs(name, bundle)
     findings += _check_expiry(_unique(refs_by_object), now, warn_days)
-    return findings, _certificate_rows(refs_by_object, now)
+    return annotate(findings), _certificate_rows(refs_by_object, now)
