@@ -54,7 +54,8 @@ EXPECTED = {
     "article-issue-3-azcore": (("MCA601", "MCA801", "MCA805"), ()),
     "diag-secret-disabled": (("MCA611", "MCA801", "MCA807"), ()),
     "diag-secret-expired": (("MCA612",), ("MCA813",)),
-    "diag-secret-is-certificate": (("MCA613",), ("MCA813",)),
+    # a certificate-backed object is judged by its value (MCA613 is a note): this snapshot's is plain PEM
+    "diag-secret-is-certificate": ((), ("MCA613", "MCA813")),
     "diag-cert-wrong-root": (("MCA710", "MCA801", "MCA812"), ()),
     "diag-cert-mismatched-key": (("MCA709", "MCA801", "MCA812"), ()),
     "diag-cert-expired": (("MCA717", "MCA801", "MCA812"), ()),
@@ -187,6 +188,11 @@ def test_every_catalog_code_has_a_grid_row_that_emits_it(goldens):
         for name in codes:
             findings, _ = test_validation._run(dict(objects, **{name: make(objects, name)}))  # pylint: disable=protected-access
             emitted |= {item["code"] for item in findings}
+    # ca-cert-only defects (issue 8): a key-first ca-cert, and x509-limbo's duplicated extension
+    from tests.unit import test_consumers
+    for data in (objects["ca-key"] + objects["ca-cert"], test_consumers._duplicate_extension_pem()):  # pylint: disable=protected-access
+        findings, _ = test_validation._run(dict(objects, **{"ca-cert": data}))  # pylint: disable=protected-access
+        emitted |= {item["code"] for item in findings}
     live = {code for code in catalog.CATALOG if code not in catalog.RETIRED}
     assert live <= emitted, sorted(live - emitted)
 
