@@ -151,8 +151,8 @@ _ENTRIES = [
        "set-policy -n {vault_name} --object-id {object_id} --secret-permissions get)",
        detail="{object_id} lacks secret get"),
     _m("MCA402", ERROR, "access", "The add-on identity has no role that can read secret values",
-       "Vault {vault_name} uses Azure RBAC and no role assignment at the vault or a parent "
-       "scope lets {object_id} read secret values{current_note}.",
+       "Vault {vault_name} uses Azure RBAC and no role assignment at the secret's scope, the "
+       "vault or a parent scope lets {object_id} read {objects}{current_note}.",
        "az aks mesh ca fix-access -g {resource_group} -n {cluster}   (or: az role assignment "
        "create --role \"Key Vault Secrets User\" --assignee-object-id {object_id} "
        "--assignee-principal-type ServicePrincipal --scope {vault_id})",

@@ -24,3 +24,8 @@ MOUNT_EVENT_REASONS = ("FailedMount", "MountRotationFailed")
 def file_name(obj):
     """root-cert -> root-cert.pem: the name in etc/cacerts, tools/certs and the cacerts secret."""
     return obj + ".pem"
+
+
+def secret_names(plugin):
+    """{object: the Key Vault secret name the plug-in config gives it, or None}."""
+    return {obj: (plugin or {}).get(OBJECT_FIELDS[obj]) or None for obj in PLUGIN_OBJECTS}

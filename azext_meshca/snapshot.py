@@ -29,12 +29,13 @@ timestamps ISO 8601 UTC::
     vault: null (no plug-in CA / unparsable keyVaultId) | collected({
         id, name, resourceGroup, subscriptionId, location, tenantId, vaultUri,
         enableRbacAuthorization: bool,
-        accessPolicies: [{tenantId, objectId, permissions: {secrets: ["get", ...]}}],
+        accessPolicies: [{tenantId, objectId, applicationId,   # applicationId: compound identity
+                          permissions: {secrets: ["get", ...]}}],
         publicNetworkAccess: "Enabled"|"Disabled"|null,
         networkAcls: null | {defaultAction, bypass, ipRules: [..], virtualNetworkRules: [..]},
         privateEndpointCount: int })               # error.status 404 => vault missing
     roleAssignments: null | collected([{id, scope, roleDefinitionId, principalId,
-                                        principalType,    # the add-on identity's, vault scope and parents
+                                        principalType,    # the add-on identity's: vault scope, parents, secret scopes
                                         roleName, grantsSecretRead, grantsSecretReadError}])
                                         # the last three only for roles outside rbac.KNOWN_ROLES,
                                         # read from their definitions (custom roles)

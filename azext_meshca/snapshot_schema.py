@@ -77,7 +77,7 @@ CLUSTER = Fields(
 VAULT = Fields(
     id=OPT_TEXT, name=OPT_TEXT, resourceGroup=OPT_TEXT, subscriptionId=OPT_TEXT, location=OPT_TEXT,
     tenantId=OPT_TEXT, vaultUri=OPT_TEXT, enableRbacAuthorization=Optional(BOOL),
-    accessPolicies=Optional(ListOf(Fields(tenantId=OPT_TEXT, objectId=OPT_TEXT,
+    accessPolicies=Optional(ListOf(Fields(tenantId=OPT_TEXT, objectId=OPT_TEXT, applicationId=OPT_TEXT,
                                           permissions=Optional(Fields(secrets=Optional(ListOf(TEXT))))))),
     publicNetworkAccess=OPT_TEXT,
     networkAcls=Optional(Fields(defaultAction=OPT_TEXT, bypass=OPT_TEXT, ipRules=Optional(ListOf(TEXT)),

@@ -7,6 +7,7 @@ functions are pure and turn REST-shaped JSON into the snapshot schema
 
 from azext_meshca import snapshot_schema
 from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_authorization, cf_managed_clusters, cf_vaults
+from azext_meshca.access_model import within_vault
 from azext_meshca.collectors.errors import describe_error
 from azext_meshca.inputs import as_list, as_mapping
 from azext_meshca.snapshot_schema import check as check_shape
@@ -100,6 +101,7 @@ def normalise_vault(raw):
         "accessPolicies": [{
             "tenantId": policy.get("tenantId"),
             "objectId": policy.get("objectId"),
+            "applicationId": policy.get("applicationId"),   # compound identity: see access_model.py
             "permissions": {"secrets": list(as_list(_obj(policy, "permissions", "accessPolicy").get("secrets"),
                                                     "accessPolicy.permissions.secrets"))},
         } for policy in _items(properties, "accessPolicies", "properties")],
@@ -182,7 +184,13 @@ def read_vault(cli_ctx, vault_id):
 
 
 def read_role_assignments(cli_ctx, vault_id, principal_id):
-    """The principal's role assignments that apply to the vault (vault scope and parents).
+    """The principal's role assignments that apply to the vault or to one of its secrets
+    (vault scope, parents, and secret scopes ``<vault-id>/secrets/<name>``).
+
+    ARM's ``principalId eq`` filter returns the principal's assignments "at, above or
+    below the scope" (azure-rest-api-specs specification/authorization/resource-manager/
+    Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json,
+    RoleAssignments_ListForScope ``$filter``), so secret-scope assignments come back too.
 
     Assignments of roles other than the well-known Key Vault ones are annotated with
     ``roleName`` and ``grantsSecretRead`` read from their role definition, so a custom
@@ -196,7 +204,7 @@ def read_role_assignments(cli_ctx, vault_id, principal_id):
             vault_id, filter="principalId eq '{}'".format(principal_id), **ARM_CALL_OPTIONS)
         assignments = [normalise_role_assignment(_as_rest_dict(item)) for item in pages]
         applying = [item for item in assignments
-                    if scope_covers(item["scope"], vault_id)
+                    if within_vault(item["scope"], vault_id)
                     and (item["principalId"] or "").lower() == principal_id.lower()]
     except Exception as error:  # pylint: disable=broad-except
         return collected(error=describe_error(error))

@@ -334,12 +334,15 @@ class World:
         permissions = spec.get("permissions") or {}
         if isinstance(permissions, list):  # shorthand: list of secret permissions
             permissions = {"secrets": permissions}
-        return {
+        policy = {
             "tenantId": str(spec.get("tenantId", self.tenant)),
             "objectId": str(spec["objectId"]),
             "permissions": {kind: list(permissions.get(kind) or [])
                             for kind in ("keys", "secrets", "certificates", "storage")},
         }
+        if spec.get("applicationId"):  # compound identity (AccessPolicyEntry.applicationId)
+            policy["applicationId"] = str(spec["applicationId"])
+        return policy
 
     def _build_secret_versions(self, spec):
         """Versions oldest first; the last one is current."""
@@ -426,12 +429,14 @@ class World:
                                     spec.get("principalType", "ServicePrincipal"))
 
     def _expand_scope(self, scope):
-        """Allow ``vault:<name>`` and ``rg:<name>`` shorthands in scenario scopes."""
+        """Allow ``vault:<name>``, ``vault:<name>/secrets/<secret>`` (a secret scope) and
+        ``rg:<name>`` shorthands in scenario scopes."""
         if scope.startswith("vault:"):
-            vault = self.vaults.get(scope[6:].lower())
+            name, _, secret = scope[6:].partition("/secrets/")
+            vault = self.vaults.get(name.lower())
             if vault is None:
                 raise ScenarioError("role assignment scope names an unknown vault")
-            return vault["id"]
+            return vault["id"] + ("/secrets/" + secret if secret else "")
         if scope.startswith("rg:"):
             return self.rg_id(scope[3:])
         if scope.startswith("sub:"):
@@ -556,18 +561,19 @@ class World:
         app_id = identity.get("clientId", oid)
         return "appid=%s;oid=%s;iss=https://sts.windows.net/%s/" % (app_id, oid, self.tenant)
 
-    def principal_can_get_secret(self, vault, oid):
-        """None if ``oid`` may GET secrets of ``vault``, else the KvDenial Key Vault sends.
+    def principal_can_get_secret(self, vault, oid, secret_name=None):
+        """None if ``oid`` may GET secret ``secret_name`` (any secret when None: only
+        vault-wide grants count) of ``vault``, else the KvDenial Key Vault sends.
 
         Order mirrors Key Vault: network first, then the access model.
         """
-        return self.principal_secret_denial(vault, oid, "get")
+        return self.principal_secret_denial(vault, oid, "get", secret_name)
 
     def principal_can_list_secrets(self, vault, oid):
         """None if ``oid`` may list secrets / versions of ``vault``, else the KvDenial."""
         return self.principal_secret_denial(vault, oid, "list")
 
-    def principal_secret_denial(self, vault, oid, permission):
+    def principal_secret_denial(self, vault, oid, permission, secret_name=None):
         """Network check, then access policy (``permission`` or all) or RBAC role."""
         with self.lock:
             found = self.find_vault(vault)
@@ -580,7 +586,7 @@ class World:
             if denial:
                 return denial
             if props.get("enableRbacAuthorization"):
-                return self._rbac_denial(found, oid, caller, where, permission)
+                return self._rbac_denial(found, oid, caller, where, permission, secret_name)
             return self._policy_denial(props, oid, caller, where, permission)
 
     def _network_denial(self, props, caller, where):
@@ -601,6 +607,10 @@ class World:
         for policy in props.get("accessPolicies") or []:
             if str(policy.get("objectId", "")).lower() != str(oid).lower():
                 continue
+            if policy.get("applicationId"):
+                # A compound identity applies only to that application acting for the
+                # principal; the caller's own token (no on-behalf-of) never matches it.
+                continue
             granted = [p.lower() for p in (policy.get("permissions") or {}).get("secrets") or []]
             if permission in granted or "all" in granted:
                 return None
@@ -609,14 +619,17 @@ class World:
                         "https://go.microsoft.com/fwlink/?linkid=2125287" % (caller, permission, where),
                         "AccessDenied")
 
-    def _rbac_denial(self, vault, oid, caller, where, permission="get"):
+    def _rbac_denial(self, vault, oid, caller, where, permission="get", secret_name=None):
+        """An assignment counts when its scope is the vault, a parent, or (GET of one
+        secret) that secret's own scope ``<vault-id>/secrets/<name>``."""
         vault_id = vault["id"].lower()
+        resource = "%s/secrets/%s" % (vault_id, secret_name.lower()) if secret_name else vault_id
         for assignment in self.role_assignments:
             props = assignment["properties"]
             if str(props["principalId"]).lower() != str(oid).lower():
                 continue
             scope = props["scope"].rstrip("/").lower()
-            if not (vault_id == scope or vault_id.startswith(scope + "/")):
+            if not (resource == scope or resource.startswith(scope + "/")):
                 continue
             role_guid = props["roleDefinitionId"].rstrip("/").split("/")[-1].lower()
             action = GET_SECRET_ACTION if permission == "get" else READ_METADATA_ACTION
@@ -642,7 +655,7 @@ class World:
     def secret_access(self, vault, oid, name, version=None):
         """None if ``oid`` can read secret ``name`` (current or given version), else the KvDenial."""
         with self.lock:
-            denial = self.principal_can_get_secret(vault, oid)
+            denial = self.principal_can_get_secret(vault, oid, name)
             if denial:
                 return denial
             found = self._find_version(vault, name, version)

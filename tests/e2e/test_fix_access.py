@@ -313,10 +313,10 @@ REFUSALS = [
     ("operator-cannot-write", ["--yes"], "Key Vault Contributor or Owner"),
     ("rbac-operator-cannot-write", ["--yes"],
      "Role Based Access Control Administrator, User Access Administrator or Owner"),
-    ("fix-vault-other-tenant", ["--yes"], "tenant 99999999-9999-9999-9999-999999999999"),
-    ("fix-addon-disabled", ["--yes"], "add-on is not enabled"),
-    ("fix-no-plugin", ["--yes"], "No Istio plug-in CA is configured"),
-    ("fix-bad-vault-id", ["--yes"], "is not a Key Vault resource ID"),
+    ("fix-vault-other-tenant", ["--yes"], "MCA406"),
+    ("fix-addon-disabled", ["--yes"], "MCA201 The Azure Key Vault secrets provider add-on is disabled"),
+    ("fix-no-plugin", ["--yes"], "MCA102 No plug-in CA is configured"),
+    ("fix-bad-vault-id", ["--yes"], "MCA104 keyVaultId is not a Key Vault resource ID"),
     ("article-issue-1", [], "re-run with --yes"),
     ("article-issue-1", ["--secret-permissions", "list", "--yes"], "must include get"),
 ]
@@ -353,7 +353,7 @@ def test_addon_without_identity_is_refused(sim, az):
     addon.pop("identity")
     since = now(sim)
     proc = fix(az, "--yes")
-    assert_one_line_refusal(proc, "has no identity")
+    assert_one_line_refusal(proc, "MCA202 The secrets provider add-on has no identity")
     assert writes_since(sim, since) == []
 
 
