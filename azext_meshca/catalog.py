@@ -26,7 +26,11 @@ SEVERITIES = (ERROR, WARNING, INFO)
 AREAS = ("config", "addon", "rotation", "access", "network", "secret",
          "certificate", "cluster", "collection")
 
-Message = namedtuple("Message", "code severity area title message remedy explained_by fallback detail")
+Message = namedtuple("Message", "code severity area title message remedy explained_by fallback detail file_remedy")
+
+# Where a plug-in set was read from (plugin_set.py). The remedy fits the source: a
+# missing local file is not told to run az keyvault secret set.
+FILES_SOURCE = "files"
 
 # Codes that were used once and must never mean something else: {code: why it went}.
 # Retire a code by moving it here, never by reusing it (a test enforces both).
@@ -48,10 +52,12 @@ MOUNT_SYMPTOMS = ("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "M
 CERTIFICATE_ERRORS = "certificate-errors"
 
 
-def _m(code, severity, area, title, message, remedy="", explained_by=(), fallback=(), detail=""):
+def _m(code, severity, area, title, message, remedy="", explained_by=(), fallback=(), detail="", file_remedy=""):
     """One entry. ``detail`` is the few words ``-o table`` shows beside the title (days
-    left, the missing permission, the object), filled from the same parameters."""
-    return Message(code, severity, area, title, message, remedy, tuple(explained_by), tuple(fallback), detail)
+    left, the missing permission, the object), filled from the same parameters.
+    ``file_remedy`` replaces ``remedy`` when the set came from local files."""
+    return Message(code, severity, area, title, message, remedy, tuple(explained_by), tuple(fallback), detail,
+                   file_remedy)
 
 
 # Remedy templates may use these names; checks fill them from the snapshot.
@@ -199,26 +205,35 @@ _ENTRIES = [
        "{object} ({source}) was not found.",
        "Upload it: az keyvault secret set --vault-name <vault> --name <{object}-name> "
        "--file {object}.pem",
-       detail="{object} not found"),
+       detail="{object} not found",
+       file_remedy="Put {object}.pem in the folder (Istio's tools/certs Makefiles write root-cert.pem, "
+       "ca-cert.pem, ca-key.pem and cert-chain.pem together), or point --cert-dir at the "
+       "folder that holds all four."),
     _m("MCA602", ERROR, "secret", "A plug-in CA object is empty",
        "{object} ({source}) has no content.",
        "Upload the PEM file again: az keyvault secret set --vault-name <vault> "
        "--name <{object}-name> --file {object}.pem",
-       detail="{object} is empty"),
+       detail="{object} is empty",
+       file_remedy="Write the PEM content into the file again: it holds nothing."),
     _m("MCA603", ERROR, "secret", "A plug-in CA object is DER, not PEM",
        "{object} ({source}) holds binary DER; istiod reads PEM only "
        "('invalid PEM encoded certificate').",
        "Convert it (openssl x509 -inform der -in {object}.der -out {object}.pem) and upload "
        "the PEM file.",
-       detail="{object} is DER"),
+       detail="{object} is DER",
+       file_remedy="Convert it to PEM (openssl x509 -inform der -in {object}.der -out {object}.pem; for "
+       "ca-key: openssl pkey -inform der -in ca-key.der -out ca-key.pem) and use that file."),
     _m("MCA604", ERROR, "secret", "A plug-in CA object is not PEM",
        "{object} ({source}) holds no PEM block: {detail}.",
        "Upload the PEM file with --file (not --value of a path, not a PFX or JSON export).",
-       detail="{detail}"),
+       detail="{detail}",
+       file_remedy="Use the PEM file itself (text with -----BEGIN lines), not a PFX or JSON export or a "
+       "file that holds a path."),
     _m("MCA605", ERROR, "secret", "A plug-in CA object has a broken PEM block",
        "{object} ({source}) has a PEM block that does not decode: {detail}.",
        "Re-export the file from its source and upload it again with --file.",
-       detail="{detail}"),
+       detail="{detail}",
+       file_remedy="Re-export the file from its source: a PEM block in it was cut or edited."),
     _m("MCA606", ERROR, "secret", "A certificate object holds no certificate",
        "{object} ({source}) is PEM but holds no CERTIFICATE block ({detail}).",
        "Check the object names: the key and a certificate may have been swapped.",
@@ -228,15 +243,19 @@ _ENTRIES = [
        "('invalid PEM-encoded key').",
        "openssl pkey -in ca-key.pem -out ca-key.plain.pem, then upload the unencrypted key "
        "(Key Vault protects it at rest).",
-       detail="ca-key is encrypted"),
+       detail="ca-key is encrypted",
+       file_remedy="openssl pkey -in ca-key.pem -out ca-key.plain.pem and use the unencrypted key; keep "
+       "it only where it is protected at rest (Key Vault is, for the mesh)."),
     _m("MCA608", ERROR, "secret", "A plug-in CA object is implausibly large",
        "{object} ({source}) is {size} bytes; plug-in objects are a few kilobytes.",
        "Check that the right file was uploaded.",
-       detail="{size} bytes"),
+       detail="{size} bytes",
+       file_remedy="Check that the right file was given."),
     _m("MCA609", ERROR, "secret", "The CA private key does not parse",
        "ca-key ({source}) is not a usable private key: {detail}.",
        "Upload the PKCS#8, PKCS#1 or EC private key that belongs to ca-cert.",
-       detail="{detail}"),
+       detail="{detail}",
+       file_remedy="Use the PKCS#8, PKCS#1 or EC private key file that belongs to ca-cert."),
     _m("MCA610", ERROR, "secret", "A certificate repeats an extension",
        "{object} ({source}): {detail}. Go's parser refuses a certificate with a repeated "
        "extension ('x509: certificate contains duplicate extensions') and BoringSSL marks it "
@@ -607,6 +626,22 @@ def docs_url(code):
     return DOCS_URL.format(code)
 
 
+def remedy_template(entry, source_kind=None):
+    """The remedy that fits where the input came from (``FILES_SOURCE`` or Azure)."""
+    if source_kind == FILES_SOURCE and entry.file_remedy:
+        return entry.file_remedy
+    return entry.remedy
+
+
+def refit_remedy(item, source_kind):
+    """``item`` with the remedy for ``source_kind`` (findings built before the source was
+    known, by the certificate engine). File remedies use only ``{object}``."""
+    entry = CATALOG[item["code"]]
+    if remedy_template(entry, source_kind) is entry.remedy:
+        return item
+    return dict(item, remedy=entry.file_remedy.format(object=item.get("object") or ""))
+
+
 def finding(code, obj=None, evidence=None, **params):
     """Build one finding dict from its catalog entry.
 
@@ -651,6 +686,8 @@ def render_markdown():
                   "", "What it means: {}".format(entry.message)]
         if entry.remedy:
             lines += ["", "Fix: `{}`".format(entry.remedy)]
+        if entry.file_remedy:
+            lines += ["", "Fix, when the set was read from local files: `{}`".format(entry.file_remedy)]
         lines += _link_lines(entry.code)
     return "\n".join(lines) + "\n"
 

@@ -13,51 +13,58 @@ def _respond(cmd, findings, certificates, source, failure_threshold="error", sup
     return result
 
 
+def _plugin_set(cmd, warn_days, cert_dir, files, read_key, **live):
+    """The set from its one source: a folder, four named files, Key Vault or cacerts.
+    Returns (plugin set, API client when read from the cluster)."""
+    from azext_meshca import sources
+    if cert_dir:
+        return sources.read_cert_dir(cert_dir), None
+    if files and any(files.values()):
+        return sources.read_named_files(files), None
+    from azext_meshca.live import read_live_set
+    return read_live_set(cmd.cli_ctx, warn_days, read_key=read_key, **live)
+
+
 def validate_secrets(cmd, cert_dir=None, root_cert=None, ca_cert=None, ca_key=None,  # pylint: disable=too-many-locals
                      cert_chain=None, warn_days=None, resource_group_name=None, name=None, in_cluster=False,
                      key_vault_id=None, vault_name=None, root_cert_object_name=None, ca_cert_object_name=None,
                      ca_key_object_name=None, cert_chain_object_name=None, failure_threshold="error",
                      suppress=None):
-    controls = {"failure_threshold": failure_threshold, "suppress": suppress}
-    if not (cert_dir or root_cert):
-        from azext_meshca.live import validate_live
-        return _respond(cmd, *validate_live(
-            cmd.cli_ctx, warn_days, resource_group_name, name, in_cluster, key_vault_id, vault_name,
-            root_cert_object_name=root_cert_object_name, ca_cert_object_name=ca_cert_object_name,
-            ca_key_object_name=ca_key_object_name, cert_chain_object_name=cert_chain_object_name), **controls)
-    from azext_meshca import sources
+    from azext_meshca import plugin_set
     from azext_meshca.snapshot import now_utc
-    from azext_meshca.validation import validate_plugin_set
-    if cert_dir:
-        objects, object_sources = sources.read_cert_dir(cert_dir)
-    else:
-        objects, object_sources = sources.read_named_files({
-            "root-cert": root_cert, "ca-cert": ca_cert, "ca-key": ca_key, "cert-chain": cert_chain})
-    findings, certificates = validate_plugin_set(objects, now_utc(), warn_days=warn_days, sources=object_sources)
-    return _respond(cmd, findings, certificates, {"kind": "files", "files": object_sources}, **controls)
+    files = {"root-cert": root_cert, "ca-cert": ca_cert, "ca-key": ca_key, "cert-chain": cert_chain}
+    found, _ = _plugin_set(cmd, warn_days, cert_dir, files, True, resource_group=resource_group_name, name=name,
+                           in_cluster=in_cluster, key_vault_id=key_vault_id, vault_name=vault_name,
+                           root_cert_object_name=root_cert_object_name, ca_cert_object_name=ca_cert_object_name,
+                           ca_key_object_name=ca_key_object_name, cert_chain_object_name=cert_chain_object_name)
+    findings, certificates = plugin_set.validate(found, now_utc(), warn_days)
+    return _respond(cmd, findings, certificates, found["source"], failure_threshold=failure_threshold,
+                    suppress=suppress)
 
 
 def show_cert(cmd, file=None, cert_dir=None, warn_days=None, resource_group_name=None,  # pylint: disable=too-many-locals
               name=None, in_cluster=False, key_vault_id=None, vault_name=None, root_cert_object_name=None,
               ca_cert_object_name=None, cert_chain_object_name=None):
-    if not (file or cert_dir):
-        from azext_meshca.live import show_live
-        return _respond(cmd, *show_live(
-            cmd.cli_ctx, warn_days, resource_group_name, name, in_cluster, key_vault_id, vault_name,
-            root_cert_object_name=root_cert_object_name, ca_cert_object_name=ca_cert_object_name,
-            ca_key_object_name=None, cert_chain_object_name=cert_chain_object_name))
-    from azext_meshca import sources
+    from azext_meshca import plugin_set
     from azext_meshca.snapshot import now_utc
-    from azext_meshca.validation import describe_objects
-    if cert_dir:
-        objects, object_sources = sources.read_cert_dir(cert_dir)
-        objects = {name: data for name, data in objects.items()
-                   if name != "ca-key" and data is not None}
-    else:
-        objects = {"file": sources.read_capped(file)}
-        object_sources = {"file": file}
-    findings, certificates = describe_objects(objects, now_utc(), sources=object_sources, warn_days=warn_days)
-    return _respond(cmd, findings, certificates, {"kind": "files", "files": object_sources})
+    if file:  # one PEM bundle of any kind, not a plug-in set
+        from azext_meshca import sources
+        from azext_meshca.validation import describe_objects
+        findings, certificates = describe_objects({"file": sources.read_capped(file)}, now_utc(),
+                                                  sources={"file": file}, warn_days=warn_days)
+        return _respond(cmd, findings, certificates, {"kind": "files", "files": {"file": file}})
+    found, api = _plugin_set(cmd, warn_days, cert_dir, None, False, resource_group=resource_group_name, name=name,
+                             in_cluster=in_cluster, key_vault_id=key_vault_id, vault_name=vault_name,
+                             root_cert_object_name=root_cert_object_name, ca_cert_object_name=ca_cert_object_name,
+                             ca_key_object_name=None, cert_chain_object_name=cert_chain_object_name)
+    extra, extra_where, source = {}, {}, found["source"]
+    if api is not None:  # the cluster: istiod's trusted root beside cacerts
+        from azext_meshca.live import ROOT_CONFIGMAP, cluster_root_objects
+        extra = cluster_root_objects(api)
+        extra_where = {"istio-ca-root-cert": "configmap " + ROOT_CONFIGMAP}
+        source = dict(source, configMap=ROOT_CONFIGMAP)
+    findings, certificates = plugin_set.describe(found, now_utc(), warn_days, extra=extra, extra_where=extra_where)
+    return _respond(cmd, findings, certificates, source)
 
 
 def diagnose(cmd, resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False,

@@ -1,6 +1,7 @@
-"""Live sources for validate-secrets and show-cert: Key Vault and the cluster.
+"""Live sources of a plug-in CA set (plugin_set.py): Key Vault and the cacerts secret.
 
-These reuse diagnose's collectors and checks, so a Key Vault object is judged the
+Each returns the same set shape as the local files do. They reuse diagnose's
+collectors and its rules on a Key Vault object's state, so an object is judged the
 same way whichever command reads it: a 404 is "missing", SecretDisabled is
 "disabled", and any other refusal is the operator's own access (could not check),
 never a verdict on the set.
@@ -63,17 +64,6 @@ def find_vault_id(cli_ctx, vault_name):
     raise ResourceNotFoundError("No vault named {} in the current subscription.".format(vault_name))
 
 
-def judge_key_vault_objects(snapshot, warn_days, certificate_rules=True):
-    """Key Vault object state, what could not be read and, unless ``certificate_rules``
-    is off (show-cert describes instead of judging), the certificate rules."""
-    from azext_meshca.checks import collection, config, run_rules, secrets
-    from azext_meshca.validation import CERTIFICATE_RULES
-    rules = [config.check_vault_exists, collection.check_vault_read, collection.check_secrets_read,
-             secrets.check_secret_state] + (list(CERTIFICATE_RULES) if certificate_rules else [])
-    run = run_rules(snapshot, warn_days, functions=rules)
-    return run.findings, run.certificates if certificate_rules else []
-
-
 def key_vault_source(plugin):
     parsed = azure_collectors.parse_vault_id(plugin["keyVaultId"])
     return {"kind": "keyVault", "vault": parsed["name"], "keyVaultId": plugin["keyVaultId"],
@@ -106,6 +96,13 @@ def cacerts_objects(api):
     return values
 
 
+def cacerts_set(api):
+    """The cluster source: the plug-in set in the cacerts secret."""
+    from azext_meshca.plugin_set import CLUSTER, new_set
+    return new_set(CLUSTER, {"kind": "cluster", "secret": CACERTS}, cacerts_objects(api),
+                   {obj: _cacerts_source(obj) for obj in PLUGIN_OBJECTS})
+
+
 def cluster_root_objects(api):
     """The istio-ca-root-cert configmap's root in aks-istio-system, as PEM bytes."""
     from azext_meshca.collectors.cluster import read_root_configmap_pem
@@ -116,6 +113,31 @@ def cluster_root_objects(api):
         raise AzureResponseError("Could not read configmap aks-istio-system/istio-ca-root-cert: {}".format(
             describe_error(error)["reason"])) from None
     return {} if pem is None else {"istio-ca-root-cert": pem}
+
+
+def key_vault_set(cli_ctx, plugin, warn_days, resource_group=None, cluster_name=None):
+    """The Key Vault source: the objects ``plugin`` names (an object without a name is
+    not read: show-cert never reads ca-key), with what Key Vault said about each.
+
+    The findings about the objects themselves are diagnose's rules, called on what was
+    read: the vault missing (MCA105) or unreadable (MCA902), a secret the operator may
+    not read (MCA904), missing, disabled, out of its dates or not a plain secret
+    (MCA601/611/612/613).
+    """
+    from azext_meshca.checks import collection, config, names_context, secrets
+    from azext_meshca.checks.common import secret_source
+    from azext_meshca.collectors.snapshot_builder import read_vault_and_secrets
+    from azext_meshca.plugin_set import KEY_VAULT, new_set
+    from azext_meshca.snapshot import ok_data
+    vault_item, items, facts = read_vault_and_secrets(cli_ctx, plugin["keyVaultId"], plugin)
+    context = names_context(_now(), warn_days, {"resourceGroup": resource_group, "cluster": cluster_name}, {},
+                            plugin, ok_data(vault_item) or {})
+    findings = (config.vault_missing(context, vault_item) + secrets.secrets_state(context, plugin, items)
+                + collection.vault_unread(context, vault_item) + collection.secrets_unread(context, plugin, items))
+    values = secrets.secret_values(items, facts)
+    return new_set(KEY_VAULT, key_vault_source(plugin), {obj: values.get(obj) for obj in PLUGIN_OBJECTS},
+                   {obj: secret_source(plugin, obj) for obj in PLUGIN_OBJECTS}, findings,
+                   unread=[obj for obj in PLUGIN_OBJECTS if obj not in values])
 
 
 def _object_names(root_cert_object_name, ca_cert_object_name, ca_key_object_name, cert_chain_object_name):
@@ -129,46 +151,14 @@ def _plugin(cli_ctx, resource_group, name, key_vault_id, vault_name, object_name
     return plugin_from_cluster(cluster_info(cli_ctx, resource_group, name), resource_group, name)
 
 
-def validate_live(cli_ctx, warn_days, resource_group=None, name=None, in_cluster=False, key_vault_id=None,
-                  vault_name=None, **object_names):
-    """(findings, certificates, source) for validate-secrets' live forms."""
-    if in_cluster:
-        from azext_meshca.validation import validate_plugin_set
-        objects = cacerts_objects(open_cluster_api(cli_ctx, resource_group, name))
-        sources = {obj: _cacerts_source(obj) for obj in PLUGIN_OBJECTS}
-        findings, certificates = validate_plugin_set(objects, _now(), warn_days=warn_days, sources=sources)
-        return findings, certificates, {"kind": "cluster", "secret": CACERTS}
-    plugin = _plugin(cli_ctx, resource_group, name, key_vault_id, vault_name, _object_names(**object_names))
-    snapshot = _key_vault_snapshot(cli_ctx, plugin, resource_group, name)
-    findings, certificates = judge_key_vault_objects(snapshot, warn_days)
-    return findings, certificates, key_vault_source(plugin)
-
-
-def show_live(cli_ctx, warn_days, resource_group=None, name=None, in_cluster=False, key_vault_id=None,
-              vault_name=None, **object_names):
-    """(findings, certificates, source) for show-cert's live forms. ca-key is never read."""
-    from azext_meshca.validation import describe_objects
+def read_live_set(cli_ctx, warn_days, resource_group=None, name=None, in_cluster=False, key_vault_id=None,
+                  vault_name=None, read_key=True, **object_names):
+    """The plug-in set of validate-secrets' and show-cert's live forms, and the API
+    client when it came from the cluster (show-cert also reads the trusted root there)."""
     if in_cluster:
         api = open_cluster_api(cli_ctx, resource_group, name)
-        objects = {obj: value for obj, value in cacerts_objects(api).items()
-                   if obj != "ca-key" and value is not None}
-        sources = {obj: _cacerts_source(obj) for obj in objects}
-        objects.update(cluster_root_objects(api))
-        sources["istio-ca-root-cert"] = "configmap " + ROOT_CONFIGMAP
-        findings, certificates = describe_objects(objects, _now(), sources=sources, warn_days=warn_days)
-        return findings, certificates, {"kind": "cluster", "secret": CACERTS, "configMap": ROOT_CONFIGMAP}
-    from azext_meshca.checks.common import secret_source
-    from azext_meshca.checks.secrets import read_objects
+        return cacerts_set(api), api
     plugin = _plugin(cli_ctx, resource_group, name, key_vault_id, vault_name, _object_names(**object_names))
-    plugin = dict(plugin, keyObjectName=None)  # show-cert never reads the key
-    snapshot = _key_vault_snapshot(cli_ctx, plugin, resource_group, name)
-    problems, _ = judge_key_vault_objects(snapshot, warn_days, certificate_rules=False)
-    objects = read_objects(snapshot)
-    described, certificates = describe_objects(objects, _now(), warn_days=warn_days,
-                                               sources={obj: secret_source(plugin, obj) for obj in objects})
-    return problems + described, certificates, key_vault_source(plugin)
-
-
-def _key_vault_snapshot(cli_ctx, plugin, resource_group, cluster_name):
-    from azext_meshca.collectors.snapshot_builder import collect_key_vault
-    return collect_key_vault(cli_ctx, plugin, {"resourceGroup": resource_group, "cluster": cluster_name})
+    if not read_key:
+        plugin = dict(plugin, keyObjectName=None)  # show-cert never reads the key
+    return key_vault_set(cli_ctx, plugin, warn_days, resource_group, name), None

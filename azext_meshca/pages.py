@@ -66,7 +66,10 @@ def render_page(code):
         lines += _decides(rule)
     lines += ["", "## Confirm it by hand", "", explanations().get(code, "(not written yet)"), "",
               "## Fix", "", "`{}`".format(entry.remedy) if entry.remedy else "Nothing to fix: it is informational.",
-              "", "## Related codes", "",
+              ""]
+    if entry.file_remedy:
+        lines += ["When the set was read from local files: `{}`".format(entry.file_remedy), ""]
+    lines += ["## Related codes", "",
               "- Explained by: {}.".format(_codes(causes)),
               ]
     if fallback:

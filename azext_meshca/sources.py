@@ -1,8 +1,9 @@
-"""Reading plug-in CA objects from local files.
+"""The local-files source of a plug-in CA set (plugin_set.py).
 
 The only module that touches the local file system for certificate input. Bytes are
 read with a cap so that a huge file cannot exhaust memory; the validator reports the
-oversize object as a finding.
+oversize object as a finding. ca-key is reduced to key facts (keyfacts.py) as soon as
+it is read, as the Key Vault and cacerts sources do, so its bytes go no further.
 """
 
 import os
@@ -26,24 +27,34 @@ def read_capped(path):
         raise FileOperationError(str(error)) from None
 
 
+def _key_reduced(objects):
+    """The set with ca-key's bytes replaced by its key facts (None stays None)."""
+    from azext_meshca.keyfacts import key_facts
+    key = objects.get("ca-key")
+    objects["ca-key"] = None if key is None else key_facts(key)
+    return objects
+
+
 def read_cert_dir(cert_dir):
     """The tools/certs layout: <object>.pem for each object. A missing file is a
     finding (the set is incomplete), a missing folder is an error."""
+    from azext_meshca.plugin_set import FILES, new_set
     if not os.path.isdir(cert_dir):
         raise FileOperationError("{} is not a folder.".format(cert_dir))
-    objects, sources = {}, {}
+    objects, where = {}, {}
     for name in PLUGIN_OBJECTS:
         path = os.path.join(cert_dir, file_name(name))
-        sources[name] = "file " + path
+        where[name] = "file " + path
         objects[name] = read_capped(path) if os.path.exists(path) else None
-    return objects, sources
+    return new_set(FILES, {"kind": "files", "files": where}, _key_reduced(objects), where)
 
 
 def read_named_files(paths_by_object):
     """Explicit --root-cert/--ca-cert/--ca-key/--cert-chain files: each must be readable."""
-    objects, sources = {}, {}
+    from azext_meshca.plugin_set import FILES, new_set
+    objects, where = {}, {}
     for name in PLUGIN_OBJECTS:
         path = paths_by_object[name]
-        sources[name] = "file " + path
+        where[name] = "file " + path
         objects[name] = read_capped(path)
-    return objects, sources
+    return new_set(FILES, {"kind": "files", "files": where}, _key_reduced(objects), where)

@@ -39,13 +39,17 @@ Run = namedtuple("Run", "findings certificates not_run")
 
 def build_context(snapshot, warn_days=30):
     """``now`` and the names remedies use, derived once from the snapshot."""
-    target = snapshot.get("target") or {}
     cluster = cluster_data(snapshot) or {}
-    plugin = cluster.get("plugin") or {}
-    vault = vault_data(snapshot) or {}
-    parsed = parse_vault_id(plugin.get("keyVaultId")) or {}
     revisions = cluster.get("revisions") or (snapshot.get("options") or {}).get("revisions") or []
     now = parse_time(snapshot.get("collectedAt")) or datetime.datetime.now(datetime.timezone.utc)
+    return names_context(now, warn_days, snapshot.get("target") or {}, cluster, cluster.get("plugin") or {},
+                         vault_data(snapshot) or {}, addon_object_id(snapshot), revisions)
+
+
+def names_context(now, warn_days, target, cluster, plugin, vault, object_id=None, revisions=()):
+    """The context findings are made in, from what is known (each part may be {}):
+    validate-secrets' Key Vault source has a plug-in config and a vault, no cluster."""
+    parsed = parse_vault_id(plugin.get("keyVaultId")) or {}
     return {
         "now": now,
         "warn_days": warn_days,
@@ -54,7 +58,7 @@ def build_context(snapshot, warn_days=30):
         "vault_name": vault.get("name") or parsed.get("name") or "<vault>",
         "vault_resource_group": vault.get("resourceGroup") or parsed.get("resourceGroup") or "<vault-resource-group>",
         "vault_id": vault.get("id") or plugin.get("keyVaultId") or "<vault-id>",
-        "object_id": addon_object_id(snapshot) or "<add-on-identity-object-id>",
+        "object_id": object_id or "<add-on-identity-object-id>",
         "revision": revisions[0] if revisions else "<revision>",
     }
 

@@ -62,7 +62,11 @@ def check_cluster_read(snapshot, context):
 @rule("MCA902")
 def check_vault_read(snapshot, context):
     """MCA902: the vault's configuration could not be read (404 is MCA105)."""
-    item = snapshot.get("vault")
+    return vault_unread(context, snapshot.get("vault"))
+
+
+def vault_unread(context, item):
+    """MCA902 for a vault read (``collected`` item); the Key Vault source calls it too."""
     if not _failed(item) or _error(item).get("status") == 404:
         return []
     return [make(context, "MCA902", "vault", evidence=[_error(item).get("reason")],
@@ -82,8 +86,11 @@ def check_role_assignments_read(snapshot, context):
 @rule("MCA904")
 def check_secrets_read(snapshot, context):
     """MCA904: secrets the operator could not read (not 404 / SecretDisabled)."""
-    secrets = snapshot.get("secrets") or {}
-    plugin = plugin_config(snapshot)
+    return secrets_unread(context, plugin_config(snapshot), snapshot.get("secrets") or {})
+
+
+def secrets_unread(context, plugin, secrets):
+    """MCA904 for the secrets read (``{object: collected item}``); the Key Vault source calls it too."""
     unread = [(obj, secrets[obj]) for obj in PLUGIN_OBJECTS
               if _failed(secrets.get(obj)) and not is_object_state_error(secrets.get(obj))
               and _error(secrets.get(obj)).get("code") != VAULT_UNKNOWN_CODE]

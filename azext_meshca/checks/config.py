@@ -57,7 +57,11 @@ def check_key_vault_id(snapshot, context):
 @rule("MCA105")
 def check_vault_exists(snapshot, context):
     """MCA105: ARM answered 404 for the vault (other read failures are MCA902)."""
-    item = snapshot.get("vault")
+    return vault_missing(context, snapshot.get("vault"))
+
+
+def vault_missing(context, item):
+    """MCA105 for a vault read (``collected`` item); the Key Vault source calls it too."""
     if not item or item.get("ok"):
         return []
     error = item.get("error") or {}

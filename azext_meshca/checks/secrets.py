@@ -55,9 +55,15 @@ def check_secret_state(snapshot, context):
     plugin = plugin_config(snapshot)
     if plugin is None:
         return []
+    return secrets_state(context, plugin, _secret_items(snapshot))
+
+
+def secrets_state(context, plugin, items):
+    """MCA601/611/612/613 for ``{object: collected item}``; the Key Vault source calls it too."""
     findings = []
-    for obj, item in _secret_items(snapshot).items():
-        findings += _object_state_findings(context, plugin, obj, item)
+    for obj, item in items.items():
+        if item:
+            findings += _object_state_findings(context, plugin, obj, item)
     return findings
 
 
@@ -101,14 +107,21 @@ def read_objects(snapshot):
 
     The ca-key value is never kept (snapshot.py); validation takes its ``keyFacts``.
     """
+    return secret_values(_secret_items(snapshot), snapshot.get("keyFacts"))
+
+
+def secret_values(items, key_facts):
+    """{object: value} of ``{object: collected item}``, ca-key as ``key_facts``."""
     objects = {}
-    for obj, item in _secret_items(snapshot).items():
+    for obj, item in items.items():
+        if not item:
+            continue
         data = item.get("data") if item.get("ok") else None
         if data is None:
             continue
         if obj == "ca-key":
-            if snapshot.get("keyFacts") is not None:
-                objects[obj] = thaw(snapshot.get("keyFacts"))
+            if key_facts is not None:
+                objects[obj] = thaw(key_facts)
         elif data.get("value") is not None:
             value = data.get("value")
             objects[obj] = value.encode("utf-8") if isinstance(value, str) else value

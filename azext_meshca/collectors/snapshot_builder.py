@@ -143,20 +143,12 @@ def assemble_secrets(wanted, answer):
     return secrets, facts
 
 
-def _vault_and_secrets(cli_ctx, vault_id, plugin):
+def read_vault_and_secrets(cli_ctx, vault_id, plugin):
+    """(vault item, {object: secret item}, ca-key's key facts): the objects ``plugin``
+    names. diagnose and the Key Vault source of validate-secrets/show-cert read them so."""
     vault = azure_collectors.read_vault(cli_ctx, vault_id)
     secrets, facts = _read_secrets(cli_ctx, vault, plugin)
     return vault, secrets, facts
-
-
-def collect_key_vault(cli_ctx, plugin, target):
-    """A snapshot of just the vault and the objects ``plugin`` names: what the secret
-    checks need (validate-secrets and show-cert read Key Vault this way)."""
-    snapshot = new_snapshot(target, {})
-    snapshot["cluster"] = collected({"plugin": plugin, "meshMode": "Istio"})
-    snapshot["vault"], snapshot["secrets"], snapshot["keyFacts"] = _vault_and_secrets(
-        cli_ctx, plugin["keyVaultId"], plugin)
-    return snapshot
 
 
 def collect_snapshot(cli_ctx, resource_group, cluster_name, revisions=None, skip_cluster=False,
@@ -212,7 +204,7 @@ def _plan(cluster_item, revisions):
 def _vault_node(cli_ctx, plan):
     if not plan or not plan["hasVault"]:
         return None
-    return _vault_and_secrets(cli_ctx, plan["vaultId"], plan["plugin"])
+    return read_vault_and_secrets(cli_ctx, plan["vaultId"], plan["plugin"])
 
 
 def _roles_node(cli_ctx, plan):

@@ -50,6 +50,7 @@ def test_a_missing_secret_is_a_finding_with_exit_4(az):
     missing = [item for item in result["findings"] if item["code"] == "MCA601"]
     assert [item["object"] for item in missing] == ["cert-chain"]
     assert "test-cert-chain" in missing[0]["message"]
+    assert "az keyvault secret set" in missing[0]["remedy"]  # the remedy fits the source
 
 
 @pytest.mark.scenario("healthy", fresh=True)

@@ -204,3 +204,29 @@ def test_az_runs_the_installed_wheel_not_the_source_tree(az, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "source tree was imported" not in proc.stderr
     assert "validate-secrets" in proc.stdout
+
+
+@pytest.mark.parametrize("missing, code", [("cert-chain", "MCA601"), ("ca-key", "MCA601")])
+def test_a_missing_local_file_gets_a_files_remedy_not_a_key_vault_one(az, cert_dirs, tmp_path, missing, code):
+    """Remedies fit the source: a folder without <object>.pem is not told to run az keyvault."""
+    folder = tmp_path / "incomplete"
+    folder.mkdir()
+    for name in ("root-cert", "ca-cert", "ca-key", "cert-chain"):
+        if name != missing:
+            (folder / (name + ".pem")).write_bytes(open(os.path.join(cert_dirs["good"], name + ".pem"), "rb").read())
+    proc = az.run("aks", "mesh", "ca", "validate-secrets", "--cert-dir", str(folder), "-o", "json")
+    assert proc.returncode == 4, proc.stderr
+    [found] = [item for item in _json(proc)["findings"] if item["code"] == code]
+    assert found["object"] == missing
+    assert "keyvault" not in found["remedy"] and missing + ".pem" in found["remedy"]
+
+
+def test_an_empty_local_file_gets_a_files_remedy(az, cert_dirs, tmp_path):
+    folder = tmp_path / "empty-chain"
+    folder.mkdir()
+    for name in ("root-cert", "ca-cert", "ca-key"):
+        (folder / (name + ".pem")).write_bytes(open(os.path.join(cert_dirs["good"], name + ".pem"), "rb").read())
+    (folder / "cert-chain.pem").write_bytes(b"")
+    result = _json(az.run("aks", "mesh", "ca", "validate-secrets", "--cert-dir", str(folder), "-o", "json"))
+    [found] = [item for item in result["findings"] if item["code"] == "MCA602"]
+    assert "keyvault" not in found["remedy"]
