@@ -5,8 +5,8 @@ and fix-access's plan (fixaccess/plan.py) both call :func:`plugin_access`, so th
 commands cannot disagree about whether the add-on identity can read the plug-in CA.
 
 How Key Vault authorises the CSI provider's ``GET secret`` (the provider reads each
-object by name, Azure/secrets-store-csi-driver-provider-azure pkg/provider/provider.go
-``getSecret``):
+object by name: Azure/secrets-store-csi-driver-provider-azure pkg/provider/keyvault.go,
+``client.GetSecret`` calls azsecrets ``GetSecret(ctx, name, version)``):
 
 * access-policy vaults: an entry for the caller's objectId, in the vault's tenant,
   whose secret permissions hold ``get`` or ``all``. An entry that also names an
