@@ -247,9 +247,10 @@ def plan_rbac(state):
     for reader in [item for item in held if role_guid(item.get("roleDefinitionId")) == KEY_VAULT_READER]:
         notes.append("Key Vault Reader at {} reads vault metadata only, not secret values; it is left in place "
                      "and Key Vault Secrets User is added.".format(reader.get("scope")))
-    for obj in access_model.unreadable_objects(access, answer=None):
-        notes.append("Whether {} is readable is unknown ({}): Key Vault Secrets User is added all the same."
-                     .format(obj, access["objects"][obj]["reason"]))
+    undecided = access_model.unreadable_objects(access, answer=None)
+    if undecided:
+        notes.append("Whether the add-on identity can read {} is unknown ({}): Key Vault Secrets User is added "
+                     "all the same.".format(", ".join(undecided), access["objects"][undecided[0]]["reason"]))
     assignments = []
     for scope, objects in grant_scopes(access, vault["id"], plugin):
         name = assignment_name(scope, object_id, SECRETS_USER)
