@@ -97,3 +97,19 @@ def test_fix_access_adds_a_plain_policy_beside_the_compound_one(az, sim):
     compound = [p for p in sim.world.find_vault("MyAzureKeyVault")["properties"]["accessPolicies"]
                 if p["objectId"] == ADDON_OID and p.get("applicationId")]
     assert len(compound) == 1  # the compound entry is left as it was
+
+
+@pytest.mark.scenario("rbac-secret-scope")
+def test_the_simulated_arm_lists_secret_scope_assignments_as_arm_does(az):
+    """az role assignment list --scope uses $filter=atScope(): at or above the scope, so a
+    secret's assignment shows at the secret's scope and not at the vault's (azure-cli
+    role/custom.py _search_role_assignments); meshca's principalId eq at the vault scope
+    returns them (at, above or below), which the diagnose and fix-access tests above use."""
+    def listed(scope):
+        proc = az.run("role", "assignment", "list", "--scope", scope, "--include-inherited", "-o", "json")
+        assert proc.returncode == 0, proc.stderr
+        return [item for item in json.loads(proc.stdout) if item["principalId"] == ADDON_OID]
+    assert listed(VAULT_ID) == []
+    [at_secret] = listed(VAULT_ID + "/secrets/test-ca-key")
+    assert at_secret["scope"] == VAULT_ID + "/secrets/test-ca-key"
+    assert at_secret["roleDefinitionId"].endswith(SECRETS_USER)
