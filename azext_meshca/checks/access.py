@@ -2,7 +2,7 @@
 
 Judged from the vault's configuration (access model, policies, role assignments) and
 never from a 403 the operator got: the operator's access says nothing about the
-add-on's. Two access models exist (FACTS.md section 4):
+add-on's. Two access models exist:
 
 * access policies: the CSI provider does GET secret, so a policy for the add-on's
   objectId must grant secret ``get`` (or ``all``);
