@@ -575,6 +575,14 @@ _ENTRIES = [
        "Run the scan again later (Resource Graph allows each user a few queries every few "
        "seconds), or scan fewer subscriptions at a time with --subscriptions.",
        detail="{subscription}: {reason}"),
+    _m("MCA912", WARNING, "collection", "Could not reach a private or IP-restricted API server",
+       "{reason}. The cluster's API server {restriction}: it does not answer callers "
+       "outside its virtual network or allowed ranges. The in-cluster checks did not run.",
+       "Run diagnose from a machine that reaches the API server (a VM or build agent in the "
+       "cluster's virtual network or a peered one, or an address in its authorised ranges), "
+       "or pass --kubeconfig/--context for a route that does; --skip-cluster runs the "
+       "Azure-side checks only.",
+       detail="{restriction}: {reason}"),
 ]
 
 CATALOG = {entry.code: entry for entry in _ENTRIES}

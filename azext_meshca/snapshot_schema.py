@@ -73,7 +73,9 @@ CLUSTER = Fields(
     revisions=Optional(ListOf(TEXT)), plugin=Optional(_PLUGIN),
     csiAddon=Optional(Fields(enabled=Optional(BOOL), enableSecretRotation=OPT_TEXT,
                              rotationPollInterval=OPT_TEXT, identity=Optional(_IDENTITY))),
-    aad=Optional(Fields(managed=Optional(BOOL), enableAzureRbac=Optional(BOOL))))
+    aad=Optional(Fields(managed=Optional(BOOL), enableAzureRbac=Optional(BOOL))),
+    powerState=OPT_TEXT,
+    apiServer=Optional(Fields(privateCluster=Optional(BOOL), authorizedIpRanges=Optional(ListOf(TEXT)))))
 VAULT = Fields(
     id=OPT_TEXT, name=OPT_TEXT, resourceGroup=OPT_TEXT, subscriptionId=OPT_TEXT, location=OPT_TEXT,
     tenantId=OPT_TEXT, vaultUri=OPT_TEXT, enableRbacAuthorization=Optional(BOOL),

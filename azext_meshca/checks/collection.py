@@ -107,9 +107,11 @@ def secrets_unread(context, plugin, secrets):
                  objects=", ".join(labels), reason="; ".join(str(reason) for reason in reasons))]
 
 
-@rule("MCA905", "MCA906", "MCA908")
+@rule("MCA905", "MCA906", "MCA908", "MCA912")
 def check_kube_access(snapshot, context):
-    """MCA906 (no credentials) or MCA905 (API server unreachable); MCA908 when skipped."""
+    """MCA906 (no credentials) or MCA905 (API server unreachable); MCA912 instead of
+    MCA905 when the cluster's API server is private or IP-restricted, which explains
+    why it could not be reached; MCA908 when skipped."""
     if snapshot.get("kube") is None:
         if (snapshot.get("options") or {}).get("skipCluster"):
             return [make(context, "MCA908", "cluster", evidence=["--skip-cluster"])]
@@ -118,8 +120,29 @@ def check_kube_access(snapshot, context):
     if not _failed(access):
         return []
     error = _error(access)
-    code = "MCA906" if _is_credentials_failure(error) else "MCA905"
-    return [make(context, code, "cluster", evidence=[error.get("reason")], reason=error.get("reason"))]
+    if _is_credentials_failure(error):
+        return [make(context, "MCA906", "cluster", evidence=[error.get("reason")], reason=error.get("reason"))]
+    restriction = api_server_restriction(snapshot)
+    if restriction and str(error.get("code") or "") in KUBE_SIDE_CODES:
+        return [make(context, "MCA912", "cluster", evidence=[restriction, error.get("reason")],
+                     restriction=restriction, reason=error.get("reason"))]
+    return [make(context, "MCA905", "cluster", evidence=[error.get("reason")], reason=error.get("reason"))]
+
+
+def api_server_restriction(snapshot):
+    """How the managed cluster limits who reaches its API server, in words, or None.
+
+    enablePrivateCluster puts the API server on a private endpoint in the cluster's
+    virtual network; authorizedIPRanges lets only those addresses in (learn.microsoft.com
+    /azure/aks/private-clusters, /azure/aks/api-server-authorized-ip-ranges)."""
+    access = ((snapshot.get("cluster") or {}).get("data") or {}).get("apiServer") or {}
+    if access.get("privateCluster"):
+        return "is private (apiServerAccessProfile.enablePrivateCluster)"
+    ranges = access.get("authorizedIpRanges") or []
+    if ranges:
+        shown = ", ".join(ranges[:5]) + (f" and {len(ranges) - 5} more" if len(ranges) > 5 else "")
+        return f"allows only authorised IP ranges ({shown})"
+    return None
 
 
 def _is_credentials_failure(error):

@@ -76,9 +76,23 @@ def normalise_cluster(raw):
         # az prints the SDK's enableAzureRbac: accept either casing.
         "aad": {"managed": bool(_lookup(aad, "managed")),
                 "enableAzureRbac": bool(_lookup(aad, "enableAzureRBAC"))} if aad else None,
+        "powerState": _obj(properties, "powerState", "properties").get("code"),
+        "apiServer": _api_server_access(_obj(properties, "apiServerAccessProfile", "properties")),
     }
     check_shape(result, snapshot_schema.CLUSTER, "managedCluster")
     return result
+
+
+def _api_server_access(profile):
+    """Whether the API server is private or limited to authorised IP ranges: the two
+    reasons an operator's machine may not reach it. Field names from
+    Azure/azure-rest-api-specs specification/containerservice (ManagedClusterAPIServerAccessProfile:
+    enablePrivateCluster, authorizedIPRanges); matched in any casing, as aadProfile is."""
+    if not profile:
+        return None
+    ranges = as_list(_lookup(profile, "authorizedIPRanges"), "apiServerAccessProfile.authorizedIPRanges")
+    return {"privateCluster": bool(_lookup(profile, "enablePrivateCluster")),
+            "authorizedIpRanges": [str(value) for value in ranges]}
 
 
 def normalise_vault(raw):

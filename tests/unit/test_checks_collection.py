@@ -1,4 +1,4 @@
-"""Grid for the collection checks (MCA901-MCA908): every collector failure once, and a
+"""Grid for the collection checks (MCA901-MCA912): every collector failure once, and a
 403 the OPERATOR got never passed off as the add-on's."""
 
 import pytest
@@ -9,6 +9,18 @@ from tests.unit import snapshots as s
 
 def _fail(*path, status=403, code="Forbidden", reason="403 Forbidden"):
     return lambda snapshot: s.fail(snapshot, path, reason, status, code)
+
+
+def _private(snapshot):
+    s.cluster(snapshot)["apiServer"] = {"privateCluster": True, "authorizedIpRanges": []}
+
+
+def _ip_restricted(snapshot):
+    s.cluster(snapshot)["apiServer"] = {"privateCluster": False, "authorizedIpRanges": ["203.0.113.0/24"]}
+
+
+_unreachable = _fail("kube", "access", status=None, code="CannotConnect",
+                     reason="cannot reach the Kubernetes API: connection refused")
 
 
 GRID = [
@@ -27,6 +39,14 @@ GRID = [
     ("API server unreachable", [_fail("kube", "access", status=None, code="CannotConnect",
                                       reason="cannot reach the Kubernetes API: connection refused")], ["MCA905"]),
     ("API server said 401", [_fail("kube", "access", status=401, code="Kubernetes401")], ["MCA905"]),
+    ("private API server unreachable", [_private, _unreachable], ["MCA912"]),
+    ("IP-restricted API server unreachable", [_ip_restricted, _unreachable], ["MCA912"]),
+    ("private API server said 401: not a network gap", [_private, _fail("kube", "access", status=401,
+                                                                        code="Kubernetes401")], ["MCA905"]),
+    ("private cluster, no credentials", [_private, _fail("kube", "access", code="AuthorizationFailed")],
+     ["MCA906"]),
+    ("public API server unreachable", [lambda snap: s.cluster(snap).update(
+        apiServer={"privateCluster": False, "authorizedIpRanges": []}), _unreachable], ["MCA905"]),
     ("bad kubeconfig", [_fail("kube", "access", status=None, code=None, reason="ConfigException: no context")],
      ["MCA905"]),
     ("API server unreachable: items not reported again",
@@ -63,3 +83,10 @@ def test_unreadable_item_names_what_and_where():
     [found] = s.run_module(collection.CHECKS, s.applied(_fail("kube", "providerLogs")))
     assert "Reading pods/log failed" in found["message"]
     assert "kubectl auth can-i list pods/log -n kube-system" in found["remedy"]
+
+
+def test_restricted_api_server_says_why_and_where_to_run_from():
+    [found] = s.run_module(collection.CHECKS, s.applied(_ip_restricted, _unreachable))
+    assert "allows only authorised IP ranges (203.0.113.0/24)" in found["message"]
+    assert "connection refused" in found["message"]
+    assert "virtual network" in found["remedy"]

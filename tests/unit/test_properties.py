@@ -213,7 +213,9 @@ CLUSTER_BODY = {
         "addonProfiles": {"azureKeyvaultSecretsProvider": {"enabled": True, "config": {
             "enableSecretRotation": "true", "rotationPollInterval": "2m"},
             "identity": {"objectId": "o", "clientId": "c", "resourceId": "r"}}},
-        "aadProfile": {"managed": True, "enableAzureRbac": False}}}
+        "aadProfile": {"managed": True, "enableAzureRbac": False},
+        "powerState": {"code": "Running"},
+        "apiServerAccessProfile": {"enablePrivateCluster": True, "authorizedIPRanges": ["203.0.113.0/24"]}}}
 CLUSTER_PATHS = [("id",), ("name",), ("properties",), ("properties", "serviceMeshProfile"),
                  ("properties", "serviceMeshProfile", "mode"), ("properties", "serviceMeshProfile", "istio"),
                  ("properties", "serviceMeshProfile", "istio", "revisions"),
@@ -223,7 +225,9 @@ CLUSTER_PATHS = [("id",), ("name",), ("properties",), ("properties", "serviceMes
                  ("properties", "addonProfiles"), ("properties", "addonProfiles", "azureKeyvaultSecretsProvider"),
                  ("properties", "addonProfiles", "azureKeyvaultSecretsProvider", "config"),
                  ("properties", "addonProfiles", "azureKeyvaultSecretsProvider", "identity"),
-                 ("properties", "aadProfile")]
+                 ("properties", "aadProfile"), ("properties", "powerState"), ("properties", "powerState", "code"),
+                 ("properties", "apiServerAccessProfile"),
+                 ("properties", "apiServerAccessProfile", "authorizedIPRanges")]
 VAULT_BODY = {
     "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv", "name": "kv",
     "location": "eastus",
