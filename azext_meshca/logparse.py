@@ -4,12 +4,14 @@ Two sources, both plain text in the snapshot:
 
 * kubelet ``FailedMount`` events and the Azure Key Vault CSI provider's log: they
   say WHY the ``cacerts`` volume does not mount. Key Vault errors come in two
-  formats (FACTS.md section 5): the legacy autorest one
+  formats (Azure/secrets-store-csi-driver-provider-azure: autorest up to v1.4,
+  azcore from v1.5; verbatim samples in tests/upstream/provider): the legacy autorest one
   (``StatusCode=403 ... InnerError={"code":"AccessDenied"}``) and the azcore one of
   provider v1.5+ (``RESPONSE 403: 403 Forbidden`` / ``ERROR CODE: Forbidden`` and a
   JSON body with ``innererror``). Both are reduced to one ``cause``.
 * istiod's ``discovery`` log: which CA it loaded (plug-in or self-signed, by the
-  version-specific lines of FACTS.md section 2) and whether it rejected the files.
+  version-specific lines of istio/istio ``pilot/pkg/bootstrap/certcontroller.go`` and
+  ``istio_ca.go``; samples per version in tests/upstream/istiod) and whether it rejected the files.
 
 No I/O and no catalog here: checks turn these results into findings. Why a module
 of its own: the texts change between versions, and one place that knows every
