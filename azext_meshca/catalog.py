@@ -42,9 +42,11 @@ RETIRED = {}
 #
 # The causes a failed cacerts mount can have (MCA801 may be explained by any of them).
 # A secret's exp/nbf dates (MCA612) are informational: Key Vault still serves the value,
-# so they never explain a failed mount.
+# so they never explain a failed mount; nor does an object backed by a Key Vault
+# certificate (MCA613): the provider mounts its PEM value like any secret's, and what
+# that value holds is judged by the certificate rules.
 MOUNT_CAUSES = ("MCA103", "MCA104", "MCA105", "MCA201", "MCA202", "MCA401", "MCA402", "MCA403", "MCA406",
-                "MCA501", "MCA502", "MCA601", "MCA611", "MCA613")
+                "MCA501", "MCA502", "MCA601", "MCA611")
 MOUNT_SYMPTOMS = ("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "MCA808", "MCA809", "MCA816",
                   "MCA817")
 # Stands for every error-level secret or certificate code (MCA6xx, MCA7xx): what istiod
