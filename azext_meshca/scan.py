@@ -19,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from azext_meshca.catalog import ERROR, WARNING
 from azext_meshca.collectors import azure as azure_collectors
 from azext_meshca.collectors import resourcegraph as graph
-from azext_meshca.resource_ids import parse_vault_id, scope_covers
+from azext_meshca.access_model import within_vault
+from azext_meshca.resource_ids import parse_vault_id
 from azext_meshca.snapshot import collected, collection_error, new_snapshot
 
 SECRET_READERS = 8   # distinct vault object sets read at once
@@ -240,7 +241,7 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None):
             snapshot["roleAssignments"] = collected([
                 dict(item) for item in fleet.assignments
                 if (item.get("principalId") or "").lower() == principal.lower()
-                and scope_covers(item.get("scope"), vault_id)])
+                and within_vault(item.get("scope"), vault_id)])
     if secrets is not None:
         snapshot["secrets"], snapshot["keyFacts"] = secrets
     return snapshot

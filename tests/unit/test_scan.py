@@ -171,3 +171,23 @@ def test_first_root_cause_skips_explained_symptoms():
                            {"code": "MCA401", "severity": "error"}, {"code": "MCA302", "severity": "warning"}]}
     assert scan.first_root_cause(result) == "MCA401"
     assert scan.first_root_cause({"findings": [{"code": "MCA302", "severity": "warning"}]}) == "MCA302"
+
+
+def test_a_secret_scope_assignment_reaches_the_cluster_snapshot_as_in_diagnose():
+    """diagnose keeps assignments at the vault, above it and at a secret's own scope
+    (access_model.within_vault); scan's per-cluster snapshot must keep the same ones."""
+    from azext_meshca import scan
+    vault_id = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/"
+                "Microsoft.KeyVault/vaults/vault1")
+    principal = "22222222-2222-2222-2222-222222222222"
+    fleet = scan.Fleet()
+    fleet.assignments = [
+        {"principalId": principal, "scope": vault_id + "/secrets/ca-key", "roleDefinitionId": "x"},
+        {"principalId": principal, "scope": "/subscriptions/00000000-0000-0000-0000-000000000001", "roleDefinitionId": "y"},
+        {"principalId": principal, "scope": vault_id.replace("/vault1", "/vault2"), "roleDefinitionId": "z"},
+    ]
+    cluster = {"plugin": {"keyVaultId": vault_id}, "csiAddon": {"identity": {"objectId": principal}}}
+    row = {"subscriptionId": "00000000-0000-0000-0000-000000000001", "resourceGroup": "rg", "name": "c"}
+    snapshot = scan.cluster_snapshot(fleet, row, cluster, 30)
+    scopes = [item["scope"] for item in snapshot["roleAssignments"]["data"]]
+    assert scopes == [vault_id + "/secrets/ca-key", "/subscriptions/00000000-0000-0000-0000-000000000001"]
