@@ -78,7 +78,10 @@ def shared_login(cli_ctx, subscription_id=None):
     """(credential, subscription id) of the current login, one per subscription and run
     (the default subscription named or not is the same one)."""
     from azure.cli.core._profile import Profile
-    subscription = Profile(cli_ctx=cli_ctx).get_subscription(subscription_id)["id"]
+    from azure.cli.core.commands.client_factory import get_subscription_id
+    # get_subscription_id honours az's global --subscription (cli_ctx.data); Profile's
+    # get_subscription(None) would give the login's default one instead.
+    subscription = Profile(cli_ctx=cli_ctx).get_subscription(subscription_id or get_subscription_id(cli_ctx))["id"]
 
     def build():
         credential, _, _ = Profile(cli_ctx=cli_ctx).get_login_credentials(subscription_id=subscription)

@@ -46,7 +46,8 @@ def _preload(names):
 
 def _target(cli_ctx, resource_group, cluster_name):
     from azure.cli.core._profile import Profile
-    subscription = Profile(cli_ctx=cli_ctx).get_subscription()
+    from azure.cli.core.commands.client_factory import get_subscription_id
+    subscription = Profile(cli_ctx=cli_ctx).get_subscription(get_subscription_id(cli_ctx))
     return {"subscriptionId": subscription["id"], "tenantId": subscription["tenantId"],
             "resourceGroup": resource_group, "cluster": cluster_name}
 

@@ -78,8 +78,6 @@ EXPECTED = {
     "article-issue-3-azcore": (("MCA601", "MCA801", "MCA805"), ()),
     "diag-secret-disabled": (("MCA611", "MCA801", "MCA807"), ()),
     "diag-secret-expired": (("MCA612",), ("MCA813",)),
-    # a certificate-backed object is judged by its value (MCA613 is a note): this snapshot's is plain PEM
-    "diag-secret-is-certificate": ((), ("MCA613", "MCA813")),
     "diag-cert-wrong-root": (("MCA710", "MCA801", "MCA812"), ()),
     "diag-cert-mismatched-key": (("MCA709", "MCA801", "MCA812"), ()),
     "diag-cert-expired": (("MCA717", "MCA801", "MCA812"), ()),
