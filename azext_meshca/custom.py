@@ -75,11 +75,14 @@ def diagnose(cmd, resource_group_name=None, name=None, kubeconfig=None, context=
     if from_snapshot:
         snapshot = engine.load_snapshot(from_snapshot)
     else:
-        from azext_meshca.collectors.deadline import DEFAULT_TIMEOUT, Deadline, attach
+        from azext_meshca.collectors.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
         attach(cmd.cli_ctx, Deadline(timeout or DEFAULT_TIMEOUT))
-        snapshot = engine.collect(cmd.cli_ctx, resource_group_name, name, revisions=revision,
-                                  skip_cluster=skip_cluster, kubeconfig=kubeconfig, context=context,
-                                  warn_days=warn_days)
+        try:
+            snapshot = engine.collect(cmd.cli_ctx, resource_group_name, name, revisions=revision,
+                                      skip_cluster=skip_cluster, kubeconfig=kubeconfig, context=context,
+                                      warn_days=warn_days)
+        finally:
+            detach(cmd.cli_ctx)
         if export:
             engine.export_snapshot(snapshot, export)
     result = engine.analyse(snapshot, warn_days, suppress=suppress)

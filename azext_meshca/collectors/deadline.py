@@ -72,14 +72,16 @@ def attach(cli_ctx, deadline):
     return deadline
 
 
+def detach(cli_ctx):
+    """End the run's deadline: one CLI object may run many commands (az interactive)."""
+    cli_ctx.data.pop(_KEY, None)
+
+
 def deadline_of(cli_ctx):
-    """The run's deadline; a fresh default one for callers that set none (validate-secrets)."""
+    """The run's deadline; for callers that attached none (validate-secrets, fix-access), a
+    default one per client, never stored (a later command must not inherit a spent one)."""
     data = getattr(cli_ctx, "data", None)
-    if data is None:
-        return Deadline()
-    if _KEY not in data:
-        data[_KEY] = Deadline()
-    return data[_KEY]
+    return (data or {}).get(_KEY) or Deadline()
 
 
 class _RunDeadline:

@@ -8,7 +8,7 @@ import pytest
 
 from azext_meshca.collectors import deadline as deadline_module
 from azext_meshca.collectors.deadline import (Deadline, DeadlineCredential, DeadlineExceeded, TokenRequestFailed,
-                                              attach, deadline_of)
+                                              attach, deadline_of, detach)
 from azext_meshca.collectors.errors import describe_error
 
 
@@ -32,11 +32,12 @@ def test_remaining_fits_and_check():
     assert describe_error(raised.value)["code"] == "Deadline"
 
 
-def test_one_deadline_per_cli_context():
+def test_one_deadline_per_run_and_none_left_behind():
     cli_ctx = types.SimpleNamespace(data={})
-    assert deadline_of(cli_ctx) is deadline_of(cli_ctx)
     mine = attach(cli_ctx, Deadline(5))
-    assert deadline_of(cli_ctx) is mine
+    assert deadline_of(cli_ctx) is mine and deadline_of(cli_ctx) is mine
+    detach(cli_ctx)
+    assert deadline_of(cli_ctx) is not mine and deadline_of(cli_ctx).seconds == deadline_module.DEFAULT_TIMEOUT
 
 
 class Flaky:
