@@ -9,8 +9,8 @@ reads start concurrently, and each host gets one connection pool, not one per cl
 import threading
 import time
 
-# Calls are bounded so a hung endpoint cannot stall diagnose; the SDK's own retry
-# policy still handles 429 (honouring Retry-After) and 5xx.
+# Calls are bounded so a hung endpoint cannot stall diagnose; the retry policy of
+# collectors/deadline.py handles 429 (honouring Retry-After) and 5xx within the run's deadline.
 ARM_CALL_OPTIONS = {"connection_timeout": 10, "read_timeout": 30}
 
 
@@ -74,19 +74,26 @@ def _shared(cli_ctx, key, build):
         return slot["value"]
 
 
-def shared_login(cli_ctx, subscription_id=None):
-    """(credential, subscription id) of the current login, one per subscription and run
-    (the default subscription named or not is the same one)."""
+def shared_login(cli_ctx, subscription_id=None, audience="ARM"):
+    """(credential, subscription id) of the current login, one per subscription, audience
+    and run (the default subscription named or not is the same one).
+
+    Token requests are retried within the run's deadline (collectors/deadline.py), each
+    with a fresh login credential; ``audience`` only names the failed request. The
+    deadline is looked up at each request (``run_deadline``), so a credential shared on
+    the cli_ctx never keeps a spent one."""
     from azure.cli.core._profile import Profile
     from azure.cli.core.commands.client_factory import get_subscription_id
+    from azext_meshca.collectors.deadline import DeadlineCredential, run_deadline
     # get_subscription_id honours az's global --subscription (cli_ctx.data); Profile's
     # get_subscription(None) would give the login's default one instead.
     subscription = Profile(cli_ctx=cli_ctx).get_subscription(subscription_id or get_subscription_id(cli_ctx))["id"]
 
     def build():
-        credential, _, _ = Profile(cli_ctx=cli_ctx).get_login_credentials(subscription_id=subscription)
-        return SharedCredential(credential), subscription
-    return _shared(cli_ctx, ("login", subscription.lower()), build)
+        def login():
+            return Profile(cli_ctx=cli_ctx).get_login_credentials(subscription_id=subscription)[0]
+        return SharedCredential(DeadlineCredential(login, run_deadline(cli_ctx), audience)), subscription
+    return _shared(cli_ctx, ("login", subscription.lower(), audience), build)
 
 
 def shared_transport(cli_ctx):
@@ -104,12 +111,15 @@ def shared_transport(cli_ctx):
 
 def _mgmt_client(cli_ctx, resource_type, subscription_id):
     """One management client per SDK and subscription for the run (building one costs
-    CPU: its serializer indexes every model of the SDK)."""
+    CPU: its serializer indexes every model of the SDK). Its retries honour Retry-After
+    within the run's deadline (collectors/deadline.py)."""
     from azure.cli.core.commands.client_factory import get_mgmt_service_client
+    from azext_meshca.collectors.deadline import azure_retry_policy, run_deadline
     credential, subscription = shared_login(cli_ctx, subscription_id)
     return _shared(cli_ctx, ("client", str(resource_type), subscription.lower()),
                    lambda: get_mgmt_service_client(cli_ctx, resource_type, subscription_id=subscription,
-                                                   credential=credential, transport=shared_transport(cli_ctx)))
+                                                   credential=credential, transport=shared_transport(cli_ctx),
+                                                   retry_policy=azure_retry_policy(run_deadline(cli_ctx), "ARM")))
 
 
 def cf_managed_clusters(cli_ctx, subscription_id=None):
@@ -138,11 +148,13 @@ def cf_secret_client(cli_ctx, vault_url, subscription_id=None, on_token=None):
     the vault's authentication challenge.
     """
     from azure.keyvault.secrets import SecretClient
-    credential, _ = shared_login(cli_ctx, subscription_id)
+    from azext_meshca.collectors.deadline import azure_retry_policy, run_deadline
+    credential, _ = shared_login(cli_ctx, subscription_id, audience="Key Vault")
     if on_token is not None:
         credential = _Notifying(credential, on_token)
     return SecretClient(vault_url, credential, verify_challenge_resource=True, transport=shared_transport(cli_ctx),
-                        logging_enable=False, connection_timeout=10, read_timeout=30)
+                        logging_enable=False, connection_timeout=10, read_timeout=30,
+                        retry_policy=azure_retry_policy(run_deadline(cli_ctx), "Key Vault"))
 
 
 def aks_aad_token(cli_ctx):

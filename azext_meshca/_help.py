@@ -90,6 +90,8 @@ examples:
     text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --kubeconfig ~/.kube/config --context myAKSCluster
   - name: In CI, fail on warnings too, except a known one (listed in summary.suppressed).
     text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --failure-threshold warning --suppress MCA301
+  - name: Give up on slow services after 30 seconds and report what was read by then.
+    text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --timeout 30
 """
 
 helps['aks mesh ca fix-access'] = """

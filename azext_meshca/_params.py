@@ -78,6 +78,9 @@ def load_arguments(self, _):
                          help='Write the collected snapshot (no private-key bytes) to this JSON file.')
         context.argument('from_snapshot', options_list=['--from-snapshot'], arg_group='Snapshot',
                          help='Analyse a snapshot written by --export, with no network at all.')
+        context.argument('timeout', options_list=['--timeout'], type=int,
+                         help='Seconds the whole collection may take, retries and Retry-After waits '
+                              'included. What it cuts is reported as not checked. Default: 120.')
 
     with self.argument_context('aks mesh ca explain') as context:
         context.positional('code', help='A finding code, e.g. MCA401.')

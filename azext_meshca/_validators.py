@@ -79,3 +79,5 @@ def validate_diagnose_source(namespace):
         raise RequiredArgumentMissingError('Give --resource-group/-g and --name/-n (or --from-snapshot FILE).')
     if namespace.context and not namespace.kubeconfig:
         raise RequiredArgumentMissingError('--context needs --kubeconfig.')
+    if namespace.timeout is not None and namespace.timeout < 1:
+        raise InvalidArgumentValueError('--timeout must be 1 second or more.')

@@ -67,17 +67,22 @@ def show_cert(cmd, file=None, cert_dir=None, warn_days=None, resource_group_name
     return _respond(cmd, findings, certificates, source)
 
 
-def diagnose(cmd, resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False,
+def diagnose(cmd, resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False,  # pylint: disable=too-many-locals
              revision=None, warn_days=None, export=None, from_snapshot=None, failure_threshold="error",
-             suppress=None):
+             suppress=None, timeout=None):
     from azext_meshca import diagnose as engine
     from azext_meshca.report import exit_with_status_after_output
     if from_snapshot:
         snapshot = engine.load_snapshot(from_snapshot)
     else:
-        snapshot = engine.collect(cmd.cli_ctx, resource_group_name, name, revisions=revision,
-                                  skip_cluster=skip_cluster, kubeconfig=kubeconfig, context=context,
-                                  warn_days=warn_days)
+        from azext_meshca.collectors.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
+        attach(cmd.cli_ctx, Deadline(timeout or DEFAULT_TIMEOUT))
+        try:
+            snapshot = engine.collect(cmd.cli_ctx, resource_group_name, name, revisions=revision,
+                                      skip_cluster=skip_cluster, kubeconfig=kubeconfig, context=context,
+                                      warn_days=warn_days)
+        finally:
+            detach(cmd.cli_ctx)
         if export:
             engine.export_snapshot(snapshot, export)
     result = engine.analyse(snapshot, warn_days, suppress=suppress)

@@ -52,6 +52,8 @@ KUBE_POOL_SIZE = 16
 # pushes them out of any tail within minutes (read_namespaced_pod_log's limit_bytes
 # returns the head, tail_lines the end).
 ISTIOD_HEAD_BYTES = 512 * 1024
+# A log line is kept to this many characters (a line is evidence, not a payload).
+LOG_LINE_CHARS = 8192
 # istiod log lines that say which CA it loaded (istio/istio pilot/pkg/bootstrap/istio_ca.go, every Istio version).
 ISTIOD_CA_MARKERS = (
     "plugged-in cert", "self-signed cert is used", "istio-generated cacerts", "Use root cert from",
@@ -83,23 +85,26 @@ def kube_client(cli_ctx, resource_group, cluster_name, cluster, kubeconfig=None,
 
     Makes no request to the API server itself, so the first reads can start at once.
     """
+    from azext_meshca.collectors.deadline import deadline_of
+    deadline = deadline_of(cli_ctx)
     try:
         if kubeconfig:
-            return _api_client(context=context, config_file=kubeconfig), "kubeconfig", None
+            return _api_client(context=context, config_file=kubeconfig, deadline=deadline), "kubeconfig", None
         config_dict = _cluster_user_kubeconfig(cli_ctx, resource_group, cluster_name, subscription_id)
         if (cluster or {}).get("aad") or _has_exec_user(config_dict):
             from azext_meshca._client_factory import aks_aad_token
             _use_token(config_dict, aks_aad_token(cli_ctx))
-        return _api_client(context=context, config_dict=config_dict), "azure", None
+        return _api_client(context=context, config_dict=config_dict, deadline=deadline), "azure", None
     except Exception as error:  # pylint: disable=broad-except
         return None, None, collected(error=describe_error(error))
 
 
-def _api_client(context, config_file=None, config_dict=None):
-    """An ApiClient with one retry: an unreachable or hung API server costs one
-    timeout per call, not four."""
+def _api_client(context, config_file=None, config_dict=None, deadline=None):
+    """An ApiClient bound by the run's deadline: transient failures are retried while it
+    allows (collectors/deadline.py), so a hung API server costs at most the deadline."""
     from kubernetes import client
     from kubernetes import config as kube_config
+    from azext_meshca.collectors.deadline import Deadline, kube_api_client
     configuration = client.Configuration()
     if config_file:
         kube_config.load_kube_config(config_file=config_file, context=context,
@@ -107,9 +112,8 @@ def _api_client(context, config_file=None, config_dict=None):
     else:
         kube_config.load_kube_config_from_dict(config_dict, context=context,
                                                client_configuration=configuration)
-    configuration.retries = 1
     configuration.connection_pool_maxsize = KUBE_POOL_SIZE
-    return client.ApiClient(configuration)
+    return kube_api_client(configuration, deadline or Deadline())
 
 
 def reachable(api, source):
@@ -337,7 +341,12 @@ def _event_entry(event):
 def _pod_log(api, pod_name, namespace, limit_bytes, container=None, tail_lines=None):
     text = _get(api, _namespaced(namespace, "pods", pod_name) + "/log",
                 {"container": container, "tailLines": tail_lines, "limitBytes": limit_bytes}, text=True)
-    return text.splitlines() if text else []
+    return _lines(text)
+
+
+def _lines(text):
+    """A log's lines, each cut to LOG_LINE_CHARS."""
+    return [line[:LOG_LINE_CHARS] for line in text.splitlines()] if text else []
 
 
 def _head_and_tail_log(api, pod_name, namespace, container):
@@ -352,7 +361,7 @@ def _head_and_tail_log(api, pod_name, namespace, container):
     """
     head_text = _get(api, _namespaced(namespace, "pods", pod_name) + "/log",
                      {"container": container, "limitBytes": ISTIOD_HEAD_BYTES}, text=True) or ""
-    head = head_text.splitlines()
+    head = _lines(head_text)
     if len(head_text.encode("utf-8")) < ISTIOD_HEAD_BYTES:
         return head
     return head[:-1] + _pod_log(api, pod_name, namespace, ISTIOD_LOG_BYTES, container=container,
@@ -424,8 +433,11 @@ def _spc_object_names(objects_text):
 
 
 def _fingerprints(pem_text):
-    """SHA-256 fingerprints of the certificates in a PEM text; [] if it does not parse."""
+    """SHA-256 fingerprints of the certificates in a PEM text; [] if it does not parse
+    (or is not text, or is over the certificate engine's cap)."""
     from azext_meshca import certs
+    if not isinstance(pem_text, str) or len(pem_text) > certs.MAX_OBJECT_BYTES:
+        return []
     try:
         return certs.bundle_fingerprints(pem_text.encode("utf-8"))
     except (certs.CertFormatError, ValueError):

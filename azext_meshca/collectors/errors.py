@@ -43,6 +43,11 @@ def describe_error(error):
     if isinstance(error, ServiceRequestError):
         return collection_error(_one_line("cannot connect: {}".format(_root_cause(error))),
                                 code="CannotConnect")
+    from azext_meshca.collectors.deadline import DeadlineExceeded, TokenRequestFailed
+    if isinstance(error, DeadlineExceeded):
+        return collection_error(_one_line(str(error)), code="Deadline")
+    if isinstance(error, TokenRequestFailed):
+        return collection_error(_one_line(str(error)), code="TokenRequestFailed")
     kube = _describe_kube_error(error)
     if kube:
         return kube
@@ -81,7 +86,7 @@ def _describe_kube_error(error):
     return None
 
 
-def raise_for_failed_read(item, what):
+def raise_for_failed_read(item, what, service="ARM"):
     """Turn a failed read that leaves a command nothing to do into one az error line.
 
     404 exits 3 (az's not-found status); everything else exits 1: ForbiddenError for
@@ -92,7 +97,11 @@ def raise_for_failed_read(item, what):
                                            ResourceNotFoundError)
     error = item["error"] or {}
     status, reason = error.get("status"), error.get("reason")
+    if error.get("code") == "TokenRequestFailed":  # the identity endpoint failed, not the read
+        raise AzureConnectionError("Could not get a token, so {} was not read: {}".format(what, reason))
     if status == 404:
         raise ResourceNotFoundError("{} was not found: {}".format(what, reason))
-    error_class = ForbiddenError if status == 403 else AzureResponseError if status else AzureConnectionError
+    if not status:  # no answer at all: say which service could not be reached
+        raise AzureConnectionError("Could not read {} from {}: {}".format(what, service, reason))
+    error_class = ForbiddenError if status == 403 else AzureResponseError
     raise error_class("Could not read {}: {}".format(what, reason))

@@ -173,7 +173,8 @@ def collect_snapshot(cli_ctx, resource_group, cluster_name, revisions=None, skip
         graph.add("kube.client", lambda plan: _kube_client_node(cli_ctx, snapshot["target"], plan, kubeconfig,
                                                                 context), needs=("plan",))
         kube_node = kube_collectors.add_cluster_nodes(graph, "kube.client")
-    results = graph.run()
+    from azext_meshca.collectors.deadline import deadline_of
+    results = graph.run(deadline_of(cli_ctx))
     snapshot["cluster"] = results["cluster"]
     if results["plan"] is None:
         return snapshot

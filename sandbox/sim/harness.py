@@ -20,8 +20,8 @@ from sandbox.sim.identity import AadService, ManagedIdentityService
 from sandbox.sim.keyvault import KeyVaultService
 from sandbox.sim.pki import server_pki
 from sandbox.sim.scenario import load_world
-from sandbox.sim.server import (ControlService, Fault, FaultInjector, RequestLog, SimServer, fault_from_spec,
-                              free_port, server_tls_context)
+from sandbox.sim.server import (BrokenTlsListener, ControlService, Fault, FaultInjector, RequestLog, SimServer,
+                                fault_from_spec, free_port, server_tls_context)
 
 CLOUD_NAME = "Loop"
 KEYVAULT_DNS_SUFFIX = ".vault.loop.test"
@@ -40,6 +40,8 @@ class SimulatorEnv:
         self.tmpdir = tempfile.mkdtemp(prefix="meshca-sim-%s-" % self.scenario)
         self.servers = {}
         self._azs = []
+        self._kube_url_override = None
+        self._broken_listeners = []
         tls = server_tls_context(self.pki.cert_file, self.pki.key_file)
         self._build_servers(tls, kube_unreachable)
         for spec in self.world.faults:
@@ -101,6 +103,8 @@ class SimulatorEnv:
 
     @property
     def kube_url(self):
+        if self._kube_url_override:
+            return self._kube_url_override
         if "kube" in self.servers:
             return self.servers["kube"].url
         return "https://127.0.0.1:%d" % self._kube_port
@@ -123,8 +127,10 @@ class SimulatorEnv:
             "HTTP_PROXY": self.proxy.url,
             "https_proxy": self.proxy.url,
             "http_proxy": self.proxy.url,
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
+            # .invalid (RFC 6761) never resolves: the "name does not resolve" fault uses it,
+            # and it must fail as a lookup, not reach the proxy trap.
+            "NO_PROXY": "127.0.0.1,localhost,.invalid",
+            "no_proxy": "127.0.0.1,localhost,.invalid",
         }
 
     def kubeconfig(self, path=None, token=None):
@@ -184,6 +190,29 @@ class SimulatorEnv:
         return self.faults.add(Fault(kind="hook", service=service, method=method.upper(), path=path_regex,
                                      count=count, action=action))
 
+    def broken_url(self, how, name="service"):
+        """A URL where a connection fails before HTTP: ``how`` = "tls" (a listener that
+        answers with bytes that are not TLS) or "dns" (a host under .invalid, which no
+        resolver answers; the tests' network namespace has no DNS at all)."""
+        if how == "tls":
+            listener = BrokenTlsListener()
+            self._broken_listeners.append(listener)
+            return listener.url
+        if how == "dns":
+            return "https://%s.meshca.invalid:%d" % (name, free_port())
+        raise ValueError("unknown connection fault %r" % how)
+
+    def point_kube_at(self, url):
+        """The kubeconfig ARM hands out names ``url`` as the API server (None: the real one)."""
+        self._kube_url_override = url
+
+    def point_vault_at(self, vault_name, url):
+        """ARM reports ``url`` as the vault's vaultUri (None: the simulated data plane)."""
+        vault = self.world.vaults[vault_name.lower()] if vault_name.lower() in self.world.vaults else next(
+            item for item in self.world.vaults.values() if item["name"].lower() == vault_name.lower())
+        server = self.servers["kv:" + vault["name"]]
+        vault["properties"]["vaultUri"] = (url.rstrip("/") + "/") if url else server.url + "/"
+
     def make_kube_unreachable(self):
         """Close the Kubernetes API's listening socket: new connections are refused."""
         server = self.servers.pop("kube", None)
@@ -198,6 +227,9 @@ class SimulatorEnv:
 
     def stop(self):
         self.faults.shutdown_event.set()
+        for listener in self._broken_listeners:
+            listener.stop()
+        self._broken_listeners.clear()
         stoppers = [threading.Thread(target=server.stop) for server in self.servers.values()]
         for stopper in stoppers:  # in parallel: each waits up to one poll interval
             stopper.start()

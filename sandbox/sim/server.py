@@ -160,7 +160,12 @@ class Fault:
     reset (close the socket without answering), hang (sleep ``seconds`` bounded by
     MAX_HANG_SECONDS, then close), hook (call ``action(request)`` then answer
     normally; used to simulate a concurrent writer).  ``count`` is how many
-    matching requests it applies to (None = all).
+    matching requests it applies to (None = all); ``query`` (a regex on the raw
+    query string) narrows the match, e.g. to the token for one resource.
+
+    Two faults are not per request and live outside this class: a TLS handshake
+    failure (``BrokenTlsListener``) and a name that does not resolve (a host under
+    ``.invalid``, RFC 6761); see SimulatorEnv.broken_url().
     """
 
     kind: str
@@ -173,14 +178,17 @@ class Fault:
     retry_after: int = 1
     seconds: float = 60.0
     action: Optional[Callable] = None
+    query: str = ""
     hits: int = 0
 
-    def matches(self, service, method, path):
+    def matches(self, service, method, path, query=""):
         if self.count is not None and self.hits >= self.count:
             return False
         if self.service not in ("*", service):
             return False
         if self.method not in ("*", method.upper()):
+            return False
+        if self.query and re.search(self.query, query, re.I) is None:
             return False
         return re.search(self.path, path, re.I) is not None
 
@@ -206,11 +214,11 @@ class FaultInjector:
         with self._lock:
             self._faults.clear()
 
-    def take(self, service, method, path):
+    def take(self, service, method, path, query=""):
         """The first matching fault (consuming one of its count), or None."""
         with self._lock:
             for fault in self._faults:
-                if fault.matches(service, method, path):
+                if fault.matches(service, method, path, query):
                     fault.hits += 1
                     return fault
         return None
@@ -222,7 +230,7 @@ class FaultInjector:
 
 def fault_from_spec(spec):
     """Build a Fault from a scenario/JSON dict (no callables there)."""
-    allowed = {"kind", "service", "method", "path", "count", "status", "ms", "retry_after", "seconds"}
+    allowed = {"kind", "service", "method", "path", "count", "status", "ms", "retry_after", "seconds", "query"}
     unknown = set(spec) - allowed
     if unknown:
         raise ValueError("unknown fault field(s): %s" % ", ".join(sorted(unknown)))
@@ -263,7 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
             service=sim.name,
         )
         if not path.startswith("/_sim/"):
-            fault = sim.faults.take(sim.name, req.method, path)
+            fault = sim.faults.take(sim.name, req.method, path, split.query)
             if fault is not None and self._apply_fault(fault, req):
                 return
         try:
@@ -398,6 +406,53 @@ class SimServer:
             self._thread.join(timeout=5)
             self._thread = None
         self._httpd.server_close()
+
+
+class BrokenTlsListener:
+    """A loopback port that answers every connection with bytes that are not TLS.
+
+    Stands for a TLS handshake failure (a middlebox, a wrong service on the port): the
+    client's handshake ends with an SSL error such as WRONG_VERSION_NUMBER, before any
+    HTTP is spoken, so no request is ever logged.
+    """
+
+    GARBAGE = b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\nthis port does not speak TLS\r\n"
+
+    def __init__(self, host="127.0.0.1"):
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.2)
+        self.host, self.port = host, self._sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="sim-broken-tls", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self):
+        return "https://%s:%d" % (self.host, self.port)
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            try:
+                conn.settimeout(2)
+                conn.sendall(self.GARBAGE)
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
 
 
 def server_tls_context(cert_file, key_file):

@@ -1,0 +1,89 @@
+"""The run's deadline (azext_meshca/collectors/deadline.py) on a fake clock, and the token
+retry rule with fake credentials (no network: the real clients are covered by
+tests/e2e/test_fault_matrix.py through the real az)."""
+
+import types
+
+import pytest
+
+from azext_meshca.collectors import deadline as deadline_module
+from azext_meshca.collectors.deadline import (Deadline, DeadlineCredential, DeadlineExceeded, TokenRequestFailed,
+                                              attach, deadline_of, detach)
+from azext_meshca.collectors.errors import describe_error
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_remaining_fits_and_check():
+    clock = Clock()
+    deadline = Deadline(10, clock=clock)
+    assert deadline.remaining() == 10 and deadline.fits(9) and not deadline.fits(9.8)
+    assert deadline.cap(30) == 10 and deadline.cap(3) == 3
+    clock.now += 9.8
+    with pytest.raises(DeadlineExceeded) as raised:
+        deadline.check("Key Vault")
+    assert str(raised.value) == "Key Vault did not answer within the run's --timeout of 10 s"
+    assert describe_error(raised.value)["code"] == "Deadline"
+
+
+def test_one_deadline_per_run_and_none_left_behind():
+    cli_ctx = types.SimpleNamespace(data={})
+    mine = attach(cli_ctx, Deadline(5))
+    assert deadline_of(cli_ctx) is mine and deadline_of(cli_ctx) is mine
+    detach(cli_ctx)
+    assert deadline_of(cli_ctx) is not mine and deadline_of(cli_ctx).seconds == deadline_module.DEFAULT_TIMEOUT
+
+
+class Flaky:
+    """A credential factory whose first ``failures`` credentials fail."""
+
+    def __init__(self, failures):
+        self.failures, self.made = failures, 0
+
+    def __call__(self):
+        self.made += 1
+        made = self.made
+
+        class Credential:
+            def get_token(self, *scopes, **kwargs):
+                if made <= flaky.failures:
+                    raise RuntimeError("503 from the identity endpoint")
+                return "token"
+        flaky = self
+        return Credential()
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch):
+    monkeypatch.setattr(deadline_module.time, "sleep", lambda seconds: None)
+
+
+def test_two_token_failures_in_a_row_still_give_a_token_from_fresh_credentials():
+    factory = Flaky(failures=2)
+    assert DeadlineCredential(factory, Deadline(60), audience="Key Vault").get_token("https://vault.azure.net/.default") == "token"
+    assert factory.made == 3  # a new credential each time: MSAL replays a cached 5xx otherwise
+
+
+def test_lasting_token_failure_is_a_token_request_failure():
+    credential = DeadlineCredential(Flaky(failures=99), Deadline(60), audience="Key Vault")
+    with pytest.raises(TokenRequestFailed) as raised:
+        credential.get_token("https://vault.azure.net/.default")
+    assert str(raised.value) == "token request for Key Vault failed: 503 from the identity endpoint"
+    described = describe_error(raised.value)
+    assert described["code"] == "TokenRequestFailed" and "token request" in described["reason"]
+
+
+def test_spent_deadline_asks_for_no_token():
+    clock = Clock()
+    deadline = Deadline(1, clock=clock)
+    clock.now += 5
+    factory = Flaky(failures=0)
+    with pytest.raises(TokenRequestFailed, match="--timeout of 1 s"):
+        DeadlineCredential(factory, deadline).get_token("https://management.azure.com/.default")
+    assert factory.made == 0
