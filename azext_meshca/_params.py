@@ -16,6 +16,10 @@ PLUGIN_FILE_ARGS = (
 )
 
 
+# diagnose, validate-secrets and scan take the same severities (catalog.SEVERITIES, not
+# imported here: the catalog loads only when a command runs).
+FAILURE_THRESHOLD_TYPE = get_enum_type(['error', 'warning', 'info'])
+
 def load_arguments(self, _):
     with self.argument_context('aks mesh ca') as context:
         context.argument('warn_days', type=int, options_list=['--warn-days'], default=WARN_DAYS_DEFAULT,
@@ -88,7 +92,7 @@ def load_arguments(self, _):
     for command in ('diagnose', 'validate-secrets'):
         with self.argument_context('aks mesh ca ' + command) as context:
             context.argument('failure_threshold', options_list=['--failure-threshold'], arg_group='CI',
-                             arg_type=get_enum_type(['error', 'warning', 'info']), default='error',
+                             arg_type=FAILURE_THRESHOLD_TYPE, default='error',
                              help='Exit with status 4 when a finding of this severity or above is left '
                                   '(after --suppress).')
             context.argument('suppress', options_list=['--suppress'], action='append', arg_group='CI',
@@ -107,7 +111,7 @@ def load_arguments(self, _):
                          help='Also read the four Key Vault objects (once per distinct vault and object set, '
                               'with your credentials) and run the certificate checks, for an expiry per cluster.')
         context.argument('failure_threshold', options_list=['--failure-threshold'],
-                         arg_type=get_enum_type(['error', 'warning', 'info']),
+                         arg_type=FAILURE_THRESHOLD_TYPE,
                          help='Exit 4 when any cluster has a finding of this severity or worse. Default: error.')
 
     for command in ('validate-secrets', 'show-cert'):

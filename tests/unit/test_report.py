@@ -51,3 +51,9 @@ def test_suppress_by_object_leaves_the_same_code_on_other_objects():
 def test_malformed_suppressions_are_refused(text):
     with pytest.raises(ValueError):
         report.parse_suppression(text)
+
+
+def test_the_threshold_choices_are_the_catalogs_severities():
+    """_params cannot import the catalog at load time, so its copy is pinned here."""
+    from azext_meshca import _params, catalog
+    assert list(_params.FAILURE_THRESHOLD_TYPE.settings["choices"]) == list(catalog.SEVERITIES)
