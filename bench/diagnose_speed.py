@@ -98,8 +98,7 @@ def waterfall(entries, started):
         levels.append(1 + max(before) if before else 0)
     print("  start    end  level  request")
     for entry, level in zip(entries, levels):
-        print("  {:5.3f}  {:5.3f}  {:>5}  {}".format(entry["start"] - started, entry["time"] - started, level,
-                                                   _label(entry)[:150]))
+        print(f"  {entry['start'] - started:5.3f}  {entry['time'] - started:5.3f}  {level:>5}  {_label(entry)[:150]}")
     if not entries:
         return 0
     path, current = [], max(range(len(entries)), key=lambda index: entries[index]["time"])
@@ -111,8 +110,8 @@ def waterfall(entries, started):
     previous_end = started
     for index in reversed(path):
         entry = entries[index]
-        print("    +{:5.3f} gap, {:5.3f}-{:5.3f}  {}".format(entry["start"] - previous_end, entry["start"] - started,
-                                                        entry["time"] - started, _label(entry)[:110]))
+        print(f"    +{entry['start'] - previous_end:5.3f} gap, {entry['start'] - started:5.3f}-"
+              f"{entry['time'] - started:5.3f}  {_label(entry)[:110]}")
         previous_end = entry["time"]
     return max(levels) + 1
 

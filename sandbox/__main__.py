@@ -41,10 +41,9 @@ def _print_exports(env, sim):
     for key in keys:
         if key in env:
             print("export %s=%s" % (key, shlex.quote(env[key])))
-    print("# scenario %s: ARM %s  Kubernetes %s  control %s/_sim/log" % (sim.scenario, sim.arm_url, sim.kube_url,
-                                                                        sim.arm_url))
-    print("# resource group %s, cluster %s; Ctrl-C stops the sandbox" % (sim.world.cluster["resourceGroup"],
-                                                                       sim.world.cluster["name"]))
+    print(f"# scenario {sim.scenario}: ARM {sim.arm_url}  Kubernetes {sim.kube_url}  control {sim.arm_url}/_sim/log")
+    print(f"# resource group {sim.world.cluster['resourceGroup']}, cluster {sim.world.cluster['name']}; "
+          "Ctrl-C stops the sandbox")
     sys.stdout.flush()
 
 

@@ -260,8 +260,7 @@ class _UnavailableKube:
 def _checked(runner, args):
     proc = runner.run(*args)
     if proc.returncode != 0:
-        raise RuntimeError("az %s failed (exit %d): %s" % (" ".join(args[:3]), proc.returncode,
-                                                            proc.stderr.strip()[-2000:]))
+        raise RuntimeError(f"az {' '.join(args[:3])} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
     return proc
 
 

@@ -667,8 +667,8 @@ class KubeModel:
         if not spec:
             return
         if isinstance(spec, dict) and spec.get("pki"):
-            files = {f + ".pem": self.world.pki_part(spec["pki"], f) for f in ("ca-cert", "ca-key", "cert-chain",
-                                                                            "root-cert")}
+            files = {f + ".pem": self.world.pki_part(spec["pki"], f)
+                     for f in ("ca-cert", "ca-key", "cert-chain", "root-cert")}
         elif mount.ok and mount.plugin:
             files = mount.files
         else:

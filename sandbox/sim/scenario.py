@@ -65,6 +65,7 @@ def _role_allows(definition, data_action):
     return (any(matches(p) for p in definition["dataActions"])
             and not any(matches(p) for p in definition["notDataActions"]))
 
+
 # Built-in role definitions the simulator knows (subset, with the data actions that matter).
 BUILTIN_ROLES = {
     KV_SECRETS_USER: ("Key Vault Secrets User", [], ["Microsoft.KeyVault/vaults/secrets/getSecret/action",

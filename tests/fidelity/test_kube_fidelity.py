@@ -326,8 +326,8 @@ def test_scenario_options_objects_stale_roots_and_mount_delay(tmp_path):
         "istiod": {"replicas": 1},
         "mountRetrySeconds": 1.5,
         "workloadNamespaces": ["default", {"name": "bookinfo", "rootCert": {"value": "stale-root"}}],
-        "objects": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "extra", "namespace": "bookinfo",
-                                                                            "labels": {"team": "mesh"}},
+        "objects": [{"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"name": "extra", "namespace": "bookinfo", "labels": {"team": "mesh"}},
                      "data": {"a": "b"}}],
     }
     server, world, api_client = _lone_kube_client(tmp_path, spec)

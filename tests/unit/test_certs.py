@@ -73,8 +73,7 @@ def test_bundle_returns_every_certificate_in_order(three_tier):
 ], ids=["crlf", "junk-around", "indented", "blank-lines", "no-final-newline"])
 def test_bundle_tolerates_harmless_noise(good, mangle):
     parsed = certs.parse_pem_bundle(mangle(good["cert-chain"]))
-    assert [_der(cert) for cert in parsed] == [_der(cert) for cert in
-                                                certs.parse_pem_bundle(good["cert-chain"])]
+    assert [_der(cert) for cert in parsed] == [_der(cert) for cert in certs.parse_pem_bundle(good["cert-chain"])]
 
 
 def test_bundle_accepts_text_and_skips_other_blocks(good):

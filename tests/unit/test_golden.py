@@ -223,4 +223,3 @@ def test_golden_snapshots_hold_no_private_key():
     for name in golden.scenarios():
         with open(golden.golden_path(name), encoding="utf-8") as handle:
             assert "PRIVATE KEY" not in handle.read(), name
-
