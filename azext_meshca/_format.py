@@ -54,7 +54,7 @@ def certificates_table(result):
     for item in result.get("findings", []):
         if item["severity"] == "error":
             rows.append(OrderedDict([("Object", item.get("object") or ""), ("Index", ""),
-                                     ("Subject", "{}: {}".format(item["code"], item["title"])),
+                                     ("Subject", f"{item['code']}: {item['title']}"),
                                      ("Issuer", ""), ("NotAfter", ""), ("DaysLeft", ""),
                                      ("CA", ""), ("SHA256", "")]))
     return rows

@@ -20,6 +20,7 @@ PLUGIN_FILE_ARGS = (
 # imported here: the catalog loads only when a command runs).
 FAILURE_THRESHOLD_TYPE = get_enum_type(['error', 'warning', 'info'])
 
+
 def load_arguments(self, _):
     with self.argument_context('aks mesh ca') as context:
         context.argument('warn_days', type=int, options_list=['--warn-days'], default=WARN_DAYS_DEFAULT,
@@ -45,8 +46,8 @@ def load_arguments(self, _):
         context.argument('name', options_list=['--name', '-n'], help='Name of the AKS cluster.')
         context.argument('mode', options_list=['--mode'], arg_type=get_enum_type(['auto', 'policy', 'rbac']),
                          default='auto',
-                         help="How to grant: auto follows the vault's permission model: an access policy on an access-policy "
-                              "vault, Key Vault Secrets User on an Azure RBAC vault.")
+                         help="How to grant: auto follows the vault's permission model: an access policy on an "
+                              "access-policy vault, Key Vault Secrets User on an Azure RBAC vault.")
         context.argument('secret_permissions', options_list=['--secret-permissions'], nargs='+',
                          arg_type=get_enum_type(['get', 'list']),
                          help='Secret permissions for the access policy (policy mode). Default: get, all the CSI '
@@ -115,6 +116,7 @@ def load_arguments(self, _):
                          help='Exit 4 when any cluster has a finding of this severity or worse. Default: error.')
 
     for command in ('validate-secrets', 'show-cert'):
+        configmap = '' if command == 'validate-secrets' else ' and the istio-ca-root-cert configmap'
         with self.argument_context('aks mesh ca ' + command) as context:
             context.argument('resource_group_name', options_list=['--resource-group', '-g'], arg_group='Cluster',
                              help="Resource group of the AKS cluster: read the Key Vault objects the cluster's "
@@ -123,8 +125,7 @@ def load_arguments(self, _):
                              help='Name of the AKS cluster.')
             context.argument('in_cluster', options_list=['--in-cluster'], action='store_true', arg_group='Cluster',
                              help="With -g/-n: read what the cluster holds instead (the cacerts secret"
-                                  "{} in aks-istio-system).".format(
-                                      '' if command == 'validate-secrets' else ' and the istio-ca-root-cert configmap'))
+                                  f"{configmap} in aks-istio-system).")
             context.argument('key_vault_id', options_list=['--key-vault-id'], arg_group='Key Vault',
                              help='Resource ID of the vault holding the plug-in CA secrets.')
             context.argument('vault_name', options_list=['--vault-name'], arg_group='Key Vault',
@@ -132,6 +133,6 @@ def load_arguments(self, _):
             for obj in ('root-cert', 'ca-cert', 'ca-key', 'cert-chain'):
                 if command == 'show-cert' and obj == 'ca-key':
                     continue
-                context.argument(obj.replace('-', '_') + '_object_name', options_list=['--{}-object-name'.format(obj)],
+                context.argument(obj.replace('-', '_') + '_object_name', options_list=[f'--{obj}-object-name'],
                                  arg_group='Key Vault',
-                                 help='Name of the {} secret. Default: {}.'.format(obj, obj))
+                                 help=f'Name of the {obj} secret. Default: {obj}.')

@@ -17,10 +17,10 @@ def validate_suppress(namespace):
         try:
             code, _ = parse_suppression(text)
         except ValueError as error:
-            raise InvalidArgumentValueError('--suppress: {}.'.format(error)) from None
+            raise InvalidArgumentValueError(f'--suppress: {error}.') from None
         if code not in CATALOG:
-            raise InvalidArgumentValueError('--suppress: {} is not a meshca finding code '
-                                            '(az aks mesh ca list-checks lists them).'.format(code))
+            raise InvalidArgumentValueError(f'--suppress: {code} is not a meshca finding code '
+                                            '(az aks mesh ca list-checks lists them).')
 
 
 def _live_sources(namespace):

@@ -48,7 +48,7 @@ def secret_resource_id(vault_id, secret_name):
     """The ARM scope of one secret: ``<vault-id>/secrets/<name>`` (the vault itself when
     the name is unknown, so only vault-wide grants count)."""
     vault_id = str(vault_id or "").rstrip("/")
-    return "{}/secrets/{}".format(vault_id, secret_name) if secret_name else vault_id
+    return f"{vault_id}/secrets/{secret_name}" if secret_name else vault_id
 
 
 def within_vault(scope, vault_id):
@@ -66,10 +66,10 @@ def policy_standing(vault, policy):
     """Why an access policy naming the principal does or does not apply to it: None when
     it applies, else a short reason (compound identity, other tenant)."""
     if policy.get("applicationId"):
-        return "compound identity with application {}: applies only when that application acts for " \
-               "the principal".format(policy["applicationId"])
+        return (f"compound identity with application {policy['applicationId']}: applies only when that "
+                "application acts for the principal")
     if policy.get("tenantId") and vault.get("tenantId") and not _same(policy["tenantId"], vault["tenantId"]):
-        return "tenant {} is not the vault's tenant {}".format(policy["tenantId"], vault["tenantId"])
+        return f"tenant {policy['tenantId']} is not the vault's tenant {vault['tenantId']}"
     return None
 
 

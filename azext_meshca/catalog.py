@@ -619,7 +619,7 @@ class _StrictParams(dict):
     """Template parameters that fail loudly when a check forgets one."""
 
     def __missing__(self, key):
-        raise KeyError("catalog template parameter '{}' was not supplied".format(key))
+        raise KeyError(f"catalog template parameter '{key}' was not supplied")
 
 
 def template_fields(template):
@@ -688,22 +688,21 @@ def render_markdown():
         "|---|---|---|---|",
     ]
     for entry in _ENTRIES:
-        lines.append("| [{0}](#{1}) | {2} | {3} | {4} |".format(
-            entry.code, entry.code.lower(), entry.severity, entry.area, entry.title))
+        lines.append(f"| [{entry.code}](#{entry.code.lower()}) | {entry.severity} | {entry.area} | {entry.title} |")
     for entry in _ENTRIES:
-        lines += ["", "## {}".format(entry.code), "",
-                  "**{}** ({}, area `{}`)".format(entry.title, entry.severity, entry.area),
-                  "", "What it means: {}".format(entry.message)]
+        lines += ["", f"## {entry.code}", "",
+                  f"**{entry.title}** ({entry.severity}, area `{entry.area}`)",
+                  "", f"What it means: {entry.message}"]
         if entry.remedy:
-            lines += ["", "Fix: `{}`".format(entry.remedy)]
+            lines += ["", f"Fix: `{entry.remedy}`"]
         if entry.file_remedy:
-            lines += ["", "Fix, when the set was read from local files: `{}`".format(entry.file_remedy)]
+            lines += ["", f"Fix, when the set was read from local files: `{entry.file_remedy}`"]
         lines += _link_lines(entry.code)
     return "\n".join(lines) + "\n"
 
 
 def _code_links(codes):
-    return ", ".join("[{0}](#{1})".format(code, code.lower()) for code in codes)
+    return ", ".join(f"[{code}](#{code.lower()})" for code in codes)
 
 
 def _link_lines(code):
@@ -711,12 +710,12 @@ def _link_lines(code):
     causes, fallback = causes_of(code)
     lines = []
     if causes:
-        lines += ["", "Explained by: {}.".format(_code_links(causes))]
+        lines += ["", f"Explained by: {_code_links(causes)}."]
     if fallback:
-        lines += ["", "When none of those is present, explained by: {}.".format(_code_links(fallback))]
+        lines += ["", f"When none of those is present, explained by: {_code_links(fallback)}."]
     symptoms = symptoms_of(code)
     if symptoms:
-        lines += ["", "Explains: {}.".format(_code_links(symptoms))]
+        lines += ["", f"Explains: {_code_links(symptoms)}."]
     return lines
 
 

@@ -101,7 +101,7 @@ class CertFormatError(ValueError):
     """
 
     def __init__(self, kind, detail, label=None):
-        super().__init__("{}: {}".format(kind, detail))
+        super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
         self.label = label  # the PEM label istiod choked on, when that is the problem
@@ -118,7 +118,7 @@ class PemBlock:
         self.der = der
 
     def __repr__(self):
-        return "<PemBlock {} ({} bytes)>".format(self.label.decode("ascii"), len(self.der))
+        return f"<PemBlock {self.label.decode('ascii')} ({len(self.der)} bytes)>"
 
 
 class PrivateKeyInfo:
@@ -143,7 +143,7 @@ class PrivateKeyInfo:
         return getattr(self.key, "key_size", None)
 
     def __repr__(self):
-        return "<PrivateKeyInfo {} {} {}>".format(self.format, self.algorithm, self.key_size)
+        return f"<PrivateKeyInfo {self.format} {self.algorithm} {self.key_size}>"
 
     __str__ = __repr__
 
@@ -162,7 +162,7 @@ def _as_bytes(data):
 def _check_size(data):
     """Refuse empty and oversized input before any parsing work."""
     if len(data) > MAX_OBJECT_BYTES:
-        raise CertFormatError("too-large", "input is more than {} bytes".format(MAX_OBJECT_BYTES))
+        raise CertFormatError("too-large", f"input is more than {MAX_OBJECT_BYTES} bytes")
     if not data.strip():
         raise CertFormatError("empty", "input is empty")
 
@@ -185,11 +185,10 @@ def _decode_block_body(body, block_number, label):
     try:
         der = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise CertFormatError("bad-pem", "PEM block {} ({}) has broken base64".format(
-            block_number, label.decode("ascii"))) from None
+        raise CertFormatError("bad-pem",
+                              f"PEM block {block_number} ({label.decode('ascii')}) has broken base64") from None
     if not der:
-        raise CertFormatError("bad-pem", "PEM block {} ({}) is empty".format(
-            block_number, label.decode("ascii")))
+        raise CertFormatError("bad-pem", f"PEM block {block_number} ({label.decode('ascii')}) is empty")
     return headers, der
 
 
@@ -210,10 +209,9 @@ def pem_blocks(data):
         end = data.find(end_marker, begin.end())
         block_number = len(blocks) + 1
         if end < 0:
-            raise CertFormatError("bad-pem", "PEM block {} ({}) has no END line".format(
-                block_number, label.decode("ascii")))
+            raise CertFormatError("bad-pem", f"PEM block {block_number} ({label.decode('ascii')}) has no END line")
         if block_number > MAX_PEM_BLOCKS:
-            raise CertFormatError("too-large", "more than {} PEM blocks".format(MAX_PEM_BLOCKS))
+            raise CertFormatError("too-large", f"more than {MAX_PEM_BLOCKS} PEM blocks")
         headers, der = _decode_block_body(data[begin.end():end], block_number, label)
         blocks.append(PemBlock(label, headers, der))
         position = end + len(end_marker)
@@ -274,18 +272,18 @@ def _load_certificate(block, block_number):
              cert.not_valid_after_utc, cert.signature_algorithm_oid, cert.tbs_certificate_bytes)
         return cert
     except x509.DuplicateExtension as error:
-        raise CertFormatError("duplicate-extension", "certificate block {} repeats the {} extension".format(
-            block_number, _oid_label(error.oid))) from None
+        raise CertFormatError("duplicate-extension",
+                              f"certificate block {block_number} repeats the {_oid_label(error.oid)} extension") \
+            from None
     except (ValueError, TypeError):
-        raise CertFormatError("bad-pem", "certificate block {} does not parse as X.509".format(
-            block_number)) from None
+        raise CertFormatError("bad-pem", f"certificate block {block_number} does not parse as X.509") from None
 
 
 def _oid_label(oid):
     """'basicConstraints (2.5.29.19)' style label of an extension OID."""
     name = getattr(oid, "_name", None)
     dotted = getattr(oid, "dotted_string", "?")
-    return "{} ({})".format(name, dotted) if name and name != "Unknown OID" else dotted
+    return f"{name} ({dotted})" if name and name != "Unknown OID" else dotted
 
 
 def parse_pem_bundle(data):
@@ -303,7 +301,7 @@ def parse_pem_bundle(data):
     certificate_blocks = [block for block in blocks if block.label == CERTIFICATE_LABEL]
     if not certificate_blocks:
         labels = sorted({block.label.decode("ascii") for block in blocks})
-        raise CertFormatError("no-certificate", "found only {} block(s)".format(", ".join(labels)))
+        raise CertFormatError("no-certificate", f"found only {', '.join(labels)} block(s)")
     return [_load_certificate(block, number)
             for number, block in enumerate(certificate_blocks, start=1)]
 
@@ -320,13 +318,12 @@ def _load_key_block(block):
     except TypeError:
         raise CertFormatError("encrypted", "the private key is encrypted") from None
     except (ValueError, UnsupportedAlgorithm):
-        raise CertFormatError("bad-pem", "the {} block does not parse as a private key".format(
-            block.label.decode("ascii"))) from None
+        raise CertFormatError("bad-pem",
+                              f"the {block.label.decode('ascii')} block does not parse as a private key") from None
     expected_type = {b"RSA PRIVATE KEY": rsa.RSAPrivateKey,
                      b"EC PRIVATE KEY": ec.EllipticCurvePrivateKey}.get(block.label)
     if expected_type is not None and not isinstance(key, expected_type):
-        raise CertFormatError("bad-pem", "the {} block holds a different key type".format(
-            block.label.decode("ascii")))
+        raise CertFormatError("bad-pem", f"the {block.label.decode('ascii')} block holds a different key type")
     return PrivateKeyInfo(key, KEY_FORMATS[block.label])
 
 
@@ -351,12 +348,11 @@ def parse_private_key(data):
     if first.label in KEY_FORMATS:
         return _load_key_block(first)
     if any(block.label in KEY_FORMATS or _is_encrypted(block) for block in blocks):
-        raise CertFormatError("no-key", "the first PEM block is {}, not the private key "
-                              "(istiod reads only the first block)".format(first.label.decode("ascii")),
+        raise CertFormatError("no-key", f"the first PEM block is {first.label.decode('ascii')}, not the private key "
+                              "(istiod reads only the first block)",
                               label=first.label.decode("ascii"))
     labels = sorted({block.label.decode("ascii") for block in blocks})
-    raise CertFormatError("no-key", "found only {} block(s), no private key".format(
-        ", ".join(labels)))
+    raise CertFormatError("no-key", f"found only {', '.join(labels)} block(s), no private key")
 
 
 def first_block_label(data):
@@ -478,7 +474,6 @@ def _aware(moment):
     return moment
 
 
-
 def days_left(cert, now):
     """Whole days from now to notAfter, rounded down (negative once expired)."""
     return (cert.not_valid_after_utc - _aware(now)).days
@@ -493,7 +488,7 @@ def _san_strings(cert):
     result = []
     for general_name in names:
         prefix = prefixes.get(type(general_name), type(general_name).__name__)
-        result.append("{}:{}".format(prefix, general_name.value))
+        result.append(f"{prefix}:{general_name.value}")
     return result
 
 

@@ -104,8 +104,9 @@ def explain(cmd, code):  # pylint: disable=unused-argument
     from azext_meshca.pages import render_page
     code = str(code or "").strip().upper()
     if code not in CATALOG:
-        raise InvalidArgumentValueError("{} is not a meshca finding code; az aks mesh ca list-checks lists "
-                                        "them.".format(code or "''"))
+        shown = code or "''"
+        raise InvalidArgumentValueError(f"{shown} is not a meshca finding code; az aks mesh ca list-checks lists "
+                                        "them.")
     print(render_page(code), end="")
 
 

@@ -37,7 +37,7 @@ def collect(cli_ctx, resource_group, cluster_name, **options):
         # Nothing else can be read without the cluster: a one-line error (exit 3 for a
         # name that does not exist, 1 otherwise), not a report that "problems were found".
         from azext_meshca.collectors.errors import raise_for_failed_read
-        raise_for_failed_read(snapshot["cluster"], "cluster {}/{}".format(resource_group, cluster_name))
+        raise_for_failed_read(snapshot["cluster"], f"cluster {resource_group}/{cluster_name}")
     return snapshot
 
 
@@ -50,7 +50,7 @@ def export_snapshot(snapshot, path):
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as error:
-        raise FileOperationError("Cannot write {}: {}.".format(path, error.strerror)) from None
+        raise FileOperationError(f"Cannot write {path}: {error.strerror}.") from None
 
 
 # A real snapshot is tens of kilobytes; 2,000 namespaces' configmaps stay far below this.
@@ -71,7 +71,7 @@ def load_snapshot(path):
     try:
         return from_json(text)
     except ValueError as error:
-        raise ValidationError("{} is not a meshca snapshot: {}".format(path, str(error).splitlines()[0])) from None
+        raise ValidationError(f"{path} is not a meshca snapshot: {str(error).splitlines()[0]}") from None
 
 
 def analyse(snapshot, warn_days, suppress=None):

@@ -49,29 +49,29 @@ def read_regular_file(path, cap):
     try:
         found = kind_of(os.stat(path).st_mode)
     except FileNotFoundError:
-        raise InputError("{} does not exist.".format(path)) from None
+        raise InputError(f"{path} does not exist.") from None
     except OSError as error:
-        raise InputError("Cannot read {}: {}.".format(path, error.strerror or error)) from None
+        raise InputError(f"Cannot read {path}: {error.strerror or error}.") from None
     if found:
-        raise InputError("{} is {}, not a regular file.".format(path, found))
+        raise InputError(f"{path} is {found}, not a regular file.")
     try:
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:
-        raise InputError("Cannot read {}: {}.".format(path, error.strerror or error)) from None
+        raise InputError(f"Cannot read {path}: {error.strerror or error}.") from None
     with os.fdopen(descriptor, "rb") as handle:
         found = kind_of(os.fstat(handle.fileno()).st_mode)
         if found:
-            raise InputError("{} is {}, not a regular file.".format(path, found))
+            raise InputError(f"{path} is {found}, not a regular file.")
         try:
             return handle.read(cap + 1)
         except OSError as error:
-            raise InputError("Cannot read {}: {}.".format(path, error.strerror or error)) from None
+            raise InputError(f"Cannot read {path}: {error.strerror or error}.") from None
 
 
 def check_size(data, cap, what):
     """Refuse ``data`` (bytes or text) longer than ``cap``, naming ``what``."""
     if data is not None and len(data) > cap:
-        raise InputError("{} is larger than {} bytes.".format(what, cap))
+        raise InputError(f"{what} is larger than {cap} bytes.")
     return data
 
 
@@ -82,8 +82,8 @@ def utf8_text(data, what):
     try:
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError as error:
-        raise InputError("{} is not UTF-8 text (byte 0x{:02x} at offset {}).".format(
-            what, error.object[error.start], error.start)) from None
+        raise InputError(f"{what} is not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset "
+                         f"{error.start}).") from None
 
 
 def capped_text(value, cap, what):
@@ -93,7 +93,7 @@ def capped_text(value, cap, what):
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InputError("{} is a {}, not text.".format(what, type(value).__name__))
+        raise InputError(f"{what} is a {type(value).__name__}, not text.")
     return value[:cap]
 
 
@@ -102,7 +102,7 @@ def as_mapping(value, what):
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InputError("{} is a {}, not an object.".format(what, _json_type(value)))
+        raise InputError(f"{what} is a {_json_type(value)}, not an object.")
     return value
 
 
@@ -111,7 +111,7 @@ def as_list(value, what):
     if value is None:
         return []
     if not isinstance(value, list):
-        raise InputError("{} is a {}, not a list.".format(what, _json_type(value)))
+        raise InputError(f"{what} is a {_json_type(value)}, not a list.")
     return value
 
 

@@ -19,22 +19,21 @@ ROOT_CONFIGMAP = "aks-istio-system/istio-ca-root-cert"
 
 
 def _cacerts_source(obj):
-    return "secret {}, key {}".format(CACERTS, file_name(obj))
+    return f"secret {CACERTS}, key {file_name(obj)}"
 
 
 def cluster_info(cli_ctx, resource_group, name):
     item = azure_collectors.read_cluster(cli_ctx, resource_group, name)
     if not item["ok"]:
-        raise_for_failed_read(item, "cluster {}/{}".format(resource_group, name))
+        raise_for_failed_read(item, f"cluster {resource_group}/{name}")
     return item["data"]
 
 
 def plugin_from_cluster(cluster, resource_group, name):
     plugin = cluster.get("plugin")
     if not plugin or not azure_collectors.parse_vault_id(plugin.get("keyVaultId")):
-        raise ValidationError("Cluster {}/{} has no usable plug-in CA configuration; run "
-                              "az aks mesh ca diagnose -g {} -n {} for details.".format(
-                                  resource_group, name, resource_group, name))
+        raise ValidationError(f"Cluster {resource_group}/{name} has no usable plug-in CA configuration; run "
+                              f"az aks mesh ca diagnose -g {resource_group} -n {name} for details.")
     return plugin
 
 
@@ -43,9 +42,9 @@ def plugin_from_vault(cli_ctx, key_vault_id, vault_name, object_names):
     if vault_name:
         key_vault_id = find_vault_id(cli_ctx, vault_name)
     if not azure_collectors.parse_vault_id(key_vault_id):
-        raise ValidationError("--key-vault-id '{}' is not a Key Vault resource ID "
+        raise ValidationError(f"--key-vault-id '{key_vault_id}' is not a Key Vault resource ID "
                               "(/subscriptions/<id>/resourceGroups/<rg>/providers/"
-                              "Microsoft.KeyVault/vaults/<name>).".format(key_vault_id))
+                              "Microsoft.KeyVault/vaults/<name>).")
     plugin = {"keyVaultId": key_vault_id}
     for obj, field in OBJECT_FIELDS.items():
         plugin[field] = object_names.get(obj) or obj
@@ -60,8 +59,8 @@ def find_vault_id(cli_ctx, vault_name):
             if (vault.name or "").lower() == vault_name.lower():
                 return vault.id
     except Exception as error:  # pylint: disable=broad-except
-        raise AzureResponseError("Could not list vaults: {}".format(describe_error(error)["reason"])) from None
-    raise ResourceNotFoundError("No vault named {} in the current subscription.".format(vault_name))
+        raise AzureResponseError(f"Could not list vaults: {describe_error(error)['reason']}") from None
+    raise ResourceNotFoundError(f"No vault named {vault_name} in the current subscription.")
 
 
 def key_vault_source(plugin):
@@ -75,8 +74,7 @@ def open_cluster_api(cli_ctx, resource_group, name):
     cluster = cluster_info(cli_ctx, resource_group, name)
     api, access = open_kube(cli_ctx, resource_group, name, cluster)
     if api is None or not access["ok"]:
-        raise AzureResponseError("Could not reach the cluster's API server: {}".format(
-            (access["error"] or {}).get("reason")))
+        raise AzureResponseError(f"Could not reach the cluster's API server: {(access['error'] or {}).get('reason')}")
     return api
 
 
@@ -87,8 +85,8 @@ def cacerts_objects(api):
     try:
         values = read_cacerts_values(api)
     except Exception as error:  # pylint: disable=broad-except
-        raise AzureResponseError("Could not read secret aks-istio-system/cacerts: {}".format(
-            describe_error(error)["reason"])) from None
+        raise AzureResponseError(
+            f"Could not read secret aks-istio-system/cacerts: {describe_error(error)['reason']}") from None
     if values is None:
         raise ResourceNotFoundError(
             "There is no cacerts secret in aks-istio-system (newer add-on versions mount Key Vault "
@@ -110,8 +108,9 @@ def cluster_root_objects(api):
     try:
         pem = read_root_configmap_pem(api)
     except Exception as error:  # pylint: disable=broad-except
-        raise AzureResponseError("Could not read configmap aks-istio-system/istio-ca-root-cert: {}".format(
-            describe_error(error)["reason"])) from None
+        raise AzureResponseError(
+            f"Could not read configmap aks-istio-system/istio-ca-root-cert: {describe_error(error)['reason']}") \
+            from None
     return {} if pem is None else {"istio-ca-root-cert": pem}
 
 

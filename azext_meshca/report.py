@@ -64,7 +64,7 @@ def parse_suppression(text):
     code, _, obj = str(text).partition("=")
     code = code.strip().upper()
     if not (len(code) == 6 and code.startswith("MCA") and code[3:].isdigit()):
-        raise ValueError("'{}' is not CODE or CODE=object (for example MCA301 or MCA718=ca-cert)".format(text))
+        raise ValueError(f"'{text}' is not CODE or CODE=object (for example MCA301 or MCA718=ca-cert)")
     return code, (obj.strip() or None) if "=" in str(text) else None
 
 

@@ -144,8 +144,8 @@ def _ensure_visible(rg, fleet, subscriptions):
             fleet.vault_subscription_errors[subscription] = failed[subscription]
         elif subscription not in fleet.visible:
             fleet.vault_subscription_errors[subscription] = collection_error(
-                "Resource Graph does not show subscription {} to you, so its vaults could not be read"
-                .format(subscription), 403, NOT_VISIBLE_CODE)
+                f"Resource Graph does not show subscription {subscription} to you, so its vaults could not be read",
+                403, NOT_VISIBLE_CODE)
 
 
 def _collect_vaults(rg, fleet):
@@ -168,7 +168,7 @@ def _collect_vaults(rg, fleet):
             fleet.vaults[vault_id] = collected(error=error)
         else:  # the subscription is readable and holds no such vault: what ARM's 404 says
             fleet.vaults[vault_id] = collected(error=collection_error(
-                "404 Not Found (ResourceNotFound): Resource Graph holds no vault {}".format(vault_id),
+                f"404 Not Found (ResourceNotFound): Resource Graph holds no vault {vault_id}",
                 404, "ResourceNotFound"))
 
 
@@ -206,7 +206,7 @@ def _annotate(rg, assignments, subscriptions):
         row = definitions.get(rbac.role_guid(role_id))
         if row is None:
             return azure_collectors.unknown_role_definition(
-                failure or "Resource Graph holds no role definition {}".format(role_id))
+                failure or f"Resource Graph holds no role definition {role_id}")
         return azure_collectors.role_definition_facts(row)
     azure_collectors.annotate_unknown_roles(assignments, read_definition)
 
@@ -257,7 +257,7 @@ def read_vault_objects(cli_ctx, fleet, progress=None):
         if parse_vault_id(vault_id):
             plugins.setdefault(_key(vault_id), []).append(cluster["plugin"])
     if progress:
-        progress("reading the Key Vault objects of {} vaults".format(len(plugins)))
+        progress(f"reading the Key Vault objects of {len(plugins)} vaults")
     with ThreadPoolExecutor(max_workers=SECRET_READERS) as outer:
         futures = {vault_id: outer.submit(read, cli_ctx, fleet.vaults.get(vault_id), object_roles(found))
                    for vault_id, found in plugins.items()}

@@ -130,19 +130,19 @@ def to_json(snapshot):
 def check_version(data):
     """Refuse a snapshot of another schema version with a message that says what to do."""
     if not isinstance(data, dict):
-        raise ValueError("the file holds JSON {}, not an object".format(
-            "a list" if isinstance(data, list) else "text or a number"))
+        found = "a list" if isinstance(data, list) else "text or a number"
+        raise ValueError(f"the file holds JSON {found}, not an object")
     version = data.get("version")
     if "version" not in data:
         raise ValueError("it has no 'version' field")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ValueError("version: expected a whole number, found {!r}".format(version)[:120])
+        raise ValueError(f"version: expected a whole number, found {version!r}"[:120])
     if version < SNAPSHOT_VERSION:
-        raise ValueError("snapshot version {} is older than this meshca reads ({}): export it again with "
-                         "az aks mesh ca diagnose --export".format(version, SNAPSHOT_VERSION))
+        raise ValueError(f"snapshot version {version} is older than this meshca reads ({SNAPSHOT_VERSION}): "
+                         "export it again with az aks mesh ca diagnose --export")
     if version > SNAPSHOT_VERSION:
-        raise ValueError("snapshot version {} is newer than this meshca reads ({}): upgrade meshca "
-                         "(az extension update -n meshca)".format(version, SNAPSHOT_VERSION))
+        raise ValueError(f"snapshot version {version} is newer than this meshca reads ({SNAPSHOT_VERSION}): "
+                         "upgrade meshca (az extension update -n meshca)")
 
 
 def from_json(text):

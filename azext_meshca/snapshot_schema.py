@@ -149,7 +149,7 @@ def _found(value):
 
 
 def _fail(where, expected, value):
-    raise ShapeError("{}: expected {}, found {}".format(where or "the file", expected, _found(value)))
+    raise ShapeError(f"{where or 'the file'}: expected {expected}, found {_found(value)}")
 
 
 def _is_timestamp(value):
@@ -191,25 +191,25 @@ def check(value, spec, where=""):
         if not isinstance(value, dict):
             _fail(where, "an object", value)
         for key, item in value.items():
-            check(item, spec.spec, "{}.{}".format(where, key) if where else key)
+            check(item, spec.spec, f"{where}.{key}" if where else key)
     elif isinstance(spec, ListOf):
         if not isinstance(value, list):
             _fail(where, "a list", value)
         if len(value) > MAX_LIST_ITEMS:
-            raise ShapeError("{}: more than {} items".format(where, MAX_LIST_ITEMS))
+            raise ShapeError(f"{where}: more than {MAX_LIST_ITEMS} items")
         for index, item in enumerate(value):
-            check(item, spec.spec, "{}[{}]".format(where, index))
+            check(item, spec.spec, f"{where}[{index}]")
 
 
 def _check_fields(value, spec, where):
     if not isinstance(value, dict):
         _fail(where, "an object", value)
     for key, field_spec in spec.fields.items():
-        path = "{}.{}".format(where, key) if where else key
+        path = f"{where}.{key}" if where else key
         if key not in value:
             if isinstance(field_spec, Optional):
                 continue
-            raise ShapeError("{}: missing".format(path))
+            raise ShapeError(f"{path}: missing")
         check(value[key], field_spec, path)
 
 

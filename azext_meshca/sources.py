@@ -13,7 +13,6 @@ from azure.cli.core.azclierror import FileOperationError
 from azext_meshca.plugin import PLUGIN_OBJECTS, file_name
 
 
-
 def read_capped(path):
     """Read at most one byte past the certificate engine's size cap, so the validator can
     say "too large" without loading a multi-gigabyte file; raise a one-line error if
@@ -40,7 +39,7 @@ def read_cert_dir(cert_dir):
     finding (the set is incomplete), a missing folder is an error."""
     from azext_meshca.plugin_set import FILES, new_set
     if not os.path.isdir(cert_dir):
-        raise FileOperationError("{} is not a folder.".format(cert_dir))
+        raise FileOperationError(f"{cert_dir} is not a folder.")
     objects, where = {}, {}
     for name in PLUGIN_OBJECTS:
         path = os.path.join(cert_dir, file_name(name))

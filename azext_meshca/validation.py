@@ -97,7 +97,7 @@ def _format_finding(name, error, source, is_key):
     else:
         evidence = [_istiod(ISTIOD_INVALID_PEM_KEY if is_key else ISTIOD_INVALID_PEM_CERT)]
     return finding(code, name, evidence=[error.detail] + evidence, source=source,
-                   detail=error.detail, size="more than {}".format(certs.MAX_OBJECT_BYTES))
+                   detail=error.detail, size=f"more than {certs.MAX_OBJECT_BYTES}")
 
 
 def _missing_finding(name, source):
@@ -188,7 +188,7 @@ def _check_roots(roots):
         short = ", ".join(ref.fingerprint[:23] + "..." for ref in roots)
         findings.append(finding(
             "MCA703", ROOT_CERT,
-            evidence=["root {}: {} sha256 {}".format(ref.index, ref.subject, ref.fingerprint)
+            evidence=[f"root {ref.index}: {ref.subject} sha256 {ref.fingerprint}"
                       for ref in roots],
             count=len(roots), fingerprints=short))
     return findings
@@ -219,9 +219,10 @@ def _check_ca_cert(ca):
 def _check_key_match(ca, key):
     if certs.key_matches_cert(key, ca.cert):
         return []
+    algorithm, size = certs.key_strength(ca.cert)[:2]
     return [finding("MCA709", CA_KEY,
-                    evidence=["ca-key: {} {}".format(key.format, key.algorithm),
-                              "ca-cert key: {} {}".format(*certs.key_strength(ca.cert)[:2]),
+                    evidence=[f"ca-key: {key.format} {key.algorithm}",
+                              f"ca-cert key: {algorithm} {size}",
                               _istiod(ISTIOD_KEY_MISMATCH)],
                     subject=ca.subject)]
 
@@ -293,9 +294,9 @@ def _weak_key_label(cert):
     """'RSA-1024' style label when the key is below RSA-2048 / P-256, else None."""
     algorithm, size, curve = certs.key_strength(cert)
     if algorithm in ("RSA", "DSA") and size is not None and size < 2048:
-        return "{}-{}".format(algorithm, size)
+        return f"{algorithm}-{size}"
     if algorithm == "EC" and size is not None and size < 256:
-        return "EC {} ({} bits)".format(curve, size)
+        return f"EC {curve} ({size} bits)"
     return None
 
 
@@ -329,18 +330,16 @@ def _unknown_authority_findings(ca, chain, roots):
     issuer_name = certs.name_string(top.cert.issuer)
     evidence = ["ca-cert issuer: " + certs.name_string(ca.cert.issuer)]
     if top is not ca:
-        evidence.append("cert-chain leads from ca-cert up to {} (sha256 {})".format(
-            top.subject, top.fingerprint))
-    evidence += ["root-cert certificate {}: {} sha256 {} did not sign {}".format(
-        ref.index, ref.subject, ref.fingerprint, top.subject) for ref in roots]
+        evidence.append(f"cert-chain leads from ca-cert up to {top.subject} (sha256 {top.fingerprint})")
+    evidence += [f"root-cert certificate {ref.index}: {ref.subject} sha256 {ref.fingerprint} did not sign {top.subject}"
+                 for ref in roots]
     same_name_roots = [ref for ref in roots if ref.cert.subject == top.cert.issuer]
     top_is_root = certs.is_self_signed(top.cert)
     if top_is_root:
-        evidence.append("cert-chain ends in root sha256 {} which root-cert does not hold".format(
-            top.fingerprint))
+        evidence.append(f"cert-chain ends in root sha256 {top.fingerprint} which root-cert does not hold")
     elif same_name_roots:
-        evidence.append("root-cert holds a root named '{}' but with another key: a root of the "
-                        "same name from a different CA set".format(issuer_name))
+        evidence.append(f"root-cert holds a root named '{issuer_name}' but with another key: a root of the "
+                        "same name from a different CA set")
     evidence.append(_istiod(ISTIOD_UNKNOWN_AUTHORITY))
     findings = [finding("MCA710", CA_CERT, evidence=evidence, subject=ca.subject)]
     if not top_is_root and not same_name_roots:
@@ -348,7 +347,7 @@ def _unknown_authority_findings(ca, chain, roots):
             "MCA712", CERT_CHAIN,
             evidence=["no certificate in cert-chain or root-cert signed " + top.subject,
                       _envoy(MESH_UNKNOWN_CA)],
-            missing="the issuer of {} ({})".format(top.subject, issuer_name)))
+            missing=f"the issuer of {top.subject} ({issuer_name})"))
     return findings
 
 
@@ -356,9 +355,8 @@ def _check_chain_start(ca, chain):
     if not chain or chain[0].fingerprint == ca.fingerprint:
         return []
     return [finding("MCA711", CERT_CHAIN,
-                    evidence=["cert-chain certificate 1: {} sha256 {}".format(
-                        chain[0].subject, chain[0].fingerprint),
-                        "ca-cert sha256 " + ca.fingerprint],
+                    evidence=[f"cert-chain certificate 1: {chain[0].subject} sha256 {chain[0].fingerprint}",
+                              "ca-cert sha256 " + ca.fingerprint],
                     subject=chain[0].subject)]
 
 
@@ -382,8 +380,8 @@ def _check_chain_extras(chain, roots, path):
     if not extras:
         return []
     return [finding("MCA714", CERT_CHAIN,
-                    evidence=["cert-chain certificate {}: {} sha256 {}".format(
-                        ref.index, ref.subject, ref.fingerprint) for ref in extras],
+                    evidence=[f"cert-chain certificate {ref.index}: {ref.subject} sha256 {ref.fingerprint}"
+                              for ref in extras],
                     count=len(extras), subjects="; ".join(ref.subject for ref in extras))]
 
 
@@ -412,8 +410,8 @@ def _check_path_lengths(path):
                         _envoy(MESH_VERIFY_FAILED)]
             breaks = ENVOY
         item = finding(
-            "MCA715", ref.object, evidence=["pathlen:{} with {} CA certificate(s) below".format(
-                path_length, position)] + evidence,
+            "MCA715", ref.object, evidence=[f"pathlen:{path_length} with {position} CA certificate(s) below"]
+            + evidence,
             subject=ref.subject, pathlen=path_length, below=position)
         item["breaks"] = breaks
         findings.append(item)
@@ -442,7 +440,7 @@ def _expiry_finding(ref, now, warn_days):
                        subject=ref.subject, not_after=not_after)
     days = certs.days_left(cert, now)
     if days <= warn_days:
-        return finding("MCA718", ref.object, evidence=["daysLeft: {}".format(days)],
+        return finding("MCA718", ref.object, evidence=[f"daysLeft: {days}"],
                        index=ref.index, subject=ref.subject, not_after=not_after,
                        days_left=days, warn_days=warn_days)
     return None

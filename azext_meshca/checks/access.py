@@ -38,9 +38,9 @@ def _policy_evidence(vault, object_id):
     lines = []
     for policy in access_model.policies_naming(vault, object_id):
         standing = access_model.policy_standing(vault, policy)
-        lines.append("access policy for {}: secrets [{}]{}".format(
-            object_id, ", ".join(access_model.policy_secret_permissions(policy)),
-            " (does not apply: {})".format(standing) if standing else ""))
+        permissions = ", ".join(access_model.policy_secret_permissions(policy))
+        note = f" (does not apply: {standing})" if standing else ""
+        lines.append(f"access policy for {object_id}: secrets [{permissions}]{note}")
     return lines
 
 
@@ -72,8 +72,8 @@ def check_tenant(snapshot, context):
     vault_tenant = foreign_tenant(snapshot, vault)
     cluster_tenant = snapshot["target"]["tenantId"]
     return [make(context, "MCA406", "vault",
-                 evidence=["vault properties.tenantId: {}".format(vault_tenant),
-                           "cluster subscription tenantId: {}".format(cluster_tenant)],
+                 evidence=[f"vault properties.tenantId: {vault_tenant}",
+                           f"cluster subscription tenantId: {cluster_tenant}"],
                  vault_tenant=vault_tenant, cluster_tenant=cluster_tenant)]
 
 
@@ -87,7 +87,7 @@ def check_access_policy(snapshot, context):
         return []
     if access_model.applying_policies(vault, object_id):
         granted = access_model.granted_secret_permissions(vault, object_id)
-        note = " (its policy grants secret permissions: {})".format(", ".join(granted) or "none")
+        note = f" (its policy grants secret permissions: {', '.join(granted) or 'none'})"
     elif access_model.policies_naming(vault, object_id):
         note = " (the policies naming this identity do not apply to it alone)"
     else:
@@ -108,14 +108,14 @@ def _roles_on_policy_vault(snapshot, context, vault, object_id):
                     and access_model.within_vault(item.get("scope"), vault_id)})
     if not names:
         return []
-    return [make(context, "MCA405", "vault", evidence=["role assignments: {}".format(", ".join(names))],
+    return [make(context, "MCA405", "vault", evidence=[f"role assignments: {', '.join(names)}"],
                  role=", ".join(names))]
 
 
 def _objects_text(objects, plugin):
     if len(objects) == len(PLUGIN_OBJECTS):
         return "the plug-in CA secrets"
-    return ", ".join("{} (secret {})".format(obj, secret_name(plugin, obj) or obj) for obj in objects)
+    return ", ".join(f"{obj} (secret {secret_name(plugin, obj) or obj})" for obj in objects)
 
 
 def _rbac_evidence(access, plugin):
@@ -123,7 +123,7 @@ def _rbac_evidence(access, plugin):
     lines = ["enableRbacAuthorization: true"]
     for verdict in access["objects"].values():
         for item in verdict["held"]:
-            line = "{} at {}".format(access_model.role_label(item), item.get("scope"))
+            line = f"{access_model.role_label(item)} at {item.get('scope')}"
             if line not in lines:
                 lines.append(line)
     readable = [obj for obj, verdict in access["objects"].items() if verdict["readable"]]
@@ -163,7 +163,7 @@ def check_rbac(snapshot, context):
         findings.append(make(context, "MCA403", "vault", evidence=evidence, scope=readers[0].get("scope")))
     else:
         names = sorted({access_model.role_label(item) for item in held})
-        note = (" (it holds: {})".format(", ".join(names)) if names
+        note = (f" (it holds: {', '.join(names)})" if names
                 else " (it holds no role at the vault or above)")
         findings.append(make(context, "MCA402", "vault", evidence=evidence, current_note=note,
                              objects=_objects_text(denied, plugin)))

@@ -20,8 +20,7 @@ def check_addon_enabled(snapshot, context):
         return []
     value = csi_addon(snapshot).get("enabled")
     return [make(context, "MCA201", "azureKeyvaultSecretsProvider", evidence=[
-        "addonProfiles.azureKeyvaultSecretsProvider.enabled: {}".format(
-            "false" if value is False else "not set")])]
+        f"addonProfiles.azureKeyvaultSecretsProvider.enabled: {'false' if value is False else 'not set'}"])]
 
 
 @rule("MCA202", inputs=("cluster",))
@@ -31,8 +30,7 @@ def check_addon_identity(snapshot, context):
         return []
     identity = csi_addon(snapshot).get("identity")
     return [make(context, "MCA202", "azureKeyvaultSecretsProvider", evidence=[
-        "addonProfiles.azureKeyvaultSecretsProvider.identity: {}".format(
-            "not set" if not identity else "objectId not set")])]
+        f"addonProfiles.azureKeyvaultSecretsProvider.identity: {'not set' if not identity else 'objectId not set'}"])]
 
 
 CHECKS = [check_addon_enabled, check_addon_identity]

@@ -54,8 +54,8 @@ def _describe_pod(pod, now):
     created = parse_time(pod.get("createdAt"))
     status = pod.get("status") or pod.get("phase") or "unknown"
     if created is None:
-        return "{} ({})".format(pod.get("name"), status)
-    return "{} ({}, {})".format(pod.get("name"), status, human_age((now - created).total_seconds()))
+        return f"{pod.get('name')} ({status})"
+    return f"{pod.get('name')} ({status}, {human_age((now - created).total_seconds())})"
 
 
 # --------------------------------------------------------------------------- mount failures
@@ -135,8 +135,8 @@ def check_secret_provider_class(snapshot, context):
     classes = kube_item(snapshot, "secretProviderClasses")
     if plugin_config(snapshot) is None or not classes:
         return []
-    return [make(context, "MCA810", "istio-spc-{}".format(revision), revision=revision,
-                 evidence=["secretproviderclass istio-spc-{}: not found in aks-istio-system".format(revision)])
+    return [make(context, "MCA810", f"istio-spc-{revision}", revision=revision,
+                 evidence=[f"secretproviderclass istio-spc-{revision}: not found in aks-istio-system"])
             for revision, found in classes.items() if found is None]
 
 
@@ -161,10 +161,10 @@ def check_secret_provider_class_matches(snapshot, context):
         if same_objects and same_vault:
             continue
         findings.append(make(
-            context, "MCA815", "istio-spc-{}".format(revision), revision=revision,
+            context, "MCA815", f"istio-spc-{revision}", revision=revision,
             spc_objects=", ".join(mounted), spc_vault=spc_vault or "?", configured_objects=", ".join(configured),
-            evidence=["istio-spc-{} objects: {} (vault {})".format(revision, ", ".join(mounted), spc_vault or "?"),
-                      "plug-in config objects: {} (vault {})".format(", ".join(configured), vault_name)]))
+            evidence=[f"istio-spc-{revision} objects: {', '.join(mounted)} (vault {spc_vault or '?'})",
+                      f"plug-in config objects: {', '.join(configured)} (vault {vault_name})"]))
     return findings
 
 
@@ -174,8 +174,8 @@ def check_istiod_deployment(snapshot, context):
     deployments = kube_item(snapshot, "istiodDeployments")
     if not deployments:
         return []
-    return [make(context, "MCA814", "istiod-{}".format(revision), revision=revision,
-                 evidence=["deployment istiod-{}: not found in aks-istio-system".format(revision)])
+    return [make(context, "MCA814", f"istiod-{revision}", revision=revision,
+                 evidence=[f"deployment istiod-{revision}: not found in aks-istio-system"])
             for revision, found in deployments.items() if found is None]
 
 
@@ -222,7 +222,7 @@ def check_istiod_ca(snapshot, context):
 
 
 def _log_finding(context, code, pod_lines):
-    evidence = ["{}: {}".format(pod, line) for pod, line in pod_lines[:MAX_EVIDENCE]]
+    evidence = [f"{pod}: {line}" for pod, line in pod_lines[:MAX_EVIDENCE]]
     return make(context, code, "istiod", evidence=evidence, log_line=logparse.log_message(pod_lines[0][1]))
 
 

@@ -12,7 +12,8 @@ error tells the two cases apart: the API server did not answer or refused us (co
 ``CannotConnect``, ``NoResponse``, ``Timeout``, ``Kubernetes<status>``: MCA905), or
 getting credentials from ARM failed (an HTTP status with an ARM code, or the code
 ``credentials``: MCA906). Items read only after another one (istiod's logs after its
-pods, the provider's log on their nodes, the cronjob's log after the cronjob) are not reported again when that one failed.
+pods, the provider's log on their nodes, the cronjob's log after the cronjob) are not reported
+again when that one failed.
 Secrets that were not even tried because the vault could not be read (``VaultUnknown``)
 are covered by MCA902 / MCA105.
 """
@@ -96,13 +97,13 @@ def secrets_unread(context, plugin, secrets):
               and _error(secrets.get(obj)).get("code") != VAULT_UNKNOWN_CODE]
     if not unread:
         return []
-    labels = ["{} ({})".format(obj, secret_name(plugin, obj) or obj) for obj, _ in unread]
+    labels = [f"{obj} ({secret_name(plugin, obj) or obj})" for obj, _ in unread]
     reasons = []
     for _, item in unread:
         if _error(item).get("reason") not in reasons:
             reasons.append(_error(item).get("reason"))
     return [make(context, "MCA904", "secrets",
-                 evidence=["{}: {}".format(label, _error(item).get("reason"))
+                 evidence=[f"{label}: {_error(item).get('reason')}"
                            for label, (_, item) in zip(labels, unread)],
                  objects=", ".join(labels), reason="; ".join(str(reason) for reason in reasons))]
 
@@ -164,7 +165,7 @@ def check_kube_items(snapshot, context):
     for key, (what, namespace) in KUBE_ITEMS.items():
         item = items.get(key)
         if _failed(item) and not _failed(items.get(KUBE_DEPENDS_ON.get(key))):
-            findings.append(make(context, "MCA907", key, evidence=["{}: {}".format(key, _error(item).get("reason"))],
+            findings.append(make(context, "MCA907", key, evidence=[f"{key}: {_error(item).get('reason')}"],
                                  what=what, namespace=namespace, reason=_error(item).get("reason")))
     return findings
 

@@ -75,7 +75,7 @@ def secret_name(plugin, obj):
 
 def secret_source(plugin, obj):
     """How findings name where an object came from: ``Key Vault secret <name>``."""
-    return "Key Vault secret {}".format(secret_name(plugin, obj) or obj)
+    return f"Key Vault secret {secret_name(plugin, obj) or obj}"
 
 
 def vault_name_of(vault_id):
@@ -109,17 +109,16 @@ def parse_time(text):
     return moment.astimezone(datetime.timezone.utc)
 
 
-
 def human_age(seconds):
     """kubectl's style: 54s, 5m55s, 2h3m, 4d."""
     seconds = max(0, int(seconds))
     if seconds < 60:
-        return "{}s".format(seconds)
+        return f"{seconds}s"
     if seconds < 3600:
-        return "{}m{}s".format(seconds // 60, seconds % 60) if seconds < 600 else "{}m".format(seconds // 60)
+        return f"{seconds // 60}m{seconds % 60}s" if seconds < 600 else f"{seconds // 60}m"
     if seconds < 86400:
-        return "{}h{}m".format(seconds // 3600, (seconds % 3600) // 60)
-    return "{}d".format(seconds // 86400)
+        return f"{seconds // 3600}h{seconds % 3600 // 60}m"
+    return f"{seconds // 86400}d"
 
 
 def normalize_fingerprint(value):
@@ -138,7 +137,7 @@ def name_list(names, limit=10):
     names = list(names)
     shown = ", ".join(names[:limit])
     if len(names) > limit:
-        shown += " (and {} more)".format(len(names) - limit)
+        shown += f" (and {len(names) - limit} more)"
     return shown
 
 

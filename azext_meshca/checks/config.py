@@ -17,7 +17,7 @@ def check_mesh_mode(snapshot, context):
     if cluster is None or cluster.get("meshMode") == "Istio":
         return []
     mode = cluster.get("meshMode") or "Disabled"
-    return [make(context, "MCA101", "cluster", evidence=["serviceMeshProfile.mode: {}".format(mode)],
+    return [make(context, "MCA101", "cluster", evidence=[f"serviceMeshProfile.mode: {mode}"],
                  mode=mode)]
 
 
@@ -39,7 +39,7 @@ def check_plugin_complete(snapshot, context):
     missing = [field for field in PLUGIN_FIELDS if not plugin.get(field)]
     if not missing:
         return []
-    return [make(context, "MCA103", "cluster", evidence=["{}: not set".format(field) for field in missing],
+    return [make(context, "MCA103", "cluster", evidence=[f"{field}: not set" for field in missing],
                  missing=", ".join(missing))]
 
 
@@ -50,7 +50,7 @@ def check_key_vault_id(snapshot, context):
     vault_id = (plugin or {}).get("keyVaultId")
     if not vault_id or vault_name_of(vault_id) is not None:
         return []
-    return [make(context, "MCA104", "vault", evidence=["keyVaultId: {}".format(vault_id)],
+    return [make(context, "MCA104", "vault", evidence=[f"keyVaultId: {vault_id}"],
                  key_vault_id=vault_id)]
 
 
@@ -67,7 +67,7 @@ def vault_missing(context, item):
     error = item.get("error") or {}
     if error.get("status") != 404:
         return []
-    return [make(context, "MCA105", "vault", evidence=["GET vault: {}".format(error.get("reason"))])]
+    return [make(context, "MCA105", "vault", evidence=[f"GET vault: {error.get('reason')}"])]
 
 
 CHECKS = [check_mesh_mode, check_plugin_present, check_plugin_complete, check_key_vault_id,

@@ -38,8 +38,8 @@ def check_public_access(snapshot, context):
     if not _public_access_disabled(vault) or _private_endpoints(vault) > 0:
         return []
     return [make(context, "MCA501", "vault", evidence=[
-        "publicNetworkAccess: {}".format(vault.get("publicNetworkAccess")),
-        "privateEndpointCount: {}".format(_private_endpoints(vault))])]
+        f"publicNetworkAccess: {vault.get('publicNetworkAccess')}",
+        f"privateEndpointCount: {_private_endpoints(vault)}"])]
 
 
 @rule("MCA502", inputs=("cluster", "vault"))
@@ -56,9 +56,9 @@ def check_firewall(snapshot, context):
     ip_rules = list(acls.get("ipRules") or ())
     vnet_rules = list(acls.get("virtualNetworkRules") or ())
     proof = [item for item in mount_failures(snapshot) if item["cause"] == logparse.FIREWALL]
-    evidence = ["networkAcls.defaultAction: {}".format(acls.get("defaultAction")),
-                "networkAcls.bypass: {}".format(acls.get("bypass"))]
-    evidence += ["CSI provider/kubelet: {}".format(item["evidence"]) for item in proof[:1]]
+    evidence = [f"networkAcls.defaultAction: {acls.get('defaultAction')}",
+                f"networkAcls.bypass: {acls.get('bypass')}"]
+    evidence += [f"CSI provider/kubelet: {item['evidence']}" for item in proof[:1]]
     found = make(context, "MCA502", "vault", evidence=evidence,
                  rule_count=len(ip_rules), vnet_count=len(vnet_rules))
     if proof:

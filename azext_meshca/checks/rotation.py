@@ -88,19 +88,18 @@ def restart_sentence(snapshot, context):
     if not collected:
         return "Whether a restart cronjob exists could not be checked."
     if cronjob is None:
-        return ("No istio-cert-validator-cronjob-{} exists, so istiod loads a new root only when it "
-                "is restarted by hand.".format(revision))
+        return (f"No istio-cert-validator-cronjob-{revision} exists, so istiod loads a new root only when it "
+                "is restarted by hand.")
     name = cronjob.get("name") or "istio-cert-validator-cronjob-" + revision
     if cronjob.get("suspend"):
-        return "Cronjob {} is suspended, so nothing restarts istiod on its own.".format(name)
+        return f"Cronjob {name} is suspended, so nothing restarts istiod on its own."
     last = parse_time(cronjob.get("lastScheduleTime"))
     upcoming = next_cron_run(cronjob.get("schedule"), context["now"])
-    parts = ["Cronjob {} (schedule '{}') restarts istiod when it sees a new root".format(
-        name, cronjob.get("schedule"))]
+    parts = [f"Cronjob {name} (schedule '{cronjob.get('schedule')}') restarts istiod when it sees a new root"]
     if last is not None:
-        parts.append("it last ran at {}".format(iso_utc(last)))
+        parts.append(f"it last ran at {iso_utc(last)}")
     if upcoming is not None:
-        parts.append("its next run is at about {}".format(iso_utc(upcoming)))
+        parts.append(f"its next run is at about {iso_utc(upcoming)}")
     return "; ".join(parts) + "."
 
 
@@ -108,14 +107,14 @@ def _restart_note(snapshot, context):
     """The MCA302/303 tail: intermediates arrive with the poll, roots need a restart."""
     collected, cronjob = _cronjob(snapshot, context)
     if collected and cronjob is not None and not cronjob.get("suspend"):
-        how = "cronjob {} restarts istiod every 10 minutes".format(
-            cronjob.get("name") or "istio-cert-validator-cronjob-" + context["revision"])
+        name = cronjob.get("name") or "istio-cert-validator-cronjob-" + context["revision"]
+        how = f"cronjob {name} restarts istiod every 10 minutes"
     elif collected:
         how = ("no restart cronjob is active, so restart istiod by hand (kubectl rollout restart "
-               "deployment/istiod-{} -n aks-istio-system)".format(context["revision"]))
+               f"deployment/istiod-{context['revision']} -n aks-istio-system)")
     else:
         how = "istiod must also be restarted (by the add-on's cronjob, where it exists)"
-    return " for an intermediate; a root change also needs an istiod restart: {}".format(how)
+    return f" for an intermediate; a root change also needs an istiod restart: {how}"
 
 
 # --------------------------------------------------------------------------- poll settings
@@ -127,7 +126,7 @@ def check_rotation_enabled(snapshot, context):
         return []
     value = csi_addon(snapshot).get("enableSecretRotation")
     return [make(context, "MCA301", "azureKeyvaultSecretsProvider",
-                 evidence=["enableSecretRotation: {}".format(value if value is not None else "not set")],
+                 evidence=[f"enableSecretRotation: {value if value is not None else 'not set'}"],
                  value=value if value is not None else "false (not set)")]
 
 
@@ -137,8 +136,8 @@ def check_poll_interval(snapshot, context):
     if plugin_config(snapshot) is None or not addon_enabled(snapshot) or not rotation_enabled(snapshot):
         return []
     text, seconds = poll_interval(snapshot)
-    evidence = ["rotationPollInterval: {}".format(csi_addon(snapshot).get("rotationPollInterval")
-                                                  or "not set (default {})".format(DEFAULT_POLL_INTERVAL))]
+    configured = csi_addon(snapshot).get("rotationPollInterval") or f"not set (default {DEFAULT_POLL_INTERVAL})"
+    evidence = [f"rotationPollInterval: {configured}"]
     note = _restart_note(snapshot, context)
     if seconds is not None and seconds > LONG_POLL_SECONDS:
         return [make(context, "MCA302", "azureKeyvaultSecretsProvider", evidence=evidence,
@@ -180,8 +179,8 @@ def check_root_picked_up(snapshot, context):
     cluster_roots = (configmaps or {}).get(ISTIO_NAMESPACE)
     if not vault_roots or not cluster_roots or set(vault_roots) & set(cluster_roots):
         return []
-    evidence = ["istio-ca-root-cert ({}) roots: {}".format(ISTIO_NAMESPACE, ", ".join(cluster_roots)),
-                "Key Vault root-cert roots: {}".format(", ".join(vault_roots))]
+    evidence = [f"istio-ca-root-cert ({ISTIO_NAMESPACE}) roots: {', '.join(cluster_roots)}",
+                f"Key Vault root-cert roots: {', '.join(vault_roots)}"]
     evidence += _multi_root_lines(snapshot)
     return [make(context, "MCA304", "istio-ca-root-cert", evidence=evidence,
                  cluster_root=", ".join(short_fingerprint(fp) for fp in cluster_roots),
@@ -195,7 +194,7 @@ def _multi_root_lines(snapshot):
     for log in kube_item(snapshot, "istiodLogs") or ():
         for event in logparse.istiod_ca_events(log.get("lines")):
             if event["kind"] == logparse.ROOT_REJECTED:
-                lines.append("{}: {}".format(log.get("pod"), event["line"]))
+                lines.append(f"{log.get('pod')}: {event['line']}")
     return lines[:3]
 
 
@@ -220,9 +219,8 @@ def check_cacerts_current(snapshot, context):
             vault_value = vault_value[:1]
         if cluster_value != vault_value:
             differing.append(obj)
-            evidence.append("{}: cacerts {} / Key Vault {}".format(
-                obj, ", ".join(short_fingerprint(fp) for fp in cluster_value),
-                ", ".join(short_fingerprint(fp) for fp in vault_value)))
+            evidence.append(f"{obj}: cacerts {', '.join(short_fingerprint(fp) for fp in cluster_value)} / "
+                            f"Key Vault {', '.join(short_fingerprint(fp) for fp in vault_value)}")
     if not differing:
         return []
     return [make(context, "MCA305", "cacerts", evidence=evidence, objects=", ".join(differing),
@@ -236,7 +234,7 @@ def _lag_note(snapshot):
         return ("Secret rotation is disabled, so it is refreshed only when istiod's pods are "
                 "recreated.")
     text, _ = poll_interval(snapshot)
-    return "Rotation polls every {}, so it should catch up within about {}.".format(text, text)
+    return f"Rotation polls every {text}, so it should catch up within about {text}."
 
 
 @rule("MCA306", inputs=("cluster", "kube.rootConfigMaps"))
@@ -253,9 +251,9 @@ def check_namespace_roots(snapshot, context):
     if not stale:
         return []
     return [make(context, "MCA306", "istio-ca-root-cert",
-                 evidence=["{}: {}".format(namespace, ", ".join(short_fingerprint(fp) for fp in configmaps[namespace]))
+                 evidence=[f"{namespace}: {', '.join(short_fingerprint(fp) for fp in configmaps[namespace])}"
                            for namespace in stale[:10]]
-                 + ["{}: {}".format(ISTIO_NAMESPACE, ", ".join(short_fingerprint(fp) for fp in reference))],
+                 + [f"{ISTIO_NAMESPACE}: {', '.join(short_fingerprint(fp) for fp in reference)}"],
                  count=len(stale), namespaces=name_list(stale))]
 
 

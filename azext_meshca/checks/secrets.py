@@ -71,9 +71,9 @@ def _object_state_findings(context, plugin, obj, item):
     names = _names(plugin, obj)
     error = item.get("error") or {}
     if is_not_found(item):
-        return [make(context, "MCA601", obj, evidence=["Key Vault: {}".format(error.get("reason"))], **names)]
+        return [make(context, "MCA601", obj, evidence=[f"Key Vault: {error.get('reason')}"], **names)]
     if is_disabled_error(item):
-        return [make(context, "MCA611", obj, evidence=["Key Vault: {}".format(error.get("reason"))], **names)]
+        return [make(context, "MCA611", obj, evidence=[f"Key Vault: {error.get('reason')}"], **names)]
     data = item.get("data") if item.get("ok") else None
     if data is None:
         return []
@@ -85,8 +85,8 @@ def _object_state_findings(context, plugin, obj, item):
         findings.append(make(context, "MCA612", obj, evidence=[window], window=window, **names))
     if data.get("managed") or data.get("kid"):
         kind = "certificate" if data.get("managed") else "key"
-        evidence = ["managed: {}".format(bool(data.get("managed")))] + (
-            ["kid: {}".format(data.get("kid"))] if data.get("kid") else [])
+        evidence = [f"managed: {bool(data.get('managed'))}"] + (
+            [f"kid: {data.get('kid')}"] if data.get("kid") else [])
         findings.append(make(context, "MCA613", obj, evidence=evidence, kind=kind, **names))
     return findings
 
@@ -96,9 +96,9 @@ def _outside_window(data, now):
     expires = parse_time(data.get("expires"))
     not_before = parse_time(data.get("notBefore"))
     if expires is not None and expires < now:
-        return "expired on {}".format(data.get("expires"))
+        return f"expired on {data.get('expires')}"
     if not_before is not None and not_before > now:
-        return "is not valid before {}".format(data.get("notBefore"))
+        return f"is not valid before {data.get('notBefore')}"
     return None
 
 

@@ -21,14 +21,14 @@ CSI_ADDON = "azureKeyvaultSecretsProvider"
 def _obj(parent, key, where):
     """parent[key] as a JSON object ({} when absent or null); InputError naming the field
     when a service sent something else, so a malformed body is a collection finding."""
-    return as_mapping(parent.get(key), "{}.{}".format(where, key))
+    return as_mapping(parent.get(key), f"{where}.{key}")
 
 
 def _items(parent, key, where):
     """parent[key] as a list of JSON objects ([] when absent or null), or InputError."""
-    path = "{}.{}".format(where, key)
+    path = f"{where}.{key}"
     values = as_list(parent.get(key), path)
-    return [as_mapping(value, "{}[{}]".format(path, index)) for index, value in enumerate(values)]
+    return [as_mapping(value, f"{path}[{index}]") for index, value in enumerate(values)]
 
 
 def _lookup(mapping, key):
@@ -215,7 +215,7 @@ def read_role_assignments(cli_ctx, vault_id, principal_id):
     try:
         client = cf_authorization(cli_ctx, parsed["subscriptionId"])
         pages = client.role_assignments.list_for_scope(
-            vault_id, filter="principalId eq '{}'".format(principal_id), **ARM_CALL_OPTIONS)
+            vault_id, filter=f"principalId eq '{principal_id}'", **ARM_CALL_OPTIONS)
         assignments = [normalise_role_assignment(_as_rest_dict(item)) for item in pages]
         applying = [item for item in assignments
                     if within_vault(item["scope"], vault_id)
@@ -292,7 +292,7 @@ def normalise_secret(secret_name, properties, value):
     from azext_meshca.certs import MAX_OBJECT_BYTES
     from azext_meshca.inputs import InputError
     if value is not None and not isinstance(value, str):
-        raise InputError("secret {}'s value is not text".format(secret_name))
+        raise InputError(f"secret {secret_name}'s value is not text")
     metadata = {
         "name": secret_name,
         "enabled": properties.enabled,

@@ -165,7 +165,7 @@ def _get(api, path, query=None, text=False):
 def _namespaced(namespace, plural, name="", group=""):
     """The API path of a namespaced resource (core when ``group`` is empty)."""
     root = "/apis/" + group if group else "/api/v1"
-    path = "{}/namespaces/{}/{}".format(root, quote(namespace, safe=""), plural)
+    path = f"{root}/namespaces/{quote(namespace, safe='')}/{plural}"
     return path + "/" + quote(name, safe="") if name else path
 
 
@@ -224,7 +224,7 @@ def pod_status_text(pod):
         waiting = state.get("waiting") or {}
         if waiting.get("reason") and waiting["reason"] != "PodInitializing":
             return "Init:" + waiting["reason"]
-        return "Init:{}/{}".format(index, len(init_statuses))
+        return f"Init:{index}/{len(init_statuses)}"
     for container in status.get("containerStatuses") or []:
         waiting = (container.get("state") or {}).get("waiting") or {}
         if waiting.get("reason"):
@@ -273,7 +273,7 @@ def read_istiod_pods(api, revisions=None):
     about this one's CA)."""
     selector = "app=istiod"
     if revisions:
-        selector += ",istio.io/rev in ({})".format(",".join(revisions))
+        selector += f",istio.io/rev in ({','.join(revisions)})"
     return _paged(api, _namespaced(ISTIO_NAMESPACE, "pods"), _istiod_pod, labelSelector=selector)
 
 
@@ -500,7 +500,7 @@ def last_job_name(cronjob):
     scheduled = _iso_moment((cronjob or {}).get("lastScheduleTime"))
     if scheduled is None:
         return None
-    return "{}-{}".format(cronjob["name"], int(scheduled.timestamp()) // 60)
+    return f"{cronjob['name']}-{int(scheduled.timestamp()) // 60}"
 
 
 def _iso_moment(text):

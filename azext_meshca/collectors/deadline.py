@@ -58,8 +58,8 @@ class Deadline:
             raise DeadlineExceeded(self.cut(service))
 
     def cut(self, service, why=None):
-        text = "{} did not answer within the run's --timeout of {} s".format(service, _seconds(self.seconds))
-        return text + (" ({})".format(why) if why else "")
+        text = f"{service} did not answer within the run's --timeout of {_seconds(self.seconds)} s"
+        return text + (f" ({why})" if why else "")
 
 
 def _seconds(value):
@@ -245,8 +245,8 @@ class DeadlineCredential:
         while True:
             attempt += 1
             if self._deadline.remaining() < MIN_ATTEMPT_SECONDS:
-                raise TokenRequestFailed("token request for {} not answered within the run's --timeout of {} s"
-                                         .format(self._audience, _seconds(self._deadline.seconds)))
+                raise TokenRequestFailed(f"token request for {self._audience} not answered within the run's "
+                                         f"--timeout of {_seconds(self._deadline.seconds)} s")
             try:
                 return self._bounded(scopes, kwargs)
             except TokenRequestFailed:
@@ -254,8 +254,8 @@ class DeadlineCredential:
             except Exception as error:  # pylint: disable=broad-except
                 self._inner = None
                 if attempt >= ATTEMPTS or not self._deadline.fits(backoff(attempt)):
-                    raise TokenRequestFailed("token request for {} failed: {}".format(
-                        self._audience, _token_reason(error))) from None
+                    raise TokenRequestFailed(
+                        f"token request for {self._audience} failed: {_token_reason(error)}") from None
                 time.sleep(backoff(attempt))
 
     def _bounded(self, scopes, kwargs):
@@ -278,8 +278,8 @@ class DeadlineCredential:
         worker.join(self._deadline.remaining())
         if worker.is_alive():
             self._inner = None
-            raise TokenRequestFailed("token request for {} not answered within the run's --timeout of {} s"
-                                     .format(self._audience, _seconds(self._deadline.seconds)))
+            raise TokenRequestFailed(f"token request for {self._audience} not answered within the run's "
+                                     f"--timeout of {_seconds(self._deadline.seconds)} s")
         if "error" in outcome:
             raise outcome["error"]
         return outcome["token"]
@@ -290,5 +290,5 @@ def _token_reason(error):
     (azure-cli prints an OAuth error without description as 'None, None')."""
     text = _reason(error)
     if not text or set(text.replace(",", " ").split()) <= {"None"}:
-        return "the identity endpoint gave no token ({})".format(type(error).__name__)
+        return f"the identity endpoint gave no token ({type(error).__name__})"
     return text

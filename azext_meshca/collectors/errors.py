@@ -34,14 +34,14 @@ def describe_error(error):
         code, inner_code = _azure_error_codes(error)
         message = getattr(getattr(error, "error", None), "message", None) or error.reason or ""
         shown_code = inner_code or code
-        reason = "{} {}{}: {}".format(error.status_code, error.reason or "",
-                                      " ({})".format(shown_code) if shown_code else "", message)
+        shown = f" ({shown_code})" if shown_code else ""
+        reason = f"{error.status_code} {error.reason or ''}{shown}: {message}"
         return collection_error(_one_line(reason), error.status_code, shown_code)
     if isinstance(error, ServiceResponseError):
-        return collection_error(_one_line("no usable response: {}".format(_root_cause(error))),
+        return collection_error(_one_line(f"no usable response: {_root_cause(error)}"),
                                 code="NoResponse")
     if isinstance(error, ServiceRequestError):
-        return collection_error(_one_line("cannot connect: {}".format(_root_cause(error))),
+        return collection_error(_one_line(f"cannot connect: {_root_cause(error)}"),
                                 code="CannotConnect")
     from azext_meshca.collectors.deadline import DeadlineExceeded, TokenRequestFailed
     if isinstance(error, DeadlineExceeded):
@@ -54,10 +54,10 @@ def describe_error(error):
     from azext_meshca.inputs import InputError
     from azext_meshca.snapshot_schema import ShapeError
     if isinstance(error, (InputError, ShapeError)):
-        return collection_error(_one_line("unexpected answer: {}".format(error)), code="MalformedResponse")
+        return collection_error(_one_line(f"unexpected answer: {error}"), code="MalformedResponse")
     if isinstance(error, TimeoutError):
         return collection_error("timed out", code="Timeout")
-    return collection_error(_one_line("{}: {}".format(type(error).__name__, error)))
+    return collection_error(_one_line(f"{type(error).__name__}: {error}"))
 
 
 def _root_cause(error):
@@ -78,11 +78,11 @@ def _describe_kube_error(error):
             message = json.loads(error.body or "{}").get("message", "")
         except (ValueError, AttributeError):
             message = ""
-        reason = "{} {}: {}".format(status, error.reason or "", message) if status else str(error.reason)
-        return collection_error(_one_line(reason), status or None, "Kubernetes{}".format(status or "Error"))
+        reason = f"{status} {error.reason or ''}: {message}" if status else str(error.reason)
+        return collection_error(_one_line(reason), status or None, f"Kubernetes{status or 'Error'}")
     if module.startswith("urllib3"):
-        return collection_error(_one_line("cannot reach the Kubernetes API: {}".format(
-            getattr(error, "reason", None) or error)), code="CannotConnect")
+        reason = getattr(error, "reason", None) or error
+        return collection_error(_one_line(f"cannot reach the Kubernetes API: {reason}"), code="CannotConnect")
     return None
 
 
@@ -98,10 +98,10 @@ def raise_for_failed_read(item, what, service="ARM"):
     error = item["error"] or {}
     status, reason = error.get("status"), error.get("reason")
     if error.get("code") == "TokenRequestFailed":  # the identity endpoint failed, not the read
-        raise AzureConnectionError("Could not get a token, so {} was not read: {}".format(what, reason))
+        raise AzureConnectionError(f"Could not get a token, so {what} was not read: {reason}")
     if status == 404:
-        raise ResourceNotFoundError("{} was not found: {}".format(what, reason))
+        raise ResourceNotFoundError(f"{what} was not found: {reason}")
     if not status:  # no answer at all: say which service could not be reached
-        raise AzureConnectionError("Could not read {} from {}: {}".format(what, service, reason))
+        raise AzureConnectionError(f"Could not read {what} from {service}: {reason}")
     error_class = ForbiddenError if status == 403 else AzureResponseError
-    raise error_class("Could not read {}: {}".format(what, reason))
+    raise error_class(f"Could not read {what}: {reason}")

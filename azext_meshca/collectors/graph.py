@@ -45,10 +45,10 @@ class Graph:
 
     def add(self, name, function, needs=()):
         if name in self._nodes:
-            raise ValueError("node {} added twice".format(name))
+            raise ValueError(f"node {name} added twice")
         missing = [need for need in needs if need not in self._nodes]
         if missing:
-            raise ValueError("node {} needs unknown node(s) {}".format(name, ", ".join(missing)))
+            raise ValueError(f"node {name} needs unknown node(s) {', '.join(missing)}")
         self._nodes[name] = (function, tuple(needs))
         self._order.append(name)
         return name

@@ -75,7 +75,7 @@ def kql_list(values):
     """A KQL list literal of IDs. IDs come from ARM; anything with a quote or space in it
     is not an ID and is left out rather than spliced into a query."""
     safe = sorted({str(value).lower() for value in values if _SAFE_LITERAL.match(str(value or ""))})
-    return ", ".join("'{}'".format(value) for value in safe)
+    return ", ".join(f"'{value}'" for value in safe)
 
 
 def chunks(values, size=IDS_PER_QUERY):
@@ -176,7 +176,7 @@ class ResourceGraph:
         if self.clock() + wait > self.deadline:
             raise GraphError(collection_error(
                 "429 Too Many Requests (RateLimiting): Resource Graph throttled the query and asked to wait "
-                "{:.0f}s, past the scan's {}s deadline".format(wait, DEADLINE_SECONDS), 429, THROTTLED_CODE))
+                f"{wait:.0f}s, past the scan's {DEADLINE_SECONDS}s deadline", 429, THROTTLED_CODE))
         self.sleep(wait)
 
     def _note_quota(self, headers):
@@ -193,6 +193,6 @@ class ResourceGraph:
         if wait > 0:
             if self.clock() + wait > self.deadline:
                 raise GraphError(collection_error(
-                    "Resource Graph's quota for this user is spent and resets after {:.0f}s, past the scan's "
-                    "deadline".format(wait), 429, THROTTLED_CODE))
+                    f"Resource Graph's quota for this user is spent and resets after {wait:.0f}s, past the scan's "
+                    "deadline", 429, THROTTLED_CODE))
             self.sleep(wait)

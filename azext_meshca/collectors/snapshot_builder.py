@@ -158,8 +158,7 @@ def collect_snapshot(cli_ctx, resource_group, cluster_name, revisions=None, skip
     progress = progress or (lambda message: None)
     snapshot = new_snapshot(_target(cli_ctx, resource_group, cluster_name),
                             {"revisions": revisions, "skipCluster": bool(skip_cluster), "warnDays": warn_days})
-    progress("reading cluster {}, then the vault, role assignments, secrets and in-cluster objects"
-             .format(cluster_name))
+    progress(f"reading cluster {cluster_name}, then the vault, role assignments, secrets and in-cluster objects")
     graph = Graph()
     graph.add("preload", lambda: _preload(PRELOADED_MODULES + (() if skip_cluster else PRELOADED_KUBE_MODULES)
                                           + PRELOADED_LATER_MODULES))

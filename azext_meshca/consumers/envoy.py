@@ -34,7 +34,7 @@ def unhandled_critical(cert):
     """check_chain_extensions: EXFLAG_CRITICAL -> X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION."""
     for extension in cert.extensions:
         if extension.critical and extension.oid not in SUPPORTED_CRITICAL:
-            return "unhandled critical extension ({})".format(extension.oid.dotted_string)
+            return f"unhandled critical extension ({extension.oid.dotted_string})"
     return None
 
 
@@ -63,8 +63,8 @@ def purpose_rejected(cert, purpose):
     """v3_purp.cc check_purpose: xku_reject on every cert; anyExtendedKeyUsage does not count."""
     eku = certs.extension_value(cert, x509.ExtendedKeyUsage)
     if eku is not None and PURPOSE_EKU[purpose] not in eku:
-        return "unsupported certificate purpose ({}: extendedKeyUsage lacks {})".format(
-            purpose, "clientAuth" if purpose == SSL_CLIENT else "serverAuth")
+        lacking = "clientAuth" if purpose == SSL_CLIENT else "serverAuth"
+        return f"unsupported certificate purpose ({purpose}: extendedKeyUsage lacks {lacking})"
     return None
 
 
@@ -100,7 +100,7 @@ def leaf_usage_rejected(cert, purpose):
     """check_purpose on the end-entity: ku_reject unless one of the purpose's bits is set."""
     usage = certs.key_usage_names(cert)
     if usage is not None and not set(usage) & set(LEAF_KEY_USAGE[purpose]):
-        return "unsupported certificate purpose ({}: keyUsage)".format(purpose)
+        return f"unsupported certificate purpose ({purpose}: keyUsage)"
     return None
 
 

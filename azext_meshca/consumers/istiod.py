@@ -47,7 +47,7 @@ def parse_refused(cert):
     for extension in cert.extensions:
         label = MUST_NOT_BE_CRITICAL.get(extension.oid)
         if label and extension.critical:
-            return "x509: {} incorrectly marked critical".format(label)
+            return f"x509: {label} incorrectly marked critical"
     public_key = certs.public_key_or_none(cert)
     if isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.name not in GO_CURVES:
         return "x509: unsupported elliptic curve"
@@ -65,7 +65,7 @@ def unhandled_critical(cert):
     """verify.go isValid: UnhandledCriticalExtension, for leaf, intermediates and roots."""
     for extension in cert.extensions:
         if extension.critical and extension.oid not in HANDLED_EXTENSIONS:
-            return "x509: unhandled critical extension ({})".format(extension.oid.dotted_string)
+            return f"x509: unhandled critical extension ({extension.oid.dotted_string})"
     return None
 
 
@@ -118,8 +118,7 @@ def insecure_signature(cert):
     """x509.go checkSignature: MD5 and SHA-1 signatures are refused (Go 1.18+)."""
     broken = certs.BROKEN_SIGNATURE_OIDS.get(cert.signature_algorithm_oid)
     if broken:
-        return "x509: cannot verify signature: insecure algorithm {}".format(
-            certs.signature_algorithm_name(cert))
+        return f"x509: cannot verify signature: insecure algorithm {certs.signature_algorithm_name(cert)}"
     return None
 
 

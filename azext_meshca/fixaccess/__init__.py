@@ -40,7 +40,7 @@ def read_state(cli_ctx, resource_group, name, mode):
     from azext_meshca.collectors.azure import read_cluster, read_role_assignments, read_vault
     item = read_cluster(cli_ctx, resource_group, name)
     if not item["ok"]:
-        raise_for_failed_read(item, "cluster {}/{}".format(resource_group, name))
+        raise_for_failed_read(item, f"cluster {resource_group}/{name}")
     state = planning.new_state(resource_group, name, subscription_tenant(cli_ctx), item["data"])
     refused = planning.cluster_refusal(state)
     if refused:
@@ -48,7 +48,7 @@ def read_state(cli_ctx, resource_group, name, mode):
     vault_id = planning.plugin_vault_id(state)
     state["vault"] = read_vault(cli_ctx, vault_id)
     if not state["vault"]["ok"]:
-        raise_for_failed_read(state["vault"], "the plug-in CA's Key Vault {}".format(vault_id))
+        raise_for_failed_read(state["vault"], f"the plug-in CA's Key Vault {vault_id}")
     refused = planning.vault_refusal(state)
     if refused:
         raise render.refusal_error(refused)
@@ -58,7 +58,7 @@ def read_state(cli_ctx, resource_group, name, mode):
         state["roleAssignments"] = read_role_assignments(cli_ctx, vault["id"],
                                                          planning.addon_identity(state)["objectId"])
         if not state["roleAssignments"]["ok"]:
-            raise_for_failed_read(state["roleAssignments"], "the role assignments on {}".format(vault["id"]))
+            raise_for_failed_read(state["roleAssignments"], f"the role assignments on {vault['id']}")
     return state, chosen
 
 
@@ -98,4 +98,3 @@ def run_fix_access(cmd, resource_group, name, mode=None, secret_permissions=None
     if waited is not None and not waited["ready"]:
         exit_after_output(cmd, EXIT_WAIT_TIMED_OUT if waited["timedOut"] else EXIT_WAIT_UNKNOWN)
     return result
-

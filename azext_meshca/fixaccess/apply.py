@@ -45,11 +45,11 @@ def write_refusal(plan, error):
     status, code, reason = error.get("status"), error.get("code"), error.get("reason")
     if status == 403 or code == "AuthorizationFailed":
         if plan["change"]["kind"] == "accessPolicyAdd":
-            return ForbiddenError("You may not change access policies on vault {} ({}): you need {} on the vault. "
-                                  "Nothing was changed.".format(vault_name, code or status, POLICY_WRITERS))
-        return ForbiddenError("You may not create role assignments on vault {} ({}): you need {} on the vault. "
-                              "Nothing was changed.".format(vault_name, code or status, ROLE_WRITERS))
-    message = "Could not change access on vault {}: {}. Nothing was changed.".format(vault_name, reason)
+            return ForbiddenError(f"You may not change access policies on vault {vault_name} ({code or status}): "
+                                  f"you need {POLICY_WRITERS} on the vault. Nothing was changed.")
+        return ForbiddenError(f"You may not create role assignments on vault {vault_name} ({code or status}): "
+                              f"you need {ROLE_WRITERS} on the vault. Nothing was changed.")
+    message = f"Could not change access on vault {vault_name}: {reason}. Nothing was changed."
     if error.get("status"):
         return AzureResponseError(message)
     return AzureConnectionError(message)
@@ -97,8 +97,8 @@ def create_role_assignment(client, change, assignment):
             if code != "PrincipalNotFound" or attempt == ROLE_ATTEMPTS:
                 raise
             delay = min(2 * attempt, 10)
-            stderr("The add-on identity is not visible to Azure RBAC yet (PrincipalNotFound); retrying in {}s "
-                   "(attempt {} of {}).".format(delay, attempt + 1, ROLE_ATTEMPTS))
+            stderr(f"The add-on identity is not visible to Azure RBAC yet (PrincipalNotFound); retrying in {delay}s "
+                   f"(attempt {attempt + 1} of {ROLE_ATTEMPTS}).")
             time.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -146,13 +146,13 @@ def role_name(role_definition_id):
 
 def full_role_definition_id(subscription_id, guid):
     """The full ID ARM wants in a role assignment (a bare GUID is refused)."""
-    return "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}".format(subscription_id, guid)
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
 
 
 def assignment_name(scope, principal_id, guid):
     """A name derived from what is assigned, so a retried run targets the same assignment."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "meshca-fix-access|{}|{}|{}".format(
-        scope.lower().rstrip("/"), principal_id.lower(), guid.lower())))
+    return str(uuid.uuid5(uuid.NAMESPACE_URL,
+                          f"meshca-fix-access|{scope.lower().rstrip('/')}|{principal_id.lower()}|{guid.lower()}"))
 
 
 # --------------------------------------------------------------------------- planning
@@ -166,29 +166,29 @@ def plan_policy(state, secret_permissions):
     current = {"secretPermissions": granted, "readable": access["readable"], "objects": _objects_view(access)}
     notes = []
     if vault.get("enableRbacAuthorization"):
-        notes.append("Vault {} uses Azure RBAC, so Key Vault ignores access policies until it is switched to the "
-                     "access-policy model.".format(vault.get("name")))
+        notes.append(f"Vault {vault.get('name')} uses Azure RBAC, so Key Vault ignores access policies until it is "
+                     "switched to the access-policy model.")
     for policy in access_model.policies_naming(vault, object_id):
         standing = access_model.policy_standing(vault, policy)
         if standing:
-            notes.append("An access policy names the add-on identity but does not grant it access: {}.".format(
-                standing))
+            notes.append(f"An access policy names the add-on identity but does not grant it access: {standing}.")
     if not missing:
-        return current, None, "Nothing to do: the add-on identity's access policy already grants secret {}." \
-            .format(", ".join(secret_permissions)), notes
+        return (current, None,
+                f"Nothing to do: the add-on identity's access policy already grants secret "
+                f"{', '.join(secret_permissions)}.", notes)
     change = {
         "kind": "accessPolicyAdd",
-        "request": "PUT {}/accessPolicies/add".format(vault["id"]),
+        "request": f"PUT {vault['id']}/accessPolicies/add",
         "objectId": object_id,
         "tenantId": vault.get("tenantId"),
         "addSecretPermissions": missing,
         "secretPermissionsAfter": sorted(set(granted) | set(missing)),
     }
     if granted:
-        summary = "Extend the add-on identity's access policy with secret {} (it has {}).".format(
-            ", ".join(missing), ", ".join(granted))
+        summary = (f"Extend the add-on identity's access policy with secret {', '.join(missing)} "
+                   f"(it has {', '.join(granted)}).")
     else:
-        summary = "Add an access policy granting the add-on identity secret {}.".format(", ".join(missing))
+        summary = f"Add an access policy granting the add-on identity secret {', '.join(missing)}."
     if "list" in missing:
         notes.append("The CSI provider needs only secret get; list is granted because --secret-permissions "
                      "asked for it.")
@@ -223,7 +223,7 @@ def grant_scopes(access, vault_id, plugin):
 def _readers_summary(access):
     vias = []
     for verdict in access["objects"].values():
-        text = "{} at {}".format(verdict["via"]["role"], verdict["via"]["scope"])
+        text = f"{verdict['via']['role']} at {verdict['via']['scope']}"
         if text not in vias:
             vias.append(text)
     return "; ".join(vias)
@@ -239,24 +239,22 @@ def plan_rbac(state):
                "readable": access["readable"], "objects": _objects_view(access)}
     notes = []
     if not vault.get("enableRbacAuthorization"):
-        notes.append("Vault {} uses access policies, so this role grants no secret access until the vault is "
-                     "switched to Azure RBAC.".format(vault.get("name")))
+        notes.append(f"Vault {vault.get('name')} uses access policies, so this role grants no secret access until "
+                     "the vault is switched to Azure RBAC.")
     if access["readable"]:
-        return current, None, "Nothing to do: the add-on identity already holds {}.".format(
-            _readers_summary(access)), notes
+        return current, None, f"Nothing to do: the add-on identity already holds {_readers_summary(access)}.", notes
     for reader in [item for item in held if role_guid(item.get("roleDefinitionId")) == KEY_VAULT_READER]:
-        notes.append("Key Vault Reader at {} reads vault metadata only, not secret values; it is left in place "
-                     "and Key Vault Secrets User is added.".format(reader.get("scope")))
+        notes.append(f"Key Vault Reader at {reader.get('scope')} reads vault metadata only, not secret values; it is "
+                     "left in place and Key Vault Secrets User is added.")
     undecided = access_model.unreadable_objects(access, answer=None)
     if undecided:
-        notes.append("Whether the add-on identity can read {} is unknown ({}): Key Vault Secrets User is added "
-                     "all the same.".format(", ".join(undecided), access["objects"][undecided[0]]["reason"]))
+        notes.append(f"Whether the add-on identity can read {', '.join(undecided)} is unknown "
+                     f"({access['objects'][undecided[0]]['reason']}): Key Vault Secrets User is added all the same.")
     assignments = []
     for scope, objects in grant_scopes(access, vault["id"], plugin):
         name = assignment_name(scope, object_id, SECRETS_USER)
         assignments.append({"scope": scope, "objects": objects, "assignmentName": name,
-                            "request": "PUT {}/providers/Microsoft.Authorization/roleAssignments/{}".format(
-                                scope, name)})
+                            "request": f"PUT {scope}/providers/Microsoft.Authorization/roleAssignments/{name}"})
     change = {
         "kind": "roleAssignment",
         "roleName": ROLE_NAMES[SECRETS_USER],
@@ -270,14 +268,14 @@ def plan_rbac(state):
     if assignments[0]["scope"] == vault["id"]:
         summary = "Assign Key Vault Secrets User to the add-on identity at the vault's scope."
     else:
-        summary = "Assign Key Vault Secrets User to the add-on identity at the scope of secret {}.".format(
-            ", ".join(item["scope"].rsplit("/", 1)[-1] for item in assignments))
+        secrets = ", ".join(item["scope"].rsplit("/", 1)[-1] for item in assignments)
+        summary = f"Assign Key Vault Secrets User to the add-on identity at the scope of secret {secrets}."
     return current, change, summary, notes
 
 
 def network_notes(state):
     """Access is necessary, not sufficient: diagnose's network findings, as notes."""
-    return ["{}: {}".format(item["code"], item["message"]) for item in _run(NETWORK_NOTES, state)]
+    return [f"{item['code']}: {item['message']}" for item in _run(NETWORK_NOTES, state)]
 
 
 def plan_fix(state, mode, secret_permissions, permissions_given=False):

@@ -15,7 +15,7 @@ def stderr(line):
 
 def refusal_error(finding):
     """A precondition finding (the catalog's text) as one az error line."""
-    text = "fix-access cannot grant access: {} {}: {}".format(finding["code"], finding["title"], finding["message"])
+    text = f"fix-access cannot grant access: {finding['code']} {finding['title']}: {finding['message']}"
     if finding.get("remedy"):
         text += " Fix: " + finding["remedy"]
     return ValidationError(" ".join(text.split()))
@@ -27,21 +27,20 @@ def plan_lines(plan):
     model = "Azure RBAC" if vault["permissionModel"] == RBAC else "access policies"
     lines = [
         "fix-access plan:",
-        "  Cluster:          {}/{}".format(plan["cluster"]["resourceGroup"], plan["cluster"]["name"]),
-        "  Add-on identity:  {} (objectId {}, clientId {})".format(identity["name"], identity["objectId"],
-                                                                   identity["clientId"]),
-        "  Key Vault:        {} (resource group {}, subscription {})".format(vault["name"], vault["resourceGroup"],
-                                                                           vault["subscriptionId"]),
-        "  Permission model: {}".format(model),
-        "  Currently:        {}".format(current_text(plan)),
-        "  Change:           {}".format(plan["summary"]),
+        f"  Cluster:          {plan['cluster']['resourceGroup']}/{plan['cluster']['name']}",
+        f"  Add-on identity:  {identity['name']} (objectId {identity['objectId']}, clientId {identity['clientId']})",
+        f"  Key Vault:        {vault['name']} (resource group {vault['resourceGroup']}, "
+        f"subscription {vault['subscriptionId']})",
+        f"  Permission model: {model}",
+        f"  Currently:        {current_text(plan)}",
+        f"  Change:           {plan['summary']}",
     ]
     if change and change["kind"] == "accessPolicyAdd":
-        lines.append("                    {} (merges; every other policy is left as it is)".format(change["request"]))
+        lines.append(f"                    {change['request']} (merges; every other policy is left as it is)")
     elif change:
         for item in change["assignments"]:
-            lines.append("                    role {} for principal {} ({}), scope {}".format(
-                change["roleDefinitionId"], change["principalId"], change["principalType"], item["scope"]))
+            lines.append(f"                    role {change['roleDefinitionId']} for principal {change['principalId']} "
+                         f"({change['principalType']}), scope {item['scope']}")
     lines.extend("  Note: " + note for note in plan["notes"])
     return lines
 
@@ -54,7 +53,7 @@ def current_text(plan):
     roles = current.get("roles") or []
     if not roles:
         return "no role assignment on the vault, its secrets or above"
-    return "; ".join("{} at {}".format(role["roleName"], role["scope"]) for role in roles)
+    return "; ".join(f"{role['roleName']} at {role['scope']}" for role in roles)
 
 
 def next_steps(plan):
@@ -64,7 +63,7 @@ def next_steps(plan):
              "Init:0/2 within about 2 minutes."]
     if plan["mode"] == RBAC:
         steps.append("A new role assignment can take a few minutes to reach Key Vault.")
-    steps.append("Check with: az aks mesh ca diagnose -g {} -n {}".format(cluster["resourceGroup"], cluster["name"]))
+    steps.append(f"Check with: az aks mesh ca diagnose -g {cluster['resourceGroup']} -n {cluster['name']}")
     steps.append("Or watch: kubectl get pods -n aks-istio-system -l app=istiod -w")
     return steps
 

@@ -15,7 +15,7 @@ def wait_for_istiod(cli_ctx, plan, cluster, timeout):
     api, access = open_kube(cli_ctx, cluster_ref["resourceGroup"], cluster_ref["name"], cluster)
     if api is None:
         return {"ready": False, "timedOut": False, "seconds": 0, "pods": [],
-                "reason": "cannot reach the cluster: {}".format(access["error"]["reason"])}
+                "reason": f"cannot reach the cluster: {access['error']['reason']}"}
     started = time.monotonic()
     pods, reason, last_line = [], None, None
     while True:
@@ -23,7 +23,7 @@ def wait_for_istiod(cli_ctx, plan, cluster, timeout):
         elapsed = int(time.monotonic() - started)
         if pods_ready(pods):
             return {"ready": True, "timedOut": False, "seconds": elapsed, "pods": pods}
-        line = "Waiting for istiod ({}s of {}s): {}".format(elapsed, timeout, reason or _pods_text(pods))
+        line = f"Waiting for istiod ({elapsed}s of {timeout}s): {reason or _pods_text(pods)}"
         if line != last_line:
             stderr(line)
             last_line = line
@@ -52,4 +52,4 @@ def pods_ready(pods):
 def _pods_text(pods):
     if not pods:
         return "no istiod pods yet"
-    return ", ".join("{} {}".format(pod["name"], pod["status"]) for pod in pods)
+    return ", ".join(f"{pod['name']} {pod['status']}" for pod in pods)
