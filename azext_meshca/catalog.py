@@ -54,7 +54,11 @@ MOUNT_SYMPTOMS = ("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "M
 CERTIFICATE_ERRORS = "certificate-errors"
 
 
-def _m(code, severity, area, title, message, remedy="", explained_by=(), fallback=(), detail="", file_remedy=""):
+# A table row: code, severity, area, title, message and remedy are positional in every entry
+# below, read as columns; too-many-positional-arguments is set aside for this one constructor
+# rather than spelling remedy= in each of its rows.
+# pylint: disable-next=too-many-positional-arguments
+def _m(code, severity, area, title, message, remedy="", *, explained_by=(), fallback=(), detail="", file_remedy=""):
     """One entry. ``detail`` is the few words ``-o table`` shows beside the title (days
     left, the missing permission, the object), filled from the same parameters.
     ``file_remedy`` replaces ``remedy`` when the set came from local files."""

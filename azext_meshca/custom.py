@@ -5,7 +5,7 @@ command table loads fast.
 """
 
 
-def _respond(cmd, findings, certificates, source, failure_threshold="error", suppress=None):
+def _respond(cmd, findings, certificates, source, *, failure_threshold="error", suppress=None):
     """The output contract, printed before the exit status that matches it."""
     from azext_meshca.report import build_result, exit_with_status_after_output
     result = build_result(findings, certificates, suppress=suppress, source=source)
@@ -25,7 +25,7 @@ def _plugin_set(cmd, warn_days, cert_dir, files, read_key, **live):
     return read_live_set(cmd.cli_ctx, warn_days, read_key=read_key, **live)
 
 
-def validate_secrets(cmd, cert_dir=None, root_cert=None, ca_cert=None, ca_key=None,  # pylint: disable=too-many-locals
+def validate_secrets(cmd, *, cert_dir=None, root_cert=None, ca_cert=None, ca_key=None,  # pylint: disable=too-many-locals
                      cert_chain=None, warn_days=None, resource_group_name=None, name=None, in_cluster=False,
                      key_vault_id=None, vault_name=None, root_cert_object_name=None, ca_cert_object_name=None,
                      ca_key_object_name=None, cert_chain_object_name=None, failure_threshold="error",
@@ -42,7 +42,7 @@ def validate_secrets(cmd, cert_dir=None, root_cert=None, ca_cert=None, ca_key=No
                     suppress=suppress)
 
 
-def show_cert(cmd, file=None, cert_dir=None, warn_days=None, resource_group_name=None,  # pylint: disable=too-many-locals
+def show_cert(cmd, *, file=None, cert_dir=None, warn_days=None, resource_group_name=None,  # pylint: disable=too-many-locals
               name=None, in_cluster=False, key_vault_id=None, vault_name=None, root_cert_object_name=None,
               ca_cert_object_name=None, cert_chain_object_name=None):
     from azext_meshca import plugin_set
@@ -67,7 +67,7 @@ def show_cert(cmd, file=None, cert_dir=None, warn_days=None, resource_group_name
     return _respond(cmd, findings, certificates, source)
 
 
-def diagnose(cmd, resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False,  # pylint: disable=too-many-locals
+def diagnose(cmd, *, resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False,  # pylint: disable=too-many-locals
              revision=None, warn_days=None, export=None, from_snapshot=None, failure_threshold="error",
              suppress=None, timeout=None):
     from azext_meshca import diagnose as engine
@@ -90,7 +90,7 @@ def diagnose(cmd, resource_group_name=None, name=None, kubeconfig=None, context=
     return result
 
 
-def fix_access(cmd, resource_group_name, name, mode=None, secret_permissions=None, dry_run=False, yes=False,
+def fix_access(cmd, resource_group_name, name, *, mode=None, secret_permissions=None, dry_run=False, yes=False,
                wait_for_istiod=False, timeout=None):
     from azext_meshca.fixaccess import run_fix_access
     return run_fix_access(cmd, resource_group_name, name, mode=mode, secret_permissions=secret_permissions,
@@ -118,7 +118,7 @@ def list_checks(cmd):  # pylint: disable=unused-argument
              "summary": (inspect.getdoc(rule.function) or "").split("\n")[0]} for rule in ALL_RULES]
 
 
-def scan(cmd, subscriptions=None, management_groups=None, read_secrets=False, warn_days=None,
+def scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=False, warn_days=None,
          failure_threshold=None):
     from azext_meshca.scan import run_scan
     return run_scan(cmd, subscriptions=subscriptions, management_groups=management_groups,

@@ -129,13 +129,13 @@ def key_vault_set(cli_ctx, plugin, warn_days, resource_group=None, cluster_name=
     from azext_meshca.plugin_set import KEY_VAULT, new_set
     from azext_meshca.snapshot import ok_data
     vault_item, items, facts = read_vault_and_secrets(cli_ctx, plugin["keyVaultId"], plugin)
-    context = names_context(_now(), warn_days, {"resourceGroup": resource_group, "cluster": cluster_name}, {},
-                            plugin, ok_data(vault_item) or {})
+    context = names_context(_now(), warn_days, target={"resourceGroup": resource_group, "cluster": cluster_name},
+                            managed_cluster={}, plugin=plugin, vault=ok_data(vault_item) or {})
     findings = (config.vault_missing(context, vault_item) + secrets.secrets_state(context, plugin, items)
                 + collection.vault_unread(context, vault_item) + collection.secrets_unread(context, plugin, items))
     values = secrets.secret_values(items, facts)
     return new_set(KEY_VAULT, key_vault_source(plugin), {obj: values.get(obj) for obj in PLUGIN_OBJECTS},
-                   {obj: secret_source(plugin, obj) for obj in PLUGIN_OBJECTS}, findings,
+                   {obj: secret_source(plugin, obj) for obj in PLUGIN_OBJECTS}, findings=findings,
                    unread=[obj for obj in PLUGIN_OBJECTS if obj not in values])
 
 
@@ -144,20 +144,21 @@ def _object_names(root_cert_object_name, ca_cert_object_name, ca_key_object_name
             "ca-key": ca_key_object_name, "cert-chain": cert_chain_object_name}
 
 
-def _plugin(cli_ctx, resource_group, name, key_vault_id, vault_name, object_names):
+def _plugin(cli_ctx, resource_group, name, *, key_vault_id, vault_name, object_names):
     if key_vault_id or vault_name:
         return plugin_from_vault(cli_ctx, key_vault_id, vault_name, object_names)
     return plugin_from_cluster(cluster_info(cli_ctx, resource_group, name), resource_group, name)
 
 
-def read_live_set(cli_ctx, warn_days, resource_group=None, name=None, in_cluster=False, key_vault_id=None,
+def read_live_set(cli_ctx, warn_days, *, resource_group=None, name=None, in_cluster=False, key_vault_id=None,
                   vault_name=None, read_key=True, **object_names):
     """The plug-in set of validate-secrets' and show-cert's live forms, and the API
     client when it came from the cluster (show-cert also reads the trusted root there)."""
     if in_cluster:
         api = open_cluster_api(cli_ctx, resource_group, name)
         return cacerts_set(api), api
-    plugin = _plugin(cli_ctx, resource_group, name, key_vault_id, vault_name, _object_names(**object_names))
+    plugin = _plugin(cli_ctx, resource_group, name, key_vault_id=key_vault_id, vault_name=vault_name,
+                     object_names=_object_names(**object_names))
     if not read_key:
         plugin = dict(plugin, keyObjectName=None)  # show-cert never reads the key
     return key_vault_set(cli_ctx, plugin, warn_days, resource_group, name), None

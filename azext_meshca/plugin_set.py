@@ -28,7 +28,7 @@ CLUSTER = "cluster"
 KINDS = (FILES, KEY_VAULT, CLUSTER)
 
 
-def new_set(kind, source, objects, where, findings=(), unread=()):
+def new_set(kind, source, objects, where, *, findings=(), unread=()):
     """One plug-in set. ``source`` is the output's ``source`` (what was read);
     ``where`` maps each object to the words messages use ("file ./x/ca-cert.pem")."""
     assert kind in KINDS, kind

@@ -367,7 +367,7 @@ def default_subscriptions(cli_ctx):
     return [item["id"] for item in Profile(cli_ctx=cli_ctx).load_cached_subscriptions() if item.get("id")]
 
 
-def run_scan(cmd, subscriptions=None, management_groups=None, read_secrets=False, warn_days=30,
+def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=False, warn_days=30,
              failure_threshold=None):
     """Query, read (with --read-secrets), judge; print the result, then exit as it calls for."""
     from azure.cli.core.azclierror import ValidationError

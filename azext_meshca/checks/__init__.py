@@ -39,14 +39,15 @@ Run = namedtuple("Run", "findings certificates not_run")
 
 def build_context(snapshot, warn_days=30):
     """``now`` and the names remedies use, derived once from the snapshot."""
-    cluster = cluster_data(snapshot) or {}
-    revisions = cluster.get("revisions") or (snapshot.get("options") or {}).get("revisions") or []
+    managed_cluster = cluster_data(snapshot) or {}
+    revisions = managed_cluster.get("revisions") or (snapshot.get("options") or {}).get("revisions") or []
     now = parse_time(snapshot.get("collectedAt")) or datetime.datetime.now(datetime.timezone.utc)
-    return names_context(now, warn_days, snapshot.get("target") or {}, cluster, cluster.get("plugin") or {},
-                         vault_data(snapshot) or {}, addon_object_id(snapshot), revisions)
+    return names_context(now, warn_days, target=snapshot.get("target") or {}, managed_cluster=managed_cluster,
+                         plugin=managed_cluster.get("plugin") or {}, vault=vault_data(snapshot) or {},
+                         object_id=addon_object_id(snapshot), revisions=revisions)
 
 
-def names_context(now, warn_days, target, cluster, plugin, vault, object_id=None, revisions=()):
+def names_context(now, warn_days, *, target, managed_cluster, plugin, vault, object_id=None, revisions=()):
     """The context findings are made in, from what is known (each part may be {}):
     validate-secrets' Key Vault source has a plug-in config and a vault, no cluster."""
     parsed = parse_vault_id(plugin.get("keyVaultId")) or {}
@@ -54,7 +55,7 @@ def names_context(now, warn_days, target, cluster, plugin, vault, object_id=None
         "now": now,
         "warn_days": warn_days,
         "resource_group": target.get("resourceGroup") or "<resource-group>",
-        "cluster": target.get("cluster") or cluster.get("name") or "<cluster>",
+        "cluster": target.get("cluster") or managed_cluster.get("name") or "<cluster>",
         "vault_name": vault.get("name") or parsed.get("name") or "<vault>",
         "vault_resource_group": vault.get("resourceGroup") or parsed.get("resourceGroup") or "<vault-resource-group>",
         "vault_id": vault.get("id") or plugin.get("keyVaultId") or "<vault-id>",

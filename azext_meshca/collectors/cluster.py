@@ -63,7 +63,7 @@ ISTIOD_CA_MARKERS = (
 )
 
 
-def open_kube(cli_ctx, resource_group, cluster_name, cluster, kubeconfig=None, context=None,
+def open_kube(cli_ctx, resource_group, cluster_name, cluster, *, kubeconfig=None, context=None,
               subscription_id=None):
     """An ApiClient for the cluster, plus a collected item that says how it was reached.
 
@@ -79,7 +79,7 @@ def open_kube(cli_ctx, resource_group, cluster_name, cluster, kubeconfig=None, c
     return (api if access["ok"] else None), access
 
 
-def kube_client(cli_ctx, resource_group, cluster_name, cluster, kubeconfig=None, context=None,
+def kube_client(cli_ctx, resource_group, cluster_name, cluster, *, kubeconfig=None, context=None,
                 subscription_id=None):
     """(ApiClient, source, None), or (None, None, failed item) when no credentials came.
 
@@ -338,7 +338,7 @@ def _event_entry(event):
     }
 
 
-def _pod_log(api, pod_name, namespace, limit_bytes, container=None, tail_lines=None):
+def _pod_log(api, pod_name, namespace, limit_bytes, *, container=None, tail_lines=None):
     text = _get(api, _namespaced(namespace, "pods", pod_name) + "/log",
                 {"container": container, "tailLines": tail_lines, "limitBytes": limit_bytes}, text=True)
     return _lines(text)

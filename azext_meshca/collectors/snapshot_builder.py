@@ -152,7 +152,7 @@ def read_vault_and_secrets(cli_ctx, vault_id, plugin):
     return vault, secrets, facts
 
 
-def collect_snapshot(cli_ctx, resource_group, cluster_name, revisions=None, skip_cluster=False,
+def collect_snapshot(cli_ctx, resource_group, cluster_name, *, revisions=None, skip_cluster=False,
                      kubeconfig=None, context=None, warn_days=30, progress=None):
     """Everything diagnose judges, as a plain dict (see azext_meshca/snapshot.py)."""
     progress = progress or (lambda message: None)

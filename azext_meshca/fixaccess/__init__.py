@@ -70,7 +70,7 @@ def build_plan(cli_ctx, resource_group, name, mode, secret_permissions):
     return plan, state["cluster"]["data"]
 
 
-def run_fix_access(cmd, resource_group, name, mode=None, secret_permissions=None, dry_run=False, yes=False,
+def run_fix_access(cmd, resource_group, name, *, mode=None, secret_permissions=None, dry_run=False, yes=False,
                    wait=False, timeout=None):
     """Plan, show, confirm, apply, and report; see the module docstring for the rules."""
     if timeout is not None and timeout <= 0:
