@@ -20,11 +20,9 @@ own they are harmless leftovers.
 
 from azext_meshca import access_model
 from azext_meshca.rules import rule
-from azext_meshca.checks.common import (
-    PLUGIN_OBJECTS, addon_object_id, make, plugin_config, same_id, secret_name, vault_data)
-from azext_meshca.plugin import secret_names
+from azext_meshca.checks.common import addon_object_id, make, plugin_config, same_id, secret_name, vault_data
+from azext_meshca.plugin import PLUGIN_OBJECTS, secret_names
 from azext_meshca.rbac import KEY_VAULT_READER, ROLE_NAMES, role_guid
-from azext_meshca.resource_ids import scope_covers  # noqa: F401  (tests reach it here)
 from azext_meshca.snapshot import ok_data
 
 

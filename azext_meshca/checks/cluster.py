@@ -8,9 +8,9 @@ one finding per distinct cause and secret, with the exact texts as evidence.
 
 from azext_meshca.rules import rule
 from azext_meshca import logparse
-from azext_meshca.plugin import MOUNT_EVENT_REASONS
+from azext_meshca.plugin import MOUNT_EVENT_REASONS, PLUGIN_OBJECTS
 from azext_meshca.checks.common import (
-    human_age, kube_item, make, name_list, parse_time, plugin_config, secret_name, vault_name_of, PLUGIN_OBJECTS)
+    human_age, kube_item, make, name_list, parse_time, plugin_config, secret_name, vault_name_of)
 
 MAX_EVIDENCE = 3
 # logparse cause -> the finding that reports it.

@@ -19,7 +19,8 @@ are covered by MCA902 / MCA105.
 """
 
 from azext_meshca.rules import rule
-from azext_meshca.checks.common import PLUGIN_OBJECTS, kube, make, plugin_config, secret_name
+from azext_meshca.checks.common import kube, make, plugin_config, secret_name
+from azext_meshca.plugin import PLUGIN_OBJECTS
 from azext_meshca.checks.secrets import is_object_state_error
 
 CREDENTIALS_CODE = "credentials"

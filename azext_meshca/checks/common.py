@@ -10,7 +10,7 @@ import re
 
 from azext_meshca import resource_ids
 from azext_meshca.catalog import finding
-from azext_meshca.plugin import OBJECT_FIELDS, PLUGIN_FIELDS, PLUGIN_OBJECTS  # noqa: F401  (checks import them here)
+from azext_meshca.plugin import OBJECT_FIELDS, PLUGIN_FIELDS
 from azext_meshca.snapshot import ok_data
 
 ISTIO_NAMESPACE = "aks-istio-system"

@@ -15,8 +15,8 @@ Two layers:
 """
 
 from azext_meshca.rules import rule
-from azext_meshca.checks.common import (
-    PLUGIN_OBJECTS, make, parse_time, plugin_config, secret_name, secret_source)
+from azext_meshca.checks.common import make, parse_time, plugin_config, secret_name, secret_source
+from azext_meshca.plugin import PLUGIN_OBJECTS
 from azext_meshca.snapshot import thaw
 
 NOT_FOUND_CODES = {"SecretNotFound"}

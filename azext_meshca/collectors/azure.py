@@ -12,7 +12,7 @@ from azext_meshca.collectors.errors import describe_error
 from azext_meshca.inputs import as_list, as_mapping
 from azext_meshca.snapshot_schema import check as check_shape
 from azext_meshca.plugin import PLUGIN_FIELDS
-from azext_meshca.resource_ids import parse_vault_id, scope_covers  # noqa: F401  (re-exported)
+from azext_meshca.resource_ids import parse_vault_id
 from azext_meshca.snapshot import collected, iso_utc
 
 CSI_ADDON = "azureKeyvaultSecretsProvider"

@@ -2,6 +2,7 @@
 
 import pytest
 
+from azext_meshca import resource_ids
 from azext_meshca.checks import access
 from tests.unit import snapshots as s
 
@@ -111,4 +112,4 @@ def test_role_on_policy_vault_is_named():
     ("/subscriptions/a/resourceGroups/b/providers/x/vaults/kv", "/subscriptions/a/resourceGroups/b", False),
 ])
 def test_scope_covers(scope, resource, covered):
-    assert access.scope_covers(scope, resource) is covered
+    assert resource_ids.scope_covers(scope, resource) is covered
