@@ -20,7 +20,7 @@ _TOKEN_REFRESH_SECONDS = 300
 _SHARED_LOCK = threading.Lock()
 
 
-class SharedCredential:
+class SharedCredential:  # pylint: disable=too-few-public-methods  # azure-core's TokenCredential is get_token
     """A TokenCredential that fetches each scope's token once and hands it to every caller.
 
     azure-cli builds a new credential for every client, and a managed identity

@@ -12,6 +12,8 @@ repr. Errors name the problem (and at most a PEM label such as
 
 import base64
 import binascii
+import collections
+import dataclasses
 import datetime
 import hashlib
 import re
@@ -107,15 +109,14 @@ class CertFormatError(ValueError):
         self.label = label  # the PEM label istiod choked on, when that is the problem
 
 
+@dataclasses.dataclass(eq=False, repr=False)
 class PemBlock:
     """One decoded PEM block: its label, RFC 1421 headers and DER body."""
 
     __slots__ = ("label", "headers", "der")
-
-    def __init__(self, label, headers, der):
-        self.label = label
-        self.headers = headers
-        self.der = der
+    label: bytes
+    headers: dict
+    der: bytes
 
     def __repr__(self):
         return f"<PemBlock {self.label.decode('ascii')} ({len(self.der)} bytes)>"
@@ -618,7 +619,7 @@ def build_path(leaf, intermediates, roots):
 MAX_SIGNATURE_CHECKS = 20000
 
 
-class _PathSearch:
+class _PathSearch:  # pylint: disable=too-few-public-methods  # one search's state; run() is its entry point
     """State of one bounded build_path search: name index, signature cache, budget."""
 
     def __init__(self, intermediates, roots):
@@ -636,8 +637,9 @@ class _PathSearch:
         if leaf_fingerprint in self.root_fingerprints:
             return [leaf]
         parents = {leaf_fingerprint: None}
-        queue = [(leaf, leaf_fingerprint, 1)]
-        for cert, cert_fingerprint, depth in queue:  # the list grows while we walk it: BFS
+        queue = collections.deque([(leaf, leaf_fingerprint, 1)])
+        while queue:  # breadth first: issuers are appended as they are found
+            cert, cert_fingerprint, depth = queue.popleft()
             issuers = self._issuers(cert, cert_fingerprint)
             if issuers is None:
                 return None  # signature budget spent

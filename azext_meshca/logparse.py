@@ -181,22 +181,21 @@ def _status(text):
     return None
 
 
+_DETAILS = {
+    TIMEOUT: "kubelet timed out waiting for the volume (no provider error in this event)",
+    SECRET_DISABLED: "Key Vault refuses a disabled secret (403 SecretDisabled)",
+    IDENTITY: "Identity not found",
+    TENANT: "Key Vault refuses a token issued by another tenant (401 AKV10032 invalid issuer)",
+}
+
+
 def _detail(text, cause, marker):
     """A short phrase for MCA806/807/808 templates."""
     if cause == NETWORK:
         return marker
-    if cause == TIMEOUT:
-        return "kubelet timed out waiting for the volume (no provider error in this event)"
-    if cause == SECRET_DISABLED:
-        return "Key Vault refuses a disabled secret (403 SecretDisabled)"
-    if cause == IDENTITY:
-        return "Identity not found"
     if cause == IDENTITY_ENDPOINT:
         return "the node's managed-identity endpoint (169.254.169.254) gave no token: " + marker
-    if cause == TENANT:
-        return "Key Vault refuses a token issued by another tenant (401 AKV10032 invalid issuer)"
-    flat = trim_evidence(text, limit=160)
-    return flat
+    return _DETAILS.get(cause) or trim_evidence(text, limit=160)
 
 
 def classify_mount_error(text):

@@ -53,7 +53,7 @@ def _key(resource_id):
     return str(resource_id or "").rstrip("/").lower()
 
 
-class Fleet:
+class Fleet:  # pylint: disable=too-few-public-methods,too-many-instance-attributes  # a record, read by field
     """What the Resource Graph pass returned, indexed for building snapshots."""
 
     def __init__(self):

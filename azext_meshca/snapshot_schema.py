@@ -9,6 +9,7 @@ Pure and stdlib only. Dict keys listed in a ``Fields`` are required unless wrapp
 ``Optional``; keys not listed are ignored (newer collectors may add some).
 """
 
+import dataclasses
 import datetime
 
 
@@ -16,44 +17,50 @@ class ShapeError(ValueError):
     """The first field of a snapshot that does not have the documented shape."""
 
 
+# The spec markers are records (dataclasses; eq=False keeps identity equality, as before).
+@dataclasses.dataclass(init=False, eq=False)
 class Fields:
     """A JSON object with these keys (values are specs)."""
+
+    fields: dict
 
     def __init__(self, **fields):
         self.fields = fields
 
 
+@dataclasses.dataclass(eq=False)
 class MapOf:
     """A JSON object whose keys are any strings and whose values all match ``spec``."""
 
-    def __init__(self, spec):
-        self.spec = spec
+    spec: object
 
 
+@dataclasses.dataclass(eq=False)
 class ListOf:
-    def __init__(self, spec):
-        self.spec = spec
+    """A JSON list whose items all match ``spec``."""
+
+    spec: object
 
 
+@dataclasses.dataclass(eq=False)
 class Nullable:
     """``spec`` or null."""
 
-    def __init__(self, spec):
-        self.spec = spec
+    spec: object
 
 
+@dataclasses.dataclass(eq=False)
 class Optional:
     """A key that may be absent (or null), else ``spec``."""
 
-    def __init__(self, spec):
-        self.spec = spec
+    spec: object
 
 
+@dataclasses.dataclass(eq=False)
 class Collected:
     """A ``collected()`` item: {ok, data, error}; ``data`` matches ``spec`` when ok."""
 
-    def __init__(self, spec):
-        self.spec = spec
+    spec: object
 
 
 ANY = object()
@@ -132,20 +139,13 @@ SNAPSHOT = Fields(
 MAX_LIST_ITEMS = 100000
 
 
+# What a value found is called, tested in this order (bool before int: True is an int).
+_FOUND = ((type(None), "null"), (bool, "true/false"), ((int, float), "a number"), (str, "text"),
+          (list, "a list"), (dict, "an object"))
+
+
 def _found(value):
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    return next((name for kind, name in _FOUND if isinstance(value, kind)), type(value).__name__)
 
 
 def _fail(where, expected, value):

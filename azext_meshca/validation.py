@@ -65,7 +65,7 @@ def _envoy(text):
     return "envoy: " + text
 
 
-class _CertRef:
+class _CertRef:  # pylint: disable=too-few-public-methods  # a record: a certificate and its cached names
     """One parsed certificate and where it came from (object, 1-based position)."""
 
     __slots__ = ("cert", "object", "index", "fingerprint", "subject")
@@ -476,7 +476,7 @@ def _aware_now(now):
     return now
 
 
-class CaSet:
+class CaSet:  # pylint: disable=too-many-instance-attributes  # each attribute is one input the rules read
     """A plug-in CA set parsed once: what every certificate rule reads.
 
     ``parsed`` holds the objects that parsed (the CA_SET inputs rules declare), and

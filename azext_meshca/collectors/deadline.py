@@ -84,7 +84,7 @@ def deadline_of(cli_ctx):
     return (data or {}).get(_KEY) or Deadline()
 
 
-class _RunDeadline:
+class _RunDeadline:  # pylint: disable=too-few-public-methods  # a proxy: its methods are the deadline's
     """The deadline of whichever run is under way on ``cli_ctx``, looked up at each use.
 
     Why: clients and credentials are shared on the cli_ctx for a whole az invocation
@@ -225,7 +225,7 @@ class TokenRequestFailed(Exception):
     """No token could be had: said as a failed token request, never as a failed read."""
 
 
-class DeadlineCredential:
+class DeadlineCredential:  # pylint: disable=too-few-public-methods  # azure-core's TokenCredential: get_token
     """A TokenCredential that retries a failed token request while the deadline allows.
 
     Why a fresh inner credential per attempt: MSAL's managed-identity client remembers a

@@ -21,7 +21,7 @@ def _azure_error_codes(error):
     return code, inner_code
 
 
-def describe_error(error):
+def describe_error(error):  # pylint: disable=too-many-return-statements  # one per error family
     """A collection_error dict for ``error``; never includes request or response bodies
     beyond the service's own error message."""
     try:
