@@ -25,11 +25,11 @@ def _plugin_set(cmd, warn_days, cert_dir, files, read_key, **live):
     return read_live_set(cmd.cli_ctx, warn_days, read_key=read_key, **live)
 
 
-def validate_secrets(cmd, *, cert_dir=None, root_cert=None, ca_cert=None, ca_key=None,  # pylint: disable=too-many-locals
-                     cert_chain=None, warn_days=None, resource_group_name=None, name=None, in_cluster=False,
-                     key_vault_id=None, vault_name=None, root_cert_object_name=None, ca_cert_object_name=None,
-                     ca_key_object_name=None, cert_chain_object_name=None, failure_threshold="error",
-                     suppress=None):
+def validate_secrets(cmd, *,  # pylint: disable=too-many-locals
+                     cert_dir=None, root_cert=None, ca_cert=None, ca_key=None, cert_chain=None, warn_days=None,
+                     resource_group_name=None, name=None, in_cluster=False, key_vault_id=None, vault_name=None,
+                     root_cert_object_name=None, ca_cert_object_name=None, ca_key_object_name=None,
+                     cert_chain_object_name=None, failure_threshold="error", suppress=None):
     from azext_meshca import plugin_set
     from azext_meshca.snapshot import now_utc
     files = {"root-cert": root_cert, "ca-cert": ca_cert, "ca-key": ca_key, "cert-chain": cert_chain}
@@ -42,9 +42,10 @@ def validate_secrets(cmd, *, cert_dir=None, root_cert=None, ca_cert=None, ca_key
                     suppress=suppress)
 
 
-def show_cert(cmd, *, file=None, cert_dir=None, warn_days=None, resource_group_name=None,  # pylint: disable=too-many-locals
-              name=None, in_cluster=False, key_vault_id=None, vault_name=None, root_cert_object_name=None,
-              ca_cert_object_name=None, cert_chain_object_name=None):
+def show_cert(cmd, *,  # pylint: disable=too-many-locals
+              file=None, cert_dir=None, warn_days=None, resource_group_name=None, name=None, in_cluster=False,
+              key_vault_id=None, vault_name=None, root_cert_object_name=None, ca_cert_object_name=None,
+              cert_chain_object_name=None):
     from azext_meshca import plugin_set
     from azext_meshca.snapshot import now_utc
     if file:  # one PEM bundle of any kind, not a plug-in set
@@ -67,9 +68,9 @@ def show_cert(cmd, *, file=None, cert_dir=None, warn_days=None, resource_group_n
     return _respond(cmd, findings, certificates, source)
 
 
-def diagnose(cmd, *, resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False,  # pylint: disable=too-many-locals
-             revision=None, warn_days=None, export=None, from_snapshot=None, failure_threshold="error",
-             suppress=None, timeout=None):
+def diagnose(cmd, *,  # pylint: disable=too-many-locals
+             resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False, revision=None,
+             warn_days=None, export=None, from_snapshot=None, failure_threshold="error", suppress=None, timeout=None):
     from azext_meshca import diagnose as engine
     from azext_meshca.report import exit_with_status_after_output
     if from_snapshot:
@@ -115,7 +116,7 @@ def list_checks(cmd):  # pylint: disable=unused-argument
     import inspect
     from azext_meshca.checks import ALL_RULES
     return [{"rule": rule.name, "codes": list(rule.codes), "subject": rule.subject, "inputs": list(rule.inputs),
-             "summary": (inspect.getdoc(rule.function) or "").split("\n")[0]} for rule in ALL_RULES]
+             "summary": (inspect.getdoc(rule.function) or "").split("\n", maxsplit=1)[0]} for rule in ALL_RULES]
 
 
 def scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=False, warn_days=None,

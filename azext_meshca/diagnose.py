@@ -33,7 +33,8 @@ def collect(cli_ctx, resource_group, cluster_name, **options):
     finally:
         if progress:
             progress.end()
-    if not snapshot["cluster"]["ok"]:
+    # collect_snapshot always fills "cluster" (pylint infers new_snapshot's placeholder None)
+    if not snapshot["cluster"]["ok"]:  # pylint: disable=unsubscriptable-object
         # Nothing else can be read without the cluster: a one-line error (exit 3 for a
         # name that does not exist, 1 otherwise), not a report that "problems were found".
         from azext_meshca.collectors.errors import raise_for_failed_read

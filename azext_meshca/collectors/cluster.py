@@ -158,7 +158,10 @@ def _get(api, path, query=None, text=False):
     response = api.call_api(method, url, header_params=headers, _request_timeout=KUBE_TIMEOUT)
     body = response.read()
     if not 200 <= response.status <= 299:
-        raise ApiException.from_response(http_resp=response, body=body.decode("utf-8", "replace"), data=None)
+        # from_response raises the status's ApiException subclass itself; the raise is the one
+        # kubernetes/client/api_client.py puts before the same call.
+        raise ApiException.from_response(  # pylint: disable=raising-bad-type
+            http_resp=response, body=body.decode("utf-8", "replace"), data=None)
     return body.decode("utf-8", "replace") if text else json.loads(body)
 
 
@@ -533,7 +536,7 @@ def read_cronjob_logs(api, cronjobs):
 
 def _needing_pods(read):
     """A read that needs the istiod pods: not attempted when they could not be read."""
-    def run(api, revisions, pods, *rest):
+    def run(api, _revisions, pods, *rest):
         if not pods["ok"]:
             return collected(error=pods["error"])
         return _guarded(lambda: read(api, pods["data"], *[item["data"] if item["ok"] else None for item in rest]))
@@ -548,7 +551,7 @@ def _provider_logs(api, pods, events):
     return read_provider_logs(api, provider_nodes(pods, events))
 
 
-def _cronjob_logs(api, revisions, cronjobs):
+def _cronjob_logs(api, _revisions, cronjobs):
     if not cronjobs["ok"]:
         return collected(error=cronjobs["error"])
     return _guarded(lambda: read_cronjob_logs(api, cronjobs["data"]))

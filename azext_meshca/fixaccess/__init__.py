@@ -46,19 +46,19 @@ def read_state(cli_ctx, resource_group, name, mode):
     if refused:
         raise render.refusal_error(refused)
     vault_id = planning.plugin_vault_id(state)
-    state["vault"] = read_vault(cli_ctx, vault_id)
-    if not state["vault"]["ok"]:
-        raise_for_failed_read(state["vault"], f"the plug-in CA's Key Vault {vault_id}")
+    vault_item = state["vault"] = read_vault(cli_ctx, vault_id)
+    if not vault_item["ok"]:
+        raise_for_failed_read(vault_item, f"the plug-in CA's Key Vault {vault_id}")
     refused = planning.vault_refusal(state)
     if refused:
         raise render.refusal_error(refused)
-    chosen = planning.resolve_mode(mode, state["vault"]["data"])
+    chosen = planning.resolve_mode(mode, vault_item["data"])
     if chosen == planning.RBAC:
-        vault = state["vault"]["data"]
-        state["roleAssignments"] = read_role_assignments(cli_ctx, vault["id"],
-                                                         planning.addon_identity(state)["objectId"])
-        if not state["roleAssignments"]["ok"]:
-            raise_for_failed_read(state["roleAssignments"], f"the role assignments on {vault['id']}")
+        vault = vault_item["data"]
+        assignments = state["roleAssignments"] = read_role_assignments(cli_ctx, vault["id"],
+                                                                       planning.addon_identity(state)["objectId"])
+        if not assignments["ok"]:
+            raise_for_failed_read(assignments, f"the role assignments on {vault['id']}")
     return state, chosen
 
 
