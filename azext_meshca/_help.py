@@ -167,6 +167,6 @@ examples:
     text: az aks mesh ca scan --management-groups myPlatformGroup -o table
   - name: The clusters whose add-on identity cannot read its vault.
     text: az aks mesh ca scan --query "clusters[?rootCause=='MCA401' || rootCause=='MCA402'].{cluster:cluster, vault:vault}"
-  - name: Nightly in a pipeline - keep the JSON, fail the job on warnings too.
-    text: az aks mesh ca scan --read-secrets --failure-threshold warning > scan-$(date +%F).json
+  - name: Nightly in a pipeline - JSON to keep (redirect it to a file), failing the job on warnings too.
+    text: az aks mesh ca scan --read-secrets --failure-threshold warning -o json
 """
