@@ -83,10 +83,10 @@ def _measure(sim, command, env):
 
 def _label(entry):
     query = entry.get("query") or {}
-    shown = "&".join("{}={}".format(key, values[0]) for key, values in sorted(query.items())
+    shown = "&".join(f"{key}={values[0]}" for key, values in sorted(query.items())
                      if key not in ("api-version",))
     path = entry["path"]
-    return "{:<5} {} {}{}".format(entry["service"][:5], entry["method"], path, "?" + shown if shown else "")
+    return f"{entry['service'][:5]:<5} {entry['method']} {path}{'?' + shown if shown else ''}"
 
 
 def waterfall(entries, started):
@@ -106,7 +106,7 @@ def waterfall(entries, started):
         path.append(current)
         earlier = [index for index in range(len(entries)) if entries[index]["time"] <= entries[current]["start"]]
         current = max(earlier, key=lambda index: entries[index]["time"]) if earlier else None
-    print("  critical path ({} requests; the gaps are az start-up and client CPU):".format(len(path)))
+    print(f"  critical path ({len(path)} requests; the gaps are az start-up and client CPU):")
     previous_end = started
     for index in reversed(path):
         entry = entries[index]
@@ -128,23 +128,23 @@ def compare(scenario, latency_ms):
         show, _, _, show_requests = _measure(sim, AKS_SHOW, env)
         article, _, _, article_requests = _measure(sim, scripts["article.sh"], env)
         runbook, _, _, runbook_requests = _measure(sim, scripts["runbook.sh"], env)
-    print("scenario {}, {} ms latency per request".format(scenario, latency_ms))
+    print(f"scenario {scenario}, {latency_ms} ms latency per request")
     print("diagnose's requests:")
     levels = waterfall(ours_requests, started)
     print("(a) diagnose:                 {:6.2f} s  {:3d} requests in {} levels, peak RSS {:.0f} MiB".format(
         ours, len(ours_requests), levels, ours_peak / 1024))
-    print("(b) az aks show:              {:6.2f} s  {:3d} requests".format(show, len(show_requests)))
-    print("(c) the article's commands:   {:6.2f} s  {:3d} requests".format(article, len(article_requests)))
-    print("(d) bench/runbook.sh:         {:6.2f} s  {:3d} requests".format(runbook, len(runbook_requests)))
-    print("ratio a/b: {:.2f}   (goal <= 2.5)".format(ours / show))
-    print("ratio a/c: {:.2f}   (goal <= 0.15)".format(ours / article))
-    print("ratio a/d: {:.2f}".format(ours / runbook))
+    print(f"(b) az aks show:              {show:6.2f} s  {len(show_requests):3d} requests")
+    print(f"(c) the article's commands:   {article:6.2f} s  {len(article_requests):3d} requests")
+    print(f"(d) bench/runbook.sh:         {runbook:6.2f} s  {len(runbook_requests):3d} requests")
+    print(f"ratio a/b: {ours / show:.2f}   (goal <= 2.5)")
+    print(f"ratio a/c: {ours / article:.2f}   (goal <= 0.15)")
+    print(f"ratio a/d: {ours / runbook:.2f}")
 
 
 def scale_scenario(folder, nodes, namespaces, events, base="article-issue-1"):
     """A copy of ``base`` with ``nodes`` nodes, ``namespaces`` workload namespaces (each
     with istio-ca-root-cert) and ``events`` further events in aks-istio-system."""
-    path = os.path.join(folder, "{}-{}-nodes-{}-namespaces-{}-events.yaml".format(base, nodes, namespaces, events))
+    path = os.path.join(folder, f"{base}-{nodes}-nodes-{namespaces}-namespaces-{events}-events.yaml")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("base: {}\nkubernetes:\n  csi: {{nodes: {}}}\n  workloadNamespaces: {}\n  events: {}\n".format(
             base, nodes, namespaces, events))
@@ -166,8 +166,8 @@ def scale_run(latency_ms):
               "{} requests".format(size["nodes"], size["namespaces"], size["events"], elapsed, peak_kib / 1024,
                                    len(requests)))
     (small_time, small_peak, _), (large_time, large_peak, _) = figures[SMALL["nodes"]], figures[LARGE["nodes"]]
-    print("wall time ratio large/small: {:.2f}   (goal <= 1.5)".format(large_time / small_time))
-    print("peak memory ratio large/small: {:.2f}   (goal <= 1.5)".format(large_peak / small_peak))
+    print(f"wall time ratio large/small: {large_time / small_time:.2f}   (goal <= 1.5)")
+    print(f"peak memory ratio large/small: {large_peak / small_peak:.2f}   (goal <= 1.5)")
 
 
 def main():

@@ -21,7 +21,7 @@ def _time_once(az, args):
     proc = az.run(*args)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit("az {} failed: {}".format(" ".join(args), proc.stderr))
+        raise SystemExit(f"az {' '.join(args)} failed: {proc.stderr}")
     return elapsed
 
 
@@ -38,9 +38,9 @@ def main():
         baseline.append(_time_once(az, baseline_args))
         ours.append(_time_once(az, ours_args))
     base_median, ours_median = statistics.median(baseline), statistics.median(ours)
-    print("az aks mesh -h     median {:.3f}s over {} runs".format(base_median, options.runs))
-    print("az aks mesh ca -h  median {:.3f}s over {} runs".format(ours_median, options.runs))
-    print("ratio (ours / baseline): {:.2f}".format(ours_median / base_median))
+    print(f"az aks mesh -h     median {base_median:.3f}s over {options.runs} runs")
+    print(f"az aks mesh ca -h  median {ours_median:.3f}s over {options.runs} runs")
+    print(f"ratio (ours / baseline): {ours_median / base_median:.2f}")
 
 
 if __name__ == "__main__":

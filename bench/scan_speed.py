@@ -26,7 +26,7 @@ def _timed(az, args):
     start = time.perf_counter()
     proc = subprocess.run([AZ, *args, "-o", "none"], env=az.env, capture_output=True, text=True, cwd="/")
     if "Traceback" in proc.stderr:
-        raise RuntimeError("az {} crashed:\n{}".format(" ".join(args[:4]), proc.stderr[-2000:]))
+        raise RuntimeError(f"az {' '.join(args[:4])} crashed:\n{proc.stderr[-2000:]}")
     return time.perf_counter() - start
 
 
@@ -55,12 +55,11 @@ def main():
                         "--skip-cluster", "--subscription", cluster["subscription"]])
         baseline = time.perf_counter() - start
         baseline_requests = len(sim.requests())
-    print("fleet of {} clusters, {} ms latency per request".format(len(readable), options.latency_ms))
+    print(f"fleet of {len(readable)} clusters, {options.latency_ms} ms latency per request")
     print("(a) scan{}:                    {:7.2f} s  {:5d} HTTP requests".format(
         " --read-secrets" if options.read_secrets else "", ours, ours_requests))
-    print("(b) {} x diagnose --skip-cluster: {:7.2f} s  {:5d} HTTP requests".format(
-        len(readable), baseline, baseline_requests))
-    print("ratio a/b: {:.3f}".format(ours / baseline))
+    print(f"(b) {len(readable)} x diagnose --skip-cluster: {baseline:7.2f} s  {baseline_requests:5d} HTTP requests")
+    print(f"ratio a/b: {ours / baseline:.3f}")
 
 
 if __name__ == "__main__":

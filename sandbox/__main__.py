@@ -40,7 +40,7 @@ def _print_exports(env, sim):
             "NO_PROXY", "KUBECONFIG", "PATH", "PYTHONSAFEPATH"]
     for key in keys:
         if key in env:
-            print("export %s=%s" % (key, shlex.quote(env[key])))
+            print(f"export {key}={shlex.quote(env[key])}")
     print(f"# scenario {sim.scenario}: ARM {sim.arm_url}  Kubernetes {sim.kube_url}  control {sim.arm_url}/_sim/log")
     print(f"# resource group {sim.world.cluster['resourceGroup']}, cluster {sim.world.cluster['name']}; "
           "Ctrl-C stops the sandbox")
@@ -52,7 +52,7 @@ def main(argv=None):
     from sandbox.sim.scenario import ScenarioError, list_scenarios, read_scenario
     if args.list:
         for name in list_scenarios():
-            print("%-28s %s" % (name, read_scenario(name).get("description", "")))
+            print(f"{name:28} {read_scenario(name).get('description', '')}")
         return 0
     if not args.scenario:
         print("error: name a scenario (see --list)", file=sys.stderr)
@@ -61,13 +61,13 @@ def main(argv=None):
     try:
         sim = start_simulator(args.scenario, kube_unreachable=args.kube_unreachable)
     except ScenarioError as exc:
-        print("error: %s" % exc, file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         try:
             runner = sim.az(name="sandbox", with_extension=not args.no_extension)
         except (RuntimeError, subprocess.CalledProcessError) as exc:
-            print("error: could not prepare az: %s" % str(exc).splitlines()[0], file=sys.stderr)
+            print(f"error: could not prepare az: {str(exc).splitlines()[0]}", file=sys.stderr)
             return 3
         env = _environment(sim, runner)
         if args.run:

@@ -113,12 +113,12 @@ class AzCli:
         """Run ``az ARGS -o json`` and parse stdout; fail loudly on a non-zero exit."""
         proc = self.run(*args, "-o", "json", **kwargs)
         if proc.returncode != 0:
-            raise AssertionError("az {} exited {}:\n{}".format(" ".join(args), proc.returncode, proc.stderr))
+            raise AssertionError(f"az {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
         return json.loads(proc.stdout)
 
     def install_extension(self, wheel):
         if not os.path.isdir(WHEELHOUSE):
-            raise RuntimeError("No wheelhouse at {}: run scripts/setup first.".format(WHEELHOUSE))
+            raise RuntimeError(f"No wheelhouse at {WHEELHOUSE}: run scripts/setup first.")
         proc = self.run("extension", "add", "--source", wheel, "--yes")
         if proc.returncode != 0:
             raise RuntimeError("az extension add failed:\n" + proc.stderr)

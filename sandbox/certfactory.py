@@ -60,7 +60,7 @@ def cached_key(label, kind="rsa", size=2048):
             elif kind == "ec":
                 _KEY_CACHE[cache_key] = ec.generate_private_key(ec.SECP256R1())
             else:
-                raise ValueError("unknown key kind: {}".format(kind))
+                raise ValueError(f"unknown key kind: {kind}")
         return _KEY_CACHE[cache_key]
 
 
@@ -186,16 +186,16 @@ def _validity(anchor, days_left, default_days):
 def _make_root(set_id, anchor, key_size, days_left=None, pathlen=None, is_ca=True,
                self_signed=True):
     """(root certificate, root key) for one set; same subject name for every set."""
-    root_key = cached_key("{}/root".format(set_id), size=key_size)
+    root_key = cached_key(f"{set_id}/root", size=key_size)
     not_before, not_after = _validity(anchor, days_left, 3650)
     if self_signed:
         issuer, signing_key = root_name(), root_key
     else:
         issuer = _name((NameOID.ORGANIZATION_NAME, "Istio"),
                        (NameOID.COMMON_NAME, "Outer Root CA"))
-        signing_key = cached_key("{}/outer-root".format(set_id), size=key_size)
+        signing_key = cached_key(f"{set_id}/outer-root", size=key_size)
     root = _issue(subject=root_name(), issuer=issuer, public_key=root_key.public_key(),
-                  signing_key=signing_key, serial_label="{}/root".format(set_id),
+                  signing_key=signing_key, serial_label=f"{set_id}/root",
                   not_before=not_before, not_after=not_after, is_ca=is_ca, pathlen=pathlen,
                   issuer_public_key=None if self_signed else signing_key.public_key())
     return root, root_key
@@ -213,8 +213,8 @@ def _make_unrelated_ca(anchor):
 def _ca_key_for(ca_id, key_format, key_size, weak_key):
     """The issuing CA's private key, chosen by format and strength variants."""
     if key_format in ("ec", "ec-pkcs8"):
-        return cached_key("{}/ca".format(ca_id), kind="ec")
-    return cached_key("{}/ca".format(ca_id), size=1024 if weak_key else key_size)
+        return cached_key(f"{ca_id}/ca", kind="ec")
+    return cached_key(f"{ca_id}/ca", size=1024 if weak_key else key_size)
 
 
 def _ca_validity(anchor, expired, not_yet_valid, days_left):
@@ -276,7 +276,7 @@ def make_plugin_set(*, set_id="A", ca_id=None, cluster="cluster1", key_size=2048
     if tiers not in (2, 3):
         raise ValueError("tiers must be 2 or 3")
     if key_format not in ("pkcs8", "pkcs1", "ec", "ec-pkcs8"):
-        raise ValueError("unknown key_format: {}".format(key_format))
+        raise ValueError(f"unknown key_format: {key_format}")
     if (chain_missing_intermediate or chain_wrong_order or intermediate_no_keycertsign or intermediate_not_ca
             or root_pathlen0_over_issuing_intermediate or intermediate_pathlen is not None):
         tiers = 3
@@ -291,13 +291,13 @@ def make_plugin_set(*, set_id="A", ca_id=None, cluster="cluster1", key_size=2048
 
     issuer_cert, issuer_key, intermediate = root, root_key, None
     if tiers == 3:
-        int_key = cached_key("{}/int1".format(set_id), size=key_size)
+        int_key = cached_key(f"{set_id}/int1", size=key_size)
         int_before, int_after = _validity(anchor, None, 3650)
         intermediate = _issue(
             subject=_name((NameOID.ORGANIZATION_NAME, "Istio"),
                           (NameOID.COMMON_NAME, "Intermediate CA 1")),
             issuer=root.subject, public_key=int_key.public_key(), signing_key=root_key,
-            serial_label="{}/int1".format(set_id), not_before=int_before, not_after=int_after,
+            serial_label=f"{set_id}/int1", not_before=int_before, not_after=int_after,
             pathlen=intermediate_pathlen, key_cert_sign=not intermediate_no_keycertsign,
             is_ca=not intermediate_not_ca, issuer_public_key=root_key.public_key())
         issuer_cert, issuer_key = intermediate, int_key
@@ -307,7 +307,7 @@ def make_plugin_set(*, set_id="A", ca_id=None, cluster="cluster1", key_size=2048
     ca_cert = _issue(
         subject=intermediate_name(cluster), issuer=issuer_cert.subject,
         public_key=ca_key.public_key(), signing_key=issuer_key,
-        serial_label="{}/{}/ca/{}".format(set_id, ca_id, cluster),
+        serial_label=f"{set_id}/{ca_id}/ca/{cluster}",
         not_before=ca_before, not_after=ca_after, is_ca=not ca_not_ca, pathlen=0,
         key_cert_sign=not no_keycertsign, san=[ISTIOD_SAN], eku=eku,
         issuer_public_key=issuer_key.public_key())
@@ -320,10 +320,10 @@ def make_plugin_set(*, set_id="A", ca_id=None, cluster="cluster1", key_size=2048
         peer_id = rotation_peer or ("B" if set_id != "B" else "A")
         root_certs.append(_make_root(peer_id, anchor, key_size)[0])
     if wrong_root:
-        other_id = "{}-wrong".format(set_id)
+        other_id = f"{set_id}-wrong"
         root_certs = [_make_root(other_id, anchor, key_size)[0]]
 
-    key_holder = cached_key("{}/mismatch".format(ca_id)) if mismatched_key else ca_key
+    key_holder = cached_key(f"{ca_id}/mismatch") if mismatched_key else ca_key
     variant = dict(chain_missing_intermediate=chain_missing_intermediate,
                    chain_wrong_order=chain_wrong_order,
                    chain_extra_unrelated=chain_extra_unrelated,
@@ -353,7 +353,7 @@ def write_cert_dir(path, objects):
         data = objects.get(name)
         if data is None:
             continue
-        file_path = os.path.join(str(path), "{}.pem".format(name))
+        file_path = os.path.join(str(path), f"{name}.pem")
         with open(file_path, "wb") as handle:
             handle.write(data)
         if name == "ca-key":
@@ -440,7 +440,7 @@ def make_plugin_set_with_openssl(tmpdir, cluster="cluster1", key_size=2048):
              "-extfile", "intermediate.conf", "-in", "cluster-ca.csr", "-out", "ca-cert.pem")
     objects = {}
     for name in ("root-cert", "ca-cert", "ca-key"):
-        with open(os.path.join(workdir, "{}.pem".format(name)), "rb") as handle:
+        with open(os.path.join(workdir, f"{name}.pem"), "rb") as handle:
             objects[name] = handle.read()
     objects["cert-chain"] = objects["ca-cert"] + objects["root-cert"]
     with open(os.path.join(workdir, "cert-chain.pem"), "wb") as handle:

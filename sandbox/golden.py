@@ -96,7 +96,7 @@ def export(scenario, workdir):
         proc = az.run("aks", "mesh", "ca", "diagnose", "-g", RG, "-n", CLUSTER, "--export", path, "-o", "none",
                       cwd=az.config_dir)
         if not os.path.exists(path):
-            print("{}: no snapshot (exit {}): {}".format(scenario, proc.returncode, proc.stderr.strip()[-200:]),
+            print(f"{scenario}: no snapshot (exit {proc.returncode}): {proc.stderr.strip()[-200:]}",
                   file=sys.stderr)
             return None
         with open(path, encoding="utf-8") as handle:
