@@ -127,6 +127,13 @@ def cf_managed_clusters(cli_ctx, subscription_id=None):
     return _mgmt_client(cli_ctx, ResourceType.MGMT_CONTAINERSERVICE, subscription_id).managed_clusters
 
 
+def cf_arm(cli_ctx, subscription_id=None):
+    """A client whose ``send_request`` makes plain ARM requests (collectors/azure.py
+    ``arm_get_json``): the container-service client, which the cluster read builds anyway."""
+    from azure.cli.core.profiles import ResourceType
+    return _mgmt_client(cli_ctx, ResourceType.MGMT_CONTAINERSERVICE, subscription_id)
+
+
 def cf_vaults(cli_ctx, subscription_id=None):
     from azure.cli.core.profiles import ResourceType
     return _mgmt_client(cli_ctx, ResourceType.MGMT_KEYVAULT, subscription_id).vaults

@@ -6,7 +6,7 @@ functions are pure and turn REST-shaped JSON into the snapshot schema
 """
 
 from azext_meshca import snapshot_schema
-from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_authorization, cf_managed_clusters, cf_vaults
+from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_arm, cf_managed_clusters
 from azext_meshca.access_model import within_vault
 from azext_meshca.collectors.errors import describe_error
 from azext_meshca.inputs import as_list, as_mapping
@@ -187,12 +187,48 @@ def read_cluster(cli_ctx, resource_group, name, subscription_id=None):
         return collected(error=describe_error(error))
 
 
+# REST versions of the reads made as plain GETs (arm_get_json): stable versions whose
+# bodies hold every field the normalisers read (azure-rest-api-specs
+# specification/keyvault/resource-manager/Microsoft.KeyVault/stable/2023-07-01/keyvault.json;
+# specification/authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/
+# authorization-RoleAssignmentsCalls.json and authorization-RoleDefinitionsCalls.json).
+VAULT_API_VERSION = "2023-07-01"
+AUTHORIZATION_API_VERSION = "2022-04-01"
+# A role-assignment list is followed over at most this many pages (ARM pages hold 1,000
+# assignments or more; one principal's assignments near one vault fill a fraction of one).
+MAX_ASSIGNMENT_PAGES = 20
+
+
+def arm_get_json(cli_ctx, subscription_id, path, api_version=None, **params):
+    """The JSON body of one ARM GET (``path`` relative to ARM, or a nextLink URL).
+
+    Why not the SDKs: importing azure-mgmt-keyvault and azure-mgmt-authorization and
+    building their clients costs more CPU than the reads themselves, and diagnose parses
+    the REST JSON either way (``_as_rest_dict``). The request goes through the pipeline of
+    the management client the cluster read already built (same credential, retries within
+    the run's deadline, transport); a non-200 answer raises azure-core's HttpResponseError
+    with ARM's error body parsed, as the SDKs' operations raise it.
+    """
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.rest import HttpRequest
+    from azure.mgmt.core.exceptions import ARMErrorFormat
+    if api_version:
+        params["api-version"] = api_version
+    client = cf_arm(cli_ctx, subscription_id)
+    # TypeSpec clients (azure-cli 2.91) name it send_request; AutoRest ones (2.81) _send_request.
+    send = getattr(client, "send_request", None) or client._send_request  # pylint: disable=protected-access
+    response = send(HttpRequest("GET", path, params=params), **ARM_CALL_OPTIONS)
+    if response.status_code != 200:
+        raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+    return response.json()
+
+
 def read_vault(cli_ctx, vault_id):
     parsed = parse_vault_id(vault_id)
     try:
-        model = cf_vaults(cli_ctx, parsed["subscriptionId"]).get(
-            parsed["resourceGroup"], parsed["name"], **ARM_CALL_OPTIONS)
-        return collected(normalise_vault(_as_rest_dict(model)))
+        path = (f"/subscriptions/{parsed['subscriptionId']}/resourceGroups/{parsed['resourceGroup']}"
+                f"/providers/Microsoft.KeyVault/vaults/{parsed['name']}")
+        return collected(normalise_vault(arm_get_json(cli_ctx, parsed["subscriptionId"], path, VAULT_API_VERSION)))
     except Exception as error:  # pylint: disable=broad-except
         return collected(error=describe_error(error))
 
@@ -212,22 +248,31 @@ def read_role_assignments(cli_ctx, vault_id, principal_id):
     be read, with ``grantsSecretReadError`` saying why).
     """
     parsed = parse_vault_id(vault_id)
+    subscription = parsed["subscriptionId"]
     try:
-        client = cf_authorization(cli_ctx, parsed["subscriptionId"])
-        pages = client.role_assignments.list_for_scope(
-            vault_id, filter=f"principalId eq '{principal_id}'", **ARM_CALL_OPTIONS)
-        assignments = [normalise_role_assignment(_as_rest_dict(item)) for item in pages]
+        assignments_path = f"{vault_id.rstrip('/')}/providers/Microsoft.Authorization/roleAssignments"
+        raw = _list_pages(cli_ctx, subscription, assignments_path, AUTHORIZATION_API_VERSION,
+                          **{"$filter": f"principalId eq '{principal_id}'"})
+        assignments = [normalise_role_assignment(item) for item in raw]
         applying = [item for item in assignments
                     if within_vault(item["scope"], vault_id)
                     and (item["principalId"] or "").lower() == principal_id.lower()]
     except Exception as error:  # pylint: disable=broad-except
         return collected(error=describe_error(error))
-    _annotate_unknown_roles(client, applying)
+    annotate_unknown_roles(applying, lambda role_id: _read_role_definition(cli_ctx, subscription, role_id))
     return collected(applying)
 
 
-def _annotate_unknown_roles(client, assignments):
-    annotate_unknown_roles(assignments, lambda role_id: _read_role_definition(client, role_id))
+def _list_pages(cli_ctx, subscription_id, path, api_version, **params):
+    """Every ``value`` item of an ARM list, following nextLink (which carries the query)."""
+    page = arm_get_json(cli_ctx, subscription_id, path, api_version, **params)
+    items = list(as_list(page.get("value") or [], "value"))
+    for _ in range(MAX_ASSIGNMENT_PAGES - 1):
+        if not page.get("nextLink"):
+            break
+        page = arm_get_json(cli_ctx, subscription_id, page["nextLink"])
+        items.extend(as_list(page.get("value") or [], "value"))
+    return items
 
 
 def annotate_unknown_roles(assignments, read_definition):
@@ -258,13 +303,13 @@ def unknown_role_definition(reason):
     return {"roleName": None, "grantsSecretRead": None, "grantsSecretReadError": reason}
 
 
-def _read_role_definition(client, role_definition_id):
+def _read_role_definition(cli_ctx, subscription_id, role_definition_id):
     """{roleName, grantsSecretRead} for one role, or grantsSecretRead None and the reason."""
     try:
-        definition = _as_rest_dict(client.role_definitions.get_by_id(role_definition_id, **ARM_CALL_OPTIONS))
+        definition = arm_get_json(cli_ctx, subscription_id, role_definition_id, AUTHORIZATION_API_VERSION)
     except Exception as error:  # pylint: disable=broad-except
         return unknown_role_definition(describe_error(error)["reason"])
-    return role_definition_facts(definition.get("properties"))
+    return role_definition_facts(as_mapping(definition, "roleDefinition").get("properties"))
 
 
 def read_secret(client, secret_name):

@@ -46,6 +46,8 @@ CRONJOB_LOG_BYTES = 64 * 1024
 # At most this many nodes' provider logs are read (istiod's replicas and the nodes its
 # mount events name; more would say nothing new).
 MAX_PROVIDER_NODES = 10
+# A --kubeconfig larger than this is refused (kubectl's own files are a few KiB).
+KUBECONFIG_BYTES = 4 * 1024 * 1024
 # Connections kept per host: every concurrent read of one run has its own.
 KUBE_POOL_SIZE = 16
 # The head of istiod's current log: its CA lines come once, at startup, and a busy mesh
@@ -100,18 +102,34 @@ def kube_client(cli_ctx, resource_group, cluster_name, cluster, *, kubeconfig=No
 
 
 def _api_client(context, config_file=None, config_dict=None, deadline=None):
-    """An ApiClient bound by the run's deadline: transient failures are retried while it
-    allows (collectors/deadline.py), so a hung API server costs at most the deadline."""
+    """A client for GETs bound by the run's deadline: transient failures are retried while
+    it allows (collectors/deadline.py), so a hung API server costs at most the deadline.
+
+    meshca's own small client (collectors/kubehttp.py) unless the kubeconfig needs what
+    only the kubernetes package supports (an exec or auth-provider user, a proxy).
+    """
+    import os
+    from azext_meshca.collectors import kubehttp
+    base_dir = "."
+    if config_file:
+        import yaml
+        from azext_meshca.inputs import check_size, read_regular_file, utf8_text
+        data = check_size(read_regular_file(config_file, KUBECONFIG_BYTES), KUBECONFIG_BYTES, config_file)
+        config_dict = yaml.safe_load(utf8_text(data, config_file))
+        base_dir = os.path.dirname(os.path.abspath(config_file))
+    if kubehttp.needs_kubernetes_package(config_dict, context):
+        return kubehttp.PackageClient(_package_api_client(context, config_dict, deadline))
+    return kubehttp.KubeHttpClient(config_dict, context=context, base_dir=base_dir, deadline=deadline,
+                                   pool_size=KUBE_POOL_SIZE)
+
+
+def _package_api_client(context, config_dict, deadline):
+    """A kubernetes-package ApiClient, for the kubeconfigs kubehttp hands on."""
     from kubernetes import client
     from kubernetes import config as kube_config
     from azext_meshca.collectors.deadline import Deadline, kube_api_client
     configuration = client.Configuration()
-    if config_file:
-        kube_config.load_kube_config(config_file=config_file, context=context,
-                                     client_configuration=configuration)
-    else:
-        kube_config.load_kube_config_from_dict(config_dict, context=context,
-                                               client_configuration=configuration)
+    kube_config.load_kube_config_from_dict(config_dict, context=context, client_configuration=configuration)
     configuration.connection_pool_maxsize = KUBE_POOL_SIZE
     return kube_api_client(configuration, deadline or Deadline())
 
@@ -122,7 +140,7 @@ def reachable(api, source):
         _get(api, "/version")
     except Exception as error:  # pylint: disable=broad-except
         return collected(error=describe_error(error))
-    return collected({"source": source, "server": api.configuration.host})
+    return collected({"source": source, "server": api.host})
 
 
 def _cluster_user_kubeconfig(cli_ctx, resource_group, cluster_name, subscription_id):
@@ -148,20 +166,10 @@ def _use_token(config_dict, token):
 def _get(api, path, query=None, text=False):
     """GET one API path: the parsed JSON body (or the text, for logs).
 
-    Raises the client's ApiException for an answer other than 2xx, as its generated
-    methods do, so ``describe_error`` and ``_not_found`` read it the same way.
+    Raises kubehttp.KubeApiError for an answer other than 2xx, so ``describe_error`` and
+    ``_not_found`` read every failure alike.
     """
-    from kubernetes.client.exceptions import ApiException
-    method, url, headers, _, _ = api.param_serialize(
-        "GET", path, query_params=[(key, value) for key, value in (query or {}).items() if value is not None],
-        header_params={"Accept": "*/*" if text else "application/json"}, auth_settings=["BearerToken"])
-    response = api.call_api(method, url, header_params=headers, _request_timeout=KUBE_TIMEOUT)
-    body = response.read()
-    if not 200 <= response.status <= 299:
-        # from_response raises the status's ApiException subclass itself; the raise is the one
-        # kubernetes/client/api_client.py puts before the same call.
-        raise ApiException.from_response(  # pylint: disable=raising-bad-type
-            http_resp=response, body=body.decode("utf-8", "replace"), data=None)
+    _, body = api.get(path, query, text=text, timeout=KUBE_TIMEOUT)
     return body.decode("utf-8", "replace") if text else json.loads(body)
 
 

@@ -69,9 +69,13 @@ def _root_cause(error):
 
 
 def _describe_kube_error(error):
-    """ApiException carries status and a Status object; urllib3 errors mean no connection."""
+    """KubeApiError (and the kubernetes package's ApiException) carry a status and a Status
+    object; urllib3 errors mean no connection."""
     module = type(error).__module__ or ""
-    if module.startswith("kubernetes") and hasattr(error, "status"):
+    from azext_meshca.collectors.kubehttp import KubeApiError, KubeconfigError
+    if isinstance(error, KubeconfigError):
+        return collection_error(_one_line(f"unusable kubeconfig: {error}"), code="Kubeconfig")
+    if isinstance(error, KubeApiError) or (module.startswith("kubernetes") and hasattr(error, "status")):
         status = error.status
         message = ""
         try:

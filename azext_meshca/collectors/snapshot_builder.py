@@ -24,11 +24,13 @@ from azext_meshca.collectors.graph import Graph, fan_out
 from azext_meshca.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS
 from azext_meshca.snapshot import collected, collection_error, new_snapshot, ok_data
 
-# What the later reads import, loaded while the cluster read waits on ARM.
-# In the order they are needed: the ARM clients and the Kubernetes client right after
-# the cluster read, the Key Vault client one round trip later.
-PRELOADED_MODULES = ("azure.mgmt.keyvault", "azure.mgmt.authorization")
-PRELOADED_KUBE_MODULES = ("yaml", "kubernetes.client", "kubernetes.config")
+# What the later reads import, loaded while the cluster read waits on ARM: the
+# kubeconfig's parser right after the cluster read, the Key Vault client one round trip
+# later. The vault and role-assignment reads are plain ARM GETs (collectors/azure.py
+# ``arm_get_json``) and the Kubernetes reads go through collectors/kubehttp.py, so
+# neither imports an SDK of its own.
+PRELOADED_MODULES = ("azure.core.rest", "azure.mgmt.core.exceptions")
+PRELOADED_KUBE_MODULES = ("yaml", "urllib3")
 PRELOADED_LATER_MODULES = ("azure.keyvault.secrets", "cryptography.x509")
 # The other secret reads wait at most this long for the first to elicit the vault's
 # authentication challenge (it ends sooner: read_secret's calls are bounded too).
