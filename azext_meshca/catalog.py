@@ -600,8 +600,8 @@ _ENTRIES = [
     _m("MCA914", WARNING, "collection", "The run-command did not complete",
        "{reason}. The in-cluster checks did not run.",
        "See the command's own record: az aks command result -g {resource_group} -n {cluster} "
-       "-i <command id>; run diagnose again with a longer --timeout if it was cut short, or "
-       "without --via-run-command from a machine that reaches the API server.",
+       "-i <command id>; run diagnose again (with a longer --timeout if the run's deadline "
+       "cut it), or without --via-run-command from a machine that reaches the API server.",
        detail="{reason}"),
     _m("MCA915", WARNING, "collection", "The cluster is stopped",
        "{reason}. Nothing runs in a stopped cluster, so the in-cluster checks did not run.",
@@ -609,8 +609,8 @@ _ENTRIES = [
        "run it with --skip-cluster for the Azure-side checks only.",
        detail="{reason}"),
     _m("MCA916", WARNING, "collection", "Some in-cluster objects did not fit in the run-command's output",
-       "AKS returns at most 512 KB of a command's output; to stay under it, {what} {were} left "
-       "out or cut. Checks that need {them} ran on what came, or did not run.",
+       "{what} {were} not all in the run-command's output: {how}. Checks that need {them} ran "
+       "on what came, or did not run.",
        "Run diagnose without --via-run-command from a machine that reaches the API server "
        "(a VM or agent in the cluster's virtual network), or pass --revision to read fewer revisions.",
        detail="{what}"),

@@ -199,7 +199,9 @@ def check_run_command(snapshot, context):
     if _failed(access):
         error = _error(access)
         code = RUN_COMMAND_CODES.get(str(error.get("code") or ""))
-        return [make(context, code, "cluster", evidence=[error.get("reason")], reason=error.get("reason"))] if code else []
+        if not code:
+            return []
+        return [make(context, code, "cluster", evidence=[error.get("reason")], reason=error.get("reason"))]
     facts = ((access or {}).get("data") or {}).get("runCommand") or {}
     items = kube(snapshot)
     lost = [key for key in KUBE_ITEMS if _failed(items.get(key))
@@ -211,8 +213,10 @@ def check_run_command(snapshot, context):
     if not facts.get("complete", True):
         evidence.append("the output ended before the script's last line")
     what = ", ".join(lost) or f"{len(cut)} answer(s)"
-    plural = len(lost) != 1
-    return [make(context, "MCA916", "runCommand", evidence=evidence, what=what,
+    plural = len(lost) != 1 or not lost
+    how = ("the output stopped short (AKS cuts it at 512 KB)" if not facts.get("complete", True)
+           else "left out or shortened to stay under AKS's 512 KB output cap")
+    return [make(context, "MCA916", "runCommand", evidence=evidence, what=what, how=how,
                  were="were" if plural else "was", them="them" if plural else "it")]
 
 

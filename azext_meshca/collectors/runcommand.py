@@ -577,15 +577,24 @@ def _invoke(cli_ctx, target, cluster, script):
     answer = {"id": getattr(result, "id", None), "state": str(getattr(result, "provisioning_state", "") or ""),
               "exitCode": getattr(result, "exit_code", None), "logs": getattr(result, "logs", None),
               "reason": getattr(result, "reason", None)}
+    command = f" (command {answer['id']})" if answer["id"] else ""
     if answer["state"].lower() == "failed":
-        raise _Failed(collection_error(f"the run-command failed: {answer['reason'] or 'no reason given'}",
+        raise _Failed(collection_error(f"the run-command{command} failed: {answer['reason'] or 'no reason given'}",
                                        code=FAILED_CODE))
     if answer["exitCode"] not in (0, None):
-        why = "it timed out in the pod" if answer["exitCode"] in (124, 137) else "see its output"
-        tail = " ".join(str(answer["logs"] or "").split())[-160:]
-        raise _Failed(collection_error(f"the run-command's script exited with {answer['exitCode']} ({why}): {tail}",
+        if answer["exitCode"] in (124, 137):  # timeout(1)'s status, or killed
+            why = f"it timed out in the command pod after at most {COMMAND_SECONDS} s"
+        else:
+            why = f"its last line: {_last_line(answer['logs'])}"
+        raise _Failed(collection_error(f"the run-command{command} script exited with {answer['exitCode']} ({why})",
                                        code=FAILED_CODE))
     return answer
+
+
+def _last_line(logs):
+    """The last line of the output that is not the script's own framing."""
+    lines = [line for line in str(logs or "").splitlines() if line.strip() and not line.startswith("@@")]
+    return (lines[-1][:160] if lines else "no output").strip()
 
 
 def classify_arm_error(error):
