@@ -28,7 +28,7 @@ Limits, by construction:
 
 import re
 import secrets
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from azext_meshca.snapshot import collected, collection_error
 
@@ -419,8 +419,9 @@ class ReplayApi:
 
     configuration = _Configuration()
 
-    def __init__(self, output):
+    def __init__(self, output, facts=None):
         self.output = output
+        self.facts = dict(facts or {})
 
     def param_serialize(self, method, resource_path, query_params=None, **_):
         return method, request_key(resource_path, query_params), {}, None, None
@@ -513,12 +514,6 @@ def _short(url):
     return path if len(path) <= 120 else path[:117] + "..."
 
 
-def query_of(key):
-    """(path, [(field, value)]) of a request key (tests and the parser)."""
-    split = urlsplit(key)
-    return split.path, parse_qsl(split.query)
-
-
 # --------------------------------------------------------------------------- ARM
 
 def run_client(cli_ctx, target, plan):
@@ -538,11 +533,10 @@ def run_client(cli_ctx, target, plan):
     except Exception as error:  # pylint: disable=broad-except
         return None, None, collected(error=classify_arm_error(error)), revisions
     output = parse_output(result.get("logs") or "", nonce)
-    api = ReplayApi(output)
-    api.facts = {"commandId": result.get("id"), "exitCode": result.get("exitCode"),
-                 "outputBytes": len((result.get("logs") or "").encode("utf-8")),
-                 "complete": output.complete, "cut": [_short(key.replace("dedup:", "")) for key in output.cut_keys()]}
-    return api, SOURCE, None, revisions
+    facts = {"commandId": result.get("id"), "exitCode": result.get("exitCode"),
+             "outputBytes": len((result.get("logs") or "").encode("utf-8")),
+             "complete": output.complete, "cut": [_short(key.replace("dedup:", "")) for key in output.cut_keys()]}
+    return ReplayApi(output, facts), SOURCE, None, revisions
 
 
 class _Failed(Exception):

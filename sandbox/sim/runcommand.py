@@ -16,6 +16,7 @@ Fault knobs, under the scenario's ``runCommand:`` mapping:
   provisioningFailed: <reason>   the command pod never ran (e.g. ImagePullBackoff)
   exitCode: <n>                  the command is replaced by one that prints a line and exits n
   timeoutSeconds: <s>            the pod's own timeout (default 120): killed, exit code 124
+  startDelaySeconds: <s>         the command pod takes this long to start (a slow pull)
   logsCap: <bytes>               the output cap (default 512 KiB)
 and ``operatorArm.canRunCommand: false`` (403 AuthorizationFailed), a cluster whose
 ``properties.powerState.code`` is Stopped (refused, see ``stopped_error``).
@@ -47,6 +48,8 @@ class RunCommands:
         self._ca_pem = kube_ca_pem
         self._lock = threading.Lock()
         self._results = {}
+        # What each request carried (tests check that AAD clusters get the caller's token).
+        self.submitted = []
 
     def knobs(self):
         return dict(self.world.raw.get("runCommand") or {})
@@ -63,6 +66,7 @@ class RunCommands:
             self._finish(command_id, {"provisioningState": "failed", "reason": str(knobs["provisioningFailed"])})
             return command_id
         command = str(body.get("command") or "")
+        self.submitted.append({"clusterToken": bool(body.get("clusterToken")), "context": body.get("context")})
         if knobs.get("exitCode") is not None:
             command = f"echo 'simulated failure in the command pod'; exit {int(knobs['exitCode'])}"
         token = body.get("clusterToken") or self.world.kube_user_token
@@ -95,6 +99,7 @@ class RunCommands:
         from sandbox.sim.kube import build_kubeconfig
         workdir = tempfile.mkdtemp(prefix="meshca-sim-runcommand-")
         try:
+            time.sleep(min(float(knobs.get("startDelaySeconds") or 0), DEFAULT_TIMEOUT))
             kubeconfig = os.path.join(workdir, "kubeconfig")
             with open(kubeconfig, "w", encoding="utf-8") as handle:
                 handle.write(build_kubeconfig(self._kube_url(), self._ca_pem, token=token,

@@ -142,3 +142,24 @@ def test_output_cut_by_aks_is_reported_and_the_rest_still_judged(private):
     assert "512 KB" in found["message"]
     assert any("ended before" in line for line in found["evidence"]), found["evidence"]
     assert "MCA907" not in run.codes()
+
+
+def test_run_command_longer_than_the_timeout_is_reported_not_waited_for(private):
+    sim, az = private
+    _with(sim, knobs={"startDelaySeconds": 30})
+    try:
+        run = diagnose_json(az, "--via-run-command", "--timeout", "8")
+    finally:
+        _with(sim)
+    found = run.find("MCA914")
+    assert "did not finish within the run's --timeout of 8 s" in found["message"], found["message"]
+
+
+def test_aad_cluster_runs_the_command_as_the_caller(sim_factory):
+    """aadProfile.managed: the request carries clusterToken (the CLI's token for the AKS AAD
+    server app, as az aks command invoke sends), and the pod's reads succeed with it."""
+    sim = sim_factory.fresh("private-cluster-aad")
+    run = diagnose_json(sim_factory.az_for(sim), "--via-run-command")
+    assert not [item for item in run.findings if item["area"] == "collection"], run.summary()
+    assert sim.servers["arm"].service.run_commands.submitted == [{"clusterToken": True, "context": ""}]
+

@@ -1,6 +1,7 @@
 """The run-command output parser and replay (azext_meshca/collectors/runcommand.py): what
 the script prints is read back into answers for cluster._get, and anything truncated,
 garbled or missing becomes a collection error for that read, never an exception."""
+# pylint: disable=protected-access
 
 import json
 import subprocess
@@ -38,13 +39,13 @@ def test_sections_round_trip_bodies_exactly():
 
 def test_json_answer_is_what_get_returns():
     api = replay(section("/version", '{"gitVersion": "v1.30.6"}'), done())
-    assert kube._get(api, "/version") == {"gitVersion": "v1.30.6"}  # pylint: disable=protected-access
+    assert kube._get(api, "/version") == {"gitVersion": "v1.30.6"}
 
 
 def test_query_order_does_not_matter():
     key = rc.request_key(PODS, [("limit", 500), ("labelSelector", "app=istiod")])
     api = replay(section(key, '{"items": [], "metadata": {}}'), done())
-    assert kube._get(api, PODS, {"labelSelector": "app=istiod", "limit": 500}) == {  # pylint: disable=protected-access
+    assert kube._get(api, PODS, {"labelSelector": "app=istiod", "limit": 500}) == {
         "items": [], "metadata": {}}
 
 
@@ -52,14 +53,14 @@ def test_truncated_output_drops_the_cut_section_and_says_so():
     text = section("/version", "{}") + section(PODS, '{"items": []}')[:40]
     output = rc.parse_output(text, NONCE)
     assert not output.complete and set(output.sections) == {"/version"}
-    item = kube._guarded(lambda: kube._get(rc.ReplayApi(output), PODS))  # pylint: disable=protected-access
+    item = kube._guarded(lambda: kube._get(rc.ReplayApi(output), PODS))
     assert not item["ok"]
     assert item["error"]["code"] == rc.OUTPUT_CODE
     assert "ended before" in item["error"]["reason"]
 
 
 def test_a_get_the_script_never_made_is_a_collection_error():
-    item = kube._guarded(lambda: kube._get(replay(done()), "/apis/other"))  # pylint: disable=protected-access
+    item = kube._guarded(lambda: kube._get(replay(done()), "/apis/other"))
     assert item["error"]["code"] == rc.OUTPUT_CODE and "did not read it" in item["error"]["reason"]
 
 
@@ -70,7 +71,7 @@ def test_a_get_the_script_never_made_is_a_collection_error():
 ])
 def test_garbled_output_never_raises(garbage):
     output = rc.parse_output(garbage, NONCE)
-    item = kube._guarded(lambda: kube._get(rc.ReplayApi(output), "/version"))  # pylint: disable=protected-access
+    item = kube._guarded(lambda: kube._get(rc.ReplayApi(output), "/version"))
     assert not item["ok"] and item["error"]["code"] in (rc.OUTPUT_CODE, "MalformedResponse", None)
 
 
@@ -92,20 +93,20 @@ def test_kubectl_not_found_is_a_404_the_collectors_read_as_absent():
 def test_kubectl_forbidden_is_a_403_with_its_message():
     api = replay(section("/version", "", rc_=1, stderr="Error from server (Forbidden): nope"), done())
     with pytest.raises(Exception) as raised:
-        kube._get(api, "/version")  # pylint: disable=protected-access
+        kube._get(api, "/version")
     error = describe_error(raised.value)
     assert error["status"] == 403 and "nope" in error["reason"]
 
 
 def test_kubectl_without_a_server_answer_is_cannot_connect():
     api = replay(section("/version", "", rc_=1, stderr="Unable to connect to the server: dial tcp"), done())
-    item = kube._guarded(lambda: kube._get(api, "/version"))  # pylint: disable=protected-access
+    item = kube._guarded(lambda: kube._get(api, "/version"))
     assert item["error"]["code"] == "CannotConnect" and "dial tcp" in item["error"]["reason"]
 
 
 def test_json_left_out_for_its_budget_says_how_big_it_was():
     api = replay(section(PODS, "", cut=700000, source_bytes=700000), done())
-    item = kube._guarded(lambda: kube._get(api, PODS))  # pylint: disable=protected-access
+    item = kube._guarded(lambda: kube._get(api, PODS))
     assert "700000 bytes" in item["error"]["reason"] and "512 KB" in item["error"]["reason"]
     assert rc.parse_output(section(PODS, "", cut=700000) + done(), NONCE).cut_keys() == [PODS]
 
@@ -119,10 +120,10 @@ def test_full_filtered_head_asks_for_the_tail_as_the_direct_path_does():
     # a full head: the pod drops its (cut) last line and sends an empty one in its place
     full = replay(section(head, "plugged-in cert at a\n\n", source_bytes=kube.ISTIOD_HEAD_BYTES),
                   section(tail, "Use root cert from b"), done())
-    lines = kube._head_and_tail_log(full, "istiod-1", "aks-istio-system", "discovery")  # pylint: disable=protected-access
+    lines = kube._head_and_tail_log(full, "istiod-1", "aks-istio-system", "discovery")
     assert lines == ["plugged-in cert at a", "Use root cert from b"]
     short = replay(section(head, "plugged-in cert at a", source_bytes=100), done())
-    assert kube._head_and_tail_log(short, "istiod-1", "aks-istio-system", "discovery") == [  # pylint: disable=protected-access
+    assert kube._head_and_tail_log(short, "istiod-1", "aks-istio-system", "discovery") == [
         "plugged-in cert at a"]
 
 
@@ -130,7 +131,7 @@ def test_root_configmaps_come_back_as_the_list_each_pem_sent_once():
     key = rc.request_key("/api/v1/configmaps", [("fieldSelector", "metadata.name=istio-ca-root-cert"),
                                                 ("limit", kube.ROOT_CONFIGMAP_PAGE_SIZE)])
     body = 'P "pem-a\\n"\nN ns2\nN default\nP %!q(<nil>)\nN empty'
-    listed = kube._get(replay(section("dedup:" + key, body), done()), "/api/v1/configmaps",  # pylint: disable=protected-access
+    listed = kube._get(replay(section("dedup:" + key, body), done()), "/api/v1/configmaps",
                        {"fieldSelector": "metadata.name=istio-ca-root-cert", "limit": kube.ROOT_CONFIGMAP_PAGE_SIZE})
     assert [(item["metadata"]["namespace"], item["data"]["root-cert.pem"]) for item in listed["items"]] == [
         ("default", "pem-a\n"), ("empty", ""), ("ns2", "pem-a\n")]
@@ -153,7 +154,7 @@ def test_script_stays_under_the_cap_by_construction():
                                        "2026-12-31T09:08:00Z"])
 def test_shell_job_name_matches_the_cronjob_controllers(scheduled):
     """The script's civil-date arithmetic gives getJobName's <cronjob>-<unix minutes>."""
-    block = rc._cronjob_block("aks-istio-system", ["asm-1-21"])  # pylint: disable=protected-access
+    block = rc._cronjob_block("aks-istio-system", ["asm-1-21"])
     stubs = (f'T=$(mktemp -d); k() {{ case $2 in cronjob) echo {scheduled} ;; esac; }}\n'
              'get() { echo "$1"; }\n')
     printed = subprocess.run(["sh", "-c", stubs + block], capture_output=True, text=True, check=True).stdout
@@ -162,5 +163,5 @@ def test_shell_job_name_matches_the_cronjob_controllers(scheduled):
 
 
 def test_configmap_body_is_json_the_normaliser_reads():
-    body = rc._configmap_list("")  # pylint: disable=protected-access
+    body = rc._configmap_list("")
     assert json.loads(body) == {"items": [], "metadata": {}}
