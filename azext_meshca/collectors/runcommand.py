@@ -112,7 +112,7 @@ def _q(text):
 _PRELUDE = r"""set +e
 LC_ALL=C; export LC_ALL
 N=@NONCE@; T=$(mktemp -d 2>/dev/null || echo "/tmp/meshca-rc-$$"); mkdir -p "$T"
-BODIES=0; SECTIONS=0
+BODIES=0; SECTIONS=0; DROPPED=0
 # kubectl never reads the loops' input
 k() { kubectl "$@" < /dev/null; }
 # emit KEY RC BODYFILE SOURCEBYTES BUDGET MODE: one framed section (MODE json drops a body over
@@ -133,7 +133,7 @@ emit() {
   osize=$(wc -c < "$T/o" | tr -d ' ')
   if [ $((BODIES + osize)) -gt @BODY_CAP@ ] || [ "$SECTIONS" -ge @MAX_SECTIONS@ ]; then
     cut=$size; : > "$T/o"; osize=0
-    if [ "$SECTIONS" -ge @MAX_SECTIONS@ ]; then return; fi
+    if [ "$SECTIONS" -ge @MAX_SECTIONS@ ]; then DROPPED=$((DROPPED + 1)); return; fi
   fi
   BODIES=$((BODIES + osize)); SECTIONS=$((SECTIONS + 1))
   err=$(head -c @ERROR_CHARS@ "$T/e" 2>/dev/null | tr '\n\r' '  ')
@@ -199,7 +199,8 @@ def build_script(revisions, nonce=None):
     lines.append(_istiod_logs_block(ns, selector))
     lines.append(_provider_block(ns, csi, selector))
     lines.append(_cronjob_block(ns, revisions))
-    lines.append(f"printf '@@%s done sections=%s bytes=%s\\n' \"$N\" \"$SECTIONS\" \"$BODIES\"\nrm -rf \"$T\"")
+    lines.append(f"printf '@@%s done sections=%s bytes=%s dropped=%s\\n' \"$N\" \"$SECTIONS\" \"$BODIES\" "
+                 f"\"$DROPPED\"\nrm -rf \"$T\"")
     return "\n".join(lines) + "\n", nonce
 
 
@@ -339,10 +340,11 @@ class Output:
     """The parsed run-command output: sections by key, whether the end line came, and
     why any section or the rest was lost."""
 
-    def __init__(self, sections, complete, garbled):
+    def __init__(self, sections, complete, garbled, dropped=0):
         self.sections = sections
         self.complete = complete
         self.garbled = garbled
+        self.dropped = dropped
 
     def cut_keys(self):
         """Sections whose body was cut or left out to stay under the output cap."""
@@ -357,7 +359,7 @@ def parse_output(text, nonce):
     """Sections of ``text`` framed with ``nonce``. Never raises: a section cut off by the
     output cap (or garbled) is left out and ``complete`` is False when the end line is
     missing, so each GET it would have answered is reported as unanswered."""
-    sections, garbled = {}, 0
+    sections, garbled, dropped = {}, 0, 0
     text = text if isinstance(text, str) else ""
     lines = text.split("\n")
     index, complete = 0, False
@@ -367,6 +369,8 @@ def parse_output(text, nonce):
         match = _BEGIN.match(line)
         if line.startswith(f"@@{nonce} done"):
             complete = True
+            found = re.search(r"dropped=(\d+)", line)
+            dropped = int(found.group(1)) if found else 0
             break
         if not match or match.group("nonce") != nonce:
             if line.startswith(f"@@{nonce} "):
@@ -389,7 +393,7 @@ def parse_output(text, nonce):
                           cut=int(match.group("cut")), stderr=stderr_line[len(prefix):].strip(), body=body)
         sections[section.key] = section
         index = end + 1
-    return Output(sections, complete, garbled)
+    return Output(sections, complete, garbled, dropped)
 
 
 class _Response:  # pylint: disable=too-few-public-methods
@@ -432,8 +436,13 @@ class ReplayApi:
                                                  code=OUTPUT_CODE))
         section = self.output.sections.get(url) or self._rebuilt(url)
         if section is None:
-            why = ("the run-command output ended before it" if not self.output.complete
-                   else "the run-command script did not read it")
+            if not self.output.complete:
+                why = "the run-command output ended before it"
+            elif self.output.dropped:
+                why = (f"the run-command script left out {self.output.dropped} answers over its limit of "
+                       f"{MAX_SECTIONS}")
+            else:
+                why = "the run-command script did not read it"
             raise RunCommandGap(collection_error(f"GET {_short(url)}: not answered ({why})", code=OUTPUT_CODE))
         if section.cut and (not section.body or not url.split("?")[0].endswith("/log")):
             raise RunCommandGap(collection_error(
@@ -535,7 +544,9 @@ def run_client(cli_ctx, target, plan):
     output = parse_output(result.get("logs") or "", nonce)
     facts = {"commandId": result.get("id"), "exitCode": result.get("exitCode"),
              "outputBytes": len((result.get("logs") or "").encode("utf-8")),
-             "complete": output.complete, "cut": [_short(key.replace("dedup:", "")) for key in output.cut_keys()]}
+             "complete": output.complete,
+             "cut": [_short(key.replace("dedup:", "")) for key in output.cut_keys()]
+             + ([f"{output.dropped} answers over the limit of {MAX_SECTIONS}"] if output.dropped else [])}
     return ReplayApi(output, facts), SOURCE, None, revisions
 
 

@@ -165,3 +165,28 @@ def test_shell_job_name_matches_the_cronjob_controllers(scheduled):
 def test_configmap_body_is_json_the_normaliser_reads():
     body = rc._configmap_list("")
     assert json.loads(body) == {"items": [], "metadata": {}}
+
+
+def test_worst_case_output_stays_under_aks_cap(tmp_path):
+    """Every GET answers 58 KB and every list names ten pods on ten nodes: the script's
+    budgets, its running total and its section limit keep the whole output under 512 KB,
+    and say what was cut or left out."""
+    fake = tmp_path / "kubectl"
+    fake.write_text("#!/bin/sh\n"
+                    "case \"$*\" in\n"
+                    "  *--raw*) yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | head -n 900 ;;\n"
+                    "  *cronjob*) echo 2026-03-01T00:07:00Z ;;\n"
+                    "  *go-template*) i=0; while [ $i -lt 10 ]; do echo \"pod-$i|Running|node-$i\"; "
+                    "i=$((i + 1)); done ;;\n"
+                    "esac\n", encoding="utf-8")
+    fake.chmod(0o755)
+    script, nonce = rc.build_script(["asm-1-21", "asm-1-22", "asm-1-23"])
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    printed = subprocess.run(["sh", "-c", script], capture_output=True, env=env, check=True, timeout=120).stdout
+    assert len(printed) <= rc.OUTPUT_CAP, len(printed)
+    output = rc.parse_output(printed.decode("utf-8"), nonce)
+    assert output.complete and output.cut_keys() and output.dropped
+    assert sum(len(item.body.encode("utf-8")) for item in output.sections.values()) <= rc.BODY_CAP
+    item = kube._guarded(lambda: kube._get(rc.ReplayApi(output), "/apis/never/asked"))
+    assert "left out" in item["error"]["reason"]
+    assert all(len(item.body.encode("utf-8")) <= 128 * 1024 for item in output.sections.values())
