@@ -550,6 +550,14 @@ def run_client(cli_ctx, target, plan):
     return ReplayApi(output, facts), SOURCE, None, revisions
 
 
+def pod_command(script):
+    """The command line AKS runs: the script, written to a file by a quoted here-document
+    (no expansion), under timeout(1) when the pod has it, so a hung read cannot hold the pod."""
+    return (f"f=\"${{TMPDIR:-/tmp}}/meshca-$$.sh\"; cat > \"$f\" <<'MESHCA_SCRIPT_END'\n{script}MESHCA_SCRIPT_END\n"
+            f"if command -v timeout >/dev/null 2>&1; then timeout {COMMAND_SECONDS} sh \"$f\"; else sh \"$f\"; fi; "
+            "status=$?; rm -f \"$f\"; exit $status\n")
+
+
 class _Failed(Exception):
     def __init__(self, error):
         super().__init__(error["reason"])
@@ -558,7 +566,7 @@ class _Failed(Exception):
 
 def _invoke(cli_ctx, target, cluster, script):
     """One runCommand, polled until done or the run's deadline; the result as a dict."""
-    from azure.mgmt.containerservice.models import RunCommandRequest
+    from azure.cli.core.profiles import ResourceType, get_sdk
     from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_managed_clusters
     from azext_meshca.collectors.deadline import deadline_of
     deadline = deadline_of(cli_ctx)
@@ -568,8 +576,11 @@ def _invoke(cli_ctx, target, cluster, script):
         # (az aks command invoke does the same, _get_dataplane_aad_token).
         from azext_meshca._client_factory import aks_aad_token
         token = aks_aad_token(cli_ctx)
-    request = RunCommandRequest(command=f"timeout {COMMAND_SECONDS} sh -c {_q(script)}", context="",
-                                cluster_token=token)
+    # The model of whichever SDK this az bundles (AutoRest's versioned models on older
+    # releases, TypeSpec's on newer ones), as az aks command invoke gets it (cmd.get_models).
+    request_model = get_sdk(cli_ctx, ResourceType.MGMT_CONTAINERSERVICE, "RunCommandRequest", mod="models",
+                            operation_group="managed_clusters")
+    request = request_model(command=pod_command(script), context="", cluster_token=token)
     client = cf_managed_clusters(cli_ctx, target.get("subscriptionId"))
     poller = client.begin_run_command(target["resourceGroup"], target["cluster"], request,
                                       polling_interval=POLL_SECONDS, **ARM_CALL_OPTIONS)

@@ -190,3 +190,11 @@ def test_worst_case_output_stays_under_aks_cap(tmp_path):
     item = kube._guarded(lambda: kube._get(rc.ReplayApi(output), "/apis/never/asked"))
     assert "left out" in item["error"]["reason"]
     assert all(len(item.body.encode("utf-8")) <= 128 * 1024 for item in output.sections.values())
+
+
+def test_pod_command_runs_the_script_verbatim_and_keeps_its_exit_status(tmp_path):
+    script = "printf '%s|' \"$HOME\" '$(not run)' \"`echo q`\"\nexit 3\n"
+    done_ = subprocess.run(["sh", "-c", rc.pod_command(script)], capture_output=True, text=True,
+                           env={"PATH": "/usr/bin:/bin", "HOME": "h", "TMPDIR": str(tmp_path)}, check=False)
+    assert (done_.returncode, done_.stdout) == (3, "h|$(not run)|q|")
+    assert not list(tmp_path.iterdir()), "the script file is removed"
