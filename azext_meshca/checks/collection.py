@@ -123,7 +123,7 @@ def check_kube_access(snapshot, context):
     if not _failed(access):
         return []
     error = _error(access)
-    if str(error.get("code") or "") in RUN_COMMAND_CODES:
+    if str(error.get("code") or "") in RUN_COMMAND_CODES or error.get("code") == RUN_COMMAND_OUTPUT_CODE:
         return []  # check_run_command reports it
     if _is_credentials_failure(error):
         return [make(context, "MCA906", "cluster", evidence=[error.get("reason")], reason=error.get("reason"))]
@@ -196,6 +196,10 @@ def check_run_command(snapshot, context):
     failed or timed out, the cluster is stopped); MCA916: items left out or cut to keep
     its output under AKS's 512 KB cap (reported here, not as MCA907)."""
     access = kube(snapshot).get("access")
+    if _failed(access) and _error(access).get("code") == RUN_COMMAND_OUTPUT_CODE:
+        return [make(context, "MCA916", "runCommand", evidence=[_error(access).get("reason")],
+                     what="the in-cluster objects (from /version on)", were="were",
+                     them="them", how="not even the first answer came back whole")]
     if _failed(access):
         error = _error(access)
         code = RUN_COMMAND_CODES.get(str(error.get("code") or ""))

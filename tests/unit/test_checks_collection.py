@@ -66,6 +66,8 @@ GRID = [
     ("run-command refused", [_private, _fail("kube", "access", code="RunCommandForbidden")], ["MCA913"]),
     ("run-command failed", [_private, _fail("kube", "access", status=None, code="RunCommandFailed")], ["MCA914"]),
     ("cluster stopped", [_private, _fail("kube", "access", status=None, code="ClusterStopped")], ["MCA915"]),
+    ("run-command output without even /version: MCA916, not MCA905",
+     [_private, _fail("kube", "access", status=None, code="RunCommandOutput", reason="not answered")], ["MCA916"]),
     ("run-command output cut: MCA916, not MCA907",
      [_fail("kube", "events", status=None, code="RunCommandOutput", reason="left out")], ["MCA916"]),
 ]
