@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.e2e.test_diagnose_scenarios import EXIT_INCOMPLETE, diagnose_json
+from tests.e2e.test_diagnose_scenarios import EXIT_INCOMPLETE, Diagnosis, diagnose_json
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +66,9 @@ def test_via_run_command_gives_the_findings_of_the_same_cluster_made_public(priv
     for snapshot in exported.values():
         snapshot.pop("collectedAt")
     assert exported["rc"] == exported["direct"]
+    offline = Diagnosis(az.run("aks", "mesh", "ca", "diagnose", "--from-snapshot", str(tmp_path / "rc.json"),
+                               "-o", "json", cwd=az.config_dir))
+    assert _verdict(offline) == _verdict(through), "the run-command snapshot loads and judges the same"
     logs = sim.servers["arm"].service.run_commands.logs()
     assert logs and not any(marker in text for text in logs for marker in _KEY_MARKERS), \
         "ca-key.pem's value never enters the command's output, which AKS keeps as its result"
