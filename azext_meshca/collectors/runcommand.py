@@ -582,8 +582,10 @@ def _invoke(cli_ctx, target, cluster, script):
                             operation_group="managed_clusters")
     request = request_model(command=pod_command(script), context="", cluster_token=token)
     client = cf_managed_clusters(cli_ctx, target.get("subscriptionId"))
+    # retry_total=0, as az aks command invoke passes: a retried POST could start a second
+    # command pod; one request is what the operator asked for.
     poller = client.begin_run_command(target["resourceGroup"], target["cluster"], request,
-                                      polling_interval=POLL_SECONDS, **ARM_CALL_OPTIONS)
+                                      polling_interval=POLL_SECONDS, retry_total=0, **ARM_CALL_OPTIONS)
     poller.wait(timeout=max(1.0, deadline.remaining()))
     if not poller.done():
         raise _Failed(collection_error(

@@ -166,3 +166,14 @@ def test_aad_cluster_runs_the_command_as_the_caller(sim_factory):
     assert not [item for item in run.findings if item["area"] == "collection"], run.summary()
     assert sim.servers["arm"].service.run_commands.submitted == [{"clusterToken": True, "context": ""}]
 
+
+def test_a_failed_run_command_request_is_not_sent_again(private):
+    """A 503 on the POST may still have started a command pod: as az aks command invoke
+    (retry_total=0), it is reported, not retried."""
+    sim, az = private
+    before = len(_run_commands(sim))
+    sim.add_fault("error", service="arm", method="POST", path=RUN_COMMAND_PATH, status=503, count=1)
+    run = diagnose_json(az, "--via-run-command")
+    assert len(_run_commands(sim)) == before + 1, "one runCommand request, not retried"
+    assert "503" in run.find("MCA914")["message"]
+
