@@ -77,6 +77,14 @@ long-summary: |
     symptoms they explain are linked to them (explains / explainedBy). Anything that could
     not be read is reported as a "collection" finding with the reason; the exit status is
     then 5 unless problems were found (4).
+
+    A private or IP-restricted API server that your machine cannot reach is reported as
+    MCA912. --via-run-command then reads the in-cluster objects through AKS run-command
+    instead (one managedClusters/runCommand request, as az aks command invoke makes): it
+    CREATES A POD in the cluster that runs kubectl, and needs
+    Microsoft.ContainerService/managedClusters/runCommand/action, which Azure Kubernetes
+    Service Cluster Admin Role, Contributor and Owner hold (Azure Kubernetes Service Cluster
+    User Role and Azure Kubernetes Service Contributor Role do not). It is never done unless asked.
 examples:
   - name: Diagnose a cluster.
     text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster
@@ -92,6 +100,8 @@ examples:
     text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --failure-threshold warning --suppress MCA301
   - name: Give up on slow services after 30 seconds and report what was read by then.
     text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --timeout 30
+  - name: A private cluster, read through AKS run-command (creates a pod in the cluster; needs runCommand/action).
+    text: az aks mesh ca diagnose -g myResourceGroup -n myPrivateCluster --via-run-command
 """
 
 helps['aks mesh ca fix-access'] = """

@@ -3,7 +3,8 @@
 from azure.cli.core.commands.parameters import get_enum_type
 
 from azext_meshca._validators import (validate_cert_source, validate_diagnose_source, validate_show_cert_source,
-                                      validate_suppress, validate_warn_days)
+                                      validate_suppress, validate_via_run_command,
+                                      validate_warn_days)
 
 WARN_DAYS_DEFAULT = 30
 
@@ -76,6 +77,14 @@ def load_arguments(self, _):
                          help='The kubeconfig context to use.')
         context.argument('skip_cluster', options_list=['--skip-cluster'], action='store_true',
                          arg_group='Cluster access', help='Run the Azure-side checks only.')
+        context.argument('via_run_command', options_list=['--via-run-command'], action='store_true',
+                         arg_group='Cluster access', validator=validate_via_run_command,
+                         help='Read the in-cluster objects through AKS run-command (one managedClusters/runCommand '
+                              'request), for a private or IP-restricted API server you cannot reach. This CREATES A '
+                              'POD in the cluster that runs kubectl, and needs Microsoft.ContainerService/'
+                              'managedClusters/runCommand/action (e.g. Azure Kubernetes Service Cluster Admin Role '
+                              'or Contributor; not Azure Kubernetes Service Cluster User Role). Never done unless '
+                              'asked.')
         context.argument('revision', options_list=['--revision'], nargs='+',
                          help='Istio revision(s) to check, e.g. asm-1-24. Default: every revision in '
                               'serviceMeshProfile.')

@@ -81,3 +81,13 @@ def validate_diagnose_source(namespace):
         raise RequiredArgumentMissingError('--context needs --kubeconfig.')
     if namespace.timeout is not None and namespace.timeout < 1:
         raise InvalidArgumentValueError('--timeout must be 1 second or more.')
+
+
+def validate_via_run_command(namespace):
+    """--via-run-command reads the cluster through AKS's run-command instead of a kubeconfig."""
+    if not getattr(namespace, "via_run_command", False):
+        return
+    if namespace.kubeconfig or namespace.skip_cluster or namespace.from_snapshot:
+        raise MutuallyExclusiveArgumentError(
+            '--via-run-command reads the cluster through AKS run-command: drop --kubeconfig/--context, '
+            '--skip-cluster and --from-snapshot.')

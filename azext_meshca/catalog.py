@@ -584,11 +584,40 @@ _ENTRIES = [
     _m("MCA912", WARNING, "collection", "Could not reach a private or IP-restricted API server",
        "{reason}. The cluster's API server {restriction}: it does not answer callers "
        "outside its virtual network or allowed ranges. The in-cluster checks did not run.",
-       "Run diagnose from a machine that reaches the API server (a VM or build agent in the "
-       "cluster's virtual network or a peered one, or an address in its authorised ranges), "
-       "or pass --kubeconfig/--context for a route that does; --skip-cluster runs the "
-       "Azure-side checks only.",
+       "Run diagnose again with --via-run-command to read the in-cluster objects through AKS "
+       "run-command (it creates a pod in the cluster and needs Microsoft.ContainerService/"
+       "managedClusters/runCommand/action), or from a machine that reaches the API server (a VM "
+       "or build agent in the cluster's virtual network or a peered one, or an address in its "
+       "authorised ranges), or pass --kubeconfig/--context for a route that does; "
+       "--skip-cluster runs the Azure-side checks only.",
        detail="{restriction}: {reason}"),
+    _m("MCA913", WARNING, "collection", "Not allowed to run a command in the cluster",
+       "The runCommand request for --via-run-command was refused: {reason}. The in-cluster "
+       "checks did not run.",
+       "You need Microsoft.ContainerService/managedClusters/runCommand/action and "
+       "managedClusters/commandResults/read on the cluster: Azure Kubernetes Service Cluster "
+       "Admin Role, Contributor or Owner hold runCommand/action (Azure Kubernetes Service "
+       "Cluster User Role and Azure Kubernetes Service Contributor Role do not). For example: "
+       "az role assignment create --role \"Azure Kubernetes Service Cluster Admin Role\" "
+       "--assignee <you> --scope $(az aks show -g {resource_group} -n {cluster} --query id -o tsv)",
+       detail="{reason}"),
+    _m("MCA914", WARNING, "collection", "The run-command did not complete",
+       "{reason}. The in-cluster checks did not run.",
+       "See the command's own record: az aks command result -g {resource_group} -n {cluster} "
+       "-i <command id>; run diagnose again (with a longer --timeout if the run's deadline "
+       "cut it), or without --via-run-command from a machine that reaches the API server.",
+       detail="{reason}"),
+    _m("MCA915", WARNING, "collection", "The cluster is stopped",
+       "{reason}. Nothing runs in a stopped cluster, so the in-cluster checks did not run.",
+       "Start it (az aks start -g {resource_group} -n {cluster}) and run diagnose again, or "
+       "run it with --skip-cluster for the Azure-side checks only.",
+       detail="{reason}"),
+    _m("MCA916", WARNING, "collection", "Some in-cluster objects did not fit in the run-command's output",
+       "{what} {were} not all in the run-command's output: {how}. Checks that need {them} ran "
+       "on what came, or did not run.",
+       "Run diagnose without --via-run-command from a machine that reaches the API server "
+       "(a VM or agent in the cluster's virtual network), or pass --revision to read fewer revisions.",
+       detail="{what}"),
 ]
 
 CATALOG = {entry.code: entry for entry in _ENTRIES}

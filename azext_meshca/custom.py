@@ -70,7 +70,8 @@ def show_cert(cmd, *,  # pylint: disable=too-many-locals
 
 def diagnose(cmd, *,  # pylint: disable=too-many-locals
              resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False, revision=None,
-             warn_days=None, export=None, from_snapshot=None, failure_threshold="error", suppress=None, timeout=None):
+             warn_days=None, export=None, from_snapshot=None, failure_threshold="error", suppress=None, timeout=None,
+             via_run_command=False):
     from azext_meshca import diagnose as engine
     from azext_meshca.report import exit_with_status_after_output
     if from_snapshot:
@@ -81,7 +82,7 @@ def diagnose(cmd, *,  # pylint: disable=too-many-locals
         try:
             snapshot = engine.collect(cmd.cli_ctx, resource_group_name, name, revisions=revision,
                                       skip_cluster=skip_cluster, kubeconfig=kubeconfig, context=context,
-                                      warn_days=warn_days)
+                                      warn_days=warn_days, via_run_command=via_run_command)
         finally:
             detach(cmd.cli_ctx)
         if export:

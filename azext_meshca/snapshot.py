@@ -15,7 +15,8 @@ timestamps ISO 8601 UTC::
     version: 1
     collectedAt: "2026-11-29T15:00:00Z"      # the "now" every expiry check uses
     target: {subscriptionId, resourceGroup, cluster, tenantId}   # tenantId: the subscription's
-    options: {revisions: [..] | null, skipCluster: bool, warnDays: int}
+    options: {revisions: [..] | null, skipCluster: bool, warnDays: int,
+              viaRunCommand: true}                # only when --via-run-command was given
     cluster: collected({
         id, name, location, nodeResourceGroup,
         meshMode: "Istio" | "Disabled" | null,
@@ -45,7 +46,9 @@ timestamps ISO 8601 UTC::
     keyFacts: null | {kind, format, publicKeySha256, publicKeyPem, encrypted}
                                                      # what the checks need of ca-key
     kube: null (skipped) | {
-        access: collected({source: "azure"|"kubeconfig", server}),
+        access: collected({source: "azure"|"kubeconfig"|"runCommand", server,
+                           runCommand: {commandId, exitCode, outputBytes, complete, cut: [..]}}),
+                                                     # runCommand: only with --via-run-command
         istiodPods: collected([{name, revision, phase, status, ready, createdAt, node,
                                 initContainers: [{name, state, reason}]}]),
         istiodDeployments: collected({<revision>: null | {name, replicas, readyReplicas}}),

@@ -101,8 +101,11 @@ SECRET = Fields(name=OPT_TEXT, enabled=Optional(BOOL), notBefore=Optional(TIMEST
 KEY_FACTS = Fields(kind=TEXT, format=OPT_TEXT, algorithm=OPT_TEXT, keySize=Optional(INT),
                    publicKeyPem=OPT_TEXT, publicKeySha256=OPT_TEXT, detail=OPT_TEXT, encrypted=Optional(BOOL))
 _POD_LINES = ListOf(Fields(pod=TEXT, lines=ListOf(TEXT)))
+# How --via-run-command collected the in-cluster items (collectors/runcommand.py).
+RUN_COMMAND = Fields(commandId=OPT_TEXT, exitCode=Optional(INT), outputBytes=Optional(INT), complete=Optional(BOOL),
+                     cut=Optional(ListOf(TEXT)))
 KUBE = Fields(
-    access=Collected(Fields(source=OPT_TEXT, server=OPT_TEXT)),
+    access=Collected(Fields(source=OPT_TEXT, server=OPT_TEXT, runCommand=Optional(RUN_COMMAND))),
     istiodPods=Optional(Collected(ListOf(Fields(
         name=TEXT, revision=OPT_TEXT, phase=OPT_TEXT, status=OPT_TEXT, ready=Optional(BOOL),
         createdAt=Optional(TIMESTAMP), node=OPT_TEXT,
@@ -126,7 +129,7 @@ KUBE = Fields(
 SNAPSHOT = Fields(
     version=INT, collectedAt=TIMESTAMP,
     target=Fields(subscriptionId=OPT_TEXT, resourceGroup=OPT_TEXT, cluster=OPT_TEXT, tenantId=OPT_TEXT),
-    options=Optional(Fields(revisions=Optional(ListOf(TEXT)), skipCluster=Optional(BOOL),
+    options=Optional(Fields(revisions=Optional(ListOf(TEXT)), skipCluster=Optional(BOOL), viaRunCommand=Optional(BOOL),
                             warnDays=Optional(INT))),
     cluster=Nullable(Collected(CLUSTER)),
     vault=Optional(Collected(VAULT)),

@@ -26,6 +26,9 @@ from azext_meshca.checks.secrets import is_object_state_error
 CREDENTIALS_CODE = "credentials"
 KUBE_SIDE_CODES = ("CannotConnect", "NoResponse", "Timeout")
 VAULT_UNKNOWN_CODE = "VaultUnknown"
+# kube.access error codes of --via-run-command (collectors/runcommand.py) -> finding code.
+RUN_COMMAND_CODES = {"RunCommandForbidden": "MCA913", "RunCommandFailed": "MCA914", "ClusterStopped": "MCA915"}
+RUN_COMMAND_OUTPUT_CODE = "RunCommandOutput"
 # item -> the item it is read from; its failure is reported once, on the first.
 KUBE_DEPENDS_ON = {"istiodLogs": "istiodPods", "providerLogs": "istiodPods", "cronjobLogs": "cronjobs"}
 # kube item -> (what to name in MCA907, the namespace it was read in)
@@ -122,6 +125,8 @@ def check_kube_access(snapshot, context):
     if not _failed(access):
         return []
     error = _error(access)
+    if str(error.get("code") or "") in RUN_COMMAND_CODES or error.get("code") == RUN_COMMAND_OUTPUT_CODE:
+        return []  # check_run_command reports it
     if _is_credentials_failure(error):
         return [make(context, "MCA906", "cluster", evidence=[error.get("reason")], reason=error.get("reason"))]
     restriction = api_server_restriction(snapshot)
@@ -165,7 +170,8 @@ def check_kube_items(snapshot, context):
     findings = []
     for key, (what, namespace) in KUBE_ITEMS.items():
         item = items.get(key)
-        if _failed(item) and not _failed(items.get(KUBE_DEPENDS_ON.get(key))):
+        if (_failed(item) and not _failed(items.get(KUBE_DEPENDS_ON.get(key)))
+                and _error(item).get("code") != RUN_COMMAND_OUTPUT_CODE):
             findings.append(make(context, "MCA907", key, evidence=[f"{key}: {_error(item).get('reason')}"],
                                  what=what, namespace=namespace, reason=_error(item).get("reason")))
     return findings
@@ -186,5 +192,39 @@ def check_fleet_subscriptions(snapshot, context):
     return findings
 
 
+@rule("MCA913", "MCA914", "MCA915", "MCA916")
+def check_run_command(snapshot, context):
+    """MCA913-MCA915: --via-run-command could not run (no runCommand/action, the command
+    failed or timed out, the cluster is stopped); MCA916: items left out or cut to keep
+    its output under AKS's 512 KB cap (reported here, not as MCA907)."""
+    access = kube(snapshot).get("access")
+    if _failed(access) and _error(access).get("code") == RUN_COMMAND_OUTPUT_CODE:
+        return [make(context, "MCA916", "runCommand", evidence=[_error(access).get("reason")],
+                     what="the in-cluster objects (from /version on)", were="were",
+                     them="them", how="not even the first answer came back whole")]
+    if _failed(access):
+        error = _error(access)
+        code = RUN_COMMAND_CODES.get(str(error.get("code") or ""))
+        if not code:
+            return []
+        return [make(context, code, "cluster", evidence=[error.get("reason")], reason=error.get("reason"))]
+    facts = ((access or {}).get("data") or {}).get("runCommand") or {}
+    items = kube(snapshot)
+    lost = [key for key in KUBE_ITEMS if _failed(items.get(key))
+            and _error(items.get(key)).get("code") == RUN_COMMAND_OUTPUT_CODE]
+    cut = list(facts.get("cut") or [])
+    if not lost and not cut:
+        return []
+    evidence = [f"{key}: {_error(items.get(key)).get('reason')}" for key in lost] + [f"cut: {path}" for path in cut]
+    if not facts.get("complete", True):
+        evidence.append("the output ended before the script's last line")
+    what = ", ".join(lost) or f"{len(cut)} answer(s)"
+    plural = len(lost) != 1 or not lost
+    how = ("the output stopped short (AKS cuts it at 512 KB)" if not facts.get("complete", True)
+           else "left out or shortened to stay under AKS's 512 KB output cap")
+    return [make(context, "MCA916", "runCommand", evidence=evidence, what=what, how=how,
+                 were="were" if plural else "was", them="them" if plural else "it")]
+
+
 CHECKS = [check_cluster_read, check_vault_read, check_role_assignments_read, check_secrets_read,
-          check_kube_access, check_kube_items, check_fleet_subscriptions]
+          check_kube_access, check_kube_items, check_fleet_subscriptions, check_run_command]

@@ -373,7 +373,7 @@ def _head_and_tail_log(api, pod_name, namespace, container):
     head_text = _get(api, _namespaced(namespace, "pods", pod_name) + "/log",
                      {"container": container, "limitBytes": ISTIOD_HEAD_BYTES}, text=True) or ""
     head = _lines(head_text)
-    if len(head_text.encode("utf-8")) < ISTIOD_HEAD_BYTES:
+    if (getattr(head_text, "source_bytes", None) or len(head_text.encode("utf-8"))) < ISTIOD_HEAD_BYTES:
         return head
     return head[:-1] + _pod_log(api, pod_name, namespace, ISTIOD_LOG_BYTES, container=container,
                                 tail_lines=ISTIOD_LOG_LINES)

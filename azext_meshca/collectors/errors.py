@@ -24,6 +24,8 @@ def _azure_error_codes(error):
 def describe_error(error):  # pylint: disable=too-many-return-statements  # one per error family
     """A collection_error dict for ``error``; never includes request or response bodies
     beyond the service's own error message."""
+    if isinstance(getattr(error, "collection_error", None), dict):  # already worded (collectors/runcommand.py)
+        return dict(error.collection_error)
     try:
         from azure.core.exceptions import (HttpResponseError, ServiceRequestError,
                                            ServiceResponseError)

@@ -155,11 +155,13 @@ def read_vault_and_secrets(cli_ctx, vault_id, plugin):
 
 
 def collect_snapshot(cli_ctx, resource_group, cluster_name, *, revisions=None, skip_cluster=False,
-                     kubeconfig=None, context=None, warn_days=30, progress=None):
+                     kubeconfig=None, context=None, warn_days=30, progress=None, via_run_command=False):
     """Everything diagnose judges, as a plain dict (see azext_meshca/snapshot.py)."""
     progress = progress or (lambda message: None)
     snapshot = new_snapshot(_target(cli_ctx, resource_group, cluster_name),
                             {"revisions": revisions, "skipCluster": bool(skip_cluster), "warnDays": warn_days})
+    if via_run_command:
+        snapshot["options"]["viaRunCommand"] = True
     progress(f"reading cluster {cluster_name}, then the vault, role assignments, secrets and in-cluster objects")
     graph = Graph()
     graph.add("preload", lambda: _preload(PRELOADED_MODULES + (() if skip_cluster else PRELOADED_KUBE_MODULES)
@@ -172,7 +174,7 @@ def collect_snapshot(cli_ctx, resource_group, cluster_name, *, revisions=None, s
     if not skip_cluster:
         from azext_meshca.collectors import cluster as kube_collectors
         graph.add("kube.client", lambda plan: _kube_client_node(cli_ctx, snapshot["target"], plan, kubeconfig,
-                                                                context), needs=("plan",))
+                                                                context, via_run_command), needs=("plan",))
         kube_node = kube_collectors.add_cluster_nodes(graph, "kube.client")
     from azext_meshca.collectors.deadline import deadline_of
     results = graph.run(deadline_of(cli_ctx))
@@ -186,6 +188,8 @@ def collect_snapshot(cli_ctx, resource_group, cluster_name, *, revisions=None, s
         snapshot["roleAssignments"] = results["roleAssignments"]
     if kube_node is not None:
         snapshot["kube"] = _shaped(results[kube_node], lambda failed: {"access": failed})
+        if via_run_command:
+            _record_run_command(snapshot["kube"], results.get("kube.client"))
     return snapshot
 
 
@@ -216,12 +220,15 @@ def _roles_node(cli_ctx, plan):
     return azure_collectors.read_role_assignments(cli_ctx, plan["vaultId"], plan["identityObjectId"])
 
 
-def _kube_client_node(cli_ctx, target, plan, kubeconfig, context):
+def _kube_client_node(cli_ctx, target, plan, kubeconfig, context, via_run_command=False):
     """(api, source, failed, revisions) for the in-cluster reads; api None when the
     cluster was not read or no credentials came."""
     from azext_meshca.collectors import cluster as kube_collectors
     if not plan:
         return None, None, collected(error=collection_error("the cluster was not read")), []
+    if via_run_command:
+        from azext_meshca.collectors.runcommand import run_client
+        return run_client(cli_ctx, target, plan)
     api, source, failed = kube_collectors.kube_client(cli_ctx, target["resourceGroup"], target["cluster"],
                                                       plan["cluster"], kubeconfig=kubeconfig, context=context)
     return api, source, failed, plan["revisions"]
@@ -235,3 +242,13 @@ def _shaped(result, shaped_as):
     if isinstance(result, dict) and set(result) == {"ok", "data", "error"} and not result["ok"]:
         return shaped_as(result)
     return result
+
+
+def _record_run_command(kube, client_result):
+    """How the in-cluster items were collected: the run-command's id, exit code, output
+    size, and what was cut to stay under its output cap (kube.access.data.runCommand)."""
+    access = (kube or {}).get("access") or {}
+    api = client_result[0] if isinstance(client_result, tuple) and client_result else None
+    facts = getattr(api, "facts", None)
+    if access.get("ok") and isinstance(access.get("data"), dict) and facts:
+        access["data"]["runCommand"] = dict(facts)

@@ -36,10 +36,14 @@ def not_found(kind, name, resource_group):
 class ArmService:
     """ARM + Graph handler bound to one World."""
 
-    def __init__(self, world, kube_url_getter, kube_ca_pem):
+    def __init__(self, world, kube_url_getter, kube_ca_pem, in_cluster_kube_url=None):
         self.world = world
         self._kube_url = kube_url_getter
         self._kube_ca_pem = kube_ca_pem
+        from sandbox.sim.runcommand import RunCommands
+        # The command pod reaches the API server at its in-cluster address, which a private
+        # cluster's operator cannot (sandbox/sim/runcommand.py).
+        self.run_commands = RunCommands(world, in_cluster_kube_url or kube_url_getter, kube_ca_pem)
         from sandbox.sim.resourcegraph import ResourceGraphService
         self.resource_graph = ResourceGraphService(world)
         self.principal_not_found_remaining = int((world.raw.get("armQuirks") or {}).get("principalNotFoundTimes", 0))
@@ -61,6 +65,9 @@ class ArmService:
             ("GET", P + "^" + MC + r"/(?P<name>[^/]+)/?$", self.get_cluster),
             ("POST", P + "^" + MC + r"/(?P<name>[^/]+)/listCluster(?P<who>User|Admin)Credential/?$",
              self.list_credentials),
+            ("POST", P + "^" + MC + r"/(?P<name>[^/]+)/runCommand/?$", self.run_command),
+            ("GET", P + "^" + MC + r"/(?P<name>[^/]+)/commandResults/(?P<command_id>[^/]+)/?$",
+             self.command_result),
             ("GET", P + "^" + AUTHZ + r"/roleAssignments/?$", self.list_assignments),
             ("GET", P + "^" + AUTHZ + r"/roleAssignments/(?P<name>[^/]+)/?$", self.get_assignment),
             ("PUT", P + "^" + AUTHZ + r"/roleAssignments/(?P<name>[^/]+)/?$", self.put_assignment),
@@ -336,6 +343,41 @@ class ArmService:
         encoded = base64.b64encode(kubeconfig.encode("utf-8")).decode("ascii")
         return Response(200, {"kubeconfigs": [{"name": "clusterAdmin" if who == "Admin" else "clusterUser",
                                                "value": encoded}]})
+
+    def run_command(self, req, sub, rg, name):
+        """managedClusters/runCommand: 202 and a Location to poll (sandbox/sim/runcommand.py)."""
+        from sandbox.sim.runcommand import RUN_COMMAND_ACTION, stopped_error_message
+        missing = self._cluster_or_404(rg, name)
+        if missing:
+            return missing
+        if not self._may(req, "canRunCommand"):
+            return self._denied(req, RUN_COMMAND_ACTION, self.world.cluster["id"])
+        power = ((self.world.cluster.get("properties") or {}).get("powerState") or {}).get("code")
+        if str(power).lower() == "stopped":
+            return json_error(400, "OperationNotAllowed", stopped_error_message(self.world.cluster))
+        body = req.json()
+        if not str(body.get("command") or "").strip():
+            return json_error(400, "InvalidParameter", "The value of parameter command is invalid.")
+        command_id = self.run_commands.submit(body)
+        return Response(202, b"", headers={"Location": self._command_location(req, command_id), "Retry-After": "1"})
+
+    def _command_location(self, req, command_id):
+        version = req.arg("api-version", "2025-10-01")
+        return (f"https://{req.headers.get('host', '127.0.0.1')}{self.world.cluster['id']}/commandResults/"
+                f"{command_id}?api-version={version}")
+
+    def command_result(self, req, sub, rg, name, command_id):
+        """202 while the command runs (Location again), then 200 with the RunCommandResult."""
+        missing = self._cluster_or_404(rg, name)
+        if missing:
+            return missing
+        result = self.run_commands.result(command_id)
+        if result is None:
+            return json_error(404, "NotFound", f"Command {command_id} was not found.")
+        if not self.run_commands.done(command_id):
+            return Response(202, b"", headers={"Location": self._command_location(req, command_id),
+                                               "Retry-After": "1"})
+        return Response(200, result)
 
     def _kubeconfig(self, kind, aad):
         cluster = self.world.cluster

@@ -30,7 +30,7 @@ KEYVAULT_DNS_SUFFIX = ".vault.loop.test"
 class SimulatorEnv:
     """A running simulator for one scenario (use as a context manager or call stop())."""
 
-    def __init__(self, scenario, kube_unreachable=False):
+    def __init__(self, scenario, kube_unreachable=False, api_server_public=False):
         self.pki = server_pki()
         self.world = load_world(scenario)
         self.scenario = self.world.name
@@ -44,6 +44,10 @@ class SimulatorEnv:
         self._broken_listeners = []
         tls = server_tls_context(self.pki.cert_file, self.pki.key_file)
         self._build_servers(tls, kube_unreachable)
+        if self.world.raw.get("privateApiServer") and not api_server_public:
+            # A private API server: the operator's kubeconfig names an address nobody
+            # answers, while the run-command pod reaches the real one (sandbox/sim/runcommand.py).
+            self._kube_url_override = f"https://127.0.0.1:{free_port()}"
         for spec in self.world.faults:
             self._add_scenario_fault(spec)
         for server in self.servers.values():
@@ -59,7 +63,8 @@ class SimulatorEnv:
             self._kube_port = free_port()
         else:
             self.servers["kube"] = SimServer("kube", self._kube_service(), self.log, self.faults, tls)
-        self.servers["arm"] = SimServer("arm", ArmService(world, lambda: self.kube_url, self.pki.ca_pem),
+        self.servers["arm"] = SimServer("arm", ArmService(world, lambda: self.kube_url, self.pki.ca_pem,
+                                                          in_cluster_kube_url=self._in_cluster_kube_url),
                                         self.log, self.faults, tls, control=control)
         self.servers["aad"] = SimServer("aad", AadService(world, lambda: self.aad_url), self.log, self.faults, tls)
         self.servers["msi"] = SimServer("msi", ManagedIdentityService(world), self.log, self.faults, None)
@@ -108,6 +113,11 @@ class SimulatorEnv:
         if "kube" in self.servers:
             return self.servers["kube"].url
         return "https://127.0.0.1:%d" % self._kube_port
+
+    def _in_cluster_kube_url(self):
+        """Where a pod in the cluster reaches the API server: the real listener, whatever
+        the operator's kubeconfig says (None when the scenario has no API server at all)."""
+        return self.servers["kube"].url if "kube" in self.servers else self.kube_url
 
     def vault_url(self, vault_name):
         return self.world.vault_uri(vault_name)

@@ -1,4 +1,4 @@
-"""Grid for the collection checks (MCA901-MCA912): every collector failure once, and a
+"""Grid for the collection checks (MCA901-MCA916): every collector failure once, and a
 403 the OPERATOR got never passed off as the add-on's."""
 
 import pytest
@@ -63,6 +63,13 @@ GRID = [
     ("cluster skipped on request", [lambda snap: snap.update(kube=None),
                                     lambda snap: snap["options"].update(skipCluster=True)], ["MCA908"]),
     ("cluster not collected (no plug-in CA)", [lambda snap: snap.update(kube=None)], []),
+    ("run-command refused", [_private, _fail("kube", "access", code="RunCommandForbidden")], ["MCA913"]),
+    ("run-command failed", [_private, _fail("kube", "access", status=None, code="RunCommandFailed")], ["MCA914"]),
+    ("cluster stopped", [_private, _fail("kube", "access", status=None, code="ClusterStopped")], ["MCA915"]),
+    ("run-command output without even /version: MCA916, not MCA905",
+     [_private, _fail("kube", "access", status=None, code="RunCommandOutput", reason="not answered")], ["MCA916"]),
+    ("run-command output cut: MCA916, not MCA907",
+     [_fail("kube", "events", status=None, code="RunCommandOutput", reason="left out")], ["MCA916"]),
 ]
 
 

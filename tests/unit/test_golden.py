@@ -122,6 +122,25 @@ def _fleet_gaps(snapshot):
         {"subscriptionId": "s2", "reason": "429 Too Many Requests", "queryFailed": True}]}
 
 
+def _run_command_failed(code, reason):
+    """diagnose --via-run-command whose runCommand did not give the in-cluster items
+    (collectors/runcommand.py puts the code on kube.access)."""
+    def change(snapshot):
+        snapshot["options"]["viaRunCommand"] = True
+        snapshot["kube"] = {"access": {"ok": False, "data": None,
+                                       "error": {"reason": reason, "status": None, "code": code}}}
+    return change
+
+
+def _run_command_cut(snapshot):
+    """The events lists did not fit in the run-command output (AKS's 512 KB cap)."""
+    snapshot["options"]["viaRunCommand"] = True
+    snapshot["kube"]["access"]["data"].update(source="runCommand", runCommand={"cut": ["/api/v1/.../events"]})
+    snapshot["kube"]["events"] = {"ok": False, "data": None, "error": {
+        "reason": "GET /api/v1/.../events: its answer (700000 bytes) was left out", "status": None,
+        "code": "RunCommandOutput"}}
+
+
 def _holds(**variant):
     """Key Vault holds another CA set (made for the snapshot's own time); in-cluster state is
     dropped, so only the certificate rules judge the change."""
@@ -149,6 +168,13 @@ CHANGED = {
     "skip-cluster": ("healthy", _skip_cluster, (), ("MCA908", "MCA719")),
     "revision-without-istiod": ("healthy", _no_revision, ("MCA810", "MCA814"), ()),
     "fleet-subscriptions-not-scanned": ("healthy", _fleet_gaps, ("MCA910", "MCA911"), ()),
+    "run-command-forbidden": ("private-cluster", _run_command_failed("RunCommandForbidden", "403 Forbidden"),
+                              ("MCA913",), ()),
+    "run-command-failed": ("private-cluster", _run_command_failed("RunCommandFailed", "exit code 1"),
+                           ("MCA914",), ()),
+    "run-command-cluster-stopped": ("private-cluster", _run_command_failed("ClusterStopped", "stopped"),
+                                    ("MCA915",), ()),
+    "run-command-output-cut": ("healthy", _run_command_cut, ("MCA916",), ()),
 }
 for _name, (_variant, _codes) in test_validation.DEFECTS.items():
     CHANGED["key-vault-holds-" + _name] = (
