@@ -132,12 +132,31 @@ def run_az(az):
     return az.run
 
 
+# Proxy-trap hits reported by xdist workers (pytest -n N), gathered by the controller.
+_WORKER_TRAP_HITS = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist controller: keep the hits a worker's trap saw (sent in its workeroutput)."""
+    _WORKER_TRAP_HITS.extend(getattr(node, "workeroutput", {}).get("proxytrap", []))
+
+
 def pytest_sessionfinish(session, exitstatus):
-    """No test may reach past loopback: every proxy-trap hit fails the run."""
+    """No test may reach past loopback: every proxy-trap hit fails the run.
+
+    Under xdist each worker has its own trap: a worker hands its hits to the controller
+    (workeroutput), which fails the run, since a worker's exit status is not the run's.
+    """
     hits = proxytrap.attempts()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["proxytrap"] = hits
+        return
+    hits = hits + _WORKER_TRAP_HITS
     if hits:
         lines = "\n".join("  " + hit["line"] for hit in hits[:20])
-        message = "PROXY TRAP: %d outbound attempt(s) during the tests:\n%s" % (len(hits), lines)
+        message = f"PROXY TRAP: {len(hits)} outbound attempt(s) during the tests:\n{lines}"
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(message, red=True)
