@@ -197,17 +197,16 @@ def build_script(revisions, nonce=None):
     lines.append(_cacerts_block(ns))
     lines.append(_root_configmaps_block())
     lines.append(_istiod_logs_block(ns, selector))
-    lines.append(_provider_block(ns, csi, selector))
+    lines.append(_provider_block(ns, csi))
     lines.append(_cronjob_block(ns, revisions))
-    lines.append(f"printf '@@%s done sections=%s bytes=%s dropped=%s\\n' \"$N\" \"$SECTIONS\" \"$BODIES\" "
-                 f"\"$DROPPED\"\nrm -rf \"$T\"")
+    lines.append("printf '@@%s done sections=%s bytes=%s dropped=%s\\n' \"$N\" \"$SECTIONS\" \"$BODIES\" "
+                 "\"$DROPPED\"\nrm -rf \"$T\"")
     return "\n".join(lines) + "\n", nonce
 
 
 def _cacerts_block(ns):
     """The cacerts secret as {"data": {...}} with ca-key.pem's value left empty: its key
     is listed (the checks read the key names), its bytes never leave the pod."""
-    from azext_meshca.collectors import cluster as kube
     key = request_key(_ns_path(ns, "secrets", "cacerts"))
     template = '{{range $k, $v := .data}}{{$k}}|{{if ne $k "ca-key.pem"}}{{$v}}{{end}}{{"\\n"}}{{end}}'
     return f"""k get secret cacerts -n {_q(ns)} -o go-template={_q(template)} > "$T/s" 2> "$T/e"; rc=$?
@@ -222,8 +221,8 @@ def _root_configmaps_block():
     """Every namespace's istio-ca-root-cert, each distinct PEM once: ``P <quoted PEM>``
     then ``N <namespace>`` lines (parse_output rebuilds the list the collector reads)."""
     from azext_meshca.collectors import cluster as kube
-    key = request_key("/api/v1/configmaps", [("fieldSelector", "metadata.name=" + kube.ROOT_CONFIGMAP),
-                                              ("limit", kube.ROOT_CONFIGMAP_PAGE_SIZE)])
+    query = [("fieldSelector", "metadata.name=" + kube.ROOT_CONFIGMAP), ("limit", kube.ROOT_CONFIGMAP_PAGE_SIZE)]
+    key = request_key("/api/v1/configmaps", query)
     template = ('{{range .items}}{{if .data}}{{printf "%q" (index .data "root-cert.pem")}}{{else}}""{{end}}'
                 '{{"\\t"}}{{.metadata.namespace}}{{"\\n"}}{{end}}')
     return f"""k get configmaps -A --field-selector metadata.name={kube.ROOT_CONFIGMAP} \\
@@ -264,7 +263,7 @@ while IFS='|' read -r pod phase node; do
 done < "$T/run\""""
 
 
-def _provider_block(ns, csi, selector):
+def _provider_block(ns, csi):
     """The nodes of istiod's pods and of its mount events (sorted, at most
     MAX_PROVIDER_NODES, as provider_nodes does), their provider pods and those logs."""
     from azext_meshca.collectors import cluster as kube
@@ -336,7 +335,7 @@ class Section:  # pylint: disable=too-few-public-methods
         self.cut, self.stderr, self.body = cut, stderr, body
 
 
-class Output:
+class Output:  # pylint: disable=too-few-public-methods  # a parse result, read by ReplayApi
     """The parsed run-command output: sections by key, whether the end line came, and
     why any section or the rest was lost."""
 
@@ -396,7 +395,7 @@ def parse_output(text, nonce):
     return Output(sections, complete, garbled, dropped)
 
 
-class _Response:  # pylint: disable=too-few-public-methods
+class _Response:  # pylint: disable=too-few-public-methods  # a record with kubehttp's read()
     """One replayed answer: its status, reason and body bytes."""
 
     def __init__(self, status, body, reason=""):
@@ -408,7 +407,7 @@ class _Response:  # pylint: disable=too-few-public-methods
         return self.data
 
 
-class ReplayApi:
+class ReplayApi:  # pylint: disable=too-few-public-methods  # the one verb of kubehttp's clients
     """Answers cluster._get's calls from a run-command Output with the ``get`` the
     direct clients have (collectors/kubehttp.py), so the collectors run unchanged."""
 
@@ -472,6 +471,8 @@ class _TextResponse(_Response):  # pylint: disable=too-few-public-methods
 
 class _Decodes(bytes):
     """bytes whose decode() gives back the ReplayedText (cluster._get decodes the body)."""
+
+    text = ""
 
     def __new__(cls, text):
         made = super().__new__(cls, str(text).encode("utf-8"))

@@ -174,7 +174,8 @@ def collect_snapshot(cli_ctx, resource_group, cluster_name, *, revisions=None, s
     if not skip_cluster:
         from azext_meshca.collectors import cluster as kube_collectors
         graph.add("kube.client", lambda plan: _kube_client_node(cli_ctx, snapshot["target"], plan, kubeconfig,
-                                                                context, via_run_command), needs=("plan",))
+                                                                context, via_run_command=via_run_command),
+                  needs=("plan",))
         kube_node = kube_collectors.add_cluster_nodes(graph, "kube.client")
     from azext_meshca.collectors.deadline import deadline_of
     results = graph.run(deadline_of(cli_ctx))
@@ -220,7 +221,7 @@ def _roles_node(cli_ctx, plan):
     return azure_collectors.read_role_assignments(cli_ctx, plan["vaultId"], plan["identityObjectId"])
 
 
-def _kube_client_node(cli_ctx, target, plan, kubeconfig, context, via_run_command=False):
+def _kube_client_node(cli_ctx, target, plan, kubeconfig, context, *, via_run_command=False):
     """(api, source, failed, revisions) for the in-cluster reads; api None when the
     cluster was not read or no credentials came."""
     from azext_meshca.collectors import cluster as kube_collectors

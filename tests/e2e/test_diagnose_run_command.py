@@ -176,4 +176,3 @@ def test_a_failed_run_command_request_is_not_sent_again(private):
     run = diagnose_json(az, "--via-run-command")
     assert len(_run_commands(sim)) == before + 1, "one runCommand request, not retried"
     assert "503" in run.find("MCA914")["message"]
-
