@@ -136,9 +136,9 @@ def compare(scenario, latency_ms):
     print(f"(b) az aks show:              {show:6.2f} s  {len(show_requests):3d} requests")
     print(f"(c) the article's commands:   {article:6.2f} s  {len(article_requests):3d} requests")
     print(f"(d) bench/runbook.sh:         {runbook:6.2f} s  {len(runbook_requests):3d} requests")
-    print(f"ratio a/b: {ours / show:.2f}   (goal <= 2.5)")
-    print(f"ratio a/c: {ours / article:.2f}   (goal <= 0.15)")
-    print(f"ratio a/d: {ours / runbook:.2f}")
+    print(f"ratio a/b: {ours / show:.3f}   (goal <= 2.5)")
+    print(f"ratio a/c: {ours / article:.3f}   (goal <= 0.15)")
+    print(f"ratio a/d: {ours / runbook:.3f}")
 
 
 def scale_scenario(folder, nodes, namespaces, events, base="article-issue-1"):

@@ -89,7 +89,10 @@ def _file_or_data(entry, field, base_dir):
 
 
 def _ssl_context(cluster, user, base_dir):
-    context = ssl.create_default_context()
+    """TLS as client-go sets it up (k8s.io/client-go transport/transport.go, TLSConfigFor):
+    a kubeconfig's certificate authority is the only trust root, not an addition to the
+    system's; with none given, the system roots; insecure-skip-tls-verify checks nothing."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if cluster.get("insecure-skip-tls-verify"):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -97,6 +100,8 @@ def _ssl_context(cluster, user, base_dir):
         authority = _file_or_data(cluster, "certificate-authority", base_dir)
         if authority:
             context.load_verify_locations(cadata=authority.decode("ascii", "replace"))
+        else:
+            context.load_default_certs()
     certificate = _file_or_data(user, "client-certificate", base_dir)
     key = _file_or_data(user, "client-key", base_dir)
     if certificate and key:

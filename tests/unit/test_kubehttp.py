@@ -7,6 +7,7 @@ the kubernetes package, and that every failure reads like the package's ApiExcep
 """
 
 import base64
+import ssl
 
 import pytest
 import yaml
@@ -161,3 +162,12 @@ def test_an_exec_user_goes_through_the_kubernetes_package_and_reads_alike(sim, t
     with pytest.raises(kubehttp.KubeApiError) as raised:
         _get(api, "/api/v1/namespaces/aks-istio-system/secrets/no-such-secret")
     assert describe_error(raised.value)["code"] == "Kubernetes404"
+
+
+def test_the_kubeconfigs_authority_is_the_only_trust_root(sim):
+    """As client-go: certificate-authority-data replaces the system roots, it does not add
+    to them, so a server certificate from any public CA is not accepted in its place."""
+    cluster = _config(sim)["clusters"][0]["cluster"]
+    context = kubehttp._ssl_context(cluster, {}, ".")  # pylint: disable=protected-access
+    assert len(context.get_ca_certs()) == 1
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
