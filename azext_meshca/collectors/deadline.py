@@ -176,39 +176,57 @@ def _transient_kube_error(error):
                          "MaxRetryError", "ConnectionResetError", "RemoteDisconnected", "IncompleteRead"})
 
 
+def bounded_kube_get(deadline, send, *, timeout=None, service="the Kubernetes API"):
+    """One Kubernetes GET under the run's deadline, whichever client makes it.
+
+    ``send((connect, read))`` makes one attempt with those timeouts (capped by what is left
+    of ``deadline``) and returns its response (``status``, headers, ``read()``). GETs that
+    meet a transient failure (429/5xx, honouring Retry-After; a reset; a timeout) are
+    retried while the deadline fits; the last 429/5xx is returned, as it says what refused
+    us. meshca's own client (collectors/kubehttp.py) and the kubernetes package's
+    (kube_api_client) both go through here, so there is one retry rule.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        deadline.check(service)
+        try:
+            response = send(_capped(timeout, deadline))
+        except Exception as error:  # pylint: disable=broad-except
+            if attempt >= ATTEMPTS or not _transient_kube_error(error):
+                raise
+            if not deadline.fits(backoff(attempt)):
+                raise DeadlineExceeded(deadline.cut(service, _reason(error))) from error
+            time.sleep(backoff(attempt))
+            continue
+        if response.status not in RETRY_STATUSES or attempt >= ATTEMPTS:
+            return response
+        # urllib3's response has .headers; the kubernetes package's RESTResponse getheaders().
+        headers = getattr(response, "headers", None) or response.getheaders()
+        retry_after = retry_after_seconds(headers.get("Retry-After"))
+        wait = retry_after if retry_after is not None else backoff(attempt)
+        if not deadline.fits(wait):
+            return response
+        response.read()
+        time.sleep(wait)
+
+
 def kube_api_client(configuration, deadline, service="the Kubernetes API"):
-    """A kubernetes ApiClient whose every call is bounded by ``deadline``: each attempt's
-    (connect, read) timeout is capped by what is left, and GETs that meet a transient
-    failure (429/5xx, honouring Retry-After; a reset; a timeout) are retried while it fits.
+    """A kubernetes ApiClient whose every call is bounded by ``deadline``: GETs follow
+    bounded_kube_get's retry rule; other methods get one attempt with capped timeouts.
     urllib3's own retries are off, so there is one retry rule."""
     from kubernetes import client
 
     class DeadlineApiClient(client.ApiClient):
         def call_api(self, method, url, header_params=None, body=None, post_params=None,  # pylint: disable=too-many-arguments
                      _request_timeout=None):
-            attempt = 0
-            while True:
-                attempt += 1
+            def attempt(timeout):
+                return client.ApiClient.call_api(self, method, url, header_params, body, post_params,
+                                                 _request_timeout=timeout)
+            if method != "GET":
                 deadline.check(service)
-                timeout = _capped(_request_timeout, deadline)
-                try:
-                    response = super().call_api(method, url, header_params, body, post_params,
-                                                _request_timeout=timeout)
-                except Exception as error:  # pylint: disable=broad-except
-                    if method != "GET" or attempt >= ATTEMPTS or not _transient_kube_error(error):
-                        raise
-                    if not deadline.fits(backoff(attempt)):
-                        raise DeadlineExceeded(deadline.cut(service, _reason(error))) from error
-                    time.sleep(backoff(attempt))
-                    continue
-                if method != "GET" or response.status not in RETRY_STATUSES or attempt >= ATTEMPTS:
-                    return response
-                retry_after = retry_after_seconds(response.getheader("Retry-After"))
-                wait = retry_after if retry_after is not None else backoff(attempt)
-                if not deadline.fits(wait):
-                    return response  # the 429/5xx is the answer, and says what refused us
-                response.read()
-                time.sleep(wait)
+                return attempt(_capped(_request_timeout, deadline))
+            return bounded_kube_get(deadline, attempt, timeout=_request_timeout, service=service)
 
     configuration.retries = 0
     return DeadlineApiClient(configuration)

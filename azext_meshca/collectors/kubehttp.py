@@ -7,7 +7,8 @@ plain GET whose JSON it parses itself (collectors/cluster.py), so what it needs 
 connection pool with the kubeconfig's TLS settings and credentials, and one retry rule.
 
 Kubeconfigs this client does not understand (an ``exec`` or ``auth-provider`` user, a
-``proxy-url``) are handed to the ``kubernetes`` package instead (``open_client``), so they
+``proxy-url``) are handed to the ``kubernetes`` package instead (``PackageClient``, built by
+collectors/cluster.py ``_api_client``), so they
 behave as kubectl and the Python client make them behave.
 
 Field names follow client-go's kubeconfig types (kubernetes/client-go
@@ -21,11 +22,9 @@ import base64
 import os
 import ssl
 import tempfile
-import time
 from urllib.parse import urlencode, urlsplit
 
-from azext_meshca.collectors.deadline import (ATTEMPTS, RETRY_STATUSES, Deadline, DeadlineExceeded, _capped, _reason,
-                                              _transient_kube_error, backoff, retry_after_seconds)
+from azext_meshca.collectors.deadline import Deadline, bounded_kube_get
 
 SERVICE = "the Kubernetes API"
 # User and cluster fields only the kubernetes package handles.
@@ -162,38 +161,22 @@ class KubeHttpClient:  # pylint: disable=too-few-public-methods  # one verb is a
     def get(self, path, query=None, text=False, timeout=None):
         """(status, body bytes) of GET ``path``; non-2xx raises KubeApiError.
 
-        Transient failures (429/5xx honouring Retry-After, a reset, a timeout) are retried
-        while the deadline allows, each attempt's timeouts capped by what is left: the same
-        rule deadline.kube_api_client applies to the kubernetes package.
+        Transient failures are retried while the deadline allows, by the one rule both
+        clients follow (deadline.bounded_kube_get).
         """
         import urllib3
         pairs = [(key, value) for key, value in (query or {}).items() if value is not None]
         url = self.host + path + (f"?{urlencode(pairs)}" if pairs else "")
         headers = dict(self._headers, Accept="*/*" if text else "application/json")
-        attempt = 0
-        while True:
-            attempt += 1
-            self._deadline.check(SERVICE)
-            connect, read = _capped(timeout, self._deadline)
-            try:
-                response = self._pool.request("GET", url, headers=headers, redirect=False,
-                                              timeout=urllib3.Timeout(connect=connect, read=read))
-            except Exception as error:  # pylint: disable=broad-except
-                if attempt >= ATTEMPTS or not _transient_kube_error(error):
-                    raise
-                if not self._deadline.fits(backoff(attempt)):
-                    raise DeadlineExceeded(self._deadline.cut(SERVICE, _reason(error))) from error
-                time.sleep(backoff(attempt))
-                continue
-            if response.status in RETRY_STATUSES and attempt < ATTEMPTS:
-                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-                wait = retry_after if retry_after is not None else backoff(attempt)
-                if self._deadline.fits(wait):
-                    time.sleep(wait)
-                    continue
-            if not 200 <= response.status <= 299:
-                raise KubeApiError(response.status, response.reason, response.data.decode("utf-8", "replace"))
-            return response.status, response.data
+
+        def attempt(timeouts):
+            connect, read = timeouts
+            return self._pool.request("GET", url, headers=headers, redirect=False,
+                                      timeout=urllib3.Timeout(connect=connect, read=read))
+        response = bounded_kube_get(self._deadline, attempt, timeout=timeout, service=SERVICE)
+        if not 200 <= response.status <= 299:
+            raise KubeApiError(response.status, response.reason, response.data.decode("utf-8", "replace"))
+        return response.status, response.data
 
 
 class PackageClient:  # pylint: disable=too-few-public-methods  # the same one verb as KubeHttpClient
