@@ -26,11 +26,9 @@ from azext_meshca.snapshot import collected, collection_error, new_snapshot, ok_
 
 # What the later reads import, loaded while the cluster read waits on ARM: the
 # kubeconfig's parser right after the cluster read, the Key Vault client one round trip
-# later. The vault and role-assignment reads are plain ARM GETs (collectors/azure.py
-# ``arm_get_json``) and the Kubernetes reads go through collectors/kubehttp.py, so
-# neither imports an SDK of its own.
-PRELOADED_MODULES = ("azure.core.rest", "azure.mgmt.core.exceptions")
-PRELOADED_KUBE_MODULES = ("yaml", "urllib3")
+# later. The vault and role-assignment reads (plain ARM GETs, collectors/azure.py
+# ``arm_get_json``) and kubehttp's urllib3 use what az itself has already loaded.
+PRELOADED_KUBE_MODULES = ("yaml",)
 PRELOADED_LATER_MODULES = ("azure.keyvault.secrets", "cryptography.x509")
 # The other secret reads wait at most this long for the first to elicit the vault's
 # authentication challenge (it ends sooner: read_secret's calls are bounded too).
@@ -164,8 +162,9 @@ def collect_snapshot(cli_ctx, resource_group, cluster_name, *, revisions=None, s
         snapshot["options"]["viaRunCommand"] = True
     progress(f"reading cluster {cluster_name}, then the vault, role assignments, secrets and in-cluster objects")
     graph = Graph()
-    graph.add("preload", lambda: _preload(PRELOADED_MODULES + (() if skip_cluster else PRELOADED_KUBE_MODULES)
-                                          + PRELOADED_LATER_MODULES))
+    # --via-run-command reads the cluster through ARM, with neither a kubeconfig nor kubehttp.
+    direct_kube = not skip_cluster and not via_run_command
+    graph.add("preload", lambda: _preload((PRELOADED_KUBE_MODULES if direct_kube else ()) + PRELOADED_LATER_MODULES))
     graph.add("cluster", lambda: azure_collectors.read_cluster(cli_ctx, resource_group, cluster_name))
     graph.add("plan", lambda item: _plan(item, revisions), needs=("cluster",))
     graph.add("vault", lambda plan: _vault_node(cli_ctx, plan), needs=("plan",))
