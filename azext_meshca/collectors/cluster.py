@@ -167,13 +167,16 @@ def _get(api, path, query=None, text=False):
     """GET one API path: the parsed JSON body (or the text, for logs).
 
     Raises kubehttp.KubeApiError for an answer other than 2xx, so ``describe_error`` and
-    ``_not_found`` read every failure alike.
+    ``_not_found`` read every failure alike. A log may come back as text already: the
+    run-command replay's keeps the size the API server returned (runcommand.ReplayedText).
     """
     _, body = api.get(path, query, text=text, timeout=KUBE_TIMEOUT)
-    return body.decode("utf-8", "replace") if text else json.loads(body)
+    if not text:
+        return json.loads(body)
+    return body if isinstance(body, str) else body.decode("utf-8", "replace")
 
 
-def _namespaced(namespace, plural, name="", group=""):
+def namespaced_path(namespace, plural, name="", group=""):
     """The API path of a namespaced resource (core when ``group`` is empty)."""
     root = "/apis/" + group if group else "/api/v1"
     path = f"{root}/namespaces/{quote(namespace, safe='')}/{plural}"
@@ -285,7 +288,7 @@ def read_istiod_pods(api, revisions=None):
     selector = "app=istiod"
     if revisions:
         selector += f",istio.io/rev in ({','.join(revisions)})"
-    return _paged(api, _namespaced(ISTIO_NAMESPACE, "pods"), _istiod_pod, labelSelector=selector)
+    return _paged(api, namespaced_path(ISTIO_NAMESPACE, "pods"), _istiod_pod, labelSelector=selector)
 
 
 def read_istiod_deployments(api, revisions):
@@ -301,7 +304,7 @@ def read_istiod_deployments(api, revisions):
 def _object(api, plural, name, group=""):
     """One object (JSON) from aks-istio-system, or None when it does not exist."""
     try:
-        return _get(api, _namespaced(ISTIO_NAMESPACE, plural, name, group))
+        return _get(api, namespaced_path(ISTIO_NAMESPACE, plural, name, group))
     except Exception as error:  # pylint: disable=broad-except
         if _not_found(error):
             return None
@@ -328,7 +331,7 @@ def read_events(api):
     from azext_meshca.collectors.graph import fan_out
 
     def events_with(reason):
-        return _paged(api, _namespaced(ISTIO_NAMESPACE, "events"), _event_entry, fieldSelector="reason=" + reason)
+        return _paged(api, namespaced_path(ISTIO_NAMESPACE, "events"), _event_entry, fieldSelector="reason=" + reason)
 
     events = [event for found in fan_out(events_with, MOUNT_EVENT_REASONS) for event in found]
     return [event for event in events if (event["involvedName"] or "").startswith("istiod")]
@@ -350,7 +353,7 @@ def _event_entry(event):
 
 
 def _pod_log(api, pod_name, namespace, limit_bytes, *, container=None, tail_lines=None):
-    text = _get(api, _namespaced(namespace, "pods", pod_name) + "/log",
+    text = _get(api, namespaced_path(namespace, "pods", pod_name) + "/log",
                 {"container": container, "tailLines": tail_lines, "limitBytes": limit_bytes}, text=True)
     return _lines(text)
 
@@ -370,7 +373,7 @@ def _head_and_tail_log(api, pod_name, namespace, container):
     be cut mid-way and is dropped; head and tail may overlap on a log of middling size,
     which repeats lines in order and changes no verdict.
     """
-    head_text = _get(api, _namespaced(namespace, "pods", pod_name) + "/log",
+    head_text = _get(api, namespaced_path(namespace, "pods", pod_name) + "/log",
                      {"container": container, "limitBytes": ISTIOD_HEAD_BYTES}, text=True) or ""
     head = _lines(head_text)
     if (getattr(head_text, "source_bytes", None) or len(head_text.encode("utf-8"))) < ISTIOD_HEAD_BYTES:
@@ -393,7 +396,7 @@ def read_provider_logs(api, nodes):
     from azext_meshca.collectors.graph import fan_out
 
     def node_logs(node):
-        pods = _paged(api, _namespaced(CSI_NAMESPACE, "pods"), lambda pod: pod["metadata"]["name"],
+        pods = _paged(api, namespaced_path(CSI_NAMESPACE, "pods"), lambda pod: pod["metadata"]["name"],
                       labelSelector="app=secrets-store-provider-azure", fieldSelector="spec.nodeName=" + node)
         return [{"pod": name, "node": node,
                  "lines": _pod_log(api, name, CSI_NAMESPACE, PROVIDER_LOG_BYTES, tail_lines=PROVIDER_LOG_LINES)}
@@ -531,7 +534,7 @@ def read_cronjob_logs(api, cronjobs):
         return []
 
     def pods_of(job):
-        return _paged(api, _namespaced(ISTIO_NAMESPACE, "pods"),
+        return _paged(api, namespaced_path(ISTIO_NAMESPACE, "pods"),
                       lambda pod: (pod["metadata"].get("creationTimestamp") or "", pod["metadata"]["name"]),
                       labelSelector="job-name=" + job)
 

@@ -30,6 +30,7 @@ import re
 import secrets
 from urllib.parse import quote, urlencode, urlsplit
 
+from azext_meshca.collectors import cluster as kube
 from azext_meshca.snapshot import collected, collection_error
 
 # 512 KB is what AKS returns at most (see above); bodies stay well under it, and the
@@ -70,8 +71,9 @@ STATUS_OF_REASON = {
 _SERVER_ERROR = re.compile(r"Error from server \((\w+)\):\s*(.*)", re.S)
 
 
-class RunCommandGap(Exception):
-    """A GET the run-command output does not answer; carries its collection error."""
+class RunCommandError(Exception):
+    """What went wrong on this path (the command did not run or complete, or its output
+    does not answer a GET), already worded: describe_error passes its collection error on."""
 
     def __init__(self, error):
         super().__init__(error["reason"])
@@ -158,12 +160,6 @@ printf '%s\n' @MARKERS@ > "$T/markers"
 """
 
 
-def _ns_path(namespace, plural, name="", group=""):
-    """The API path cluster.py reads (its _namespaced)."""
-    from azext_meshca.collectors import cluster as kube
-    return kube._namespaced(namespace, plural, name, group)  # pylint: disable=protected-access
-
-
 def _get_line(path, budget, query=None, paged=False):
     """One static GET of the script (``paged``: with its next pages)."""
     key = request_key(path, query)
@@ -172,7 +168,6 @@ def _get_line(path, budget, query=None, paged=False):
 
 def build_script(revisions, nonce=None):
     """The shell script run in the command pod, and its nonce."""
-    from azext_meshca.collectors import cluster as kube
     from azext_meshca.plugin import MOUNT_EVENT_REASONS
     nonce = nonce or secrets.token_hex(8)
     revisions = list(revisions or [])
@@ -183,16 +178,16 @@ def build_script(revisions, nonce=None):
              .replace("@MARKERS@", " ".join(_q(marker) for marker in kube.ISTIOD_CA_MARKERS))]
     lines.append(_get_line("/version", BUDGETS["version"]))
     selector = "app=istiod" + (f",istio.io/rev in ({','.join(revisions)})" if revisions else "")
-    lines.append(_get_line(_ns_path(ns, "pods"), BUDGETS["istiodPods"],
+    lines.append(_get_line(kube.namespaced_path(ns, "pods"), BUDGETS["istiodPods"],
                            [("labelSelector", selector), ("limit", kube.PAGE_SIZE)], paged=True))
     for revision in revisions:
         for plural, name, group, budget in (
                 ("deployments", "istiod-" + revision, "apps/v1", BUDGETS["deployment"]),
                 ("secretproviderclasses", "istio-spc-" + revision, "secrets-store.csi.x-k8s.io/v1", BUDGETS["spc"]),
                 ("cronjobs", "istio-cert-validator-cronjob-" + revision, "batch/v1", BUDGETS["cronjob"])):
-            lines.append(_get_line(_ns_path(ns, plural, name, group), budget))
+            lines.append(_get_line(kube.namespaced_path(ns, plural, name, group), budget))
     for reason in MOUNT_EVENT_REASONS:
-        lines.append(_get_line(_ns_path(ns, "events"), BUDGETS["events"],
+        lines.append(_get_line(kube.namespaced_path(ns, "events"), BUDGETS["events"],
                                [("fieldSelector", "reason=" + reason), ("limit", kube.PAGE_SIZE)], paged=True))
     lines.append(_cacerts_block(ns))
     lines.append(_root_configmaps_block())
@@ -207,7 +202,7 @@ def build_script(revisions, nonce=None):
 def _cacerts_block(ns):
     """The cacerts secret as {"data": {...}} with ca-key.pem's value left empty: its key
     is listed (the checks read the key names), its bytes never leave the pod."""
-    key = request_key(_ns_path(ns, "secrets", "cacerts"))
+    key = request_key(kube.namespaced_path(ns, "secrets", "cacerts"))
     template = '{{range $k, $v := .data}}{{$k}}|{{if ne $k "ca-key.pem"}}{{$v}}{{end}}{{"\\n"}}{{end}}'
     return f"""k get secret cacerts -n {_q(ns)} -o go-template={_q(template)} > "$T/s" 2> "$T/e"; rc=$?
 if [ "$rc" = 0 ]; then
@@ -220,7 +215,6 @@ emit {_q(key)} "$rc" "$T/b" "$(wc -c < "$T/b" | tr -d ' ')" {BUDGETS['cacerts']}
 def _root_configmaps_block():
     """Every namespace's istio-ca-root-cert, each distinct PEM once: ``P <quoted PEM>``
     then ``N <namespace>`` lines (parse_output rebuilds the list the collector reads)."""
-    from azext_meshca.collectors import cluster as kube
     query = [("fieldSelector", "metadata.name=" + kube.ROOT_CONFIGMAP), ("limit", kube.ROOT_CONFIGMAP_PAGE_SIZE)]
     key = request_key("/api/v1/configmaps", query)
     template = ('{{range .items}}{{if .data}}{{printf "%q" (index .data "root-cert.pem")}}{{else}}""{{end}}'
@@ -237,8 +231,7 @@ def _istiod_logs_block(ns, selector):
     """Head (and, when the head is full, tail) of each Running istiod pod's discovery log,
     filtered to the CA lines in the pod. A full head's last line is dropped before the
     filter and an empty line stands in for it, which cluster.py drops in its place."""
-    from azext_meshca.collectors import cluster as kube
-    path = _ns_path(ns, "pods", "@POD@") + "/log"
+    path = kube.namespaced_path(ns, "pods", "@POD@") + "/log"
     head = _shell_key(path, [("container", "discovery"), ("limitBytes", kube.ISTIOD_HEAD_BYTES)], "pod")
     tail = _shell_key(path, [("container", "discovery"), ("limitBytes", kube.ISTIOD_LOG_BYTES),
                              ("tailLines", kube.ISTIOD_LOG_LINES)], "pod")
@@ -266,12 +259,11 @@ done < "$T/run\""""
 def _provider_block(ns, csi):
     """The nodes of istiod's pods and of its mount events (sorted, at most
     MAX_PROVIDER_NODES, as provider_nodes does), their provider pods and those logs."""
-    from azext_meshca.collectors import cluster as kube
     from azext_meshca.plugin import MOUNT_EVENT_REASONS
-    pods_key = _shell_key(_ns_path(csi, "pods"),
+    pods_key = _shell_key(kube.namespaced_path(csi, "pods"),
                           [("labelSelector", "app=secrets-store-provider-azure"),
                            ("fieldSelector", "spec.nodeName=@NODE@"), ("limit", kube.PAGE_SIZE)], "node")
-    log_key = _shell_key(_ns_path(csi, "pods", "@POD@") + "/log",
+    log_key = _shell_key(kube.namespaced_path(csi, "pods", "@POD@") + "/log",
                          [("limitBytes", kube.PROVIDER_LOG_BYTES), ("tailLines", kube.PROVIDER_LOG_LINES)], "pod")
     involved = '{{range .items}}{{.involvedObject.name}}|{{.source.host}}|{{.reportingInstance}}{{"\\n"}}{{end}}'
     events = "\n".join(
@@ -298,10 +290,9 @@ def _cronjob_block(ns, revisions):
     """Each cert-validator cronjob's last Job (<cronjob>-<unix minutes of lastScheduleTime>,
     kubernetes pkg/controller/cronjob/utils.go getJobName, minutes computed in the shell
     from the civil date), the pods of those Jobs, and the newest pod's log."""
-    from azext_meshca.collectors import cluster as kube
-    pods_key = _shell_key(_ns_path(ns, "pods"),
+    pods_key = _shell_key(kube.namespaced_path(ns, "pods"),
                           [("labelSelector", "job-name=@JOB@"), ("limit", kube.PAGE_SIZE)], "job")
-    log_key = _shell_key(_ns_path(ns, "pods", "@POD@") + "/log",
+    log_key = _shell_key(kube.namespaced_path(ns, "pods", "@POD@") + "/log",
                          [("limitBytes", kube.CRONJOB_LOG_BYTES), ("tailLines", kube.CRONJOB_LOG_LINES)], "pod")
     created = '{{range .items}}{{.metadata.creationTimestamp}} {{.metadata.name}}{{"\\n"}}{{end}}'
     names = " ".join(_q("istio-cert-validator-cronjob-" + revision) for revision in revisions)
@@ -395,18 +386,6 @@ def parse_output(text, nonce):
     return Output(sections, complete, garbled, dropped)
 
 
-class _Response:  # pylint: disable=too-few-public-methods  # a record with kubehttp's read()
-    """One replayed answer: its status, reason and body bytes."""
-
-    def __init__(self, status, body, reason=""):
-        self.status = status
-        self.reason = reason
-        self.data = body if isinstance(body, bytes) else str(body).encode("utf-8")
-
-    def read(self):
-        return self.data
-
-
 class ReplayApi:  # pylint: disable=too-few-public-methods  # the one verb of kubehttp's clients
     """Answers cluster._get's calls from a run-command Output with the ``get`` the
     direct clients have (collectors/kubehttp.py), so the collectors run unchanged."""
@@ -418,14 +397,22 @@ class ReplayApi:  # pylint: disable=too-few-public-methods  # the one verb of ku
         self.facts = dict(facts or {})
 
     def get(self, path, query=None, text=False, timeout=None):  # pylint: disable=unused-argument
-        """(status, body) as KubeHttpClient.get gives them; non-2xx raises KubeApiError."""
+        """(status, body) as KubeHttpClient.get gives them, a log's body as ReplayedText;
+        an answer other than 2xx raises KubeApiError."""
         from azext_meshca.collectors.kubehttp import KubeApiError
-        response = self._answer(request_key(path, list((query or {}).items())))
-        if not 200 <= response.status <= 299:
-            raise KubeApiError(response.status, response.reason, response.data.decode("utf-8", "replace"))
-        return response.status, response.read()
+        url = request_key(path, list((query or {}).items()))
+        section = self._section(url)
+        if section.rc != 0:
+            raise KubeApiError(*_server_error(section))
+        if url.split("?")[0].endswith("/log"):
+            log = ReplayedText(section.body)
+            log.source_bytes = section.source_bytes
+            return 200, log
+        return 200, section.body.encode("utf-8")
 
-    def _answer(self, url):
+    def _section(self, url):
+        """The section answering ``url``; RunCommandError when the output has none (or
+        only a cut one) for it."""
         section = self.output.sections.get(url) or self._rebuilt(url)
         if section is None:
             if not self.output.complete:
@@ -435,18 +422,12 @@ class ReplayApi:  # pylint: disable=too-few-public-methods  # the one verb of ku
                        f"{MAX_SECTIONS}")
             else:
                 why = "the run-command script did not read it"
-            raise RunCommandGap(collection_error(f"GET {_short(url)}: not answered ({why})", code=OUTPUT_CODE))
+            raise RunCommandError(collection_error(f"GET {_short(url)}: not answered ({why})", code=OUTPUT_CODE))
         if section.cut and (not section.body or not url.split("?")[0].endswith("/log")):
-            raise RunCommandGap(collection_error(
+            raise RunCommandError(collection_error(
                 f"GET {_short(url)}: its answer ({section.cut} bytes) was left out to keep the run-command output "
                 f"under AKS's {OUTPUT_CAP // 1024} KB cap", code=OUTPUT_CODE))
-        if section.rc != 0:
-            return _error_response(section)
-        if url.split("?")[0].endswith("/log"):
-            text = ReplayedText(section.body)
-            text.source_bytes = section.source_bytes
-            return _TextResponse(text)
-        return _Response(200, section.body)
+        return section
 
     def _rebuilt(self, url):
         """The root-configmap list, sent each distinct PEM once, as the list JSON."""
@@ -456,31 +437,6 @@ class ReplayApi:  # pylint: disable=too-few-public-methods  # the one verb of ku
         rebuilt = Section(key=url, rc=section.rc, source_bytes=section.source_bytes, cut=section.cut,
                           stderr=section.stderr, body=_configmap_list(section.body))
         return rebuilt
-
-
-class _TextResponse(_Response):  # pylint: disable=too-few-public-methods
-    """A log answer whose decoded text keeps the API's size (ReplayedText)."""
-
-    def __init__(self, text):
-        super().__init__(200, text)
-        self._text = text
-
-    def read(self):
-        return _Decodes(self._text)
-
-
-class _Decodes(bytes):
-    """bytes whose decode() gives back the ReplayedText (cluster._get decodes the body)."""
-
-    text = ""
-
-    def __new__(cls, text):
-        made = super().__new__(cls, str(text).encode("utf-8"))
-        made.text = text
-        return made
-
-    def decode(self, *args, **kwargs):  # pylint: disable=unused-argument
-        return self.text
 
 
 def _configmap_list(body):
@@ -499,17 +455,17 @@ def _configmap_list(body):
     return json.dumps({"items": items, "metadata": {}})
 
 
-def _error_response(section):
-    """kubectl's error for a GET as the API's answer: status from its StatusReason."""
+def _server_error(section):
+    """(status, reason, Status body) of kubectl's "Error from server (<StatusReason>)" for
+    a GET, the status from its StatusReason; RunCommandError when kubectl got no answer."""
     import json
     match = _SERVER_ERROR.search(section.stderr or "")
     if match:
         reason, message = match.group(1), match.group(2).strip()
-        status = STATUS_OF_REASON.get(reason, 500)
-        return _Response(status, json.dumps({"kind": "Status", "message": message}), reason)
+        return STATUS_OF_REASON.get(reason, 500), reason, json.dumps({"kind": "Status", "message": message})
     detail = (section.stderr or "").strip() or f"kubectl exited with {section.rc}"
-    raise RunCommandGap(collection_error(f"GET {_short(section.key)} in the command pod failed: {detail}"[:300],
-                                         code="CannotConnect"))
+    raise RunCommandError(collection_error(f"GET {_short(section.key)} in the command pod failed: {detail}"[:300],
+                                           code="CannotConnect"))
 
 
 def _short(url):
@@ -531,8 +487,8 @@ def run_client(cli_ctx, target, plan):
     script, nonce = build_script(revisions)
     try:
         result = _invoke(cli_ctx, target, cluster, script)
-    except _Failed as failed:
-        return None, None, collected(error=failed.error), revisions
+    except RunCommandError as failed:
+        return None, None, collected(error=failed.collection_error), revisions
     except Exception as error:  # pylint: disable=broad-except
         return None, None, collected(error=classify_arm_error(error)), revisions
     output = parse_output(result.get("logs") or "", nonce)
@@ -550,12 +506,6 @@ def pod_command(script):
     return (f"f=\"${{TMPDIR:-/tmp}}/meshca-$$.sh\"; cat > \"$f\" <<'MESHCA_SCRIPT_END'\n{script}MESHCA_SCRIPT_END\n"
             f"if command -v timeout >/dev/null 2>&1; then timeout {COMMAND_SECONDS} sh \"$f\"; else sh \"$f\"; fi; "
             "status=$?; rm -f \"$f\"; exit $status\n")
-
-
-class _Failed(Exception):
-    def __init__(self, error):
-        super().__init__(error["reason"])
-        self.error = error
 
 
 def _invoke(cli_ctx, target, cluster, script):
@@ -582,7 +532,7 @@ def _invoke(cli_ctx, target, cluster, script):
                                       polling_interval=POLL_SECONDS, retry_total=0, **ARM_CALL_OPTIONS)
     poller.wait(timeout=max(1.0, deadline.remaining()))
     if not poller.done():
-        raise _Failed(collection_error(
+        raise RunCommandError(collection_error(
             f"the run-command did not finish within the run's --timeout of {deadline.seconds} s (it may still be "
             "running in the cluster)", code=FAILED_CODE))
     result = poller.result()
@@ -591,15 +541,15 @@ def _invoke(cli_ctx, target, cluster, script):
               "reason": getattr(result, "reason", None)}
     command = f" (command {answer['id']})" if answer["id"] else ""
     if answer["state"].lower() == "failed":
-        raise _Failed(collection_error(f"the run-command{command} failed: {answer['reason'] or 'no reason given'}",
-                                       code=FAILED_CODE))
+        reason = answer["reason"] or "no reason given"
+        raise RunCommandError(collection_error(f"the run-command{command} failed: {reason}", code=FAILED_CODE))
     if answer["exitCode"] not in (0, None):
         if answer["exitCode"] in (124, 137):  # timeout(1)'s status, or killed
             why = f"it timed out in the command pod after at most {COMMAND_SECONDS} s"
         else:
             why = f"its last line: {_last_line(answer['logs'])}"
-        raise _Failed(collection_error(f"the run-command{command} script exited with {answer['exitCode']} ({why})",
-                                       code=FAILED_CODE))
+        raise RunCommandError(collection_error(
+            f"the run-command{command} script exited with {answer['exitCode']} ({why})", code=FAILED_CODE))
     return answer
 
 
