@@ -1,6 +1,7 @@
-"""In-cluster collectors, through the Kubernetes API with the ``kubernetes`` client.
+"""In-cluster collectors, through the Kubernetes API.
 
-Each ``read_*`` takes an ApiClient and returns a ``collected`` item. Secrets are reduced
+Each ``read_*`` takes a client (anything with kubehttp's ``get``: KubeHttpClient,
+PackageClient or the run-command replay) and returns a ``collected`` item. Secrets are reduced
 to fingerprints as soon as they are read; istiod's logs are cut down to the CA-related
 lines; every call is bounded by a timeout, every list is paginated and every log read is
 bounded in lines and bytes.
@@ -10,9 +11,9 @@ The number of requests does not grow with the cluster: lists are narrowed on the
 istiod or that kubelet's mount events name, and lists that grow with the cluster (one
 istio-ca-root-cert per namespace) are reduced page by page.
 
-Every read is a plain GET through ``ApiClient.call_api`` and parsed as JSON: the
-client's generated API classes are not used, because importing them (CoreV1Api alone
-pulls in hundreds of model modules) costs more CPU than all of diagnose's reads.
+Every read is a plain GET (``_get``) parsed as JSON here: the kubernetes package's
+generated API classes are not used, because importing them (CoreV1Api alone pulls in
+hundreds of model modules) costs more CPU than all of diagnose's reads.
 ``add_cluster_nodes`` lays the reads out as a dependency graph (collectors/graph.py).
 """
 
@@ -67,7 +68,7 @@ ISTIOD_CA_MARKERS = (
 
 def open_kube(cli_ctx, resource_group, cluster_name, cluster, *, kubeconfig=None, context=None,
               subscription_id=None):
-    """An ApiClient for the cluster, plus a collected item that says how it was reached.
+    """A client for the cluster (see _api_client), plus a collected item that says how it was reached.
 
     With --kubeconfig the user's file is used as is. Otherwise the user credential
     comes from ARM; for AAD clusters its kubelogin exec entry is replaced by a token
@@ -83,7 +84,7 @@ def open_kube(cli_ctx, resource_group, cluster_name, cluster, *, kubeconfig=None
 
 def kube_client(cli_ctx, resource_group, cluster_name, cluster, *, kubeconfig=None, context=None,
                 subscription_id=None):
-    """(ApiClient, source, None), or (None, None, failed item) when no credentials came.
+    """(client, source, None), or (None, None, failed item) when no credentials came.
 
     Makes no request to the API server itself, so the first reads can start at once.
     """
