@@ -194,6 +194,98 @@ def test_private_key_errors_never_echo_the_key(good, make_input, kind):
         assert line not in text
 
 
+def _asn1_length(length):
+    if length < 0x80:
+        return bytes([length])
+    body = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def _asn1(tag, body):
+    return bytes([tag]) + _asn1_length(len(body)) + body
+
+
+def _asn1_integer(value):
+    return _asn1(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+def _rsa_key_pem(numbers, label="RSA PRIVATE KEY"):
+    """A PEM key holding exactly ``numbers``, consistent or not: its DER written out here
+    (RFC 8017 A.1.2 RSAPrivateKey; RFC 5208 PrivateKeyInfo), since cryptography refuses to
+    build some broken keys at all."""
+    import base64
+    public = numbers.public_numbers
+    values = (0, public.n, public.e, numbers.d, numbers.p, numbers.q, numbers.dmp1, numbers.dmq1, numbers.iqmp)
+    der = _asn1(0x30, b"".join(_asn1_integer(value) for value in values))
+    if label == "PRIVATE KEY":
+        rsa_encryption = _asn1(0x30, _asn1(0x06, bytes.fromhex("2a864886f70d010101")) + b"\x05\x00")
+        der = _asn1(0x30, _asn1_integer(0) + rsa_encryption + _asn1(0x04, der))
+    body = base64.encodebytes(der).replace(b"\n", b"")
+    lines = b"\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+    return b"-----BEGIN %s-----\n%s\n-----END %s-----\n" % (label.encode(), lines, label.encode())
+
+
+def _altered(numbers, **changes):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    fields = {name: getattr(numbers, name) for name in ("p", "q", "d", "dmp1", "dmq1", "iqmp")}
+    public = numbers.public_numbers
+    e, n = changes.pop("e", public.e), changes.pop("n", public.n)
+    fields.update(changes)
+    return rsa.RSAPrivateNumbers(public_numbers=rsa.RSAPublicNumbers(e, n), **fields)
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda k: {"dmp1": k.dmp1 + 2}, "a CRT exponent is wrong"),
+    (lambda k: {"dmq1": k.dmq1 + 2}, "a CRT exponent is wrong"),
+    (lambda k: {"iqmp": k.iqmp + 1}, "the CRT coefficient is wrong"),
+    (lambda k: {"d": k.d + 2}, "d is not the inverse of e"),
+    (lambda k: {"q": k.q + 2}, "p × q is not the modulus"),
+    (lambda k: {"p": 1}, "a prime is out of range"),
+    (lambda k: {"e": 65538}, "the public exponent is even or out of range"),
+    (lambda k: {"e": 2 ** 31 + 1}, "the public exponent is even or out of range"),
+], ids=["dP", "dQ", "qInv", "d", "q", "p-is-one", "even-e", "e-too-large"])
+@pytest.mark.parametrize("label", ["RSA PRIVATE KEY", "PRIVATE KEY"])
+def test_inconsistent_rsa_keys_are_refused_as_go_refuses_them(good, change, problem, label):
+    """Each relation Go's crypto/rsa checks when istiod loads ca-key (certs.rsa_key_problem)
+    refuses the key, as OpenSSL's check did before; the error names the relation only."""
+    numbers = certs.parse_private_key(good["ca-key"]).key.private_numbers()
+    data = _rsa_key_pem(_altered(numbers, **change(numbers)), label)
+    with pytest.raises(certs.CertFormatError) as caught:
+        certs.parse_private_key(data)
+    assert caught.value.kind == "bad-pem" and problem in caught.value.detail
+    assert str(numbers.p) not in str(caught.value) and str(numbers.d)[:40] not in str(caught.value)
+
+
+def test_composite_factors_load_as_in_go(good):
+    """Go never tests p and q for primality (certs.rsa_key_problem), so a key whose
+    "primes" are consistent but composite loads in istiod; meshca loads it too.
+    OpenSSL's RSA_check_key, which cryptography runs by default, refuses it."""
+    import math
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    numbers = certs.parse_private_key(good["ca-key"]).key.private_numbers()
+    e, q = 65537, numbers.q
+    p = next(3 * numbers.p + 2 * step for step in range(1000)  # odd, divisible by 3 or not prime
+             if math.gcd(e, (3 * numbers.p + 2 * step - 1) * (q - 1)) == 1 and (3 * numbers.p + 2 * step) % 3 == 0)
+    d = pow(e, -1, (p - 1) * (q - 1))
+    composite = rsa.RSAPrivateNumbers(p, q, d, d % (p - 1), d % (q - 1), pow(q, -1, p), rsa.RSAPublicNumbers(e, p * q))
+    data = _rsa_key_pem(composite)
+    with pytest.raises(ValueError):
+        serialization.load_pem_private_key(data, password=None)
+    assert certs.parse_private_key(data).algorithm == "RSA"
+
+
+def test_a_4096_bit_key_loads_without_a_primality_test():
+    """The cost that made this worth doing: OpenSSL's check of a 4096-bit key takes about
+    a quarter of a second; Go's relations take microseconds. Not a timing assertion:
+    the key parses, and its numbers pass rsa_key_problem."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    assert certs.parse_private_key(pem).key_size == 4096
+    assert certs.rsa_key_problem(key.private_numbers()) is None
+
+
 # --------------------------------------------------------------------------- describe
 
 def test_describe_the_recipe_intermediate(good):
