@@ -5,8 +5,10 @@ functions are pure and turn REST-shaped JSON into the snapshot schema
 (``azext_meshca/snapshot.py``), so they are tested without any network.
 """
 
+from urllib.parse import quote
+
 from azext_meshca import snapshot_schema
-from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_arm, cf_managed_clusters
+from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_arm
 from azext_meshca.access_model import within_vault
 from azext_meshca.collectors.errors import describe_error
 from azext_meshca.inputs import as_list, as_mapping
@@ -164,34 +166,27 @@ def normalise_role_assignment(raw):
     return result
 
 
-def _as_rest_dict(model):
-    """An SDK model's REST JSON, whichever generator made the SDK that az bundles.
-
-    AutoRest models (azure-mgmt-containerservice, -keyvault and -authorization in the az
-    releases before the TypeSpec SDKs) hold snake_case attributes with ``properties``
-    flattened away, and their ``as_dict()`` keeps that shape; ``serialize(keep_readonly=True)``
-    rebuilds the REST JSON, read-only fields such as the identity's objectId included
-    (msrest/serialization.py ``Model.serialize``). TypeSpec models (azure-cli 2.91) have no
-    ``serialize`` and are REST JSON already: ``as_dict()``.
-    """
-    if hasattr(model, "serialize"):
-        return model.serialize(keep_readonly=True)
-    return model.as_dict() if hasattr(model, "as_dict") else dict(model)
-
-
 def read_cluster(cli_ctx, resource_group, name, subscription_id=None):
+    """The managed cluster, as a plain ARM GET (``arm_get_json``): the SDK would build its
+    model from the same JSON only for diagnose to turn it back into JSON, CPU spent on the
+    critical path between the cluster read and the vault read that waits for it."""
+    from azure.cli.core.commands.client_factory import get_subscription_id
     try:
-        model = cf_managed_clusters(cli_ctx, subscription_id).get(resource_group, name, **ARM_CALL_OPTIONS)
-        return collected(normalise_cluster(_as_rest_dict(model)))
+        subscription = subscription_id or get_subscription_id(cli_ctx)
+        path = (f"/subscriptions/{subscription}/resourceGroups/{quote(resource_group, safe='')}"
+                f"/providers/Microsoft.ContainerService/managedClusters/{quote(name, safe='')}")
+        return collected(normalise_cluster(arm_get_json(cli_ctx, subscription_id, path, CLUSTER_API_VERSION)))
     except Exception as error:  # pylint: disable=broad-except
         return collected(error=describe_error(error))
 
 
 # REST versions of the reads made as plain GETs (arm_get_json): stable versions whose
 # bodies hold every field the normalisers read (azure-rest-api-specs
+# specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/2025-10-01/managedClusters.json;
 # specification/keyvault/resource-manager/Microsoft.KeyVault/stable/2023-07-01/keyvault.json;
 # specification/authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/
 # authorization-RoleAssignmentsCalls.json and authorization-RoleDefinitionsCalls.json).
+CLUSTER_API_VERSION = "2025-10-01"
 VAULT_API_VERSION = "2023-07-01"
 AUTHORIZATION_API_VERSION = "2022-04-01"
 # A role-assignment list is followed over at most this many pages (ARM pages hold 1,000

@@ -83,17 +83,23 @@ def open_kube(cli_ctx, resource_group, cluster_name, cluster, *, kubeconfig=None
 
 
 def kube_client(cli_ctx, resource_group, cluster_name, cluster, *, kubeconfig=None, context=None,
-                subscription_id=None):
+                subscription_id=None, user_kubeconfig=None):
     """(client, source, None), or (None, None, failed item) when no credentials came.
 
     Makes no request to the API server itself, so the first reads can start at once.
+    ``user_kubeconfig``: what ``read_user_kubeconfig`` already answered, if it was asked
+    before the cluster was read; otherwise the user credential is asked for here.
     """
     from azext_meshca.collectors.deadline import deadline_of
     deadline = deadline_of(cli_ctx)
     try:
         if kubeconfig:
             return _api_client(context=context, config_file=kubeconfig, deadline=deadline), "kubeconfig", None
-        config_dict = _cluster_user_kubeconfig(cli_ctx, resource_group, cluster_name, subscription_id)
+        if user_kubeconfig is None:
+            user_kubeconfig = read_user_kubeconfig(cli_ctx, resource_group, cluster_name, subscription_id)
+        config_dict, failed = user_kubeconfig
+        if failed is not None:
+            return None, None, failed
         if (cluster or {}).get("aad") or _has_exec_user(config_dict):
             from azext_meshca._client_factory import aks_aad_token
             _use_token(config_dict, aks_aad_token(cli_ctx))
@@ -142,6 +148,18 @@ def reachable(api, source):
     except Exception as error:  # pylint: disable=broad-except
         return collected(error=describe_error(error))
     return collected({"source": source, "server": api.host})
+
+
+def read_user_kubeconfig(cli_ctx, resource_group, cluster_name, subscription_id=None):
+    """(kubeconfig dict, None) from ARM's listClusterUserCredential, or (None, failed item).
+
+    It needs only the cluster's name, not its properties, so diagnose asks for it beside
+    the cluster read (collectors/snapshot_builder.py): the in-cluster chain is its longest.
+    """
+    try:
+        return _cluster_user_kubeconfig(cli_ctx, resource_group, cluster_name, subscription_id), None
+    except Exception as error:  # pylint: disable=broad-except
+        return None, collected(error=describe_error(error))
 
 
 def _cluster_user_kubeconfig(cli_ctx, resource_group, cluster_name, subscription_id):

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
                                 "bench"))
 
 from diagnose_speed import scale_scenario  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from tests.e2e.test_diagnose_scenarios import diagnose  # noqa: E402  pylint: disable=wrong-import-position
+from tests.e2e.test_diagnose_scenarios import CLUSTER, diagnose  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.e2e
 SIZES = {"small": (3, 20, 50), "large": (1000, 5000, 20000)}
@@ -54,3 +54,23 @@ def test_requests_are_the_same_at_3_and_at_1000_nodes(sim_factory, tmp_path):
     assert small[:2] == large[:2]  # same exit status, same findings
     provider_logs = [line for line in small[2] if "/kube-system/pods/" in line and "/log" in line]
     assert len(provider_logs) == 1  # the node of istiod's pods only
+
+
+def test_the_user_credential_is_asked_for_beside_the_cluster_read(sim_factory):
+    """The in-cluster chain (credential, reads, provider pods, their logs) is diagnose's
+    longest, so its head does not wait for the cluster read it does not need: in the
+    request log, the listClusterUserCredential POST starts before the cluster GET has been
+    answered, and every in-cluster read starts after the POST's answer (an order of
+    events, not a timing)."""
+    with sim_factory.fresh("article-issue-1") as sim:
+        az = sim.az()
+        sim.log.clear()
+        proc = diagnose(az, "-o", "none")
+        entries = sim.requests()
+    assert "Traceback" not in proc.stderr
+    cluster_suffix = "/managedclusters/" + CLUSTER.lower()
+    cluster_get = next(entry for entry in entries
+                       if entry["method"] == "GET" and entry["path"].lower().endswith(cluster_suffix))
+    credential = next(entry for entry in entries if entry["path"].endswith("/listClusterUserCredential"))
+    assert credential["start"] < cluster_get["time"]
+    assert min(entry["start"] for entry in entries if entry["service"] == "kube") >= credential["time"]
