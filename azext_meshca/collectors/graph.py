@@ -1,8 +1,8 @@
 """A small dependency-graph executor for collection.
 
-diagnose's reads form a graph: the cluster first; then the vault, the role assignments
-and the kubeconfig, which need the cluster; then the secrets (need the vault) and the
-in-cluster objects (need the kubeconfig); then logs, which need pod names. Each read is
+diagnose's reads form a graph: the cluster and the user credential first; then the vault
+and the role assignments, which need the cluster; then the secrets (need the vault) and
+the in-cluster objects (need the kubeconfig); then logs, which need pod names. Each read is
 a node that names the nodes it needs; it starts the moment the last of them finishes,
 so the run takes as long as its longest chain (its critical path), not the sum of
 its stages.

@@ -2,11 +2,15 @@
 
     cluster ─┬─ vault ── secrets (4, concurrently)
              ├─ role assignments
-             └─ kubeconfig ─┬─ /version, istiod pods, deployments, FailedMount events,
-                            │  SecretProviderClasses, cacerts, istio-ca-root-cert, cronjobs
-                            ├─ istiod pods ── istiod logs
-                            ├─ istiod pods + events ── provider pods on their nodes ── logs
-                            └─ cronjobs ── last job's pod ── its log
+    user     │
+    credential ─┴─ kubeconfig ─┬─ /version, istiod pods, deployments, FailedMount events,
+                               │  SecretProviderClasses, cacerts, istio-ca-root-cert, cronjobs
+                               ├─ istiod pods ── istiod logs
+                               ├─ istiod pods + events ── provider pods on their nodes ── logs
+                               └─ cronjobs ── last job's pod ── its log
+
+The user credential (listClusterUserCredential) needs only the cluster's name, so it is
+asked for beside the cluster read; the kubeconfig client is made once both have answered.
 
 Every read starts the moment what it needs is known, so diagnose takes as long as the
 longest chain. Heavy SDK modules are imported on a thread of their own while the
@@ -24,12 +28,13 @@ from azext_meshca.collectors.graph import Graph, fan_out
 from azext_meshca.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS
 from azext_meshca.snapshot import collected, collection_error, new_snapshot, ok_data
 
-# What the later reads import, loaded while the cluster read waits on ARM: the
-# kubeconfig's parser right after the cluster read, the Key Vault client one round trip
-# later. The vault and role-assignment reads (plain ARM GETs, collectors/azure.py
-# ``arm_get_json``) and kubehttp's urllib3 use what az itself has already loaded.
+# What the later reads import, loaded on a thread of their own while the first reads
+# wait on ARM: the kubeconfig's parser right after the cluster read, the Key Vault
+# client and the key reader one round trip later. The vault and role-assignment reads
+# (plain ARM GETs, collectors/azure.py ``arm_get_json``) and kubehttp's urllib3 use what
+# az itself has already loaded.
 PRELOADED_KUBE_MODULES = ("yaml",)
-PRELOADED_LATER_MODULES = ("azure.keyvault.secrets", "cryptography.x509")
+PRELOADED_LATER_MODULES = ("azure.keyvault.secrets", "cryptography.x509", "azext_meshca.keyfacts")
 # The other secret reads wait at most this long for the first to elicit the vault's
 # authentication challenge (it ends sooner: read_secret's calls are bounded too).
 CHALLENGE_WAIT_SECONDS = 40
@@ -172,9 +177,17 @@ def collect_snapshot(cli_ctx, resource_group, cluster_name, *, revisions=None, s
     kube_node = None
     if not skip_cluster:
         from azext_meshca.collectors import cluster as kube_collectors
-        graph.add("kube.client", lambda plan: _kube_client_node(cli_ctx, snapshot["target"], plan, kubeconfig,
-                                                                context, via_run_command=via_run_command),
-                  needs=("plan",))
+        credentials = ()
+        if direct_kube and not kubeconfig:
+            # Asked for beside the cluster read, not after it: it needs only the cluster's
+            # name, and it heads the longest chain (kubeconfig, in-cluster reads, provider
+            # pods on istiod's nodes, their logs). If the cluster cannot be read, the answer
+            # is not used.
+            credentials = (graph.add("kube.credentials", lambda: kube_collectors.read_user_kubeconfig(
+                cli_ctx, resource_group, cluster_name)),)
+        graph.add("kube.client", lambda plan, *user_kubeconfig: _kube_client_node(
+            cli_ctx, snapshot["target"], plan, kubeconfig, context, via_run_command=via_run_command,
+            user_kubeconfig=user_kubeconfig[0] if user_kubeconfig else None), needs=("plan",) + credentials)
         kube_node = kube_collectors.add_cluster_nodes(graph, "kube.client")
     from azext_meshca.collectors.deadline import deadline_of
     results = graph.run(deadline_of(cli_ctx))
@@ -220,9 +233,10 @@ def _roles_node(cli_ctx, plan):
     return azure_collectors.read_role_assignments(cli_ctx, plan["vaultId"], plan["identityObjectId"])
 
 
-def _kube_client_node(cli_ctx, target, plan, kubeconfig, context, *, via_run_command=False):
+def _kube_client_node(cli_ctx, target, plan, kubeconfig, context, *, via_run_command=False, user_kubeconfig=None):
     """(api, source, failed, revisions) for the in-cluster reads; api None when the
-    cluster was not read or no credentials came."""
+    cluster was not read or no credentials came. ``user_kubeconfig``: the answer of the
+    kube.credentials node, when there is one."""
     from azext_meshca.collectors import cluster as kube_collectors
     if not plan:
         return None, None, collected(error=collection_error("the cluster was not read")), []
@@ -230,7 +244,8 @@ def _kube_client_node(cli_ctx, target, plan, kubeconfig, context, *, via_run_com
         from azext_meshca.collectors.runcommand import run_client
         return run_client(cli_ctx, target, plan)
     api, source, failed = kube_collectors.kube_client(cli_ctx, target["resourceGroup"], target["cluster"],
-                                                      plan["cluster"], kubeconfig=kubeconfig, context=context)
+                                                      plan["cluster"], kubeconfig=kubeconfig, context=context,
+                                                      user_kubeconfig=user_kubeconfig)
     return api, source, failed, plan["revisions"]
 
 

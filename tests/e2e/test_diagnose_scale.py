@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -58,19 +59,29 @@ def test_requests_are_the_same_at_3_and_at_1000_nodes(sim_factory, tmp_path):
 
 def test_the_user_credential_is_asked_for_beside_the_cluster_read(sim_factory):
     """The in-cluster chain (credential, reads, provider pods, their logs) is diagnose's
-    longest, so its head does not wait for the cluster read it does not need: in the
-    request log, the listClusterUserCredential POST starts before the cluster GET has been
-    answered, and every in-cluster read starts after the POST's answer (an order of
-    events, not a timing)."""
+    longest, so its head does not wait for the cluster read it does not need.
+
+    The simulator holds the cluster GET until the listClusterUserCredential POST has been
+    answered (at most 10 s): if diagnose sent the POST only after the cluster's answer,
+    the POST would start after the GET ended. An order of events in the request log,
+    not a timing."""
+    def credential_answered():
+        return any(entry["path"].endswith("/listClusterUserCredential") for entry in sim.requests())
+
+    def hold_until_credential_answered(_request):
+        deadline = time.monotonic() + 10
+        while not credential_answered() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     with sim_factory.fresh("article-issue-1") as sim:
         az = sim.az()
         sim.log.clear()
+        sim.before_next("GET", "/managedClusters/" + CLUSTER + "$", hold_until_credential_answered)
         proc = diagnose(az, "-o", "none")
         entries = sim.requests()
     assert "Traceback" not in proc.stderr
-    cluster_suffix = "/managedclusters/" + CLUSTER.lower()
     cluster_get = next(entry for entry in entries
-                       if entry["method"] == "GET" and entry["path"].lower().endswith(cluster_suffix))
+                       if entry["method"] == "GET" and entry["path"].endswith("/managedClusters/" + CLUSTER))
     credential = next(entry for entry in entries if entry["path"].endswith("/listClusterUserCredential"))
     assert credential["start"] < cluster_get["time"]
     assert min(entry["start"] for entry in entries if entry["service"] == "kube") >= credential["time"]
