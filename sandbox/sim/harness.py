@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import threading
 import time
+from urllib.parse import urlsplit
 
 from sandbox.sim import proxytrap
 from sandbox.sim.arm import ArmService
@@ -27,6 +28,11 @@ CLOUD_NAME = "Loop"
 KEYVAULT_DNS_SUFFIX = ".vault.loop.test"
 
 
+def vault_uri_for(vault_name):
+    """A vault's URI in the Loop cloud: its name under the cloud's Key Vault DNS suffix."""
+    return f"https://{vault_name.lower()}{KEYVAULT_DNS_SUFFIX}/"
+
+
 class SimulatorEnv:
     """A running simulator for one scenario (use as a context manager or call stop())."""
 
@@ -36,7 +42,9 @@ class SimulatorEnv:
         self.scenario = self.world.name
         self.log = RequestLog()
         self.faults = FaultInjector()
-        self.proxy = proxytrap.global_trap()
+        # This simulator's own trap: it tunnels each vault's name to its listener and
+        # refuses (and records in the process-wide trap) everything else.
+        self.proxy = proxytrap.ProxyTrap(parent=proxytrap.global_trap())
         self.tmpdir = tempfile.mkdtemp(prefix="meshca-sim-%s-" % self.scenario)
         self.servers = {}
         self._azs = []
@@ -71,9 +79,12 @@ class SimulatorEnv:
         for key, vault in world.vaults.items():
             name = "kv:" + vault["name"]
             server = SimServer(name, None, self.log, self.faults, tls)
-            server.service = KeyVaultService(world, vault["name"], lambda: self.aad_url,
-                                             lambda s=server: s.url + "/")
-            vault["properties"]["vaultUri"] = server.url + "/"
+            # Reached by name, https://<name>.vault.loop.test/, as a vault in Azure is
+            # (https://<name>.vault.azure.net/): the trap tunnels that host to the listener.
+            uri = vault_uri_for(vault["name"])
+            server.service = KeyVaultService(world, vault["name"], lambda: self.aad_url, lambda u=uri: u)
+            vault["properties"]["vaultUri"] = uri
+            self.proxy.add_route(urlsplit(uri).hostname + ":443", server.port)
             self.servers[name] = server
         world.endpoints.update(arm=self.arm_url, aad=self.aad_url, msi=self.msi_url, kube=self.kube_url)
 
@@ -220,8 +231,7 @@ class SimulatorEnv:
         """ARM reports ``url`` as the vault's vaultUri (None: the simulated data plane)."""
         vault = self.world.vaults[vault_name.lower()] if vault_name.lower() in self.world.vaults else next(
             item for item in self.world.vaults.values() if item["name"].lower() == vault_name.lower())
-        server = self.servers["kv:" + vault["name"]]
-        vault["properties"]["vaultUri"] = (url.rstrip("/") + "/") if url else server.url + "/"
+        vault["properties"]["vaultUri"] = (url.rstrip("/") + "/") if url else vault_uri_for(vault["name"])
 
     def make_kube_unreachable(self):
         """Close the Kubernetes API's listening socket: new connections are refused."""
@@ -246,6 +256,7 @@ class SimulatorEnv:
         for stopper in stoppers:
             stopper.join()
         self.servers.clear()
+        self.proxy.close()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def __enter__(self):

@@ -27,10 +27,10 @@ class KeyVaultService:
 
     def handle(self, req):
         if "authorization" not in req.headers:
-            return self._challenge()
+            return self._challenge(req)
         if req.principal is None:
             return json_error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.",
-                              headers=self._challenge_headers())
+                              headers=self._challenge_headers(req))
         if req.method != "GET":
             return json_error(405, "BadParameter", "The simulator's Key Vault is read-only.")
         match = _VERSIONS.match(req.path)
@@ -45,16 +45,21 @@ class KeyVaultService:
 
     # ------------------------------------------------------------------ auth
 
-    def _challenge_headers(self):
-        host_port = self._own().split("://", 1)[1].rstrip("/")
-        # challenge_auth_policy.py (azure-keyvault-secrets): resource "https://0.0.1:<port>" passes the SDK's domain check for 127.0.0.1:<port>.
-        resource = "https://0.0.1:" + host_port.rsplit(":", 1)[1]
+    def _challenge_headers(self, req):
+        # Key Vault names the cloud's resource, the vault's host without its first label
+        # (https://vault.azure.net for https://<name>.vault.azure.net/), which passes the
+        # SDK's domain check (azure-keyvault-secrets _shared/challenge_auth_policy.py
+        # on_challenge). The host is the one the request was sent to: for a vault reached
+        # at 127.0.0.1:<port> (sim.point_vault_at) the same rule gives https://0.0.1:<port>,
+        # which passes that check too.
+        host_port = req.headers.get("host") or self._own().split("://", 1)[1].rstrip("/")
+        resource = "https://" + host_port.split(".", 1)[1]
         value = 'Bearer authorization="%s/%s", resource="%s"' % (self._aad(), self.world.tenant, resource)
         return {"WWW-Authenticate": value}
 
-    def _challenge(self):
+    def _challenge(self, req):
         return json_error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.",
-                          headers=self._challenge_headers())
+                          headers=self._challenge_headers(req))
 
     # ------------------------------------------------------------------ bodies
 

@@ -66,6 +66,9 @@ def _build(directory):
         .add_extension(x509.SubjectAlternativeName([
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
             x509.DNSName("localhost"),
+            # Every vault's own host, https://<name>.vault.loop.test/ (the Loop cloud's
+            # Key Vault DNS suffix, sandbox/sim/harness.py), as vaults are named in Azure.
+            x509.DNSName("*.vault.loop.test"),
         ]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

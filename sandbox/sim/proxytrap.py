@@ -1,8 +1,13 @@
-"""A local HTTP proxy that records and refuses every request.
+"""A local HTTP proxy that records and refuses every request it has no route for.
 
 The harness points HTTPS_PROXY/HTTP_PROXY at it (with NO_PROXY=127.0.0.1,localhost),
 so any attempt by az, kubectl or our code to reach a non-loopback host lands
 here instead of on the network.  The test session asserts it saw zero attempts.
+
+Each simulator has its own trap, whose routes tunnel ``CONNECT <name>.vault.loop.test:443``
+to that simulator's Key Vault listener: vaults are reached by name, as in Azure, and
+never leave loopback. What a simulator's trap refuses is recorded in the process-wide
+trap as well (``global_trap``), which the test session checks.
 """
 
 import socket
@@ -16,7 +21,9 @@ _global_lock = threading.Lock()
 class ProxyTrap:
     """Accepts connections, logs the first request line (CONNECT host or URL), answers 403."""
 
-    def __init__(self):
+    def __init__(self, parent=None):
+        self._parent = parent
+        self._routes = {}
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
@@ -37,6 +44,17 @@ class ProxyTrap:
         with self._lock:
             return list(self._attempts)
 
+    def add_route(self, authority, port):
+        """Tunnel ``CONNECT authority`` (``host:port``, any case) to 127.0.0.1:``port``."""
+        with self._lock:
+            self._routes[authority.lower()] = port
+
+    def _record(self, line):
+        with self._lock:
+            self._attempts.append({"time": time.time(), "line": line})
+        if self._parent is not None:
+            self._parent._record(line)  # pylint: disable=protected-access  # same class
+
     def _serve(self):
         while not self._closed:
             try:
@@ -49,14 +67,17 @@ class ProxyTrap:
         try:
             conn.settimeout(5)
             data = b""
-            while b"\r\n" not in data and len(data) < 8192:
+            while b"\r\n\r\n" not in data and len(data) < 8192:
                 chunk = conn.recv(1024)
                 if not chunk:
                     break
                 data += chunk
             line = data.split(b"\r\n", 1)[0].decode("latin-1", "replace")
-            with self._lock:
-                self._attempts.append({"time": time.time(), "line": line})
+            port = self._route_for(line)
+            if port is not None:
+                self._tunnel(conn, port)
+                return
+            self._record(line)
             body = b"meshca test proxy trap: outbound network access is not allowed in tests\n"
             conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n"
                          b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
@@ -65,12 +86,51 @@ class ProxyTrap:
         finally:
             conn.close()
 
+    def _route_for(self, line):
+        parts = line.split()
+        if len(parts) != 3 or parts[0].upper() != "CONNECT":
+            return None
+        with self._lock:
+            return self._routes.get(parts[1].lower())
+
+    def _tunnel(self, conn, port):
+        """Answer the CONNECT and copy bytes both ways until either side closes."""
+        upstream = socket.create_connection(("127.0.0.1", port), timeout=5)
+        try:
+            conn.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            for sock in (conn, upstream):
+                sock.settimeout(None)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            back = threading.Thread(target=_copy, args=(upstream, conn), name="proxytrap-tunnel", daemon=True)
+            back.start()
+            _copy(conn, upstream)
+            back.join(timeout=60)
+        finally:
+            upstream.close()
+
     def close(self):
         self._closed = True
         try:
             self._sock.close()
         except OSError:
             pass
+
+
+def _copy(source, target):
+    """Copy ``source`` to ``target`` until ``source`` closes, then close ``target``'s
+    sending side so the other direction ends too."""
+    try:
+        while True:
+            chunk = source.recv(65536)
+            if not chunk:
+                break
+            target.sendall(chunk)
+    except OSError:
+        pass
+    try:
+        target.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
 
 
 def global_trap():

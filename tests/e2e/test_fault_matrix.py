@@ -41,7 +41,7 @@ KV_SERVICE = "kv:" + VAULT
 SECRETS_PATH = r"^/secrets/"
 CRONJOB_PATH = r"^/apis/batch/v1/namespaces/aks-istio-system/cronjobs/"
 EVENTS_PATH = r"^/api/v1/namespaces/aks-istio-system/events$"
-KV_TOKEN = r"resource=https%3A%2F%2F0\.0\.1"      # the vault's challenge resource (sim/keyvault.py)
+KV_TOKEN = r"resource=https%3A%2F%2Fvault\.loop\.test"  # the vaults' challenge resource (sim/keyvault.py)
 
 FAULTS = ("429", "503", "reset", "hang", "tls", "dns")
 SERVICES = ("arm", "keyvault", "kube", "token")

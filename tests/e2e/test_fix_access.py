@@ -80,7 +80,8 @@ def addon_secret_status(sim, secret_name="test-ca-cert"):
     for the add-on's client id), reading one plug-in object. The value is never printed."""
     identity = sim.world.addon_identity()
     context = ssl.create_default_context(cafile=sim.pki.ca_file)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+    # The vault is reached by name, through the simulator's proxy (sandbox/sim/proxytrap.py).
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"https": sim.proxy.url}),
                                          urllib.request.HTTPSHandler(context=context))
     query = urllib.parse.urlencode({"api-version": "2019-08-01", "resource": "https://vault.azure.net",
                                     "client_id": identity["clientId"]})
