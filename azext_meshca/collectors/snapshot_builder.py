@@ -1,6 +1,7 @@
 """Build diagnose's snapshot as a dependency graph (collectors/graph.py).
 
-    cluster ─┬─ vault ── secrets (4, concurrently)
+    cluster ─┬─ vault ─────────────┬─ secrets (4, concurrently)
+             ├─ vault's challenge ─┘
              ├─ role assignments
     user     │
     credential ─┴─ kubeconfig ─┬─ /version, istiod pods, deployments, FailedMount events,
@@ -11,6 +12,8 @@
 
 The user credential (listClusterUserCredential) needs only the cluster's name, so it is
 asked for beside the cluster read; the kubeconfig client is made once both have answered.
+The vault's authentication challenge needs only the vault's name, so it is asked for
+beside the vault's read (collectors/vaultchallenge.py).
 
 Every read starts the moment what it needs is known, so diagnose takes as long as the
 longest chain. Heavy SDK modules are imported on a thread of their own while the
@@ -23,9 +26,11 @@ import threading
 
 from azext_meshca._client_factory import cf_secret_client
 from azext_meshca.collectors import azure as azure_collectors
+from azext_meshca.collectors import vaultchallenge
 from azext_meshca.collectors.errors import describe_error
 from azext_meshca.collectors.graph import Graph, fan_out
 from azext_meshca.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS
+from azext_meshca.resource_ids import parse_vault_id
 from azext_meshca.snapshot import collected, collection_error, new_snapshot, ok_data
 
 # What the later reads import, loaded on a thread of their own while the first reads
@@ -57,13 +62,15 @@ def _target(cli_ctx, resource_group, cluster_name):
             "resourceGroup": resource_group, "cluster": cluster_name}
 
 
-def _read_secrets(cli_ctx, vault_item, plugin):
+def _read_secrets(cli_ctx, vault_item, plugin, challenge=None):
     """The four objects, read concurrently with the operator's credentials.
 
     Returns (secrets, key_facts). ca-key's value becomes key facts here and its bytes
-    go out of scope: nothing downstream ever sees them.
+    go out of scope: nothing downstream ever sees them. ``challenge``: the vault's
+    authentication challenge if it was elicited already (collectors/vaultchallenge.py).
     """
-    return assemble_secrets(wanted_objects(plugin), read_vault_objects(cli_ctx, vault_item, object_roles([plugin])))
+    return assemble_secrets(wanted_objects(plugin), read_vault_objects(cli_ctx, vault_item, object_roles([plugin]),
+                                                                       challenge=challenge))
 
 
 def wanted_objects(plugin):
@@ -81,7 +88,7 @@ def object_roles(plugins):
     return roles
 
 
-def read_vault_objects(cli_ctx, vault_item, roles):
+def read_vault_objects(cli_ctx, vault_item, roles, challenge=None):
     """Each secret of one vault read once, through one SecretClient (``roles``: see
     object_roles). Returns ({secret name: (item, text, key facts)}, failure): failure is
     None, or (error, objects) when nothing could be read: the vault is unknown (every
@@ -89,12 +96,16 @@ def read_vault_objects(cli_ctx, vault_item, roles):
 
     A value is kept as text only if some plug-in object other than ca-key names it, and
     reduced to key facts only if ca-key does: the same treatment diagnose gives it.
+    ``challenge``: elicited beside the vault's read (vaultchallenge.elicit), given to the
+    SDK if it is this vault's, so the first read need not elicit it again.
     """
     from azext_meshca.keyfacts import key_facts
     vault = ok_data(vault_item)
     if not vault or not vault.get("vaultUri"):
         reason = "the vault's URI is unknown because the vault could not be read"
         return {}, (collection_error(reason, code="VaultUnknown"), PLUGIN_OBJECTS)
+    if challenge:
+        vaultchallenge.seed(vault["vaultUri"], challenge)
     challenged = threading.Event()
     try:
         client = cf_secret_client(cli_ctx, vault["vaultUri"], vault.get("subscriptionId"), on_token=challenged.set)
@@ -172,7 +183,12 @@ def collect_snapshot(cli_ctx, resource_group, cluster_name, *, revisions=None, s
     graph.add("preload", lambda: _preload((PRELOADED_KUBE_MODULES if direct_kube else ()) + PRELOADED_LATER_MODULES))
     graph.add("cluster", lambda: azure_collectors.read_cluster(cli_ctx, resource_group, cluster_name))
     graph.add("plan", lambda item: _plan(item, revisions), needs=("cluster",))
-    graph.add("vault", lambda plan: _vault_node(cli_ctx, plan), needs=("plan",))
+    # The vault's ARM read and its authentication challenge go side by side; the secrets
+    # wait for both (collectors/vaultchallenge.py).
+    graph.add("vault.read", lambda plan: _vault_read_node(cli_ctx, plan), needs=("plan",))
+    graph.add("vault.challenge", lambda plan: _challenge_node(cli_ctx, plan), needs=("plan",))
+    graph.add("vault", lambda plan, vault, challenge: _secrets_node(cli_ctx, plan, vault, challenge),
+              needs=("plan", "vault.read", "vault.challenge"))
     graph.add("roleAssignments", lambda plan: _roles_node(cli_ctx, plan), needs=("plan",))
     kube_node = None
     if not skip_cluster:
@@ -221,10 +237,31 @@ def _plan(cluster_item, revisions):
             "revisions": revisions or cluster.get("revisions") or []}
 
 
-def _vault_node(cli_ctx, plan):
+def _vault_read_node(cli_ctx, plan):
     if not plan or not plan["hasVault"]:
         return None
-    return read_vault_and_secrets(cli_ctx, plan["vaultId"], plan["plugin"])
+    return azure_collectors.read_vault(cli_ctx, plan["vaultId"])
+
+
+def _challenge_node(cli_ctx, plan):
+    """The vault's challenge, asked at the URI its name gives, for the first object the
+    plug-in names (the request the SDK would make first); None when nothing to ask."""
+    if not plan or not plan["hasVault"]:
+        return None
+    secret_names = list(wanted_objects(plan["plugin"]).values())
+    vault_name = parse_vault_id(plan["vaultId"])["name"]
+    vault_uri = vaultchallenge.predicted_vault_uri(cli_ctx, vault_name)
+    if not vault_uri or not secret_names:
+        return None
+    return vaultchallenge.elicit(cli_ctx, vault_uri, secret_names[0])
+
+
+def _secrets_node(cli_ctx, plan, vault_item, challenge):
+    """(vault item, secrets, key facts), the shape read_vault_and_secrets gives."""
+    if not plan or not plan["hasVault"]:
+        return None
+    secrets, facts = _read_secrets(cli_ctx, vault_item, plan["plugin"], challenge)
+    return vault_item, secrets, facts
 
 
 def _roles_node(cli_ctx, plan):

@@ -85,3 +85,53 @@ def test_the_user_credential_is_asked_for_beside_the_cluster_read(sim_factory):
     credential = next(entry for entry in entries if entry["path"].endswith("/listClusterUserCredential"))
     assert credential["start"] < cluster_get["time"]
     assert min(entry["start"] for entry in entries if entry["service"] == "kube") >= credential["time"]
+
+
+def _codes(proc):
+    return sorted(item["code"] for item in json.loads(proc.stdout)["findings"])
+
+
+def test_the_vaults_challenge_is_asked_for_beside_its_read(sim_factory):
+    """The vault's URI is its name under the cloud's Key Vault suffix, so its authentication
+    challenge is asked for beside the vault's ARM read, and the SDK, handed it, does not
+    ask again (collectors/vaultchallenge.py).
+
+    The simulator holds the vault's ARM GET until the vault has answered a request with
+    401 (at most 10 s): if the challenge waited for the ARM read, it would start after it
+    ended. The vault answers exactly one 401, and every secret read is then a 200."""
+    def challenged():
+        return any(entry["status"] == 401 for entry in sim.requests(service="kv:MyAzureKeyVault"))
+
+    def hold_until_challenged(_request):
+        deadline = time.monotonic() + 10
+        while not challenged() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    with sim_factory.fresh("article-issue-1") as sim:
+        az = sim.az()
+        sim.log.clear()
+        sim.before_next("GET", "/vaults/MyAzureKeyVault$", hold_until_challenged)
+        proc = diagnose(az, "-o", "json")
+        entries = sim.requests()
+    vault_get = next(entry for entry in entries if entry["service"] == "arm" and entry["path"].endswith(
+        "/vaults/MyAzureKeyVault"))
+    vault_answers = [entry for entry in entries if entry["service"] == "kv:MyAzureKeyVault"]
+    assert [entry["status"] for entry in vault_answers].count(401) == 1
+    assert next(entry for entry in vault_answers if entry["status"] == 401)["start"] < vault_get["time"]
+    assert sorted(entry["status"] for entry in vault_answers) == [200] * 4 + [401]
+    assert "MCA401" in _codes(proc)  # the article's issue 1 is still found
+
+
+def test_a_vault_uri_other_than_its_name_is_challenged_by_the_sdk_itself(sim_factory):
+    """When ARM reports a vaultUri other than the name's (here the listener's loopback
+    address), the challenge elicited at the name's URI is not handed to the SDK, which
+    elicits its own: two 401s, and the same findings as when the guess was right."""
+    with sim_factory.fresh("article-issue-1") as sim:
+        az = sim.az()
+        guessed = _codes(diagnose(az, "-o", "json"))
+        sim.point_vault_at("MyAzureKeyVault", sim.servers["kv:MyAzureKeyVault"].url)
+        sim.log.clear()
+        proc = diagnose(az, "-o", "json")
+        statuses = [entry["status"] for entry in sim.requests(service="kv:MyAzureKeyVault")]
+    assert statuses.count(401) == 2 and statuses.count(200) == 4
+    assert _codes(proc) == guessed

@@ -1,0 +1,88 @@
+"""Key Vault's authentication challenge, asked for while the vault is still being read.
+
+Why: azure-keyvault-secrets learns which tenant and resource a vault's tokens are for
+from a challenge. Its ChallengeAuthPolicy sends the first request without a token, reads
+the 401's ``WWW-Authenticate`` header, and only then asks for a token and sends the
+request again (azure-keyvault-secrets ``_shared/challenge_auth_policy.py``). That is
+one round trip after the vault's ARM read has given its URI, on diagnose's longest chain.
+
+A vault's URI is its name under the cloud's Key Vault DNS suffix
+(``https://<name>.vault.azure.net/`` in Azure's public cloud), so it is known from the
+plug-in's ``keyVaultId`` before the vault is read. ``elicit`` sends that unauthenticated
+request beside the ARM read: it carries no token and no secret, and is the request the
+SDK would send first anyway. ``seed`` hands the answer to the SDK's challenge cache only
+if the vault ARM then reports is the host that answered, and only if the challenge
+passes the check the SDK makes on one it elicits itself (its resource is the host's
+parent domain: ``on_challenge`` with ``verify_challenge_resource``), which the SDK does
+not repeat for a cached challenge. Otherwise nothing is seeded and the SDK asks itself,
+as before: a wrong guess costs one request that no result depends on.
+"""
+
+from urllib.parse import quote, urlsplit
+
+# The Key Vault REST version of the SDK's first request (azure-keyvault-secrets 4.7's
+# default, ApiVersion.V7_4): the challenge request is the one the SDK would make.
+API_VERSION = "7.4"
+# Bounds of the challenge request (cf_secret_client's for every Key Vault call), and
+# never past the run's deadline.
+CONNECT_SECONDS, READ_SECONDS = 10, 30
+
+
+def predicted_vault_uri(cli_ctx, vault_name):
+    """``https://<name><the cloud's Key Vault DNS suffix>/``, or None when the cloud has none."""
+    try:
+        suffix = cli_ctx.cloud.suffixes.keyvault_dns
+    except Exception:  # pylint: disable=broad-except  # azure-cli raises CloudSuffixNotSetException
+        return None
+    if not suffix or not vault_name:
+        return None
+    return f"https://{vault_name.lower()}{suffix}/"
+
+
+def elicit(cli_ctx, vault_uri, secret_name):
+    """(request URL, WWW-Authenticate value, response headers) of one unauthenticated GET
+    of ``secret_name`` at ``vault_uri``; None unless the vault answered 401 with a challenge.
+
+    Never raises: an unreachable or unknown host is simply no challenge."""
+    from azure.core.rest import HttpRequest
+    from azext_meshca._client_factory import shared_transport
+    from azext_meshca.collectors.deadline import run_deadline
+    url = f"{vault_uri.rstrip('/')}/secrets/{quote(secret_name, safe='')}/"
+    try:
+        remaining = run_deadline(cli_ctx).remaining()
+        if remaining <= 0:
+            return None
+        response = shared_transport(cli_ctx).send(
+            HttpRequest("GET", url, params={"api-version": API_VERSION}),
+            connection_timeout=min(CONNECT_SECONDS, remaining), read_timeout=min(READ_SECONDS, remaining))
+        header = response.headers.get("WWW-Authenticate")
+        if response.status_code != 401 or not header:
+            return None
+        return url, header, dict(response.headers)
+    except Exception:  # pylint: disable=broad-except  # a guess that did not answer
+        return None
+
+
+def seed(vault_uri, elicited):
+    """Cache ``elicited`` (elicit's answer) as ``vault_uri``'s challenge in the SDK; True if done.
+
+    Only when the answering host is ``vault_uri``'s host (case-blind, as DNS is) and the
+    challenge's resource passes the SDK's own domain check."""
+    if not elicited or not vault_uri:
+        return False
+    url, header, headers = elicited
+    host = urlsplit(vault_uri).netloc.lower()
+    if urlsplit(url).netloc.lower() != host:
+        return False
+    try:
+        from azure.keyvault.secrets._shared import http_challenge_cache
+        from azure.keyvault.secrets._shared.http_challenge import HttpChallenge
+        challenge = HttpChallenge(vault_uri, header, response_headers=headers)
+        scope = challenge.get_scope() or challenge.get_resource() + "/.default"
+        resource_domain = urlsplit(scope).netloc.lower()
+        if not resource_domain or not host.endswith("." + resource_domain):
+            return False
+        http_challenge_cache.set_challenge_for_url(vault_uri, challenge)
+        return True
+    except (ImportError, AttributeError, TypeError, ValueError):  # another SDK, a malformed challenge
+        return False
