@@ -193,17 +193,16 @@ def collect_snapshot(cli_ctx, resource_group, cluster_name, *, revisions=None, s
     kube_node = None
     if not skip_cluster:
         from azext_meshca.collectors import cluster as kube_collectors
-        credentials = ()
-        if direct_kube and not kubeconfig:
-            # Asked for beside the cluster read, not after it: it needs only the cluster's
-            # name, and it heads the longest chain (kubeconfig, in-cluster reads, provider
-            # pods on istiod's nodes, their logs). If the cluster cannot be read, the answer
-            # is not used.
-            credentials = (graph.add("kube.credentials", lambda: kube_collectors.read_user_kubeconfig(
-                cli_ctx, resource_group, cluster_name)),)
-        graph.add("kube.client", lambda plan, *user_kubeconfig: _kube_client_node(
+        # The user credential is asked for beside the cluster read, not after it: it needs
+        # only the cluster's name, and it heads the longest chain (kubeconfig, in-cluster
+        # reads, provider pods on istiod's nodes, their logs). If the cluster cannot be
+        # read, the answer is not used. None when --kubeconfig or run-command stands in.
+        wants_credential = direct_kube and not kubeconfig
+        graph.add("kube.credentials", lambda: kube_collectors.read_user_kubeconfig(
+            cli_ctx, resource_group, cluster_name) if wants_credential else None)
+        graph.add("kube.client", lambda plan, user_kubeconfig: _kube_client_node(
             cli_ctx, snapshot["target"], plan, kubeconfig, context, via_run_command=via_run_command,
-            user_kubeconfig=user_kubeconfig[0] if user_kubeconfig else None), needs=("plan",) + credentials)
+            user_kubeconfig=user_kubeconfig), needs=("plan", "kube.credentials"))
         kube_node = kube_collectors.add_cluster_nodes(graph, "kube.client")
     from azext_meshca.collectors.deadline import deadline_of
     results = graph.run(deadline_of(cli_ctx))

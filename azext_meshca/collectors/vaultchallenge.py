@@ -23,9 +23,6 @@ from urllib.parse import quote, urlsplit
 # The Key Vault REST version of the SDK's first request (azure-keyvault-secrets 4.7's
 # default, ApiVersion.V7_4): the challenge request is the one the SDK would make.
 API_VERSION = "7.4"
-# Bounds of the challenge request (cf_secret_client's for every Key Vault call), and
-# never past the run's deadline.
-CONNECT_SECONDS, READ_SECONDS = 10, 30
 
 
 def predicted_vault_uri(cli_ctx, vault_name):
@@ -43,18 +40,19 @@ def elicit(cli_ctx, vault_uri, secret_name):
     """(request URL, WWW-Authenticate value, response headers) of one unauthenticated GET
     of ``secret_name`` at ``vault_uri``; None unless the vault answered 401 with a challenge.
 
-    Never raises: an unreachable or unknown host is simply no challenge."""
+    Never raises: an unreachable or unknown host is simply no challenge. Bounded as every
+    Azure call of the run is (collectors/deadline.py), never past its deadline."""
     from azure.core.rest import HttpRequest
     from azext_meshca._client_factory import shared_transport
-    from azext_meshca.collectors.deadline import run_deadline
+    from azext_meshca.collectors.deadline import CONNECT_SECONDS, READ_SECONDS, deadline_of
     url = f"{vault_uri.rstrip('/')}/secrets/{quote(secret_name, safe='')}/"
     try:
-        remaining = run_deadline(cli_ctx).remaining()
-        if remaining <= 0:
+        deadline = deadline_of(cli_ctx)
+        if deadline.remaining() <= 0:
             return None
         response = shared_transport(cli_ctx).send(
             HttpRequest("GET", url, params={"api-version": API_VERSION}),
-            connection_timeout=min(CONNECT_SECONDS, remaining), read_timeout=min(READ_SECONDS, remaining))
+            connection_timeout=deadline.cap(CONNECT_SECONDS), read_timeout=deadline.cap(READ_SECONDS))
         header = response.headers.get("WWW-Authenticate")
         if response.status_code != 401 or not header:
             return None

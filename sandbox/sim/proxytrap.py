@@ -61,9 +61,10 @@ class ProxyTrap:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
-            threading.Thread(target=self._refuse, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
-    def _refuse(self, conn):
+    def _answer(self, conn):
+        """Tunnel a routed CONNECT; refuse, and record, anything else."""
         try:
             conn.settimeout(5)
             data = b""
@@ -73,11 +74,13 @@ class ProxyTrap:
                     break
                 data += chunk
             line = data.split(b"\r\n", 1)[0].decode("latin-1", "replace")
-            port = self._route_for(line)
+            authority = _connect_authority(line)
+            with self._lock:
+                port = self._routes.get(authority)
             if port is not None:
                 self._tunnel(conn, port)
                 return
-            if _in_simulated_cloud(line):
+            if authority and authority.rsplit(":", 1)[0].endswith(SIMULATED_SUFFIX):
                 # A vault name nobody created: in Azure its name would not resolve, and a
                 # proxy answers that with 502. Under .test (RFC 6761) it resolves nowhere, so
                 # it is not an outbound attempt.
@@ -91,13 +94,6 @@ class ProxyTrap:
             pass
         finally:
             conn.close()
-
-    def _route_for(self, line):
-        parts = line.split()
-        if len(parts) != 3 or parts[0].upper() != "CONNECT":
-            return None
-        with self._lock:
-            return self._routes.get(parts[1].lower())
 
     def _tunnel(self, conn, port):
         """Answer the CONNECT and copy bytes both ways until either side closes."""
@@ -126,11 +122,12 @@ class ProxyTrap:
 SIMULATED_SUFFIX = ".loop.test"
 
 
-def _in_simulated_cloud(line):
+def _connect_authority(line):
+    """``host:port`` (lower case) of a ``CONNECT host:port HTTP/1.x`` line, else None."""
     parts = line.split()
     if len(parts) != 3 or parts[0].upper() != "CONNECT":
-        return False
-    return parts[1].rsplit(":", 1)[0].lower().endswith(SIMULATED_SUFFIX)
+        return None
+    return parts[1].lower()
 
 
 def _copy(source, target):

@@ -57,6 +57,16 @@ def test_requests_are_the_same_at_3_and_at_1000_nodes(sim_factory, tmp_path):
     assert len(provider_logs) == 1  # the node of istiod's pods only
 
 
+def _hold_until(condition, seconds=10):
+    """A simulator hook (sim.before_next) that holds its request until ``condition()`` is
+    true or ``seconds`` have passed: an order of events the test can then read."""
+    def hold(_request):
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return hold
+
+
 def test_the_user_credential_is_asked_for_beside_the_cluster_read(sim_factory):
     """The in-cluster chain (credential, reads, provider pods, their logs) is diagnose's
     longest, so its head does not wait for the cluster read it does not need.
@@ -65,18 +75,11 @@ def test_the_user_credential_is_asked_for_beside_the_cluster_read(sim_factory):
     answered (at most 10 s): if diagnose sent the POST only after the cluster's answer,
     the POST would start after the GET ended. An order of events in the request log,
     not a timing."""
-    def credential_answered():
-        return any(entry["path"].endswith("/listClusterUserCredential") for entry in sim.requests())
-
-    def hold_until_credential_answered(_request):
-        deadline = time.monotonic() + 10
-        while not credential_answered() and time.monotonic() < deadline:
-            time.sleep(0.01)
-
     with sim_factory.fresh("article-issue-1") as sim:
         az = sim.az()
         sim.log.clear()
-        sim.before_next("GET", "/managedClusters/" + CLUSTER + "$", hold_until_credential_answered)
+        sim.before_next("GET", "/managedClusters/" + CLUSTER + "$", _hold_until(lambda: any(
+            entry["path"].endswith("/listClusterUserCredential") for entry in sim.requests())))
         proc = diagnose(az, "-o", "none")
         entries = sim.requests()
     assert "Traceback" not in proc.stderr
@@ -99,18 +102,11 @@ def test_the_vaults_challenge_is_asked_for_beside_its_read(sim_factory):
     The simulator holds the vault's ARM GET until the vault has answered a request with
     401 (at most 10 s): if the challenge waited for the ARM read, it would start after it
     ended. The vault answers exactly one 401, and every secret read is then a 200."""
-    def challenged():
-        return any(entry["status"] == 401 for entry in sim.requests(service="kv:MyAzureKeyVault"))
-
-    def hold_until_challenged(_request):
-        deadline = time.monotonic() + 10
-        while not challenged() and time.monotonic() < deadline:
-            time.sleep(0.01)
-
     with sim_factory.fresh("article-issue-1") as sim:
         az = sim.az()
         sim.log.clear()
-        sim.before_next("GET", "/vaults/MyAzureKeyVault$", hold_until_challenged)
+        sim.before_next("GET", "/vaults/MyAzureKeyVault$", _hold_until(lambda: any(
+            entry["status"] == 401 for entry in sim.requests(service="kv:MyAzureKeyVault"))))
         proc = diagnose(az, "-o", "json")
         entries = sim.requests()
     vault_get = next(entry for entry in entries if entry["service"] == "arm" and entry["path"].endswith(
