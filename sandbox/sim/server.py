@@ -247,7 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "meshca-sim/1.0"
-    # TCP_NODELAY, as Go's net/http (the API server) sets on every connection. Without it a
+    # TCP_NODELAY, as Go sets on every TCP connection, the API server's included (golang/go
+    # src/net/tcpsock.go newTCPConn: setNoDelay(fd, true)). Without it a
     # response's body, written after its headers, waits on a kept-alive connection for the
     # client's delayed ACK of the headers (Nagle's algorithm): 40 ms on Linux, which no
     # real service adds.
