@@ -36,7 +36,7 @@ def build_wheel(out_dir):
     shutil.rmtree(build_dir, ignore_errors=True)
     # Copy the sources so that setuptools' build/ and egg-info stay out of the repo.
     shutil.copytree(REPO, build_dir, ignore=shutil.ignore_patterns(
-        ".git", ".venv", ".work", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"))
+        ".git", ".venv", ".venv-*", ".work", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                     "--no-build-isolation", "--disable-pip-version-check", "-w", out_dir, build_dir],
                    check=True, cwd=out_dir)
