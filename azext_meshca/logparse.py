@@ -276,7 +276,7 @@ def _key_vault_step(text, status, code):
     return steps.get(cause, STEP_AUTHORISATION), cause
 
 
-def _party_and_step(text):
+def _party_and_step(text, answered):
     """Who failed and at which step, read from the innermost error outwards.
 
     kubelet wraps the driver's error, which wraps the provider's, which wraps Key
@@ -291,7 +291,7 @@ def _party_and_step(text):
         return DRIVER_PARTY, STEP_NETWORK, None
     if _NO_IDENTITY.search(text):
         return PROVIDER, STEP_CONFIGURATION, None
-    party, _ = _answer(text)
+    party = answered
     if party == KEY_VAULT:
         return KEY_VAULT, None, None  # the step comes from Key Vault's status, code and message
     if party == TOKEN_ENDPOINT or _TOKEN_TEXT.search(text) or _IDENTITY_NOT_FOUND.search(text):
@@ -321,9 +321,13 @@ def parse_mount_text(text):
     URL) and ``cause``, decided from those parts. ``marker`` is the literal text the
     decision rests on, kept as evidence only.
     """
-    plain = unescape(text)
-    party, step, marker = _party_and_step(plain)
+    return _parts(unescape(text))
+
+
+def _parts(plain):
+    """parse_mount_text on a text already unescaped."""
     answered, status = _answer(plain)
+    party, step, marker = _party_and_step(plain, answered)
     if answered == KEY_VAULT:
         code = _code(plain)
     else:
@@ -427,7 +431,7 @@ def classify_mount_error(text):
     if text is None:
         return None
     plain = _LINE_TIMESTAMPS.sub("", unescape(text))
-    parts = parse_mount_text(plain)
+    parts = _parts(plain)
     cause = parts["cause"]
     if not any(item in plain for item in _MOUNT_FAILURE_MARKERS) and cause in (UNKNOWN, TIMEOUT, NETWORK):
         return None
