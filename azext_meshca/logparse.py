@@ -276,34 +276,43 @@ def _key_vault_step(text, status, code):
     return steps.get(cause, STEP_AUTHORISATION), cause
 
 
+# Failures before any service is asked, whose own words say who failed and at which step.
+_LOCAL_FAILURES = (
+    (_DRIVER_NOT_REGISTERED, KUBELET, STEP_NOT_FOUND),
+    (_SPC_NOT_FOUND, DRIVER_PARTY, STEP_NOT_FOUND),
+    (_PROVIDER_DOWN, DRIVER_PARTY, STEP_NETWORK),
+    (_NO_IDENTITY, PROVIDER, STEP_CONFIGURATION),
+)
+
+
 def _party_and_step(text, answered):
-    """Who failed and at which step, read from the innermost error outwards.
+    """(party, step, marker): who failed and at which step, read from the innermost error outwards.
 
     kubelet wraps the driver's error, which wraps the provider's, which wraps Key
     Vault's or the token endpoint's answer (or a connection that got none). The
     innermost part that is present decides; the wrappers' words are never taken for it.
+    ``answered`` is the party that answered (``_answer``); Key Vault's step is then read
+    from its status, code and message (step None here).
     """
-    if _DRIVER_NOT_REGISTERED.search(text):
-        return KUBELET, STEP_NOT_FOUND, None
-    if _SPC_NOT_FOUND.search(text):
-        return DRIVER_PARTY, STEP_NOT_FOUND, None
-    if _PROVIDER_DOWN.search(text):
-        return DRIVER_PARTY, STEP_NETWORK, None
-    if _NO_IDENTITY.search(text):
-        return PROVIDER, STEP_CONFIGURATION, None
-    party = answered
-    if party == KEY_VAULT:
-        return KEY_VAULT, None, None  # the step comes from Key Vault's status, code and message
-    if party == TOKEN_ENDPOINT or _TOKEN_TEXT.search(text) or _IDENTITY_NOT_FOUND.search(text):
+    local = next(((party, step) for pattern, party, step in _LOCAL_FAILURES if pattern.search(text)), None)
+    if local:
+        return local + (None,)
+    if answered == KEY_VAULT:
+        return KEY_VAULT, None, None
+    if answered == TOKEN_ENDPOINT or _TOKEN_TEXT.search(text) or _IDENTITY_NOT_FOUND.search(text):
         return TOKEN_ENDPOINT, STEP_TOKEN, None
+    return _unanswered(text)
+
+
+def _unanswered(text):
+    """No service answered: the vault's network, or a deadline of kubelet's or the driver's own."""
     transport = _TRANSPORT.search(text)
+    marker = transport.group(0) if transport else None
     if transport and _VAULT_PARTY.search(text) and not _OWN_DEADLINE.search(text):
-        return KEY_VAULT, STEP_NETWORK, transport.group(0)
-    if _OWN_DEADLINE.search(text) or (transport and transport.group(0) == "context deadline exceeded"):
+        return KEY_VAULT, STEP_NETWORK, marker
+    if _OWN_DEADLINE.search(text) or marker == "context deadline exceeded":
         return (KUBELET if "volumes=[" in text else DRIVER_PARTY), STEP_TIMEOUT, None
-    if transport:
-        return None, STEP_NETWORK, transport.group(0)
-    return None, STEP_UNKNOWN, None
+    return (None, STEP_NETWORK, marker) if transport else (None, STEP_UNKNOWN, None)
 
 
 def _code(text):

@@ -92,7 +92,8 @@ def main():
     small, large = statistics.median(times[options.small]), statistics.median(times[options.large])
     print(f"{options.small:>6} events: median {small:.3f}s over {options.rounds} rounds")
     print(f"{options.large:>6} events: median {large:.3f}s over {options.rounds} rounds")
-    print(f"ratio ({options.large} / {options.small}): {large / small:.1f} (linear: {options.large / options.small:.0f})")
+    linear = options.large / options.small
+    print(f"ratio ({options.large} / {options.small}): {large / small:.1f} (linear: {linear:.0f})")
 
 
 if __name__ == "__main__":

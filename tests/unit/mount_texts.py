@@ -95,10 +95,10 @@ CASES = {
     # rest-error-codes: "Client address (00.00.00.00) is not authorized and caller is not a trusted service").
     "firewall": [
         {"events": [PROVIDER_EVENT + (
-            "failed to get objectType:secret, objectName:test-root-cert, objectVersion:: keyvault.BaseClient#GetSecret: "
-            "Failure responding to request: StatusCode=403 -- Original Error: autorest/azure: Service returned an "
-            "error. Status=403 Code=\"Forbidden\" Message=\"Client address (20.51.1.2) is not authorized and caller "
-            "is not a trusted service\"")],
+            "failed to get objectType:secret, objectName:test-root-cert, objectVersion:: "
+            "keyvault.BaseClient#GetSecret: Failure responding to request: StatusCode=403 -- Original Error: "
+            "autorest/azure: Service returned an error. Status=403 Code=\"Forbidden\" Message=\"Client address "
+            "(20.51.1.2) is not authorized and caller is not a trusted service\"")],
          "expect": {"MCA804"}, "absent": {"MCA806", "MCA807"}},
         {"provider": [json_entry(
             "failed to get objectType:secret, objectName:test-root-cert, objectVersion:: " + azcore_body(
