@@ -412,11 +412,16 @@ def _event_entry(event):
         "involvedName": involved.get("name"),
         "type": event.get("type"),
         "reason": event.get("reason"),
-        "message": (event.get("message") or "")[:LOG_LINE_CHARS] or None,
+        "message": _cut_text(event.get("message")),
         "count": event.get("count"),
         "lastSeen": _iso_text(event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")),
         "node": source.get("host") or event.get("reportingInstance") or None,
     }
+
+
+def _cut_text(text):
+    """A text kept to LOG_LINE_CHARS (an event message is evidence, not a payload)."""
+    return text[:LOG_LINE_CHARS] if isinstance(text, str) else text
 
 
 def _pod_log(api, pod_name, namespace, limit_bytes, *, container=None, tail_lines=None):
