@@ -130,9 +130,10 @@ _DRIVER_NOT_REGISTERED = re.compile(r"not found in the list of registered CSI dr
 # kubernetes-sigs/secrets-store-csi-driver pkg/secrets-store/utils.go getSecretProviderItem:
 # 'failed to get secretproviderclass %s/%s, error: %w' around the API's NotFound text.
 _SPC_NOT_FOUND = re.compile(r"failed to get secretproviderclass ([\w.-]+/[\w.-]+).{0,200}?not found", re.I | re.S)
-# The driver finds no provider socket: 'provider not found: provider "azure"' (provider_client.go
-# PluginClientBuilder.Get, driver v0.1+), or older drivers' gRPC dial of the socket.
-_PROVIDER_DOWN = re.compile(r"provider not found: provider|error connecting to provider"
+# The driver finds no provider socket: 'provider not found: provider "azure"' (kubernetes-sigs/
+# secrets-store-csi-driver e3113ba8 provider_client.go PluginClientBuilder.Get), or older
+# drivers' gRPC dial of the socket.
+_PROVIDER_DOWN = re.compile(r"provider not found: provider"
                             r"|dial unix \S*secrets-store-csi-providers\S*\.sock: connect: "
                             r"(?:no such file or directory|connection refused)")
 # The SecretProviderClass selects no identity (no useVMManagedIdentity, pod or workload

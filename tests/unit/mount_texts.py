@@ -124,8 +124,10 @@ CASES = {
     ],
     # No Azure provider on the node (driver provider_client.go: errProviderNotFound; older drivers dial the socket).
     "provider-not-running": [
-        {"events": [EVENT_HEAD + 'error connecting to provider "azure": provider not found: provider "azure"'],
-         "expect": {"MCA832"}, "absent": {"MCA807"}},
+        # drivers v1.x up to v1.5 poll for rotation and say so on the running pod (pkg/rotation/reconciler.go:
+        # "failed to create provider client, err: %+v" around PluginClientBuilder.Get's error)
+        {"events": ['failed to create provider client, err: provider not found: provider "azure"'],
+         "reason": "MountRotationFailed", "expect": {"MCA832"}, "absent": {"MCA807"}},
         # grpc-go 1.5x's wording ("Error while dialing: %v") and the AKS socket path, while the provider restarts
         {"events": [EVENT_HEAD + 'rpc error: code = Unavailable desc = connection error: desc = "transport: Error '
                     'while dialing: dial unix /var/run/secrets-store-csi-providers/azure.sock: connect: connection '
@@ -164,7 +166,8 @@ def snapshot_with(base, case):
     kube = snapshot["kube"]
     pod = POD.split("/", 1)[1]
     kube["events"] = {"ok": True, "error": None, "data": [
-        {"involvedKind": "Pod", "involvedName": pod, "type": "Warning", "reason": "FailedMount", "message": message,
+        {"involvedKind": "Pod", "involvedName": pod, "type": "Warning", "reason": case.get("reason", "FailedMount"),
+         "message": message,
          "count": 3, "lastSeen": snapshot["collectedAt"], "node": "aks-userpool-24672518-vmss000000"}
         for message in case.get("events", ())]}
     kube["providerLogs"] = {"ok": True, "error": None, "data": [
