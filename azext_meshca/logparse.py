@@ -9,6 +9,13 @@ Two sources, both plain text in the snapshot:
   (``StatusCode=403 ... InnerError={"code":"AccessDenied"}``) and the azcore one of
   provider v1.5+ (``RESPONSE 403: 403 Forbidden`` / ``ERROR CODE: Forbidden`` and a
   JSON body with ``innererror``). Both are reduced to one ``cause``.
+  A text is not matched against phrases: ``parse_mount_text`` reads it into its parts, from
+  the innermost error outwards (who failed: kubelet, the driver, the provider, Key Vault or
+  a token endpoint; at which step; the status and code of whoever answered; the object,
+  pod and vault it names), and the cause is decided from those parts. Literal words are
+  kept only as evidence. Why: the same failure comes worded by many releases (autorest and
+  azcore, klog text and JSON, kubelet before and after 1.28), and a phrase list misses the
+  wording it was not written for, or takes a wrapper's words for the cause.
 * istiod's ``discovery`` log: which CA it loaded (plug-in or self-signed, by the
   version-specific lines of istio/istio ``pilot/pkg/bootstrap/certcontroller.go`` and
   ``istio_ca.go``; samples per version in tests/upstream/istiod) and whether it rejected the files.
@@ -54,10 +61,7 @@ _CAUSE_OF_STEP = {
     (DRIVER_PARTY, STEP_NETWORK): PROVIDER_DOWN,
     (DRIVER_PARTY, STEP_TIMEOUT): TIMEOUT,
     (PROVIDER, STEP_CONFIGURATION): NO_IDENTITY,
-    (KEY_VAULT, STEP_NETWORK): NETWORK,
-    (KEY_VAULT, STEP_TENANT): TENANT,
-    (KEY_VAULT, STEP_NOT_FOUND): SECRET_NOT_FOUND,
-    (KEY_VAULT, STEP_DISABLED): SECRET_DISABLED,
+    (KEY_VAULT, STEP_NETWORK): NETWORK,  # no answer; when Key Vault answered, _key_vault_step decides
 }
 # Key Vault's inner error codes (Key Vault REST error model; verbatim bodies in tests/upstream/provider).
 _KEY_VAULT_CODES = {
