@@ -48,7 +48,7 @@ RETIRED = {}
 MOUNT_CAUSES = ("MCA103", "MCA104", "MCA105", "MCA201", "MCA202", "MCA401", "MCA402", "MCA403", "MCA406",
                 "MCA501", "MCA502", "MCA601", "MCA611")
 MOUNT_SYMPTOMS = ("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "MCA808", "MCA809", "MCA816",
-                  "MCA817")
+                  "MCA817", "MCA830", "MCA831", "MCA832", "MCA833")
 # Stands for every error-level secret or certificate code (MCA6xx, MCA7xx): what istiod
 # rejects when it loads the plug-in files.
 CERTIFICATE_ERRORS = "certificate-errors"
@@ -520,6 +520,43 @@ _ENTRIES = [
        "properties.tenantId), then point the plug-in CA at it with az aks mesh enable.",
        explained_by=("MCA406",),
        detail="401 AKV10032 for {secret_name}"),
+    # Causes read from the structure of kubelet's, the driver's and the provider's texts (#21).
+    _m("MCA830", ERROR, "cluster", "The cacerts mount fails: Microsoft Entra ID gave the provider no token",
+       "The CSI provider could not get a token for Key Vault from Microsoft Entra ID ({detail}). "
+       "Key Vault was never asked, so its access and network settings are not the cause.",
+       "The add-on authenticates with its managed identity (useVMManagedIdentity in "
+       "istio-spc-<revision>); a workload-identity or client-secret setup in the "
+       "SecretProviderClass is not the add-on's. Check the AADSTS code at "
+       "https://login.microsoftonline.com/error and the nodes' egress to login.microsoftonline.com.",
+       explained_by=("MCA202",),
+       detail="no token: {detail}"),
+    _m("MCA831", ERROR, "cluster", "The cacerts mount fails: its SecretProviderClass does not exist",
+       "The Secrets Store CSI driver says {detail}: the volume names a SecretProviderClass "
+       "that is not in the pod's namespace.",
+       "Re-run az aks mesh enable with the plug-in options; the add-on creates istio-spc-<revision>.",
+       explained_by=("MCA810",),
+       detail="{detail}"),
+    _m("MCA832", ERROR, "cluster", "The cacerts mount fails: the Azure provider is not running on the node",
+       "The Secrets Store CSI driver finds no Azure Key Vault provider on the node ({detail}): "
+       "the provider's pod is missing, crashing or not yet started there.",
+       "kubectl get pods -n kube-system -l app=csi-secrets-store-provider-azure -o wide; "
+       "re-enable the azure-keyvault-secrets-provider add-on if the node has none",
+       explained_by=("MCA201",),
+       detail="no provider: {detail}"),
+    _m("MCA833", ERROR, "cluster", "The cacerts mount fails: the SecretProviderClass selects no identity",
+       "The CSI provider found no identity to use in the SecretProviderClass ({detail}): "
+       "neither useVMManagedIdentity with userAssignedIdentityID nor a workload identity is set.",
+       "The add-on owns istio-spc-<revision>; do not edit it. Re-apply the plug-in configuration "
+       "(az aks mesh disable, then az aks mesh enable with the five plug-in options) so the "
+       "add-on rewrites it.",
+       explained_by=("MCA202",),
+       detail="{detail}"),
+    _m("MCA834", WARNING, "cluster", "Not every mount event was read",
+       "aks-istio-system holds more FailedMount/MountRotationFailed events than meshca reads: "
+       "{read} were read, {left} were not. The mount findings rest on those read.",
+       "kubectl get events -n aks-istio-system --field-selector reason=FailedMount "
+       "--sort-by=.lastTimestamp | tail",
+       detail="{read} read, {left} not"),
 
     # --- collection (MCA9xx) ---
     _m("MCA901", ERROR, "collection", "Could not read the cluster",

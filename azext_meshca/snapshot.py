@@ -53,7 +53,9 @@ timestamps ISO 8601 UTC::
                                 initContainers: [{name, state, reason}]}]),
         istiodDeployments: collected({<revision>: null | {name, replicas, readyReplicas}}),
         events: collected([{involvedKind, involvedName, type, reason, message, count, lastSeen,
-                            node}]),                 # FailedMount events about istiod only
+                            node}]),                 # FailedMount events about istiod only;
+                                                     # beside data, cut: [{reason, pages, bytes, eventsRead,
+                                                     # remainingItemCount}] when a list stopped at its cap
         providerLogs: collected([{pod, node, lines: [..]}]),  # bounded tail; the nodes of istiod's
                                                      # pods and of its mount events only
         secretProviderClasses: collected({<revision>: null | {name, objectNames: [..],

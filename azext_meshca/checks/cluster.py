@@ -10,7 +10,7 @@ from azext_meshca.rules import rule
 from azext_meshca import logparse
 from azext_meshca.plugin import MOUNT_EVENT_REASONS, PLUGIN_OBJECTS
 from azext_meshca.checks.common import (
-    human_age, kube_item, make, name_list, parse_time, plugin_config, secret_name, vault_name_of)
+    human_age, kube, kube_item, make, name_list, parse_time, plugin_config, secret_name, vault_name_of)
 
 MAX_EVIDENCE = 3
 # logparse cause -> the finding that reports it.
@@ -28,7 +28,15 @@ CAUSE_CODES = {
     logparse.IDENTITY_ENDPOINT: "MCA816",
     logparse.TENANT: "MCA817",
     logparse.DRIVER: "MCA809",
+    logparse.TOKEN: "MCA830",
+    logparse.SPC_NOT_FOUND: "MCA831",
+    logparse.PROVIDER_DOWN: "MCA832",
+    logparse.NO_IDENTITY: "MCA833",
 }
+# Failures that are about the node or the mount as a whole, never about one object: every
+# provider log entry of these concerns the plug-in CA's mount too.
+_NODE_WIDE = (logparse.IDENTITY, logparse.IDENTITY_ENDPOINT, logparse.TOKEN, logparse.DRIVER,
+              logparse.PROVIDER_DOWN)
 _MOUNT_EVENT_KINDS = ("Pod", "Deployment")
 _NOT_STUCK = ("Terminating", "Completed", "Succeeded")
 
@@ -66,11 +74,13 @@ def _plugin_secret_names(snapshot):
 
 
 def _event_failures(snapshot):
+    """Classified mount events. One pass, and each distinct message is read once
+    (logparse.classify_mount_error_cached): kubelet repeats a message per retry and pod."""
     failures = []
     for event in kube_item(snapshot, "events") or ():
         if event.get("reason") not in MOUNT_EVENT_REASONS or event.get("involvedKind") not in _MOUNT_EVENT_KINDS:
             continue
-        result = logparse.classify_mount_error(event.get("message"))
+        result = logparse.classify_mount_error_cached(event.get("message"))
         if result is not None:
             failures.append(result)
     return failures
@@ -79,20 +89,32 @@ def _event_failures(snapshot):
 def _provider_failures(snapshot):
     """Provider log failures that concern the plug-in CA (the provider serves every pod)."""
     names = _plugin_secret_names(snapshot)
+    vault = (vault_name_of((plugin_config(snapshot) or {}).get("keyVaultId")) or "").lower()
     failures = []
     for log in kube_item(snapshot, "providerLogs") or ():
         for result in logparse.classify_provider_log(log.get("lines")):
-            if _concerns_plugin(result, names):
+            if _concerns_plugin(result, names, vault):
                 failures.append(result)
     return failures
 
 
-def _concerns_plugin(result, names):
-    if not names or result["cause"] in (logparse.IDENTITY, logparse.IDENTITY_ENDPOINT, logparse.DRIVER):
+def _concerns_plugin(result, names, vault):
+    """Whether a provider log entry may be about the plug-in CA's mount.
+
+    An entry is set aside only when its own parts say it is about something else: another
+    object, another vault, or a pod outside aks-istio-system. One that names none of these
+    (a token or network failure, a legacy line without the object) may well be ours, so it
+    is kept: dropping it would hide the one text that says why the mount fails.
+    """
+    if result["cause"] in _NODE_WIDE:
         return True
-    if result["secretName"]:
+    if result.get("pod"):
+        return result["pod"].lower().startswith("aks-istio-system/")
+    if result["secretName"] and names:
         return result["secretName"].lower() in names
-    return "aks-istio-system" in result["evidence"] or "istiod" in result["evidence"]
+    if result.get("vault") and vault:
+        return result["vault"].lower() == vault
+    return True
 
 
 def mount_failures(snapshot):
@@ -101,9 +123,9 @@ def mount_failures(snapshot):
 
 
 @rule("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "MCA808", "MCA809", "MCA816", "MCA817",
-      inputs=("kube.access",))
+      "MCA830", "MCA831", "MCA832", "MCA833", inputs=("kube.access",))
 def check_mount_failures(snapshot, context):
-    """MCA802-MCA809, MCA816, MCA817: one finding per distinct cause and secret."""
+    """MCA802-MCA809, MCA816, MCA817, MCA830-MCA833: one finding per distinct cause and secret."""
     failures = mount_failures(snapshot)
     specific = [item for item in failures if item["cause"] != logparse.TIMEOUT]
     if specific:
@@ -117,14 +139,42 @@ def check_mount_failures(snapshot, context):
 
 def _mount_finding(context, code, items):
     first = items[0]
-    evidence = []
-    for item in items:
-        if item["evidence"] not in evidence:
-            evidence.append(item["evidence"])
+    evidence = _distinct_evidence(items, MAX_EVIDENCE)
     name = first["secretName"]
     return make(context, code, name or "cacerts", evidence=evidence[:MAX_EVIDENCE],
                 secret_name=name or "a plug-in CA secret", error_code=first["errorCode"] or first["cause"],
                 detail=first["detail"])
+
+
+def _distinct_evidence(items, limit):
+    """The first ``limit`` distinct evidence texts, in order: one pass with a set, so 40,000
+    events cost 20 times 2,000 (a list search per event made it quadratic)."""
+    seen, evidence = set(), []
+    for item in items:
+        text = item["evidence"]
+        if text not in seen:
+            seen.add(text)
+            evidence.append(text)
+            if len(evidence) == limit:
+                break
+    return evidence
+
+
+@rule("MCA834", inputs=("kube.events",))
+def check_events_cut(snapshot, context):
+    """MCA834: the mount-events list was longer than meshca reads; say how far it went."""
+    item = kube(snapshot).get("events") or {}
+    cut = item.get("cut") if item.get("ok") else None
+    if not cut:
+        return []
+    read = sum(stop.get("eventsRead") or 0 for stop in cut)
+    remaining = [stop.get("remainingItemCount") for stop in cut]
+    left = (f"about {sum(remaining)} more" if all(isinstance(count, int) for count in remaining)
+            else "an unknown number more")
+    evidence = [f"reason={stop.get('reason')}: {stop.get('pages')} page(s), {stop.get('bytes')} bytes, "
+                f"{stop.get('eventsRead')} event(s) read, remainingItemCount={stop.get('remainingItemCount')}"
+                for stop in cut]
+    return [make(context, "MCA834", "events", evidence=evidence, read=read, left=left)]
 
 
 # --------------------------------------------------------------------------- objects
@@ -227,5 +277,5 @@ def _log_finding(context, code, pod_lines):
 
 
 CHECKS = [check_istiod_deployment, check_secret_provider_class, check_secret_provider_class_matches,
-          check_istiod_pods, check_mount_failures,
+          check_istiod_pods, check_mount_failures, check_events_cut,
           check_istiod_ca]

@@ -47,6 +47,12 @@ CRONJOB_LOG_BYTES = 64 * 1024
 # At most this many nodes' provider logs are read (istiod's replicas and the nodes its
 # mount events name; more would say nothing new).
 MAX_PROVIDER_NODES = 10
+# The mount-events list is followed over at most this many pages (of PAGE_SIZE) and this many
+# bytes per reason: a crash-looping istiod can leave tens of thousands of FailedMount events,
+# and the first few thousand say all the rest would. What is left unread is recorded on the
+# item (``cut``) and reported (MCA834), never dropped silently.
+MAX_EVENT_PAGES = 4
+EVENT_LIST_BYTES = 8 * 1024 * 1024
 # A --kubeconfig larger than this is refused (kubectl's own files are a few KiB).
 KUBECONFIG_BYTES = 4 * 1024 * 1024
 # Connections kept per host: every concurrent read of one run has its own.
@@ -346,14 +352,56 @@ def read_events(api):
     kubernetes pkg/apis/core/v1/conversion.go, AddFieldLabelConversionsForEvent). A field
     selector cannot say "or", so that is one paged list per reason: a constant number of
     requests, and the other events of a busy namespace never cross the wire.
+
+    Each list is bounded (MAX_EVENT_PAGES, EVENT_LIST_BYTES, each message LOG_LINE_CHARS).
+    Returns ``(events, cut)``: ``cut`` is None when every page was read, else what was left
+    ({reason, pages, bytes, eventsRead, remainingItemCount} per list that stopped early).
     """
     from azext_meshca.collectors.graph import fan_out
 
     def events_with(reason):
-        return _paged(api, namespaced_path(ISTIO_NAMESPACE, "events"), _event_entry, fieldSelector="reason=" + reason)
+        return _bounded_pages(api, namespaced_path(ISTIO_NAMESPACE, "events"), _event_entry,
+                              fieldSelector="reason=" + reason)
 
-    events = [event for found in fan_out(events_with, MOUNT_EVENT_REASONS) for event in found]
-    return [event for event in events if (event["involvedName"] or "").startswith("istiod")]
+    found = fan_out(events_with, MOUNT_EVENT_REASONS)
+    events = [event for items, _ in found for event in items if (event["involvedName"] or "").startswith("istiod")]
+    cut = [dict(stop, reason=reason) for reason, (_, stop) in zip(MOUNT_EVENT_REASONS, found) if stop]
+    return events, (cut or None)
+
+
+def _bounded_pages(api, path, reduce_item, **query):
+    """``([reduce_item(item)], stop)`` over at most MAX_EVENT_PAGES pages and EVENT_LIST_BYTES.
+
+    ``stop`` is None when the list ended, else how far the read went: pages and bytes read,
+    items kept, and the API server's ``remainingItemCount`` when it gave one (it may not).
+    """
+    result, token, size = [], None, 0
+    for number in range(1, MAX_EVENT_PAGES + 1):
+        _, body = api.get(path, dict(query, limit=PAGE_SIZE, **({"continue": token} if token else {})),
+                          timeout=KUBE_TIMEOUT)
+        size += len(body)
+        page = json.loads(body)
+        result.extend(reduce_item(item) for item in page.get("items") or [])
+        metadata = page.get("metadata") or {}
+        token = metadata.get("continue")
+        if not token:
+            return result, None
+        if size >= EVENT_LIST_BYTES or number == MAX_EVENT_PAGES:
+            return result, {"pages": number, "bytes": size, "eventsRead": len(result),
+                            "remainingItemCount": metadata.get("remainingItemCount")}
+    return result, None  # not reached: the loop returns on its last page
+
+
+def _events_item(api):
+    """The events item: collected(events), with ``cut`` beside ``data`` when a list stopped early."""
+    try:
+        events, cut = read_events(api)
+    except Exception as error:  # pylint: disable=broad-except
+        return collected(error=describe_error(error))
+    item = collected(events)
+    if cut:
+        item["cut"] = cut
+    return item
 
 
 def _event_entry(event):
@@ -364,11 +412,16 @@ def _event_entry(event):
         "involvedName": involved.get("name"),
         "type": event.get("type"),
         "reason": event.get("reason"),
-        "message": event.get("message"),
+        "message": _cut_text(event.get("message")),
         "count": event.get("count"),
         "lastSeen": _iso_text(event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")),
         "node": source.get("host") or event.get("reportingInstance") or None,
     }
+
+
+def _cut_text(text):
+    """A text kept to LOG_LINE_CHARS (an event message is evidence, not a payload)."""
+    return text[:LOG_LINE_CHARS] if isinstance(text, str) else text
 
 
 def _pod_log(api, pod_name, namespace, limit_bytes, *, container=None, tail_lines=None):
@@ -591,7 +644,7 @@ def _cronjob_logs(api, _revisions, cronjobs):
 KUBE_READS = {
     "istiodPods": (lambda api, revisions: _guarded(lambda: read_istiod_pods(api, revisions)), ()),
     "istiodDeployments": (lambda api, revisions: _guarded(lambda: read_istiod_deployments(api, revisions)), ()),
-    "events": (lambda api, revisions: _guarded(lambda: read_events(api)), ()),
+    "events": (lambda api, revisions: _events_item(api), ()),
     "secretProviderClasses": (lambda api, revisions: _guarded(lambda: read_secret_provider_classes(api, revisions)),
                               ()),
     "cacerts": (lambda api, revisions: _guarded(lambda: read_cacerts(api)), ()),

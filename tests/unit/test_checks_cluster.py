@@ -57,6 +57,22 @@ GRID = [
     ("provider error for another app's secret ignored",
      [lambda snap: s.add_provider_line(snap, s.provider_log_line("azcore", "AccessDenied", "shop-db-password"))],
      ["MCA813"]),
+    # entries set aside only by their own parts (issue 21): another object, vault or pod
+    ("provider error naming no object is read",
+     [lambda snap: s.add_provider_line(snap, 'E1129 14:58:01.1       1 server.go:54] failed to process mount request, '
+                                             'error: keyvault.BaseClient#GetSecret: Failure sending request: '
+                                             'StatusCode=0 -- Original Error: context deadline exceeded')],
+     ["MCA806", "MCA813"]),
+    ("provider error for another vault ignored",
+     [lambda snap: s.add_provider_line(snap, 'E1129 14:58:01.1       1 server.go:54] failed to process mount request, '
+                                             'error: Get "https://shop-vault.vault.azure.net/secrets/?api-version=7.4"'
+                                             ': dial tcp: lookup shop-vault.vault.azure.net: no such host')],
+     ["MCA813"]),
+    ("provider error for another namespace's pod ignored",
+     [lambda snap: s.add_provider_line(snap, 'E1129 14:58:01.1       1 provider.go:235] "failed to mount secrets '
+                                             'store objects" pod="shop/web-5d9c7" err="failed to get keyvault '
+                                             'client: no valid identity access mode specified"')],
+     ["MCA813"]),
     ("SecretProviderClass missing",
      [lambda snap: s.kube_data(snap, "secretProviderClasses").update({s.REVISION: None})],
      ["MCA810", "MCA813"]),
@@ -144,3 +160,19 @@ def test_self_signed_quotes_the_log_line():
     found = _only("MCA811", _istiod_log(*s.istiod_lines(plugin=False)))
     assert "'No plugged-in cert at etc/cacerts/ca-key.pem; self-signed cert is used'" in found["message"]
     assert found["evidence"][0].startswith(s.ISTIOD_PODS[0] + ": ")
+
+
+def test_evidence_is_deduplicated_in_one_pass_and_stops_at_its_limit():
+    items = [{"evidence": text} for text in ("a", "b", "a", "c", "d", "b")]
+    assert cluster._distinct_evidence(items, 3) == ["a", "b", "c"]  # pylint: disable=protected-access
+    assert cluster._distinct_evidence(items, 10) == ["a", "b", "c", "d"]  # pylint: disable=protected-access
+
+
+def test_events_cut_says_how_far_the_read_went():
+    def cut(snapshot):
+        snapshot["kube"]["events"]["cut"] = [{"reason": "FailedMount", "pages": 4, "bytes": 2500000,
+                                              "eventsRead": 2000, "remainingItemCount": 38000}]
+    found = _only("MCA834", cut)
+    assert "2000 were read, about 38000 more were not" in found["message"]
+    assert found["evidence"] == ["reason=FailedMount: 4 page(s), 2500000 bytes, 2000 event(s) read, "
+                                 "remainingItemCount=38000"]

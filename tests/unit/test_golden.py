@@ -17,6 +17,7 @@ from azext_meshca import catalog
 from azext_meshca.diagnose import analyse
 from sandbox import certfactory, golden
 from sandbox.sim.scenario import list_scenarios
+from tests.unit import mount_texts
 from tests.unit import snapshots as s
 from tests.unit import test_validation
 
@@ -141,6 +142,20 @@ def _run_command_cut(snapshot):
         "code": "RunCommandOutput"}}
 
 
+def _mount_text(cause, index):
+    """The healthy cluster's events and provider log replaced by one case of mount_texts."""
+    def change(snapshot):
+        changed = mount_texts.snapshot_with(snapshot, mount_texts.CASES[cause][index])
+        snapshot["kube"].update(events=changed["kube"]["events"], providerLogs=changed["kube"]["providerLogs"])
+    return change
+
+
+def _events_cut(snapshot):
+    """The events list stopped at its page cap (collectors/cluster.py read_events)."""
+    snapshot["kube"]["events"]["cut"] = [{"reason": "FailedMount", "pages": 4, "bytes": 3145728, "eventsRead": 2000,
+                                          "remainingItemCount": 38000}]
+
+
 def _holds(**variant):
     """Key Vault holds another CA set (made for the snapshot's own time); in-cluster state is
     dropped, so only the certificate rules judge the change."""
@@ -175,6 +190,12 @@ CHANGED = {
     "run-command-cluster-stopped": ("private-cluster", _run_command_failed("ClusterStopped", "stopped"),
                                     ("MCA915",), ()),
     "run-command-output-cut": ("healthy", _run_command_cut, ("MCA916",), ()),
+    # texts read by their parts (issue 21): one row per cause that has a code of its own
+    "text-entra-token": ("healthy", _mount_text("token", 1), ("MCA830",), ()),
+    "text-spc-not-found": ("healthy", _mount_text("spc-not-found", 0), ("MCA831",), ()),
+    "text-provider-not-running": ("healthy", _mount_text("provider-not-running", 0), ("MCA832",), ()),
+    "text-no-identity": ("healthy", _mount_text("no-identity", 0), ("MCA833",), ()),
+    "events-cut": ("healthy", _events_cut, ("MCA834",), ()),
 }
 for _name, (_variant, _codes) in test_validation.DEFECTS.items():
     CHANGED["key-vault-holds-" + _name] = (

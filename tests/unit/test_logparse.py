@@ -212,3 +212,53 @@ def test_istiod_mode_is_the_last_one_logged():
     assert logparse.istiod_ca_mode(lines)[0] == logparse.PLUGIN
     assert logparse.istiod_ca_mode(lines[:2]) == (logparse.SELF_SIGNED, lines[0])
     assert logparse.istiod_ca_mode(["Istiod certificates are reloaded"]) == (None, None)
+
+
+# --- texts read by their parts (issue 21): who failed and at which step decide, not the words ---
+
+@pytest.mark.parametrize("text, party, step, cause", [
+    # Key Vault answered: its status and code decide, whatever the wrappers say
+    (EVENT_PREFIX + legacy_error("ForbiddenByRbac"), logparse.KEY_VAULT, logparse.STEP_AUTHORISATION, logparse.RBAC),
+    (EVENT_PREFIX + azcore_error("SecretNotFound"), logparse.KEY_VAULT, logparse.STEP_NOT_FOUND,
+     logparse.SECRET_NOT_FOUND),
+    # Key Vault answered 403 without an inner code: the message decides
+    (EVENT_PREFIX + 'keyvault.BaseClient#GetSecret: Failure responding to request: StatusCode=403 -- Original Error: '
+     'autorest/azure: Service returned an error. Status=403 Code="Forbidden" Message="Public network access is '
+     'disabled and request is not from a trusted service nor via an approved private link."',
+     logparse.KEY_VAULT, logparse.STEP_NETWORK, logparse.CONNECTION),
+    # a token endpoint answered (adal's refresh), though the text names the vault's URL
+    (EVENT_PREFIX + "azure.BearerAuthorizer#WithAuthorization: Failed to refresh the Token for request to "
+     "https://kv.vault.azure.net/secrets/ca-key/: StatusCode=401 -- Original Error: adal: Refresh request failed. "
+     "Status Code = '401'. Response body: {\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: "
+     "Invalid client secret provided.\"} Endpoint https://login.microsoftonline.com/t/oauth2/token",
+     logparse.TOKEN_ENDPOINT, logparse.STEP_TOKEN, logparse.TOKEN),
+    # nobody answered: the vault's connection, or kubelet's and the driver's own deadlines
+    (EVENT_PREFIX + 'Get "https://kv.vault.azure.net/secrets/ca-key/": dial tcp 10.1.2.3:443: connect: connection '
+     'refused', logparse.KEY_VAULT, logparse.STEP_NETWORK, logparse.NETWORK),
+    ("Unable to attach or mount volumes: unmounted volumes=[cacerts], unattached volumes=[], failed to process "
+     "volumes=[]: context deadline exceeded", logparse.KUBELET, logparse.STEP_TIMEOUT, logparse.TIMEOUT),
+    # failures before any service is asked
+    (DRIVER_ABSENT, logparse.KUBELET, logparse.STEP_NOT_FOUND, logparse.DRIVER),
+    ('MountVolume.SetUp failed for volume "cacerts" : rpc error: code = Unknown desc = failed to get '
+     'secretproviderclass aks-istio-system/istio-spc-asm-1-24, error: secretproviderclasses.secrets-store.csi.x-k8s.io '
+     '"istio-spc-asm-1-24" not found', logparse.DRIVER_PARTY, logparse.STEP_NOT_FOUND, logparse.SPC_NOT_FOUND),
+    (EVENT_PREFIX + "failed to create auth config, error: failed to get credentials, nodePublishSecretRef secret is "
+     "not set", logparse.PROVIDER, logparse.STEP_CONFIGURATION, logparse.NO_IDENTITY),
+])
+def test_text_is_read_into_parts(text, party, step, cause):
+    parts = logparse.parse_mount_text(text)
+    assert (parts["party"], parts["step"], parts["cause"]) == (party, step, cause), parts
+
+
+def test_parts_name_the_object_pod_and_vault():
+    parts = logparse.parse_mount_text(EVENT_PREFIX + azcore_error("AccessDenied"))
+    assert (parts["secretName"], parts["vault"], parts["status"], parts["code"]) == ("ca-key", "kv", 403,
+                                                                                     "AccessDenied")
+    assert parts["pod"] == "aks-istio-system/istiod-asm-1-24-abc-x7k2p"
+
+
+def test_literal_words_stay_evidence_only():
+    """A wrapper's words never decide: a SecretNotFound answer quoted after an IMDS URL is still Key Vault's."""
+    text = (EVENT_PREFIX + "failed to get objectType:secret, objectName:ca-key, objectVersion:: " + azcore_error(
+        "SecretNotFound").replace("A secret with", "(token from http://169.254.169.254 was fine) A secret with"))
+    assert logparse.classify_mount_error(text)["cause"] == logparse.SECRET_NOT_FOUND
