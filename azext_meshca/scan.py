@@ -82,33 +82,67 @@ def gap_findings(fleet, warn_days):
 
 
 def collect_fleet(rg, subscriptions=None, management_groups=None):
-    """Run the Resource Graph pass (see the module docstring); never raises."""
+    """Run the Resource Graph pass (see the module docstring); never raises.
+
+    After the subscriptions query, the three fleet-wide queries (clusters; the vaults they
+    name; their identities' role assignments) do not depend on one another's rows (the joins
+    run in the service), so they run at once; each pages on its own. Only a vault outside the
+    queries' scope costs more: one lookup by ID for all such vaults."""
     fleet = Fleet()
     if management_groups:
-        cluster_rows, failed = _query_or_fail(rg, graph.CLUSTERS, management_groups=management_groups)
-        for group, error in failed.items():
-            fleet.gaps.append(_subscription_gap("MCA911", "management group " + group, error["reason"]))
-        asked = []
+        scope = {"management_groups": list(management_groups)}
     else:
-        asked = sorted({str(item).lower() for item in subscriptions or ()})
-        visible_rows, failed = rg.query_per_subscription(graph.SUBSCRIPTIONS, asked)
-        fleet.visible = {str(row.get("subscriptionId")).lower() for row in visible_rows}
-        for subscription in asked:
-            if subscription in failed:
-                fleet.gaps.append(_subscription_gap("MCA911", subscription, failed[subscription]["reason"]))
-            elif subscription not in fleet.visible:
-                fleet.gaps.append(_subscription_gap(
-                    "MCA910", subscription, "not among the subscriptions Resource Graph returns for you"))
-        cluster_rows, failed = rg.query_per_subscription(graph.CLUSTERS, sorted(fleet.visible))
-        for subscription, error in failed.items():
-            fleet.gaps.append(_subscription_gap("MCA911", subscription, error["reason"]))
-            fleet.visible.discard(subscription)
+        _collect_visible(rg, fleet, subscriptions)
+        scope = {"subscriptions": sorted(fleet.visible)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        vaults = pool.submit(_scoped_query, rg, graph.VAULTS, scope)
+        roles = pool.submit(_scoped_query, rg, graph.ROLE_ASSIGNMENTS, scope)
+        cluster_rows = _cluster_rows(rg, fleet, scope)
+        vault_answer, role_answer = vaults.result(), roles.result()
     for row in sorted(cluster_rows, key=lambda item: _key(item.get("id"))):
         fleet.clusters.append((row, azure_collectors.normalise_cluster(cluster_from_row(row))))
-    _collect_vaults(rg, fleet)
-    _collect_assignments(rg, fleet)
+    covered = set(scope.get("subscriptions") or ()) or {
+        str(row.get("subscriptionId") or "").lower() for row, _ in fleet.clusters}
+    _collect_vaults(rg, fleet, vault_answer, covered)
+    _collect_assignments(rg, fleet, role_answer, covered, scope)
     fleet.pages = rg.pages
     return fleet
+
+
+def _collect_visible(rg, fleet, subscriptions):
+    """Which asked subscriptions Resource Graph shows; the others become the fleet's gaps."""
+    asked = sorted({str(item).lower() for item in subscriptions or ()})
+    visible_rows, failed = rg.query_per_subscription(graph.SUBSCRIPTIONS, asked)
+    fleet.visible = {str(row.get("subscriptionId")).lower() for row in visible_rows}
+    for subscription in asked:
+        if subscription in failed:
+            fleet.gaps.append(_subscription_gap("MCA911", subscription, failed[subscription]["reason"]))
+        elif subscription not in fleet.visible:
+            fleet.gaps.append(_subscription_gap(
+                "MCA910", subscription, "not among the subscriptions Resource Graph returns for you"))
+
+
+def _cluster_rows(rg, fleet, scope):
+    if scope.get("management_groups"):
+        cluster_rows, failed = _query_or_fail(rg, graph.CLUSTERS, management_groups=scope["management_groups"])
+        for group, error in failed.items():
+            fleet.gaps.append(_subscription_gap("MCA911", "management group " + group, error["reason"]))
+        return cluster_rows
+    cluster_rows, failed = rg.query_per_subscription(graph.CLUSTERS, scope["subscriptions"])
+    for subscription, error in failed.items():
+        fleet.gaps.append(_subscription_gap("MCA911", subscription, error["reason"]))
+        fleet.visible.discard(subscription)
+    return cluster_rows
+
+
+def _scoped_query(rg, kql, scope):
+    """(rows, None), or (None, error) when the query failed; no query for an empty scope."""
+    if not any(scope.values()):
+        return [], None
+    try:
+        return rg.query(kql, **scope), None
+    except graph.GraphError as error:
+        return None, error.error
 
 
 def _query_or_fail(rg, kql, management_groups):
@@ -148,56 +182,84 @@ def _ensure_visible(rg, fleet, subscriptions):
                 403, NOT_VISIBLE_CODE)
 
 
-def _collect_vaults(rg, fleet):
+def _collect_vaults(rg, fleet, answer, covered):
+    """Index the vaults the joined query returned; look up by ID only the vaults it could
+    not have returned (outside its scope), or all of them when it failed."""
     ids = _vault_ids(fleet)
-    subscriptions = {_subscription_of(vault_id) for vault_id in ids}
-    _ensure_visible(rg, fleet, subscriptions)
-    readable = sorted(subscriptions & fleet.visible)
+    rows, error = answer
     found = {}
-    for batch in graph.chunks(vault_id for vault_id in ids if _subscription_of(vault_id) in fleet.visible):
-        rows, failed = rg.query_per_subscription(graph.VAULTS.format(ids=graph.kql_list(batch)), readable)
-        for subscription, error in failed.items():
-            fleet.vault_subscription_errors.setdefault(subscription, error)
-        for row in rows:
-            found[_key(row.get("id"))] = collected(azure_collectors.normalise_vault(vault_from_row(row)))
+    for row in rows or ():
+        found[_key(row.get("id"))] = collected(azure_collectors.normalise_vault(vault_from_row(row)))
+    lookup = ids - set(found) if error else {vault_id for vault_id in ids - set(found)
+                                             if _subscription_of(vault_id) not in covered}
+    found.update(_vaults_by_id(rg, fleet, lookup))
     for vault_id in ids:
-        error = fleet.vault_subscription_errors.get(_subscription_of(vault_id))
+        sub_error = fleet.vault_subscription_errors.get(_subscription_of(vault_id))
         if vault_id in found:
             fleet.vaults[vault_id] = found[vault_id]
-        elif error:
-            fleet.vaults[vault_id] = collected(error=error)
+        elif sub_error:
+            fleet.vaults[vault_id] = collected(error=sub_error)
         else:  # the subscription is readable and holds no such vault: what ARM's 404 says
             fleet.vaults[vault_id] = collected(error=collection_error(
                 f"404 Not Found (ResourceNotFound): Resource Graph holds no vault {vault_id}",
                 404, "ResourceNotFound"))
 
 
-def _collect_assignments(rg, fleet):
+def _vaults_by_id(rg, fleet, ids):
+    """{lower vault id: collected vault} for ``ids``, named in the query (IDS_PER_QUERY a query)."""
+    if not ids:
+        return {}
+    subscriptions = {_subscription_of(vault_id) for vault_id in ids}
+    _ensure_visible(rg, fleet, subscriptions)
+    readable = sorted(subscriptions & fleet.visible)
+    found = {}
+    for batch in graph.chunks(vault_id for vault_id in ids if _subscription_of(vault_id) in fleet.visible):
+        rows, failed = rg.query_per_subscription(graph.VAULTS_BY_ID.format(ids=graph.kql_list(batch)), readable)
+        for subscription, error in failed.items():
+            fleet.vault_subscription_errors.setdefault(subscription, error)
+        for row in rows:
+            found[_key(row.get("id"))] = collected(azure_collectors.normalise_vault(vault_from_row(row)))
+    return found
+
+
+def _collect_assignments(rg, fleet, answer, covered, scope):
+    """The joined query's assignments, plus (by principal ID) those in vault subscriptions
+    outside its scope; all by principal ID when it failed."""
     principals = {identity_object_id(cluster) for _, cluster in fleet.clusters} - {None}
-    subscriptions = sorted({_subscription_of(vault_id) for vault_id in fleet.vaults} & fleet.visible)
-    if not principals or not subscriptions:
+    vault_subscriptions = {_subscription_of(vault_id) for vault_id in fleet.vaults}
+    if not principals or not vault_subscriptions:
         fleet.assignments = []
         return
-    assignments = []
+    rows, error = answer
+    outside = vault_subscriptions & fleet.visible if error else (vault_subscriptions - covered) & fleet.visible
     try:
-        for batch in graph.chunks(principal.lower() for principal in principals):
-            rows = rg.query(graph.ROLE_ASSIGNMENTS.format(ids=graph.kql_list(batch)), subscriptions)
-            assignments.extend(azure_collectors.normalise_role_assignment(row) for row in rows)
-    except graph.GraphError as error:
-        fleet.assignments_error = error.error
+        if outside:
+            for batch in graph.chunks(principal.lower() for principal in principals):
+                rows = list(rows or ()) + rg.query(graph.ROLE_ASSIGNMENTS_BY_ID.format(ids=graph.kql_list(batch)),
+                                                   sorted(outside))
+        elif error:
+            raise graph.GraphError(error)
+    except graph.GraphError as failure:
+        fleet.assignments_error = failure.error
         return
-    _annotate(rg, assignments, subscriptions)
+    unique = {}
+    for row in rows or ():
+        unique.setdefault(str(row.get("id") or "").lower(), row)
+    assignments = [azure_collectors.normalise_role_assignment(row) for row in unique.values()]
+    definitions_scope = scope if scope.get("management_groups") else {
+        "subscriptions": sorted((vault_subscriptions | set(scope["subscriptions"])) & fleet.visible)}
+    _annotate(rg, assignments, definitions_scope)
     fleet.assignments = assignments
 
 
-def _annotate(rg, assignments, subscriptions):
+def _annotate(rg, assignments, scope):
     """Custom roles' definitions, from authorizationresources too (once per role)."""
     from azext_meshca import rbac
     guids = {rbac.role_guid(item["roleDefinitionId"]) for item in assignments} - rbac.KNOWN_ROLES
     definitions, failure = {}, None
     try:
         for batch in graph.chunks(guids):
-            for row in rg.query(graph.ROLE_DEFINITIONS.format(ids=graph.kql_list(batch)), subscriptions):
+            for row in rg.query(graph.ROLE_DEFINITIONS.format(ids=graph.kql_list(batch)), **scope):
                 definitions[str(row.get("name")).lower()] = row
     except graph.GraphError as error:
         failure = error.error["reason"]
