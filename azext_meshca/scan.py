@@ -6,7 +6,8 @@ Each cluster's rows become a snapshot of exactly the shape diagnose's collectors
 (the same normalisers turn the rows into it), with the in-cluster side skipped, and
 ``diagnose.analyse`` judges it: one registry of rules, one verdict per cluster. With
 ``--read-secrets`` every Key Vault object a cluster names is read once per vault,
-concurrently and bounded, and shared by every cluster that names it.
+concurrently and bounded (one challenge per vault; nothing more after the vault refuses the
+token), and shared by every cluster that names it.
 
 What could not be read is never dropped: a subscription Resource Graph does not show
 or would not answer is a scan-level collection finding; a vault or role list that
@@ -23,7 +24,9 @@ from azext_meshca.access_model import within_vault
 from azext_meshca.resource_ids import parse_vault_id
 from azext_meshca.snapshot import collected, collection_error, new_snapshot
 
-SECRET_READERS = 8   # distinct vault object sets read at once
+# Vaults read at once. Each vault's own reads are bounded by its object count (read_one_vault:
+# one, then the rest together, at most snapshot_builder's fan_out width), so no vault sees more.
+VAULT_READERS = 32
 NOT_VISIBLE_CODE = "SubscriptionNotVisible"
 STATUS_ORDER = {"failed": 0, "incomplete": 1, "warnings": 2, "passed": 3}
 
@@ -311,8 +314,7 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None):
 
 def read_vault_objects(cli_ctx, fleet, progress=None):
     """{lower vault id: read_vault_objects' answer}: every object any cluster names read
-    once per vault, SECRET_READERS vaults at a time, each vault's objects concurrently."""
-    from azext_meshca.collectors.snapshot_builder import object_roles, read_vault_objects as read
+    once per vault, VAULT_READERS vaults at a time (see read_one_vault)."""
     plugins = {}
     for _, cluster in fleet.clusters:
         vault_id = (cluster.get("plugin") or {}).get("keyVaultId")
@@ -320,10 +322,47 @@ def read_vault_objects(cli_ctx, fleet, progress=None):
             plugins.setdefault(_key(vault_id), []).append(cluster["plugin"])
     if progress:
         progress(f"reading the Key Vault objects of {len(plugins)} vaults")
-    with ThreadPoolExecutor(max_workers=SECRET_READERS) as outer:
-        futures = {vault_id: outer.submit(read, cli_ctx, fleet.vaults.get(vault_id), object_roles(found))
+    if not plugins:
+        return {}
+    from azext_meshca.collectors.snapshot_builder import object_roles
+    with ThreadPoolExecutor(max_workers=min(VAULT_READERS, len(plugins))) as pool:
+        futures = {vault_id: pool.submit(read_one_vault, cli_ctx, fleet.vaults.get(vault_id), object_roles(found))
                    for vault_id, found in plugins.items()}
         return {vault_id: future.result() for vault_id, future in futures.items()}
+
+
+def refused_token(item):
+    """Whether a secret read failed because the vault refused the caller's token itself:
+    a 401 to a request that carried one (the SDK sends a token once it holds the vault's
+    challenge), or Key Vault's AKV10032 "Invalid issuer" however it is framed (FACTS.md
+    section 4). No other object of that vault can be read with the same token."""
+    error = (item or {}).get("error") or {}
+    return error.get("status") == 401 or "AKV10032" in str(error.get("reason") or "")
+
+
+def read_one_vault(cli_ctx, vault_item, roles):
+    """One vault's objects (``roles``: object_roles), as snapshot_builder.read_vault_objects
+    answers: the first object alone, then the others at once.
+
+    The first read elicits the vault's challenge and sends the token (one challenge per
+    vault: the SDK caches it per vault host for the second client). Only when the vault
+    accepted the token are the others asked; after a refusal (refused_token) each of them
+    carries the first one's error and the vault sees no further request, where the SDK
+    would otherwise ask every object twice (azure-core BearerTokenCredentialPolicy.send
+    retries a 401 that carries a challenge once)."""
+    from azext_meshca.collectors.snapshot_builder import read_vault_objects as read
+    names = sorted(roles)
+    first, rest = names[:1], names[1:]
+    answer, failure = read(cli_ctx, vault_item, {name: roles[name] for name in first})
+    if failure or not rest:
+        return answer, failure
+    item = answer[first[0]][0]
+    if refused_token(item):
+        return dict(answer, **{name: (copy.deepcopy(item), None, None) for name in rest}), None
+    others, failure = read(cli_ctx, vault_item, {name: roles[name] for name in rest})
+    if failure:
+        return {}, failure
+    return dict(answer, **others), None
 
 
 def secrets_for(cluster, vault_objects):
