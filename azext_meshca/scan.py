@@ -22,7 +22,7 @@ from azext_meshca.collectors import azure as azure_collectors
 from azext_meshca.collectors import resourcegraph as graph
 from azext_meshca.access_model import within_vault
 from azext_meshca.resource_ids import parse_vault_id
-from azext_meshca.snapshot import collected, collection_error, new_snapshot
+from azext_meshca.snapshot import collected, collection_error, iso_utc, new_snapshot, now_utc
 
 # Vaults read at once. Each vault's own reads are bounded by its object count (read_one_vault:
 # one, then the rest together, at most snapshot_builder's fan_out width), so no vault sees more.
@@ -334,8 +334,8 @@ def read_vault_objects(cli_ctx, fleet, progress=None):
 def refused_token(item):
     """Whether a secret read failed because the vault refused the caller's token itself:
     a 401 to a request that carried one (the SDK sends a token once it holds the vault's
-    challenge), or Key Vault's AKV10032 "Invalid issuer" however it is framed (FACTS.md
-    section 4). No other object of that vault can be read with the same token."""
+    challenge), or Key Vault's AKV10032 "Invalid issuer" however it is framed (Key Vault's
+    REST error codes, learn.microsoft.com/azure/key-vault/general/rest-error-codes). No other object of that vault can be read with the same token."""
     error = (item or {}).get("error") or {}
     return error.get("status") == 401 or "AKV10032" in str(error.get("reason") or "")
 
@@ -442,11 +442,14 @@ def judge(fleet, warn_days, vault_objects=None):
     """Every cluster's snapshot through diagnose's analyse; the scan result.
     ``vault_objects``: what read_vault_objects read (--read-secrets), else None."""
     from azext_meshca.diagnose import analyse
-    rows = []
+    rows, shared = [], {}
+    collected_at = iso_utc(now_utc())    # one moment for the whole fleet
     for row, cluster in fleet.clusters:
         secrets = secrets_for(cluster, vault_objects) if vault_objects is not None else None
         snapshot = cluster_snapshot(fleet, row, cluster, warn_days, secrets)
-        rows.append(cluster_row(snapshot, analyse(snapshot, warn_days), vault_objects is not None))
+        snapshot["collectedAt"] = collected_at
+        # certificate rules once per distinct object set, shared by its clusters (checks.run_rules)
+        rows.append(cluster_row(snapshot, analyse(snapshot, warn_days, shared=shared), vault_objects is not None))
     rows = sort_rows(rows)
     gaps = gap_findings(fleet, warn_days)
     counts = {status: sum(1 for row in rows if row["status"] == status) for status in STATUS_ORDER}

@@ -18,7 +18,9 @@ from collections import namedtuple
 
 from azext_meshca import catalog
 from azext_meshca.checks import access, addon, cluster, collection, config, network, rotation, secrets
-from azext_meshca.checks.common import addon_object_id, cluster_data, parse_time, vault_data
+from azext_meshca.checks.common import (addon_object_id, cluster_data, parse_time, plugin_config, secret_source,
+                                        vault_data)
+from azext_meshca.plugin import PLUGIN_OBJECTS
 from azext_meshca.resource_ids import parse_vault_id
 from azext_meshca.rules import CA_SET, SNAPSHOT
 from azext_meshca.rules import run_rules as _run_declared
@@ -75,21 +77,73 @@ def input_states(snapshot):
     return states
 
 
-def run_rules(snapshot, warn_days=30, functions=ALL_CHECKS):
+def run_rules(snapshot, warn_days=30, functions=ALL_CHECKS, shared=None):
     """Declared rules on one snapshot: Run(findings ordered cause-first, certificate
-    descriptions, not_run = [{input, rules}] for each input that failed to be read)."""
+    descriptions, not_run = [{input, rules}] for each input that failed to be read).
+
+    ``shared``: a dict the caller keeps across snapshots (scan's clusters). The certificate
+    rules then run once per plug-in CA set (ca_set_key) and moment, and every snapshot
+    holding that set gets copies of their findings: they read only the set, ``now`` and
+    ``warn_days`` (validation.CERTIFICATE_RULES), so the findings are the same."""
     frozen = freeze(snapshot)
     context = build_context(frozen, warn_days)
-    ca_set = secrets.plugin_ca_set(frozen)
     states = input_states(frozen)
     collected = {name for name, ok in states.items() if ok}
-    findings, skipped = _run_declared(
-        functions, {SNAPSHOT: frozen, CA_SET: ca_set},
-        {SNAPSHOT: collected, CA_SET: ca_set.parsed if ca_set else ()}, context)
+    key = ca_set_key(frozen) if shared is not None else None
+    split = _around_ca_set_rules(functions) if key is not None else None
+    if split is None:
+        ca_set = secrets.plugin_ca_set(frozen)
+        findings, skipped = _run_declared(
+            functions, {SNAPSHOT: frozen, CA_SET: ca_set},
+            {SNAPSHOT: collected, CA_SET: ca_set.parsed if ca_set else ()}, context)
+        certificates = ca_set.certificates(context["now"]) if ca_set else []
+    else:
+        findings, skipped, certificates = _run_sharing(split, frozen, collected, context,
+                                                       shared, (key, context["now"], warn_days))
     link_findings(findings)
     not_run = [{"input": name, "rules": rules} for name, rules in skipped.items() if states.get(name) is False]
-    certificates = ca_set.certificates(context["now"]) if ca_set else []
     return Run(order_findings(findings), certificates, not_run)
+
+
+def ca_set_key(snapshot):
+    """What a snapshot's plug-in CA set is parsed from (each object's source and value,
+    ca-key as its key facts), as a dict key; None when there is no set."""
+    import json
+    plugin = plugin_config(snapshot)
+    objects = secrets.read_objects(snapshot) if plugin is not None else None
+    if not objects:
+        return None
+    return tuple((obj, secret_source(plugin, obj),
+                  json.dumps(objects[obj], sort_keys=True, default=str) if isinstance(objects.get(obj), dict)
+                  else objects.get(obj)) for obj in PLUGIN_OBJECTS)
+
+
+def _around_ca_set_rules(functions):
+    """(rules before, the CA_SET rules, rules after) when the CA_SET rules are one block."""
+    places = [index for index, function in enumerate(functions) if function.rule.subject == CA_SET]
+    if not places or places[-1] - places[0] + 1 != len(places):
+        return None
+    return functions[:places[0]], functions[places[0]:places[-1] + 1], functions[places[-1] + 1:]
+
+
+def _run_sharing(split, frozen, collected, context, shared, memo_key):
+    """run_rules' findings, skipped inputs and certificates, the CA_SET block's from ``shared``."""
+    import copy
+    before, ca_rules, after = split
+    entry = shared.get(memo_key)
+    if entry is None:
+        ca_set = secrets.plugin_ca_set(frozen)
+        found, skipped = _run_declared(ca_rules, {CA_SET: ca_set}, {CA_SET: ca_set.parsed if ca_set else ()},
+                                       context)
+        entry = shared[memo_key] = (found, skipped, ca_set.certificates(context["now"]) if ca_set else [])
+    findings, skipped = [], {}
+    for part in (_run_declared(before, {SNAPSHOT: frozen}, {SNAPSHOT: collected}, context),
+                 copy.deepcopy(entry[:2]),
+                 _run_declared(after, {SNAPSHOT: frozen}, {SNAPSHOT: collected}, context)):
+        findings.extend(part[0])
+        for name, rules in part[1].items():
+            skipped.setdefault(name, []).extend(rules)
+    return findings, skipped, copy.deepcopy(entry[2])
 
 
 def run_checks(snapshot, warn_days=30):

@@ -220,3 +220,37 @@ def test_a_secret_scope_assignment_reaches_the_cluster_snapshot_as_in_diagnose()
     snapshot = scan.cluster_snapshot(fleet, row, cluster, 30)
     scopes = [item["scope"] for item in snapshot["roleAssignments"]["data"]]
     assert scopes == [vault_id + "/secrets/ca-key", "/subscriptions/00000000-0000-0000-0000-000000000001"]
+
+
+def test_shared_certificate_rules_give_every_golden_the_verdict_it_gets_alone():
+    """checks.run_rules with ``shared`` (scan's judging) against without, over every golden
+    snapshot, each judged twice with one memo (the second time from the memo)."""
+    import copy
+    from azext_meshca.diagnose import analyse
+    from sandbox import golden
+    shared = {}
+
+    def verdict(result):
+        return result["status"], result["findings"], result["certificates"], result["summary"]["notRun"]
+    for name in golden.scenarios():
+        snapshot = golden.load(name)
+        alone = verdict(analyse(copy.deepcopy(snapshot), 30))
+        assert verdict(analyse(copy.deepcopy(snapshot), 30, shared=shared)) == alone, name
+        assert verdict(analyse(copy.deepcopy(snapshot), 30, shared=shared)) == alone, name
+    assert shared
+
+
+def test_certificate_rules_run_once_per_object_set():
+    from azext_meshca import checks
+    from sandbox import golden
+    snapshot = golden.load("healthy")
+    shared, added = {}, []
+    for _ in range(5):
+        before = len(shared)
+        checks.run_rules(snapshot, 30, shared=shared)
+        added.append(len(shared) - before)
+    assert added == [1, 0, 0, 0, 0]
+    other = json.loads(json.dumps(snapshot))      # one certificate value changed: judged on its own
+    other["secrets"]["root-cert"]["data"]["value"] += "\n"
+    checks.run_rules(other, 30, shared=shared)
+    assert len(shared) == 2
