@@ -234,25 +234,28 @@ def _collect_assignments(rg, fleet, answer, covered, scope):
         fleet.assignments = []
         return
     rows, error = answer
-    outside = vault_subscriptions & fleet.visible if error else (vault_subscriptions - covered) & fleet.visible
+    outside = (vault_subscriptions if error else vault_subscriptions - covered) & fleet.visible
     try:
-        if outside:
-            for batch in graph.chunks(principal.lower() for principal in principals):
-                rows = list(rows or ()) + rg.query(graph.ROLE_ASSIGNMENTS_BY_ID.format(ids=graph.kql_list(batch)),
-                                                   sorted(outside))
-        elif error:
+        if error and not outside:
             raise graph.GraphError(error)
+        rows = list(rows or ()) + _assignments_by_id(rg, principals, outside)
     except graph.GraphError as failure:
         fleet.assignments_error = failure.error
         return
-    unique = {}
-    for row in rows or ():
-        unique.setdefault(str(row.get("id") or "").lower(), row)
+    unique = {str(row.get("id") or "").lower(): row for row in reversed(rows)}
     assignments = [azure_collectors.normalise_role_assignment(row) for row in unique.values()]
     definitions_scope = scope if scope.get("management_groups") else {
         "subscriptions": sorted((vault_subscriptions | set(scope["subscriptions"])) & fleet.visible)}
     _annotate(rg, assignments, definitions_scope)
     fleet.assignments = assignments
+
+
+def _assignments_by_id(rg, principals, subscriptions):
+    """Role-assignment rows of ``principals`` in ``subscriptions`` (none asked when empty)."""
+    rows = []
+    for batch in graph.chunks(principal.lower() for principal in principals) if subscriptions else ():
+        rows.extend(rg.query(graph.ROLE_ASSIGNMENTS_BY_ID.format(ids=graph.kql_list(batch)), sorted(subscriptions)))
+    return rows
 
 
 def _annotate(rg, assignments, scope):
@@ -335,7 +338,8 @@ def refused_token(item):
     """Whether a secret read failed because the vault refused the caller's token itself:
     a 401 to a request that carried one (the SDK sends a token once it holds the vault's
     challenge), or Key Vault's AKV10032 "Invalid issuer" however it is framed (Key Vault's
-    REST error codes, learn.microsoft.com/azure/key-vault/general/rest-error-codes). No other object of that vault can be read with the same token."""
+    REST error codes, learn.microsoft.com/azure/key-vault/general/rest-error-codes). No
+    other object of that vault can be read with the same token."""
     error = (item or {}).get("error") or {}
     return error.get("status") == 401 or "AKV10032" in str(error.get("reason") or "")
 

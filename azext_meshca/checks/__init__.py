@@ -13,7 +13,9 @@ After the rules, ``link_findings`` connects symptoms to causes (``explainedBy`` 
 ``explains``) from the links the catalog holds as data (``explained_by``).
 """
 
+import copy
 import datetime
+import json
 from collections import namedtuple
 
 from azext_meshca import catalog
@@ -89,17 +91,16 @@ def run_rules(snapshot, warn_days=30, functions=ALL_CHECKS, shared=None):
     context = build_context(frozen, warn_days)
     states = input_states(frozen)
     collected = {name for name, ok in states.items() if ok}
-    key = ca_set_key(frozen) if shared is not None else None
-    split = _around_ca_set_rules(functions) if key is not None else None
-    if split is None:
+    memo = _shared_ca_set_findings(functions, frozen, context, shared) if shared is not None else None
+    if memo is None:
         ca_set = secrets.plugin_ca_set(frozen)
         findings, skipped = _run_declared(
             functions, {SNAPSHOT: frozen, CA_SET: ca_set},
             {SNAPSHOT: collected, CA_SET: ca_set.parsed if ca_set else ()}, context)
         certificates = ca_set.certificates(context["now"]) if ca_set else []
-    else:
-        findings, skipped, certificates = _run_sharing(split, frozen, collected, context,
-                                                       shared, (key, context["now"], warn_days))
+    else:   # memo: (the rules around the CA_SET block, the block's shared answer)
+        findings, skipped = _around_shared(memo[0], {SNAPSHOT: frozen}, {SNAPSHOT: collected}, context, memo[1])
+        certificates = copy.deepcopy(memo[1][2])
     link_findings(findings)
     not_run = [{"input": name, "rules": rules} for name, rules in skipped.items() if states.get(name) is False]
     return Run(order_findings(findings), certificates, not_run)
@@ -108,7 +109,6 @@ def run_rules(snapshot, warn_days=30, functions=ALL_CHECKS, shared=None):
 def ca_set_key(snapshot):
     """What a snapshot's plug-in CA set is parsed from (each object's source and value,
     ca-key as its key facts), as a dict key; None when there is no set."""
-    import json
     plugin = plugin_config(snapshot)
     objects = secrets.read_objects(snapshot) if plugin is not None else None
     if not objects:
@@ -126,24 +126,34 @@ def _around_ca_set_rules(functions):
     return functions[:places[0]], functions[places[0]:places[-1] + 1], functions[places[-1] + 1:]
 
 
-def _run_sharing(split, frozen, collected, context, shared, memo_key):
-    """run_rules' findings, skipped inputs and certificates, the CA_SET block's from ``shared``."""
-    import copy
-    before, ca_rules, after = split
-    entry = shared.get(memo_key)
-    if entry is None:
-        ca_set = secrets.plugin_ca_set(frozen)
-        found, skipped = _run_declared(ca_rules, {CA_SET: ca_set}, {CA_SET: ca_set.parsed if ca_set else ()},
-                                       context)
-        entry = shared[memo_key] = (found, skipped, ca_set.certificates(context["now"]) if ca_set else [])
+def _around_shared(split, subjects, available, context, entry):
+    """(findings, skipped) of the rules before and after the CA_SET block around copies of
+    the block's shared ones: the order and skips one pass over every rule gives."""
     findings, skipped = [], {}
-    for part in (_run_declared(before, {SNAPSHOT: frozen}, {SNAPSHOT: collected}, context),
-                 copy.deepcopy(entry[:2]),
-                 _run_declared(after, {SNAPSHOT: frozen}, {SNAPSHOT: collected}, context)):
+    for part in (_run_declared(split[0], subjects, available, context), copy.deepcopy(entry[:2]),
+                 _run_declared(split[2], subjects, available, context)):
         findings.extend(part[0])
         for name, rules in part[1].items():
             skipped.setdefault(name, []).extend(rules)
-    return findings, skipped, copy.deepcopy(entry[2])
+    return findings, skipped
+
+
+def _shared_ca_set_findings(functions, frozen, context, shared):
+    """((rules before, CA_SET rules, rules after), (findings, skipped, certificates) of the
+    CA_SET rules on ``frozen``'s set), from ``shared`` when that set was judged at that
+    moment already; None when there is no set or the CA_SET rules are not one block."""
+    key = ca_set_key(frozen)
+    split = _around_ca_set_rules(functions) if key is not None else None
+    if split is None:
+        return None
+    memo_key = (key, context["now"], context["warn_days"])
+    entry = shared.get(memo_key)
+    if entry is None:
+        ca_set = secrets.plugin_ca_set(frozen)
+        found, skipped = _run_declared(split[1], {CA_SET: ca_set}, {CA_SET: ca_set.parsed if ca_set else ()},
+                                       context)
+        entry = shared[memo_key] = (found, skipped, ca_set.certificates(context["now"]) if ca_set else [])
+    return split, entry
 
 
 def run_checks(snapshot, warn_days=30):

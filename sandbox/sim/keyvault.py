@@ -9,8 +9,9 @@ World so the operator, the add-on identity and the CSI mount model all agree.
 With the scenario key ``keyVaultChecksTokenTenant: true`` (the fleet scenarios set it) a
 vault whose ``tenantId`` is not the tenant that issued the caller's token answers every
 authenticated request as Key Vault does: 401 AKV10032 "Invalid issuer" with a fresh
-challenge naming the vault's tenant (learn.microsoft.com/azure/key-vault/general/rest-error-codes; the text the add-on's mount gets,
-sandbox/sim/kube_model.py ``_tenant_denial``). Off by default, so the single-cluster
+challenge naming the vault's tenant (learn.microsoft.com/azure/key-vault/general/
+rest-error-codes; the text the add-on's mount gets, sandbox/sim/kube_model.py
+``_tenant_denial``). Off by default, so the single-cluster
 scenarios keep the snapshots their goldens hold.
 """
 
