@@ -86,13 +86,25 @@ class ResourceGraphService:
         row["tenantId"] = self.world.tenant
         return row      # shallow: queries never change a row's values, and a page is copied (_page)
 
-    def tables(self):
+    def tables(self, names=("resources", "resourcecontainers", "authorizationresources")):
+        """{table: rows} of the tables ``names`` (a query builds only those it reads)."""
+        builders = {"resources": self._resources, "resourcecontainers": self._containers,
+                    "authorizationresources": self._authorization}
+        return {name: builders[name]() for name in names if name in builders}
+
+    def _resources(self):
         world = self.world
         resources = [self._row(cluster, "microsoft.containerservice/managedclusters") for cluster in world.clusters]
-        resources += [self._row(vault, "microsoft.keyvault/vaults") for vault in world.vaults.values()]
-        containers = [{"id": "/subscriptions/" + item["id"], "name": item.get("name") or item["id"],
-                       "type": "microsoft.resources/subscriptions", "subscriptionId": item["id"].lower(),
-                       "tenantId": world.tenant, "properties": {"state": "Enabled"}} for item in world.subscriptions]
+        return resources + [self._row(vault, "microsoft.keyvault/vaults") for vault in world.vaults.values()]
+
+    def _containers(self):
+        world = self.world
+        return [{"id": "/subscriptions/" + item["id"], "name": item.get("name") or item["id"],
+                 "type": "microsoft.resources/subscriptions", "subscriptionId": item["id"].lower(),
+                 "tenantId": world.tenant, "properties": {"state": "Enabled"}} for item in world.subscriptions]
+
+    def _authorization(self):
+        world = self.world
         authorization = []
         for assignment in world.role_assignments:
             row = dict(assignment)
@@ -108,7 +120,7 @@ class ResourceGraphService:
                 "properties": {"roleName": role["roleName"], "type": role["type"], "permissions": [
                     {"actions": role["actions"], "notActions": [], "dataActions": role["dataActions"],
                      "notDataActions": role["notDataActions"]}]}})
-        return {"resources": resources, "resourcecontainers": containers, "authorizationresources": authorization}
+        return authorization
 
     def _visible(self, req, subscriptions, management_groups):
         """Subscriptions whose rows the caller gets: asked for, existing, readable."""
@@ -172,8 +184,9 @@ class ResourceGraphService:
                 rows = self._continued(body.get("options") or {}, text, visible)
                 if rows is None:
                     visible_or_tenant = {"", *visible}
+                    table, joined = kql.joins(text)
                     tables = {name: [row for row in rows if row["subscriptionId"] in visible_or_tenant]
-                              for name, rows in self.tables().items()}
+                              for name, rows in self.tables({table, *joined}).items()}
                     rows = kql.run(text, tables)
                 answer = self._page(rows, body.get("options") or {}, (text, frozenset(visible)))
         except kql.KqlError as error:
