@@ -460,13 +460,35 @@ def threshold_exit(result, threshold):
     return exit_status({"status": result["status"], "findings": findings}, threshold or ERROR)
 
 
+def _object_set(cluster):
+    """(lower vault id, the plug-in's object names): what a cluster's secrets are read from."""
+    plugin = cluster.get("plugin") or {}
+    return _key(plugin.get("keyVaultId")), tuple(sorted((name, str(value)) for name, value in plugin.items()))
+
+
+def _by_object_set(fleet, shared, vault_objects):
+    """fleet.clusters grouped by vault and object set (sort_rows orders the rows afterwards),
+    so the certificate memo ``shared`` holds one set at a time and a vault's objects are
+    dropped from ``vault_objects`` after its last cluster: memory stays flat in sets and vaults."""
+    previous = (None, None)
+    for row, cluster in sorted(fleet.clusters, key=lambda item: _object_set(item[1])):
+        current = _object_set(cluster)
+        if current != previous:
+            shared.clear()
+        if current[0] != previous[0] and vault_objects:
+            vault_objects.pop(previous[0], None)
+        previous = current
+        yield row, cluster
+
+
 def judge(fleet, warn_days, vault_objects=None):
     """Every cluster's snapshot through diagnose's analyse; the scan result.
-    ``vault_objects``: what read_vault_objects read (--read-secrets), else None."""
+    ``vault_objects``: what read_vault_objects read (--read-secrets), else None; each
+    vault's answer is dropped from it once its clusters are judged (_by_object_set)."""
     from azext_meshca.diagnose import analyse
     rows, shared = [], {}
     collected_at = iso_utc(now_utc())    # one moment for the whole fleet
-    for row, cluster in fleet.clusters:
+    for row, cluster in _by_object_set(fleet, shared, vault_objects):
         secrets = secrets_for(cluster, vault_objects) if vault_objects is not None else None
         snapshot = cluster_snapshot(fleet, row, cluster, warn_days, secrets)
         snapshot["collectedAt"] = collected_at
