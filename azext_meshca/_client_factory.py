@@ -102,7 +102,9 @@ def shared_transport(cli_ctx):
         import requests
         from azure.core.pipeline.transport import RequestsTransport
         session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=16)
+        # One pool per host, kept for up to 256 hosts: scan reads up to 128 vaults (hosts) at
+        # once, and a pool pushed out of requests' default 10 closes its kept-alive connections.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=256, pool_maxsize=16)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return RequestsTransport(session=session, session_owner=False)

@@ -75,11 +75,12 @@ def load_snapshot(path):
         raise ValidationError(f"{path} is not a meshca snapshot: {str(error).splitlines()[0]}") from None
 
 
-def analyse(snapshot, warn_days, suppress=None):
-    """Findings and the result dict, from the snapshot alone (``suppress``: report.build_result)."""
+def analyse(snapshot, warn_days, suppress=None, shared=None):
+    """Findings and the result dict, from the snapshot alone (``suppress``: report.build_result;
+    ``shared``: checks.run_rules', for judging many snapshots)."""
     from azext_meshca.checks import run_rules
     from azext_meshca.report import build_result
-    findings, certificates, not_run = run_rules(snapshot, warn_days=warn_days)
+    findings, certificates, not_run = run_rules(snapshot, warn_days=warn_days, shared=shared)
     result = build_result(findings, certificates, suppress=suppress, target=dict(snapshot.get("target") or {}),
                           collectedAt=snapshot.get("collectedAt"))
     kept = result["findings"]

@@ -6,7 +6,8 @@ Each cluster's rows become a snapshot of exactly the shape diagnose's collectors
 (the same normalisers turn the rows into it), with the in-cluster side skipped, and
 ``diagnose.analyse`` judges it: one registry of rules, one verdict per cluster. With
 ``--read-secrets`` every Key Vault object a cluster names is read once per vault,
-concurrently and bounded, and shared by every cluster that names it.
+concurrently and bounded (one challenge per vault; nothing more after the vault refuses the
+token), and shared by every cluster that names it.
 
 What could not be read is never dropped: a subscription Resource Graph does not show
 or would not answer is a scan-level collection finding; a vault or role list that
@@ -21,9 +22,12 @@ from azext_meshca.collectors import azure as azure_collectors
 from azext_meshca.collectors import resourcegraph as graph
 from azext_meshca.access_model import within_vault
 from azext_meshca.resource_ids import parse_vault_id
-from azext_meshca.snapshot import collected, collection_error, new_snapshot
+from azext_meshca.snapshot import collected, collection_error, iso_utc, new_snapshot, now_utc
 
-SECRET_READERS = 8   # distinct vault object sets read at once
+# Vaults read at once; each vault sees one request at a time (read_one_vault). 128 vaults of
+# about 10 objects at 50 ms a round trip read 1,000 vaults in about 4 s, and keep the threads
+# and open connections (one per vault: _client_factory.shared_transport's pools) bounded.
+VAULT_READERS = 128
 NOT_VISIBLE_CODE = "SubscriptionNotVisible"
 STATUS_ORDER = {"failed": 0, "incomplete": 1, "warnings": 2, "passed": 3}
 
@@ -62,6 +66,7 @@ class Fleet:  # pylint: disable=too-few-public-methods,too-many-instance-attribu
         self.vault_subscription_errors = {}   # lower subscription -> collection_error
         self.assignments = None         # [normalised assignment] or None when the query failed
         self.assignments_error = None
+        self.assignments_by_principal = None   # see assignments_of
         self.gaps = []                  # subscriptions not scanned (see _subscription_gap)
         self.visible = set()
         self.pages = 0
@@ -82,33 +87,67 @@ def gap_findings(fleet, warn_days):
 
 
 def collect_fleet(rg, subscriptions=None, management_groups=None):
-    """Run the Resource Graph pass (see the module docstring); never raises."""
+    """Run the Resource Graph pass (see the module docstring); never raises.
+
+    After the subscriptions query, the three fleet-wide queries (clusters; the vaults they
+    name; their identities' role assignments) do not depend on one another's rows (the joins
+    run in the service), so they run at once; each pages on its own. Only a vault outside the
+    queries' scope costs more: one lookup by ID for all such vaults."""
     fleet = Fleet()
     if management_groups:
-        cluster_rows, failed = _query_or_fail(rg, graph.CLUSTERS, management_groups=management_groups)
-        for group, error in failed.items():
-            fleet.gaps.append(_subscription_gap("MCA911", "management group " + group, error["reason"]))
-        asked = []
+        scope = {"management_groups": list(management_groups)}
     else:
-        asked = sorted({str(item).lower() for item in subscriptions or ()})
-        visible_rows, failed = rg.query_per_subscription(graph.SUBSCRIPTIONS, asked)
-        fleet.visible = {str(row.get("subscriptionId")).lower() for row in visible_rows}
-        for subscription in asked:
-            if subscription in failed:
-                fleet.gaps.append(_subscription_gap("MCA911", subscription, failed[subscription]["reason"]))
-            elif subscription not in fleet.visible:
-                fleet.gaps.append(_subscription_gap(
-                    "MCA910", subscription, "not among the subscriptions Resource Graph returns for you"))
-        cluster_rows, failed = rg.query_per_subscription(graph.CLUSTERS, sorted(fleet.visible))
-        for subscription, error in failed.items():
-            fleet.gaps.append(_subscription_gap("MCA911", subscription, error["reason"]))
-            fleet.visible.discard(subscription)
+        _collect_visible(rg, fleet, subscriptions)
+        scope = {"subscriptions": sorted(fleet.visible)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        vaults = pool.submit(_scoped_query, rg, graph.VAULTS, scope)
+        roles = pool.submit(_scoped_query, rg, graph.ROLE_ASSIGNMENTS, scope)
+        cluster_rows = _cluster_rows(rg, fleet, scope)
+        vault_answer, role_answer = vaults.result(), roles.result()
     for row in sorted(cluster_rows, key=lambda item: _key(item.get("id"))):
         fleet.clusters.append((row, azure_collectors.normalise_cluster(cluster_from_row(row))))
-    _collect_vaults(rg, fleet)
-    _collect_assignments(rg, fleet)
+    covered = set(scope.get("subscriptions") or ()) or {
+        str(row.get("subscriptionId") or "").lower() for row, _ in fleet.clusters}
+    _collect_vaults(rg, fleet, vault_answer, covered)
+    _collect_assignments(rg, fleet, role_answer, covered, scope)
     fleet.pages = rg.pages
     return fleet
+
+
+def _collect_visible(rg, fleet, subscriptions):
+    """Which asked subscriptions Resource Graph shows; the others become the fleet's gaps."""
+    asked = sorted({str(item).lower() for item in subscriptions or ()})
+    visible_rows, failed = rg.query_per_subscription(graph.SUBSCRIPTIONS, asked)
+    fleet.visible = {str(row.get("subscriptionId")).lower() for row in visible_rows}
+    for subscription in asked:
+        if subscription in failed:
+            fleet.gaps.append(_subscription_gap("MCA911", subscription, failed[subscription]["reason"]))
+        elif subscription not in fleet.visible:
+            fleet.gaps.append(_subscription_gap(
+                "MCA910", subscription, "not among the subscriptions Resource Graph returns for you"))
+
+
+def _cluster_rows(rg, fleet, scope):
+    if scope.get("management_groups"):
+        cluster_rows, failed = _query_or_fail(rg, graph.CLUSTERS, management_groups=scope["management_groups"])
+        for group, error in failed.items():
+            fleet.gaps.append(_subscription_gap("MCA911", "management group " + group, error["reason"]))
+        return cluster_rows
+    cluster_rows, failed = rg.query_per_subscription(graph.CLUSTERS, scope["subscriptions"])
+    for subscription, error in failed.items():
+        fleet.gaps.append(_subscription_gap("MCA911", subscription, error["reason"]))
+        fleet.visible.discard(subscription)
+    return cluster_rows
+
+
+def _scoped_query(rg, kql, scope):
+    """(rows, None), or (None, error) when the query failed; no query for an empty scope."""
+    if not any(scope.values()):
+        return [], None
+    try:
+        return rg.query(kql, **scope), None
+    except graph.GraphError as error:
+        return None, error.error
 
 
 def _query_or_fail(rg, kql, management_groups):
@@ -148,56 +187,87 @@ def _ensure_visible(rg, fleet, subscriptions):
                 403, NOT_VISIBLE_CODE)
 
 
-def _collect_vaults(rg, fleet):
+def _collect_vaults(rg, fleet, answer, covered):
+    """Index the vaults the joined query returned; look up by ID only the vaults it could
+    not have returned (outside its scope), or all of them when it failed."""
     ids = _vault_ids(fleet)
-    subscriptions = {_subscription_of(vault_id) for vault_id in ids}
-    _ensure_visible(rg, fleet, subscriptions)
-    readable = sorted(subscriptions & fleet.visible)
+    rows, error = answer
     found = {}
-    for batch in graph.chunks(vault_id for vault_id in ids if _subscription_of(vault_id) in fleet.visible):
-        rows, failed = rg.query_per_subscription(graph.VAULTS.format(ids=graph.kql_list(batch)), readable)
-        for subscription, error in failed.items():
-            fleet.vault_subscription_errors.setdefault(subscription, error)
-        for row in rows:
-            found[_key(row.get("id"))] = collected(azure_collectors.normalise_vault(vault_from_row(row)))
+    for row in rows or ():
+        found[_key(row.get("id"))] = collected(azure_collectors.normalise_vault(vault_from_row(row)))
+    lookup = ids - set(found) if error else {vault_id for vault_id in ids - set(found)
+                                             if _subscription_of(vault_id) not in covered}
+    found.update(_vaults_by_id(rg, fleet, lookup))
     for vault_id in ids:
-        error = fleet.vault_subscription_errors.get(_subscription_of(vault_id))
+        sub_error = fleet.vault_subscription_errors.get(_subscription_of(vault_id))
         if vault_id in found:
             fleet.vaults[vault_id] = found[vault_id]
-        elif error:
-            fleet.vaults[vault_id] = collected(error=error)
+        elif sub_error:
+            fleet.vaults[vault_id] = collected(error=sub_error)
         else:  # the subscription is readable and holds no such vault: what ARM's 404 says
             fleet.vaults[vault_id] = collected(error=collection_error(
                 f"404 Not Found (ResourceNotFound): Resource Graph holds no vault {vault_id}",
                 404, "ResourceNotFound"))
 
 
-def _collect_assignments(rg, fleet):
+def _vaults_by_id(rg, fleet, ids):
+    """{lower vault id: collected vault} for ``ids``, named in the query (IDS_PER_QUERY a query)."""
+    if not ids:
+        return {}
+    subscriptions = {_subscription_of(vault_id) for vault_id in ids}
+    _ensure_visible(rg, fleet, subscriptions)
+    readable = sorted(subscriptions & fleet.visible)
+    found = {}
+    for batch in graph.chunks(vault_id for vault_id in ids if _subscription_of(vault_id) in fleet.visible):
+        rows, failed = rg.query_per_subscription(graph.VAULTS_BY_ID.format(ids=graph.kql_list(batch)), readable)
+        for subscription, error in failed.items():
+            fleet.vault_subscription_errors.setdefault(subscription, error)
+        for row in rows:
+            found[_key(row.get("id"))] = collected(azure_collectors.normalise_vault(vault_from_row(row)))
+    return found
+
+
+def _collect_assignments(rg, fleet, answer, covered, scope):
+    """The joined query's assignments, plus (by principal ID) those in vault subscriptions
+    outside its scope; all by principal ID when it failed."""
     principals = {identity_object_id(cluster) for _, cluster in fleet.clusters} - {None}
-    subscriptions = sorted({_subscription_of(vault_id) for vault_id in fleet.vaults} & fleet.visible)
-    if not principals or not subscriptions:
+    vault_subscriptions = {_subscription_of(vault_id) for vault_id in fleet.vaults}
+    if not principals or not vault_subscriptions:
         fleet.assignments = []
         return
-    assignments = []
+    rows, error = answer
+    outside = (vault_subscriptions if error else vault_subscriptions - covered) & fleet.visible
     try:
-        for batch in graph.chunks(principal.lower() for principal in principals):
-            rows = rg.query(graph.ROLE_ASSIGNMENTS.format(ids=graph.kql_list(batch)), subscriptions)
-            assignments.extend(azure_collectors.normalise_role_assignment(row) for row in rows)
-    except graph.GraphError as error:
-        fleet.assignments_error = error.error
+        if error and not outside:
+            raise graph.GraphError(error)
+        rows = list(rows or ()) + _assignments_by_id(rg, principals, outside)
+    except graph.GraphError as failure:
+        fleet.assignments_error = failure.error
         return
-    _annotate(rg, assignments, subscriptions)
+    unique = {str(row.get("id") or "").lower(): row for row in reversed(rows)}
+    assignments = [azure_collectors.normalise_role_assignment(row) for row in unique.values()]
+    definitions_scope = scope if scope.get("management_groups") else {
+        "subscriptions": sorted((vault_subscriptions | set(scope["subscriptions"])) & fleet.visible)}
+    _annotate(rg, assignments, definitions_scope)
     fleet.assignments = assignments
 
 
-def _annotate(rg, assignments, subscriptions):
+def _assignments_by_id(rg, principals, subscriptions):
+    """Role-assignment rows of ``principals`` in ``subscriptions`` (none asked when empty)."""
+    rows = []
+    for batch in graph.chunks(principal.lower() for principal in principals) if subscriptions else ():
+        rows.extend(rg.query(graph.ROLE_ASSIGNMENTS_BY_ID.format(ids=graph.kql_list(batch)), sorted(subscriptions)))
+    return rows
+
+
+def _annotate(rg, assignments, scope):
     """Custom roles' definitions, from authorizationresources too (once per role)."""
     from azext_meshca import rbac
     guids = {rbac.role_guid(item["roleDefinitionId"]) for item in assignments} - rbac.KNOWN_ROLES
     definitions, failure = {}, None
     try:
         for batch in graph.chunks(guids):
-            for row in rg.query(graph.ROLE_DEFINITIONS.format(ids=graph.kql_list(batch)), subscriptions):
+            for row in rg.query(graph.ROLE_DEFINITIONS.format(ids=graph.kql_list(batch)), **scope):
                 definitions[str(row.get("name")).lower()] = row
     except graph.GraphError as error:
         failure = error.error["reason"]
@@ -227,30 +297,39 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None):
     target = {"subscriptionId": row.get("subscriptionId"), "tenantId": row.get("tenantId"),
               "resourceGroup": row.get("resourceGroup"), "cluster": row.get("name")}
     snapshot = new_snapshot(target, {"revisions": None, "skipCluster": True, "warnDays": warn_days})
-    snapshot["cluster"] = collected(copy.deepcopy(cluster))
+    # Shared, not copied: the rules judge a frozen copy (checks.run_rules), so one cluster's
+    # judging cannot change what the next one reads, and no vault is copied per cluster.
+    snapshot["cluster"] = collected(cluster)
     plugin = cluster.get("plugin") or {}
     vault_id = plugin.get("keyVaultId")
     if not parse_vault_id(vault_id):
         return snapshot
-    snapshot["vault"] = copy.deepcopy(fleet.vaults.get(_key(vault_id)))
+    snapshot["vault"] = fleet.vaults.get(_key(vault_id))
     principal = identity_object_id(cluster)
     if principal:
         if fleet.assignments is None:
             snapshot["roleAssignments"] = collected(error=fleet.assignments_error)
         else:
             snapshot["roleAssignments"] = collected([
-                dict(item) for item in fleet.assignments
-                if (item.get("principalId") or "").lower() == principal.lower()
-                and within_vault(item.get("scope"), vault_id)])
+                item for item in assignments_of(fleet, principal) if within_vault(item.get("scope"), vault_id)])
     if secrets is not None:
         snapshot["secrets"], snapshot["keyFacts"] = secrets
     return snapshot
 
 
+def assignments_of(fleet, principal):
+    """The fleet's role assignments of ``principal``, from an index built once per fleet, so
+    each cluster costs its own assignments, not the whole fleet's."""
+    if fleet.assignments_by_principal is None:
+        fleet.assignments_by_principal = {}
+        for item in fleet.assignments or ():
+            fleet.assignments_by_principal.setdefault((item.get("principalId") or "").lower(), []).append(item)
+    return fleet.assignments_by_principal.get(principal.lower(), ())
+
+
 def read_vault_objects(cli_ctx, fleet, progress=None):
     """{lower vault id: read_vault_objects' answer}: every object any cluster names read
-    once per vault, SECRET_READERS vaults at a time, each vault's objects concurrently."""
-    from azext_meshca.collectors.snapshot_builder import object_roles, read_vault_objects as read
+    once per vault, VAULT_READERS vaults at a time (see read_one_vault)."""
     plugins = {}
     for _, cluster in fleet.clusters:
         vault_id = (cluster.get("plugin") or {}).get("keyVaultId")
@@ -258,10 +337,54 @@ def read_vault_objects(cli_ctx, fleet, progress=None):
             plugins.setdefault(_key(vault_id), []).append(cluster["plugin"])
     if progress:
         progress(f"reading the Key Vault objects of {len(plugins)} vaults")
-    with ThreadPoolExecutor(max_workers=SECRET_READERS) as outer:
-        futures = {vault_id: outer.submit(read, cli_ctx, fleet.vaults.get(vault_id), object_roles(found))
+    if not plugins:
+        return {}
+    from azext_meshca.collectors.snapshot_builder import object_roles
+    with ThreadPoolExecutor(max_workers=min(VAULT_READERS, len(plugins))) as pool:
+        futures = {vault_id: pool.submit(read_one_vault, cli_ctx, fleet.vaults.get(vault_id), object_roles(found))
                    for vault_id, found in plugins.items()}
         return {vault_id: future.result() for vault_id, future in futures.items()}
+
+
+def refused_token(item):
+    """Whether a secret read failed because the vault refused the caller's token itself:
+    a 401 to a request that carried one (the SDK sends a token once it holds the vault's
+    challenge), or Key Vault's AKV10032 "Invalid issuer" however it is framed (Key Vault's
+    REST error codes, learn.microsoft.com/azure/key-vault/general/rest-error-codes). No
+    other object of that vault can be read with the same token."""
+    error = (item or {}).get("error") or {}
+    return error.get("status") == 401 or "AKV10032" in str(error.get("reason") or "")
+
+
+def read_one_vault(cli_ctx, vault_item, roles):
+    """One vault's objects (``roles``: object_roles), as snapshot_builder.read_vault_objects
+    answers: the first object alone, then the others one at a time.
+
+    The first read elicits the vault's challenge and sends the token (one challenge per
+    vault: the SDK caches it per vault host for the second client). Only when the vault
+    accepted the token are the others asked; after a refusal (refused_token) each of them
+    carries the first one's error and the vault sees no further request, where the SDK
+    would otherwise ask every object twice (azure-core BearerTokenCredentialPolicy.send
+    retries a 401 that carries a challenge once).
+
+    One at a time, so a vault holds one kept-alive connection: opening one (a TLS handshake,
+    through a proxy where there is one) costs more than a round trip on an open one. The
+    width is across vaults (VAULT_READERS)."""
+    from azext_meshca.collectors.snapshot_builder import read_vault_objects as read
+    names = sorted(roles)
+    first, rest = names[:1], names[1:]
+    answer, failure = read(cli_ctx, vault_item, {name: roles[name] for name in first})
+    if failure or not rest:
+        return answer, failure
+    item = answer[first[0]][0]
+    if refused_token(item):
+        return dict(answer, **{name: (copy.deepcopy(item), None, None) for name in rest}), None
+    for name in rest:     # one after another, on the connection the first read left open
+        got, failure = read(cli_ctx, vault_item, {name: roles[name]})
+        if failure:
+            return {}, failure
+        answer.update(got)
+    return answer, None
 
 
 def secrets_for(cluster, vault_objects):
@@ -337,15 +460,40 @@ def threshold_exit(result, threshold):
     return exit_status({"status": result["status"], "findings": findings}, threshold or ERROR)
 
 
+def _object_set(cluster):
+    """(lower vault id, the plug-in's object names): what a cluster's secrets are read from."""
+    plugin = cluster.get("plugin") or {}
+    return _key(plugin.get("keyVaultId")), tuple(sorted((name, str(value)) for name, value in plugin.items()))
+
+
+def _by_object_set(fleet, shared, vault_objects):
+    """fleet.clusters grouped by vault and object set (sort_rows orders the rows afterwards),
+    so the certificate memo ``shared`` holds one set at a time and a vault's objects are
+    dropped from ``vault_objects`` after its last cluster: memory stays flat in sets and vaults."""
+    previous = (None, None)
+    for row, cluster in sorted(fleet.clusters, key=lambda item: _object_set(item[1])):
+        current = _object_set(cluster)
+        if current != previous:
+            shared.clear()
+        if current[0] != previous[0] and vault_objects:
+            vault_objects.pop(previous[0], None)
+        previous = current
+        yield row, cluster
+
+
 def judge(fleet, warn_days, vault_objects=None):
     """Every cluster's snapshot through diagnose's analyse; the scan result.
-    ``vault_objects``: what read_vault_objects read (--read-secrets), else None."""
+    ``vault_objects``: what read_vault_objects read (--read-secrets), else None; each
+    vault's answer is dropped from it once its clusters are judged (_by_object_set)."""
     from azext_meshca.diagnose import analyse
-    rows = []
-    for row, cluster in fleet.clusters:
+    rows, shared = [], {}
+    collected_at = iso_utc(now_utc())    # one moment for the whole fleet
+    for row, cluster in _by_object_set(fleet, shared, vault_objects):
         secrets = secrets_for(cluster, vault_objects) if vault_objects is not None else None
         snapshot = cluster_snapshot(fleet, row, cluster, warn_days, secrets)
-        rows.append(cluster_row(snapshot, analyse(snapshot, warn_days), vault_objects is not None))
+        snapshot["collectedAt"] = collected_at
+        # certificate rules once per distinct object set, shared by its clusters (checks.run_rules)
+        rows.append(cluster_row(snapshot, analyse(snapshot, warn_days, shared=shared), vault_objects is not None))
     rows = sort_rows(rows)
     gaps = gap_findings(fleet, warn_days)
     counts = {status: sum(1 for row in rows if row["status"] == status) for status in STATUS_ORDER}

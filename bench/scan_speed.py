@@ -1,17 +1,27 @@
-"""scan of the 200-cluster fleet against 200 sequential ``diagnose --skip-cluster`` runs.
+"""scan at 5,000 clusters against scan at 200, in one run: the ratios #25 asks for.
 
-Both run the real ``az`` (one process per command, as a person or a pipeline would)
-against the same loopback simulator (sandbox/sim/scenarios/fleet.yaml), in the same
-run, with the same injected latency on every request (default 50 ms, roughly one
-Azure round trip). Prints both wall times, their requests and the ratio.
+Two generated fleets (sandbox/sim/fleet.py) in loopback simulators, with the same injected
+latency on every request (default 50 ms, roughly one Azure round trip):
 
-    .venv/bin/python bench/scan_speed.py [--latency-ms 50] [--read-secrets] [--clusters 200]
+- small: 200 clusters and 40 vaults in 5 subscriptions;
+- large: 5,000 clusters and 1,000 vaults in 50 subscriptions.
+
+Resource Graph answers at the service's page size (1,000 rows) and quota headers, without
+scripted throttling. Each fleet runs ``az aks mesh ca scan`` and ``scan --read-secrets``
+with the real ``az`` (one process per command, as a person or a pipeline would). Printed:
+wall time, the az process's peak RSS, Resource Graph POSTs and Key Vault requests of each run,
+the large/small ratio of each, the bounds #25 sets, and the request waterfall of the large
+``--read-secrets`` run.
+
+    .venv/bin/python bench/scan_speed.py [--latency-ms 50] [--small 5x40x8] [--large 50x100x20]
 """
 
 import argparse
+import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,46 +30,123 @@ sys.path.insert(0, REPO)
 from sandbox.sim.harness import start_simulator  # noqa: E402  pylint: disable=wrong-import-position
 
 AZ = os.path.join(os.path.dirname(sys.executable), "az")
+RESOURCE_GRAPH = "/providers/Microsoft.ResourceGraph/resources"
+OBJECT_FIELDS = ("certObjectName", "keyObjectName", "rootCertObjectName", "certChainObjectName")
 
 
-def _timed(az, args):
-    start = time.perf_counter()
-    proc = subprocess.run([AZ, *args, "-o", "none"], env=az.env, capture_output=True, text=True, cwd="/")
-    if "Traceback" in proc.stderr:
-        raise RuntimeError(f"az {' '.join(args[:4])} crashed:\n{proc.stderr[-2000:]}")
-    return time.perf_counter() - start
+def _scenario(shape, directory):
+    """A fleet scenario file for ``subscriptions x clustersPerSubscription x vaultsPerSubscription``."""
+    subscriptions, clusters, vaults = (int(part) for part in shape.split("x"))
+    path = os.path.join(directory, f"fleet-{subscriptions * clusters}.yaml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f"fleet:\n  subscriptions: {subscriptions}\n  clustersPerSubscription: {clusters}\n"
+                     f"  vaultsPerSubscription: {vaults}\n")
+    return path
+
+
+def _run(az, args):
+    """(wall seconds, peak RSS in MiB, CPU seconds) of one az process; its own rusage, from wait4."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen([AZ, *args, "-o", "none"], env=az.env, stdout=out, stderr=err, cwd="/")
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    if "Traceback" in stderr or proc.returncode not in (0, 4, 5):
+        raise RuntimeError(f"az {' '.join(args)} failed ({proc.returncode}):\n{stderr[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def _distinct_object_sets(world):
+    """(distinct (vault, four object names) sets the readable clusters name, vaults they name)."""
+    sets, vaults = set(), set()
+    for cluster in world.clusters:
+        plugin = cluster["properties"]["serviceMeshProfile"]["istio"]["certificateAuthority"]["plugin"]
+        vault = plugin["keyVaultId"].rsplit("/", 1)[-1].lower()
+        if world.find_vault(vault):
+            vaults.add(vault)
+            sets.add((vault, tuple(plugin.get(field) for field in OBJECT_FIELDS)))
+    return len(sets), len(vaults)
+
+
+def _measure(sim, az, args):
+    sim.log.clear()
+    wall, rss, cpu = _run(az, args)
+    requests = sim.requests()
+    graph = sum(1 for entry in requests if entry["method"] == "POST" and entry["path"].startswith(RESOURCE_GRAPH))
+    vault = sum(1 for entry in requests if entry["service"].startswith("kv:"))
+    return {"wall": wall, "rss": rss, "cpu": cpu, "graph": graph, "vault": vault, "requests": requests}
+
+
+def _waterfall(requests, width=60):
+    """One line per kind of request: count, first start and last end (s), and a bar."""
+    if not requests:
+        return []
+    origin = min(entry["start"] or entry["time"] for entry in requests)
+    end = max(entry["time"] for entry in requests) - origin
+    kinds = {}
+    for entry in requests:
+        if entry["service"].startswith("kv:"):
+            kind = "Key Vault " + ("challenge" if entry["principal"] is None else "GET secret")
+        elif entry["path"].startswith(RESOURCE_GRAPH):
+            kind = "Resource Graph POST"
+        else:
+            kind = f"{entry['service']} {entry['method']} {entry['path'].split('?')[0][:28]}"
+        kinds.setdefault(kind, []).append(((entry["start"] or entry["time"]) - origin, entry["time"] - origin))
+    lines = []
+    for kind, spans in sorted(kinds.items(), key=lambda item: min(span[0] for span in item[1])):
+        first, last = min(span[0] for span in spans), max(span[1] for span in spans)
+        left, right = int(first / end * width) if end else 0, max(int(last / end * width), 1) if end else 1
+        bar = " " * left + "#" * max(right - left, 1)
+        lines.append(f"  {kind:<34} {len(spans):6d}  {first:6.2f}-{last:6.2f} s  |{bar:<{width}}|")
+    return lines
+
+
+def _fleet(shape, directory, latency_ms):
+    """Measurements of scan and scan --read-secrets over one fleet."""
+    with start_simulator(_scenario(shape, directory)) as sim:
+        clusters = len([cluster for cluster in sim.world.clusters])
+        sets, vaults = _distinct_object_sets(sim.world)
+        az = sim.az("bench")
+        _run(az, ["aks", "mesh", "ca", "list-checks"])     # warm-up: az's command index, file cache
+        sim.add_fault("latency", ms=latency_ms, count=None)
+        runs = {"scan": _measure(sim, az, ["aks", "mesh", "ca", "scan"]),
+                "scan --read-secrets": _measure(sim, az, ["aks", "mesh", "ca", "scan", "--read-secrets"])}
+    return {"clusters": clusters, "sets": sets, "vaults": vaults, "runs": runs}
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--read-secrets", action="store_true",
-                        help="scan --read-secrets (diagnose --skip-cluster reads the secrets either way)")
-    parser.add_argument("--clusters", type=int, default=200, help="how many of the fleet's clusters diagnose runs on")
+    parser.add_argument("--small", default="5x40x8", help="subscriptions x clusters each x vaults each")
+    parser.add_argument("--large", default="50x100x20")
     options = parser.parse_args()
-    with start_simulator("fleet") as sim:
-        az = sim.az("bench")
-        sim.world.resource_graph["throttled"] = {}      # the bench measures work, not the scenario's 429s
-        readable = [cluster for cluster in sim.world.clusters
-                    if not sim.world.subscription_forbidden(cluster["subscription"])][:options.clusters]
-        scan_args = ["aks", "mesh", "ca", "scan"] + (["--read-secrets"] if options.read_secrets else [])
-        _timed(az, scan_args)                           # warm-up: az's command index, file cache
-        sim.add_fault("latency", ms=options.latency_ms, count=None)
-        sim.log.clear()
-        ours = _timed(az, scan_args)
-        ours_requests = len(sim.requests())
-        sim.log.clear()
-        start = time.perf_counter()
-        for cluster in readable:
-            _timed(az, ["aks", "mesh", "ca", "diagnose", "-g", cluster["resourceGroup"], "-n", cluster["name"],
-                        "--skip-cluster", "--subscription", cluster["subscription"]])
-        baseline = time.perf_counter() - start
-        baseline_requests = len(sim.requests())
-    print(f"fleet of {len(readable)} clusters, {options.latency_ms} ms latency per request")
-    print("(a) scan{}:                    {:7.2f} s  {:5d} HTTP requests".format(
-        " --read-secrets" if options.read_secrets else "", ours, ours_requests))
-    print(f"(b) {len(readable)} x diagnose --skip-cluster: {baseline:7.2f} s  {baseline_requests:5d} HTTP requests")
-    print(f"ratio a/b: {ours / baseline:.3f}")
+    with tempfile.TemporaryDirectory(prefix="meshca-bench-") as directory:
+        small = _fleet(options.small, directory, options.latency_ms)
+        large = _fleet(options.large, directory, options.latency_ms)
+    print(f"{small['clusters']} clusters / {small['vaults']} vaults against {large['clusters']} clusters / "
+          f"{large['vaults']} vaults; {options.latency_ms} ms latency on every request")
+    header = f"{'':22}{'wall s':>16}{'peak RSS MiB':>20}{'RG POSTs':>14}{'KV requests':>18}{'az CPU s':>16}"
+    print(header)
+    for name in ("scan", "scan --read-secrets"):
+        a, b = small["runs"][name], large["runs"][name]
+        print(f"{name:22}{a['wall']:6.1f} ->{b['wall']:6.1f}{a['rss']:8.0f} ->{b['rss']:7.0f}"
+              f"{a['graph']:5d} ->{b['graph']:4d}{a['vault']:7d} ->{b['vault']:6d}{a['cpu']:7.1f} ->{b['cpu']:6.1f}")
+        print(f"{'  ratio':22}{b['wall'] / a['wall']:15.2f}x{b['rss'] / a['rss']:19.2f}x"
+              f"{b['graph'] / max(a['graph'], 1):13.2f}x{b['vault'] / max(a['vault'], 1):17.2f}x"
+              f"{b['cpu'] / a['cpu']:15.2f}x")
+    graph_bound = math.ceil(large["clusters"] / 1000) + 8
+    vault_bound = 4 * large["sets"] + large["vaults"]
+    worst_graph = max(run["graph"] for run in large["runs"].values())
+    print(f"bounds at {large['clusters']}: Resource Graph POSTs {worst_graph} <= ceil(clusters / 1000) + 8 = "
+          f"{graph_bound}: {'yes' if worst_graph <= graph_bound else 'NO'}; Key Vault requests "
+          f"{large['runs']['scan --read-secrets']['vault']} <= 4 x {large['sets']} object sets + "
+          f"{large['vaults']} challenges = {vault_bound}: "
+          f"{'yes' if large['runs']['scan --read-secrets']['vault'] <= vault_bound else 'NO'}")
+    print(f"waterfall of scan --read-secrets at {large['clusters']} clusters (kind, requests, span):")
+    print("\n".join(_waterfall(large["runs"]["scan --read-secrets"]["requests"])))
 
 
 if __name__ == "__main__":

@@ -13,12 +13,16 @@ After the rules, ``link_findings`` connects symptoms to causes (``explainedBy`` 
 ``explains``) from the links the catalog holds as data (``explained_by``).
 """
 
+import copy
 import datetime
+import json
 from collections import namedtuple
 
 from azext_meshca import catalog
 from azext_meshca.checks import access, addon, cluster, collection, config, network, rotation, secrets
-from azext_meshca.checks.common import addon_object_id, cluster_data, parse_time, vault_data
+from azext_meshca.checks.common import (addon_object_id, cluster_data, parse_time, plugin_config, secret_source,
+                                        vault_data)
+from azext_meshca.plugin import PLUGIN_OBJECTS
 from azext_meshca.resource_ids import parse_vault_id
 from azext_meshca.rules import CA_SET, SNAPSHOT
 from azext_meshca.rules import run_rules as _run_declared
@@ -75,21 +79,81 @@ def input_states(snapshot):
     return states
 
 
-def run_rules(snapshot, warn_days=30, functions=ALL_CHECKS):
+def run_rules(snapshot, warn_days=30, functions=ALL_CHECKS, shared=None):
     """Declared rules on one snapshot: Run(findings ordered cause-first, certificate
-    descriptions, not_run = [{input, rules}] for each input that failed to be read)."""
+    descriptions, not_run = [{input, rules}] for each input that failed to be read).
+
+    ``shared``: a dict the caller keeps across snapshots (scan's clusters). The certificate
+    rules then run once per plug-in CA set (ca_set_key) and moment, and every snapshot
+    holding that set gets copies of their findings: they read only the set, ``now`` and
+    ``warn_days`` (validation.CERTIFICATE_RULES), so the findings are the same."""
     frozen = freeze(snapshot)
     context = build_context(frozen, warn_days)
-    ca_set = secrets.plugin_ca_set(frozen)
     states = input_states(frozen)
     collected = {name for name, ok in states.items() if ok}
-    findings, skipped = _run_declared(
-        functions, {SNAPSHOT: frozen, CA_SET: ca_set},
-        {SNAPSHOT: collected, CA_SET: ca_set.parsed if ca_set else ()}, context)
+    memo = _shared_ca_set_findings(functions, frozen, context, shared) if shared is not None else None
+    if memo is None:
+        ca_set = secrets.plugin_ca_set(frozen)
+        findings, skipped = _run_declared(
+            functions, {SNAPSHOT: frozen, CA_SET: ca_set},
+            {SNAPSHOT: collected, CA_SET: ca_set.parsed if ca_set else ()}, context)
+        certificates = ca_set.certificates(context["now"]) if ca_set else []
+    else:   # memo: (the rules around the CA_SET block, the block's shared answer)
+        findings, skipped = _around_shared(memo[0], {SNAPSHOT: frozen}, {SNAPSHOT: collected}, context, memo[1])
+        certificates = copy.deepcopy(memo[1][2])
     link_findings(findings)
     not_run = [{"input": name, "rules": rules} for name, rules in skipped.items() if states.get(name) is False]
-    certificates = ca_set.certificates(context["now"]) if ca_set else []
     return Run(order_findings(findings), certificates, not_run)
+
+
+def ca_set_key(snapshot):
+    """What a snapshot's plug-in CA set is parsed from (each object's source and value,
+    ca-key as its key facts), as a dict key; None when there is no set."""
+    plugin = plugin_config(snapshot)
+    objects = secrets.read_objects(snapshot) if plugin is not None else None
+    if not objects:
+        return None
+    return tuple((obj, secret_source(plugin, obj),
+                  json.dumps(objects[obj], sort_keys=True, default=str) if isinstance(objects.get(obj), dict)
+                  else objects.get(obj)) for obj in PLUGIN_OBJECTS)
+
+
+def _around_ca_set_rules(functions):
+    """(rules before, the CA_SET rules, rules after) when the CA_SET rules are one block."""
+    places = [index for index, function in enumerate(functions) if function.rule.subject == CA_SET]
+    if not places or places[-1] - places[0] + 1 != len(places):
+        return None
+    return functions[:places[0]], functions[places[0]:places[-1] + 1], functions[places[-1] + 1:]
+
+
+def _around_shared(split, subjects, available, context, entry):
+    """(findings, skipped) of the rules before and after the CA_SET block around copies of
+    the block's shared ones: the order and skips one pass over every rule gives."""
+    findings, skipped = [], {}
+    for part in (_run_declared(split[0], subjects, available, context), copy.deepcopy(entry[:2]),
+                 _run_declared(split[2], subjects, available, context)):
+        findings.extend(part[0])
+        for name, rules in part[1].items():
+            skipped.setdefault(name, []).extend(rules)
+    return findings, skipped
+
+
+def _shared_ca_set_findings(functions, frozen, context, shared):
+    """((rules before, CA_SET rules, rules after), (findings, skipped, certificates) of the
+    CA_SET rules on ``frozen``'s set), from ``shared`` when that set was judged at that
+    moment already; None when there is no set or the CA_SET rules are not one block."""
+    key = ca_set_key(frozen)
+    split = _around_ca_set_rules(functions) if key is not None else None
+    if split is None:
+        return None
+    memo_key = (key, context["now"], context["warn_days"])
+    entry = shared.get(memo_key)
+    if entry is None:
+        ca_set = secrets.plugin_ca_set(frozen)
+        found, skipped = _run_declared(split[1], {CA_SET: ca_set}, {CA_SET: ca_set.parsed if ca_set else ()},
+                                       context)
+        entry = shared[memo_key] = (found, skipped, ca_set.certificates(context["now"]) if ca_set else [])
+    return split, entry
 
 
 def run_checks(snapshot, warn_days=30):

@@ -16,16 +16,36 @@ query fails with a reason, and the subscriptions it concerns become collection f
 """
 
 import re
+import threading
 import time
 
 from azext_meshca._client_factory import ARM_CALL_OPTIONS
 from azext_meshca.collectors.errors import describe_error
 from azext_meshca.snapshot import collection_error
 
-PAGE_SIZE = 1000               # the service's largest page ($top)
+PAGE_SIZE = 1000               # the service's largest page ($top maximum 1000: resourcegraph.json above)
 DEADLINE_SECONDS = 120         # the longest a scan waits on throttling, in total
-IDS_PER_QUERY = 200            # IDs in one `in~ (...)` list, so a query stays well under the size limit
 THROTTLED_CODE = "RateLimiting"
+
+# Resource Graph's KQL limits, and how these queries stay inside them.
+# - Joins: "Limit of 3 join in a single query, 1 of which may be a cross-table join" (unless every
+#   cross-table join is between Resources and ResourceContainers); flavors innerunique, inner and
+#   leftouter only (MicrosoftDocs/azure-docs, articles/governance/resource-graph/concepts/
+#   query-language.md, "Supported tabular/top level operators"). VAULTS joins once within
+#   Resources; ROLE_ASSIGNMENTS joins AuthorizationResources to Resources once (its one
+#   cross-table join). tests/unit/test_scan.py checks both against these constants.
+MAX_JOINS = 3
+MAX_CROSS_TABLE_JOINS = 1
+# - `in` lists and query length: the service documents no limit for either, and the REST
+#   contract gives ``query`` no maxLength (resourcegraph.json, QueryRequest). The fleet-wide
+#   queries therefore carry no ID list at all (they join instead), so their text does not grow
+#   with the fleet. Only the rare lookups by ID (a vault in a subscription outside the query's
+#   scope, the custom roles' definitions) splice a list, IDS_PER_QUERY at a time, which keeps
+#   such a query near 20 KB: well under the 16 MiB response cap the service does enforce
+#   (ResponsePayloadTooLarge, "has exceeded the limit of 16777216", microsoft/ARI issue 195).
+IDS_PER_QUERY = 200
+# - Rows: $top is at most 1000 (resourcegraph.json, QueryRequestOptions); later pages follow
+#   $skipToken, one after another (a token names the next page only).
 
 _SAFE_LITERAL = re.compile(r"^[A-Za-z0-9/._()-]+$")
 
@@ -33,30 +53,58 @@ SUBSCRIPTIONS = ("resourcecontainers"
                  " | where type =~ 'microsoft.resources/subscriptions'"
                  " | project subscriptionId")
 
-CLUSTERS = ("resources"
-            " | where type =~ 'microsoft.containerservice/managedclusters'"
-            " | where properties.serviceMeshProfile.mode =~ 'Istio'"
-            " | where isnotempty(properties.serviceMeshProfile.istio.certificateAuthority.plugin)"
+# The plug-in CA clusters: every fleet-wide query starts from (or joins) these rows.
+_PLUGIN_CLUSTERS = ("resources"
+                    " | where type =~ 'microsoft.containerservice/managedclusters'"
+                    " | where properties.serviceMeshProfile.mode =~ 'Istio'"
+                    " | where isnotempty(properties.serviceMeshProfile.istio.certificateAuthority.plugin)")
+
+CLUSTERS = (_PLUGIN_CLUSTERS +
             " | project id, name, location, resourceGroup, subscriptionId, tenantId,"
             " nodeResourceGroup = properties.nodeResourceGroup,"
             " serviceMeshProfile = properties.serviceMeshProfile,"
             " addonProfiles = properties.addonProfiles, aadProfile = properties.aadProfile")
 
+_VAULT_COLUMNS = (" | project id, name, location, vaultTenantId = properties.tenantId,"
+                  " vaultUri = properties.vaultUri, enableRbacAuthorization = properties.enableRbacAuthorization,"
+                  " accessPolicies = properties.accessPolicies, publicNetworkAccess = properties.publicNetworkAccess,"
+                  " networkAcls = properties.networkAcls,"
+                  " privateEndpointConnections = properties.privateEndpointConnections")
+
+# Every vault a plug-in CA cluster in scope names, once: vaults joined to the clusters' distinct
+# keyVaultIds (one join, within Resources).
 VAULTS = ("resources"
           " | where type =~ 'microsoft.keyvault/vaults'"
-          " | where tolower(id) in~ ({ids})"
-          " | project id, name, location, vaultTenantId = properties.tenantId,"
-          " vaultUri = properties.vaultUri, enableRbacAuthorization = properties.enableRbacAuthorization,"
-          " accessPolicies = properties.accessPolicies, publicNetworkAccess = properties.publicNetworkAccess,"
-          " networkAcls = properties.networkAcls, privateEndpointConnections = properties.privateEndpointConnections")
+          " | extend vaultKey = tolower(id)"
+          " | join kind=inner (" + _PLUGIN_CLUSTERS +
+          " | extend vaultKey = tolower(tostring(properties.serviceMeshProfile.istio.certificateAuthority.plugin"
+          ".keyVaultId)) | distinct vaultKey) on vaultKey" + _VAULT_COLUMNS)
 
+# The same columns for vaults named by ID: only for vaults outside the fleet query's scope.
+VAULTS_BY_ID = ("resources"
+                " | where type =~ 'microsoft.keyvault/vaults'"
+                " | where tolower(id) in~ ({ids})" + _VAULT_COLUMNS)
+
+# Every role assignment of an add-on identity of a cluster in scope: assignments joined to the
+# clusters' distinct identity object IDs (the query's one cross-table join).
 ROLE_ASSIGNMENTS = ("authorizationresources"
                     " | where type =~ 'microsoft.authorization/roleassignments'"
                     " | extend principalId = tolower(tostring(properties.principalId))"
-                    " | where principalId in~ ({ids})"
+                    " | join kind=inner (" + _PLUGIN_CLUSTERS +
+                    " | extend principalId = tolower(tostring(properties.addonProfiles.azureKeyvaultSecretsProvider"
+                    ".identity.objectId)) | distinct principalId) on principalId"
                     " | project id, principalId, scope = properties.scope,"
                     " roleDefinitionId = properties.roleDefinitionId, principalType = properties.principalType")
 
+# The same assignments for principals named by ID: only for vaults outside the fleet query's scope.
+ROLE_ASSIGNMENTS_BY_ID = ("authorizationresources"
+                          " | where type =~ 'microsoft.authorization/roleassignments'"
+                          " | extend principalId = tolower(tostring(properties.principalId))"
+                          " | where principalId in~ ({ids})"
+                          " | project id, principalId, scope = properties.scope,"
+                          " roleDefinitionId = properties.roleDefinitionId, principalType = properties.principalType")
+
+# Custom roles' definitions by GUID: as many IDs as distinct roles, not as clusters.
 ROLE_DEFINITIONS = ("authorizationresources"
                     " | where type =~ 'microsoft.authorization/roledefinitions'"
                     " | where tolower(name) in~ ({ids})"
@@ -105,7 +153,11 @@ def _header(headers, name):
 
 
 class ResourceGraph:
-    """Runs scan's queries: pages them, honours the quota headers and 429s, counts pages."""
+    """Runs scan's queries: pages them, honours the quota headers and 429s, counts pages.
+
+    Safe to share between threads: scan runs its independent queries at once (the quota,
+    15 queries per 5 s per user, is far above their handful), and every thread reads the
+    quota the last answer announced before it sends."""
 
     def __init__(self, client, deadline_seconds=DEADLINE_SECONDS, sleep=time.sleep, clock=time.monotonic):
         self.client = client
@@ -114,6 +166,7 @@ class ResourceGraph:
         self.deadline = clock() + deadline_seconds
         self.pages = 0
         self._resume_at = None
+        self._lock = threading.Lock()
 
     def query(self, kql, subscriptions=None, management_groups=None):
         """Every row of ``kql`` (objectArray), following $skipToken; raises GraphError."""
@@ -154,8 +207,9 @@ class ResourceGraph:
         while True:
             self._wait_for_quota()
             seen = {}
-            try:
+            with self._lock:
                 self.pages += 1
+            try:
                 response = self.client.resources(
                     request, retry_total=0, raw_response_hook=lambda pipeline: seen.update(
                         headers=pipeline.http_response.headers), **ARM_CALL_OPTIONS)
@@ -183,16 +237,24 @@ class ResourceGraph:
         remaining = _header(headers, "x-ms-user-quota-remaining")
         resets = _seconds(_header(headers, "x-ms-user-quota-resets-after"))
         if remaining is not None and str(remaining).strip() in ("0", "-1") and resets:
-            self._resume_at = self.clock() + resets
+            with self._lock:
+                self._resume_at = self.clock() + resets
 
     def _wait_for_quota(self):
-        if self._resume_at is None:
+        """Wait for the window to reset when the last answer said the quota is spent
+        (every thread that would send meanwhile waits for the same reset)."""
+        with self._lock:
+            resume_at = self._resume_at
+        if resume_at is None:
             return
-        wait = self._resume_at - self.clock()
-        self._resume_at = None
-        if wait > 0:
-            if self.clock() + wait > self.deadline:
-                raise GraphError(collection_error(
-                    f"Resource Graph's quota for this user is spent and resets after {wait:.0f}s, past the scan's "
-                    "deadline", 429, THROTTLED_CODE))
-            self.sleep(wait)
+        wait = resume_at - self.clock()
+        if wait <= 0:
+            with self._lock:
+                if self._resume_at == resume_at:
+                    self._resume_at = None
+            return
+        if self.clock() + wait > self.deadline:
+            raise GraphError(collection_error(
+                f"Resource Graph's quota for this user is spent and resets after {wait:.0f}s, past the scan's "
+                "deadline", 429, THROTTLED_CODE))
+        self.sleep(wait)

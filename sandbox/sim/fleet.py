@@ -10,6 +10,7 @@ serves all of it::
       clustersPerSubscription: 40
       vaultsPerSubscription: 8
       forbiddenClusters: 8      # in one more subscription the operator is listed in but cannot read
+      checkTokenTenant: true    # vaults of another tenant refuse the operator's token (the default)
 
 Every Azure-side failure diagnose knows appears, by construction: a vault's kind
 (``VAULT_KINDS``) applies to every cluster that uses it, a cluster's kind
@@ -165,4 +166,7 @@ def expand(data):
     if int(spec.get("forbiddenClusters", 0)):
         _subscription(out, count + 1, 2, int(spec["forbiddenClusters"]), forbidden=True)
     out.setdefault("operator", {"objectId": OPERATOR})
+    # The policy-other-tenant vaults refuse the operator's token, as Key Vault does (401
+    # AKV10032: sandbox/sim/keyvault.py); a fleet scenario may turn this off.
+    out.setdefault("keyVaultChecksTokenTenant", bool(spec.get("checkTokenTenant", True)))
     return out

@@ -5,6 +5,14 @@ Answers like the real service as far as ``az keyvault secret ...`` and the
 unauthenticated call (Azure/azure-sdk-for-python ``sdk/keyvault/azure-keyvault-secrets/azure/keyvault/secrets/_shared/challenge_auth_policy.py``), secret bodies with ``value``/``id``/
 ``attributes``/``kid``/``managed``, and 403/404 error bodies decided by the
 World so the operator, the add-on identity and the CSI mount model all agree.
+
+With the scenario key ``keyVaultChecksTokenTenant: true`` (the fleet scenarios set it) a
+vault whose ``tenantId`` is not the tenant that issued the caller's token answers every
+authenticated request as Key Vault does: 401 AKV10032 "Invalid issuer" with a fresh
+challenge naming the vault's tenant (learn.microsoft.com/azure/key-vault/general/
+rest-error-codes; the text the add-on's mount gets, sandbox/sim/kube_model.py
+``_tenant_denial``). Off by default, so the single-cluster
+scenarios keep the snapshots their goldens hold.
 """
 
 import re
@@ -31,6 +39,9 @@ class KeyVaultService:
         if req.principal is None:
             return json_error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.",
                               headers=self._challenge_headers(req))
+        refusal = self._issuer_refusal(req)
+        if refusal:
+            return refusal
         if req.method != "GET":
             return json_error(405, "BadParameter", "The simulator's Key Vault is read-only.")
         match = _VERSIONS.match(req.path)
@@ -54,8 +65,26 @@ class KeyVaultService:
         # which passes that check too.
         host_port = req.headers.get("host") or self._own().split("://", 1)[1].rstrip("/")
         resource = "https://" + host_port.split(".", 1)[1]
-        value = 'Bearer authorization="%s/%s", resource="%s"' % (self._aad(), self.world.tenant, resource)
+        # The challenge names the tenant the vault trusts (its tenantId) when tokens are checked.
+        tenant = self._vault_tenant() if self.world.raw.get("keyVaultChecksTokenTenant") else self.world.tenant
+        value = 'Bearer authorization="%s/%s", resource="%s"' % (self._aad(), tenant, resource)
         return {"WWW-Authenticate": value}
+
+    def _vault_tenant(self):
+        found = self.world.find_vault(self.vault_name)
+        return str(((found or {}).get("properties") or {}).get("tenantId") or self.world.tenant)
+
+    def _issuer_refusal(self, req):
+        """Key Vault's 401 AKV10032 for a token from another tenant than the vault's (every
+        token the simulator issues comes from ``world.tenant``: sandbox/sim/identity.py)."""
+        if not self.world.raw.get("keyVaultChecksTokenTenant"):
+            return None
+        tenant = self._vault_tenant()
+        if tenant.lower() == str(self.world.tenant).lower():
+            return None
+        return json_error(401, "Unauthorized", "AKV10032: Invalid issuer. Expected one of "
+                          "https://sts.windows.net/%s/, found https://sts.windows.net/%s/."
+                          % (tenant, self.world.tenant), headers=self._challenge_headers(req))
 
     def _challenge(self, req):
         return json_error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.",

@@ -1,6 +1,7 @@
 """The subset of Kusto (KQL) that meshca sends to Resource Graph, evaluated over rows.
 
-Deliberately small: a table name, then ``| where``, ``| extend`` and ``| project``;
+Deliberately small: a table name, then ``| where``, ``| extend``, ``| project``,
+``| distinct`` and ``| join kind=inner|innerunique|leftouter (<subquery>) on <column>``;
 expressions with ``and``/``or``/``not()``, ``==``/``!=``/``=~``/``!~``, ``in``/``in~``
 over a literal list, dotted property paths, string/number/bool literals and the
 functions ``tolower``, ``tostring``, ``isnotempty``, ``isempty``. Anything else raises
@@ -8,7 +9,13 @@ functions ``tolower``, ``tostring``, ``isnotempty``, ``isempty``. Anything else 
 Graph's 400 InvalidQuery body, so meshca cannot start relying on a query the simulator
 never checked. Semantics follow the Kusto docs (learn.microsoft.com/kusto/query):
 ``=~``/``in~`` compare case-insensitively, a missing property is null, ``isnotempty``
-is false for null and "", comparisons with null are false.
+is false for null and "", comparisons with null are false. A join follows the Kusto
+join operator (learn.microsoft.com/kusto/query/join-operator): ``innerunique`` (the
+default) keeps one left row per key, ``inner`` every pair, ``leftouter`` every left row;
+a right column whose name the left side has already gets the suffix ``1``; null keys
+never match. Resource Graph allows only these three flavors (MicrosoftDocs/azure-docs,
+articles/governance/resource-graph/concepts/query-language.md, "Supported tabular/top
+level operators"); any other ``kind`` is a parser failure here.
 """
 
 import re
@@ -21,7 +28,8 @@ TOKEN = re.compile(r"""\s*(?:
 )""", re.VERBOSE)
 
 FUNCTIONS = ("tolower", "tostring", "isnotempty", "isempty", "not")
-OPERATORS = ("where", "extend", "project")
+OPERATORS = ("where", "extend", "project", "distinct", "join")
+JOIN_KINDS = ("innerunique", "inner", "leftouter")
 MISSING = None
 
 
@@ -69,10 +77,10 @@ class Parser:
         self.index += 1
         return token
 
-    def pipeline(self):
-        kind, table, _ = self.take()
+    def pipeline(self, nested=False):
+        kind, table, position = self.take()
         if kind != "name":
-            raise KqlError("ParserFailure", table, 1)
+            raise KqlError("ParserFailure", table, position)
         stages = []
         while self.peek()[1] == "|":
             self.take("|")
@@ -81,12 +89,34 @@ class Parser:
                 raise KqlError("InvalidQueryLanguage", name, position)
             if name == "where":
                 stages.append(("where", self.expression()))
+            elif name == "distinct":
+                stages.append(("distinct", self.assignments(allow_bare=True)))
+            elif name == "join":
+                stages.append(("join", self.join()))
             else:
                 stages.append((name, self.assignments(allow_bare=(name == "project"))))
-        if self.peek()[0] != "end":
+        if self.peek()[0] != "end" and not (nested and self.peek()[1] == ")"):
             token = self.peek()
             raise KqlError("ParserFailure", token[1], token[2])
         return table.lower(), stages
+
+    def join(self):
+        """``kind=<flavor> (<pipeline>) on <column>``: (flavor, subquery, column)."""
+        flavor = "innerunique"
+        if self.peek()[1] == "kind":
+            self.take("kind")
+            self.take("=")
+            _, flavor, position = self.take()
+            if flavor not in JOIN_KINDS:
+                raise KqlError("ParserFailure", flavor, position)
+        self.take("(")
+        subquery = self.pipeline(nested=True)
+        self.take(")")
+        self.take("on")
+        kind, column, position = self.take()
+        if kind != "name":
+            raise KqlError("ParserFailure", column, position)
+        return flavor, subquery, column
 
     def assignments(self, allow_bare):
         items = []
@@ -244,9 +274,41 @@ def evaluate(node, row):
     return equal if kind == "=~" else not equal
 
 
-def run(query, tables):
-    """Rows of ``query`` over ``tables`` ({name: [row]}); raises KqlError."""
-    table, stages = Parser(query).pipeline()
+def _key(value):
+    """A join key as Kusto compares it: by value, dynamic values by their JSON text."""
+    return _text(value) if isinstance(value, (dict, list)) else value
+
+
+def _join(left, right, flavor, column):
+    """Kusto's join of ``left`` and ``right`` rows on ``column`` (see the module docstring)."""
+    index = {}
+    for row in right:
+        key = _key(row.get(column))
+        if key is not None:
+            index.setdefault(key, []).append(row)
+    right_columns, left_columns = [], {name for row in left for name in row}
+    for row in right:
+        right_columns.extend(name for name in row if name not in right_columns)
+    renamed = [(name, name + "1" if name in left_columns else name) for name in right_columns]
+    out, seen = [], set()
+    for row in left:
+        key = _key(row.get(column))
+        if flavor == "innerunique":
+            if key in seen:
+                continue
+            seen.add(key)
+        matches = index.get(key, []) if key is not None else []
+        if not matches and flavor == "leftouter":
+            matches = [{}]
+        for match in matches:
+            joined = dict(row)
+            for name, output in renamed:
+                joined[output] = match.get(name)
+            out.append(joined)
+    return out
+
+
+def _evaluate_pipeline(table, stages, tables):
     if table not in tables:
         raise KqlError("InvalidQueryLanguage", table, 1)
     rows = [dict(row) for row in tables[table]]
@@ -257,6 +319,35 @@ def run(query, tables):
             for row in rows:
                 for name, expression in argument:
                     row[name] = evaluate(expression, row)
+        elif operator == "distinct":
+            distinct = {}
+            for row in rows:
+                picked = {name: evaluate(expression, row) for name, expression in argument}
+                distinct.setdefault(tuple(_key(value) for value in picked.values()), picked)
+            rows = list(distinct.values())
+        elif operator == "join":
+            flavor, (sub_table, sub_stages), column = argument
+            rows = _join(rows, _evaluate_pipeline(sub_table, sub_stages, tables), flavor, column)
         else:
             rows = [{name: evaluate(expression, row) for name, expression in argument} for row in rows]
     return rows
+
+
+def joins(query):
+    """The tables a query joins, in order (for checking Resource Graph's join limits)."""
+    found = []
+
+    def walk(stages):
+        for operator, argument in stages:
+            if operator == "join":
+                found.append(argument[1][0])
+                walk(argument[1][1])
+    table, stages = Parser(query).pipeline()
+    walk(stages)
+    return table, found
+
+
+def run(query, tables):
+    """Rows of ``query`` over ``tables`` ({name: [row]}); raises KqlError."""
+    table, stages = Parser(query).pipeline()
+    return _evaluate_pipeline(table, stages, tables)

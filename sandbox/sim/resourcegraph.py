@@ -40,6 +40,7 @@ DEFAULT_TOP = 100
 MAX_TOP = 1000
 QUOTA = 15
 WINDOW_SECONDS = 5.0
+KEPT_RESULTS = 32            # queries whose later pages are served from the first page's rows
 
 
 def _support_message():
@@ -68,9 +69,12 @@ class ResourceGraphService:
 
     def __init__(self, world):
         self.world = world
-        self.queries = []            # (query text, subscriptions, status): what scan sent
+        # (query text, subscriptions, status, continued): what scan sent; ``continued`` is
+        # True for a later page of a query (the request carried a $skipToken).
+        self.queries = []
         self._lock = threading.Lock()
         self._window = {}            # principal -> [request times]
+        self._results = {}           # skipToken result id -> ((query, visible), rows), oldest first
 
     # ------------------------------------------------------------------ tables
 
@@ -80,18 +84,30 @@ class ResourceGraphService:
         row["subscriptionId"] = _sub_of(resource["id"])
         row["resourceGroup"] = _rg_of(resource["id"])
         row["tenantId"] = self.world.tenant
-        return json.loads(json.dumps(row))
+        return row      # shallow: queries never change a row's values, and a page is copied (_page)
 
-    def tables(self):
+    def tables(self, names=("resources", "resourcecontainers", "authorizationresources")):
+        """{table: rows} of the tables ``names`` (a query builds only those it reads)."""
+        builders = {"resources": self._resources, "resourcecontainers": self._containers,
+                    "authorizationresources": self._authorization}
+        return {name: builders[name]() for name in names if name in builders}
+
+    def _resources(self):
         world = self.world
         resources = [self._row(cluster, "microsoft.containerservice/managedclusters") for cluster in world.clusters]
-        resources += [self._row(vault, "microsoft.keyvault/vaults") for vault in world.vaults.values()]
-        containers = [{"id": "/subscriptions/" + item["id"], "name": item.get("name") or item["id"],
-                       "type": "microsoft.resources/subscriptions", "subscriptionId": item["id"].lower(),
-                       "tenantId": world.tenant, "properties": {"state": "Enabled"}} for item in world.subscriptions]
+        return resources + [self._row(vault, "microsoft.keyvault/vaults") for vault in world.vaults.values()]
+
+    def _containers(self):
+        world = self.world
+        return [{"id": "/subscriptions/" + item["id"], "name": item.get("name") or item["id"],
+                 "type": "microsoft.resources/subscriptions", "subscriptionId": item["id"].lower(),
+                 "tenantId": world.tenant, "properties": {"state": "Enabled"}} for item in world.subscriptions]
+
+    def _authorization(self):
+        world = self.world
         authorization = []
         for assignment in world.role_assignments:
-            row = json.loads(json.dumps(assignment))
+            row = dict(assignment)
             row["type"] = "microsoft.authorization/roleassignments"
             row["subscriptionId"] = _sub_of(assignment["properties"]["scope"])
             row["tenantId"] = world.tenant
@@ -104,7 +120,7 @@ class ResourceGraphService:
                 "properties": {"roleName": role["roleName"], "type": role["type"], "permissions": [
                     {"actions": role["actions"], "notActions": [], "dataActions": role["dataActions"],
                      "notDataActions": role["notDataActions"]}]}})
-        return {"resources": resources, "resourcecontainers": containers, "authorizationresources": authorization}
+        return authorization
 
     def _visible(self, req, subscriptions, management_groups):
         """Subscriptions whose rows the caller gets: asked for, existing, readable."""
@@ -151,42 +167,67 @@ class ResourceGraphService:
         body = req.json()
         text = str(body.get("query") or "")
         subscriptions = body.get("subscriptions") or []
+        continued = bool((body.get("options") or {}).get("$skipToken"))
         remaining, resets = self._quota(req.principal or "")
         headers = {"x-ms-user-quota-remaining": str(max(remaining, 0)),
                    "x-ms-user-quota-resets-after": _hms(resets)}
         if remaining < 0:
-            self.queries.append((text, subscriptions, 429))
+            self.queries.append((text, subscriptions, 429, continued))
             return self._throttled(max(1, resets), headers)
         retry_after = self._throttle_for(subscriptions)
         if retry_after is not None:
-            self.queries.append((text, subscriptions, 429))
+            self.queries.append((text, subscriptions, 429, continued))
             return self._throttled(retry_after, headers)
         visible = self._visible(req, subscriptions, body.get("managementGroups"))
         try:
             with self.world.lock:
-                tables = {name: [row for row in rows if row["subscriptionId"] in ("", *visible)]
-                          for name, rows in self.tables().items()}
-                rows = kql.run(text, tables)
+                rows = self._continued(body.get("options") or {}, text, visible)
+                if rows is None:
+                    visible_or_tenant = {"", *visible}
+                    table, joined = kql.joins(text)
+                    tables = {name: [row for row in rows if row["subscriptionId"] in visible_or_tenant]
+                              for name, rows in self.tables({table, *joined}).items()}
+                    rows = kql.run(text, tables)
+                answer = self._page(rows, body.get("options") or {}, (text, frozenset(visible)))
         except kql.KqlError as error:
-            self.queries.append((text, subscriptions, 400))
+            self.queries.append((text, subscriptions, 400, continued))
             return Response(400, {"error": {"code": "BadRequest", "message": _support_message(), "details": [
                 {"code": "InvalidQuery", "message": "Query is invalid. Please refer to the documentation for the "
                  "Azure Resource Graph service and fix the error before retrying."},
                 {"code": str(error), "message": str(error), "line": 1,
                  "characterPositionInLine": error.position, "token": error.token}]}}, headers)
-        self.queries.append((text, subscriptions, 200))
-        return Response(200, self._page(rows, body.get("options") or {}), headers)
+        self.queries.append((text, subscriptions, 200, continued))
+        return Response(200, answer, headers)
 
-    def _page(self, rows, options):
+    def _continued(self, options, text, visible):
+        """The rows a $skipToken's query produced (kept, as the service's token captures the
+        query's context), or None to evaluate the query (a first page, or a token we lost)."""
+        token = options.get("$skipToken")
+        if not token:
+            return None
+        result = self._results.get(json.loads(base64.b64decode(token)).get("result"))
+        if result is None or result[0] != (text, frozenset(visible)):
+            return None
+        return result[1]
+
+    def _page(self, rows, options, context):
         top = min(int(options.get("$top") or DEFAULT_TOP), MAX_TOP,
                   int(self.world.resource_graph.get("maxPageSize") or MAX_TOP))
         start = int(options.get("$skip") or 0)
         token = options.get("$skipToken")
+        result = None
         if token:
-            start = json.loads(base64.b64decode(token))["offset"]
-        page = rows[start:start + top]
+            decoded = json.loads(base64.b64decode(token))
+            start, result = decoded["offset"], decoded.get("result")
+        page = json.loads(json.dumps(rows[start:start + top]))     # a copy, taken under the World's lock
         answer = {"totalRecords": len(rows), "count": len(page), "resultTruncated": "false", "facets": [],
                   "data": page}
         if start + top < len(rows):
-            answer["$skipToken"] = base64.b64encode(json.dumps({"offset": start + top}).encode()).decode()
+            if result is None:
+                result = uuid.uuid4().hex
+                self._results[result] = (context, rows)
+                while len(self._results) > KEPT_RESULTS:
+                    self._results.pop(next(iter(self._results)))
+            answer["$skipToken"] = base64.b64encode(json.dumps({"offset": start + top, "result": result}).encode()
+                                                    ).decode()
         return answer

@@ -89,8 +89,9 @@ def test_every_cluster_is_scanned_and_the_unreadable_subscription_is_reported(sc
 def test_requests_are_a_constant_number_of_pages_and_one_read_per_vault_object(scanned, fleet_sim):
     _, result, requests, queries = scanned
     answered = [query for query in queries if query[2] == 200]
-    # subscriptions, clusters (2 pages of 100), vaults, role assignments (2 pages), role
-    # definitions: six queries' worth whatever the number of clusters; plus the two 429s.
+    # subscriptions, clusters (2 pages of 100), the vaults joined to them, the role assignments
+    # joined to their identities (2 pages), role definitions: the same five queries whatever
+    # the number of clusters (tests/e2e/test_scan_scale.py); plus the two 429s.
     assert len(answered) <= 8, [query[0][:60] for query in answered]
     assert [query[2] for query in queries].count(429) == 2
     assert result["summary"]["resourceGraphPages"] == len(queries)
@@ -102,14 +103,39 @@ def test_requests_are_a_constant_number_of_pages_and_one_read_per_vault_object(s
         if entry["service"].startswith("kv:") and entry["status"] != 401)
     assert secret_reads and set(secret_reads.values()) == {1}, secret_reads.most_common(3)
     wanted = set()
+    refusing = set(_refusing_vaults(fleet_sim))
     for cluster in fleet_sim.world.clusters:
         plugin = cluster["properties"]["serviceMeshProfile"]["istio"]["certificateAuthority"]["plugin"]
         vault = plugin["keyVaultId"].rsplit("/", 1)[-1]
-        if cluster["subscription"] != FORBIDDEN_SUB and fleet_sim.world.find_vault(vault):
+        if cluster["subscription"] != FORBIDDEN_SUB and fleet_sim.world.find_vault(vault) and vault not in refusing:
             for field in ("certObjectName", "keyObjectName", "rootCertObjectName", "certChainObjectName"):
                 if plugin.get(field):
                     wanted.add(("kv:" + vault, plugin[field]))
     assert set(secret_reads) == wanted
+
+
+def _refusing_vaults(sim):
+    """The readable subscriptions' vaults of another tenant: they refuse the operator's token."""
+    return sorted(vault["name"] for vault in sim.world.vaults.values()
+                  if vault["properties"]["tenantId"] == fleet.OTHER_TENANT and FORBIDDEN_SUB not in vault["id"])
+
+
+def test_a_vault_refusing_the_token_gets_no_request_after_the_refusal(scanned, fleet_sim):
+    """One challenge, one request with the token, refused (401 AKV10032); then nothing:
+    not the SDK's second try, not the vault's other objects."""
+    _, result, requests, _ = scanned
+    refusing = _refusing_vaults(fleet_sim)
+    assert len(refusing) == len(READABLE_SUBS)
+    for name in refusing:
+        seen = [(entry["principal"] is not None, entry["status"]) for entry in requests
+                if entry["service"] == "kv:" + name]
+        assert seen == [(False, 401), (True, 401)], (name, seen)
+    # every cluster of such a vault still says, for each object, why it could not be read
+    rows = [row for row in result["clusters"] if row["vault"] in refusing]
+    assert rows and all(row["status"] == "failed" for row in rows)
+    for row in rows:
+        unread = [item for item in row["findings"] if "AKV10032" in item["message"]]
+        assert unread, [item["code"] for item in row["findings"]]
 
 
 def _diagnose_all(az, targets, workers=2):

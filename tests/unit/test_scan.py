@@ -43,10 +43,13 @@ def test_the_queries_scan_sends_select_what_it_needs():
     clusters = _ask(service, graph.CLUSTERS).body["data"]
     assert [row["name"] for row in clusters] == ["c1"]
     assert clusters[0]["serviceMeshProfile"]["istio"]["revisions"] == ["asm-1-24"]
-    vaults = _ask(service, graph.VAULTS.format(ids=graph.kql_list([VAULT_ID.upper()]))).body["data"]
+    vaults = _ask(service, graph.VAULTS).body["data"]
     assert [row["name"] for row in vaults] == ["kv1"] and vaults[0]["vaultUri"]
-    roles = _ask(service, graph.ROLE_ASSIGNMENTS.format(ids=graph.kql_list(["AAAA"]))).body["data"]
-    assert [row["scope"] for row in roles] == [VAULT_ID]
+    assert _ask(service, graph.VAULTS_BY_ID.format(ids=graph.kql_list([VAULT_ID.upper()]))).body["data"] == vaults
+    roles = _ask(service, graph.ROLE_ASSIGNMENTS).body["data"]
+    assert [(row["scope"], row["principalId"]) for row in roles] == [(VAULT_ID, "aaaa")]
+    by_id = _ask(service, graph.ROLE_ASSIGNMENTS_BY_ID.format(ids=graph.kql_list(["AAAA"]))).body["data"]
+    assert by_id == roles
     assert _ask(service, graph.SUBSCRIPTIONS).body["data"] == [{"subscriptionId": SUB}]
 
 
@@ -59,10 +62,36 @@ def test_a_query_outside_the_subset_gets_resource_graphs_400():
 
 
 @pytest.mark.parametrize("query", ["resources | where foo(x) == 1", "resources | where name ==",
-                                   "resources | join (resources) on id", "nosuchtable"])
+                                   "resources | join kind=rightanti (resources) on id",
+                                   "resources | mv-expand properties", "nosuchtable"])
 def test_kql_refuses_what_it_does_not_implement(query):
     with pytest.raises(kql.KqlError):
         kql.run(query, {"resources": []})
+
+
+@pytest.mark.parametrize("query", [graph.CLUSTERS, graph.VAULTS, graph.ROLE_ASSIGNMENTS, graph.VAULTS_BY_ID,
+                                   graph.ROLE_ASSIGNMENTS_BY_ID, graph.ROLE_DEFINITIONS, graph.SUBSCRIPTIONS])
+def test_every_query_stays_within_resource_graphs_join_limits(query):
+    table, joined = kql.joins(query.format(ids="'x'"))
+    assert len(joined) <= graph.MAX_JOINS
+    assert sum(1 for other in joined if other != table) <= graph.MAX_CROSS_TABLE_JOINS
+
+
+def test_fleet_wide_queries_carry_no_id_list():
+    """Their text is the same for 10 clusters or 10,000: no `in` list grows with the fleet."""
+    for query in (graph.CLUSTERS, graph.VAULTS, graph.ROLE_ASSIGNMENTS):
+        assert "{ids}" not in query and " in~ (" not in query
+
+
+def test_kql_join_flavors_follow_kusto():
+    tables = {"l": [{"k": 1, "a": "x"}, {"k": 1, "a": "y"}, {"k": 2, "a": "z"}, {"a": "no key"}],
+              "r": [{"k": 1, "b": "p"}, {"k": 1, "b": "q"}]}
+    inner = kql.run("l | join kind=inner (r) on k", tables)
+    assert [(row["a"], row["b"], row["k1"]) for row in inner] == [("x", "p", 1), ("x", "q", 1), ("y", "p", 1),
+                                                                  ("y", "q", 1)]
+    assert [(row["a"], row["b"]) for row in kql.run("l | join (r) on k", tables)] == [("x", "p"), ("x", "q")]
+    outer = kql.run("l | join kind=leftouter (r | distinct k) on k", tables)
+    assert [(row["a"], row["k1"]) for row in outer] == [("x", 1), ("y", 1), ("z", None), ("no key", None)]
 
 
 def test_pages_follow_the_skip_token_and_quota_headers_count_down():
@@ -191,3 +220,37 @@ def test_a_secret_scope_assignment_reaches_the_cluster_snapshot_as_in_diagnose()
     snapshot = scan.cluster_snapshot(fleet, row, cluster, 30)
     scopes = [item["scope"] for item in snapshot["roleAssignments"]["data"]]
     assert scopes == [vault_id + "/secrets/ca-key", "/subscriptions/00000000-0000-0000-0000-000000000001"]
+
+
+def test_shared_certificate_rules_give_every_golden_the_verdict_it_gets_alone():
+    """checks.run_rules with ``shared`` (scan's judging) against without, over every golden
+    snapshot, each judged twice with one memo (the second time from the memo)."""
+    import copy
+    from azext_meshca.diagnose import analyse
+    from sandbox import golden
+    shared = {}
+
+    def verdict(result):
+        return result["status"], result["findings"], result["certificates"], result["summary"]["notRun"]
+    for name in golden.scenarios():
+        snapshot = golden.load(name)
+        alone = verdict(analyse(copy.deepcopy(snapshot), 30))
+        assert verdict(analyse(copy.deepcopy(snapshot), 30, shared=shared)) == alone, name
+        assert verdict(analyse(copy.deepcopy(snapshot), 30, shared=shared)) == alone, name
+    assert shared
+
+
+def test_certificate_rules_run_once_per_object_set():
+    from azext_meshca import checks
+    from sandbox import golden
+    snapshot = golden.load("healthy")
+    shared, added = {}, []
+    for _ in range(5):
+        before = len(shared)
+        checks.run_rules(snapshot, 30, shared=shared)
+        added.append(len(shared) - before)
+    assert added == [1, 0, 0, 0, 0]
+    other = json.loads(json.dumps(snapshot))      # one certificate value changed: judged on its own
+    other["secrets"]["root-cert"]["data"]["value"] += "\n"
+    checks.run_rules(other, 30, shared=shared)
+    assert len(shared) == 2

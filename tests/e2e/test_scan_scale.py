@@ -1,0 +1,58 @@
+"""scan at 1,000 and at 5,000 clusters (sandbox/sim/fleet.py, 100 clusters and 20 vaults in
+each of 10 and 50 subscriptions), through the real az, at Resource Graph's own page size.
+
+What grows with the fleet is pages, never queries: the simulator's log of Resource Graph
+requests holds the same queries, word for word, at both sizes; only their later pages
+($skipToken) differ, and the total stays within ceil(clusters / 1,000) + 8 (#25).
+"""
+
+import collections
+import json
+import math
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+SIZES = {1000: 10, 5000: 50}     # clusters: subscriptions of 100 clusters and 20 vaults
+
+
+@pytest.fixture(scope="module")
+def scans(sim_factory, tmp_path_factory):
+    """{clusters: (az process, result, Resource Graph queries as the simulator logged them)}."""
+    directory = tmp_path_factory.mktemp("fleets")
+    found = {}
+    for clusters, subscriptions in SIZES.items():
+        path = directory / f"fleet-{clusters}.yaml"
+        path.write_text(f"fleet:\n  subscriptions: {subscriptions}\n  clustersPerSubscription: 100\n"
+                        "  vaultsPerSubscription: 20\n", encoding="utf-8")
+        sim = sim_factory.fresh(str(path))
+        try:
+            az = sim_factory.az_for(sim)
+            graph = sim.servers["arm"].service.resource_graph
+            graph.queries.clear()
+            proc = az.run("aks", "mesh", "ca", "scan", "-o", "json", timeout=600)
+            found[clusters] = (proc, json.loads(proc.stdout or "null"), list(graph.queries))
+        finally:
+            sim.stop()
+    return found
+
+
+def test_every_cluster_is_judged_at_both_sizes(scans):
+    for clusters, (proc, result, _) in scans.items():
+        assert "Traceback" not in proc.stderr
+        assert len(result["clusters"]) == clusters, proc.stderr[-2000:]
+        assert result["findings"] == []
+
+
+def test_resource_graph_queries_do_not_grow_with_the_fleet_only_their_pages(scans):
+    first_pages = {clusters: collections.Counter(text for text, _, status, continued in queries if not continued)
+                   for clusters, (_, _, queries) in scans.items()}
+    assert first_pages[1000] == first_pages[5000]
+    assert sum(first_pages[5000].values()) <= 6
+    for clusters, (_, result, queries) in scans.items():
+        assert all(status == 200 for _, _, status, _ in queries)
+        assert len(queries) <= math.ceil(clusters / 1000) + 8, [text[:40] for text, *_ in queries]
+        assert result["summary"]["resourceGraphPages"] == len(queries)
+    pages = {clusters: len(queries) for clusters, (_, _, queries) in scans.items()}
+    assert pages[5000] > pages[1000]      # the clusters (and assignments) come in more pages
