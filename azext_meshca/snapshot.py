@@ -71,7 +71,7 @@ timestamps ISO 8601 UTC::
                                    objects: [{name, version}]}]),       # in aks-istio-system
         webhooks: collected([{name, revision, caBundleFingerprints: [..], caBundlePem}]),
                                                      # sidecar-injector webhooks (app=sidecar-injector)
-        sidecars: collected({pods: [{namespace, name, revision, startedAt, secretTtl}],
+        sidecars: collected({pods: [{namespace, revision, startedAt, secretTtl}],
                              truncated: bool}) }     # injected pods (one bounded list); istio-proxy's start
     The CA's path model over these (Key Vault -> mounted -> loaded -> distributed -> sidecars)
     is azext_meshca/capath.py.

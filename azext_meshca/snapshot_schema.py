@@ -132,7 +132,7 @@ KUBE = Fields(
     webhooks=Optional(Collected(ListOf(Fields(
         name=OPT_TEXT, revision=OPT_TEXT, caBundleFingerprints=Optional(ListOf(TEXT)), caBundlePem=OPT_TEXT)))),
     sidecars=Optional(Collected(Fields(
-        pods=ListOf(Fields(namespace=OPT_TEXT, name=OPT_TEXT, revision=OPT_TEXT, startedAt=Optional(TIMESTAMP),
+        pods=ListOf(Fields(namespace=OPT_TEXT, revision=OPT_TEXT, startedAt=Optional(TIMESTAMP),
                            secretTtl=OPT_TEXT)),
         truncated=Optional(BOOL)))))
 SNAPSHOT = Fields(

@@ -40,6 +40,9 @@ ROOT_CONFIGMAP_PAGE_SIZE = 10000
 # them: one request up to that many pods, and a bound beyond.
 SIDECAR_PAGE_SIZE = 5000
 MAX_SIDECAR_PAGES = 4
+SIDECAR_SELECTOR = "security.istio.io/tlsMode=istio"
+WEBHOOKS_PATH = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+WEBHOOK_SELECTOR = "app=sidecar-injector"
 PROVIDER_LOG_LINES = 300
 ISTIOD_LOG_LINES = 5000
 CRONJOB_LOG_LINES = 50
@@ -368,8 +371,7 @@ def read_webhooks(api):
         pem = _decoded_text(encoded)
         return {"name": metadata.get("name"), "revision": (metadata.get("labels") or {}).get("istio.io/rev"),
                 "caBundleFingerprints": _fingerprints(pem) if pem else [], "caBundlePem": pem}
-    return _paged(api, "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", entry,
-                  labelSelector="app=sidecar-injector")
+    return _paged(api, WEBHOOKS_PATH, entry, labelSelector=WEBHOOK_SELECTOR)
 
 
 def _decoded_text(encoded):
@@ -392,13 +394,14 @@ def _started_at(pod, container_name):
 
 
 def _sidecar(pod):
-    """One injected pod, reduced to what renewal needs: istio-proxy's start and SECRET_TTL."""
+    """One injected pod, reduced to what renewal needs: its namespace and revision, istio-proxy's
+    start and SECRET_TTL (no name: rules count per namespace)."""
     metadata = pod.get("metadata") or {}
     try:
         status = json.loads((metadata.get("annotations") or {}).get("sidecar.istio.io/status") or "{}")
     except ValueError:
         status = {}
-    return {"namespace": metadata.get("namespace"), "name": metadata.get("name"),
+    return {"namespace": metadata.get("namespace"),
             "revision": status.get("revision") if isinstance(status, dict) else None,
             "startedAt": _started_at(pod, "istio-proxy"),
             "secretTtl": _container_env(pod, "istio-proxy", "SECRET_TTL")}
@@ -410,12 +413,14 @@ def read_sidecars(api):
     pages, so the cost is bounded whatever the mesh's size (``truncated`` says so)."""
     pods, token, pages = [], None, 0
     while True:
-        page = _get(api, "/api/v1/pods", {"labelSelector": "security.istio.io/tlsMode=istio",
+        page = _get(api, "/api/v1/pods", {"labelSelector": SIDECAR_SELECTOR,
                                           "limit": SIDECAR_PAGE_SIZE, **({"continue": token} if token else {})})
         pods.extend(_sidecar(item) for item in page.get("items") or [])
         pages += 1
         token = (page.get("metadata") or {}).get("continue")
         if not token or pages >= MAX_SIDECAR_PAGES:
+            # sorted: the same list whichever way it was read (run-command sends it counted)
+            pods.sort(key=lambda pod: tuple(str(pod[key] or "") for key in sorted(pod)))
             return {"pods": pods, "truncated": bool(token)}
 
 

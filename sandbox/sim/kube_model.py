@@ -29,6 +29,8 @@ the AKS Istio add-on really leaves in a cluster (see azure-aks-docs ``articles/a
       tokens: []                     # extra bearer tokens the API accepts
       acceptAadTokens: true          # accept simulator JWTs for the AKS AAD server app
       mountRetrySeconds: 0           # after a fix, istiod keeps failing this long (kubelet back-off)
+      mountedVersion: current        # today's add-on's CA path: istiod.loaded, istiod.multiRootMesh,
+      sidecars: {count: 0}           # mountedVersion and sidecars are documented in sandbox/sim/kube_capath.py
       secretProviderClass:           # a stale or hand-edited istio-spc-<rev> (the add-on owns it):
         renameObjects: {}            #   configured object name -> the name the SPC lists instead
         keyvaultName: null           #   another vault name than the plug-in config's

@@ -148,7 +148,7 @@ def test_newer_key_vault_versions_not_mounted_with_rotation_off():
 
 
 def _sidecar(namespace, hours):
-    return {"namespace": namespace, "name": f"app-{namespace}-{hours}", "revision": "asm-1-29",
+    return {"namespace": namespace, "revision": "asm-1-29",
             "startedAt": s.iso(_at(hours)), "secretTtl": None}
 
 
