@@ -75,8 +75,9 @@ def env_true(text):
 
 def der_set(pem_text):
     """The DER bytes of every CERTIFICATE block (istio 1.30 pemToRawCertSet); empty if unreadable."""
+    data = pem_text.encode("utf-8") if isinstance(pem_text, str) else bytes(pem_text or b"")
     try:
-        blocks = certs.pem_blocks(certs._as_bytes(pem_text))  # pylint: disable=protected-access
+        blocks = certs.pem_blocks(data)
     except certs.CertFormatError:
         return frozenset()
     return frozenset(block.der for block in blocks if block.label == b"CERTIFICATE")
@@ -163,7 +164,8 @@ def _moment(text):
         return None
 
 
-def _fingerprints(pem_text):
+def fingerprints(pem_text):
+    """Sorted SHA-256 fingerprints (AB:CD:...) of a bundle's CERTIFICATE blocks."""
     return sorted({_der_fingerprint(der) for der in der_set(pem_text)})
 
 
@@ -184,27 +186,25 @@ def _vault(snapshot):
 
 
 def _signing_root(vault):
-    """The fingerprint of the root in Key Vault's root-cert that issued its chain, or None."""
-    chain = vault["cert-chain"]["pem"] or vault["ca-cert"]["pem"]
-    roots = der_set(vault["root-cert"]["pem"])
-    if not chain or not roots:
-        return None
+    """The fingerprint of the root in Key Vault's root-cert that ca-cert chains to (through
+    cert-chain's intermediates), or None."""
     from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
     try:
-        chain_certs = x509.load_pem_x509_certificates(chain.encode("utf-8"))
-        root_certs = {der: x509.load_der_x509_certificate(der) for der in roots}
+        ca_cert = x509.load_pem_x509_certificates((vault["ca-cert"]["pem"] or "").encode("utf-8"))[:1]
+        chain = x509.load_pem_x509_certificates((vault["cert-chain"]["pem"] or "").encode("utf-8"))
+        roots = [x509.load_der_x509_certificate(der) for der in der_set(vault["root-cert"]["pem"])]
     except ValueError:
         return None
-    top = chain_certs[-1]
-    for der, root in root_certs.items():
-        if der == top.public_bytes(_der_encoding()) or certs.signed_by(top, root):
-            return _der_fingerprint(der)
+    current = (ca_cert or chain[:1] or [None])[0]
+    for _ in range(len(chain) + 1):
+        if current is None:
+            return None
+        root = next((root for root in roots if certs.signed_by(current, root)), None)
+        if root is not None:
+            return _der_fingerprint(root.public_bytes(Encoding.DER))
+        current = next((cert for cert in chain if cert != current and certs.signed_by(current, cert)), None)
     return None
-
-
-def _der_encoding():
-    from cryptography.hazmat.primitives.serialization import Encoding
-    return Encoding.DER
 
 
 def _mounted(snapshot, vault, revision):
@@ -256,7 +256,11 @@ def _loaded(snapshot, revision):
         failed = last.get(logparse.UPDATE_FAILED)
         if failed and not (updated and (updated["time"] or "") > (failed["time"] or "")):
             result["updateFailed"] = result["updateFailed"] or failed["line"]
-        if updated and updated["time"]:
+        signing = logparse.istiod_signing_ca(lines)
+        changed = bool(signing and signing["previous"] and signing["previous"] != signing["serial"])
+        if updated and updated["time"] and changed:
+            # istiod logs this line after every accepted reload; the signing CA changed only
+            # when the intermediate of its new DNS chain differs from the one before
             result["intermediateChangedAt"] = max(result["intermediateChangedAt"] or "", updated["time"])
         root = last.get(logparse.ROOT_UPDATED)
         if root and root["time"]:
@@ -292,8 +296,8 @@ def revision_path(snapshot, revision, vault=None):
     loaded_pem = (webhook or {}).get("caBundlePem")
     # The mounted root-cert's bytes are Key Vault's current value when every pod mounts that version.
     mounted_pem = vault["root-cert"]["pem"] if pods and "root-cert" not in behind else None
-    loaded_roots = _fingerprints(loaded_pem) if loaded_pem else (webhook or {}).get("caBundleFingerprints")
-    mounted_roots = _fingerprints(mounted_pem) if mounted_pem else None
+    loaded_roots = fingerprints(loaded_pem) if loaded_pem else (webhook or {}).get("caBundleFingerprints")
+    mounted_roots = fingerprints(mounted_pem) if mounted_pem else None
     loaded = _loaded(snapshot, revision)
     gate = root_gate(version, multi_root, loaded_pem, mounted_pem)
     return {

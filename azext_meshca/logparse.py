@@ -325,21 +325,30 @@ def line_time(line):
 
 def istiod_signing_ca(lines):
     """The intermediate istiod signs with, from the LAST group of x509 lines of one log:
-    {serial (lower-case hex), issuer, subject, time} or None when the log shows no chain."""
-    group, last = [], None
+    {serial (lower-case hex), issuer, subject, time, previous (the serial of the group
+    before, or None)} or None when the log shows no chain."""
+    groups, group = [], []
     for line in lines or ():
         text = str(line)
         match = _X509_LINE.search(text)
         if match:
             group.append((match, line_time(text)))
         elif _RELOADED in text and group:
-            last, group = group, []
-    last = group or last
-    if not last or len(last) < 2:
+            groups.append(group)
+            group = []
+    if group:
+        groups.append(group)
+    signing = [group[1] for group in groups if len(group) >= 2]
+    if not signing:
         return None
-    match, moment = last[1]
-    return {"serial": match.group("serial").lower().lstrip("0") or "0", "issuer": match.group("issuer"),
-            "subject": match.group("subject"), "time": moment}
+    match, moment = signing[-1]
+    previous = _serial(signing[-2][0]) if len(signing) > 1 else None
+    return {"serial": _serial(match), "issuer": match.group("issuer"), "subject": match.group("subject"),
+            "time": moment, "previous": previous}
+
+
+def _serial(match):
+    return match.group("serial").lower().lstrip("0") or "0"
 
 
 def istiod_timed_events(lines):

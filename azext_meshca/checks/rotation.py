@@ -422,7 +422,7 @@ def check_stale_sidecars(snapshot, context):
         root_changed = (path["loaded"]["rootChangedAt"] or "") >= changed_at[:16]
         what = ("a leaf from the old CA and a trust bundle without the new root" if root_changed
                 else "a leaf signed by the intermediate istiod no longer uses")
-        namespaces = sorted(counts, key=lambda namespace: (-counts[namespace], namespace))
+        namespaces = sorted(counts, key=lambda namespace, seen=counts: (-seen[namespace], namespace))
         findings.append(make(context, "MCA312", "sidecars", revision=revision, changed_at=changed_at,
                              evidence=[f"{namespace}: {counts[namespace]}" for namespace in namespaces[:10]],
                              count=sum(counts.values()), namespace_count=len(counts),

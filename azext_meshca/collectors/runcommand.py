@@ -221,12 +221,12 @@ emit {_q(key)} "$rc" "$T/b" "$(wc -c < "$T/b" | tr -d ' ')" {BUDGETS['cacerts']}
 
 def _sidecars_block():
     """The injected pods, reduced in the pod to what renewal needs and counted: one
-    ``count<TAB>namespace<TAB>status annotation<TAB>istio-proxy startedAt<TAB>SECRET_TTL``
-    line per distinct tuple (parse_output rebuilds the list the collector reads), so the
+    ``count namespace<TAB>status annotation<TAB>istio-proxy startedAt<TAB>SECRET_TTL``
+    line (uniq -c) per distinct tuple (parse_output rebuilds the list the collector reads), so the
     answer stays small whatever the number of pods."""
     query = [("labelSelector", kube.SIDECAR_SELECTOR), ("limit", kube.SIDECAR_PAGE_SIZE)]
     key = request_key("/api/v1/pods", query)
-    started = ('{{if eq .name "istio-proxy"}}{{if .state.running}}{{.state.running.startedAt}}{{end}}{{end}}')
+    started = '{{if eq .name "istio-proxy"}}{{if .state.running}}{{.state.running.startedAt}}{{end}}{{end}}'
     template = ('{{range .items}}{{.metadata.namespace}}{{"\t"}}'
                 '{{with .metadata.annotations}}{{printf "%q" (index . "sidecar.istio.io/status")}}{{end}}{{"\t"}}'
                 '{{range .status.containerStatuses}}' + started + '{{end}}'
@@ -235,7 +235,7 @@ def _sidecars_block():
                 '{{if eq .name "SECRET_TTL"}}{{.value}}{{end}}{{end}}{{end}}{{end}}{{"\n"}}{{end}}')
     return f"""k get pods -A -l {_q(kube.SIDECAR_SELECTOR)} --chunk-size={kube.SIDECAR_PAGE_SIZE} \
   -o go-template={_q(template)} > "$T/c" 2> "$T/e"; rc=$?
-sort "$T/c" | uniq -c | sed 's/^ *\([0-9]*\) /\1\t/' > "$T/b"
+sort "$T/c" | uniq -c > "$T/b"
 emit {_q('reduced:' + key)} "$rc" "$T/b" "$(wc -c < "$T/c" | tr -d ' ')" {BUDGETS['sidecars']} json"""
 
 
@@ -472,10 +472,11 @@ def _sidecar_list(body):
     import json
     items = []
     for line in body.split("\n"):
-        fields = line.split("\t")
-        if len(fields) != 5 or not fields[0].isdigit():
+        count, _, rest = line.strip(" ").partition(" ")  # uniq -c: the count, a space, the line
+        fields = rest.split("\t")
+        if len(fields) != 4 or not count.isdigit():
             continue
-        count, namespace, status, started, ttl = fields
+        namespace, status, started, ttl = fields
         try:
             status = json.loads(status) if status else ""
         except ValueError:

@@ -97,7 +97,7 @@ def _path_snapshot(*, istio="1-29", loaded=ROOT_A, kv_root=None, multi_root="tru
          "objects": [{"name": name, "version": mounted_version} for name in s.SECRET_NAMES.values()]}
         for pod in s.ISTIOD_PODS])
     kube["webhooks"] = s.collected([{"name": "istio-sidecar-injector-" + revision, "revision": revision,
-                                     "caBundleFingerprints": capath._fingerprints(loaded),  # pylint: disable=protected-access
+                                     "caBundleFingerprints": capath.fingerprints(loaded),
                                      "caBundlePem": loaded}])
     kube["sidecars"] = s.collected({"pods": list(sidecars), "truncated": False})
     for log in kube["istiodLogs"]["data"]:
@@ -154,10 +154,22 @@ def _sidecar(namespace, hours):
 
 def test_stale_sidecars_after_an_intermediate_change_are_counted_per_namespace():
     changed = s.iso(_at(1)).replace("Z", ".000000Z")
-    snapshot = _path_snapshot(sidecars=[_sidecar("shop", 14), _sidecar("shop", 14.1), _sidecar("web", 14),
-                                        _sidecar("web", 0.5), _sidecar("db", 0.2)],
-                              log_lines=[changed + "\tinfo\tIstiod has detected the newly added intermediate CA "
-                                                   "and updated its key and certs accordingly"])
+    reloaded = [changed + "\tinfo\tIstiod has detected the newly added intermediate CA and updated its key and "
+                          "certs accordingly",
+                changed + '\tinfo\tx509 cert - Issuer: "CN=New", Subject: "", SN: 1f, NotBefore: "x", NotAfter: "y"',
+                changed + '\tinfo\tx509 cert - Issuer: "CN=Root", Subject: "CN=New", SN: 2f, NotBefore: "x", '
+                          'NotAfter: "y"',
+                changed + "\tinfo\tIstiod certificates are reloaded"]
+    sidecars = [_sidecar("shop", 14), _sidecar("shop", 14.1), _sidecar("web", 14), _sidecar("web", 0.5),
+                _sidecar("db", 0.2)]
+    startup = ['2026-11-29T14:00:00.000000Z\tinfo\tx509 cert - Issuer: "CN=Old", Subject: "", SN: 1e, '
+               'NotBefore: "x", NotAfter: "y"',
+               '2026-11-29T14:00:00.000000Z\tinfo\tx509 cert - Issuer: "CN=Root", Subject: "CN=Old", SN: 2e, '
+               'NotBefore: "x", NotAfter: "y"', "2026-11-29T14:00:00.000000Z\tinfo\tIstiod certificates are reloaded"]
+    same = [line.replace("SN: 2f", "SN: 2e") for line in reloaded]
+    quiet = _path_snapshot(sidecars=sidecars, log_lines=startup + same)
+    assert "MCA312" not in _codes(quiet)  # a reload that kept the intermediate changes nothing sidecars hold
+    snapshot = _path_snapshot(sidecars=sidecars, log_lines=startup + reloaded)
     stale = [item for item in s.run_module(ALL_CHECKS, snapshot) if item["code"] == "MCA312"]
     assert len(stale) == 1
     assert "shop (2)" in stale[0]["message"] and "web (1)" in stale[0]["message"]
