@@ -34,6 +34,9 @@ from azext_meshca.snapshot import ok_data
 
 DEFAULT_SECRET_TTL_SECONDS = 24 * 3600
 GRACE_RATIO, GRACE_JITTER = 0.5, 0.01
+# renewed_since looks at most this many renewals (a pod up a year with a 1h TTL has ~17,500,
+# of which only the few around the change matter; a crafted snapshot cannot make it slow)
+MAX_RENEWALS = 1000
 MULTIROOT_ENV = "ISTIO_MULTIROOT_MESH"
 
 # root_gate outcomes
@@ -129,9 +132,11 @@ def renewed_since(started_at, change_at, now, ttl_seconds):
     if until - after >= high:
         return True  # consecutive issues are at most ``high`` apart
     # issue k falls in [k*low, k*high] after start; is some issue in (after, until]?
-    first_k = max(1, int(after // high))
+    first_k, last_k = max(1, int(after // high)), int(until // low) + 1
+    if last_k - first_k > MAX_RENEWALS:
+        return None  # so many renewals that the jitter covers the window: cannot tell (and stay fast)
     surely, maybe = False, False
-    for k in range(first_k, int(until // low) + 2):
+    for k in range(first_k, last_k + 1):
         earliest, latest = k * low, k * high
         if earliest > until:
             break

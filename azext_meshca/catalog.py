@@ -171,7 +171,10 @@ _ENTRIES = [
        "Key Vault's root-cert holds the roots istiod-{revision} loaded, but not as the same bytes "
        "(reordered, re-wrapped or re-encoded). Istio {istio} compares the old and new bundles with "
        "bytes.Contains (istio pilot/pkg/bootstrap/istio_ca.go); only 1.30 compares certificates.",
-       "{istiod_step}",
+       "Write root-cert as the text istiod-{revision} loaded, byte for byte (kubectl get configmap "
+       "istio-ca-root-cert -n aks-istio-system -o jsonpath='{{.data.root-cert\\.pem}}' > old.pem), followed "
+       "by any new root: cat old.pem new-root.pem > root-cert.pem; az keyvault secret set --vault-name "
+       "{vault_name} --name <root-cert object> --file root-cert.pem. istiod reloads it within a poll interval.",
        detail="{revision}: bytes differ"),
     _m("MCA310", WARNING, "rotation", "Key Vault holds newer versions than istiod's pods mount",
        "Key Vault's current version of {objects} (since {since}) is not what the pods of istiod-{revision} "

@@ -44,7 +44,7 @@ KUBE_ITEMS = {
     "cronjobLogs": ("pods/log", "aks-istio-system"),
     "istiodLogs": ("pods/log", "aks-istio-system"),
     "mountStatuses": ("secretproviderclasspodstatuses", "aks-istio-system"),
-    "webhooks": ("mutatingwebhookconfigurations", "cluster scope"),
+    "webhooks": ("mutatingwebhookconfigurations", "all namespaces"),
     "sidecars": ("pods", "all namespaces"),
 }
 

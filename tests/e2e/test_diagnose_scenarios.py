@@ -501,7 +501,7 @@ def test_a_refused_root_is_an_error_whose_remedy_never_restarts_istiod(diagnosed
     run = diagnosed[(scenario, ())]
     found = run.find(code)
     assert found["severity"] == "error" and "asm-1-29" in found["message"] and "Istio 1.29" in found["message"]
-    assert "Do not restart istiod-asm-1-29" in found["remedy"]
+    assert ("Do not restart istiod-asm-1-29" if code == "MCA307" else "byte for byte") in found["remedy"]
     for item in run.findings:
         assert RESTART_ISTIOD not in item["remedy"], (item["code"], item["remedy"])
 

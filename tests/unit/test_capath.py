@@ -66,6 +66,12 @@ def test_renewed_since_is_decided_from_started_at_and_the_ttl(started_h, changed
     assert capath.renewed_since(_at(started_h), _at(changed_h), NOW, 24 * 3600) is expected
 
 
+def test_renewed_since_stays_bounded_on_absurd_inputs():
+    ancient = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
+    assert capath.renewed_since(ancient, NOW - datetime.timedelta(seconds=1), NOW, 1e-9) in (True, None)
+    assert capath.renewed_since(ancient, NOW - datetime.timedelta(microseconds=1), NOW, 1.0) is None
+
+
 # --------------------------------------------------------------------------- snapshots of the path
 
 REVISION = s.REVISION
