@@ -227,12 +227,12 @@ def _sidecars_block():
     query = [("labelSelector", kube.SIDECAR_SELECTOR), ("limit", kube.SIDECAR_PAGE_SIZE)]
     key = request_key("/api/v1/pods", query)
     started = '{{if eq .name "istio-proxy"}}{{if .state.running}}{{.state.running.startedAt}}{{end}}{{end}}'
-    template = ('{{range .items}}{{.metadata.namespace}}{{"\t"}}'
-                '{{with .metadata.annotations}}{{printf "%q" (index . "sidecar.istio.io/status")}}{{end}}{{"\t"}}'
+    template = ('{{range .items}}{{.metadata.namespace}}{{"\\t"}}'
+                '{{with .metadata.annotations}}{{printf "%q" (index . "sidecar.istio.io/status")}}{{end}}{{"\\t"}}'
                 '{{range .status.containerStatuses}}' + started + '{{end}}'
-                '{{range .status.initContainerStatuses}}' + started + '{{end}}{{"\t"}}'
+                '{{range .status.initContainerStatuses}}' + started + '{{end}}{{"\\t"}}'
                 '{{range .spec.containers}}{{if eq .name "istio-proxy"}}{{range .env}}'
-                '{{if eq .name "SECRET_TTL"}}{{.value}}{{end}}{{end}}{{end}}{{end}}{{"\n"}}{{end}}')
+                '{{if eq .name "SECRET_TTL"}}{{.value}}{{end}}{{end}}{{end}}{{end}}{{"\\n"}}{{end}}')
     return f"""k get pods -A -l {_q(kube.SIDECAR_SELECTOR)} --chunk-size={kube.SIDECAR_PAGE_SIZE} \
   -o go-template={_q(template)} > "$T/c" 2> "$T/e"; rc=$?
 sort "$T/c" | uniq -c > "$T/b"
