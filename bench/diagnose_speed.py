@@ -155,7 +155,8 @@ def scale_scenario(folder, nodes, namespaces, events, base="article-issue-1", si
     """A copy of ``base`` with ``nodes`` nodes, ``namespaces`` workload namespaces (each
     with istio-ca-root-cert), ``events`` further events in aks-istio-system and ``sidecars``
     injected pods spread over the namespaces."""
-    path = os.path.join(folder, f"{base}-{nodes}-nodes-{namespaces}-namespaces-{events}-events-{sidecars}-sidecars.yaml")
+    name = f"{base}-{nodes}-nodes-{namespaces}-namespaces-{events}-events-{sidecars}-sidecars.yaml"
+    path = os.path.join(folder, name)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("base: {}\nkubernetes:\n  csi: {{nodes: {}}}\n  workloadNamespaces: {}\n  events: {}\n"
                      "  sidecars: {{count: {}}}\n".format(base, nodes, namespaces, events, sidecars))

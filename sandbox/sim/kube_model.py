@@ -1079,7 +1079,8 @@ def _discovery_log(model, pod, version, mount, state, istiod, reload=None):
     lines.append(line("info", "All caches have been synced up in 1.021s, marking server ready", "ads"))
     lines.extend(line(level, text) for level, text in reload_lines(version, istiod.get("reload")))
     if reload:
-        clock[0] = max(clock[0], model._at(parse_age(istiod.get("reloadAge", "1h"))))  # pylint: disable=protected-access
+        reloaded_at = model._at(parse_age(istiod.get("reloadAge", "1h")))  # pylint: disable=protected-access
+        clock[0] = max(clock[0], reloaded_at)
         outcome, _, held = reload
         lines.extend(line(level, text) for level, text in reload_lines(version, outcome))
         if outcome in (kube_capath.ACCEPTED, kube_capath.UNCHANGED):
