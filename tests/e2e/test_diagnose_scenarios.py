@@ -157,6 +157,7 @@ GRID = [
     row("diag-self-signed-1-23", ["MCA811"]),
     # today's add-on (#20): asm-1-28/29/30 without cronjob or cacerts secret, and the CA's
     # path per revision (Key Vault -> mounted -> loaded -> distributed -> sidecars)
+    row("article-issue-1-asm-1-29", ["MCA401", "MCA801", "MCA802"], infos=["MCA303"]),
     row("healthy-asm-1-28", [], infos=["MCA303", "MCA719", "MCA813"], exit_status=EXIT_OK),
     row("healthy-asm-1-29", [], infos=["MCA303", "MCA719", "MCA813"], exit_status=EXIT_OK),
     row("healthy-asm-1-30", [], infos=["MCA303", "MCA719", "MCA813"], exit_status=EXIT_OK),

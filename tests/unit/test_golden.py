@@ -92,6 +92,7 @@ EXPECTED = {
     "diag-operator-no-secret-access": (("MCA904",), ("MCA303", "MCA813")),
     "diag-rbac-operator-no-secret-access": (("MCA904",), ("MCA303", "MCA813")),
     # today's add-on (#20): no cronjob, no cacerts secret; the CA's path per revision (capath.py)
+    "article-issue-1-asm-1-29": (("MCA401", "MCA801", "MCA802"), ("MCA303",)),
     "healthy-asm-1-28": ((), ("MCA303", "MCA719", "MCA813")),
     "healthy-asm-1-29": ((), ("MCA303", "MCA719", "MCA813")),
     "healthy-asm-1-30": ((), ("MCA303", "MCA719", "MCA813")),
