@@ -231,3 +231,17 @@ def test_no_catalog_remedy_spells_out_the_restart_itself():
 
 def test_the_rules_are_registered():
     assert rotation.check_root_gate in ALL_CHECKS and rotation.check_stale_sidecars in ALL_CHECKS
+
+
+def test_mounted_but_not_loaded_names_the_failed_reload():
+    """The pods mount Key Vault's current versions, yet istiod's last DNS chain is signed by
+    another intermediate and its last reload failed (Failed to update new Plug-in CA certs)."""
+    lines = ['2026-11-29T14:00:00.000000Z\tinfo\tx509 cert - Issuer: "CN=Old", Subject: "", SN: 1e, '
+             'NotBefore: "x", NotAfter: "y"',
+             '2026-11-29T14:00:00.000000Z\tinfo\tx509 cert - Issuer: "CN=Root", Subject: "CN=Old", SN: abc123, '
+             'NotBefore: "x", NotAfter: "y"', "2026-11-29T14:00:00.000000Z\tinfo\tIstiod certificates are reloaded",
+             "2026-11-29T15:00:00.000000Z\terror\tFailed to update new Plug-in CA certs: x509: certificate signed "
+             "by unknown authority"]
+    findings = [item for item in s.run_module(ALL_CHECKS, _path_snapshot(log_lines=lines)) if item["code"] == "MCA311"]
+    assert len(findings) == 1 and "SN abc123" in findings[0]["message"]
+    assert "last reload failed" in findings[0]["message"] and RESTART not in findings[0]["remedy"]
