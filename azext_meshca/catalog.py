@@ -139,7 +139,7 @@ _ENTRIES = [
     _m("MCA304", ERROR, "rotation", "The mesh trusts an old root: a root change was not picked up",
        "The istio-ca-root-cert configmap in aks-istio-system holds root {cluster_root} but "
        "Key Vault's root-cert holds {vault_root}. {restart_note}",
-       "kubectl rollout restart deployment/istiod-{revision} -n aks-istio-system",
+       "{istiod_step}",
        detail="mesh root {cluster_root}"),
     _m("MCA305", WARNING, "rotation", "The cacerts secret lags behind Key Vault",
        "The cacerts secret in aks-istio-system differs from Key Vault in {objects}. "
@@ -151,9 +151,47 @@ _ENTRIES = [
        "{count} namespace(s) hold an istio-ca-root-cert whose root differs from "
        "aks-istio-system's: {namespaces}. Workloads there will fail mTLS "
        "(TLSV1_ALERT_UNKNOWN_CA, CERTIFICATE_VERIFY_FAILED).",
-       "kubectl rollout restart deployment/istiod-{revision} -n aks-istio-system, then "
-       "restart the workloads in the listed namespaces",
+       "{istiod_step}; then restart the workloads in the listed namespaces",
        detail="{count} namespace(s): {namespaces}"),
+    # MCA307-MCA313: the CA's path per revision (azext_meshca/capath.py holds the model and its judgements).
+    _m("MCA307", ERROR, "rotation", "istiod refused the new root in Key Vault; a restart would break mTLS",
+       "istiod-{revision} (Istio {istio}, {rule}) did not load the root-cert now mounted: {reason}. It keeps "
+       "signing with the old CA, while the mount holds the new files, which the next istiod start loads "
+       "without that check.",
+       "{istiod_step}",
+       detail="{revision}: {reason}"),
+    _m("MCA308", ERROR, "rotation", "Restarting istiod would change the CA its sidecars trust (latent outage)",
+       "istiod-{revision} signs under root(s) {loaded_roots}, but its mounted root-cert holds {mounted_roots}: "
+       "any restart, eviction or node drain loads the mounted set, and sidecars that trust only the old "
+       "root(s) then refuse the new leaves (or new sidecars refuse the old ones).",
+       "{istiod_step}",
+       explained_by=("MCA307", "MCA309"),
+       detail="{revision}: mounted {mounted_roots}"),
+    _m("MCA309", ERROR, "rotation", "istiod 1.28/1.29 refuses root-cert for its bytes",
+       "Key Vault's root-cert holds the roots istiod-{revision} loaded, but not as the same bytes "
+       "(reordered, re-wrapped or re-encoded). Istio {istio} compares the old and new bundles with "
+       "bytes.Contains (istio pilot/pkg/bootstrap/istio_ca.go); only 1.30 compares certificates.",
+       "Write root-cert as the text istiod-{revision} loaded, byte for byte (kubectl get configmap "
+       "istio-ca-root-cert -n aks-istio-system -o jsonpath='{{.data.root-cert\\.pem}}' > old.pem), followed "
+       "by any new root: cat old.pem new-root.pem > root-cert.pem; az keyvault secret set --vault-name "
+       "{vault_name} --name <root-cert object> --file root-cert.pem. istiod reloads it within a poll interval.",
+       detail="{revision}: bytes differ"),
+    _m("MCA310", WARNING, "rotation", "Key Vault holds newer versions than istiod's pods mount",
+       "Key Vault's current version of {objects} (since {since}) is not what the pods of istiod-{revision} "
+       "mount ({pods}): {why}",
+       "{fix}",
+       detail="{revision}: {objects} behind"),
+    _m("MCA311", WARNING, "rotation", "istiod has not loaded the files its pods mount",
+       "The pods of istiod-{revision} mount Key Vault's current versions, but istiod still signs with "
+       "{loaded}: {why}",
+       "{fix}",
+       detail="{revision}: mounted, not loaded"),
+    _m("MCA312", WARNING, "rotation", "Sidecars still hold a leaf from the CA istiod replaced",
+       "istiod-{revision} changed its CA at {changed_at}; {count} sidecar(s) have surely not renewed since "
+       "(they renew at half their SECRET_TTL): {namespaces}. They hold {what} until about {renew_by}.",
+       "Wait until {renew_by}, or restart the workloads in those namespaces (kubectl rollout restart "
+       "deployment -n <namespace>); istiod itself need not restart.",
+       detail="{revision}: {count} sidecar(s) not renewed"),
 
     # --- access (MCA4xx) ---
     _m("MCA401", ERROR, "access", "The add-on identity cannot read secrets: no access policy grants 'get'",
@@ -478,7 +516,7 @@ _ENTRIES = [
        detail="istio-spc-{revision} not found"),
     _m("MCA811", ERROR, "cluster", "istiod runs a self-signed CA although a plug-in CA is configured",
        "istiod's log says '{log_line}'.",
-       "kubectl rollout restart deployment/istiod-{revision} -n aks-istio-system",
+       "{istiod_step}",
        explained_by=(CERTIFICATE_ERRORS,),
        detail="{log_line}"),
     _m("MCA812", ERROR, "cluster", "istiod rejected the plug-in CA",
@@ -720,6 +758,28 @@ def refit_remedy(item, source_kind):
     if remedy_template(entry, source_kind) is entry.remedy:
         return item
     return dict(item, remedy=entry.file_remedy.format(object=item.get("object") or ""))
+
+
+# The one text that tells the user to restart istiod, and the one that replaces it where the
+# CA-path model (azext_meshca/capath.py restart_is_safe) says a restart changes the CA sidecars trust.
+RESTART_ISTIOD = "kubectl rollout restart deployment/istiod-{revision} -n aks-istio-system"
+KEEP_TRUST = ("Do not restart istiod-{revision}: a restart loads the mounted root-cert without the subset check. "
+              "Write root-cert as a bundle that holds the root(s) istiod trusts now and the new one ({bundle_rule}), "
+              "e.g. az keyvault secret set --vault-name {vault_name} --name <root-cert object> --file "
+              "old-and-new-roots.pem; wait for 'Updating new ROOT-CA' in istiod's log, then for sidecars to renew")
+_BUNDLE_RULES = {
+    "bytes.Contains": "Istio 1.28/1.29: the old root-cert.pem text byte for byte, then the new root",
+    "DER sets": "Istio 1.30: the old and new certificates, in any order",
+    "multi-root off": "ISTIO_MULTIROOT_MESH is off, so istiod accepts no root change until it is on",
+}
+
+
+def istiod_step(restart_safe, revision, rule=None, vault_name="<vault>"):
+    """The remedy step about istiod: restart it only where the model says that is safe."""
+    if restart_safe:
+        return RESTART_ISTIOD.format(revision=revision)
+    return KEEP_TRUST.format(revision=revision, vault_name=vault_name,
+                             bundle_rule=_BUNDLE_RULES.get(rule, "the old root(s) first, byte for byte, then the new"))
 
 
 def finding(code, obj=None, evidence=None, **params):

@@ -564,3 +564,60 @@ def log_message(line):
     text = str(line).strip()
     match = re.match(r"^\d{4}-\d{2}-\d{2}T[\d:.]+Z?\s+(?:info|warn|error|debug|fatal)\s+(.*)$", text)
     return match.group(1) if match else text
+
+
+# --------------------------------------------------------------------------- istiod's signing CA
+
+# istiod's own DNS certificate chain, logged after each (re)load as one line per certificate
+# (istio/istio pilot/pkg/bootstrap/certcontroller.go loadIstiodCert, tags 1.28.0-1.30.0):
+# 'x509 cert - Issuer: %q, Subject: %q, SN: %x, NotBefore: %q, NotAfter: %q'. The first line
+# is istiod's leaf; GenKeyCert appends the signing CA's cert-chain.pem (security/pkg/pki/ca/ca.go
+# signWithCertChain), so the second line is the intermediate istiod signs with.
+_X509_LINE = re.compile(r'x509 cert - Issuer: "(?P<issuer>(?:[^"\\]|\\.)*)", Subject: "(?P<subject>(?:[^"\\]|\\.)*)", '
+                        r'SN: (?P<serial>[0-9a-fA-F]+)')
+_RELOADED = "Istiod certificates are reloaded"
+_LINE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d+)?Z\s")
+
+
+def line_time(line):
+    """The UTC time text (YYYY-MM-DDTHH:MM:SSZ) that starts an istiod log line, or None."""
+    match = _LINE_TIME.match(str(line))
+    return match.group(1) + "Z" if match else None
+
+
+def istiod_signing_ca(lines):
+    """The intermediate istiod signs with, from the LAST group of x509 lines of one log:
+    {serial (lower-case hex), issuer, subject, time, previous (the serial of the group
+    before, or None)} or None when the log shows no chain."""
+    groups, group = [], []
+    for line in lines or ():
+        text = str(line)
+        match = _X509_LINE.search(text)
+        if match:
+            group.append((match, line_time(text)))
+        elif _RELOADED in text and group:
+            groups.append(group)
+            group = []
+    if group:
+        groups.append(group)
+    signing = [group[1] for group in groups if len(group) >= 2]
+    if not signing:
+        return None
+    match, moment = signing[-1]
+    previous = _serial(signing[-2][0]) if len(signing) > 1 else None
+    return {"serial": _serial(match), "issuer": match.group("issuer"), "subject": match.group("subject"),
+            "time": moment, "previous": previous}
+
+
+def _serial(match):
+    return match.group("serial").lower().lstrip("0") or "0"
+
+
+def istiod_timed_events(lines):
+    """istiod_ca_events with each line's time: [{kind, line, time}], in log order."""
+    events = []
+    for line in lines or ():
+        kind = classify_istiod_line(line)
+        if kind is not None:
+            events.append({"kind": kind, "line": trim_evidence(line), "time": line_time(line)})
+    return events

@@ -42,6 +42,7 @@ timestamps ISO 8601 UTC::
                                         # read from their definitions (custom roles)
     secrets: {<object>: collected({                 # object: root-cert|ca-cert|ca-key|cert-chain
         name, enabled, notBefore, expires, contentType, managed: bool, kid,
+        version, updated,                           # the current version's id and when it was set
         value: "<PEM text>" })}                     # ca-key: value is NEVER kept; see below
     keyFacts: null | {kind, format, publicKeySha256, publicKeyPem, encrypted}
                                                      # what the checks need of ca-key
@@ -51,7 +52,9 @@ timestamps ISO 8601 UTC::
                                                      # runCommand: only with --via-run-command
         istiodPods: collected([{name, revision, phase, status, ready, createdAt, node,
                                 initContainers: [{name, state, reason}]}]),
-        istiodDeployments: collected({<revision>: null | {name, replicas, readyReplicas}}),
+        istiodDeployments: collected({<revision>: null | {name, replicas, readyReplicas,
+                                                          multiRootMesh}}),  # discovery's ISTIO_MULTIROOT_MESH env
+                                                                             # value, null when unset
         events: collected([{involvedKind, involvedName, type, reason, message, count, lastSeen,
                             node}]),                 # FailedMount events about istiod only;
                                                      # beside data, cut: [{reason, pages, bytes, eventsRead,
@@ -65,7 +68,15 @@ timestamps ISO 8601 UTC::
         rootConfigMaps: collected([{namespace, rootFingerprints: [..]}]),
         cronjobs: collected({<revision>: null | {name, schedule, suspend, lastScheduleTime}}),
         cronjobLogs: collected([..lines of the newest job pod..]),
-        istiodLogs: collected([{pod, lines: [..]}]) }       # CA-related lines only
+        istiodLogs: collected([{pod, lines: [..]}]),        # CA-related lines only
+        mountStatuses: collected([{pod, secretProviderClass, mounted,    # SecretProviderClassPodStatus
+                                   objects: [{name, version}]}]),       # in aks-istio-system
+        webhooks: collected([{name, revision, caBundleFingerprints: [..], caBundlePem}]),
+                                                     # sidecar-injector webhooks (app=sidecar-injector)
+        sidecars: collected({pods: [{namespace, revision, startedAt, secretTtl}],
+                             truncated: bool}) }     # injected pods (one bounded list); istio-proxy's start
+    The CA's path model over these (Key Vault -> mounted -> loaded -> distributed -> sidecars)
+    is azext_meshca/capath.py.
     fleet: absent, except in the one snapshot scan builds for its own gaps:
         {subscriptionsNotScanned: [{subscriptionId, reason, queryFailed: bool}]}
 

@@ -97,7 +97,7 @@ ROLE_ASSIGNMENT = Fields(id=OPT_TEXT, scope=OPT_TEXT, roleDefinitionId=OPT_TEXT,
                          grantsSecretReadError=OPT_TEXT)
 SECRET = Fields(name=OPT_TEXT, enabled=Optional(BOOL), notBefore=Optional(TIMESTAMP),
                 expires=Optional(TIMESTAMP), contentType=OPT_TEXT, managed=Optional(BOOL), kid=OPT_TEXT,
-                value=OPT_TEXT)
+                value=OPT_TEXT, version=OPT_TEXT, updated=Optional(TIMESTAMP))
 KEY_FACTS = Fields(kind=TEXT, format=OPT_TEXT, algorithm=OPT_TEXT, keySize=Optional(INT),
                    publicKeyPem=OPT_TEXT, publicKeySha256=OPT_TEXT, detail=OPT_TEXT, encrypted=Optional(BOOL))
 _POD_LINES = ListOf(Fields(pod=TEXT, lines=ListOf(TEXT)))
@@ -111,7 +111,7 @@ KUBE = Fields(
         createdAt=Optional(TIMESTAMP), node=OPT_TEXT,
         initContainers=Optional(ListOf(Fields(name=OPT_TEXT, state=OPT_TEXT, reason=OPT_TEXT))))))),
     istiodDeployments=Optional(Collected(MapOf(Nullable(Fields(
-        name=OPT_TEXT, replicas=Optional(INT), readyReplicas=Optional(INT)))))),
+        name=OPT_TEXT, replicas=Optional(INT), readyReplicas=Optional(INT), multiRootMesh=OPT_TEXT))))),
     events=Optional(Collected(ListOf(Fields(
         involvedKind=OPT_TEXT, involvedName=OPT_TEXT, type=OPT_TEXT, reason=OPT_TEXT, message=OPT_TEXT,
         count=Optional(INT), lastSeen=Optional(TIMESTAMP), node=OPT_TEXT)))),
@@ -125,7 +125,16 @@ KUBE = Fields(
     cronjobs=Optional(Collected(MapOf(Nullable(Fields(
         name=TEXT, schedule=OPT_TEXT, suspend=Optional(BOOL), lastScheduleTime=Optional(TIMESTAMP)))))),
     cronjobLogs=Optional(Collected(ListOf(TEXT))),
-    istiodLogs=Optional(Collected(_POD_LINES)))
+    istiodLogs=Optional(Collected(_POD_LINES)),
+    mountStatuses=Optional(Collected(ListOf(Fields(
+        pod=OPT_TEXT, secretProviderClass=OPT_TEXT, mounted=Optional(BOOL),
+        objects=Optional(ListOf(Fields(name=OPT_TEXT, version=OPT_TEXT))))))),
+    webhooks=Optional(Collected(ListOf(Fields(
+        name=OPT_TEXT, revision=OPT_TEXT, caBundleFingerprints=Optional(ListOf(TEXT)), caBundlePem=OPT_TEXT)))),
+    sidecars=Optional(Collected(Fields(
+        pods=ListOf(Fields(namespace=OPT_TEXT, revision=OPT_TEXT, startedAt=Optional(TIMESTAMP),
+                           secretTtl=OPT_TEXT)),
+        truncated=Optional(BOOL)))))
 SNAPSHOT = Fields(
     version=INT, collectedAt=TIMESTAMP,
     target=Fields(subscriptionId=OPT_TEXT, resourceGroup=OPT_TEXT, cluster=OPT_TEXT, tenantId=OPT_TEXT),

@@ -42,8 +42,8 @@ AZ = os.path.join(os.path.dirname(sys.executable), "az")
 _PEAK_RSS = ("import resource, subprocess, sys, time; start = time.time(); "
              "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
              "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, start)")
-SMALL = {"nodes": 3, "namespaces": 20, "events": 50}
-LARGE = {"nodes": 1000, "namespaces": 5000, "events": 20000}
+SMALL = {"nodes": 3, "namespaces": 20, "events": 50, "sidecars": 20}
+LARGE = {"nodes": 1000, "namespaces": 5000, "events": 20000, "sidecars": 2000}
 
 
 def _timed(command, env):
@@ -151,13 +151,15 @@ def compare(scenario, latency_ms, rounds=5):
               f"(per round {min(per_round):.3f} to {max(per_round):.3f})")
 
 
-def scale_scenario(folder, nodes, namespaces, events, base="article-issue-1"):
+def scale_scenario(folder, nodes, namespaces, events, base="article-issue-1", sidecars=0):
     """A copy of ``base`` with ``nodes`` nodes, ``namespaces`` workload namespaces (each
-    with istio-ca-root-cert) and ``events`` further events in aks-istio-system."""
-    path = os.path.join(folder, f"{base}-{nodes}-nodes-{namespaces}-namespaces-{events}-events.yaml")
+    with istio-ca-root-cert), ``events`` further events in aks-istio-system and ``sidecars``
+    injected pods spread over the namespaces."""
+    name = f"{base}-{nodes}-nodes-{namespaces}-namespaces-{events}-events-{sidecars}-sidecars.yaml"
+    path = os.path.join(folder, name)
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write("base: {}\nkubernetes:\n  csi: {{nodes: {}}}\n  workloadNamespaces: {}\n  events: {}\n".format(
-            base, nodes, namespaces, events))
+        handle.write("base: {}\nkubernetes:\n  csi: {{nodes: {}}}\n  workloadNamespaces: {}\n  events: {}\n"
+                     "  sidecars: {{count: {}}}\n".format(base, nodes, namespaces, events, sidecars))
     return path
 
 
@@ -165,7 +167,8 @@ def scale_run(latency_ms):
     folder = tempfile.mkdtemp(prefix="meshca-bench-")
     figures = {}
     for size in (SMALL, LARGE):
-        with start_simulator(scale_scenario(folder, size["nodes"], size["namespaces"], size["events"])) as sim:
+        with start_simulator(scale_scenario(folder, size["nodes"], size["namespaces"], size["events"],
+                                            sidecars=size["sidecars"])) as sim:
             az = sim.az()
             env = _env(sim, az)
             _timed(DIAGNOSE, env)

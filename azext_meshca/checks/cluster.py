@@ -7,7 +7,7 @@ one finding per distinct cause and secret, with the exact texts as evidence.
 """
 
 from azext_meshca.rules import rule
-from azext_meshca import logparse
+from azext_meshca import capath, logparse
 from azext_meshca.plugin import MOUNT_EVENT_REASONS, PLUGIN_OBJECTS
 from azext_meshca.checks.common import (
     human_age, kube, kube_item, make, name_list, parse_time, plugin_config, secret_name, vault_name_of)
@@ -262,7 +262,7 @@ def check_istiod_ca(snapshot, context):
     self_signed = [(pod, line) for pod, mode, line, _ in states if mode == logparse.SELF_SIGNED]
     rejected = [(pod, line) for pod, _, _, lines in states for line in lines]
     if self_signed:
-        findings.append(_log_finding(context, "MCA811", self_signed))
+        findings.append(_log_finding(context, "MCA811", self_signed, istiod_step=capath.istiod_step(snapshot, context)))
     if rejected:
         findings.append(_log_finding(context, "MCA812", rejected))
     plugin = [(pod, line) for pod, mode, line, _ in states if mode == logparse.PLUGIN]
@@ -271,9 +271,9 @@ def check_istiod_ca(snapshot, context):
     return findings
 
 
-def _log_finding(context, code, pod_lines):
+def _log_finding(context, code, pod_lines, **params):
     evidence = [f"{pod}: {line}" for pod, line in pod_lines[:MAX_EVIDENCE]]
-    return make(context, code, "istiod", evidence=evidence, log_line=logparse.log_message(pod_lines[0][1]))
+    return make(context, code, "istiod", evidence=evidence, log_line=logparse.log_message(pod_lines[0][1]), **params)
 
 
 CHECKS = [check_istiod_deployment, check_secret_provider_class, check_secret_provider_class_matches,

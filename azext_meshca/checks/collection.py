@@ -43,6 +43,9 @@ KUBE_ITEMS = {
     "cronjobs": ("cronjobs", "aks-istio-system"),
     "cronjobLogs": ("pods/log", "aks-istio-system"),
     "istiodLogs": ("pods/log", "aks-istio-system"),
+    "mountStatuses": ("secretproviderclasspodstatuses", "aks-istio-system"),
+    "webhooks": ("mutatingwebhookconfigurations", "all namespaces"),
+    "sidecars": ("pods", "all namespaces"),
 }
 
 

@@ -23,10 +23,10 @@ import datetime
 import re
 
 from azext_meshca.rules import rule
-from azext_meshca import certs, logparse
+from azext_meshca import capath, certs, logparse
 from azext_meshca.checks.addon import addon_enabled
 from azext_meshca.checks.common import (
-    ISTIO_NAMESPACE, csi_addon, kube_item, make, name_list, normalize_fingerprint,
+    ISTIO_NAMESPACE, csi_addon, human_age, kube_item, make, name_list, normalize_fingerprint,
     parse_time, plugin_config, short_fingerprint)
 from azext_meshca.snapshot import iso_utc, ok_data
 
@@ -88,8 +88,8 @@ def restart_sentence(snapshot, context):
     if not collected:
         return "Whether a restart cronjob exists could not be checked."
     if cronjob is None:
-        return (f"No istio-cert-validator-cronjob-{revision} exists, so istiod loads a new root only when it "
-                "is restarted by hand.")
+        return (f"No istio-cert-validator-cronjob-{revision} exists: istiod hot-reloads a new root only when "
+                "root-cert also holds the roots it trusts now, and a restart loads it without that check.")
     name = cronjob.get("name") or "istio-cert-validator-cronjob-" + revision
     if cronjob.get("suspend"):
         return f"Cronjob {name} is suspended, so nothing restarts istiod on its own."
@@ -104,17 +104,27 @@ def restart_sentence(snapshot, context):
 
 
 def _restart_note(snapshot, context):
-    """The MCA302/303 tail: intermediates arrive with the poll, roots need a restart."""
+    """The MCA302/303 tail: what loads a change once it is mounted.
+
+    The restart wording holds only where a cronjob restarts istiod (the 2023 add-on). Where
+    none exists, istiod hot-reloads the mounted files (the watch is always on since Istio
+    1.19, istio/istio pilot/pkg/bootstrap/istio_ca.go) and a new root goes through only by
+    the revision's rule (capath.root_gate): a restart is not the way to load it.
+    """
     collected, cronjob = _cronjob(snapshot, context)
     if collected and cronjob is not None and not cronjob.get("suspend"):
         name = cronjob.get("name") or "istio-cert-validator-cronjob-" + context["revision"]
-        how = f"cronjob {name} restarts istiod every 10 minutes"
-    elif collected:
-        how = ("no restart cronjob is active, so restart istiod by hand (kubectl rollout restart "
-               f"deployment/istiod-{context['revision']} -n aks-istio-system)")
+        return (f" for an intermediate; a root change also needs an istiod restart: cronjob {name} restarts "
+                "istiod every 10 minutes")
+    path = capath.revision_path(snapshot, context["revision"])
+    if path["multiRoot"] is False:
+        root = "a new root is refused while ISTIO_MULTIROOT_MESH is off"
+    elif path["rule"]:
+        root = (f"a new root only when root-cert also holds the roots it trusts now ({path['rule']}, "
+                f"Istio {'.'.join(map(str, path['istio']))})")
     else:
-        how = "istiod must also be restarted (by the add-on's cronjob, where it exists)"
-    return f" for an intermediate; a root change also needs an istiod restart: {how}"
+        root = "a new root only when root-cert also holds the roots it trusts now"
+    return f"; istiod hot-reloads it: an intermediate at once, {root}"
 
 
 # --------------------------------------------------------------------------- poll settings
@@ -183,6 +193,7 @@ def check_root_picked_up(snapshot, context):
                 f"Key Vault root-cert roots: {', '.join(vault_roots)}"]
     evidence += _multi_root_lines(snapshot)
     return [make(context, "MCA304", "istio-ca-root-cert", evidence=evidence,
+                 istiod_step=capath.istiod_step(snapshot, context),
                  cluster_root=", ".join(short_fingerprint(fp) for fp in cluster_roots),
                  vault_root=", ".join(short_fingerprint(fp) for fp in vault_roots),
                  restart_note=restart_sentence(snapshot, context))]
@@ -250,12 +261,175 @@ def check_namespace_roots(snapshot, context):
                    if namespace != ISTIO_NAMESPACE and set(roots) != set(reference))
     if not stale:
         return []
-    return [make(context, "MCA306", "istio-ca-root-cert",
+    return [make(context, "MCA306", "istio-ca-root-cert", istiod_step=capath.istiod_step(snapshot, context),
                  evidence=[f"{namespace}: {', '.join(short_fingerprint(fp) for fp in configmaps[namespace])}"
                            for namespace in stale[:10]]
                  + [f"{ISTIO_NAMESPACE}: {', '.join(short_fingerprint(fp) for fp in reference)}"],
                  count=len(stale), namespaces=name_list(stale))]
 
 
+# --------------------------------------------------------------------------- the CA's path per revision
+
+_GATE_REASONS = {
+    capath.REFUSED_MULTI_ROOT_OFF: "ISTIO_MULTIROOT_MESH is off, so istiod refuses any root change",
+    capath.REFUSED_NOT_SUBSET: "neither the old nor the new root bundle contains the other",
+    capath.REFUSED_BYTES: "the old bundle's bytes are not inside the new one's",
+}
+_PATH_INPUTS = ("cluster", "secrets.root-cert", "kube.istiodDeployments", "kube.mountStatuses", "kube.webhooks")
+
+
+def _revision_paths(snapshot):
+    if plugin_config(snapshot) is None:
+        return {}
+    return capath.ca_path(snapshot)["revisions"]
+
+
+def _istio(path):
+    return ".".join(map(str, path["istio"])) if path["istio"] else "?"
+
+
+def _roots(fingerprints):
+    return ", ".join(short_fingerprint(fp) for fp in fingerprints or ()) or "none"
+
+
+def _refusal(path):
+    """(code, reason) when the revision's istiod refused the mounted root, else (None, None)."""
+    gate, rejected = path["gate"], path["loaded"]["rejected"]
+    if gate == capath.REFUSED_BYTES:
+        return "MCA309", _GATE_REASONS[gate]
+    if gate in capath.REFUSED:
+        return "MCA307", _GATE_REASONS[gate]
+    if gate is None and rejected:
+        return "MCA307", "istiod logged that it does not load the new root"
+    return None, None
+
+
+@rule("MCA307", "MCA308", "MCA309", inputs=_PATH_INPUTS)
+def check_root_gate(snapshot, context):
+    """MCA307/MCA309: istiod refused the mounted root (by its revision's rule); MCA308: the
+    mounted set differs from what istiod loaded in a way a restart turns into an outage."""
+    findings = []
+    for revision, path in _revision_paths(snapshot).items():
+        step = capath.istiod_step(snapshot, context, revision)
+        evidence = [f"istiod-{revision} trusts: {_roots(path['loadedRoots'])}",
+                    f"mounted root-cert: {_roots(path['mountedRoots'])}",
+                    f"ISTIO_MULTIROOT_MESH: {'on' if path['multiRoot'] else 'off'}"]
+        if path["loaded"]["rejected"]:
+            evidence.append(f"istiod log: {path['loaded']['rejected']}")
+        code, reason = _refusal(path)
+        params = {"revision": revision, "istio": _istio(path), "rule": path["rule"] or "?", "istiod_step": step}
+        if code:
+            findings.append(make(context, code, "root-cert", evidence=evidence, reason=reason, **params))
+        if path["rootDiffers"] and path["restartBreaksTrust"]:
+            findings.append(make(context, "MCA308", "root-cert", evidence=evidence,
+                                 loaded_roots=_roots(path["loadedRoots"]),
+                                 mounted_roots=_roots(path["mountedRoots"]), **params))
+    return findings
+
+
+def _mount_lag_why(snapshot, since, now):
+    """Why a newer Key Vault version is not mounted, and what to do."""
+    if not addon_enabled(snapshot):
+        return "the secrets provider add-on is disabled.", "Enable the azure-keyvault-secrets-provider add-on."
+    if not rotation_enabled(snapshot):
+        return ("secret rotation is off, so the driver mounts a new version only when istiod's pods are "
+                "recreated.", "az aks addon update -g {resource_group} -n {cluster} --addon "
+                "azure-keyvault-secrets-provider --enable-secret-rotation --rotation-poll-interval 2m")
+    text, _ = poll_interval(snapshot)
+    waited = f" ({human_age((now - since).total_seconds())} ago)" if since and now else ""
+    return (f"rotation polls every {text}; the new version appeared{waited}, so a poll has failed: read "
+            "the CSI provider's log on istiod's nodes.",
+            "kubectl logs -n kube-system -l app=secrets-store-provider-azure --tail 100")
+
+
+@rule("MCA310", inputs=("cluster", "kube.mountStatuses"))
+def check_mounted_versions(snapshot, context):
+    """MCA310: Key Vault's current versions have not reached the revision's mount (within a
+    poll interval of the change this is normal and not reported)."""
+    model = capath.ca_path(snapshot) if plugin_config(snapshot) is not None else {"revisions": {}}
+    findings = []
+    for revision, path in model["revisions"].items():
+        if not path["behind"]:
+            continue
+        since = max((parse_time(model["vault"][obj]["updated"]) for obj in path["behind"]
+                     if model["vault"][obj]["updated"]), default=None)
+        _, seconds = poll_interval(snapshot)
+        if rotation_enabled(snapshot) and since and seconds is not None and \
+                (context["now"] - since).total_seconds() <= 2 * max(seconds, 60):
+            continue
+        why, fix = _mount_lag_why(snapshot, since, context["now"])
+        pods = sorted(pod for pod, versions in (path["mountedPods"] or {}).items()
+                      if any(versions.get(obj) != model["vault"][obj]["version"] for obj in path["behind"]))
+        evidence = [f"{obj}: Key Vault {model['vault'][obj]['version']}, mounted "
+                    f"{', '.join(sorted({(path['mountedPods'][pod].get(obj) or '?') for pod in pods}))}"
+                    for obj in path["behind"]]
+        findings.append(make(context, "MCA310", "cacerts", evidence=evidence, revision=revision,
+                             objects=", ".join(path["behind"]), since=iso_utc(since) if since else "unknown",
+                             pods=name_list(pods), why=why,
+                             fix=fix.format(resource_group=context.get("resource_group"),
+                                            cluster=context.get("cluster"))))
+    return findings
+
+
+def _vault_signing_serial(snapshot):
+    """Key Vault ca-cert's serial, as istiod logs it (lower-case hex, %x)."""
+    data = ok_data((snapshot.get("secrets") or {}).get("ca-cert")) or {}
+    try:
+        first = certs.parse_pem_bundle(data.get("value"))[0]
+    except (certs.CertFormatError, IndexError, TypeError):
+        return None
+    return format(first.serial_number, "x")
+
+
+@rule("MCA311", inputs=("cluster", "secrets.ca-cert", "kube.mountStatuses", "kube.istiodLogs"))
+def check_mounted_loaded(snapshot, context):
+    """MCA311: the mount is current but istiod signs with another intermediate, and no
+    refused root explains it (MCA307/MCA309 do)."""
+    serial = _vault_signing_serial(snapshot)
+    findings = []
+    for revision, path in _revision_paths(snapshot).items():
+        signing = path["loaded"]["signing"]
+        if not path["mountedPods"] or path["behind"] or not signing or not serial or signing["serial"] == serial:
+            continue
+        if _refusal(path)[0]:
+            continue
+        failed = path["loaded"]["updateFailed"]
+        why = (f"its last reload failed ({failed})" if failed else
+               "no reload of the new files is logged (istiod watches them and reloads within a second)")
+        fix = ("Run az aks mesh ca validate-secrets -g {resource_group} -n {cluster} and fix what it reports"
+               if failed else "Read istiod's log for 'Update Istiod cacerts'")
+        findings.append(make(context, "MCA311", "ca-cert", revision=revision,
+                             evidence=[f"istiod signs with SN {signing['serial']} ({signing['subject']})",
+                                       f"Key Vault ca-cert SN {serial}"],
+                             loaded=f"SN {signing['serial']} issued by {signing['issuer']}", why=why,
+                             fix=fix.format(resource_group=context.get("resource_group"),
+                                            cluster=context.get("cluster"))))
+    return findings
+
+
+@rule("MCA312", inputs=("cluster", "kube.istiodLogs", "kube.sidecars"))
+def check_stale_sidecars(snapshot, context):
+    """MCA312: sidecars that surely still hold a leaf (and trust bundle) from before istiod's
+    last accepted change, counted per namespace from one pods list."""
+    findings = []
+    for revision, path in _revision_paths(snapshot).items():
+        changed_at = path["loaded"]["intermediateChangedAt"]
+        if not changed_at:
+            continue
+        counts, deadline = capath.stale_sidecars(snapshot, revision, changed_at, context["now"])
+        if not counts:
+            continue
+        root_changed = (path["loaded"]["rootChangedAt"] or "") >= changed_at[:16]
+        what = ("a leaf from the old CA and a trust bundle without the new root" if root_changed
+                else "a leaf signed by the intermediate istiod no longer uses")
+        namespaces = sorted(counts, key=lambda namespace, seen=counts: (-seen[namespace], namespace))
+        findings.append(make(context, "MCA312", "sidecars", revision=revision, changed_at=changed_at,
+                             evidence=[f"{namespace}: {counts[namespace]}" for namespace in namespaces[:10]],
+                             count=sum(counts.values()), namespace_count=len(counts),
+                             namespaces=name_list([f"{ns} ({counts[ns]})" for ns in namespaces]),
+                             what=what, renew_by=iso_utc(deadline)))
+    return findings
+
+
 CHECKS = [check_rotation_enabled, check_poll_interval, check_root_picked_up, check_cacerts_current,
-          check_namespace_roots]
+          check_namespace_roots, check_root_gate, check_mounted_versions, check_mounted_loaded, check_stale_sidecars]

@@ -341,6 +341,10 @@ def normalise_secret(secret_name, properties, value):
         "contentType": properties.content_type,
         "managed": bool(properties.managed),
         "kid": properties.key_id,
+        # which version is current and since when: the CA-path model compares it with the
+        # versions the CSI driver mounted (azext_meshca/capath.py)
+        "version": getattr(properties, "version", None),
+        "updated": iso_utc(getattr(properties, "updated_on", None)),
     }
     check_shape(metadata, snapshot_schema.SECRET, "secret " + secret_name)
     return collected(metadata), (value or "").encode("utf-8")[:MAX_OBJECT_BYTES + 1]

@@ -36,6 +36,13 @@ PAGE_SIZE = 500
 # is one request up to that many namespaces (the Kubernetes list API has no cheaper
 # way to see every namespace's copy; its items are reduced to fingerprints at once).
 ROOT_CONFIGMAP_PAGE_SIZE = 10000
+# Injected pods are listed across namespaces in pages this large, at most MAX_SIDECAR_PAGES of
+# them: one request up to that many pods, and a bound beyond.
+SIDECAR_PAGE_SIZE = 5000
+MAX_SIDECAR_PAGES = 4
+SIDECAR_SELECTOR = "security.istio.io/tlsMode=istio"
+WEBHOOKS_PATH = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+WEBHOOK_SELECTOR = "app=sidecar-injector"
 PROVIDER_LOG_LINES = 300
 ISTIOD_LOG_LINES = 5000
 CRONJOB_LOG_LINES = 50
@@ -322,8 +329,105 @@ def read_istiod_deployments(api, revisions):
         return None if deployment is None else {
             "name": deployment["metadata"]["name"],
             "replicas": (deployment.get("spec") or {}).get("replicas"),
-            "readyReplicas": (deployment.get("status") or {}).get("readyReplicas") or 0}
+            "readyReplicas": (deployment.get("status") or {}).get("readyReplicas") or 0,
+            "multiRootMesh": _container_env(deployment.get("spec", {}).get("template"), "discovery",
+                                            "ISTIO_MULTIROOT_MESH")}
     return _per_revision(one, revisions)
+
+
+def _container_env(template, container_name, variable):
+    """The literal value of ``variable`` in a pod template's container, or None when unset
+    (then the program's default holds: istio/istio pilot/pkg/features/pilot.go, off)."""
+    spec = (template or {}).get("spec") or {}
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        if container.get("name") != container_name:
+            continue
+        for entry in container.get("env") or []:
+            if entry.get("name") == variable:
+                return str(entry.get("value")) if entry.get("value") is not None else None
+    return None
+
+
+# --------------------------------------------------------------------------- the CA's path
+
+def read_mount_statuses(api):
+    """The CSI driver's SecretProviderClassPodStatus objects in aks-istio-system: which
+    version of each object it mounted in each istiod pod (kubernetes-sigs/secrets-store-csi-driver
+    apis/v1 secretproviderclasspodstatus_types.go; the Azure provider names each object
+    ``<objectType>/<objectName>``, Azure/secrets-store-csi-driver-provider-azure pkg/provider/provider.go)."""
+    def entry(item):
+        status = item.get("status") or {}
+        return {"pod": status.get("podName"), "secretProviderClass": status.get("secretProviderClassName"),
+                "mounted": bool(status.get("mounted")),
+                "objects": [{"name": str(obj.get("id") or "").split("/", 1)[-1], "version": obj.get("version")}
+                            for obj in status.get("objects") or []]}
+    return _paged(api, namespaced_path(ISTIO_NAMESPACE, "secretproviderclasspodstatuses",
+                                       group="secrets-store.csi.x-k8s.io/v1"), entry)
+
+
+def read_webhooks(api):
+    """Each revision's sidecar-injector webhook, with the caBundle its istiod patched in (no
+    leader election: istio/istio pilot/pkg/bootstrap/sidecarinjector.go), so per-revision
+    evidence of the root istiod loaded. The caBundle is public certificates; it is kept as
+    text because Istio 1.28/1.29 judge a root change by its bytes."""
+    def entry(item):
+        metadata = item.get("metadata") or {}
+        bundles = [(hook.get("clientConfig") or {}).get("caBundle") for hook in item.get("webhooks") or []]
+        encoded = next((bundle for bundle in bundles if bundle), None)
+        pem = _decoded_text(encoded)
+        return {"name": metadata.get("name"), "revision": (metadata.get("labels") or {}).get("istio.io/rev"),
+                "caBundleFingerprints": _fingerprints(pem) if pem else [], "caBundlePem": pem}
+    return _paged(api, WEBHOOKS_PATH, entry, labelSelector=WEBHOOK_SELECTOR)
+
+
+def _decoded_text(encoded):
+    if not encoded:
+        return None
+    try:
+        text = base64.b64decode(encoded).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    from azext_meshca import certs
+    return text if len(text) <= certs.MAX_OBJECT_BYTES else None
+
+
+def _started_at(pod, container_name):
+    status = pod.get("status") or {}
+    for container in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+        if container.get("name") == container_name:
+            return _iso_text(((container.get("state") or {}).get("running") or {}).get("startedAt"))
+    return None
+
+
+def _sidecar(pod):
+    """One injected pod, reduced to what renewal needs: its namespace and revision, istio-proxy's
+    start and SECRET_TTL (no name: rules count per namespace)."""
+    metadata = pod.get("metadata") or {}
+    try:
+        status = json.loads((metadata.get("annotations") or {}).get("sidecar.istio.io/status") or "{}")
+    except ValueError:
+        status = {}
+    return {"namespace": metadata.get("namespace"),
+            "revision": status.get("revision") if isinstance(status, dict) else None,
+            "startedAt": _started_at(pod, "istio-proxy"),
+            "secretTtl": _container_env(pod, "istio-proxy", "SECRET_TTL")}
+
+
+def read_sidecars(api):
+    """Every pod with an injected sidecar, in one list across namespaces (the injector labels
+    them security.istio.io/tlsMode=istio), reduced page by page; at most MAX_SIDECAR_PAGES
+    pages, so the cost is bounded whatever the mesh's size (``truncated`` says so)."""
+    pods, token, pages = [], None, 0
+    while True:
+        page = _get(api, "/api/v1/pods", {"labelSelector": SIDECAR_SELECTOR,
+                                          "limit": SIDECAR_PAGE_SIZE, **({"continue": token} if token else {})})
+        pods.extend(_sidecar(item) for item in page.get("items") or [])
+        pages += 1
+        token = (page.get("metadata") or {}).get("continue")
+        if not token or pages >= MAX_SIDECAR_PAGES:
+            # sorted: the same list whichever way it was read (run-command sends it counted)
+            pods.sort(key=lambda pod: tuple(str(pod[key] or "") for key in sorted(pod)))
+            return {"pods": pods, "truncated": bool(token)}
 
 
 def _object(api, plural, name, group=""):
@@ -650,6 +754,9 @@ KUBE_READS = {
     "cacerts": (lambda api, revisions: _guarded(lambda: read_cacerts(api)), ()),
     "rootConfigMaps": (lambda api, revisions: _guarded(lambda: read_root_configmaps(api)), ()),
     "cronjobs": (lambda api, revisions: _guarded(lambda: read_cronjobs(api, revisions)), ()),
+    "mountStatuses": (lambda api, revisions: _guarded(lambda: read_mount_statuses(api)), ()),
+    "webhooks": (lambda api, revisions: _guarded(lambda: read_webhooks(api)), ()),
+    "sidecars": (lambda api, revisions: _guarded(lambda: read_sidecars(api)), ()),
     "istiodLogs": (_needing_pods(_istiod_logs), ("istiodPods",)),
     "providerLogs": (_needing_pods(_provider_logs), ("istiodPods", "events")),
     "cronjobLogs": (_cronjob_logs, ("cronjobs",)),

@@ -48,6 +48,7 @@ BUDGETS = {
     "spc": 32 * 1024, "cacerts": 32 * 1024, "rootConfigMaps": 96 * 1024, "cronjob": 32 * 1024,
     "istiodLogs": 64 * 1024, "providerPods": 24 * 1024, "providerLogs": 96 * 1024,
     "cronjobPods": 32 * 1024, "cronjobLog": 16 * 1024,
+    "mountStatuses": 48 * 1024, "webhooks": 48 * 1024, "sidecars": 64 * 1024,
 }
 # Seconds the command may run in the pod; the run's deadline bounds the wait as well.
 COMMAND_SECONDS = 90
@@ -189,6 +190,12 @@ def build_script(revisions, nonce=None):
     for reason in MOUNT_EVENT_REASONS:
         lines.append(_get_line(kube.namespaced_path(ns, "events"), BUDGETS["events"],
                                [("fieldSelector", "reason=" + reason), ("limit", kube.PAGE_SIZE)], paged=True))
+    lines.append(_get_line(kube.namespaced_path(ns, "secretproviderclasspodstatuses",
+                                                group="secrets-store.csi.x-k8s.io/v1"), BUDGETS["mountStatuses"],
+                           [("limit", kube.PAGE_SIZE)], paged=True))
+    lines.append(_get_line(kube.WEBHOOKS_PATH, BUDGETS["webhooks"],
+                           [("labelSelector", kube.WEBHOOK_SELECTOR), ("limit", kube.PAGE_SIZE)], paged=True))
+    lines.append(_sidecars_block())
     lines.append(_cacerts_block(ns))
     lines.append(_root_configmaps_block())
     lines.append(_istiod_logs_block(ns, selector))
@@ -210,6 +217,26 @@ if [ "$rc" = 0 ]; then
       printf '%s"%s":"%s"' "$sep" "$k" "$v"; sep=','; done < "$T/s"; printf '}}}}'; }} > "$T/b"
 else : > "$T/b"; fi
 emit {_q(key)} "$rc" "$T/b" "$(wc -c < "$T/b" | tr -d ' ')" {BUDGETS['cacerts']} json"""
+
+
+def _sidecars_block():
+    """The injected pods, reduced in the pod to what renewal needs and counted: one
+    ``count namespace<TAB>status annotation<TAB>istio-proxy startedAt<TAB>SECRET_TTL``
+    line (uniq -c) per distinct tuple (parse_output rebuilds the list the collector reads), so the
+    answer stays small whatever the number of pods."""
+    query = [("labelSelector", kube.SIDECAR_SELECTOR), ("limit", kube.SIDECAR_PAGE_SIZE)]
+    key = request_key("/api/v1/pods", query)
+    started = '{{if eq .name "istio-proxy"}}{{if .state.running}}{{.state.running.startedAt}}{{end}}{{end}}'
+    template = ('{{range .items}}{{.metadata.namespace}}{{"\\t"}}'
+                '{{with .metadata.annotations}}{{printf "%q" (index . "sidecar.istio.io/status")}}{{end}}{{"\\t"}}'
+                '{{range .status.containerStatuses}}' + started + '{{end}}'
+                '{{range .status.initContainerStatuses}}' + started + '{{end}}{{"\\t"}}'
+                '{{range .spec.containers}}{{if eq .name "istio-proxy"}}{{range .env}}'
+                '{{if eq .name "SECRET_TTL"}}{{.value}}{{end}}{{end}}{{end}}{{end}}{{"\\n"}}{{end}}')
+    return f"""k get pods -A -l {_q(kube.SIDECAR_SELECTOR)} --chunk-size={kube.SIDECAR_PAGE_SIZE} \
+  -o go-template={_q(template)} > "$T/c" 2> "$T/e"; rc=$?
+sort "$T/c" | uniq -c > "$T/b"
+emit {_q('reduced:' + key)} "$rc" "$T/b" "$(wc -c < "$T/c" | tr -d ' ')" {BUDGETS['sidecars']} json"""
 
 
 def _root_configmaps_block():
@@ -430,13 +457,38 @@ class ReplayApi:  # pylint: disable=too-few-public-methods  # the one verb of ku
         return section
 
     def _rebuilt(self, url):
-        """The root-configmap list, sent each distinct PEM once, as the list JSON."""
-        section = self.output.sections.get("dedup:" + url)
-        if section is None:
-            return None
-        rebuilt = Section(key=url, rc=section.rc, source_bytes=section.source_bytes, cut=section.cut,
-                          stderr=section.stderr, body=_configmap_list(section.body))
-        return rebuilt
+        """A list the script reduced in the pod, as the list JSON: the root configmaps (each
+        distinct PEM sent once) or the injected pods (each distinct tuple sent once, counted)."""
+        for prefix, rebuild in (("dedup:", _configmap_list), ("reduced:", _sidecar_list)):
+            section = self.output.sections.get(prefix + url)
+            if section is not None:
+                return Section(key=url, rc=section.rc, source_bytes=section.source_bytes, cut=section.cut,
+                               stderr=section.stderr, body=rebuild(section.body))
+        return None
+
+
+def _sidecar_list(body):
+    """The pods list JSON cluster.read_sidecars reads, from _sidecars_block's counted lines."""
+    import json
+    items = []
+    for line in body.split("\n"):
+        count, _, rest = line.strip(" ").partition(" ")  # uniq -c: the count, a space, the line
+        fields = rest.split("\t")
+        if len(fields) != 4 or not count.isdigit():
+            continue
+        namespace, status, started, ttl = fields
+        try:
+            status = json.loads(status) if status else ""
+        except ValueError:
+            status = ""
+        proxy = {"name": "istio-proxy", "env": [{"name": "SECRET_TTL", "value": ttl}] if ttl else []}
+        pod = {"metadata": {"namespace": namespace,
+                            "annotations": {"sidecar.istio.io/status": status if isinstance(status, str) else ""}},
+               "spec": {"containers": [proxy]},
+               "status": {"containerStatuses": [{"name": "istio-proxy",
+                                                 "state": {"running": {"startedAt": started}} if started else {}}]}}
+        items.extend([pod] * min(int(count), kube.SIDECAR_PAGE_SIZE * kube.MAX_SIDECAR_PAGES))
+    return json.dumps({"items": items, "metadata": {}})
 
 
 def _configmap_list(body):
@@ -495,7 +547,7 @@ def run_client(cli_ctx, target, plan):
     facts = {"commandId": result.get("id"), "exitCode": result.get("exitCode"),
              "outputBytes": len((result.get("logs") or "").encode("utf-8")),
              "complete": output.complete,
-             "cut": [_short(key.replace("dedup:", "")) for key in output.cut_keys()]
+             "cut": [_short(key.replace("dedup:", "").replace("reduced:", "")) for key in output.cut_keys()]
              + ([f"{output.dropped} answers over the limit of {MAX_SECTIONS}"] if output.dropped else [])}
     return ReplayApi(output, facts), SOURCE, None, revisions
 

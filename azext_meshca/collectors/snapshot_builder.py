@@ -5,7 +5,8 @@
              ├─ role assignments
     user     │
     credential ─┴─ kubeconfig ─┬─ /version, istiod pods, deployments, FailedMount events,
-                               │  SecretProviderClasses, cacerts, istio-ca-root-cert, cronjobs
+                               │  SecretProviderClasses, cacerts, istio-ca-root-cert, cronjobs,
+                               │  mount statuses, injector webhooks, injected pods (the CA's path)
                                ├─ istiod pods ── istiod logs
                                ├─ istiod pods + events ── provider pods on their nodes ── logs
                                └─ cronjobs ── last job's pod ── its log

@@ -77,6 +77,12 @@ RESOURCE_TYPES = [
     ResourceType("batch", "v1", "jobs", "Job", categories=("all",)),
     ResourceType("events.k8s.io", "v1", "events", "Event", short_names=("ev",)),
     ResourceType("secrets-store.csi.x-k8s.io", "v1", "secretproviderclasses", "SecretProviderClass"),
+    # kubernetes-sigs/secrets-store-csi-driver apis/v1 (the CRD has no short name or category:
+    # config/crd/bases/secrets-store.csi.x-k8s.io_secretproviderclasspodstatuses.yaml)
+    ResourceType("secrets-store.csi.x-k8s.io", "v1", "secretproviderclasspodstatuses",
+                 "SecretProviderClassPodStatus"),
+    ResourceType("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+                 "MutatingWebhookConfiguration", namespaced=False),
 ]
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCE_TYPES}

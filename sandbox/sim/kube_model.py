@@ -29,6 +29,8 @@ the AKS Istio add-on really leaves in a cluster (see azure-aks-docs ``articles/a
       tokens: []                     # extra bearer tokens the API accepts
       acceptAadTokens: true          # accept simulator JWTs for the AKS AAD server app
       mountRetrySeconds: 0           # after a fix, istiod keeps failing this long (kubelet back-off)
+      mountedVersion: current        # today's add-on's CA path: istiod.loaded, istiod.multiRootMesh,
+      sidecars: {count: 0}           # mountedVersion and sidecars are documented in sandbox/sim/kube_capath.py
       secretProviderClass:           # a stale or hand-edited istio-spc-<rev> (the add-on owns it):
         renameObjects: {}            #   configured object name -> the name the SPC lists instead
         keyvaultName: null           #   another vault name than the plug-in config's
@@ -51,6 +53,8 @@ import threading
 import uuid
 
 from cryptography import x509
+
+from sandbox.sim import kube_capath
 
 ISTIO_NAMESPACE = "aks-istio-system"
 CSI_DRIVER = "secrets-store.csi.k8s.io"
@@ -377,6 +381,7 @@ class KubeModel:
         for manifest in self.spec.get("objects") or []:
             self._put_manifest(store, copy.deepcopy(manifest))
         self._build_noise_events(store, int(self.spec.get("events", 0) or 0))
+        kube_capath.build_sidecars(self, store)
 
     def _build_noise_events(self, store, count):
         """``count`` events of a busy aks-istio-system: kubelet and scheduler events about
@@ -544,8 +549,13 @@ class KubeModel:
             if denial is not None:
                 error = render_kv_error(denial, obj.vault_name, obj.object_name, self.world.key_vault_error_format)
                 return MountState(ok=False, failed_object=obj.object_name, error=error)
-            files[obj.file] = self.world.secret_value(obj.vault_name, obj.object_name)[1] or ""
+            version = self.mounted_versions().get(obj.object_name)
+            files[obj.file] = self.world.secret_value(obj.vault_name, obj.object_name, version)[1] or ""
         return MountState(ok=True, files=files)
+
+    def mounted_versions(self):
+        """{object name: version} the CSI driver mounted (sandbox/sim/kube_capath.py mountedVersion)."""
+        return kube_capath.mounted_versions(self.world, previous=self.spec.get("mountedVersion") == "previous")
 
     def _identity_endpoint_error(self):
         """The token error when ``kubernetes.csi.identityEndpoint: unreachable`` (IMDS down).
@@ -602,6 +612,7 @@ class KubeModel:
                 self._healthy_since = _utc_now()
             # Build aside and swap at the end: concurrent readers never see a half-built state.
             self._building, self._building_logs = {}, {}
+            self._held_root = None
             for istiod in self.istiod_specs():
                 self._build_istiod(istiod, mount)
             self._build_root_configmaps(mount)
@@ -640,7 +651,8 @@ class KubeModel:
         if isinstance(override, dict):
             return self.world.resolve_value(override)
         if mount.ok and mount.plugin:
-            return mount.files.get("root-cert.pem")
+            held = getattr(self, "_held_root", None)
+            return held if held is not None else mount.files.get("root-cert.pem")
         return None
 
     def _build_root_configmaps(self, mount):
@@ -869,6 +881,12 @@ def build_istiod(model, istiod, mount, state):
     default_age = "3m9s" if state != "running" else "14h"
     pod_age = parse_age(istiod.get("age", default_age))
     template = _istiod_template(revision, version, mount)
+    multi_root = kube_capath.multi_root(istiod, version)
+    if multi_root is not None:
+        template["spec"]["containers"][0]["env"] = [{"name": "ISTIO_MULTIROOT_MESH", "value": multi_root}]
+    held, outcome, loaded = kube_capath.held_files(model, istiod, mount)
+    if model._held_root is None and mount.ok and mount.plugin:  # pylint: disable=protected-access
+        model._held_root = held.get("root-cert.pem")  # pylint: disable=protected-access
     deploy_name = "istiod-" + revision
     restarted_at = model.restarts.get(deploy_name)
     generation = 1 if restarted_at is None else 2
@@ -930,10 +948,18 @@ def build_istiod(model, istiod, mount, state):
                        volumes=copy.deepcopy(template["spec"]["volumes"]), deleted_at=rfc3339(model._at(30)))
             model.put_dynamic(("", "pods"), old)
     _istiod_events(model, deploy, rs, pods, mount, state, istiod)
+    plugin_running = state == "running" and mount.ok and mount.plugin and istiod.get("caSource") != "self-signed"
     for pod in pods:
         if state in ("running", "crashloop"):
             model.set_log(ISTIO_NAMESPACE, pod["metadata"]["name"], "discovery",
-                          _discovery_log(model, pod, version, mount, state, istiod))
+                          _discovery_log(model, pod, version, mount, state, istiod,
+                                         reload=(outcome, loaded, held) if outcome else None))
+        if mount.ok and mount.plugin and state in ("running", "crashloop"):
+            model.put_dynamic(kube_capath.SPC_GROUP,
+                              kube_capath.mount_status(model, pod, revision, model.mounted_versions()))
+    if plugin_running:
+        model.put_dynamic(kube_capath.WEBHOOK_GROUP,
+                          kube_capath.injector_webhook(model, revision, held.get("root-cert.pem")))
 
 
 def _deployment_status(replicas, ready, created):
@@ -1017,8 +1043,11 @@ def _istiod_events(model, deploy, rs, pods, mount, state, istiod):
                        kind="Warning")
 
 
-def _discovery_log(model, pod, version, mount, state, istiod):
-    """istiod ``discovery`` container log: CA mode lines per Istio version, x509 lines, noise."""
+def _discovery_log(model, pod, version, mount, state, istiod, reload=None):
+    """istiod ``discovery`` container log: CA mode lines per Istio version, x509 lines, noise.
+
+    ``reload``: (outcome, files loaded at start, files held now) when the mount changed after
+    istiod started (sandbox/sim/kube_capath.py held_files)."""
     if istiod.get("caSource") == "self-signed":
         mount = MountState(ok=mount.ok, plugin=False)
     start = datetime.datetime.strptime(pod["metadata"]["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ") \
@@ -1041,13 +1070,23 @@ def _discovery_log(model, pod, version, mount, state, istiod):
         lines.append(line("error", "failed to create discovery service: failed to create CA: failed to create an "
                                    "istiod CA: failed to create CA KeyCertBundle (%s)" % crash_error))
         return lines
-    lines.extend(line("info", text) for text in _x509_lines(mount, start))
+    lines.extend(line("info", text) for text in _x509_lines(
+        MountState(ok=True, files=reload[1]) if reload else mount, start))
     lines.append(line("info", "Istiod certificates are reloaded"))
     lines.append(line("info", "Added 1 certs to trust domain cluster.local in peer cert verifier", "spiffe"))
     lines.append(line("info", "Not ready to switch validation to fail-closed: dummy invalid config not rejected",
                       "validationController"))
     lines.append(line("info", "All caches have been synced up in 1.021s, marking server ready", "ads"))
     lines.extend(line(level, text) for level, text in reload_lines(version, istiod.get("reload")))
+    if reload:
+        reloaded_at = model._at(parse_age(istiod.get("reloadAge", "1h")))  # pylint: disable=protected-access
+        clock[0] = max(clock[0], reloaded_at)
+        outcome, _, held = reload
+        lines.extend(line(level, text) for level, text in reload_lines(version, outcome))
+        if outcome in (kube_capath.ACCEPTED, kube_capath.UNCHANGED):
+            # the new DNS cert, signed by the new intermediate (certcontroller.go loadIstiodCert)
+            lines.extend(line("info", text) for text in _x509_lines(MountState(ok=True, files=held), clock[0]))
+            lines.append(line("info", "Istiod certificates are reloaded"))
     traffic = int(istiod.get("trafficLines", 0) or 0)
     if not traffic:
         return lines

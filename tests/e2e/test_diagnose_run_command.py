@@ -176,3 +176,26 @@ def test_a_failed_run_command_request_is_not_sent_again(private):
     run = diagnose_json(az, "--via-run-command")
     assert len(_run_commands(sim)) == before + 1, "one runCommand request, not retried"
     assert "503" in run.find("MCA914")["message"]
+
+
+def test_the_ca_path_reads_go_through_the_run_command_too(sim_factory, tmp_path):
+    """Today's add-on behind a private API server: the mount statuses, the injector webhooks
+    and the sidecar pods (counted in the pod, collectors/runcommand.py) give the verdict of
+    the direct read, stale sidecars included."""
+    scenario = tmp_path / "private-stale-sidecars.yaml"
+    scenario.write_text("base: rot-stale-sidecars\nprivateApiServer: true\ncluster:\n  properties:\n"
+                        "    apiServerAccessProfile: {enablePrivateCluster: true, privateDNSZone: system}\n",
+                        encoding="utf-8")
+    with sim_factory.fresh(str(scenario)) as sim:
+        az = sim_factory.az_for(sim)
+        private_url = sim.kube_url
+        sim.point_kube_at(None)
+        try:
+            direct = diagnose_json(az, "--export", str(tmp_path / "direct.json"))
+        finally:
+            sim.point_kube_at(private_url)
+        through = diagnose_json(az, "--via-run-command", "--export", str(tmp_path / "rc.json"))
+    assert "MCA312" in direct.codes() and _verdict(through) == _verdict(direct), (through.summary(), direct.summary())
+    exported = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("direct", "rc")}
+    for key in ("mountStatuses", "webhooks", "sidecars"):
+        assert exported["rc"]["kube"][key] == exported["direct"]["kube"][key], key

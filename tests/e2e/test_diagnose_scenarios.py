@@ -155,6 +155,17 @@ GRID = [
     row("diag-self-signed-1-19", ["MCA811"]),
     row("diag-self-signed-1-21", ["MCA811"]),
     row("diag-self-signed-1-23", ["MCA811"]),
+    # today's add-on (#20): asm-1-28/29/30 without cronjob or cacerts secret, and the CA's
+    # path per revision (Key Vault -> mounted -> loaded -> distributed -> sidecars)
+    row("article-issue-1-asm-1-29", ["MCA401", "MCA801", "MCA802"], infos=["MCA303"]),
+    row("healthy-asm-1-28", [], infos=["MCA303", "MCA719", "MCA813"], exit_status=EXIT_OK),
+    row("healthy-asm-1-29", [], infos=["MCA303", "MCA719", "MCA813"], exit_status=EXIT_OK),
+    row("healthy-asm-1-30", [], infos=["MCA303", "MCA719", "MCA813"], exit_status=EXIT_OK),
+    row("rot-root-refused", ["MCA304", "MCA307", "MCA308"], infos=["MCA813"]),
+    row("rot-bytes-1-29", ["MCA309"], infos=["MCA813"]),
+    row("rot-bytes-1-30", [], infos=["MCA813"], exit_status=EXIT_OK),
+    row("rot-rotation-off", ["MCA301", "MCA310"], infos=["MCA813"], exit_status=EXIT_OK),
+    row("rot-stale-sidecars", ["MCA312"], infos=["MCA813"], exit_status=EXIT_OK),
     # collection
     row("kube-unreachable", ["MCA905"], infos=["MCA303", "MCA719"], exit_status=EXIT_INCOMPLETE),
     row("diag-operator-no-secret-access", ["MCA904"], infos=["MCA303", "MCA813"], exit_status=EXIT_INCOMPLETE),
@@ -477,3 +488,44 @@ def test_a_snapshot_holding_a_private_key_is_not_exported(sim_factory, tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "Refusing to export" in proc.stderr and "Traceback" not in proc.stderr
     assert not target.exists()
+
+
+# --------------------------------------------------------------------------- the CA's path (#20)
+
+RESTART_ISTIOD = "rollout restart deployment/istiod"
+
+
+@pytest.mark.parametrize("scenario, code", [("rot-root-refused", "MCA307"), ("rot-bytes-1-29", "MCA309")])
+def test_a_refused_root_is_an_error_whose_remedy_never_restarts_istiod(diagnosed, scenario, code):
+    """istiod refused the mounted root (istio_ca.go handleEvent): a restart would load it
+    without the subset check and break mTLS, so no finding may advise one."""
+    run = diagnosed[(scenario, ())]
+    found = run.find(code)
+    assert found["severity"] == "error" and "asm-1-29" in found["message"] and "Istio 1.29" in found["message"]
+    assert ("Do not restart istiod-asm-1-29" if code == "MCA307" else "byte for byte") in found["remedy"]
+    for item in run.findings:
+        assert RESTART_ISTIOD not in item["remedy"], (item["code"], item["remedy"])
+
+
+def test_the_1_29_bytes_rule_names_the_bytes(diagnosed):
+    found = diagnosed[("rot-bytes-1-29", ())].find("MCA309")
+    assert "bytes.Contains" in found["message"] and "byte for byte" in found["remedy"]
+
+
+def test_newer_key_vault_versions_without_cacerts_secret_say_which_revision_and_why(diagnosed):
+    run = diagnosed[("rot-rotation-off", ())]
+    found = run.find("MCA310")
+    assert "asm-1-29" in found["message"] and "rotation is off" in found["message"]
+    assert "MCA305" not in run.codes()  # no cacerts secret: the mount statuses show it
+
+
+@pytest.mark.parametrize("scenario", ["healthy-asm-1-28", "healthy-asm-1-29", "healthy-asm-1-30"])
+def test_todays_add_on_gets_no_cronjob_or_restart_advice(diagnosed, scenario):
+    note = diagnosed[(scenario, ())].find("MCA303")["message"]
+    assert "hot-reloads" in note and "restart" not in note and "cronjob" not in note
+
+
+def test_stale_sidecars_after_an_intermediate_change_are_counted_per_namespace(diagnosed):
+    found = diagnosed[("rot-stale-sidecars", ())].find("MCA312")
+    assert "8 sidecar(s)" in found["message"]
+    assert "default (4)" in found["message"] and "shop (4)" in found["message"]

@@ -396,3 +396,34 @@ def test_real_kubectl_pages_through_a_scaled_cluster(sim_factory, tmp_path):
         provider = kubectl(scaled, "get", "pods", "-n", "kube-system", "-l", "app=secrets-store-provider-azure",
                            "--field-selector", "spec.nodeName=" + node, "-o", "name").stdout.split()
         assert len(provider) == 1
+
+
+# ---------------------------------------------------------------------------- the CA's path (#20)
+
+@pytest.mark.scenario("rot-stale-sidecars")
+def test_ca_path_kinds_are_served_as_a_real_api_server_serves_them(sim):
+    """SecretProviderClassPodStatus (namespaced, secrets-store-csi-driver apis/v1), the
+    cluster-scoped MutatingWebhookConfiguration and injected pods, through kubectl's
+    discovery, name resolution, label selectors, paging and jsonpath."""
+    header, rows = table(kubectl(sim, "get", "secretproviderclasspodstatuses", "-n", NS).stdout)
+    assert header == ["NAME", "AGE"] and len(rows) == 2
+    assert all(row[0].endswith("-aks-istio-system-istio-spc-asm-1-30") for row in rows)
+    objects = kubectl(sim, "get", "secretproviderclasspodstatus", rows[0][0], "-n", NS, "-o",
+                      "jsonpath={range .status.objects[*]}{.id}={.version}{'\\n'}{end}").stdout.split()
+    assert sorted(item.split("=")[0] for item in objects) == [
+        "secret/test-ca-cert", "secret/test-ca-key", "secret/test-cert-chain", "secret/test-root-cert"]
+    assert kubectl(sim, "get", "mutatingwebhookconfigurations", "-l", "app=sidecar-injector", "-o",
+                   "name").stdout.split() == ["mutatingwebhookconfiguration.admissionregistration.k8s.io/"
+                                              "istio-sidecar-injector-asm-1-30"]
+    bundle = kubectl(sim, "get", "mutatingwebhookconfiguration", "istio-sidecar-injector-asm-1-30", "-o",
+                     "jsonpath={.webhooks[0].clientConfig.caBundle}").stdout
+    assert bundle.startswith("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS")  # base64 of -----BEGIN CERTIFICATE-----
+    proc = kubectl(sim, "get", "mutatingwebhookconfigurations", "-n", NS, "-o", "name", check=False)
+    assert proc.returncode == 0  # a namespace flag on a cluster-scoped kind is ignored, as kubectl does
+    pods = kubectl(sim, "get", "pods", "-A", "-l", "security.istio.io/tlsMode=istio", "--chunk-size=3",
+                   "-o", "name").stdout.split()
+    assert len(pods) == 8
+    started = kubectl(sim, "get", "pods", "-n", "shop", "-l", "security.istio.io/tlsMode=istio", "-o",
+                      "jsonpath={.items[0].status.containerStatuses[?(@.name=='istio-proxy')].state.running.startedAt}"
+                      ).stdout
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", started)

@@ -92,6 +92,16 @@ EXPECTED = {
     "kube-unreachable": (("MCA905",), ("MCA303", "MCA719")),
     "diag-operator-no-secret-access": (("MCA904",), ("MCA303", "MCA813")),
     "diag-rbac-operator-no-secret-access": (("MCA904",), ("MCA303", "MCA813")),
+    # today's add-on (#20): no cronjob, no cacerts secret; the CA's path per revision (capath.py)
+    "article-issue-1-asm-1-29": (("MCA401", "MCA801", "MCA802"), ("MCA303",)),
+    "healthy-asm-1-28": ((), ("MCA303", "MCA719", "MCA813")),
+    "healthy-asm-1-29": ((), ("MCA303", "MCA719", "MCA813")),
+    "healthy-asm-1-30": ((), ("MCA303", "MCA719", "MCA813")),
+    "rot-root-refused": (("MCA304", "MCA307", "MCA308"), ("MCA813",)),
+    "rot-bytes-1-29": (("MCA309",), ("MCA813",)),
+    "rot-bytes-1-30": ((), ("MCA813",)),
+    "rot-rotation-off": (("MCA301", "MCA310"), ("MCA813",)),
+    "rot-stale-sidecars": (("MCA312",), ("MCA813",)),
 }
 
 # A golden snapshot with one thing changed: (base scenario, change, exact error+warning codes, infos).
@@ -180,6 +190,13 @@ CHANGED = {
                                         "AuthorizationFailed"), ("MCA906",), ()),
     "events-unreadable": ("healthy", _fail(("kube", "events"), "403 Forbidden", 403, "Kubernetes403"),
                           ("MCA907",), ()),
+    # the CA-path reads refused (403): the rules that need them are skipped, MCA907 says so
+    "mount-statuses-unreadable": ("rot-rotation-off", _fail(("kube", "mountStatuses"), "403 Forbidden", 403,
+                                                            "Kubernetes403"), ("MCA301", "MCA907"), ()),
+    "webhooks-unreadable": ("rot-root-refused", _fail(("kube", "webhooks"), "403 Forbidden", 403, "Kubernetes403"),
+                            ("MCA304", "MCA907"), ()),
+    "sidecars-unreadable": ("rot-stale-sidecars", _fail(("kube", "sidecars"), "403 Forbidden", 403,
+                                                        "Kubernetes403"), ("MCA907",), ()),
     "skip-cluster": ("healthy", _skip_cluster, (), ("MCA908", "MCA719")),
     "revision-without-istiod": ("healthy", _no_revision, ("MCA810", "MCA814"), ()),
     "fleet-subscriptions-not-scanned": ("healthy", _fleet_gaps, ("MCA910", "MCA911"), ()),

@@ -19,7 +19,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SNAPSHOT_INPUTS = {"cluster", "vault", "roleAssignments", "keyFacts"} | {"secrets." + obj for obj in PLUGIN_OBJECTS} | {
     "kube.access", "kube.istiodPods", "kube.istiodDeployments", "kube.events", "kube.providerLogs",
     "kube.secretProviderClasses", "kube.cacerts", "kube.rootConfigMaps", "kube.cronjobs", "kube.cronjobLogs",
-    "kube.istiodLogs"}
+    "kube.istiodLogs", "kube.mountStatuses", "kube.webhooks", "kube.sidecars"}
 LIVE_CODES = [code for code in catalog.CATALOG if code not in catalog.RETIRED]
 
 
