@@ -10,6 +10,7 @@ through the real az still yields these snapshots.
 
 import copy
 import datetime
+import re
 
 import pytest
 
@@ -179,6 +180,19 @@ def _holds(**variant):
     return change
 
 
+def _signs_with_another_intermediate(snapshot):
+    """istiod's DNS chain is signed by an intermediate that Key Vault no longer holds, and its
+    last reload failed (istio pilot/pkg/bootstrap/istio_ca.go handleEvent: "Failed to update new
+    Plug-in CA certs"): the mount is current, istiod did not load it (MCA311)."""
+    for log in snapshot["kube"]["istiodLogs"]["data"]:
+        lines = [re.sub(r"SN: [0-9a-f]+", "SN: abc123", line) if "Subject: \"L=myAKSCluster,CN=Intermediate CA" in line
+                 else line for line in log["lines"]]
+        stamp = lines[-1].split("\t")[0].replace("T00:3", "T01:3")
+        lines.append(f"{stamp}\terror\tFailed to update new Plug-in CA certs: x509: certificate signed by unknown "
+                     "authority")
+        log["lines"] = lines
+
+
 CHANGED = {
     "cluster-unreadable": ("healthy", _fail(("cluster",), "403 Forbidden (AuthorizationFailed)", 403,
                                             "AuthorizationFailed"), ("MCA901",), ()),
@@ -213,6 +227,7 @@ CHANGED = {
     "text-provider-not-running": ("healthy", _mount_text("provider-not-running", 0), ("MCA832",), ()),
     "text-no-identity": ("healthy", _mount_text("no-identity", 0), ("MCA833",), ()),
     "events-cut": ("healthy", _events_cut, ("MCA834",), ()),
+    "mounted-not-loaded": ("healthy-asm-1-29", _signs_with_another_intermediate, ("MCA311", "MCA812"), ()),
 }
 for _name, (_variant, _codes) in test_validation.DEFECTS.items():
     CHANGED["key-vault-holds-" + _name] = (
