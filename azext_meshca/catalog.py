@@ -422,9 +422,11 @@ _ENTRIES = [
     # --- end certificate ---
 
     # --- cluster (MCA8xx) ---
-    _m("MCA801", ERROR, "cluster", "istiod pods are stuck initialising",
+    _m("MCA801", ERROR, "cluster", "istiod pods are not ready",
        "{count} istiod pod(s) are not ready: {pods}.",
-       "Fix the cause listed with this finding; kubelet retries the cacerts mount on its own.",
+       "Fix the cause listed with this finding. A pod waiting in Init retries the cacerts mount on its own "
+       "(kubelet); a pod in CrashLoopBackOff restarts with back-off, or at once with: kubectl rollout restart "
+       "deployment/istiod-{revision} -n aks-istio-system",
        explained_by=MOUNT_CAUSES, fallback=MOUNT_SYMPTOMS + ("MCA812",),
        detail="{count} pod(s) not ready"),
     _m("MCA802", ERROR, "cluster", "The cacerts mount fails: Key Vault denied the add-on (access policy)",
@@ -618,6 +620,13 @@ _ENTRIES = [
        "Run diagnose without --via-run-command from a machine that reaches the API server "
        "(a VM or agent in the cluster's virtual network), or pass --revision to read fewer revisions.",
        detail="{what}"),
+    _m("MCA930", WARNING, "collection", "The scan found no plug-in CA cluster",
+       "Resource Graph shows no AKS cluster running the Istio add-on with a plug-in CA in {scope}: "
+       "nothing was judged, so the scan does not pass.",
+       "Check the scope: az account list -o table names the subscriptions your login can read, and "
+       "az aks list --query \"[?serviceMeshProfile.istio.certificateAuthority.plugin]\" -o table the clusters "
+       "with a plug-in CA in one; then pass --subscriptions or --management-groups.",
+       detail="none in {scope}"),
 ]
 
 CATALOG = {entry.code: entry for entry in _ENTRIES}
@@ -660,13 +669,15 @@ def template_fields(template):
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-# Where each code's page lives (docs/findings/MCAnnn.md in the repository; setup.py's url).
-DOCS_URL = "https://github.com/Azure/azure-cli-extensions/blob/main/src/meshca/docs/findings/{}.md"
+# How to read each code's page: the command that prints it, which resolves wherever the
+# extension is installed and matches its version (the same page is docs/findings/MCAnnn.md
+# in the repository). A URL would need a host this project does not have.
+DOCS_COMMAND = "az aks mesh ca explain {}"
 
 
 def docs_url(code):
-    """The page that explains ``code`` (``az aks mesh ca explain CODE`` prints it)."""
-    return DOCS_URL.format(code)
+    """Where ``code``'s page is: the command that prints it."""
+    return DOCS_COMMAND.format(code)
 
 
 def remedy_template(entry, source_kind=None):

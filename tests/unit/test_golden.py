@@ -154,7 +154,12 @@ def _holds(**variant):
     return change
 
 
+def _fleet_found_nothing(snapshot):
+    snapshot["fleet"] = {"clustersFound": 0, "scope": "subscription(s) fleet-4"}
+
+
 CHANGED = {
+    "scan-found-no-cluster": ("healthy", _fleet_found_nothing, ("MCA930",), ()),
     "cluster-unreadable": ("healthy", _fail(("cluster",), "403 Forbidden (AuthorizationFailed)", 403,
                                             "AuthorizationFailed"), ("MCA901",), ()),
     "vault-unreadable": ("healthy", _fail(("vault",), "403 Forbidden (AuthorizationFailed)", 403,
