@@ -7,14 +7,15 @@ command table loads fast.
 
 def _respond(cmd, findings, certificates, source, *, failure_threshold="error", suppress=None,
              output_threshold=None, table=None):
-    """The output contract, printed before the exit status that matches it (none when
-    ``failure_threshold`` is None: show-cert without one)."""
+    """The output contract, printed before the exit status that matches it. Without a
+    ``failure_threshold`` (show-cert's default) a result that shows a certificate exits 0,
+    and one that shows none (not a certificate, not readable) exits as diagnose would."""
     from azext_meshca.report import build_result, exit_with_status_after_output
     from azext_meshca._format import findings_table, table_for
     table_for(cmd, table or findings_table, output_threshold=output_threshold)
     result = build_result(findings, certificates, suppress=suppress, source=source)
-    if failure_threshold:
-        exit_with_status_after_output(cmd, result, failure_threshold)
+    if failure_threshold or not result["certificates"]:
+        exit_with_status_after_output(cmd, result, failure_threshold or "error")
     return result
 
 
