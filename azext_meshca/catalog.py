@@ -209,7 +209,7 @@ _ENTRIES = [
     # --- secret (MCA6xx) ---
     _m("MCA601", ERROR, "secret", "A plug-in CA object is missing",
        "{object} ({source}) was not found.",
-       "Upload it: az keyvault secret set --vault-name <vault> --name <{object}-name> "
+       "Upload it: az keyvault secret set --vault-name {vault_name} --name {secret_name} "
        "--file {object}.pem",
        detail="{object} not found",
        file_remedy="Put {object}.pem in the folder (Istio's tools/certs Makefiles write root-cert.pem, "
@@ -217,8 +217,8 @@ _ENTRIES = [
        "folder that holds all four."),
     _m("MCA602", ERROR, "secret", "A plug-in CA object is empty",
        "{object} ({source}) has no content.",
-       "Upload the PEM file again: az keyvault secret set --vault-name <vault> "
-       "--name <{object}-name> --file {object}.pem",
+       "Upload the PEM file again: az keyvault secret set --vault-name {vault_name} "
+       "--name {secret_name} --file {object}.pem",
        detail="{object} is empty",
        file_remedy="Write the PEM content into the file again: it holds nothing."),
     _m("MCA603", ERROR, "secret", "A plug-in CA object is DER, not PEM",
@@ -294,7 +294,7 @@ _ENTRIES = [
        "ca-cert.pem as its signing certificate whatever it holds, and fails ('failed to parse "
        "X.509 certificate'). A Key Vault certificate's PEM secret starts with its private key.",
        "Upload ca-cert as a plain secret holding only the PEM certificate: az keyvault secret "
-       "set --vault-name <vault> --name <name> --file ca-cert.pem",
+       "set --vault-name {vault_name} --name {secret_name} --file ca-cert.pem",
        detail="first block is {label}"),
     # --- certificate (MCA7xx) ---
     _m("MCA701", ERROR, "certificate", "root-cert holds a certificate that is not self-signed",
@@ -448,7 +448,7 @@ _ENTRIES = [
        detail="{secret_name}: {error_code}"),
     _m("MCA805", ERROR, "cluster", "The cacerts mount fails: a secret is missing from Key Vault",
        "The CSI provider got 404 SecretNotFound for {secret_name}.",
-       "az keyvault secret set --vault-name {vault_name} --name {secret_name} --file <file>.pem",
+       "az keyvault secret set --vault-name {vault_name} --name {secret_name} --file {object}.pem",
        explained_by=("MCA601", "MCA105", "MCA103"),
        detail="{secret_name} not found"),
     _m("MCA806", ERROR, "cluster", "The cacerts mount fails: the nodes cannot reach Key Vault",
@@ -696,6 +696,48 @@ def refit_remedy(item, source_kind):
     return dict(item, remedy=entry.file_remedy.format(object=item.get("object") or ""))
 
 
+# Names a remedy may use that the rule making the finding may not know: the certificate
+# engine judges bytes, not where they came from. Unknown, they read as these placeholders;
+# fill_remedy puts the real names in once the source is known.
+LATE_NAMES = {"vault_name": "<vault>", "secret_name": "<{object}-name>"}
+
+
+def _remedy_values(values):
+    """``values`` with LATE_NAMES' placeholders for what is not known."""
+    filled = dict(values)
+    for name, placeholder in LATE_NAMES.items():
+        if not filled.get(name):
+            filled[name] = placeholder.format(object=filled.get("object") or "object")
+    return _StrictParams(filled)
+
+
+def fill_remedy(item, known):
+    """``item``'s remedy with the LATE_NAMES now ``known`` (plus ``object``): rendered again
+    from its template only when it still holds one of their placeholders and every name the
+    template uses is known. Returns the item (changed in place)."""
+    entry = CATALOG.get(item.get("code"))
+    remedy = item.get("remedy") or ""
+    if entry is None or not entry.remedy or "<" not in remedy:
+        return item
+    values = dict(known, object=item.get("object") or "")
+    placeholders = {placeholder.format(object=values["object"] or "object") for placeholder in LATE_NAMES.values()}
+    if not any(text in remedy for text in placeholders):
+        return item
+    return render_remedy(item, values)
+
+
+def render_remedy(item, known):
+    """``item``'s remedy rendered again from its template with ``known`` names, when the
+    template uses no other name (else left as it is)."""
+    entry = CATALOG.get(item.get("code"))
+    if entry is None or not entry.remedy:
+        return item
+    if not template_fields(entry.remedy) <= {name for name, value in known.items() if value}:
+        return item
+    item["remedy"] = entry.remedy.format_map(_remedy_values(known))
+    return item
+
+
 def finding(code, obj=None, evidence=None, **params):
     """Build one finding dict from its catalog entry.
 
@@ -713,7 +755,7 @@ def finding(code, obj=None, evidence=None, **params):
         "object": obj,
         "title": entry.title,
         "message": entry.message.format_map(values),
-        "remedy": entry.remedy.format_map(values) if entry.remedy else "",
+        "remedy": entry.remedy.format_map(_remedy_values(values)) if entry.remedy else "",
         "detail": entry.detail.format_map(values) if entry.detail else "",
         "evidence": list(evidence or []),
         "docs": docs_url(entry.code),

@@ -13,10 +13,22 @@ def _respond(cmd, findings, certificates, source, *, failure_threshold="error", 
     from azext_meshca.report import build_result, exit_with_status_after_output
     from azext_meshca._format import findings_table, table_for
     table_for(cmd, table or findings_table, output_threshold=output_threshold)
-    result = build_result(findings, certificates, suppress=suppress, source=source)
+    result = build_result(_fill_names(findings, source), certificates, suppress=suppress, source=source)
     if failure_threshold or not result["certificates"]:
         exit_with_status_after_output(cmd, result, failure_threshold or "error")
     return result
+
+
+def _fill_names(findings, source):
+    """Remedies with the vault's and the secrets' names when the set came from Key Vault
+    (the certificate engine judged bytes, not where they were)."""
+    from azext_meshca.catalog import fill_remedy
+    if (source or {}).get("kind") != "keyVault":
+        return findings
+    objects = source.get("objects") or {}
+    for item in findings:
+        fill_remedy(item, {"vault_name": source.get("vault") or "", "secret_name": objects.get(item.get("object"))})
+    return findings
 
 
 def _plugin_set(cmd, warn_days, cert_dir, files, read_key, **live):

@@ -96,6 +96,7 @@ def analyse(snapshot, warn_days, suppress=None):
     from azext_meshca.report import build_result
     findings, certificates, not_run = run_rules(snapshot, warn_days=warn_days)
     name_objects_by_role(findings, snapshot)
+    fill_remedies(findings, snapshot)
     result = build_result(findings, certificates, suppress=suppress, target=dict(snapshot.get("target") or {}),
                           collectedAt=snapshot.get("collectedAt"))
     kept = result["findings"]
@@ -124,4 +125,22 @@ def name_objects_by_role(findings, snapshot):
         if found and len(found) == 1 and found[0] != item["object"]:
             item["secretName"] = item["object"]
             item["object"] = found[0]
+    return findings
+
+
+def fill_remedies(findings, snapshot):
+    """Remedies with the names the snapshot knows (the cluster's, the vault's, each
+    object's secret): the certificate engine builds findings before it knows them."""
+    from azext_meshca.catalog import fill_remedy, render_remedy
+    from azext_meshca.checks import build_context
+    from azext_meshca.plugin import secret_names
+    context = build_context(snapshot)
+    names = {key: value for key, value in context.items() if isinstance(value, str) and not value.startswith("<")}
+    secrets = secret_names(((snapshot.get("cluster") or {}).get("data") or {}).get("plugin"))
+    for item in findings:
+        known = dict(names, secret_name=item.get("secretName") or secrets.get(item.get("object")) or "")
+        if item.get("secretName"):  # renamed by name_objects_by_role: its file is the object's
+            render_remedy(item, dict(known, object=item["object"]))
+        else:
+            fill_remedy(item, known)
     return findings
