@@ -196,16 +196,18 @@ def scan_table(result):
         rows.append((_SCAN_ORDER.get(item.get("status"), 9), row))
     for gap in result.get("findings", []):
         row = OrderedDict([("Subscription", gap.get("subscriptionName") or gap.get("subscriptionId") or ""),
-                           ("ResourceGroup", ""), ("Cluster", "(not scanned)"), ("Vault", ""),
+                           ("ResourceGroup", ""),
+                           ("Cluster", _NONE_FOUND if gap["code"] == "MCA930" else "(not scanned)"), ("Vault", ""),
                            ("Status", "incomplete"), ("RootCause", gap["code"])])
         rows.append((_SCAN_ORDER["incomplete"], row))
     ordered = [row for _, row in sorted(rows, key=lambda pair: pair[0])]
     if not ordered:
         ordered.append(OrderedDict([("Subscription", ""), ("ResourceGroup", ""),
-                                    ("Cluster", "No plug-in CA cluster found"), ("Vault", ""),
+                                    ("Cluster", _NONE_FOUND), ("Vault", ""),
                                     ("Status", result.get("status", "")), ("RootCause", "")]))
     return ordered
 
 
+_NONE_FOUND = "No plug-in CA cluster found"
 # scan's rows, worst first (scan.STATUS_ORDER; not imported here: load time).
 _SCAN_ORDER = {"failed": 0, "incomplete": 1, "warnings": 2, "passed": 3}
