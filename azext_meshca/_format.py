@@ -187,7 +187,9 @@ def scan_table(result):
             ("Subscription", item.get("subscriptionName") or item.get("subscriptionId") or ""),
             ("ResourceGroup", item.get("resourceGroup") or ""),
             ("Cluster", item.get("cluster") or ""),
+            ("Revision", item.get("revision") or ""),
             ("Vault", item.get("vault") or ""),
+            ("Permissions", item.get("permissionModel") or ""),
             ("Status", item.get("status") or ""),
             ("RootCause", item.get("rootCause") or ""),
         ])
@@ -197,13 +199,14 @@ def scan_table(result):
     for gap in result.get("findings", []):
         row = OrderedDict([("Subscription", gap.get("subscriptionName") or gap.get("subscriptionId") or ""),
                            ("ResourceGroup", ""),
-                           ("Cluster", _NONE_FOUND if gap["code"] == "MCA930" else "(not scanned)"), ("Vault", ""),
+                           ("Cluster", _NONE_FOUND if gap["code"] == "MCA930" else "(not scanned)"),
+                           ("Revision", ""), ("Vault", ""), ("Permissions", ""),
                            ("Status", "incomplete"), ("RootCause", gap["code"])])
         rows.append((_SCAN_ORDER["incomplete"], row))
     ordered = [row for _, row in sorted(rows, key=lambda pair: pair[0])]
     if not ordered:
         ordered.append(OrderedDict([("Subscription", ""), ("ResourceGroup", ""),
-                                    ("Cluster", _NONE_FOUND), ("Vault", ""),
+                                    ("Cluster", _NONE_FOUND), ("Revision", ""), ("Vault", ""), ("Permissions", ""),
                                     ("Status", result.get("status", "")), ("RootCause", "")]))
     return ordered
 
