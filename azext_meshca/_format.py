@@ -100,8 +100,9 @@ def findings_table(result, output_threshold=DEFAULT_OUTPUT_THRESHOLD):
     suppressed = (result.get("summary") or {}).get("suppressed") or []
     if suppressed:
         notes.append(f"{len(suppressed)} suppressed: " + ", ".join(item["code"] for item in suppressed) + ".")
-    if notes:
-        rows.append(OrderedDict([("Severity", ""), ("Code", ""), ("Root cause and fix", wrap(notes))]))
+    if notes:  # in brackets: tabulate drops an empty row, so nothing else sets them off
+        rows.append(OrderedDict([("Severity", ""), ("Code", ""),
+                                 ("Root cause and fix", wrap(["[" + " ".join(notes) + "]"]))]))
     return rows
 
 
