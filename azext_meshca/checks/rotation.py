@@ -114,7 +114,7 @@ def _restart_note(snapshot, context):
                f"deployment/istiod-{context['revision']} -n aks-istio-system)")
     else:
         how = "istiod must also be restarted (by the add-on's cronjob, where it exists)"
-    return f" for an intermediate; a root change also needs an istiod restart: {how}"
+    return f" for an intermediate, and a root change once istiod loads it again: {how}"
 
 
 # --------------------------------------------------------------------------- poll settings

@@ -65,7 +65,7 @@ def test_symptoms_are_grouped_under_their_root_cause(analysed):
 
 def test_a_symptom_of_a_symptom_goes_under_the_root(analysed):
     """MCA801 explained by MCA812, which MCA710 explains: one row, MCA710's."""
-    _, result = analysed["diag-root-rejected"]
+    _, result = analysed["diag-cert-wrong-root"]
     codes = [row["Code"] for row in _format.findings_table(result) if row["Code"]]
     assert "MCA801" not in codes and "MCA812" not in codes, codes
 
@@ -175,3 +175,21 @@ def test_suppress_takes_lists_commas_and_wildcards(values, kept):
 def test_malformed_wildcards_are_refused(text):
     with pytest.raises(ValueError):
         report.parse_suppression(text)
+
+
+# --------------------------------------------------------------------------- smaller things
+
+def test_mca303_says_restart_once(analysed):
+    _, result = analysed["healthy"]
+    [rotation] = [item for item in result["findings"] if item["code"] == "MCA303"]
+    assert len(re.findall(r"restart", rotation["message"])) == 1, rotation["message"]
+
+
+def test_mca801_fits_a_crash_loop_as_well_as_a_pod_stuck_in_init(analysed):
+    entry = catalog.CATALOG["MCA801"]
+    assert "initialising" not in entry.title
+    assert "Init" in entry.remedy and "CrashLoopBackOff" in entry.remedy
+    _, result = analysed["diag-cert-wrong-root"]
+    [pods] = [item for item in result["findings"] if item["code"] == "MCA801"]
+    assert "CrashLoopBackOff" in pods["message"]
+    assert "kubectl rollout restart deployment/istiod-asm-" in pods["remedy"], pods["remedy"]
