@@ -160,3 +160,28 @@ def test_scan_failure_threshold_is_a_ci_argument(scan_runs):
     text = scan_runs["help"].stdout
     ci = text[text.index("CI Arguments"):]
     assert "--failure-threshold" in ci and "--suppress" in ci, text
+
+
+# --------------------------------------------------------------------------- the demo
+
+def test_the_demo_refuses_an_unknown_scenario_without_a_diagnose_status(tmp_path):
+    """Before: 'diagnose exit status: 2' for a diagnose that never ran."""
+    import subprocess
+    from sandbox.azcli import REPO
+    proc = subprocess.run([f"{REPO}/scripts/demo", "no-such-scenario"], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "diagnose exit status" not in proc.stdout + proc.stderr
+    assert "no scenario named 'no-such-scenario'" in proc.stderr and "article-issue-1" in proc.stderr
+
+
+def test_the_sandbox_says_what_it_is_doing_while_it_starts():
+    import subprocess
+    import sys
+    from sandbox.azcli import REPO
+    proc = subprocess.run([sys.executable, "-m", "sandbox", "healthy", "--run", "true"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    for line in ("sandbox: starting the simulators of scenario healthy", "sandbox: building meshca's wheel",
+                 "sandbox: ready"):
+        assert line in proc.stderr, proc.stderr

@@ -193,3 +193,32 @@ def test_mca801_fits_a_crash_loop_as_well_as_a_pod_stuck_in_init(analysed):
     [pods] = [item for item in result["findings"] if item["code"] == "MCA801"]
     assert "CrashLoopBackOff" in pods["message"]
     assert "kubectl rollout restart deployment/istiod-asm-" in pods["remedy"], pods["remedy"]
+
+
+# --------------------------------------------------------------------------- README for users
+
+def _readme():
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_readme_opens_for_users():
+    """What meshca is, installing it into your own az, and the demo come before anything
+    for contributors (pytest workers, azdev)."""
+    text = _readme()
+    contributors = text.index("## Contributing")
+    first_screen = text[:text.index("## Supported az releases")]
+    assert "plug-in CA" in "\n".join(text.splitlines()[2:5])
+    assert "## Install into your own az" in first_screen and "AZ=az ./scripts/install-extension" in first_screen
+    assert "./scripts/demo" in first_screen and "Fix: az aks mesh ca fix-access" in first_screen
+    for word in ("pytest", "azdev", "workers"):
+        assert word not in first_screen, word
+    assert contributors > text.index("## Commands")
+
+
+def test_readme_claims_hold():
+    """Item 12: the output shape is not every command's; breaks is carried by what a verifier refuses."""
+    text = _readme()
+    assert "Every command returns the same shape" not in text
+    from azext_meshca.consumers import BREAKS
+    assert "MCA711" not in BREAKS and "MCA711" in text[text.index('"breaks"'):][:600]
