@@ -125,34 +125,43 @@ def checks_table(rules):
             for item in rules]
 
 
-def _tree_prefix(cert, previous_object):
-    """A chain drawn as a tree: each certificate of one object under the one before it."""
-    index = cert.get("index") or 0
-    if cert.get("object") != previous_object or not index:
-        return ""
-    return "  " * (index - 1) + "└─ "
+def _groups(certificates):
+    """Consecutive certificates of one object, in the order given."""
+    groups = []
+    for cert in certificates:
+        if groups and groups[-1][0].get("object") == cert.get("object"):
+            groups[-1].append(cert)
+        else:
+            groups.append([cert])
+    return groups
+
+
+def _as_tree(group):
+    """[(prefix, certificate)]: a chain (each certificate issued by the next, as cert-chain
+    holds it) drawn from its root down (root -> intermediate -> ...); anything else as given."""
+    chained = len(group) > 1 and all(cert.get("issuer") == parent.get("subject")
+                                     for cert, parent in zip(group, group[1:]))
+    if not chained:
+        return [("", cert) for cert in group]
+    return [(("  " * (depth - 1) + "└─ ") if depth else "", cert) for depth, cert in enumerate(reversed(group))]
 
 
 def certificates_table(result, output_threshold=DEFAULT_OUTPUT_THRESHOLD):
-    """One row per certificate, each object's chain drawn as a tree (as it was given:
-    first the leaf or intermediate, then what issued it); then the findings, in their own
-    section, as the findings table shows them."""
-    rows, previous = [], None
-    for cert in result.get("certificates", []):
-        subject = _tree_prefix(cert, previous) + str(cert.get("subject", ""))
-        previous = cert.get("object")
-        rows.append(OrderedDict([
-            ("Object", cert.get("object", "")),
-            ("Certificate", wrap([subject], 44)),
-            ("NotAfter", str(cert.get("notAfter", ""))[:10]),
-            ("DaysLeft", cert.get("daysLeft", "")),
-            ("CA", cert.get("isCa", "")),
-            ("SHA256", str(cert.get("fingerprintSha256", ""))[:23]),
-        ]))
+    """One row per certificate, a chain drawn as a tree from its root; then the findings,
+    in their own section, as the findings table shows them."""
+    rows = []
+    for group in _groups(result.get("certificates", [])):
+        for prefix, cert in _as_tree(group):
+            rows.append(OrderedDict([
+                ("Object", cert.get("object", "")),
+                ("Certificate", wrap([prefix + str(cert.get("subject", ""))], 44)),
+                ("NotAfter", str(cert.get("notAfter", ""))[:10]),
+                ("DaysLeft", cert.get("daysLeft", "")),
+                ("CA", cert.get("isCa", "")),
+                ("SHA256", str(cert.get("fingerprintSha256", ""))[:23]),
+            ]))
     findings, _ = finding_rows(result, output_threshold)
     if findings:
-        rows.append(OrderedDict([("Object", ""), ("Certificate", ""), ("NotAfter", ""), ("DaysLeft", ""),
-                                 ("CA", ""), ("SHA256", "")]))
         rows.append(OrderedDict([("Object", "FINDINGS"), ("Certificate", ""), ("NotAfter", ""), ("DaysLeft", ""),
                                  ("CA", ""), ("SHA256", "")]))
         for row in findings:

@@ -139,7 +139,8 @@ def test_show_cert_tsv_fingerprints(az, cert_dirs):
 
 
 def test_show_cert_table_and_cert_dir(az, cert_dirs):
-    """A chain is drawn as a tree: cert-chain's second certificate (the root) under its first."""
+    """A chain is drawn as a tree from its root: cert-chain holds [ca-cert, root]; the table
+    shows the root, then the intermediate under it."""
     proc = az.run("aks", "mesh", "ca", "show-cert", "--cert-dir", cert_dirs["good"], "-o", "table")
     assert proc.returncode == 0
     lines = proc.stdout.splitlines()
@@ -147,6 +148,7 @@ def test_show_cert_table_and_cert_dir(az, cert_dirs):
     assert "ca-key" not in proc.stdout
     chain = [line for line in lines if line.startswith("cert-chain")]
     assert len(chain) == 2 and "└─ " in chain[1] and "└─" not in chain[0], proc.stdout
+    assert "Root CA" in chain[0] and "Intermediate CA" in chain[1], proc.stdout
     assert max(len(line) for line in lines) <= 120, proc.stdout
 
 
