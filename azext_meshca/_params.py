@@ -29,7 +29,8 @@ FAILURE_HELP = {
                  'Without it show-cert exits 0 whenever it could show what it was given.',
     'scan': 'Exit with status 4 when any cluster has a finding of this severity or above (after --suppress).',
 }
-# -o table hides findings below this (istioctl analyze's --output-threshold; its default is info).
+# -o table hides findings below this, as istioctl analyze's --output-threshold hides messages
+# (istio/istio istioctl/cmd/analyze.go: outputLevel, default Info, decoupled from failureLevel).
 OUTPUT_THRESHOLD_DEFAULT = 'warning'
 
 
