@@ -83,6 +83,22 @@ def test_the_same_mistake_has_the_same_status_on_every_command(argument_runs):
     assert "MCA99* matches no meshca finding code" in _one_error_line(argument_runs["bad-suppress"])
 
 
+# --------------------------------------------------------------------------- remedies filled in
+
+@pytest.mark.parametrize("source", [["-g", RG, "-n", CLUSTER],
+                                    ["--vault-name", "MyAzureKeyVault", "--root-cert-object-name", "test-root-cert",
+                                     "--ca-cert-object-name", "test-ca-cert", "--ca-key-object-name", "test-ca-key",
+                                     "--cert-chain-object-name", "test-cert-chain"]])
+def test_validate_secrets_remedy_names_the_vault_and_the_secret(sim_factory, source):
+    """Before: az keyvault secret set --vault-name <vault> --name <cert-chain-name>, with both known."""
+    az = sim_factory.az_for(sim_factory.shared("article-issue-3"))
+    proc = az.run("aks", "mesh", "ca", "validate-secrets", *source, "-o", "json", cwd=az.config_dir)
+    assert proc.returncode == 4, proc.stderr
+    [missing] = [item for item in json.loads(proc.stdout)["findings"] if item["code"] == "MCA601"]
+    assert ("az keyvault secret set --vault-name MyAzureKeyVault --name test-cert-chain --file cert-chain.pem"
+            in missing["remedy"]), missing["remedy"]
+
+
 # --------------------------------------------------------------------------- scan
 
 def _scan(az, *args):
