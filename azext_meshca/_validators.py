@@ -118,9 +118,13 @@ def validate_diagnose_source(namespace):
         raise RequiredArgumentMissingError('Give --resource-group/-g and --name/-n (or --from-snapshot FILE).')
     if namespace.timeout is not None and namespace.timeout < 1:
         raise InvalidArgumentValueError('--timeout must be 1 second or more.')
-    if namespace.context and not namespace.kubeconfig and not getattr(namespace, 'via_run_command', False):
+    defaulted = bool(namespace.context and not namespace.kubeconfig)
+    if defaulted and not getattr(namespace, 'via_run_command', False):
         namespace.kubeconfig = default_kubeconfig()
     if namespace.kubeconfig and not getattr(namespace, 'via_run_command', False):
+        if defaulted and not os.path.exists(namespace.kubeconfig):
+            raise InvalidArgumentValueError(f'--context: there is no kubeconfig at {namespace.kubeconfig}, the '
+                                            'default kubectl reads; set KUBECONFIG or pass --kubeconfig.')
         check_kubeconfig(namespace.kubeconfig, namespace.context)
 
 
