@@ -52,7 +52,11 @@ examples:
 helps['aks mesh ca show-cert'] = """
 type: command
 short-summary: Describe certificates - subject, issuer, validity, fingerprint, key, CA flags, usages, SANs.
-long-summary: Accepts any PEM bundle. Private keys are never printed.
+long-summary: |
+    Accepts any PEM bundle, or one DER certificate. Private keys are never printed. Exits 0
+    whenever it showed a certificate, expired or not, so its output can be captured under
+    set -e; --failure-threshold opts into diagnose's exit statuses. In table output a chain is
+    drawn as a tree and the findings follow in their own section.
 examples:
   - name: Describe every certificate in a PEM bundle.
     text: az aks mesh ca show-cert --file cert-chain.pem
@@ -60,6 +64,8 @@ examples:
     text: az aks mesh ca show-cert --cert-dir ./cluster1 -o table
   - name: Print the SHA-256 fingerprints only.
     text: az aks mesh ca show-cert --file root-cert.pem --query "certificates[].fingerprintSha256" -o tsv
+  - name: Show a DER certificate, and exit 4 if it has expired.
+    text: az aks mesh ca show-cert --file root-cert.der --failure-threshold error
   - name: Describe the certificates in Key Vault that a cluster is configured with (ca-key is never read).
     text: az aks mesh ca show-cert -g myResourceGroup -n myAKSCluster -o table
   - name: Compare the root the mesh trusts (istio-ca-root-cert) with the mounted cacerts.
@@ -96,8 +102,12 @@ examples:
     text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --export snap.json && az aks mesh ca diagnose --from-snapshot snap.json
   - name: Reach the API server through your own kubeconfig.
     text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --kubeconfig ~/.kube/config --context myAKSCluster
+  - name: Use a context of the default kubeconfig ($KUBECONFIG or ~/.kube/config), as kubectl does.
+    text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --context myAKSCluster
+  - name: Show the informational findings in the table too.
+    text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster -o table --output-threshold info
   - name: In CI, fail on warnings too, except a known one (listed in summary.suppressed).
-    text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --failure-threshold warning --suppress MCA301
+    text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --failure-threshold warning --suppress MCA301 MCA718=root-cert
   - name: Give up on slow services after 30 seconds and report what was read by then.
     text: az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --timeout 30
   - name: A private cluster, read through AKS run-command (creates a pod in the cluster; needs runCommand/action).
@@ -138,10 +148,12 @@ examples:
 helps['aks mesh ca explain'] = """
 type: command
 short-summary: Explain a finding code - what it means, how meshca decides, how to confirm it by hand, the fix.
-long-summary: Prints the code's page (the same text as docs/findings/MCAnnn.md in the repository), like rustc --explain.
+long-summary: Prints the code's page for a reader (the text of docs/findings/MCAnnn.md), like rustc --explain; with -o json or yaml, the catalog entry.
 examples:
   - name: Explain the missing access policy of the troubleshooting article's issue 1.
     text: az aks mesh ca explain MCA401
+  - name: The catalog entry of a code, with what each placeholder stands for.
+    text: az aks mesh ca explain MCA401 -o json
   - name: Explain every error code a diagnose run found.
     text: for code in $(az aks mesh ca diagnose -g myResourceGroup -n myAKSCluster --query "findings[?severity=='error'].code" -o tsv); do az aks mesh ca explain $code; done
 """
@@ -165,14 +177,17 @@ long-summary: |
     each cluster is then judged by the same Azure-side rules as diagnose --skip-cluster.
     --read-secrets also reads the Key Vault objects, once per distinct vault and object set.
     Subscriptions Resource Graph does not show, or would not answer, are reported as
-    collection findings (MCA910, MCA911), never silently left out. Exit statuses as for
-    diagnose: 4 when any cluster has a finding at or above --failure-threshold, 5 when
-    something could not be checked.
+    collection findings (MCA910, MCA911), never silently left out, and a scan that finds no
+    cluster says so (MCA930). --subscriptions takes names or IDs, as az --subscription does.
+    Exit statuses as for diagnose: 4 when any cluster has a finding at or above
+    --failure-threshold, 5 when something could not be checked.
 examples:
   - name: Every plug-in CA cluster your login can see, worst first.
     text: az aks mesh ca scan -o table
-  - name: Two subscriptions, with certificate expiry, warning 60 days ahead.
-    text: az aks mesh ca scan --subscriptions 00000000-0000-0000-0000-000000000001 00000000-0000-0000-0000-000000000002 --read-secrets --warn-days 60 -o table
+  - name: Two subscriptions, by name or ID, with certificate expiry, warning 60 days ahead.
+    text: az aks mesh ca scan --subscriptions fleet-4 00000000-0000-0000-0000-000000000002 --read-secrets --warn-days 60 -o table
+  - name: Set known findings aside (space- or comma-separated, with wildcards).
+    text: az aks mesh ca scan --suppress MCA302 MCA7* -o table
   - name: Everything under a management group.
     text: az aks mesh ca scan --management-groups myPlatformGroup -o table
   - name: The clusters whose add-on identity cannot read its vault.

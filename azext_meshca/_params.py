@@ -20,6 +20,18 @@ PLUGIN_FILE_ARGS = (
 # diagnose, validate-secrets and scan take the same severities (catalog.SEVERITIES, not
 # imported here: the catalog loads only when a command runs).
 FAILURE_THRESHOLD_TYPE = get_enum_type(['error', 'warning', 'info'])
+# show-cert shows what it is given and exits 0 unless --failure-threshold asks for a verdict.
+FAILURE_DEFAULTS = {'diagnose': 'error', 'validate-secrets': 'error', 'show-cert': None, 'scan': 'error'}
+FAILURE_HELP = {
+    'diagnose': 'Exit with status 4 when a finding of this severity or above is left (after --suppress).',
+    'validate-secrets': 'Exit with status 4 when a finding of this severity or above is left (after --suppress).',
+    'show-cert': 'Exit with status 4 when a finding of this severity or above is left (after --suppress). '
+                 'Without it show-cert exits 0 whenever it could show what it was given.',
+    'scan': 'Exit with status 4 when any cluster has a finding of this severity or above (after --suppress).',
+}
+# -o table hides findings below this, as istioctl analyze's --output-threshold hides messages
+# (istio/istio istioctl/cmd/analyze.go: outputLevel, default Info, decoupled from failureLevel).
+OUTPUT_THRESHOLD_DEFAULT = 'warning'
 
 
 def load_arguments(self, _):
@@ -37,7 +49,7 @@ def load_arguments(self, _):
 
     with self.argument_context('aks mesh ca show-cert') as context:
         context.argument('file', options_list=['--file', '-f'], validator=validate_show_cert_source,
-                         help='A PEM file holding one or more certificates.')
+                         help='A file holding one or more certificates: PEM, or one DER certificate.')
         context.argument('cert_dir', options_list=['--cert-dir'],
                          help='Folder holding the plug-in CA files; every certificate in it is shown.')
 
@@ -99,30 +111,35 @@ def load_arguments(self, _):
     with self.argument_context('aks mesh ca explain') as context:
         context.positional('code', help='A finding code, e.g. MCA401.')
 
-    for command in ('diagnose', 'validate-secrets'):
+    for command in ('diagnose', 'validate-secrets', 'show-cert', 'scan'):
         with self.argument_context('aks mesh ca ' + command) as context:
             context.argument('failure_threshold', options_list=['--failure-threshold'], arg_group='CI',
-                             arg_type=FAILURE_THRESHOLD_TYPE, default='error',
-                             help='Exit with status 4 when a finding of this severity or above is left '
-                                  '(after --suppress).')
-            context.argument('suppress', options_list=['--suppress'], action='append', arg_group='CI',
+                             arg_type=FAILURE_THRESHOLD_TYPE, default=FAILURE_DEFAULTS[command],
+                             help=FAILURE_HELP[command])
+            # 'extend' (argparse, Python 3.8+): --suppress A B, --suppress A --suppress B and
+            # --suppress A,B all give one list, as --subscriptions and --secret-permissions take theirs.
+            context.argument('suppress', options_list=['--suppress'], nargs='+', action='extend', arg_group='CI',
                              validator=validate_suppress,
-                             help='A known finding to set aside, as CODE or CODE=object (e.g. MCA301, '
-                                  'MCA718=ca-cert); repeatable. Suppressed findings are listed in '
-                                  'summary.suppressed and do not count for the status or the exit status.')
+                             help='Known findings to set aside: CODE or CODE=object, space- or comma-separated, '
+                                  'with * and ? as wildcards (e.g. MCA301 MCA7* MCA718=ca-cert). Suppressed '
+                                  'findings are listed in summary.suppressed and do not count for the status or '
+                                  'the exit status.')
+        if command != 'scan':
+            with self.argument_context('aks mesh ca ' + command) as context:
+                context.argument('output_threshold', options_list=['--output-threshold'], arg_group='Output',
+                                 arg_type=FAILURE_THRESHOLD_TYPE, default=OUTPUT_THRESHOLD_DEFAULT,
+                                 help='The least severe findings -o table shows, as istioctl analyze '
+                                      '--output-threshold. -o json, yaml and tsv always hold every finding.')
 
     with self.argument_context('aks mesh ca scan') as context:
         context.argument('subscriptions', options_list=['--subscriptions'], nargs='+',
-                         help='Subscription IDs to scan. Default: the one --subscription names, else every '
-                              'subscription your az login knows (az account list).')
+                         help='Subscriptions to scan, by name or ID, as az account list shows them. Default: '
+                              'the one --subscription names, else every subscription your az login knows.')
         context.argument('management_groups', options_list=['--management-groups'], nargs='+',
                          help='Scan the subscriptions under these management groups instead.')
         context.argument('read_secrets', options_list=['--read-secrets'], action='store_true',
                          help='Also read the four Key Vault objects (once per distinct vault and object set, '
                               'with your credentials) and run the certificate checks, for an expiry per cluster.')
-        context.argument('failure_threshold', options_list=['--failure-threshold'],
-                         arg_type=FAILURE_THRESHOLD_TYPE,
-                         help='Exit 4 when any cluster has a finding of this severity or worse. Default: error.')
 
     for command in ('validate-secrets', 'show-cert'):
         configmap = '' if command == 'validate-secrets' else ' and the istio-ca-root-cert configmap'

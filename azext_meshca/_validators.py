@@ -1,26 +1,62 @@
-"""Argument validators: cheap checks on what the user typed, before any I/O happens."""
+"""Argument validators: cheap checks on what the user typed, before any request is sent.
+
+A mistake on the command line exits 2, as azure-cli's parser does for an argument it
+cannot parse (azure/cli/core/parser.py ``AzCliCommandParser.error`` and
+``validation_error``: print the error, then ``exit(2)``), so every command gives the same
+status for the same mistake: fix-access without -g (argparse) and diagnose without -g
+(this module) both exit 2.
+"""
+
+import os
 
 from azure.cli.core.azclierror import (InvalidArgumentValueError, MutuallyExclusiveArgumentError,
                                        RequiredArgumentMissingError)
 
+USAGE_EXIT = 2
 
+
+def usage_error(error):
+    """Report ``error`` (an AzCLIError) as azure-cli's parser reports a usage mistake: one
+    line on stderr, exit status 2."""
+    error.print_error()
+    error.send_telemetry()
+    raise SystemExit(USAGE_EXIT)
+
+
+def _usage(check):
+    """A validator whose AzCLIError is a usage mistake (exit 2), not a failed run (exit 1)."""
+    def validator(namespace):
+        try:
+            check(namespace)
+        except (InvalidArgumentValueError, MutuallyExclusiveArgumentError, RequiredArgumentMissingError) as error:
+            usage_error(error)
+    validator.__name__ = check.__name__
+    validator.__doc__ = check.__doc__
+    return validator
+
+
+@_usage
 def validate_warn_days(namespace):
     if namespace.warn_days is not None and namespace.warn_days < 0:
         raise InvalidArgumentValueError('--warn-days must be zero or more.')
 
 
+@_usage
 def validate_suppress(namespace):
-    """--suppress CODE[=object]: a known code, in that shape."""
+    """--suppress CODE[=object] ...: space- or comma-separated, with wildcards (MCA7*); each
+    pattern must match a meshca code. The list is flattened for report.split_suppressed."""
     from azext_meshca.catalog import CATALOG
-    from azext_meshca.report import parse_suppression
-    for text in namespace.suppress or ():
+    from azext_meshca.report import code_matches, parse_suppression, suppression_values
+    values = suppression_values(namespace.suppress)
+    for text in values:
         try:
-            code, _ = parse_suppression(text)
+            pattern, _ = parse_suppression(text)
         except ValueError as error:
             raise InvalidArgumentValueError(f'--suppress: {error}.') from None
-        if code not in CATALOG:
-            raise InvalidArgumentValueError(f'--suppress: {code} is not a meshca finding code '
+        if not any(code_matches(code, pattern) for code in CATALOG):
+            raise InvalidArgumentValueError(f'--suppress: {pattern} matches no meshca finding code '
                                             '(az aks mesh ca list-checks lists them).')
+    namespace.suppress = values or None
 
 
 def _live_sources(namespace):
@@ -46,6 +82,7 @@ def _exactly_one(sources, choices):
         raise MutuallyExclusiveArgumentError('Give exactly one source: ' + choices + '.')
 
 
+@_usage
 def validate_cert_source(namespace):
     """validate-secrets reads one source: a folder, four files, a cluster or a vault."""
     files = [namespace.root_cert, namespace.ca_cert, namespace.ca_key, namespace.cert_chain]
@@ -60,6 +97,7 @@ def validate_cert_source(namespace):
     _exactly_one(sources, '--cert-dir, the four file options, -g/-n, or --key-vault-id/--vault-name')
 
 
+@_usage
 def validate_show_cert_source(namespace):
     """show-cert reads one source."""
     sources = _live_sources(namespace) + [name for name, given in (('file', namespace.file),
@@ -67,22 +105,64 @@ def validate_show_cert_source(namespace):
     _exactly_one(sources, '--file, --cert-dir, -g/-n, or --key-vault-id/--vault-name')
 
 
+@_usage
 def validate_diagnose_source(namespace):
     """diagnose judges a live cluster (-g/-n) or an exported snapshot, not both."""
     live = namespace.resource_group_name or namespace.name
     if namespace.from_snapshot:
-        if live or namespace.export or namespace.kubeconfig:
+        if live or namespace.export or namespace.kubeconfig or namespace.context:
             raise MutuallyExclusiveArgumentError(
-                '--from-snapshot analyses offline: drop -g/-n, --kubeconfig and --export.')
+                '--from-snapshot analyses offline: drop -g/-n, --kubeconfig, --context and --export.')
         return
     if not (namespace.resource_group_name and namespace.name):
         raise RequiredArgumentMissingError('Give --resource-group/-g and --name/-n (or --from-snapshot FILE).')
-    if namespace.context and not namespace.kubeconfig:
-        raise RequiredArgumentMissingError('--context needs --kubeconfig.')
     if namespace.timeout is not None and namespace.timeout < 1:
         raise InvalidArgumentValueError('--timeout must be 1 second or more.')
+    defaulted = bool(namespace.context and not namespace.kubeconfig)
+    if defaulted and not getattr(namespace, 'via_run_command', False):
+        namespace.kubeconfig = default_kubeconfig()
+    if namespace.kubeconfig and not getattr(namespace, 'via_run_command', False):
+        if defaulted and not os.path.exists(namespace.kubeconfig):
+            raise InvalidArgumentValueError(f'--context: there is no kubeconfig at {namespace.kubeconfig}, the '
+                                            'default kubectl reads; set KUBECONFIG or pass --kubeconfig.')
+        check_kubeconfig(namespace.kubeconfig, namespace.context)
 
 
+def default_kubeconfig():
+    """The kubeconfig kubectl reads without --kubeconfig: the first file of $KUBECONFIG
+    that exists, else ~/.kube/config (k8s.io/client-go tools/clientcmd/loader.go
+    RecommendedHomeFile and the KUBECONFIG precedence)."""
+    for path in (os.environ.get('KUBECONFIG') or '').split(os.pathsep):
+        if path and os.path.exists(path):
+            return path
+    return os.path.join(os.path.expanduser('~'), '.kube', 'config')
+
+
+def check_kubeconfig(path, context):
+    """The kubeconfig exists, is YAML, and holds ``context`` (or a current-context): a
+    missing file or an unknown context is an argument mistake, not a finding about the cluster."""
+    import yaml
+    from azext_meshca.collectors.cluster import KUBECONFIG_BYTES
+    from azext_meshca.inputs import InputError, check_size, read_regular_file, utf8_text
+    try:
+        data = check_size(read_regular_file(path, KUBECONFIG_BYTES), KUBECONFIG_BYTES, path)
+        config = yaml.safe_load(utf8_text(data, path))
+    except InputError as error:
+        raise InvalidArgumentValueError(f'--kubeconfig: {error}') from None
+    except yaml.YAMLError:
+        raise InvalidArgumentValueError(f'--kubeconfig: {path} is not a kubeconfig (not YAML).') from None
+    if not isinstance(config, dict):
+        raise InvalidArgumentValueError(f'--kubeconfig: {path} is not a kubeconfig (not a mapping).')
+    names = [str(entry.get('name')) for entry in config.get('contexts') or [] if isinstance(entry, dict)]
+    wanted = context or config.get('current-context')
+    if not wanted:
+        raise InvalidArgumentValueError(f'--kubeconfig: {path} sets no current-context; name one with --context.')
+    if wanted not in names:
+        known = ', '.join(sorted(names)[:10]) or 'none'
+        raise InvalidArgumentValueError(f'--context: {wanted} is not a context of {path} (it has: {known}).')
+
+
+@_usage
 def validate_via_run_command(namespace):
     """--via-run-command reads the cluster through AKS's run-command instead of a kubeconfig."""
     if not getattr(namespace, "via_run_command", False):

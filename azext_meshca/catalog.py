@@ -247,7 +247,7 @@ _ENTRIES = [
     # --- secret (MCA6xx) ---
     _m("MCA601", ERROR, "secret", "A plug-in CA object is missing",
        "{object} ({source}) was not found.",
-       "Upload it: az keyvault secret set --vault-name <vault> --name <{object}-name> "
+       "Upload it: az keyvault secret set --vault-name {vault_name} --name {secret_name} "
        "--file {object}.pem",
        detail="{object} not found",
        file_remedy="Put {object}.pem in the folder (Istio's tools/certs Makefiles write root-cert.pem, "
@@ -255,8 +255,8 @@ _ENTRIES = [
        "folder that holds all four."),
     _m("MCA602", ERROR, "secret", "A plug-in CA object is empty",
        "{object} ({source}) has no content.",
-       "Upload the PEM file again: az keyvault secret set --vault-name <vault> "
-       "--name <{object}-name> --file {object}.pem",
+       "Upload the PEM file again: az keyvault secret set --vault-name {vault_name} "
+       "--name {secret_name} --file {object}.pem",
        detail="{object} is empty",
        file_remedy="Write the PEM content into the file again: it holds nothing."),
     _m("MCA603", ERROR, "secret", "A plug-in CA object is DER, not PEM",
@@ -332,7 +332,7 @@ _ENTRIES = [
        "ca-cert.pem as its signing certificate whatever it holds, and fails ('failed to parse "
        "X.509 certificate'). A Key Vault certificate's PEM secret starts with its private key.",
        "Upload ca-cert as a plain secret holding only the PEM certificate: az keyvault secret "
-       "set --vault-name <vault> --name <name> --file ca-cert.pem",
+       "set --vault-name {vault_name} --name {secret_name} --file ca-cert.pem",
        detail="first block is {label}"),
     # --- certificate (MCA7xx) ---
     _m("MCA701", ERROR, "certificate", "root-cert holds a certificate that is not self-signed",
@@ -460,9 +460,10 @@ _ENTRIES = [
     # --- end certificate ---
 
     # --- cluster (MCA8xx) ---
-    _m("MCA801", ERROR, "cluster", "istiod pods are stuck initialising",
+    _m("MCA801", ERROR, "cluster", "istiod pods are not ready",
        "{count} istiod pod(s) are not ready: {pods}.",
-       "Fix the cause listed with this finding; kubelet retries the cacerts mount on its own.",
+       "Fix the cause listed with this finding. A pod waiting in Init retries the cacerts mount on its own "
+       "(kubelet); a pod in CrashLoopBackOff restarts with back-off. To restart it at once: {istiod_step}",
        explained_by=MOUNT_CAUSES, fallback=MOUNT_SYMPTOMS + ("MCA812",),
        detail="{count} pod(s) not ready"),
     _m("MCA802", ERROR, "cluster", "The cacerts mount fails: Key Vault denied the add-on (access policy)",
@@ -484,7 +485,7 @@ _ENTRIES = [
        detail="{secret_name}: {error_code}"),
     _m("MCA805", ERROR, "cluster", "The cacerts mount fails: a secret is missing from Key Vault",
        "The CSI provider got 404 SecretNotFound for {secret_name}.",
-       "az keyvault secret set --vault-name {vault_name} --name {secret_name} --file <file>.pem",
+       "az keyvault secret set --vault-name {vault_name} --name {secret_name} --file {object}.pem",
        explained_by=("MCA601", "MCA105", "MCA103"),
        detail="{secret_name} not found"),
     _m("MCA806", ERROR, "cluster", "The cacerts mount fails: the nodes cannot reach Key Vault",
@@ -693,6 +694,13 @@ _ENTRIES = [
        "Run diagnose without --via-run-command from a machine that reaches the API server "
        "(a VM or agent in the cluster's virtual network), or pass --revision to read fewer revisions.",
        detail="{what}"),
+    _m("MCA930", WARNING, "collection", "The scan found no plug-in CA cluster",
+       "Resource Graph shows no AKS cluster running the Istio add-on with a plug-in CA in {scope}: "
+       "nothing was judged, so the scan does not pass.",
+       "Check the scope: az account list -o table names the subscriptions your login can read, and "
+       "az aks list --query \"[?serviceMeshProfile.istio.certificateAuthority.plugin]\" -o table the clusters "
+       "with a plug-in CA in one; then pass --subscriptions or --management-groups.",
+       detail="none in {scope}"),
 ]
 
 CATALOG = {entry.code: entry for entry in _ENTRIES}
@@ -735,13 +743,15 @@ def template_fields(template):
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-# Where each code's page lives (docs/findings/MCAnnn.md in the repository; setup.py's url).
-DOCS_URL = "https://github.com/Azure/azure-cli-extensions/blob/main/src/meshca/docs/findings/{}.md"
+# How to read each code's page: the command that prints it, which resolves wherever the
+# extension is installed and matches its version (the same page is docs/findings/MCAnnn.md
+# in the repository). A URL would need a host this project does not have.
+DOCS_COMMAND = "az aks mesh ca explain {}"
 
 
 def docs_url(code):
-    """The page that explains ``code`` (``az aks mesh ca explain CODE`` prints it)."""
-    return DOCS_URL.format(code)
+    """Where ``code``'s page is: the command that prints it."""
+    return DOCS_COMMAND.format(code)
 
 
 def remedy_template(entry, source_kind=None):
@@ -780,6 +790,46 @@ def istiod_step(restart_safe, revision, rule=None, vault_name="<vault>"):
         return RESTART_ISTIOD.format(revision=revision)
     return KEEP_TRUST.format(revision=revision, vault_name=vault_name,
                              bundle_rule=_BUNDLE_RULES.get(rule, "the old root(s) first, byte for byte, then the new"))
+# Names a remedy may use that the rule making the finding may not know: the certificate
+# engine judges bytes, not where they came from. Unknown, they read as these placeholders;
+# fill_remedy puts the real names in once the source is known.
+LATE_NAMES = {"vault_name": "<vault>", "secret_name": "<{object}-name>"}
+
+
+def _remedy_values(values):
+    """``values`` with LATE_NAMES' placeholders for what is not known."""
+    filled = dict(values)
+    for name, placeholder in LATE_NAMES.items():
+        if not filled.get(name):
+            filled[name] = placeholder.format(object=filled.get("object") or "object")
+    return _StrictParams(filled)
+
+
+def fill_remedy(item, known):
+    """``item``'s remedy with the LATE_NAMES now ``known`` (plus ``object``): rendered again
+    from its template only when it still holds one of their placeholders and every name the
+    template uses is known. Returns the item (changed in place)."""
+    entry = CATALOG.get(item.get("code"))
+    remedy = item.get("remedy") or ""
+    if entry is None or not entry.remedy or "<" not in remedy:
+        return item
+    values = dict(known, object=item.get("object") or "")
+    placeholders = {placeholder.format(object=values["object"] or "object") for placeholder in LATE_NAMES.values()}
+    if not any(text in remedy for text in placeholders):
+        return item
+    return render_remedy(item, values)
+
+
+def render_remedy(item, known):
+    """``item``'s remedy rendered again from its template with ``known`` names, when the
+    template uses no other name (else left as it is)."""
+    entry = CATALOG.get(item.get("code"))
+    if entry is None or not entry.remedy:
+        return item
+    if not template_fields(entry.remedy) <= {name for name, value in known.items() if value}:
+        return item
+    item["remedy"] = entry.remedy.format_map(_remedy_values(known))
+    return item
 
 
 def finding(code, obj=None, evidence=None, **params):
@@ -799,7 +849,7 @@ def finding(code, obj=None, evidence=None, **params):
         "object": obj,
         "title": entry.title,
         "message": entry.message.format_map(values),
-        "remedy": entry.remedy.format_map(values) if entry.remedy else "",
+        "remedy": entry.remedy.format_map(_remedy_values(values)) if entry.remedy else "",
         "detail": entry.detail.format_map(values) if entry.detail else "",
         "evidence": list(evidence or []),
         "docs": docs_url(entry.code),

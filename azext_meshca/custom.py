@@ -5,12 +5,30 @@ command table loads fast.
 """
 
 
-def _respond(cmd, findings, certificates, source, *, failure_threshold="error", suppress=None):
-    """The output contract, printed before the exit status that matches it."""
+def _respond(cmd, findings, certificates, source, *, failure_threshold="error", suppress=None,
+             output_threshold=None, table=None):
+    """The output contract, printed before the exit status that matches it. Without a
+    ``failure_threshold`` (show-cert's default) a result that shows a certificate exits 0,
+    and one that shows none (not a certificate, not readable) exits as diagnose would."""
     from azext_meshca.report import build_result, exit_with_status_after_output
-    result = build_result(findings, certificates, suppress=suppress, source=source)
-    exit_with_status_after_output(cmd, result, failure_threshold)
+    from azext_meshca._format import findings_table, table_for
+    table_for(cmd, table or findings_table, output_threshold=output_threshold)
+    result = build_result(_fill_names(findings, source), certificates, suppress=suppress, source=source)
+    if failure_threshold or not result["certificates"]:
+        exit_with_status_after_output(cmd, result, failure_threshold or "error")
     return result
+
+
+def _fill_names(findings, source):
+    """Remedies with the vault's and the secrets' names when the set came from Key Vault
+    (the certificate engine judged bytes, not where they were)."""
+    from azext_meshca.catalog import fill_remedy
+    if (source or {}).get("kind") != "keyVault":
+        return findings
+    objects = source.get("objects") or {}
+    for item in findings:
+        fill_remedy(item, {"vault_name": source.get("vault") or "", "secret_name": objects.get(item.get("object"))})
+    return findings
 
 
 def _plugin_set(cmd, warn_days, cert_dir, files, read_key, **live):
@@ -29,7 +47,8 @@ def validate_secrets(cmd, *,  # pylint: disable=too-many-locals
                      cert_dir=None, root_cert=None, ca_cert=None, ca_key=None, cert_chain=None, warn_days=None,
                      resource_group_name=None, name=None, in_cluster=False, key_vault_id=None, vault_name=None,
                      root_cert_object_name=None, ca_cert_object_name=None, ca_key_object_name=None,
-                     cert_chain_object_name=None, failure_threshold="error", suppress=None):
+                     cert_chain_object_name=None, failure_threshold="error", suppress=None,
+                     output_threshold=None):
     from azext_meshca import plugin_set
     from azext_meshca.snapshot import now_utc
     files = {"root-cert": root_cert, "ca-cert": ca_cert, "ca-key": ca_key, "cert-chain": cert_chain}
@@ -39,21 +58,27 @@ def validate_secrets(cmd, *,  # pylint: disable=too-many-locals
                            ca_key_object_name=ca_key_object_name, cert_chain_object_name=cert_chain_object_name)
     findings, certificates = plugin_set.validate(found, now_utc(), warn_days)
     return _respond(cmd, findings, certificates, found["source"], failure_threshold=failure_threshold,
-                    suppress=suppress)
+                    suppress=suppress, output_threshold=output_threshold)
 
 
 def show_cert(cmd, *,  # pylint: disable=too-many-locals
               file=None, cert_dir=None, warn_days=None, resource_group_name=None, name=None, in_cluster=False,
               key_vault_id=None, vault_name=None, root_cert_object_name=None, ca_cert_object_name=None,
-              cert_chain_object_name=None):
+              cert_chain_object_name=None, failure_threshold=None, suppress=None, output_threshold=None):
+    """Shows what it was given and exits 0 when it could show it: a certificate that has
+    expired is still shown (``fp=$(... -o tsv)`` must work under ``set -e``);
+    --failure-threshold opts into diagnose's exit statuses."""
     from azext_meshca import plugin_set
+    from azext_meshca._format import certificates_table
     from azext_meshca.snapshot import now_utc
-    if file:  # one PEM bundle of any kind, not a plug-in set
+    shown = {"failure_threshold": failure_threshold, "suppress": suppress, "output_threshold": output_threshold,
+             "table": certificates_table}
+    if file:  # one bundle of any kind (PEM, or one DER certificate), not a plug-in set
         from azext_meshca import sources
         from azext_meshca.validation import describe_objects
-        findings, certificates = describe_objects({"file": sources.read_capped(file)}, now_utc(),
-                                                  sources={"file": file}, warn_days=warn_days)
-        return _respond(cmd, findings, certificates, {"kind": "files", "files": {"file": file}})
+        findings, certificates = describe_objects({"file": sources.pem_or_der(sources.read_capped(file))},
+                                                  now_utc(), sources={"file": file}, warn_days=warn_days)
+        return _respond(cmd, findings, certificates, {"kind": "files", "files": {"file": file}}, **shown)
     found, api = _plugin_set(cmd, warn_days, cert_dir, None, False, resource_group=resource_group_name, name=name,
                              in_cluster=in_cluster, key_vault_id=key_vault_id, vault_name=vault_name,
                              root_cert_object_name=root_cert_object_name, ca_cert_object_name=ca_cert_object_name,
@@ -65,15 +90,17 @@ def show_cert(cmd, *,  # pylint: disable=too-many-locals
         extra_where = {"istio-ca-root-cert": "configmap " + ROOT_CONFIGMAP}
         source = dict(source, configMap=ROOT_CONFIGMAP)
     findings, certificates = plugin_set.describe(found, now_utc(), warn_days, extra=extra, extra_where=extra_where)
-    return _respond(cmd, findings, certificates, source)
+    return _respond(cmd, findings, certificates, source, **shown)
 
 
 def diagnose(cmd, *,  # pylint: disable=too-many-locals
              resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False, revision=None,
              warn_days=None, export=None, from_snapshot=None, failure_threshold="error", suppress=None, timeout=None,
-             via_run_command=False):
+             via_run_command=False, output_threshold=None):
     from azext_meshca import diagnose as engine
+    from azext_meshca._format import findings_table, table_for
     from azext_meshca.report import exit_with_status_after_output
+    table_for(cmd, findings_table, output_threshold=output_threshold)
     if from_snapshot:
         snapshot = engine.load_snapshot(from_snapshot)
     else:
@@ -99,17 +126,29 @@ def fix_access(cmd, resource_group_name, name, *, mode=None, secret_permissions=
                           dry_run=dry_run, yes=yes, wait=wait_for_istiod, timeout=timeout)
 
 
-def explain(cmd, code):  # pylint: disable=unused-argument
-    """Print a finding code's page (like rustc --explain); nothing else is output."""
+def explain(cmd, code):
+    """A finding code's page for a reader (like rustc --explain), or with -o json|yaml the
+    structured entry."""
     from azure.cli.core.azclierror import InvalidArgumentValueError
     from azext_meshca.catalog import CATALOG
-    from azext_meshca.pages import render_page
+    from azext_meshca import pages
     code = str(code or "").strip().upper()
     if code not in CATALOG:
+        from azext_meshca._validators import usage_error
         shown = code or "''"
-        raise InvalidArgumentValueError(f"{shown} is not a meshca finding code; az aks mesh ca list-checks lists "
-                                        "them.")
-    print(render_page(code), end="")
+        usage_error(InvalidArgumentValueError(f"{shown} is not a meshca finding code; az aks mesh ca list-checks "
+                                              "lists them."))
+    if _output_given(cmd):
+        return pages.entry_dict(code)
+    print(pages.render_text(code), end="")
+    return None
+
+
+def _output_given(cmd):
+    """Whether -o/--output was on the command line (azure-cli keeps the option names it
+    parsed in cli_ctx.data['safe_params'], azure/cli/core/commands/__init__.py)."""
+    given = cmd.cli_ctx.data.get("safe_params") or []
+    return "-o" in given or "--output" in given
 
 
 def list_checks(cmd):  # pylint: disable=unused-argument
@@ -121,8 +160,11 @@ def list_checks(cmd):  # pylint: disable=unused-argument
 
 
 def scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=False, warn_days=None,
-         failure_threshold=None):
+         failure_threshold=None, suppress=None):
     from azext_meshca.scan import run_scan
+    from azext_meshca.scan_view import resolve_subscriptions
+    if subscriptions:
+        subscriptions = resolve_subscriptions(cmd.cli_ctx, subscriptions)
     return run_scan(cmd, subscriptions=subscriptions, management_groups=management_groups,
                     read_secrets=read_secrets, warn_days=30 if warn_days is None else warn_days,
-                    failure_threshold=failure_threshold)
+                    failure_threshold=failure_threshold, suppress=suppress)

@@ -39,7 +39,22 @@ def collect(cli_ctx, resource_group, cluster_name, **options):
         # name that does not exist, 1 otherwise), not a report that "problems were found".
         from azext_meshca.collectors.errors import raise_for_failed_read
         raise_for_failed_read(snapshot["cluster"], f"cluster {resource_group}/{cluster_name}")
+    check_revisions(snapshot, options.get("revisions"))
     return snapshot
+
+
+def check_revisions(snapshot, asked):
+    """--revision names revisions the cluster runs: another is an argument mistake (exit 2,
+    _validators.usage_error), not MCA810/MCA814 findings about istiod pods that cannot exist.
+    A cluster that runs none is left to MCA101."""
+    running = list((snapshot["cluster"].get("data") or {}).get("revisions") or [])
+    unknown = [revision for revision in asked or () if running and revision not in running]
+    if unknown:
+        from azure.cli.core.azclierror import InvalidArgumentValueError
+        from azext_meshca._validators import usage_error
+        usage_error(InvalidArgumentValueError(
+            f"--revision: {', '.join(unknown)} is not a revision of this cluster (serviceMeshProfile.istio."
+            f"revisions: {', '.join(running)})."))
 
 
 def export_snapshot(snapshot, path):
@@ -81,6 +96,8 @@ def analyse(snapshot, warn_days, suppress=None, shared=None):
     from azext_meshca.checks import run_rules
     from azext_meshca.report import build_result
     findings, certificates, not_run = run_rules(snapshot, warn_days=warn_days, shared=shared)
+    name_objects_by_role(findings, snapshot)
+    fill_remedies(findings, snapshot)
     result = build_result(findings, certificates, suppress=suppress, target=dict(snapshot.get("target") or {}),
                           collectedAt=snapshot.get("collectedAt"))
     kept = result["findings"]
@@ -90,3 +107,41 @@ def analyse(snapshot, warn_days, suppress=None, shared=None):
         notChecked=[item["code"] for item in kept if item["area"] == "collection"],
         notRun=not_run)
     return result
+
+
+def name_objects_by_role(findings, snapshot):
+    """One object, one name: a finding about a Key Vault secret the plug-in config names
+    (MCA802's ``test-ca-cert``, from the provider's log) is about the plug-in object it
+    stands for (``ca-cert``), as the certificate findings are; the secret's own name stays
+    in ``secretName`` (and in the message). --suppress MCA802=ca-cert then means what it says.
+    A secret that stands for two objects keeps its own name."""
+    from azext_meshca.plugin import secret_names
+    plugin = ((snapshot.get("cluster") or {}).get("data") or {}).get("plugin") or {}
+    roles = {}
+    for obj, name in secret_names(plugin).items():
+        if name:
+            roles.setdefault(name, []).append(obj)
+    for item in findings:
+        found = roles.get(item.get("object"))
+        if found and len(found) == 1 and found[0] != item["object"]:
+            item["secretName"] = item["object"]
+            item["object"] = found[0]
+    return findings
+
+
+def fill_remedies(findings, snapshot):
+    """Remedies with the names the snapshot knows (the cluster's, the vault's, each
+    object's secret): the certificate engine builds findings before it knows them."""
+    from azext_meshca.catalog import fill_remedy, render_remedy
+    from azext_meshca.checks import build_context
+    from azext_meshca.plugin import secret_names
+    context = build_context(snapshot)
+    names = {key: value for key, value in context.items() if isinstance(value, str) and not value.startswith("<")}
+    secrets = secret_names(((snapshot.get("cluster") or {}).get("data") or {}).get("plugin"))
+    for item in findings:
+        known = dict(names, secret_name=item.get("secretName") or secrets.get(item.get("object")) or "")
+        if item.get("secretName"):  # renamed by name_objects_by_role: its file is the object's
+            render_remedy(item, dict(known, object=item["object"]))
+        else:
+            fill_remedy(item, known)
+    return findings

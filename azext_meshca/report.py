@@ -17,7 +17,7 @@ Exit statuses (documented in README.md):
   5  nothing at or above the threshold, but some checks could not run (area "collection")
 
 CI controls (diagnose, validate-secrets): ``--failure-threshold error|warning|info``
-moves the bar for exit 4; ``--suppress CODE[=object]`` takes known findings out of
+moves the bar for exit 4; ``--suppress CODE[=object] ...`` (wildcards, commas) takes known findings out of
 ``findings`` into ``summary.suppressed`` (never dropped), and status and exit status
 follow what is left. Collection findings ("could not check") keep exit 5 whatever
 the threshold: they say nothing was judged, not that something is wrong.
@@ -59,18 +59,38 @@ def exit_status(result, threshold=ERROR):
     return EXIT_INCOMPLETE if result["status"] == "incomplete" else EXIT_OK
 
 
+def suppression_values(values):
+    """--suppress's values as one flat list: each may be a list (a repeated flag or
+    space-separated values) and may hold several comma-separated entries."""
+    flat = []
+    for value in values or ():
+        for text in value if isinstance(value, (list, tuple)) else [value]:
+            flat += [part.strip() for part in str(text).split(",") if part.strip()]
+    return flat
+
+
 def parse_suppression(text):
-    """'MCA301' or 'MCA718=ca-cert' -> (code, object or None); ValueError when malformed."""
+    """'MCA301', 'MCA7*' or 'MCA718=ca-cert' -> (code pattern, object pattern or None);
+    ValueError when malformed. ``*`` and ``?`` are wildcards, as in a shell."""
     code, _, obj = str(text).partition("=")
     code = code.strip().upper()
-    if not (len(code) == 6 and code.startswith("MCA") and code[3:].isdigit()):
-        raise ValueError(f"'{text}' is not CODE or CODE=object (for example MCA301 or MCA718=ca-cert)")
+    digits = code[3:]
+    wild = any(char in digits for char in "*?")
+    if not (code.startswith("MCA") and all(char.isdigit() or char in "*?" for char in digits)
+            and (len(digits) == 3 or (wild and len(digits) <= 3))):
+        raise ValueError(f"'{text}' is not CODE or CODE=object (for example MCA301, MCA7* or MCA718=ca-cert)")
     return code, (obj.strip() or None) if "=" in str(text) else None
+
+
+def code_matches(value, pattern):
+    """Whether ``value`` matches a suppression pattern (exactly, or by its * and ? wildcards)."""
+    from fnmatch import fnmatchcase
+    return fnmatchcase(str(value), pattern)
 
 
 def is_suppressed(item, suppressions):
     """Whether a finding matches one of the (code, object or None) suppressions."""
-    return any(item["code"] == code and (obj is None or str(item.get("object") or "") == obj)
+    return any(code_matches(item["code"], code) and (obj is None or code_matches(str(item.get("object") or ""), obj))
                for code, obj in suppressions)
 
 
@@ -90,7 +110,7 @@ def sort_findings(findings):
 
 def split_suppressed(findings, suppress=None):
     """(kept, suppressed) for ``--suppress`` values (CODE or CODE=object)."""
-    suppressions = [parse_suppression(text) for text in suppress or ()]
+    suppressions = [parse_suppression(text) for text in suppression_values(suppress)]
     kept = [item for item in findings if not is_suppressed(item, suppressions)]
     return kept, [item for item in findings if is_suppressed(item, suppressions)]
 

@@ -516,7 +516,7 @@ def default_subscriptions(cli_ctx):
 
 
 def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=False, warn_days=30,
-             failure_threshold=None):
+             failure_threshold=None, suppress=None):
     """Query, read (with --read-secrets), judge; print the result, then exit as it calls for."""
     from azure.cli.core.azclierror import ValidationError
     from azext_meshca._client_factory import cf_resource_graph
@@ -536,6 +536,8 @@ def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=Fa
     finally:
         if progress:
             progress.end()
-    result = judge(fleet, warn_days, vault_objects)
+    from azext_meshca.scan_view import finish_scan
+    result = finish_scan(cmd.cli_ctx, judge(fleet, warn_days, vault_objects), subscriptions=subscriptions,
+                         management_groups=management_groups, warn_days=warn_days, suppress=suppress)
     exit_after_output(cmd, threshold_exit(result, failure_threshold))
     return result

@@ -57,3 +57,17 @@ def read_named_files(paths_by_object):
         where[name] = "file " + path
         objects[name] = read_capped(path)
     return new_set(FILES, {"kind": "files", "files": where}, _key_reduced(objects), where)
+
+
+def pem_or_der(data):
+    """A file's bytes as PEM: a DER certificate (one ASN.1 SEQUENCE, what
+    ``openssl x509 -outform der`` writes) is turned into its PEM form so it is shown like
+    any other; anything else is passed on as it is, for the certificate engine to judge."""
+    if not data or b"-----BEGIN" in data or data[:1] != b"\x30":
+        return data
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    try:
+        return x509.load_der_x509_certificate(bytes(data)).public_bytes(Encoding.PEM)
+    except ValueError:
+        return data

@@ -28,6 +28,12 @@ def _parse_args(argv):
     return parser.parse_args(argv)
 
 
+def _progress(message):
+    """A progress line on stderr, so a start of tens of seconds is not silent (stdout stays
+    the export lines or the command's output)."""
+    print(f"sandbox: {message}", file=sys.stderr, flush=True)
+
+
 def _environment(sim, runner):
     env = dict(runner.env)
     env["KUBECONFIG"] = sim.kubeconfig()
@@ -58,18 +64,22 @@ def main(argv=None):
         print("error: name a scenario (see --list)", file=sys.stderr)
         return 2
     from sandbox.sim.harness import start_simulator
+    _progress(f"starting the simulators of scenario {args.scenario}")
     try:
         sim = start_simulator(args.scenario, kube_unreachable=args.kube_unreachable)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
+        _progress("building meshca's wheel, installing it into a fresh az config and logging in "
+                  "(about 15 to 45 s)" if not args.no_extension else "logging a fresh az config in")
         try:
             runner = sim.az(name="sandbox", with_extension=not args.no_extension)
         except (RuntimeError, subprocess.CalledProcessError) as exc:
             print(f"error: could not prepare az: {str(exc).splitlines()[0]}", file=sys.stderr)
             return 3
         env = _environment(sim, runner)
+        _progress("ready")
         if args.run:
             return subprocess.run(args.run, shell=True, env=env).returncode
         _print_exports(env, sim)

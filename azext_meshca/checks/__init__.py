@@ -19,7 +19,7 @@ import json
 from collections import namedtuple
 
 from azext_meshca import catalog
-from azext_meshca.checks import access, addon, cluster, collection, config, network, rotation, secrets
+from azext_meshca.checks import access, addon, cluster, collection, config, fleet, network, rotation, secrets
 from azext_meshca.checks.common import (addon_object_id, cluster_data, parse_time, plugin_config, secret_source,
                                         vault_data)
 from azext_meshca.plugin import PLUGIN_OBJECTS
@@ -30,7 +30,7 @@ from azext_meshca.snapshot import freeze
 from azext_meshca.validation import CERTIFICATE_RULES
 
 ALL_CHECKS = tuple(config.CHECKS + addon.CHECKS + access.CHECKS + network.CHECKS + secrets.CHECKS
-                   + list(CERTIFICATE_RULES) + rotation.CHECKS + cluster.CHECKS + collection.CHECKS)
+                   + list(CERTIFICATE_RULES) + rotation.CHECKS + cluster.CHECKS + collection.CHECKS + fleet.CHECKS)
 ALL_RULES = tuple(check.rule for check in ALL_CHECKS)
 
 # Output order: causes first, then symptoms (cluster), then what could not be checked.

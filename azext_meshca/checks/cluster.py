@@ -55,7 +55,7 @@ def check_istiod_pods(snapshot, context):
         return []
     described = [_describe_pod(pod, context["now"]) for pod in stuck]
     return [make(context, "MCA801", "istiod", evidence=described[:10], count=len(stuck),
-                 pods=name_list(described))]
+                 pods=name_list(described), istiod_step=capath.istiod_step(snapshot, context))]
 
 
 def _describe_pod(pod, now):

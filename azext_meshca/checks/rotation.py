@@ -114,7 +114,7 @@ def _restart_note(snapshot, context):
     collected, cronjob = _cronjob(snapshot, context)
     if collected and cronjob is not None and not cronjob.get("suspend"):
         name = cronjob.get("name") or "istio-cert-validator-cronjob-" + context["revision"]
-        return (f" for an intermediate; a root change also needs an istiod restart: cronjob {name} restarts "
+        return (f" for an intermediate; a root change once istiod loads it again: cronjob {name} restarts "
                 "istiod every 10 minutes")
     path = capath.revision_path(snapshot, context["revision"])
     if path["multiRoot"] is False:

@@ -89,12 +89,12 @@ def test_show_cert_in_cluster_includes_the_trusted_root(az):
 @pytest.mark.scenario("healthy")
 @pytest.mark.parametrize("args, status, message", [
     (["-g", "myResourceGroup", "-n", "nosuch"], 3, "was not found"),
-    (["-g", "myResourceGroup"], 1, "Give both"),
-    (["--in-cluster"], 1, "--in-cluster needs"),
-    (CLUSTER_ARGS + ["--vault-name", "MyAzureKeyVault"], 1, "exactly one source"),
+    (["-g", "myResourceGroup"], 2, "Give both"),
+    (["--in-cluster"], 2, "--in-cluster needs"),
+    (CLUSTER_ARGS + ["--vault-name", "MyAzureKeyVault"], 2, "exactly one source"),
     (["--vault-name", "NoSuchVault"], 3, "No vault named NoSuchVault"),
     (["--key-vault-id", "/subscriptions/x/vaults/y"], 1, "not a Key Vault resource ID"),
-    (CLUSTER_ARGS + ["--root-cert-object-name", "x"], 1, "go with --key-vault-id"),
+    (CLUSTER_ARGS + ["--root-cert-object-name", "x"], 2, "go with --key-vault-id"),
 ])
 def test_live_source_mistakes_are_one_line_errors(az, args, status, message):
     proc = az.run("aks", "mesh", "ca", "validate-secrets", *args)

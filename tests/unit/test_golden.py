@@ -191,9 +191,12 @@ def _signs_with_another_intermediate(snapshot):
         lines.append(f"{stamp}\terror\tFailed to update new Plug-in CA certs: x509: certificate signed by unknown "
                      "authority")
         log["lines"] = lines
+def _fleet_found_nothing(snapshot):
+    snapshot["fleet"] = {"clustersFound": 0, "scope": "subscription(s) fleet-4"}
 
 
 CHANGED = {
+    "scan-found-no-cluster": ("healthy", _fleet_found_nothing, ("MCA930",), ()),
     "cluster-unreadable": ("healthy", _fail(("cluster",), "403 Forbidden (AuthorizationFailed)", 403,
                                             "AuthorizationFailed"), ("MCA901",), ()),
     "vault-unreadable": ("healthy", _fail(("vault",), "403 Forbidden (AuthorizationFailed)", 403,

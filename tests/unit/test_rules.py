@@ -9,12 +9,12 @@ import re
 import pytest
 
 from azext_meshca import catalog, checks, validation
-from azext_meshca.checks import access, addon, cluster, collection, config, network, rotation, secrets
+from azext_meshca.checks import access, addon, cluster, collection, config, fleet, network, rotation, secrets
 from azext_meshca.plugin import PLUGIN_OBJECTS
 from azext_meshca.rules import CA_SET, SNAPSHOT, declaration
 from tests.unit import snapshots as s
 
-RULE_MODULES = (config, addon, access, network, secrets, validation, rotation, cluster, collection)
+RULE_MODULES = (config, addon, access, network, secrets, validation, rotation, cluster, collection, fleet)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SNAPSHOT_INPUTS = {"cluster", "vault", "roleAssignments", "keyFacts"} | {"secrets." + obj for obj in PLUGIN_OBJECTS} | {
     "kube.access", "kube.istiodPods", "kube.istiodDeployments", "kube.events", "kube.providerLogs",
@@ -154,7 +154,7 @@ def test_every_finding_points_at_its_page_and_its_detail_uses_its_own_fields():
     for code, entry in catalog.CATALOG.items():
         own = catalog.template_fields(entry.message) | catalog.template_fields(entry.remedy) | {"object"}
         assert catalog.template_fields(entry.detail) <= own, code
-        assert catalog.docs_url(code).endswith("/docs/findings/{}.md".format(code))
+        assert catalog.docs_url(code) == f"az aks mesh ca explain {code}"
     item = catalog.finding("MCA718", "ca-cert", index=1, subject="CN=x", not_after="2027-01-01T00:00:00Z",
                            days_left=12, warn_days=30)
     assert (item["detail"], item["docs"]) == ("12 day(s) left", catalog.docs_url("MCA718"))
