@@ -22,6 +22,7 @@ from azext_meshca.checks.common import addon_object_id, cluster_data, parse_time
 from azext_meshca.resource_ids import parse_vault_id
 from azext_meshca.rules import CA_SET, SNAPSHOT
 from azext_meshca.rules import run_rules as _run_declared
+from azext_meshca.validation import reconcile_with_startup
 from azext_meshca.snapshot import freeze
 from azext_meshca.validation import CERTIFICATE_RULES
 
@@ -86,6 +87,7 @@ def run_rules(snapshot, warn_days=30, functions=ALL_CHECKS):
     findings, skipped = _run_declared(
         functions, {SNAPSHOT: frozen, CA_SET: ca_set},
         {SNAPSHOT: collected, CA_SET: ca_set.parsed if ca_set else ()}, context)
+    findings = reconcile_with_startup(findings, ca_set)  # the certificate findings agree with istiod's start-up path
     link_findings(findings)
     not_run = [{"input": name, "rules": rules} for name, rules in skipped.items() if states.get(name) is False]
     certificates = ca_set.certificates(context["now"]) if ca_set else []
