@@ -120,6 +120,11 @@ def _parse_cert_object(name, data, source, findings):
     try:
         return certs.parse_pem_bundle(data)
     except certs.CertFormatError as error:
+        # Go's encoding/pem skips a block it cannot decode and CertPool skips one it cannot parse:
+        # root-cert and cert-chain load with the blocks that remain (consumers/istiod.py cert_pool).
+        pool = istiod.cert_pool(data) if name in (ROOT_CERT, CERT_CHAIN) and error.kind == "bad-pem" else []
+        if pool:
+            return pool
         findings.append(_format_finding(name, error, source, is_key=False))
         return None
 

@@ -24,6 +24,8 @@ HANDLED_EXTENSIONS = {
     ExtensionOID.AUTHORITY_KEY_IDENTIFIER, ExtensionOID.EXTENDED_KEY_USAGE,
     ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.CERTIFICATE_POLICIES,
     ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
+    # From Go 1.24 (policy validation, RFC 9618), which every supported revision's newest release uses:
+    ExtensionOID.POLICY_CONSTRAINTS, ExtensionOID.POLICY_MAPPINGS, ExtensionOID.INHIBIT_ANY_POLICY,
 }
 
 
