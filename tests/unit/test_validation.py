@@ -274,6 +274,11 @@ def test_format_problems_give_one_error_and_no_cascade(defect, name):
     objects = cf.make_plugin_set(tiers=3)
     objects[name] = make_bad(objects, name)
     findings, certificates = _run(objects, sources={name: "file ./{}.pem".format(name)})
+    if defect == "broken-base64" and name == "cert-chain":
+        # Go's encoding/pem skips the broken block (ca-cert's copy) and loads the rest: istiod
+        # starts, and the agent refuses istiod's serving chain, which lacks ca-cert.
+        assert _errors(findings) == {"MCA711", "MCA736"}, findings
+        return
     if defect in ("empty", "whitespace") and name == "cert-chain":
         assert _errors(findings) == {"MCA710", "MCA712"}, findings
         return
@@ -308,6 +313,10 @@ def test_truncated_objects_never_raise(cut):
         objects = cf.make_plugin_set(tiers=3)
         objects[name] = objects[name][:cut]
         findings, _ = _run(objects)
+        if name == "cert-chain" and cut == -40:
+            # Only cert-chain's last block (the root's copy) is cut: Go's encoding/pem skips it and
+            # istiod loads with the rest, so no error (tests/differential holds the Go verdict).
+            continue
         assert _errors(findings), (name, cut)
 
 
