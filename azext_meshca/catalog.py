@@ -472,8 +472,10 @@ _ENTRIES = [
        "{object} is empty. istiod starts, but it presents its serving certificate alone, and the "
        "istio-agent in every pod cannot verify it against root-cert without ca-cert in between, so "
        "sidecars get no certificates.",
-       "Upload cert-chain with ca-cert, then any intermediates, then the root.",
-       detail="empty"),
+       "Upload cert-chain with ca-cert, then any intermediates, then the root: az keyvault secret set "
+       "--vault-name <vault> --name <cert-chain-secret> --file cert-chain.pem",
+       detail="empty",
+       file_remedy="Write ca-cert, then any intermediates, then the root into {object}.pem."),
     _m("MCA734", WARNING, "certificate", "An unused certificate in cert-chain has expired",
        "{object} certificate {index} ({subject}) expired on {not_after}. It is on no path from ca-cert "
        "to root-cert, so istiod and Envoy ignore it, but tools that read the chain in order may not.",

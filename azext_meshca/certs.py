@@ -17,6 +17,7 @@ import dataclasses
 import datetime
 import hashlib
 import re
+import warnings
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -25,6 +26,10 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
 from azext_meshca.snapshot import iso_utc  # the one timestamp format (also certs.iso_utc)
+
+# cryptography warns (and will one day refuse) when it reads a negative serial number; meshca
+# reports such a serial itself, as Go refuses it (MCA727), so the warning would only be noise on az's stderr.
+warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive", category=UserWarning)
 
 # Plug-in objects are a few kilobytes; anything above this is the wrong file.
 MAX_OBJECT_BYTES = 1024 * 1024
@@ -371,6 +376,19 @@ def _der_header(der, offset):
         length = int.from_bytes(der[start:start + count], "big")
         start += count
     return tag, start, start + length
+
+
+def der_serial_is_negative(der):
+    """True when a DER certificate's serial number INTEGER is negative (its first content byte has
+    the top bit set), read from the bytes so that no parser's leniency decides."""
+    outer = _der_header(der, 0)
+    tbs = _der_header(der, outer[1]) if outer else None
+    if tbs is None:
+        return False
+    field = _der_header(der, tbs[1])
+    if field is not None and field[0] == 0xA0:  # [0] EXPLICIT version
+        field = _der_header(der, field[2])
+    return field is not None and field[0] == 0x02 and field[1] < len(der) and bool(der[field[1]] & 0x80)
 
 
 def der_key_container(der):

@@ -185,7 +185,9 @@ def _check_roots(roots):
     """Every cert in root-cert must be a self-signed CA; several roots = rotation."""
     findings = []
     for ref in roots:
-        if not certs.is_self_signed(ref.cert):
+        # By name, not by signature: Go never checks a trust anchor's self-signature, so a
+        # self-issued root whose signature cryptography cannot verify is still a root (#21).
+        if ref.cert.issuer != ref.cert.subject:
             findings.append(finding(
                 "MCA701", ROOT_CERT, evidence=["issuer: " + certs.name_string(ref.cert.issuer),
                                                "sha256 " + ref.fingerprint],

@@ -19,12 +19,12 @@ from collections import namedtuple
 from azext_meshca import catalog
 from azext_meshca.checks import access, addon, cluster, collection, config, network, rotation, secrets
 from azext_meshca.checks.common import addon_object_id, cluster_data, parse_time, vault_data
+from azext_meshca.consumers.istiod import NEWEST_GO, go_for_revision
 from azext_meshca.resource_ids import parse_vault_id
 from azext_meshca.rules import CA_SET, SNAPSHOT
 from azext_meshca.rules import run_rules as _run_declared
-from azext_meshca.validation import reconcile_with_startup
 from azext_meshca.snapshot import freeze
-from azext_meshca.validation import CERTIFICATE_RULES
+from azext_meshca.validation import CERTIFICATE_RULES, reconcile_with_startup
 
 ALL_CHECKS = tuple(config.CHECKS + addon.CHECKS + access.CHECKS + network.CHECKS + secrets.CHECKS
                    + list(CERTIFICATE_RULES) + rotation.CHECKS + cluster.CHECKS + collection.CHECKS)
@@ -43,9 +43,12 @@ def build_context(snapshot, warn_days=30):
     managed_cluster = cluster_data(snapshot) or {}
     revisions = managed_cluster.get("revisions") or (snapshot.get("options") or {}).get("revisions") or []
     now = parse_time(snapshot.get("collectedAt")) or datetime.datetime.now(datetime.timezone.utc)
-    return names_context(now, warn_days, target=snapshot.get("target") or {}, managed_cluster=managed_cluster,
-                         plugin=managed_cluster.get("plugin") or {}, vault=vault_data(snapshot) or {},
-                         object_id=addon_object_id(snapshot), revisions=revisions)
+    context = names_context(now, warn_days, target=snapshot.get("target") or {}, managed_cluster=managed_cluster,
+                            plugin=managed_cluster.get("plugin") or {}, vault=vault_data(snapshot) or {},
+                            object_id=addon_object_id(snapshot), revisions=revisions)
+    # istiod's start-up is judged by the Go of the newest revision running (the strictest one).
+    context["go"] = max((go_for_revision(revision) for revision in revisions), default=NEWEST_GO)
+    return context
 
 
 def names_context(now, warn_days, *, target, managed_cluster, plugin, vault, object_id=None, revisions=()):

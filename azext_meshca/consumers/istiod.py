@@ -16,6 +16,20 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from azext_meshca import certs
 
+# The Go release each Istio minor is built with. go.mod's ``go`` line at each release tag
+# (istio/istio, e.g. 1.29.0: go 1.25.0, 1.30.0: go 1.25.7) is the minimum; release builds use the
+# build-tools image's Go, which for 1.28 is already 1.25 (go.mod there still says 1.24.0).
+GO_FOR_ISTIO = {
+    (1, 18): (1, 20), (1, 19): (1, 20), (1, 20): (1, 21), (1, 21): (1, 21), (1, 22): (1, 22),
+    (1, 23): (1, 22), (1, 24): (1, 22), (1, 25): (1, 23), (1, 26): (1, 24), (1, 27): (1, 24),
+    (1, 28): (1, 25), (1, 29): (1, 25), (1, 30): (1, 25),
+}
+NEWEST_GO = max(GO_FOR_ISTIO.values())
+# Version-dependent Go rules modelled here (golang/go release notes and sources):
+GO_REFUSES_NEGATIVE_SERIAL = (1, 23)   # crypto/x509 parser.go "x509: negative serial number" (GODEBUG x509negativeserial)
+GO_RSA_MIN_BITS = (1, 24)              # crypto/rsa: keys under 1024 bits are refused (GODEBUG rsa1024min)
+GO_POLICY_VALIDATION = (1, 24)         # verify.go policiesValid; parser.go handles policyConstraints
+
 # Extensions Go's parser handles (golang/go src/crypto/x509/parser.go processExtensions);
 # any other critical extension is UnhandledCriticalExtension in isValid.
 HANDLED_EXTENSIONS = {
@@ -24,9 +38,9 @@ HANDLED_EXTENSIONS = {
     ExtensionOID.AUTHORITY_KEY_IDENTIFIER, ExtensionOID.EXTENDED_KEY_USAGE,
     ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.CERTIFICATE_POLICIES,
     ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
-    # From Go 1.24 (policy validation, RFC 9618), which every supported revision's newest release uses:
-    ExtensionOID.POLICY_CONSTRAINTS, ExtensionOID.POLICY_MAPPINGS, ExtensionOID.INHIBIT_ANY_POLICY,
 }
+# Handled from Go 1.24, with policy validation (RFC 9618); before, critical ones are unhandled.
+POLICY_EXTENSIONS = {ExtensionOID.POLICY_CONSTRAINTS, ExtensionOID.POLICY_MAPPINGS, ExtensionOID.INHIBIT_ANY_POLICY}
 
 
 # Extensions Go's parser refuses outright when marked critical (parser.go processExtensions:
@@ -64,10 +78,11 @@ def unsupported_issuer_key(issuer):
     return None
 
 
-def unhandled_critical(cert):
+def unhandled_critical(cert, go=NEWEST_GO):
     """verify.go isValid: UnhandledCriticalExtension, for leaf, intermediates and roots."""
+    handled = HANDLED_EXTENSIONS | (POLICY_EXTENSIONS if go >= GO_POLICY_VALIDATION else set())
     for extension in cert.extensions:
-        if extension.critical and extension.oid not in HANDLED_EXTENSIONS:
+        if extension.critical and extension.oid not in handled:
             return f"x509: unhandled critical extension ({extension.oid.dotted_string})"
     return None
 
@@ -131,7 +146,7 @@ def insecure_signature(cert):
     return None
 
 
-def verify_path(path, now, usage=ExtendedKeyUsageOID.SERVER_AUTH):
+def verify_path(path, now, usage=ExtendedKeyUsageOID.SERVER_AUTH, go=NEWEST_GO):
     """Reasons Go's Verify refuses path [leaf, intermediates..., root] ([] = accepted).
 
     Each reason is (position in path, text). The leaf's own keyUsage and CA flag
@@ -139,7 +154,7 @@ def verify_path(path, now, usage=ExtendedKeyUsageOID.SERVER_AUTH):
     """
     reasons = []
     for position, cert in enumerate(path):
-        checks = [parse_refused(cert), unhandled_critical(cert), expired(cert, now),
+        checks = [parse_refused(cert), unhandled_critical(cert, go), expired(cert, now),
                   incompatible_usage(cert, usage)]
         if position > 0:
             checks.append(cannot_sign(cert))
@@ -162,20 +177,6 @@ def verify_path(path, now, usage=ExtendedKeyUsageOID.SERVER_AUTH):
 # block), GenKeyCert (the DNS serving certificate istiod signs for itself), and the istio-agent's
 # crypto/tls verification of that serving chain. tests/differential/test_go_istiod.py runs the
 # same path in Go (tests/differential/istiodload/main.go) and compares verdicts.
-
-# The Go release each Istio minor is built with. go.mod's ``go`` line at each release tag
-# (istio/istio, e.g. 1.29.0: go 1.25.0, 1.30.0: go 1.25.7) is the minimum; release builds use the
-# build-tools image's Go, which for 1.28 is already 1.25 (go.mod there still says 1.24.0).
-GO_FOR_ISTIO = {
-    (1, 18): (1, 20), (1, 19): (1, 20), (1, 20): (1, 21), (1, 21): (1, 21), (1, 22): (1, 22),
-    (1, 23): (1, 22), (1, 24): (1, 22), (1, 25): (1, 23), (1, 26): (1, 24), (1, 27): (1, 24),
-    (1, 28): (1, 25), (1, 29): (1, 25), (1, 30): (1, 25),
-}
-NEWEST_GO = max(GO_FOR_ISTIO.values())
-# Version-dependent Go rules modelled here (golang/go release notes and sources):
-GO_REFUSES_NEGATIVE_SERIAL = (1, 23)   # crypto/x509 parser.go "x509: negative serial number" (GODEBUG x509negativeserial)
-GO_RSA_MIN_BITS = (1, 24)              # crypto/rsa: keys under 1024 bits are refused (GODEBUG rsa1024min)
-GO_POLICY_VALIDATION = (1, 24)         # verify.go policiesValid; parser.go handles policyConstraints
 
 # istiod's own DNS name in the AKS add-on: deployment istiod-<revision> in aks-istio-system.
 ISTIOD_DNS_NAME = "istiod-asm-1-30.aks-istio-system.svc"
@@ -294,6 +295,8 @@ class Refusal(Exception):
 
 def parse_certificate(der, go=NEWEST_GO):
     """crypto/x509 ParseCertificate as Go ``go`` runs it: the certificate, or Refusal."""
+    if go >= GO_REFUSES_NEGATIVE_SERIAL and certs.der_serial_is_negative(der):
+        raise Refusal(SERIAL, "x509: negative serial number")
     try:
         cert = x509.load_der_x509_certificate(der)
         _ = (cert.extensions, cert.subject, cert.issuer, cert.not_valid_after_utc)
@@ -301,11 +304,6 @@ def parse_certificate(der, go=NEWEST_GO):
         raise Refusal(OTHER, "x509: certificate contains duplicate extensions") from None
     except (ValueError, TypeError):
         raise Refusal(OTHER, "x509: malformed certificate") from None
-    if go >= GO_REFUSES_NEGATIVE_SERIAL and cert.serial_number < 0:
-        raise Refusal(SERIAL, "x509: negative serial number")
-    if go < GO_POLICY_VALIDATION:
-        # Before Go 1.24 the parser did not handle policyConstraints: a critical one is unhandled.
-        pass
     reason = parse_refused(cert)
     if reason:
         raise Refusal(KEY_TYPE if "curve" in reason else OTHER, reason)
@@ -355,6 +353,10 @@ def _dns_matches(name, constraint):
     return name == constraint or name.endswith("." + constraint)
 
 
+# verify.go checkNameConstraints' error text (CertificateInvalidError CANotAuthorizedForThisName).
+_NOT_AUTHORIZED = "x509: a root or intermediate certificate is not authorized to sign for this name"
+
+
 def name_constraint_violation(dns_names, cas):
     """verify.go isValid checkNameConstraints, DNS names only: every CA's permitted and excluded
     DNS subtrees against the leaf's DNS names (the sets here carry no other name types)."""
@@ -365,12 +367,11 @@ def name_constraint_violation(dns_names, cas):
         permitted = [tree.value for tree in constraints.permitted_subtrees or () if isinstance(tree, x509.DNSName)]
         excluded = [tree.value for tree in constraints.excluded_subtrees or () if isinstance(tree, x509.DNSName)]
         for name in dns_names:
-            if any(_dns_matches(name, tree) for tree in excluded):
-                return f"x509: a root or intermediate certificate is not authorized for this name: " \
-                       f"DNS name {name!r} is excluded by constraint"
+            barred = next((tree for tree in excluded if _dns_matches(name, tree)), None)
+            if barred is not None:
+                return f"{_NOT_AUTHORIZED}: DNS name \"{name}\" is excluded by constraint \"{barred}\""
             if permitted and not any(_dns_matches(name, tree) for tree in permitted):
-                return f"x509: a root or intermediate certificate is not authorized for this name: " \
-                       f"DNS name {name!r} is not permitted by any constraint"
+                return f"{_NOT_AUTHORIZED}: DNS name \"{name}\" is not permitted by any constraint"
     return None
 
 
@@ -423,7 +424,7 @@ def go_verify(leaf, intermediates, roots, now, *, go=NEWEST_GO, dns_names=()):
     path = certs.build_path(leaf, intermediates, roots)
     if path is None:
         raise Refusal(OTHER, "x509: certificate signed by unknown authority")
-    for position, text in verify_path(path, now):
+    for position, text in verify_path(path, now, go=go):
         kind = _classify(text)
         if position == len(path) - 1 and "cannot sign" in text and lacks_key_cert_sign(path[-1]):
             kind = ROOT_KEY_USAGE
@@ -555,7 +556,7 @@ def _agent_steps(objects, ca, chain_bytes, now, go):
     if violation:
         raise Refusal(NAME_CONSTRAINTS, f"tls: failed to verify certificate: {violation}", "cert-chain")
     full = [leaf] + list(path)
-    for position, text in verify_path(full, now):
+    for position, text in verify_path(full, now, go=go):
         if position > 0:
             raise Refusal(_classify(text), f"tls: failed to verify certificate: {text}", "cert-chain")
     refused = policy_refused(full, go)
