@@ -19,6 +19,7 @@ from azext_meshca.certs import _der_header  # pylint: disable=protected-access  
 
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
 
+
 def _probable_prime(bits, rng):
     """A random prime of ``bits`` bits (Miller-Rabin, 40 rounds): for keys cryptography will not generate."""
     while True:
@@ -92,7 +93,7 @@ def _children(der):
     _, start, end = _der_header(der, 0)
     items, offset = [], start
     while offset < end:
-        _, body_start, body_end = _der_header(der, offset)
+        body_end = _der_header(der, offset)[2]
         items.append(der[offset:body_end])
         offset = body_end
     return items
@@ -189,27 +190,29 @@ def key_pem(private_key, encoding):
     return data
 
 
+# PEM framing variants (golang/go src/encoding/pem/pem.go Decode): Go skips a block after a
+# byte-order mark, an indented -----BEGIN line or text before it, and a block that does not
+# decode; it reads indented base64 lines and CRLF. CertPool skips a block with headers.
+_FRAMINGS = {
+    "plain": lambda data: data,
+    "bom": lambda data: b"\xef\xbb\xbf" + data,
+    "indent": lambda data: b"".join(b"  " + line for line in data.splitlines(keepends=True)),
+    "indent-body": lambda data: b"".join(line if line.startswith(b"-----") else b"  " + line
+                                         for line in data.splitlines(keepends=True)),
+    "text-before": lambda data: b"cert: " + data,
+    "header": lambda data: data.replace(b"-----\n", b"-----\nComment: meshca\n\n", 1),
+    "corrupt-before": lambda data: b"-----BEGIN CERTIFICATE-----\nnot*base64\n-----END CERTIFICATE-----\n" + data,
+    "crlf": lambda data: data.replace(b"\n", b"\r\n"),
+}
+
+
 def frame(data, how):
-    """PEM framing variants: what Go's encoding/pem reads and what it skips (pem.go Decode)."""
-    if how == "bom":
-        return b"\xef\xbb\xbf" + data
-    if how == "indent":
-        return b"".join(b"  " + line for line in data.splitlines(keepends=True))
-    if how == "indent-body":
-        return b"".join(line if line.startswith(b"-----") else b"  " + line for line in data.splitlines(keepends=True))
-    if how == "text-before":
-        return b"cert: " + data
-    if how == "header":
-        return data.replace(b"-----\n", b"-----\nComment: meshca\n\n", 1)
-    if how == "corrupt-before":
-        return b"-----BEGIN CERTIFICATE-----\nnot*base64\n-----END CERTIFICATE-----\n" + data
-    if how == "crlf":
-        return data.replace(b"\n", b"\r\n")
-    return data
+    """data in one of the PEM framing variants above."""
+    return _FRAMINGS[how](data)
 
 
 def make_set(spec):
-    """The four objects of one CA set described by spec (see SPEC)."""
+    """The four objects of one CA set described by spec (BASE's fields; spec_strategy draws them)."""
     root_key, ca_key = key(spec["root_key"]), key(spec["ca_key"])
     root = issue(_name("Root CA"), _name("Root CA"), root_key.public_key(), root_key,
                  cert_sign=spec["root_cert_sign"], critical_unknown=spec["root_critical_unknown"],
@@ -221,9 +224,8 @@ def make_set(spec):
                critical_unknown=spec["ca_critical_unknown"], policy=spec["ca_policy"], serial=2000)
     if spec["ca_negative_serial"]:
         ca = resign(ca, root_key, negative_serial=True)
-    chains = {"ca+root": [ca, root], "ca": [ca], "root": [root], "empty": [],
-              "ca+root+expired": [ca, root, issue(_name("Old CA"), _name("Old Root"), key("p256").public_key(),
-                                                   key("p256"), days=(-900, -400))]}
+    old = issue(_name("Old CA"), _name("Old Root"), key("p256").public_key(), key("p256"), days=(-900, -400))
+    chains = {"ca+root": [ca, root], "ca": [ca], "root": [root], "empty": [], "ca+root+expired": [ca, root, old]}
     chain = pem(*chains[spec["chain"]])
     if spec["chain_key_first"]:
         chain = key_pem(key("p256"), "pkcs8") + chain
@@ -245,13 +247,12 @@ OBJECTS = ["root-cert", "ca-cert", "ca-key", "cert-chain"]
 # cert-chain's shapes: with ca-cert and the root, ca-cert alone, the root alone (lacks ca-cert),
 # empty, and with an expired certificate on no path at its end.
 CHAINS = ("ca+root", "ca", "root", "empty", "ca+root+expired")
-FRAMINGS = ["plain", "bom", "indent", "indent-body", "text-before", "header", "corrupt-before", "crlf"]
-
+FRAMINGS = sorted(_FRAMINGS)
 
 
 def spec_strategy():
     """The hypothesis strategy over every field of a spec (hypothesis is a test-only dependency)."""
-    from hypothesis import strategies as st
+    from hypothesis import strategies as st  # pylint: disable=import-error  # test-only, not in the wheel
     return st.fixed_dictionaries({
         "root_key": st.sampled_from(SIGNING_KEYS), "ca_key": st.sampled_from(["rsa", "p256", "p384", "ed25519"]),
         "root_cert_sign": st.booleans(), "root_critical_unknown": st.booleans(),

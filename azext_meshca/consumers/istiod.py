@@ -26,7 +26,7 @@ GO_FOR_ISTIO = {
 }
 NEWEST_GO = max(GO_FOR_ISTIO.values())
 # Version-dependent Go rules modelled here (golang/go release notes and sources):
-GO_REFUSES_NEGATIVE_SERIAL = (1, 23)   # crypto/x509 parser.go "x509: negative serial number" (GODEBUG x509negativeserial)
+GO_REFUSES_NEGATIVE_SERIAL = (1, 23)   # parser.go "x509: negative serial number" (GODEBUG x509negativeserial)
 GO_RSA_MIN_BITS = (1, 24)              # crypto/rsa: keys under 1024 bits are refused (GODEBUG rsa1024min)
 GO_POLICY_VALIDATION = (1, 24)         # verify.go policiesValid; parser.go handles policyConstraints
 
