@@ -473,6 +473,20 @@ def _dns_names(cert):
     return names.get_values_for_type(x509.DNSName) if names is not None else []
 
 
+def _hidden_by_pem(objects, pools):
+    """'<object>: Go reads n of m certificates' when Go's encoding/pem and CertPool read fewer
+    certificates from root-cert or cert-chain than a lenient reader does (a byte-order mark, an
+    indented or prefixed -----BEGIN, headers), else None: why a path a reader sees is not Go's."""
+    for name, pool in pools.items():
+        try:
+            lenient = len(certs.parse_pem_bundle(objects[name]))
+        except certs.CertFormatError:
+            continue
+        if len(pool) < lenient:
+            return f"{name}: Go's encoding/pem and CertPool read {len(pool)} of its {lenient} certificates"
+    return None
+
+
 def _load_key(data):
     """ParsePemEncodedKey (and the key facts diagnose keeps instead of the bytes): info or Refusal."""
     from collections.abc import Mapping
@@ -498,6 +512,10 @@ def _istiod_steps(objects, now, go):
         go_verify(ca, intermediates, roots, now, go=go, dns_names=_dns_names(ca))
     except Refusal as refusal:
         refusal.object = refusal.object or "ca-cert"
+        if "unknown authority" in refusal.text:
+            hidden = _hidden_by_pem(objects, {"root-cert": roots, "cert-chain": intermediates})
+            if hidden:
+                raise Refusal(PEM, f"{refusal.text} ({hidden})", hidden.split(":", 1)[0]) from None
         raise
     key = _load_key(objects["ca-key"])
     # tls.X509KeyPair(ca-cert, ca-key): the first CERTIFICATE block against the key's public half.

@@ -88,8 +88,10 @@ GRID = {
     "bom-ca-cert": ({"framing": ("ca-cert", "bom")}, True, False, "MCA724"),
     "indented-ca-cert": ({"framing": ("ca-cert", "indent")}, True, False, "MCA724"),
     "indented-base64-only": ({"framing": ("ca-cert", "indent-body")}, False, False, None),
-    "text-before-begin-root-cert": ({"framing": ("root-cert", "text-before")}, True, False, None),
-    "header-in-root-cert-block": ({"framing": ("root-cert", "header")}, True, False, None),
+    "text-before-begin-root-cert": ({"framing": ("root-cert", "text-before")}, True, False, "MCA724"),
+    "header-in-root-cert-block": ({"framing": ("root-cert", "header")}, True, False, "MCA724"),
+    # Go skips the first block (ca-cert): istiod starts, its agent finds no ca-cert in the chain.
+    "bom-cert-chain": ({"framing": ("cert-chain", "bom")}, False, True, None),
     "corrupt-block-before-good-chain": ({"framing": ("cert-chain", "corrupt-before")}, False, False, None),
     "critical-unknown-extension-on-ca": ({"ca_critical_unknown": True}, True, False, "MCA725"),
     "unsupported-curve-root": ({"root_key": "secp256k1"}, True, False, None),
