@@ -32,9 +32,11 @@ def test_pem_decode_keeps_headers_that_the_pool_then_skips():
     assert block.headers == {"Comment": "meshca"}
 
 
-@pytest.mark.parametrize("revision, go", [("asm-1-22", (1, 22)), ("asm-1-25", (1, 23)), ("asm-1-26", (1, 24)),
-                                         ("asm-1-28", (1, 25)), ("asm-1-30", (1, 25)), ("asm-1-99", (1, 25)),
-                                         (None, (1, 25))])
+REVISION_GO = [("asm-1-22", (1, 22)), ("asm-1-25", (1, 23)), ("asm-1-26", (1, 24)), ("asm-1-28", (1, 25)),
+               ("asm-1-30", (1, 25)), ("asm-1-99", (1, 25)), (None, (1, 25))]
+
+
+@pytest.mark.parametrize("revision, go", REVISION_GO)
 def test_each_revision_is_judged_by_the_go_of_its_release(revision, go):
     assert istiod.go_for_revision(revision) == go
 
