@@ -452,10 +452,12 @@ def parse_private_key(data):
     """
     data = _as_bytes(data)
     _check_size(data)
+    first = go_first_block(data)  # the block istiod reads: Go skips one that does not decode
+    if first is not None and first.label in KEY_FORMATS and not _is_encrypted(first):
+        return _load_key_block(first)
     blocks = pem_blocks(data)
     if not blocks:
         raise _not_pem_error(data, _loads_as_der_key)
-    first = go_first_block(data)
     if first is None:
         raise CertFormatError("pem-framing", "istiod's PEM reader (Go encoding/pem) finds no block: a "
                               "byte-order mark, indentation or text before -----BEGIN on its line, or a "

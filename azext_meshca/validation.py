@@ -102,6 +102,17 @@ def _format_finding(name, error, source, is_key):
                    detail=error.detail, size=f"more than {certs.MAX_OBJECT_BYTES}")
 
 
+def _go_reads(name, data):
+    """What istiod reads from an object meshca's strict reader refused: root-cert and cert-chain's
+    certificate pool, ca-cert's first block (ParsePemEncodedCertificate); [] when Go reads nothing."""
+    if name != CA_CERT:
+        return istiod.cert_pool(data)
+    try:
+        return [istiod.parse_first_certificate(data, CA_CERT)]
+    except istiod.Refusal:
+        return []
+
+
 def _missing_finding(name, source):
     evidence = [_istiod(ISTIOD_INCOMPLETE_BUNDLE) + " (Istio 1.26.1 and later)"]
     if name == CA_KEY:
@@ -122,7 +133,7 @@ def _parse_cert_object(name, data, source, findings):
     except certs.CertFormatError as error:
         # Go's encoding/pem skips a block it cannot decode and CertPool skips one it cannot parse:
         # root-cert and cert-chain load with the blocks that remain (consumers/istiod.py cert_pool).
-        pool = istiod.cert_pool(data) if name in (ROOT_CERT, CERT_CHAIN) and error.kind == "bad-pem" else []
+        pool = _go_reads(name, data) if error.kind == "bad-pem" else []
         if pool:
             return pool
         findings.append(_format_finding(name, error, source, is_key=False))
