@@ -696,7 +696,9 @@ def check_root_outlives_ca(ca_set, _context):
 
 @rule("MCA732", inputs=(ROOT_CERT,), subject=CA_SET)
 def check_root_cert_holds_no_key(ca_set, _context):
-    """root-cert goes as it is into every namespace's istio-ca-root-cert: a key in it is published."""
+    """root-cert goes as it is into every namespace's istio-ca-root-cert: a key in it is published
+    (istio 1.30.3 pilot/pkg/bootstrap/certcontroller.go: caBundle = GetRootCertPem(), the bytes as
+    read; pilot/pkg/serviceregistry/kube/controller/namespacecontroller.go writes GetCABundle())."""
     labels = sorted({block.label.decode("ascii", "replace")
                      for block in istiod.pem_decode_all(certs._as_bytes(ca_set.objects.get(ROOT_CERT)))  # pylint: disable=protected-access
                      if block.label.endswith(b"PRIVATE KEY")})
