@@ -414,7 +414,7 @@ def _classify(text):
 
 
 def go_verify(leaf, intermediates, roots, now, *, go=NEWEST_GO, dns_names=()):
-    """Certificate.Verify(Intermediates, Roots, DNSName) as Go ``go`` runs it: None or Refusal.
+    """Certificate.Verify(Intermediates, Roots) as Go ``go`` runs it: the path it verified, or Refusal.
 
     The path is meshca's (certs.build_path: names and signatures, roots never self-checked, as
     Go trusts any certificate in Roots); the rules on it are verify_path's plus name constraints,
