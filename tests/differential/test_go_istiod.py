@@ -8,6 +8,7 @@ meshca's verdict (an error finding whose ``breaks`` names istiod) must equal Go'
 starts and Go's istio-agent refuses istiod's serving chain, meshca must name a data-plane error.
 """
 
+import base64
 import importlib.util
 import json
 import os
@@ -137,3 +138,26 @@ def test_grid_meshca_and_go_agree_per_class(go_program, tmp_path, row):
     assert bool(istiod) == go_refuses, codes
     if code:
         assert code in codes, codes
+
+
+# --------------------------------------------------------------------------- encoding/pem itself
+# Texts built from the pieces Go's Decode looks for (BEGIN/END lines, labels, headers, blanks,
+# CR, a byte-order mark, base64 good and bad): meshca's port must yield exactly Go's blocks.
+PEM_PIECES = [b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----", b"-----BEGIN X-----",
+              b"-----END X-----", b"-----BEGIN ", b"-----END ", b"\n", b"\r\n", b" ", b"\t", b"AQID", b"QUJD",
+              b"==", b"*", b"Proc-Type: 4,ENCRYPTED", b"a:b", b"\xef\xbb\xbf", b"text", b"-----"]
+
+
+@settings(max_examples=DIFFERENTIAL_EXAMPLES * 2, derandomize="MESHCA_GO_EXAMPLES" not in os.environ,
+          database=None, deadline=None)
+@given(pieces=hypothesis.strategies.lists(hypothesis.strategies.sampled_from(PEM_PIECES), max_size=40))
+def test_pem_decode_port_equals_go(go_program, tmp_path_factory, pieces):
+    from azext_meshca.consumers.istiod import pem_decode_all
+    data = b"".join(pieces)
+    path = tmp_path_factory.mktemp("pem") / "input.pem"
+    path.write_bytes(data)
+    out = subprocess.run([go_program, "-pem", str(path)], check=True, capture_output=True, timeout=60).stdout
+    go_blocks = [(row["type"].encode("utf-8"), row["headers"], base64.b64decode(row["bytes"] or ""))
+                 for row in json.loads(out)]
+    ours = [(block.label, block.headers, block.der) for block in pem_decode_all(data)]
+    assert ours == go_blocks, data

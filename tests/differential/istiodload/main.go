@@ -234,9 +234,39 @@ func run(dir string, now time.Time) (istiod, agentError string) {
 	return "", ""
 }
 
+// pemBlocks prints every block encoding/pem's Decode yields from a file, in order, as the loop in
+// CertPool.AppendCertsFromPEM and tls.X509KeyPair runs it: for meshca's port of Decode.
+func pemBlocks(path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	type row struct {
+		Type    string            `json:"type"`
+		Headers map[string]string `json:"headers"`
+		Bytes   []byte            `json:"bytes"`
+	}
+	rows := []row{}
+	for rest := data; len(rest) > 0; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		rows = append(rows, row{block.Type, block.Headers, block.Bytes})
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(rows)
+}
+
 func main() {
 	at := flag.String("now", "", "RFC 3339 time to judge at (default: now)")
+	pemFile := flag.String("pem", "", "print the PEM blocks Go decodes from this file, and nothing else")
 	flag.Parse()
+	if *pemFile != "" {
+		pemBlocks(*pemFile)
+		return
+	}
 	now := time.Now()
 	if *at != "" {
 		parsed, err := time.Parse(time.RFC3339, *at)
