@@ -58,3 +58,22 @@ def test_policy_refusal_class_differs_by_go_release():
     objects = make_set(dict(BASE, ca_policy=True))
     assert istiod.startup(objects, NOW, (1, 23))["istiod"].kind == istiod.UNHANDLED_CRITICAL
     assert istiod.startup(objects, NOW, (1, 25))["istiod"].kind == istiod.POLICY
+
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+_GOOD = make_set(BASE)
+_PIECES = st.sampled_from([b"-----BEGIN CERTIFICATE-----\n", b"-----END CERTIFICATE-----\n", b"\n", b"AQID",
+                           b"-----BEGIN PRIVATE KEY-----\n", b"-----END PRIVATE KEY-----\n", b"a: b\n", b"\xef\xbb\xbf"])
+_OBJECT = st.one_of(st.binary(max_size=300), st.lists(_PIECES, max_size=20).map(b"".join),
+                    st.sampled_from(sorted(_GOOD.values())).flatmap(
+                        lambda good: st.integers(0, len(good)).map(lambda cut: good[:cut])))
+
+
+@hypothesis.given(objects=st.fixed_dictionaries({name: _OBJECT for name in _GOOD}))
+def test_startup_never_raises_on_any_bytes(objects):
+    """Whatever the four objects hold, the model answers (a refusal or none), never an exception."""
+    verdict = istiod.startup(objects, NOW)
+    assert set(verdict) == {"istiod", "agent"}
+    for refusal in verdict.values():
+        assert refusal is None or (refusal.kind and refusal.text)
