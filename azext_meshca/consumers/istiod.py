@@ -18,8 +18,8 @@ from azext_meshca import certs
 
 # The Go release each Istio minor is built with: the ``go`` line of istio/istio's go.mod at the
 # minor's .0 tag (1.18.0 and 1.19.0: go 1.20; 1.20.0, 1.21.0: 1.21; 1.22.0-1.24.0: 1.22.0; 1.25.0:
-# 1.23.0; 1.26.0-1.28.0: 1.24.0; 1.29.0: 1.25.0; 1.30.0: 1.25.7), except 1.28, built with Go 1.25
-# (the issue, FACTS.md; its later patches' go.mod say 1.25.5). The line is a minimum, and a module
+# 1.23.0; 1.26.0-1.28.0: 1.24.0; 1.29.0: 1.25.0; 1.30.0: 1.25.7), except 1.28, whose patch releases
+# moved to Go 1.25 (1.28.10, commit ff49c18: go 1.25.5), the newest 1.28s. The line is a minimum, and a module
 # whose go.mod says go 1.N gets Go 1.N's GODEBUG defaults whatever toolchain builds it.
 GO_FOR_ISTIO = {
     (1, 18): (1, 20), (1, 19): (1, 20), (1, 20): (1, 21), (1, 21): (1, 21), (1, 22): (1, 22),
