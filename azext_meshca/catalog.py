@@ -457,6 +457,77 @@ _ENTRIES = [
        "Issue the CA certificate without an extendedKeyUsage extension, or with both serverAuth "
        "and clientAuth.",
        detail="{subject}: EKU {eku}"),
+    # --- istiod's start-up path and the agent (consumers/istiod.py startup), #21 ---
+    _m("MCA724", ERROR, "certificate", "istiod's PEM reader does not read an object as written",
+       "{object}: Go's encoding/pem, which istiod reads the files with, {text}. A byte-order mark, "
+       "an indented -----BEGIN line or text before it on its line hides a block from Go, and "
+       "a block with headers is skipped by the certificate pool.",
+       "Write {object} as plain PEM: each -----BEGIN and -----END line at the start of its own line, "
+       "no byte-order mark, no headers inside a block.",
+       detail="{text}"),
+    _m("MCA725", ERROR, "certificate", "A certificate has a critical extension Go does not handle",
+       "{object}: {text}. Go's crypto/x509 refuses a chain holding a certificate with a critical "
+       "extension it does not handle (UnhandledCriticalExtension).",
+       "Re-issue the certificate without that extension, or with it marked non-critical.",
+       detail="{text}"),
+    _m("MCA726", ERROR, "certificate", "A key type or size istiod's Go cannot use",
+       "{object}: {text}. Go {go} cannot use this key (DSA, Ed448 and curves other than P-224/256/384/521 "
+       "are not supported; from Go 1.24 RSA keys need 1,024 bits or more).",
+       "Re-issue the CA with an RSA (2,048 bits or more) or ECDSA P-256/P-384 key.",
+       detail="{text}"),
+    _m("MCA727", ERROR, "certificate", "A certificate's serial number is one Go refuses",
+       "{object}: {text}. From Go 1.23 crypto/x509 refuses a certificate with a negative serial "
+       "number, so istiod (Go {go}) cannot load it.",
+       "Re-issue the certificate with a positive serial number (RFC 5280 4.1.2.2).",
+       detail="{text}"),
+    _m("MCA728", ERROR, "certificate", "A CA's name constraints exclude istiod's own name",
+       "{object}: {text}. istiod starts, but the serving certificate it signs for itself names "
+       "{istiod_name}, and every istio-agent (Go) refuses that chain, so sidecars get no certificates.",
+       "Re-issue the CA with name constraints that permit {istiod_name} (or without DNS name constraints).",
+       detail="{text}"),
+    _m("MCA729", ERROR, "certificate", "Policy constraints make Go refuse the chain",
+       "{object}: {text}. A policyConstraints requireExplicitPolicy on a CA requires certificate "
+       "policies that the chain does not carry; Go {go} verifies policies (RFC 9618) and refuses it.",
+       "Re-issue the CA without policyConstraints, or with the certificate policies it requires.",
+       detail="{text}"),
+    _m("MCA730", ERROR, "certificate", "The root's keyUsage lacks keyCertSign",
+       "{object}: {text}. Go's CheckSignatureFrom refuses a parent whose keyUsage lacks "
+       "keyCertSign, even a trust anchor, so nothing the root signed verifies.",
+       "Re-issue the root with keyUsage keyCertSign (and cRLSign).",
+       detail="{text}"),
+    _m("MCA731", ERROR, "certificate", "cert-chain does not start with a valid certificate",
+       "{object}: {text}. istiod reads cert-chain's first PEM block for the workload certificate "
+       "lifetime cap (ca.go minTTL) and stops at start-up when it is not a certificate or has expired.",
+       "Put ca-cert first in cert-chain, then the intermediates, then the root, each as a CERTIFICATE block.",
+       detail="{text}"),
+    _m("MCA732", ERROR, "certificate", "root-cert holds a private key",
+       "{object} holds a {label} block. istiod skips it when it loads the roots, but publishes "
+       "root-cert as it is in the istio-ca-root-cert ConfigMap of every namespace, so the key is "
+       "readable cluster-wide.",
+       "Remove the private key from root-cert, rotate the key it holds, and keep it out of the cluster.",
+       detail="{label} block"),
+    _m("MCA733", ERROR, "certificate", "cert-chain is empty",
+       "{object} is empty. istiod starts, but it presents its serving certificate alone, and the "
+       "istio-agent in every pod cannot verify it against root-cert without ca-cert in between, so "
+       "sidecars get no certificates.",
+       "Upload cert-chain with ca-cert, then any intermediates, then the root: az keyvault secret set "
+       "--vault-name <vault> --name <cert-chain-secret> --file cert-chain.pem",
+       detail="empty",
+       file_remedy="Write ca-cert, then any intermediates, then the root into {object}.pem."),
+    _m("MCA734", WARNING, "certificate", "An unused certificate in cert-chain has expired",
+       "{object} certificate {index} ({subject}) expired on {not_after}. It is on no path from ca-cert "
+       "to root-cert, so istiod and Envoy ignore it, but tools that read the chain in order may not.",
+       "Remove the expired certificate from cert-chain.",
+       detail="{subject} expired {not_after}"),
+    _m("MCA735", ERROR, "certificate", "istiod refuses the set at start-up",
+       "{object}: istiod's start-up path (Go {go}) stops with '{text}'.",
+       "Fix what the text names, then check again: az aks mesh ca validate-secrets --cert-dir <dir>.",
+       detail="{text}"),
+    _m("MCA736", ERROR, "certificate", "The istio-agent refuses istiod's serving chain",
+       "{object}: istiod starts, but the istio-agent (Go {go}) refuses the serving chain istiod "
+       "presents (its own certificate, then cert-chain): '{text}'. Sidecars get no certificates.",
+       "Make cert-chain hold ca-cert, then each intermediate, then the root in root-cert.",
+       detail="{text}"),
     # --- end certificate ---
 
     # --- cluster (MCA8xx) ---

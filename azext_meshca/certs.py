@@ -17,6 +17,7 @@ import dataclasses
 import datetime
 import hashlib
 import re
+import warnings
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -25,6 +26,10 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
 from azext_meshca.snapshot import iso_utc  # the one timestamp format (also certs.iso_utc)
+
+# cryptography warns (and will one day refuse) when it reads a negative serial number; meshca
+# reports such a serial itself, as Go refuses it (MCA727), so the warning would only be noise on az's stderr.
+warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive", category=UserWarning)
 
 # Plug-in objects are a few kilobytes; anything above this is the wrong file.
 MAX_OBJECT_BYTES = 1024 * 1024
@@ -98,7 +103,7 @@ class CertFormatError(ValueError):
     """Input that is not a usable PEM certificate bundle or private key.
 
     ``kind`` is one of: empty, der, not-pem, bad-pem, no-certificate, no-key,
-    encrypted, too-large, duplicate-extension. ``detail`` is a short phrase for catalog templates.
+    encrypted, too-large, duplicate-extension, pem-framing. ``detail`` is a short phrase for catalog templates.
     The message never contains input bytes.
     """
 
@@ -321,6 +326,10 @@ def _load_key_block(block):
     240 ms for a 4096-bit one, on diagnose's critical path.
     """
     label = block.label.decode("ascii")
+    container = der_key_container(block.der)
+    if container is not None and container != KEY_FORMATS[block.label]:
+        raise CertFormatError("bad-pem", f"the {label} block holds a {container} key; istiod picks the "
+                              f"parser by the label (crypto.go ParsePemEncodedKey), so it does not load")
     try:
         key = serialization.load_der_private_key(block.der, password=None, unsafe_skip_rsa_key_validation=True)
     except TypeError:
@@ -331,11 +340,74 @@ def _load_key_block(block):
                      b"EC PRIVATE KEY": ec.EllipticCurvePrivateKey}.get(block.label)
     if expected_type is not None and not isinstance(key, expected_type):
         raise CertFormatError("bad-pem", f"the {label} block holds a different key type")
+    unsupported = _go_unsupported_key(key)
+    if unsupported:
+        raise CertFormatError("bad-pem", f"the {label} block holds {unsupported}, which istiod's Go cannot load")
     if isinstance(key, rsa.RSAPrivateKey):
         problem = rsa_key_problem(key.private_numbers())
         if problem:
             raise CertFormatError("bad-pem", f"the {label} block does not parse as a private key: {problem}")
     return PrivateKeyInfo(key, KEY_FORMATS[block.label])
+
+
+# Curves Go's crypto/x509 loads keys on (sec1.go / pkcs8.go namedCurveFromOID).
+_GO_KEY_CURVES = {"secp224r1", "secp256r1", "secp384r1", "secp521r1"}
+
+
+def _go_unsupported_key(key):
+    """What Go's ParsePKCS8PrivateKey / ParseECPrivateKey refuse: DSA, Ed448, other curves."""
+    if isinstance(key, (dsa.DSAPrivateKey, ed448.Ed448PrivateKey)):
+        return f"a {key_algorithm_name(key)} key"
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name not in _GO_KEY_CURVES:
+        return f"an EC key on {key.curve.name}"
+    return None
+
+
+def _der_header(der, offset):
+    """(tag, content start, content end) of the DER element at offset, or None."""
+    if offset + 2 > len(der):
+        return None
+    tag, length = der[offset], der[offset + 1]
+    start = offset + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or start + count > len(der):
+            return None
+        length = int.from_bytes(der[start:start + count], "big")
+        start += count
+    return tag, start, start + length
+
+
+def der_serial_is_negative(der):
+    """True when a DER certificate's serial number INTEGER is negative (its first content byte has
+    the top bit set), read from the bytes so that no parser's leniency decides."""
+    outer = _der_header(der, 0)
+    tbs = _der_header(der, outer[1]) if outer else None
+    if tbs is None:
+        return False
+    field = _der_header(der, tbs[1])
+    if field is not None and field[0] == 0xA0:  # [0] EXPLICIT version
+        field = _der_header(der, field[2])
+    return field is not None and field[0] == 0x02 and field[1] < len(der) and bool(der[field[1]] & 0x80)
+
+
+def der_key_container(der):
+    """'PKCS#8', 'PKCS#1' or 'EC (SEC 1)' by the DER's shape, or None when it is none of them.
+
+    All three are SEQUENCE { INTEGER version, ... }; the element after the version tells them
+    apart: an AlgorithmIdentifier SEQUENCE (PKCS#8), the modulus INTEGER (PKCS#1), the private
+    key OCTET STRING (SEC 1). Go parses each label with one parser only.
+    """
+    outer = _der_header(der, 0)
+    if outer is None or outer[0] != 0x30:
+        return None
+    version = _der_header(der, outer[1])
+    if version is None or version[0] != 0x02:
+        return None
+    second = _der_header(der, version[2])
+    if second is None:
+        return None
+    return {0x30: "PKCS#8", 0x02: "PKCS#1", 0x04: "EC (SEC 1)"}.get(second[0])
 
 
 def rsa_key_problem(numbers):
@@ -380,10 +452,16 @@ def parse_private_key(data):
     """
     data = _as_bytes(data)
     _check_size(data)
+    first = go_first_block(data)  # the block istiod reads: Go skips one that does not decode
+    if first is not None and first.label in KEY_FORMATS and not _is_encrypted(first):
+        return _load_key_block(first)
     blocks = pem_blocks(data)
     if not blocks:
         raise _not_pem_error(data, _loads_as_der_key)
-    first = blocks[0]
+    if first is None:
+        raise CertFormatError("pem-framing", "istiod's PEM reader (Go encoding/pem) finds no block: a "
+                              "byte-order mark, indentation or text before -----BEGIN on its line, or a "
+                              "block that does not decode")
     if _is_encrypted(first):
         raise CertFormatError("encrypted", "the private key is encrypted")
     if first.label in KEY_FORMATS:
@@ -396,17 +474,20 @@ def parse_private_key(data):
     raise CertFormatError("no-key", f"found only {', '.join(labels)} block(s), no private key")
 
 
+def go_first_block(data):
+    """The first block Go's pem.Decode yields (consumers/istiod.py pem_decode), or None."""
+    from azext_meshca.consumers.istiod import pem_decode
+    return pem_decode(_as_bytes(data))[0]
+
+
 def first_block_label(data):
     """Label of the first PEM block in data ('CERTIFICATE', 'PRIVATE KEY'...), or None.
 
     istiod takes ca-cert.pem's first block as its signing certificate whatever its
     label (ParsePemEncodedCertificate, istio/istio security/pkg/pki/util/crypto.go).
     """
-    try:
-        blocks = pem_blocks(_as_bytes(data))
-    except CertFormatError:
-        return None
-    return blocks[0].label.decode("ascii") if blocks else None
+    block = go_first_block(data)
+    return block.label.decode("ascii", "replace") if block is not None else None
 
 
 # --------------------------------------------------------------------------- facts about one cert

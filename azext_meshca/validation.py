@@ -13,6 +13,8 @@ pure: bytes in, findings out.
 import datetime
 from collections.abc import Mapping
 
+from cryptography import x509
+
 from azext_meshca import certs
 from azext_meshca.catalog import finding
 from azext_meshca.consumers import BOTH, ENVOY, ISTIOD, annotate, envoy, istiod
@@ -100,6 +102,17 @@ def _format_finding(name, error, source, is_key):
                    detail=error.detail, size=f"more than {certs.MAX_OBJECT_BYTES}")
 
 
+def _go_reads(name, data):
+    """What istiod reads from an object meshca's strict reader refused: root-cert and cert-chain's
+    certificate pool, ca-cert's first block (ParsePemEncodedCertificate); [] when Go reads nothing."""
+    if name != CA_CERT:
+        return istiod.cert_pool(data)
+    try:
+        return [istiod.parse_first_certificate(data, CA_CERT)]
+    except istiod.Refusal:
+        return []
+
+
 def _missing_finding(name, source):
     evidence = [_istiod(ISTIOD_INCOMPLETE_BUNDLE) + " (Istio 1.26.1 and later)"]
     if name == CA_KEY:
@@ -112,9 +125,17 @@ def _parse_cert_object(name, data, source, findings):
     if data is None:
         findings.append(_missing_finding(name, source))
         return None
+    if name == CERT_CHAIN and not certs._as_bytes(data).strip():  # pylint: disable=protected-access
+        # istiod starts with an empty cert-chain (ca.go minTTL skips it); the agent breaks: MCA733.
+        return []
     try:
         return certs.parse_pem_bundle(data)
     except certs.CertFormatError as error:
+        # Go's encoding/pem skips a block it cannot decode and CertPool skips one it cannot parse:
+        # root-cert and cert-chain load with the blocks that remain (consumers/istiod.py cert_pool).
+        pool = _go_reads(name, data) if error.kind == "bad-pem" else []
+        if pool:
+            return pool
         findings.append(_format_finding(name, error, source, is_key=False))
         return None
 
@@ -175,13 +196,15 @@ def _check_roots(roots):
     """Every cert in root-cert must be a self-signed CA; several roots = rotation."""
     findings = []
     for ref in roots:
-        if not certs.is_self_signed(ref.cert):
+        # By name, not by signature: Go never checks a trust anchor's self-signature, so a
+        # self-issued root whose signature cryptography cannot verify is still a root (#21).
+        if ref.cert.issuer != ref.cert.subject:
             findings.append(finding(
                 "MCA701", ROOT_CERT, evidence=["issuer: " + certs.name_string(ref.cert.issuer),
                                                "sha256 " + ref.fingerprint],
                 index=ref.index, subject=ref.subject))
         is_ca, _ = certs.basic_constraints(ref.cert)
-        if not is_ca:
+        if not is_ca and ref.cert.version != x509.Version.v1:  # Go accepts a v1 parent (x509.go CheckSignatureFrom)
             findings.append(finding("MCA702", ROOT_CERT, evidence=["sha256 " + ref.fingerprint],
                                     index=ref.index, subject=ref.subject))
     if len(roots) > 1:
@@ -446,9 +469,20 @@ def _expiry_finding(ref, now, warn_days):
     return None
 
 
-def _check_expiry(refs, now, warn_days):
-    """Expired/not-yet-valid = error, close = warning, else one info for the soonest."""
-    findings = [item for item in (_expiry_finding(ref, now, warn_days) for ref in refs) if item]
+def _unused_expired(ref, now, used):
+    """MCA734 for a cert-chain certificate on no path that has expired (Go and BoringSSL pick the
+    valid issuer, and minTTL reads only the first block), else None."""
+    if used is None or ref.object != CERT_CHAIN or ref.fingerprint in used or now <= ref.cert.not_valid_after_utc:
+        return None
+    return finding("MCA734", CERT_CHAIN, evidence=[f"cert-chain certificate {ref.index}: sha256 {ref.fingerprint}"],
+                   index=ref.index, subject=ref.subject, not_after=certs.iso_utc(ref.cert.not_valid_after_utc))
+
+
+def _check_expiry(refs, now, warn_days, used=None):
+    """Expired/not-yet-valid = error, close = warning, else one info for the soonest.
+    ``used``: fingerprints on ca-cert's path and cert-chain's head; other expired cert-chain entries warn."""
+    findings = [_unused_expired(ref, now, used) or _expiry_finding(ref, now, warn_days) for ref in refs]
+    findings = [item for item in findings if item]
     if findings or not refs:
         return findings
     soonest = min(refs, key=lambda ref: ref.cert.not_valid_after_utc)
@@ -487,6 +521,7 @@ class CaSet:  # pylint: disable=too-many-instance-attributes  # each attribute i
 
     def __init__(self, objects, sources=None, unread=()):
         findings = []
+        self.objects = dict(objects)
         self.ca_cert_source = _source(sources, CA_CERT)
         self.ca_cert_first_block = certs.first_block_label(objects.get(CA_CERT)) \
             if isinstance(objects.get(CA_CERT), (bytes, str)) else None
@@ -506,6 +541,7 @@ class CaSet:  # pylint: disable=too-many-instance-attributes  # each attribute i
         if self.ca is None:
             self.parsed.discard(CA_CERT)
         self.path = self._path()
+        self.startup = None  # set by check_istiod_startup when it runs
 
     def _path(self):
         """ca-cert's signature path to a root in root-cert, as refs, or None."""
@@ -640,11 +676,14 @@ def check_key_strength(ca_set, _context):
     return annotate(_check_key_strength(ca_set.unique))
 
 
-@rule("MCA717", "MCA718", "MCA719", "MCA721", subject=CA_SET)
+@rule("MCA717", "MCA718", "MCA719", "MCA721", "MCA734", subject=CA_SET)
 def check_expiry(ca_set, context):
     """Expired or not yet valid is an error, within --warn-days a warning; otherwise one info
     names the first certificate to expire."""
-    return annotate(_check_expiry(ca_set.unique, _aware_now(context["now"]), context["warn_days"]))
+    used = None
+    if ca_set.path is not None:
+        used = {ref.fingerprint for ref in ca_set.path} | {ref.fingerprint for ref in ca_set.chain[:1]}
+    return annotate(_check_expiry(ca_set.unique, _aware_now(context["now"]), context["warn_days"], used))
 
 
 @rule("MCA720", inputs=(CA_CERT, ROOT_CERT), subject=CA_SET)
@@ -655,6 +694,87 @@ def check_root_outlives_ca(ca_set, _context):
     return annotate(_check_root_outlives_ca(ca_set.ca, ca_set.path))
 
 
+@rule("MCA732", inputs=(ROOT_CERT,), subject=CA_SET)
+def check_root_cert_holds_no_key(ca_set, _context):
+    """root-cert goes as it is into every namespace's istio-ca-root-cert: a key in it is published
+    (istio 1.30.3 pilot/pkg/bootstrap/certcontroller.go: caBundle = GetRootCertPem(), the bytes as
+    read; pilot/pkg/serviceregistry/kube/controller/namespacecontroller.go writes GetCABundle())."""
+    labels = sorted({block.label.decode("ascii", "replace")
+                     for block in istiod.pem_decode_all(certs._as_bytes(ca_set.objects.get(ROOT_CERT)))  # pylint: disable=protected-access
+                     if block.label.endswith(b"PRIVATE KEY")})
+    return [finding("MCA732", ROOT_CERT, evidence=[f"PEM block {label}" for label in labels], label=label)
+            for label in labels[:1]]
+
+
+def _claims(findings, consumers):
+    return [item for item in findings if item["severity"] == "error" and item.get("breaks") in consumers]
+
+
+def _agent(text):
+    return "istio-agent: " + text
+
+
+def _startup_finding(code, refusal, consumer, go):
+    """The finding for one refusal of istiod's start-up (consumer ISTIOD) or of the agent (ENVOY)."""
+    evidence = [(_istiod if consumer == ISTIOD else _agent)(refusal.text)]
+    item = finding(code, refusal.object or CA_CERT, evidence=evidence, text=refusal.text,
+                   go=".".join(str(part) for part in go), istiod_name=istiod.ISTIOD_DNS_NAME)
+    item["breaks"] = consumer
+    item["startup"] = consumer  # which step of startup() this stands for (reconcile_with_startup)
+    return item
+
+
+@rule("MCA724", "MCA725", "MCA726", "MCA727", "MCA728", "MCA729", "MCA730", "MCA731", "MCA733",
+      "MCA735", "MCA736", inputs=(ROOT_CERT, CA_CERT, CA_KEY, CERT_CHAIN), subject=CA_SET)
+def check_istiod_startup(ca_set, context):
+    """istiod's whole start-up path and the agent's check of its serving chain (consumers/istiod.py
+    ``startup``, Go's rules as of the revision's Go release): the one judgement of what istiod
+    accepts. A refusal of a class no other rule explains gets its own code; any other refusal
+    MCA735 (istiod) or MCA736 (agent), which judge_ca_set drops when another finding explains it."""
+    codes = {istiod.PEM: "MCA724", istiod.UNHANDLED_CRITICAL: "MCA725", istiod.KEY_TYPE: "MCA726",
+             istiod.RSA_SMALL: "MCA726", istiod.SERIAL: "MCA727", istiod.NAME_CONSTRAINTS: "MCA728",
+             istiod.POLICY: "MCA729", istiod.ROOT_KEY_USAGE: "MCA730", istiod.CHAIN_HEAD: "MCA731",
+             istiod.EMPTY_CHAIN: "MCA733"}
+    go = context.get("go", istiod.NEWEST_GO)
+    startup = istiod.startup(ca_set.objects, context["now"], go)
+    ca_set.startup = startup  # for reconcile_with_startup: the judgement was made
+    if startup["istiod"] is not None:
+        refusal = startup["istiod"]
+        return [_startup_finding(codes.get(refusal.kind, "MCA735"), refusal, ISTIOD, go)]
+    if startup["agent"] is not None:
+        refusal = startup["agent"]
+        return [_startup_finding(codes.get(refusal.kind, "MCA736"), refusal, ENVOY, go)]
+    return []
+
+
+def reconcile_with_startup(findings, ca_set):
+    """Make the other findings agree with check_istiod_startup, the one judgement of istiod.
+
+    Its catch-all finding (a refusal of a class another rule explains) goes when another error
+    already blames that consumer. When istiod starts (no istiod-step finding), findings that blame
+    istiod are wrong about it: ``both`` becomes ``envoy``, and an ``istiod`` error becomes a
+    warning that names no consumer.
+    """
+    others = [item for item in findings if "startup" not in item]
+    startup = getattr(ca_set, "startup", None)
+    if startup is not None and startup["istiod"] is None:
+        for item in _claims(others, (ISTIOD, BOTH)):
+            if item["breaks"] == BOTH:
+                item["breaks"] = ENVOY
+            else:
+                del item["breaks"]
+                item["severity"] = "warning"
+            item["evidence"].append("istiod's start-up path accepts this set (consumers/istiod.py startup)")
+    kept = []
+    for item in findings:
+        step = item.pop("startup", None)
+        generic = item["code"] in ("MCA735", "MCA736")
+        if generic and _claims(others, (ISTIOD, BOTH) if step == ISTIOD else (ENVOY, BOTH)):
+            continue
+        kept.append(item)
+    return kept
+
+
 # In the order findings come out: formats, roots, ca-cert and its relations, the path,
 # key strength, expiry. checks.ALL_CHECKS holds these too (the one registry).
 CERTIFICATE_RULES = (
@@ -662,13 +782,17 @@ CERTIFICATE_RULES = (
     check_key_matches, check_chain_starts_with_ca_cert, check_chains_to_root, check_chain_order,
     check_chain_extras, check_path_lengths, check_extended_key_usage, check_envoy_purposes,
     check_signature_hashes, check_intermediates,
-    check_key_strength, check_expiry, check_root_outlives_ca)
+    check_key_strength, check_expiry, check_root_outlives_ca, check_root_cert_holds_no_key,
+    check_istiod_startup)
 
 
-def judge_ca_set(ca_set, now, warn_days=30):
-    """Every certificate rule on a parsed set: (findings, skipped inputs)."""
-    context = {"now": _aware_now(now), "warn_days": warn_days}
-    return run_rules(CERTIFICATE_RULES, {CA_SET: ca_set}, {CA_SET: ca_set.parsed}, context)
+def judge_ca_set(ca_set, now, warn_days=30, go=istiod.NEWEST_GO):
+    """Every certificate rule on a parsed set, then istiod's start-up path (consumers/istiod.py
+    startup, as Go ``go`` runs it) as the judge of what istiod and its agent accept:
+    (findings, skipped inputs)."""
+    context = {"now": _aware_now(now), "warn_days": warn_days, "go": go}
+    findings, skipped = run_rules(CERTIFICATE_RULES, {CA_SET: ca_set}, {CA_SET: ca_set.parsed}, context)
+    return reconcile_with_startup(findings, ca_set), skipped
 
 
 # --------------------------------------------------------------------------- entry points

@@ -22,12 +22,13 @@ from azext_meshca import catalog
 from azext_meshca.checks import access, addon, cluster, collection, config, fleet, network, rotation, secrets
 from azext_meshca.checks.common import (addon_object_id, cluster_data, parse_time, plugin_config, secret_source,
                                         vault_data)
+from azext_meshca.consumers.istiod import NEWEST_GO, go_for_revision
 from azext_meshca.plugin import PLUGIN_OBJECTS
 from azext_meshca.resource_ids import parse_vault_id
 from azext_meshca.rules import CA_SET, SNAPSHOT
 from azext_meshca.rules import run_rules as _run_declared
 from azext_meshca.snapshot import freeze
-from azext_meshca.validation import CERTIFICATE_RULES
+from azext_meshca.validation import CERTIFICATE_RULES, reconcile_with_startup
 
 ALL_CHECKS = tuple(config.CHECKS + addon.CHECKS + access.CHECKS + network.CHECKS + secrets.CHECKS
                    + list(CERTIFICATE_RULES) + rotation.CHECKS + cluster.CHECKS + collection.CHECKS + fleet.CHECKS)
@@ -46,9 +47,12 @@ def build_context(snapshot, warn_days=30):
     managed_cluster = cluster_data(snapshot) or {}
     revisions = managed_cluster.get("revisions") or (snapshot.get("options") or {}).get("revisions") or []
     now = parse_time(snapshot.get("collectedAt")) or datetime.datetime.now(datetime.timezone.utc)
-    return names_context(now, warn_days, target=snapshot.get("target") or {}, managed_cluster=managed_cluster,
-                         plugin=managed_cluster.get("plugin") or {}, vault=vault_data(snapshot) or {},
-                         object_id=addon_object_id(snapshot), revisions=revisions)
+    context = names_context(now, warn_days, target=snapshot.get("target") or {}, managed_cluster=managed_cluster,
+                            plugin=managed_cluster.get("plugin") or {}, vault=vault_data(snapshot) or {},
+                            object_id=addon_object_id(snapshot), revisions=revisions)
+    # istiod's start-up is judged by the Go of the newest revision running (the strictest one).
+    context["go"] = max((go_for_revision(revision) for revision in revisions), default=NEWEST_GO)
+    return context
 
 
 def names_context(now, warn_days, *, target, managed_cluster, plugin, vault, object_id=None, revisions=()):
@@ -101,6 +105,8 @@ def run_rules(snapshot, warn_days=30, functions=ALL_CHECKS, shared=None):
     else:   # memo: (the rules around the CA_SET block, the block's shared answer)
         findings, skipped = _around_shared(memo[0], {SNAPSHOT: frozen}, {SNAPSHOT: collected}, context, memo[1])
         certificates = copy.deepcopy(memo[1][2])
+        ca_set = memo[1][3]
+    findings = reconcile_with_startup(findings, ca_set)  # the certificate findings agree with istiod's start-up path
     link_findings(findings)
     not_run = [{"input": name, "rules": rules} for name, rules in skipped.items() if states.get(name) is False]
     return Run(order_findings(findings), certificates, not_run)
@@ -139,20 +145,20 @@ def _around_shared(split, subjects, available, context, entry):
 
 
 def _shared_ca_set_findings(functions, frozen, context, shared):
-    """((rules before, CA_SET rules, rules after), (findings, skipped, certificates) of the
-    CA_SET rules on ``frozen``'s set), from ``shared`` when that set was judged at that
-    moment already; None when there is no set or the CA_SET rules are not one block."""
+    """((rules before, CA_SET rules, rules after), (findings, skipped, certificates, parsed set)
+    of the CA_SET rules on ``frozen``'s set), from ``shared`` when that set was judged at that
+    moment by that Go release already; None when there is no set or the CA_SET rules are not one block."""
     key = ca_set_key(frozen)
     split = _around_ca_set_rules(functions) if key is not None else None
     if split is None:
         return None
-    memo_key = (key, context["now"], context["warn_days"])
+    memo_key = (key, context["now"], context["warn_days"], context["go"])
     entry = shared.get(memo_key)
     if entry is None:
         ca_set = secrets.plugin_ca_set(frozen)
         found, skipped = _run_declared(split[1], {CA_SET: ca_set}, {CA_SET: ca_set.parsed if ca_set else ()},
                                        context)
-        entry = shared[memo_key] = (found, skipped, ca_set.certificates(context["now"]) if ca_set else [])
+        entry = shared[memo_key] = (found, skipped, ca_set.certificates(context["now"]) if ca_set else [], ca_set)
     return split, entry
 
 

