@@ -1,0 +1,226 @@
+"""meshca's Envoy verdict (consumers/envoy.py workload_refusals) against real BoringSSL.
+
+Every set here is judged twice: by the model, and by two real TLS handshakes on
+127.0.0.1 through the BoringSSL that the grpcio wheel bundles (sandbox/boringssl.py):
+``ssl_server`` (a client trusting root-cert verifies the set's chain) and ``ssl_client``
+(a server requiring client certificates verifies it). The grid holds one set per class
+of issue #21's Envoy part, each asserting both verdicts; the Hypothesis test draws sets
+from the same knobs and requires the two verdicts to agree on every example.
+
+Sets are built here with the real clock (BoringSSL checks validity against time(NULL)):
+root -> [intermediate ->] ca-cert, with subjectKeyIdentifier and authorityKeyIdentifier
+as Go's x509.CreateCertificate and OpenSSL's recipe (istio/istio tools/certs/common.mk)
+write them.
+"""
+
+import datetime
+import time
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import NameOID
+
+from azext_meshca.consumers import envoy
+from sandbox import certfactory
+
+grpc = pytest.importorskip("grpc", reason="grpcio (requirements-dev.txt) bundles the BoringSSL under test")
+boringssl = pytest.importorskip("sandbox.boringssl")
+
+_KEYS = {}
+
+
+def _key(role, kind):
+    """One key per (role, kind) for the whole module: key generation dominates otherwise."""
+    if (role, kind) not in _KEYS:
+        _KEYS[(role, kind)] = {
+            "rsa": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+            "ec256": lambda: ec.generate_private_key(ec.SECP256R1()),
+            "ec384": lambda: ec.generate_private_key(ec.SECP384R1()),
+            "secp256k1": lambda: ec.generate_private_key(ec.SECP256K1()),
+            "ed25519": ed25519.Ed25519PrivateKey.generate,
+            "ed448": ed448.Ed448PrivateKey.generate,
+            "dsa": lambda: dsa.generate_private_key(key_size=2048),
+        }[kind]()
+    return _KEYS[(role, kind)]
+
+
+def _hash_for(key):
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        return None
+    return hashes.SHA256()
+
+
+def _name(common_name):
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Istio"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+ROOT_NAME = _name("Root CA")
+INT_NAME = _name("Intermediate CA 1")
+CA_NAME = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Istio"),
+                     x509.NameAttribute(NameOID.COMMON_NAME, "Intermediate CA"),
+                     x509.NameAttribute(NameOID.LOCALITY_NAME, "cluster1")])
+# An OID no verifier knows, for "unknown critical extension" (2.5.29.99 is unassigned in RFC 5280's arc).
+UNKNOWN_OID = x509.ObjectIdentifier("1.3.6.1.4.1.55555.1.1")
+
+
+def _cert(*, subject, issuer, key, signing_key, now, ca=True, pathlen=None, key_cert_sign=True,
+          ski_critical=False, akid_key=None, extra=(), weak=False, days=(-1, 365)):
+    """One certificate; akid_key is the public key the AKID names (None: no AKID)."""
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now + datetime.timedelta(days=days[0]))
+               .not_valid_after(now + datetime.timedelta(days=days[1]))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=pathlen if ca else None), critical=True)
+               .add_extension(x509.KeyUsage(True, False, False, False, False, key_cert_sign, True, False, False),
+                              critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=ski_critical))
+    if akid_key is not None:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier(
+            x509.SubjectKeyIdentifier.from_public_key(akid_key).digest, None, None), critical=False)
+    for extension, critical in extra:
+        builder = builder.add_extension(extension, critical=critical)
+    cert = builder.sign(signing_key, _hash_for(signing_key))
+    # cryptography will not sign with SHA-1: certfactory swaps the algorithm and re-signs (RSA only)
+    return certfactory._resign_with_weak_hash(cert, signing_key, "sha1") if weak else cert  # pylint: disable=protected-access  # the one SHA-1 re-signer
+
+
+def _pem(*certs):
+    return b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in certs)
+
+
+def _frame(data, framing):
+    """PEM framing variants on the first block (sources: golang/go encoding/pem tests and
+    google/boringssl crypto/pem/pem_lib.cc PEM_read_bio_inner's line discipline)."""
+    if framing == "bom":
+        return b"\xef\xbb\xbf" + data
+    if framing == "prefix":
+        return b"chain: " + data
+    if framing == "indent":
+        return b"\n".join(b"  " + line if line else line for line in data.split(b"\n"))
+    if framing == "header":
+        head, _, rest = data.partition(b"\n")
+        return head + b"\nComment: exported\n\n" + rest
+    if framing == "crlf":
+        return data.replace(b"\n", b"\r\n")
+    return data
+
+
+DEFAULTS = dict(root_key="ec256", root_key_cert_sign=True, root_pathlen=None, tiers=2, ca_weak=False,
+                ca_ski_critical=False, ca_unknown_critical=False, ca_nc=None, ca_policy=None,
+                ca_akid_other=False, int_expired_old=None, chain=("ca", "root"), framing=None,
+                framing_target="cert-chain")
+
+
+def build_set(now, **knobs):
+    """(root-cert bytes, cert-chain bytes, ca-cert, ca-key) for the knobs (DEFAULTS otherwise)."""
+    knobs = dict(DEFAULTS, **knobs)
+    root_key = _key("root", knobs["root_key"])
+    root = _cert(subject=ROOT_NAME, issuer=ROOT_NAME, key=root_key, signing_key=root_key, now=now,
+                 pathlen=knobs["root_pathlen"], key_cert_sign=knobs["root_key_cert_sign"],
+                 akid_key=root_key.public_key())
+    issuer, issuer_key, members = root, root_key, {"root": root}
+    if knobs["tiers"] == 3:
+        int_key = _key("int", "ec256")
+        issuer = _cert(subject=INT_NAME, issuer=ROOT_NAME, key=int_key, signing_key=root_key, now=now,
+                       akid_key=root_key.public_key())
+        issuer_key, members["int"] = int_key, issuer
+        # the same intermediate (name and key) as it was before its renewal: long expired
+        members["int-old"] = _cert(subject=INT_NAME, issuer=ROOT_NAME, key=int_key, signing_key=root_key,
+                                   now=now, akid_key=root_key.public_key(), days=(-800, -400))
+    ca_key = _key("ca", "ec256")
+    extra = []
+    if knobs["ca_unknown_critical"]:
+        extra.append((x509.UnrecognizedExtension(UNKNOWN_OID, b"\x05\x00"), True))
+    if knobs["ca_nc"]:
+        tree = [x509.UniformResourceIdentifier(knobs["ca_nc"][1])]
+        permitted, excluded = (tree, None) if knobs["ca_nc"][0] == "permit" else (None, tree)
+        extra.append((x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=excluded), True))
+    if knobs["ca_policy"] is not None:
+        extra.append((x509.PolicyConstraints(require_explicit_policy=knobs["ca_policy"],
+                                             inhibit_policy_mapping=None), True))
+    akid_key = _key("other", "ec256").public_key() if knobs["ca_akid_other"] else issuer_key.public_key()
+    ca_cert = _cert(subject=CA_NAME, issuer=issuer.subject, key=ca_key, signing_key=issuer_key, now=now,
+                    pathlen=0, ski_critical=knobs["ca_ski_critical"], akid_key=akid_key, extra=extra,
+                    weak=knobs["ca_weak"])
+    members["ca"] = ca_cert
+    chain = _pem(*(members[name] for name in knobs["chain"] if name in members))
+    roots = _pem(root)
+    if knobs["framing"]:
+        if knobs["framing_target"] == "root-cert":
+            roots = _frame(roots, knobs["framing"])
+        else:
+            chain = _frame(chain, knobs["framing"])
+    return roots, chain, ca_cert, ca_key
+
+
+def model(now, roots, chain, ca_cert):
+    """meshca's Envoy verdict per direction: {purpose: [reasons]}."""
+    return {purpose: envoy.workload_refusals(roots, chain, ca_cert, now, purposes=(purpose,))
+            for purpose in (envoy.SSL_SERVER, envoy.SSL_CLIENT)}
+
+
+def judge_both(**knobs):
+    """(model accepts per direction, BoringSSL accepts per direction, texts) for one set."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    roots, chain, ca_cert, ca_key = build_set(now, **knobs)
+    modelled = model(now, roots, chain, ca_cert)
+    real = boringssl.handshake(roots, ca_cert, ca_key, chain)
+    return ({purpose: not reasons for purpose, reasons in modelled.items()},
+            {purpose: error is None for purpose, error in real.items()},
+            (modelled, real))
+
+
+# One set per Envoy class of issue #21 (and the too-broad labels), with the verdict BoringSSL
+# gives in both directions. True = the handshake succeeds.
+GRID = {
+    "good": (dict(), True),
+    "good-3-tier": (dict(tiers=3, chain=("ca", "int", "root")), True),
+    "good-cert-chain-without-root": (dict(chain=("ca",)), True),
+    # the dangerous one: istiod starts, every workload connection fails
+    "cert-chain-lacks-ca-cert": (dict(chain=("root",)), False),
+    "cert-chain-empty": (dict(chain=()), False),
+    "ca-critical-ski": (dict(ca_ski_critical=True), False),
+    "ca-unknown-critical-extension": (dict(ca_unknown_critical=True), False),
+    "name-constraints-spiffe-outside-permitted": (dict(ca_nc=("permit", "other.example")), False),
+    "name-constraints-spiffe-excluded": (dict(ca_nc=("exclude", "cluster.local")), False),
+    "name-constraints-spiffe-permitted": (dict(ca_nc=("permit", "cluster.local")), True),
+    "require-explicit-policy-0": (dict(ca_policy=0), False),
+    "require-explicit-policy-5": (dict(ca_policy=5), True),
+    "root-without-keycertsign": (dict(root_key_cert_sign=False), False),
+    "akid-names-another-key": (dict(ca_akid_other=True), False),
+    "root-dsa": (dict(root_key="dsa"), False),
+    "root-ed448": (dict(root_key="ed448"), False),
+    "root-secp256k1": (dict(root_key="secp256k1"), False),
+    "root-ed25519": (dict(root_key="ed25519"), True),
+    "root-rsa": (dict(root_key="rsa"), True),
+    "pem-bom-before-ca-cert": (dict(framing="bom"), False),
+    "pem-text-before-begin": (dict(framing="prefix"), False),
+    "pem-indented": (dict(framing="indent"), False),
+    "pem-headers-in-block": (dict(framing="header"), False),
+    "pem-crlf": (dict(framing="crlf"), True),
+    "pem-bom-root-cert": (dict(framing="bom", framing_target="root-cert"), False),
+    # too-broad labels: BoringSSL accepts these
+    "root-pathlen-0-over-ca": (dict(root_pathlen=0), True),
+    "root-pathlen-0-over-intermediate": (dict(root_pathlen=0, tiers=3, chain=("ca", "int")), True),
+    "ca-sha1": (dict(ca_weak=True, root_key="rsa"), True),
+    "expired-old-intermediate-after-right-one": (dict(tiers=3, chain=("ca", "int", "int-old", "root")), True),
+    # BoringSSL takes the first issuer by name and AKID, not the valid one (x509_vfy.cc find_issuer)
+    "expired-old-intermediate-before-right-one": (dict(tiers=3, chain=("ca", "int-old", "int", "root")), False),
+}
+
+
+@pytest.mark.parametrize("name", GRID.keys())
+def test_grid_model_and_boringssl_agree(name):
+    knobs, accepted = GRID[name]
+    modelled, real, texts = judge_both(**knobs)
+    assert real == {"ssl_server": accepted, "ssl_client": accepted}, texts
+    assert modelled == real, texts
+
+
+def test_dangerous_class_is_named_as_boringssl_names_it():
+    _, _, (modelled, real) = judge_both(chain=("root",))
+    assert "unable to get local issuer certificate" in real["ssl_server"]
+    assert modelled["ssl_server"] == ["unable to get local issuer certificate"]
