@@ -13,7 +13,6 @@ and cert-chain's intermediates, never the trust anchor), ``internal_verify`` /
 ``check_purpose`` / ``xku_reject`` and ``X509_check_issued``.
 """
 
-import base64
 import binascii
 import datetime
 
@@ -169,6 +168,8 @@ def verify_path(path, trusted_count, now, purposes=(SSL_CLIENT, SSL_SERVER)):
 # v3_ncons.cc NAME_CONSTRAINTS_check, policy.cc X509_policy_check. The differential test
 # tests/unit/test_envoy_boringssl.py holds this model against real handshakes.
 
+ENVOY_LOADER = "envoy"
+GRPC_LOADER = "grpc"
 # PEM_read_bio_X509 / _AUX accept these labels (crypto/pem/pem_lib.cc check_pem); others are skipped.
 CERTIFICATE_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE")
 # BIO_gets(bp, buf, 254) in PEM_read_bio_inner: a longer line is read in pieces.
@@ -231,23 +232,34 @@ class _PemReader:  # pylint: disable=too-few-public-methods  # one pass over one
 
 
 def _decode_base64(lines):
-    """EVP_DecodeUpdate as PEM uses it: whitespace inside a line is refused, not skipped."""
-    encoded = b"".join(lines)
-    if not encoded or any(byte <= 32 for byte in encoded):
-        raise ValueError("PEM_R_BAD_BASE64_DECODE")
+    """EVP_DecodeUpdate / EVP_DecodeFinal (crypto/base64/base64.cc): spaces, tabs, CR and LF are
+    skipped anywhere; any other byte outside the alphabet, data after the padding, or a
+    trailing partial quad is an error."""
+    encoded = bytes(byte for byte in b"".join(lines) if byte not in b" \t\r\n")
     try:
-        return base64.b64decode(encoded, validate=True)
+        decoded = binascii.a2b_base64(encoded, strict_mode=True)
     except (binascii.Error, ValueError):
         raise ValueError("PEM_R_BAD_BASE64_DECODE") from None
+    if not decoded:
+        raise ValueError("PEM_R_NO_DATA")
+    return decoded
 
 
-def pem_certificates(data):
+def pem_certificates(data, *, loader=ENVOY_LOADER):
     """(certificates, problem) as BoringSSL's PEM reader delivers them from data.
 
     Blocks with other labels are skipped (PEM_bytes_read_bio); a certificate block with
-    RFC 1421 headers other than an empty set fails (PEM_get_EVP_CIPHER_INFO
-    PEM_R_NOT_PROC_TYPE); a broken block stops the read with an error, as Envoy's and gRPC's
-    loaders treat any error other than "no start line" as fatal.
+    RFC 1421 headers fails (PEM_get_EVP_CIPHER_INFO PEM_R_NOT_PROC_TYPE); a broken block is
+    a read error. What a read error does depends on the loader:
+
+    * Envoy (ENVOY_LOADER) refuses the whole object: the certificate chain unless the last
+      error is PEM_R_NO_START_LINE (envoyproxy/envoy source/common/tls/context_impl.cc,
+      "Failed to load certificate chain from"), the trusted CAs whenever
+      PEM_X509_INFO_read_bio fails (default_validator.cc "Failed to load trusted CA
+      certificates from").
+    * gRPC (GRPC_LOADER, the differential test's harness) stops reading and keeps what it
+      has (grpc/grpc src/core/tsi/ssl_transport_security.cc ssl_ctx_use_certificate_chain
+      and x509_store_load_certs: ERR_clear_error(); break).
     """
     reader = _PemReader(bytes(data or b""))
     found = []
@@ -255,18 +267,20 @@ def pem_certificates(data):
         try:
             block = reader.read_block()
         except ValueError as error:
-            return found, f"PEM read error ({error})"
+            return found, None if loader == GRPC_LOADER else f"PEM read error ({error})"
         if block is None:
             return found, None
         label, headers, body = block
         if label not in CERTIFICATE_LABELS:
             continue
-        if headers:
-            return found, "PEM read error (PEM_R_NOT_PROC_TYPE: headers inside a certificate block)"
-        try:
-            found.append(x509.load_der_x509_certificate(_decode_base64(body)))
-        except ValueError as error:
-            return found, f"certificate does not parse ({str(error).split(':')[0]})"
+        problem = "PEM read error (PEM_R_NOT_PROC_TYPE: headers inside a certificate block)" if headers else None
+        if problem is None:
+            try:
+                found.append(x509.load_der_x509_certificate(_decode_base64(body)))
+            except ValueError as error:
+                problem = f"certificate does not parse ({str(error).split(':')[0]})"
+        if problem:
+            return found, None if loader == GRPC_LOADER else problem
 
 
 def issuer_key_problem(cert):
@@ -529,22 +543,22 @@ def workload_leaf(ca_cert, now):
 
 
 def workload_refusals(root_pem, cert_chain_pem, ca_cert, now, *, leaf=None, leaf_signed=None,
-                      purposes=(SSL_CLIENT, SSL_SERVER)):
+                      purposes=(SSL_CLIENT, SSL_SERVER), loader=ENVOY_LOADER):
     """Why Envoy refuses every workload chain a CA set produces ([] = mesh mTLS works).
 
     root_pem / cert_chain_pem are the raw objects (their PEM framing counts: Envoy reads
     both with BoringSSL's PEM reader); ca_cert is the parsed ca-cert istiod signs with.
     Without a leaf, a stand-in (workload_leaf) is judged as if ca-key had signed it.
     This is meshca's Envoy verdict on a set; tests/unit/test_envoy_boringssl.py holds it
-    against real BoringSSL handshakes.
+    against real BoringSSL handshakes (with loader=GRPC_LOADER, the harness's PEM loading).
     """
     now = _aware(now)
-    trusted, problem = pem_certificates(root_pem)
+    trusted, problem = pem_certificates(root_pem, loader=loader)
     if problem:
         return [f"root-cert: {problem}"]
     if not trusted:
         return ["root-cert: no certificate BoringSSL's PEM reader can read"]
-    untrusted, problem = pem_certificates(cert_chain_pem)
+    untrusted, problem = pem_certificates(cert_chain_pem, loader=loader)
     if problem:
         return [f"cert-chain: {problem}"]
     if leaf is None:
