@@ -488,6 +488,7 @@ class CaSet:  # pylint: disable=too-many-instance-attributes  # each attribute i
     def __init__(self, objects, sources=None, unread=()):
         findings = []
         self.ca_cert_source = _source(sources, CA_CERT)
+        self.raw = {name: objects.get(name) for name in (ROOT_CERT, CERT_CHAIN)}  # Envoy reads the bytes (MCA760)
         self.ca_cert_first_block = certs.first_block_label(objects.get(CA_CERT)) \
             if isinstance(objects.get(CA_CERT), (bytes, str)) else None
         bundles = {name: _parse_cert_object(name, objects.get(name), _source(sources, name), findings)
@@ -655,6 +656,25 @@ def check_root_outlives_ca(ca_set, _context):
     return annotate(_check_root_outlives_ca(ca_set.ca, ca_set.path))
 
 
+# --- i21ssl hook: Envoy's own refusals (consumers/envoy.py is the Envoy judgement) ---
+@rule("MCA760", inputs=(CA_CERT, ROOT_CERT), subject=CA_SET)
+def check_envoy_workload_chain(ca_set, context):
+    """What Envoy refuses in the workload chain that no other certificate rule names.
+
+    Runs only where istiod's path exists (else MCA710/MCA712 say it) and cert-chain is
+    present (a missing one is MCA601; an empty one is judged); reasons other rules report
+    (expiry, CA flags, key usage, EKU, pathlen, MD5) are left to them."""
+    if ca_set.path is None or ca_set.raw[CERT_CHAIN] is None:
+        return []
+    reasons = envoy.envoy_only(envoy.workload_refusals(
+        ca_set.raw[ROOT_CERT], ca_set.raw[CERT_CHAIN], ca_set.ca.cert, _aware_now(context["now"])))
+    if not reasons:
+        return []
+    item = finding("MCA760", CERT_CHAIN, evidence=[_envoy(text) for text in reasons], reason=reasons[0])
+    item["breaks"] = ENVOY
+    return [item]
+
+
 # In the order findings come out: formats, roots, ca-cert and its relations, the path,
 # key strength, expiry. checks.ALL_CHECKS holds these too (the one registry).
 CERTIFICATE_RULES = (
@@ -662,7 +682,8 @@ CERTIFICATE_RULES = (
     check_key_matches, check_chain_starts_with_ca_cert, check_chains_to_root, check_chain_order,
     check_chain_extras, check_path_lengths, check_extended_key_usage, check_envoy_purposes,
     check_signature_hashes, check_intermediates,
-    check_key_strength, check_expiry, check_root_outlives_ca)
+    check_key_strength, check_expiry, check_root_outlives_ca,
+    check_envoy_workload_chain)
 
 
 def judge_ca_set(ca_set, now, warn_days=30):

@@ -369,7 +369,19 @@ def build_chain(leaf, untrusted, trusted):
         return chain, untrusted_count, None
     if chain_ss is not None and check_issued(chain_ss, chain[-1]) is None:
         return chain + [chain_ss], len(chain) + 1, "self signed certificate in certificate chain"
-    return chain, untrusted_count, "unable to get local issuer certificate"
+    return chain, untrusted_count, "unable to get local issuer certificate" + _why_no_issuer(chain[-1], untrusted, trusted)
+
+
+def _why_no_issuer(cert, untrusted, trusted):
+    """Name the cause when a certificate with the right name and AKID was passed over for want
+    of keyCertSign (X509_check_issued X509_V_ERR_KEYUSAGE_NO_CERTSIGN); BoringSSL's own error
+    stays "unable to get local issuer certificate"."""
+    for where, candidates in (("root-cert", trusted), ("cert-chain", untrusted)):
+        for candidate in candidates:
+            if candidate.subject == cert.issuer and akid_mismatch(candidate, cert) is None \
+                    and issuer_refused(candidate):
+                return f" (its issuer in {where} lacks keyCertSign)"
+    return ""
 
 
 # x509_vfy.cc: param->depth 100 (gRPC kMaxChainLength; Envoy's default max_verify_depth is
@@ -553,6 +565,7 @@ def workload_refusals(root_pem, cert_chain_pem, ca_cert, now, *, leaf=None, leaf
     against real BoringSSL handshakes (with loader=GRPC_LOADER, the harness's PEM loading).
     """
     now = _aware(now)
+    root_pem, cert_chain_pem = _bytes(root_pem), _bytes(cert_chain_pem)
     trusted, problem = pem_certificates(root_pem, loader=loader)
     if problem:
         return [f"root-cert: {problem}"]
@@ -567,7 +580,32 @@ def workload_refusals(root_pem, cert_chain_pem, ca_cert, now, *, leaf=None, leaf
     return [text for _, text in reasons]
 
 
+def _bytes(data):
+    if isinstance(data, str):
+        return data.encode("utf-8", errors="replace")
+    return bytes(data or b"")
+
+
 def _aware(now):
     if now.tzinfo is None:
         return now.replace(tzinfo=datetime.timezone.utc)
     return now
+
+
+# Envoy refusals that other certificate rules already report (validation.py: MCA704/705/706/707,
+# MCA715, MCA716/722, MCA717/721, MCA723); MCA760 carries the rest.
+REPORTED_ELSEWHERE = ("certificate has expired", "certificate is not yet valid", "invalid CA certificate",
+                      "unsupported certificate purpose", "path length constraint exceeded",
+                      "certificate signature failure (MD5)", "key usage does not include certificate signing",
+                      "invalid or inconsistent certificate extension",
+                      # MCA705 / MCA716: a CA in cert-chain without keyCertSign is passed over as an issuer
+                      "unable to get local issuer certificate (its issuer in cert-chain lacks keyCertSign)")
+
+
+def envoy_only(reasons):
+    """The reasons no other certificate rule reports, in order, without repeats."""
+    kept = []
+    for text in reasons:
+        if not text.startswith(REPORTED_ELSEWHERE) and text not in kept:
+            kept.append(text)
+    return kept
