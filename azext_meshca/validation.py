@@ -398,7 +398,9 @@ def _check_path_lengths(path):
         if path_length is None or path_length >= position:
             continue
         if path_length < position - 1:
-            evidence, breaks = [_istiod(ISTIOD_PATHLEN)], BOTH
+            # i21ssl: BoringSSL's check_chain_extensions never checks the trust anchor's pathlen
+            # (consumers/envoy.py verify_path), so a root's pathlen breaks istiod only.
+            evidence, breaks = [_istiod(ISTIOD_PATHLEN)], ISTIOD if ref is path[-1] else BOTH
         elif ref is path[-1]:
             # BoringSSL's check_chain_extensions skips the trust anchor, but the Go
             # istio-agent verifies istiod's serving chain [istiod, ca-cert, ..., root].
