@@ -278,7 +278,7 @@ def pem_certificates(data, *, loader=ENVOY_LOADER):
             try:
                 found.append(x509.load_der_x509_certificate(_decode_base64(body)))
             except ValueError as error:
-                problem = f"certificate does not parse ({str(error).split(':')[0]})"
+                problem = f"certificate does not parse ({str(error).split(':', maxsplit=1)[0]})"
         if problem:
             return found, None if loader == GRPC_LOADER else problem
 
@@ -369,7 +369,8 @@ def build_chain(leaf, untrusted, trusted):
         return chain, untrusted_count, None
     if chain_ss is not None and check_issued(chain_ss, chain[-1]) is None:
         return chain + [chain_ss], len(chain) + 1, "self signed certificate in certificate chain"
-    return chain, untrusted_count, "unable to get local issuer certificate" + _why_no_issuer(chain[-1], untrusted, trusted)
+    why = _why_no_issuer(chain[-1], untrusted, trusted)
+    return chain, untrusted_count, "unable to get local issuer certificate" + why
 
 
 def _why_no_issuer(cert, untrusted, trusted):
