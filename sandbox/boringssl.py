@@ -29,9 +29,13 @@ Everything listens on 127.0.0.1 only.
 """
 
 import datetime
+import os
 from concurrent import futures
 
-import grpc
+# gRPC logs every refused handshake at INFO; the verdicts are read from the calls instead.
+# Set before grpc is first imported (it reads the variable when its core starts).
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+import grpc  # noqa: E402  pylint: disable=wrong-import-position
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec

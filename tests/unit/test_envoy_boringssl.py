@@ -23,10 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.x509.oid import NameOID
 
 from azext_meshca.consumers import envoy
+from sandbox import boringssl  # grpcio (requirements-dev.txt): a missing install fails loudly, never skips
 from sandbox import certfactory
-
-grpc = pytest.importorskip("grpc", reason="grpcio (requirements-dev.txt) bundles the BoringSSL under test")
-boringssl = pytest.importorskip("sandbox.boringssl")
 
 _KEYS = {}
 
