@@ -127,25 +127,29 @@ def _frame(data, framing):  # pylint: disable=too-many-return-statements  # one 
 DEFAULTS = dict(root_key="ec256", root_key_cert_sign=True, root_pathlen=None, tiers=2, ca_weak=False,
                 ca_ski_critical=False, ca_unknown_critical=False, ca_nc=None, ca_policy=None,
                 ca_akid_other=False, int_expired_old=None, chain=("ca", "root"), framing=None,
-                framing_target="cert-chain")
+                framing_target="cert-chain", rotation=None, akid=True)
 
 
 def build_set(now, **knobs):
     """(root-cert bytes, cert-chain bytes, ca-cert, ca-key) for the knobs (DEFAULTS otherwise)."""
     knobs = dict(DEFAULTS, **knobs)
     root_key = _key("root", knobs["root_key"])
+
+    def akid(key):  # Go and OpenSSL write the AKID; some hand-made CAs do not
+        return key.public_key() if knobs["akid"] else None
+
     root = _cert(subject=ROOT_NAME, issuer=ROOT_NAME, key=root_key, signing_key=root_key, now=now,
                  pathlen=knobs["root_pathlen"], key_cert_sign=knobs["root_key_cert_sign"],
-                 akid_key=root_key.public_key())
+                 akid_key=akid(root_key))
     issuer, issuer_key, members = root, root_key, {"root": root}
     if knobs["tiers"] == 3:
         int_key = _key("int", "ec256")
         issuer = _cert(subject=INT_NAME, issuer=ROOT_NAME, key=int_key, signing_key=root_key, now=now,
-                       akid_key=root_key.public_key())
+                       akid_key=akid(root_key))
         issuer_key, members["int"] = int_key, issuer
         # the same intermediate (name and key) as it was before its renewal: long expired
         members["int-old"] = _cert(subject=INT_NAME, issuer=ROOT_NAME, key=int_key, signing_key=root_key,
-                                   now=now, akid_key=root_key.public_key(), days=(-800, -400))
+                                   now=now, akid_key=akid(root_key), days=(-800, -400))
     ca_key = _key("ca", "ec256")
     extra = []
     if knobs["ca_unknown_critical"]:
@@ -158,13 +162,18 @@ def build_set(now, **knobs):
     if knobs["ca_policy"] is not None:
         extra.append((x509.PolicyConstraints(require_explicit_policy=knobs["ca_policy"],
                                              inhibit_policy_mapping=None), True))
-    akid_key = _key("other", "ec256").public_key() if knobs["ca_akid_other"] else issuer_key.public_key()
+    akid_key = _key("other", "ec256").public_key() if knobs["ca_akid_other"] else akid(issuer_key)
     ca_cert = _cert(subject=CA_NAME, issuer=issuer.subject, key=ca_key, signing_key=issuer_key, now=now,
                     pathlen=0, ski_critical=knobs["ca_ski_critical"], akid_key=akid_key, extra=extra,
                     weak=knobs["ca_weak"])
     members["ca"] = ca_cert
     chain = _pem(*(members[name] for name in knobs["chain"] if name in members))
     roots = _pem(root)
+    if knobs["rotation"]:  # root-cert also holds another root of the same name (a rotation's peer)
+        peer_key = _key("peer-root", "ec256")
+        peer = _cert(subject=ROOT_NAME, issuer=ROOT_NAME, key=peer_key, signing_key=peer_key, now=now,
+                     akid_key=akid(peer_key))
+        roots = _pem(peer, root) if knobs["rotation"] == "peer-first" else _pem(root, peer)
     if knobs["framing"]:
         if knobs["framing_target"] == "root-cert":
             roots = _frame(roots, knobs["framing"])
@@ -222,6 +231,10 @@ GRID = {
     "pem-last-block-without-end": (dict(framing="no-end"), True),
     "pem-crlf": (dict(framing="crlf"), True),
     "pem-bom-root-cert": (dict(framing="bom", framing_target="root-cert"), False),
+    # a rotation's two roots share a name: the AKID tells them apart; without it the first one wins
+    "rotation-peer-root-first": (dict(rotation="peer-first"), True),
+    "rotation-peer-root-first-no-akid": (dict(rotation="peer-first", akid=False), False),
+    "rotation-peer-root-last-no-akid": (dict(rotation="peer-last", akid=False), True),
     # too-broad labels: BoringSSL accepts these
     "root-pathlen-0-over-ca": (dict(root_pathlen=0), True),
     "root-pathlen-0-over-intermediate": (dict(root_pathlen=0, tiers=3, chain=("ca", "int")), True),
@@ -264,6 +277,8 @@ ALTERNATIVES = {
     "framing": ["bom", "prefix", "indent", "header", "crlf", "body-indent", "trailing-space", "key-first",
                 "one-line-body", "no-end"],
     "framing_target": ["root-cert"],
+    "rotation": ["peer-first", "peer-last"],
+    "akid": [False],
 }
 EXAMPLES = 300
 
