@@ -11,6 +11,12 @@ Rules follow google/boringssl (commit a0689af, 2026-08-21) crypto/x509/x509_vfy.
 and cert-chain's intermediates, never the trust anchor), ``internal_verify`` /
 ``check_cert_time`` (every certificate), and v3_purp.cc ``check_ca``,
 ``check_purpose`` / ``xku_reject`` and ``X509_check_issued``.
+
+``workload_refusals`` is the set-level verdict: it reads root-cert and cert-chain with
+BoringSSL's PEM rules and builds the chain a workload presents the way X509_verify_cert
+does, then applies the checks above plus name constraints, policy constraints and the issuer
+key types BoringSSL can use. tests/unit/test_envoy_boringssl.py holds it against real
+handshakes through the BoringSSL bundled in grpcio.
 """
 
 import binascii

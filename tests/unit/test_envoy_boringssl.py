@@ -306,7 +306,8 @@ def test_differential_model_equals_boringssl_on_generated_sets():
 
     seen = []
 
-    @settings(max_examples=EXAMPLES)
+    # the "ci" profile's default is 150 examples, "nightly"'s twenty times that: scale from it
+    @settings(max_examples=max(EXAMPLES, 2 * settings.default.max_examples))
     @given(_knob_strategy())
     def check(knobs):
         modelled, real, texts = judge_both(**knobs)
