@@ -118,6 +118,9 @@ def _frame(data, framing):  # pylint: disable=too-many-return-statements  # one 
         head, _, rest = data.partition(b"\n")
         body, _, tail = rest.partition(b"-----END")
         return head + b"\n" + body.replace(b"\n", b"") + b"\n-----END" + tail
+    if framing in ("corrupt-before", "corrupt-after"):  # a block whose base64 is broken, beside good ones
+        corrupt = b"-----BEGIN CERTIFICATE-----\nMIIB!!!!notbase64\n-----END CERTIFICATE-----\n"
+        return corrupt + data if framing == "corrupt-before" else data + corrupt
     if framing == "no-end":
         head, _, tail = data.rpartition(b"-----END")
         return head
@@ -250,6 +253,8 @@ GRID = {
     # gRPC keeps the blocks before a broken one (Envoy refuses the object: see below)
     "pem-last-block-without-end": (dict(framing="no-end"), True),
     "pem-crlf": (dict(framing="crlf"), True),
+    # a corrupt block before ca-cert ends gRPC's read there (Envoy refuses the whole chain)
+    "pem-corrupt-block-before-ca-cert": (dict(framing="corrupt-before"), False),
     "pem-bom-root-cert": (dict(framing="bom", framing_target="root-cert"), False),
     # a rotation's two roots share a name: the AKID tells them apart; without it the first one wins
     "rotation-peer-root-first": (dict(rotation="peer-first"), True),
@@ -320,7 +325,7 @@ ALTERNATIVES = {
     "chain": [("ca",), ("root",), (), ("root", "ca"), ("ca", "root", "ca"), ("ca", "int", "root"), ("ca", "int"),
               ("int", "ca"), ("ca", "int-old", "int"), ("ca", "int", "int-old"), ("int", "root")],
     "framing": ["bom", "prefix", "indent", "header", "crlf", "body-indent", "trailing-space", "key-first",
-                "one-line-body", "no-end"],
+                "one-line-body", "no-end", "corrupt-before", "corrupt-after"],
     "framing_target": ["root-cert"],
     "rotation": ["peer-first", "peer-last"],
     "akid": [False],
