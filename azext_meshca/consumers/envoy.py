@@ -178,7 +178,8 @@ ENVOY_LOADER = "envoy"
 GRPC_LOADER = "grpc"
 # PEM_read_bio_X509 / _AUX accept these labels (crypto/pem/pem_lib.cc check_pem); others are skipped.
 CERTIFICATE_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE")
-# BIO_gets(bp, buf, 254) in PEM_read_bio_inner: a longer line is read in pieces.
+# BIO_gets(bp, buf, 254) in PEM_read_bio_inner reads at most 253 bytes, the newline included:
+# a line of 253 bytes or more is read in pieces, and its newline can arrive as an empty line.
 _PEM_LINE_LIMIT = 253
 # crypto/fipsmodule/ec: the only named curves BoringSSL parses; anything else cannot be an issuer key.
 SUPPORTED_CURVES = ("secp224r1", "secp256r1", "secp384r1", "secp521r1")
@@ -191,11 +192,14 @@ class _PemReader:  # pylint: disable=too-few-public-methods  # one pass over one
 
     def __init__(self, data):
         self.lines = []
-        for line in data.split(b"\n"):
-            while len(line) > _PEM_LINE_LIMIT:
+        lines = data.split(b"\n")
+        for number, line in enumerate(lines):
+            while len(line) >= _PEM_LINE_LIMIT:
                 self.lines.append(line[:_PEM_LINE_LIMIT])
                 line = line[_PEM_LINE_LIMIT:]
-            self.lines.append(line)
+            # what is left, the newline with it; after the last newline only if something is there
+            if line or number < len(lines) - 1:
+                self.lines.append(line)
         self.position = 0
 
     def _next(self):

@@ -121,6 +121,12 @@ def _frame(data, framing):  # pylint: disable=too-many-return-statements  # one 
     if framing in ("corrupt-before", "corrupt-after"):  # a block whose base64 is broken, beside good ones
         corrupt = b"-----BEGIN CERTIFICATE-----\nMIIB!!!!notbase64\n-----END CERTIFICATE-----\n"
         return corrupt + data if framing == "corrupt-before" else data + corrupt
+    if framing in ("wrap-252", "wrap-253"):  # the first block's base64 re-wrapped at that width
+        head, _, rest = data.partition(b"\n")
+        body, _, tail = rest.partition(b"-----END")
+        flat, width = body.replace(b"\n", b""), int(framing[-3:])
+        lines = [flat[start:start + width] for start in range(0, len(flat), width)]
+        return head + b"\n" + b"\n".join(lines) + b"\n-----END" + tail
     if framing == "no-end":
         head, _, tail = data.rpartition(b"-----END")
         return head
@@ -253,6 +259,10 @@ GRID = {
     # gRPC keeps the blocks before a broken one (Envoy refuses the object: see below)
     "pem-last-block-without-end": (dict(framing="no-end"), True),
     "pem-crlf": (dict(framing="crlf"), True),
+    # BIO_gets reads 253 bytes at most: a 253-byte base64 line leaves its newline as an empty
+    # line, which PEM_read_bio_inner takes for the end of RFC 1421 headers
+    "pem-base64-lines-of-252": (dict(framing="wrap-252"), True),
+    "pem-base64-lines-of-253": (dict(framing="wrap-253"), False),
     # a corrupt block before ca-cert ends gRPC's read there (Envoy refuses the whole chain)
     "pem-corrupt-block-before-ca-cert": (dict(framing="corrupt-before"), False),
     "pem-bom-root-cert": (dict(framing="bom", framing_target="root-cert"), False),
@@ -325,7 +335,7 @@ ALTERNATIVES = {
     "chain": [("ca",), ("root",), (), ("root", "ca"), ("ca", "root", "ca"), ("ca", "int", "root"), ("ca", "int"),
               ("int", "ca"), ("ca", "int-old", "int"), ("ca", "int", "int-old"), ("int", "root")],
     "framing": ["bom", "prefix", "indent", "header", "crlf", "body-indent", "trailing-space", "key-first",
-                "one-line-body", "no-end", "corrupt-before", "corrupt-after"],
+                "one-line-body", "no-end", "corrupt-before", "corrupt-after", "wrap-252", "wrap-253"],
     "framing_target": ["root-cert"],
     "rotation": ["peer-first", "peer-last"],
     "akid": [False],
