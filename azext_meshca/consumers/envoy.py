@@ -572,11 +572,16 @@ def workload_refusals(root_pem, cert_chain_pem, ca_cert, now, *, leaf=None, leaf
     root_pem / cert_chain_pem are the raw objects (their PEM framing counts: Envoy reads
     both with BoringSSL's PEM reader); ca_cert is the parsed ca-cert istiod signs with.
     Without a leaf, a stand-in (workload_leaf) is judged as if ca-key had signed it.
+    Bounded: objects over certs.MAX_OBJECT_BYTES are not judged; the chain stops at MAX_CHAIN,
+    and each step looks at each certificate once (a 1,000-certificate same-key pool takes
+    under a second).
     This is meshca's Envoy verdict on a set; tests/unit/test_envoy_boringssl.py holds it
     against real BoringSSL handshakes (with loader=GRPC_LOADER, the harness's PEM loading).
     """
     now = _aware(now)
     root_pem, cert_chain_pem = _bytes(root_pem), _bytes(cert_chain_pem)
+    if max(len(root_pem), len(cert_chain_pem)) > certs.MAX_OBJECT_BYTES:
+        return []  # not judged: MCA608 already refuses an object this large
     trusted, problem = pem_certificates(root_pem, loader=loader)
     if problem:
         return [f"root-cert: {problem}"]
