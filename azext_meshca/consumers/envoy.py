@@ -487,13 +487,32 @@ def explicit_policy_required(chain):
     return None
 
 
+# crypto/rsa/rsa_asn1.cc rsa_parse_pss_params: BoringSSL takes RSA-PSS with SHA-256/384/512 only,
+# MGF1 over the same hash, and a salt as long as the digest (crypto/x509/rsa_pss.cc).
+_PSS_HASHES = ("sha256", "sha384", "sha512")
+
+
+def pss_parameters_refused(cert):
+    """X509_R_INVALID_PSS_PARAMETERS for an RSA-PSS signature outside BoringSSL's three sets."""
+    if cert.signature_algorithm_oid != SignatureAlgorithmOID.RSASSA_PSS:
+        return None
+    params = cert.signature_algorithm_parameters
+    digest = cert.signature_hash_algorithm
+    mgf_hash = getattr(getattr(params, "mgf", None), "_algorithm", None)  # cryptography keeps it private
+    salt = getattr(params, "_salt_length", None)
+    if digest is None or digest.name not in _PSS_HASHES or mgf_hash is None \
+            or mgf_hash.name != digest.name or salt != digest.digest_size:
+        return "certificate signature failure (invalid PSS parameters)"
+    return None
+
+
 def _signature_problems(chain, leaf_signed):
     """internal_verify: each signature below the top, with the issuer's key as BoringSSL reads it
     (the top's own signature is never checked: self-signed, or an anchor under PARTIAL_CHAIN)."""
     reasons = []
     for position in range(len(chain) - 1):
         child, issuer = chain[position], chain[position + 1]
-        problem = issuer_key_problem(issuer)
+        problem = issuer_key_problem(issuer) or pss_parameters_refused(child)
         if problem is None:
             verified = leaf_signed if position == 0 and leaf_signed is not None else certs.signed_by(child, issuer)
             problem = None if verified else "certificate signature failure"

@@ -19,7 +19,7 @@ import time
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from azext_meshca.consumers import envoy
@@ -65,7 +65,7 @@ UNKNOWN_OID = x509.ObjectIdentifier("1.3.6.1.4.1.55555.1.1")
 
 
 def _cert(*, subject, issuer, key, signing_key, now, ca=True, pathlen=None, key_cert_sign=True,
-          ski_critical=False, akid_key=None, extra=(), weak=None, days=(-1, 365)):
+          ski_critical=False, akid_key=None, extra=(), weak=None, days=(-1, 365), pss=None):
     """One certificate; akid_key is the public key the AKID names (None: no AKID)."""
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -80,6 +80,10 @@ def _cert(*, subject, issuer, key, signing_key, now, ca=True, pathlen=None, key_
             x509.SubjectKeyIdentifier.from_public_key(akid_key).digest, None, None), critical=False)
     for extension, critical in extra:
         builder = builder.add_extension(extension, critical=critical)
+    if pss:  # RSA-PSS: BoringSSL takes only salt = digest length (crypto/x509/rsa_pss.cc)
+        salt = padding.PSS.DIGEST_LENGTH if pss == "digest" else padding.PSS.MAX_LENGTH
+        return builder.sign(signing_key, hashes.SHA256(),
+                            rsa_padding=padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=salt))
     cert = builder.sign(signing_key, _hash_for(signing_key))
     if not weak:
         return cert
@@ -135,7 +139,7 @@ def _frame(data, framing):  # pylint: disable=too-many-return-statements  # one 
 
 DEFAULTS = dict(root_key="ec256", root_key_cert_sign=True, root_pathlen=None, tiers=2, ca_weak=None,
                 ca_eku=None, ca_is_ca=True, ca_key_cert_sign=True, ca_days=(-1, 365), root_days=(-1, 3650),
-                int_pathlen=None, root_extra=None, int_extra=None,
+                int_pathlen=None, root_extra=None, int_extra=None, ca_pss=None,
                 ca_ski_critical=False, ca_unknown_critical=False, ca_nc=None, ca_policy=None,
                 ca_akid_other=False, int_expired_old=None, chain=("ca", "root"), framing=None,
                 framing_target="cert-chain", rotation=None, akid=True)
@@ -194,7 +198,7 @@ def build_set(now, **knobs):
     ca_cert = _cert(subject=CA_NAME, issuer=issuer.subject, key=ca_key, signing_key=issuer_key, now=now,
                     pathlen=0, ski_critical=knobs["ca_ski_critical"], akid_key=akid_key, extra=extra,
                     weak=knobs["ca_weak"], ca=knobs["ca_is_ca"], key_cert_sign=knobs["ca_key_cert_sign"],
-                    days=knobs["ca_days"])
+                    days=knobs["ca_days"], pss=knobs["ca_pss"])
     members["ca"] = ca_cert
     chain = _pem(*(members[name] for name in knobs["chain"] if name in members))
     roots = _pem(root)
@@ -275,6 +279,8 @@ GRID = {
     "root-pathlen-0-over-intermediate": (dict(root_pathlen=0, tiers=3, chain=("ca", "int")), True),
     "ca-sha1": (dict(ca_weak="sha1", root_key="rsa"), True),
     "ca-md5": (dict(ca_weak="md5", root_key="rsa"), False),
+    "ca-rsa-pss-salt-digest-length": (dict(ca_pss="digest", root_key="rsa"), True),
+    "ca-rsa-pss-salt-max-length": (dict(ca_pss="max", root_key="rsa"), False),
     # the trust anchor: no unhandled-critical check, but its name constraints bind the leaf
     "root-unknown-critical-extension": (dict(root_extra="unknown-critical"), True),
     "root-name-constraints-exclude-spiffe": (dict(root_extra="nc-exclude"), False),
@@ -318,6 +324,7 @@ ALTERNATIVES = {
     "root_pathlen": [0, 1],
     "tiers": [3],
     "ca_weak": ["sha1", "md5"],
+    "ca_pss": ["digest", "max"],
     "ca_eku": [["serverAuth"], ["clientAuth"], ["any"], ["serverAuth", "clientAuth"]],
     "ca_is_ca": [False],
     "ca_key_cert_sign": [False],
@@ -350,8 +357,9 @@ def _knob_strategy():
 
     def finish(chosen):
         knobs = dict(chosen)
-        if knobs.get("ca_weak"):  # the weak-hash re-signer needs an RSA issuer: the root, over ca-cert
+        if knobs.get("ca_weak") or knobs.get("ca_pss"):  # RSA-only signatures: an RSA root over ca-cert
             knobs.update(root_key="rsa", tiers=2)
+            knobs.pop("ca_pss" if knobs.get("ca_weak") else "ca_weak", None)
         return knobs
 
     return st.lists(st.sampled_from(changes), max_size=3).map(finish)
