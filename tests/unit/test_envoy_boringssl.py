@@ -36,6 +36,10 @@ def _key(role, kind):
             "rsa": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
             "ec256": lambda: ec.generate_private_key(ec.SECP256R1()),
             "ec384": lambda: ec.generate_private_key(ec.SECP384R1()),
+            "ec521": lambda: ec.generate_private_key(ec.SECP521R1()),
+            "ec224": lambda: ec.generate_private_key(ec.SECP224R1()),
+            "brainpool256": lambda: ec.generate_private_key(ec.BrainpoolP256R1()),
+            "rsa1024": lambda: rsa.generate_private_key(public_exponent=65537, key_size=1024),
             "secp256k1": lambda: ec.generate_private_key(ec.SECP256K1()),
             "ed25519": ed25519.Ed25519PrivateKey.generate,
             "ed448": ed448.Ed448PrivateKey.generate,
@@ -256,6 +260,9 @@ GRID = {
     "root-secp256k1": (dict(root_key="secp256k1"), False),
     "root-ed25519": (dict(root_key="ed25519"), True),
     "root-rsa": (dict(root_key="rsa"), True),
+    "root-rsa-1024": (dict(root_key="rsa1024"), True),
+    "root-p521": (dict(root_key="ec521"), True),
+    "root-brainpool": (dict(root_key="brainpool256"), False),
     "pem-bom-before-ca-cert": (dict(framing="bom"), False),
     "pem-text-before-begin": (dict(framing="prefix"), False),
     "pem-indented": (dict(framing="indent"), False),
@@ -319,7 +326,8 @@ def test_dangerous_class_is_named_as_boringssl_names_it():
 
 # Hypothesis: sets drawn from the same knobs: the recipe with zero to three of them changed.
 ALTERNATIVES = {
-    "root_key": ["rsa", "ec384", "ed25519", "ed448", "secp256k1", "dsa"],
+    "root_key": ["rsa", "ec384", "ec521", "ec224", "brainpool256", "rsa1024", "ed25519", "ed448", "secp256k1",
+                 "dsa"],
     "root_key_cert_sign": [False],
     "root_pathlen": [0, 1],
     "tiers": [3],
