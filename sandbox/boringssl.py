@@ -32,14 +32,15 @@ import datetime
 import os
 from concurrent import futures
 
-# gRPC logs every refused handshake at INFO; the verdicts are read from the calls instead.
-# Set before grpc is first imported (it reads the variable when its core starts).
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-import grpc  # noqa: E402  pylint: disable=wrong-import-position
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+# gRPC logs every refused handshake at INFO; the verdicts are read from the calls instead.
+# Set before grpc is first imported (it reads the variable when its core starts).
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+import grpc  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
 
 HARNESS_HOST = "workload.mesh.test"
 SPIFFE_ID = "spiffe://cluster.local/ns/default/sa/default"

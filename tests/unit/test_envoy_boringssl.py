@@ -187,7 +187,8 @@ def build_set(now, **knobs):
     ca_key = _key("ca", "ec256")
     extra = []
     if knobs["ca_eku"]:
-        extra.append((x509.ExtendedKeyUsage([_EKUS[name] for name in knobs["ca_eku"]]), False))
+        purposes = [_EKUS[name] for name in knobs["ca_eku"]]  # pylint: disable=not-an-iterable  # set when reached
+        extra.append((x509.ExtendedKeyUsage(purposes), False))
     if knobs["ca_unknown_critical"]:
         extra.append((x509.UnrecognizedExtension(UNKNOWN_OID, b"\x05\x00"), True))
     if knobs["ca_nc"]:
