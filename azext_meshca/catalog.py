@@ -528,6 +528,16 @@ _ENTRIES = [
        "presents (its own certificate, then cert-chain): '{text}'. Sidecars get no certificates.",
        "Make cert-chain hold ca-cert, then each intermediate, then the root in root-cert.",
        detail="{text}"),
+    # MCA760-MCA779: Envoy's own verdict on the workload chains (consumers/envoy.py workload_refusals).
+    _m("MCA760", ERROR, "certificate", "Envoy refuses the workload chains this set produces",
+       "istiod starts with this set, but Envoy (BoringSSL) refuses the chain every workload presents "
+       "(its certificate followed by cert-chain, trusted against root-cert): {reason}. Every mesh "
+       "mTLS connection fails.",
+       "Make cert-chain ca-cert followed by its intermediates up to the root (cat ca-cert.pem "
+       "[intermediates] root-cert.pem > cert-chain.pem), with each PEM block starting at the line's "
+       "first byte; issue the CA certificates without the extension, constraint or key type named "
+       "(Envoy reads RSA, P-256/P-384/P-521 and Ed25519 keys).",
+       detail="{reason}"),
     # --- end certificate ---
 
     # --- cluster (MCA8xx) ---

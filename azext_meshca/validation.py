@@ -421,7 +421,9 @@ def _check_path_lengths(path):
         if path_length is None or path_length >= position:
             continue
         if path_length < position - 1:
-            evidence, breaks = [_istiod(ISTIOD_PATHLEN)], BOTH
+            # i21ssl: BoringSSL's check_chain_extensions never checks the trust anchor's pathlen
+            # (consumers/envoy.py verify_path), so a root's pathlen breaks istiod only.
+            evidence, breaks = [_istiod(ISTIOD_PATHLEN)], ISTIOD if ref is path[-1] else BOTH
         elif ref is path[-1]:
             # BoringSSL's check_chain_extensions skips the trust anchor, but the Go
             # istio-agent verifies istiod's serving chain [istiod, ca-cert, ..., root].
@@ -523,6 +525,7 @@ class CaSet:  # pylint: disable=too-many-instance-attributes  # each attribute i
         findings = []
         self.objects = dict(objects)
         self.ca_cert_source = _source(sources, CA_CERT)
+        self.raw = {name: objects.get(name) for name in (ROOT_CERT, CERT_CHAIN)}  # Envoy reads the bytes (MCA760)
         self.ca_cert_first_block = certs.first_block_label(objects.get(CA_CERT)) \
             if isinstance(objects.get(CA_CERT), (bytes, str)) else None
         bundles = {name: _parse_cert_object(name, objects.get(name), _source(sources, name), findings)
@@ -765,14 +768,38 @@ def reconcile_with_startup(findings, ca_set):
                 del item["breaks"]
                 item["severity"] = "warning"
             item["evidence"].append("istiod's start-up path accepts this set (consumers/istiod.py startup)")
+    # MCA760 is Envoy's own catch-all: it explains no start-up refusal. When the istio-agent refuses
+    # istiod's serving chain, sidecars get no certificate at all, so no workload chain reaches Envoy:
+    # the agent's finding is the failure users meet, and MCA760 goes.
+    explaining = [item for item in others if item["code"] != "MCA760"]
     kept = []
     for item in findings:
         step = item.pop("startup", None)
         generic = item["code"] in ("MCA735", "MCA736")
-        if generic and _claims(others, (ISTIOD, BOTH) if step == ISTIOD else (ENVOY, BOTH)):
+        if generic and _claims(explaining, (ISTIOD, BOTH) if step == ISTIOD else (ENVOY, BOTH)):
             continue
-        kept.append(item)
-    return kept
+        kept.append((item, step))
+    agent_refuses = any(step == ENVOY for _, step in kept)
+    return [item for item, _ in kept if not (agent_refuses and item["code"] == "MCA760")]
+
+
+# --- i21ssl hook: Envoy's own refusals (consumers/envoy.py is the Envoy judgement) ---
+@rule("MCA760", inputs=(CA_CERT, ROOT_CERT), subject=CA_SET)
+def check_envoy_workload_chain(ca_set, context):
+    """What Envoy refuses in the workload chain that no other certificate rule names.
+
+    Runs only where istiod's path exists (else MCA710/MCA712 say it) and cert-chain is
+    present (a missing one is MCA601; an empty one is judged); reasons other rules report
+    (expiry, CA flags, key usage, EKU, pathlen, MD5) are left to them."""
+    if ca_set.path is None or ca_set.raw[CERT_CHAIN] is None:
+        return []
+    reasons = envoy.envoy_only(envoy.workload_refusals(
+        ca_set.raw[ROOT_CERT], ca_set.raw[CERT_CHAIN], ca_set.ca.cert, _aware_now(context["now"])))
+    if not reasons:
+        return []
+    item = finding("MCA760", CERT_CHAIN, evidence=[_envoy(text) for text in reasons], reason=reasons[0])
+    item["breaks"] = ENVOY
+    return [item]
 
 
 # In the order findings come out: formats, roots, ca-cert and its relations, the path,
@@ -783,7 +810,7 @@ CERTIFICATE_RULES = (
     check_chain_extras, check_path_lengths, check_extended_key_usage, check_envoy_purposes,
     check_signature_hashes, check_intermediates,
     check_key_strength, check_expiry, check_root_outlives_ca, check_root_cert_holds_no_key,
-    check_istiod_startup)
+    check_envoy_workload_chain, check_istiod_startup)
 
 
 def judge_ca_set(ca_set, now, warn_days=30, go=istiod.NEWEST_GO):

@@ -111,7 +111,9 @@ DEFECTS = {
     "wrong-root-three-tier": (dict(wrong_root=True, tiers=3), {"MCA710", "MCA719"}),
     "chain-missing-intermediate": (dict(chain_missing_intermediate=True),
                                    {"MCA710", "MCA712", "MCA719"}),
-    # cert-chain lacks ca-cert: istiod starts, the istio-agent cannot verify its serving chain (MCA736).
+    # ca-cert absent from cert-chain: istiod starts, the istio-agent cannot verify istiod's serving
+    # chain, so sidecars get no certificate (MCA736); Envoy, which would refuse the workload chains
+    # too (MCA760), never sees one (validation.reconcile_with_startup)
     "chain-not-starting-with-ca": (dict(chain_not_starting_with_ca_cert=True),
                                    {"MCA711", "MCA719", "MCA736"}),
     "chain-not-starting-with-ca-3": (dict(chain_not_starting_with_ca_cert=True, tiers=3),
