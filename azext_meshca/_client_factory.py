@@ -12,6 +12,15 @@ import time
 # Calls are bounded so a hung endpoint cannot stall diagnose; the retry policy of
 # collectors/deadline.py handles 429 (honouring Retry-After) and 5xx within the run's deadline.
 ARM_CALL_OPTIONS = {"connection_timeout": 10, "read_timeout": 30}
+# For ARM calls whose request or response body holds a credential: listClusterUserCredential
+# (a kubeconfig with the user's token or client key) and runCommand (the caller's AKS AAD
+# token as clusterToken; the command's output). azure-cli's SafeNetworkTraceLoggingPolicy
+# logs whole bodies under --debug and into az.log, and skips a request whose context says
+# logging_enable False (azure-cli src/azure-cli-core/azure/cli/core/sdk/policies.py,
+# ``options.pop("logging_enable", True)``). A long-running operation passes its call's
+# options on to every poll (azure-core polling/base_polling.py, LROBasePolling
+# ``_operation_config``), so the polls of a runCommand stay unlogged too.
+CREDENTIAL_CALL_OPTIONS = dict(ARM_CALL_OPTIONS, logging_enable=False)
 
 
 # A token this close to expiry is fetched again (azure-core's BearerTokenCredentialPolicy

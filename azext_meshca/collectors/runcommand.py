@@ -511,7 +511,7 @@ def pod_command(script):
 def _invoke(cli_ctx, target, cluster, script):
     """One runCommand, polled until done or the run's deadline; the result as a dict."""
     from azure.cli.core.profiles import ResourceType, get_sdk
-    from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_managed_clusters
+    from azext_meshca._client_factory import CREDENTIAL_CALL_OPTIONS, cf_managed_clusters
     from azext_meshca.collectors.deadline import deadline_of
     deadline = deadline_of(cli_ctx)
     token = None
@@ -529,7 +529,7 @@ def _invoke(cli_ctx, target, cluster, script):
     # retry_total=0, as az aks command invoke passes: a retried POST could start a second
     # command pod; one request is what the operator asked for.
     poller = client.begin_run_command(target["resourceGroup"], target["cluster"], request,
-                                      polling_interval=POLL_SECONDS, retry_total=0, **ARM_CALL_OPTIONS)
+                                      polling_interval=POLL_SECONDS, retry_total=0, **CREDENTIAL_CALL_OPTIONS)
     poller.wait(timeout=max(1.0, deadline.remaining()))
     if not poller.done():
         raise RunCommandError(collection_error(

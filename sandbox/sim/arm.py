@@ -391,6 +391,7 @@ class ArmService:
                              "env": None, "provideClusterInfo": False, "interactiveMode": "IfAvailable"}}
         else:
             user = {"token": self.world.kube_user_token}
+            user.update(self._client_pair() if self.world.raw.get("clusterUserClientKey") else {})
         config = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -403,6 +404,16 @@ class ArmService:
             "users": [{"name": user_name, "user": user}],
         }
         return yaml.safe_dump(config, default_flow_style=False, sort_keys=False)
+
+    def _client_pair(self):
+        """client-certificate-data / client-key-data, as AKS puts them in a local account's
+        kubeconfig (Azure/azure-cli src/azure-cli/azure/cli/command_modules/acs/custom.py
+        ``aks_get_credentials`` writes what listClusterUserCredential returns). The key is made
+        once per simulator, and kept on it so tests can look for it where it must not be."""
+        if getattr(self, "client_key_pem", None) is None:
+            self.client_cert_pem, self.client_key_pem = _self_signed_pair("sim-cluster-user")
+        return {"client-certificate-data": base64.b64encode(self.client_cert_pem).decode("ascii"),
+                "client-key-data": base64.b64encode(self.client_key_pem).decode("ascii")}
 
     # ------------------------------------------------------------------ role assignments / definitions
 
@@ -533,3 +544,20 @@ def _subscription_of(resource_id):
 
 def new_assignment_name():
     return str(uuid.uuid4())
+
+
+def _self_signed_pair(common_name):
+    """(certificate PEM, PKCS#8 key PEM) of a fresh P-256 self-signed certificate."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))

@@ -1,0 +1,83 @@
+"""Issue 22 through the real az against the simulators: credentials stay where they belong.
+
+- No body holding a cluster credential reaches az's network logging: neither --debug's
+  stderr nor az's own log file ($AZURE_CONFIG_DIR/logs/az.log, with
+  ``logging.enable_log_file``) holds the cluster user's token, its client key, or a
+  runCommand's clusterToken (an AKS AAD token).
+
+docs/security.md says where each credential goes and which test shows it.
+"""
+
+import base64
+import glob
+import json
+import os
+import re
+
+import pytest
+
+from tests.e2e.test_diagnose_scenarios import diagnose
+
+pytestmark = pytest.mark.e2e
+
+# The AKS AAD server app: the audience of the token a runCommand carries for an AAD
+# cluster (az aks command invoke's _get_dataplane_aad_token; collectors/runcommand.py).
+AKS_AAD_SERVER = "6dae42f8-4368-4678-94ff-3960e28e3630"
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.(eyJ[A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*")
+
+
+def _audiences(text):
+    """The ``aud`` of every JWT that appears in ``text``."""
+    found = []
+    for match in _JWT.finditer(text):
+        payload = match.group(1)
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except ValueError:
+            continue
+        found.append(str(claims.get("aud")))
+    return found
+
+
+def _logged(az, *args, **kwargs):
+    """diagnose ARGS --debug with az's file log on: (stdout + stderr, az.log's text)."""
+    env = {"AZURE_LOGGING_ENABLE_LOG_FILE": "yes"}
+    for path in glob.glob(os.path.join(az.config_dir, "logs", "*")):
+        os.remove(path)
+    proc = diagnose(az, *args, "--debug", "-o", "json", env=env, **kwargs)
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    files = glob.glob(os.path.join(az.config_dir, "logs", "*.log"))
+    assert files, "az wrote no log file: the test would prove nothing"
+    log_text = ""
+    for path in files:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            log_text += handle.read()
+    return proc.stdout + proc.stderr, log_text
+
+
+def test_cluster_user_credential_is_not_logged(sim_factory):
+    """A local-account cluster: listClusterUserCredential's kubeconfig (token and client key)."""
+    sim = sim_factory.fresh("healthy")
+    sim.world.raw["clusterUserClientKey"] = True
+    az = sim_factory.az_for(sim)
+    output, log_text = _logged(az)
+    assert "listClusterUserCredential" in output, "the credential was asked for (so its body could be logged)"
+    arm = sim.servers["arm"].service
+    key_lines = [line for line in arm.client_key_pem.decode().splitlines() if not line.startswith("-----")]
+    secrets = [sim.world.kube_user_token, base64.b64encode(arm.client_key_pem).decode()[:60],
+               base64.b64encode(sim.world.kube_user_token.encode()).decode()[:24], *key_lines, "kubeconfigs"]
+    for where, text in (("--debug output", output), ("az.log", log_text)):
+        leaked = [secret[:16] + "..." for secret in secrets if secret and secret in text]
+        assert not leaked, f"a cluster credential in {where}: {leaked}"
+
+
+def test_run_command_token_is_not_logged(sim_factory):
+    """An AAD private cluster read through runCommand: its request carries clusterToken."""
+    sim = sim_factory.fresh("private-cluster-aad")
+    az = sim_factory.az_for(sim)
+    output, log_text = _logged(az, "--via-run-command")
+    assert sim.servers["arm"].service.run_commands.submitted[-1]["clusterToken"], "the request carried a token"
+    for where, text in (("--debug output", output), ("az.log", log_text)):
+        assert "clusterToken" not in text and "cluster_token" not in text, f"runCommand's body in {where}"
+        assert AKS_AAD_SERVER not in _audiences(text), f"an AKS AAD token in {where}"
+        assert "@@" not in text, f"the command's output (its framing lines) in {where}"
