@@ -81,3 +81,42 @@ def test_run_command_token_is_not_logged(sim_factory):
         assert "clusterToken" not in text and "cluster_token" not in text, f"runCommand's body in {where}"
         assert AKS_AAD_SERVER not in _audiences(text), f"an AKS AAD token in {where}"
         assert "@@" not in text, f"the command's output (its framing lines) in {where}"
+
+
+# --------------------------------------------------------------------------- the sanitiser
+
+# OSC 52 (writes the clipboard), ESC[2J (clears the screen), BEL, and U+009B (the
+# one-character CSI) that -o json used to print raw.
+_HOSTILE = "\x1b]52;c;aGk=\x07\x1b[2J\x9b31m"
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT")
+
+
+def _poisoned(value):
+    """Every string of a snapshot with the hostile sequences in it (timestamps kept, so the
+    snapshot still loads and every check runs)."""
+    if isinstance(value, str):
+        return value if _TIMESTAMP.match(value) else value + _HOSTILE
+    if isinstance(value, dict):
+        return {key: _poisoned(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_poisoned(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize("output", ["table", "tsv", "json", "yaml"])
+def test_no_control_character_reaches_the_terminal(sim_factory, tmp_path, output):
+    """A shared snapshot whose names, objectId, tenant and settings carry escape sequences."""
+    from sandbox import golden
+    az = sim_factory.az_for(sim_factory.shared("healthy"))
+    snapshot = _poisoned(golden.load("diag-spc-stale"))
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(snapshot), encoding="utf-8")
+    # tsv prints only a result's top-level scalars: ask for the findings' texts.
+    query = ["--query", "findings[].[code, object, message]"] if output == "tsv" else []
+    proc = az.run("aks", "mesh", "ca", "diagnose", "--from-snapshot", str(path), "-o", output, *query,
+                  cwd=az.config_dir)
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stdout.strip(), proc.stderr[-2000:]
+    assert "\\x1b" in proc.stdout, "the poisoned fields were printed (so the test could catch them)"
+    for char in "\x1b\x07\x9b":
+        assert char not in proc.stdout and char not in proc.stderr, f"{char!r} reached -o {output}"
