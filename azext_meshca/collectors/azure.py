@@ -14,8 +14,8 @@ from azext_meshca.collectors.errors import describe_error
 from azext_meshca.inputs import as_list, as_mapping
 from azext_meshca.snapshot_schema import check as check_shape
 from azext_meshca.plugin import PLUGIN_FIELDS
-from azext_meshca.resource_ids import parse_vault_id
-from azext_meshca.snapshot import collected, iso_utc
+from azext_meshca.resource_ids import is_object_id, parse_vault_id
+from azext_meshca.snapshot import collected, collection_error, iso_utc
 
 CSI_ADDON = "azureKeyvaultSecretsProvider"
 
@@ -244,6 +244,11 @@ def read_role_assignments(cli_ctx, vault_id, principal_id):
     """
     parsed = parse_vault_id(vault_id)
     subscription = parsed["subscriptionId"]
+    if not is_object_id(principal_id):
+        # It goes into an OData $filter: a value that is not a GUID is never sent.
+        return collected(error=collection_error(
+            f"the add-on identity's objectId {ascii(str(principal_id))[:60]} is not a GUID, so its role "
+            "assignments were not asked for", code="NotAnObjectId"))
     try:
         assignments_path = f"{vault_id.rstrip('/')}/providers/Microsoft.Authorization/roleAssignments"
         raw = _list_pages(cli_ctx, subscription, assignments_path, AUTHORIZATION_API_VERSION,

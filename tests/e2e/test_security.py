@@ -120,3 +120,49 @@ def test_no_control_character_reaches_the_terminal(sim_factory, tmp_path, output
     assert "\\x1b" in proc.stdout, "the poisoned fields were printed (so the test could catch them)"
     for char in "\x1b\x07\x9b":
         assert char not in proc.stdout and char not in proc.stderr, f"{char!r} reached -o {output}"
+
+
+# --------------------------------------------------------------------------- fix-access's objectId
+
+WRITE_METHODS = ("PUT", "POST", "PATCH", "DELETE")
+ADDON_OID = "22222222-2222-2222-2222-222222222222"
+BAD_OBJECT_IDS = {
+    "not-a-guid": "not-a-guid",
+    "zero": "00000000-0000-0000-0000-000000000000",
+    "35-characters": ADDON_OID[:-1],
+    "padded": f" {ADDON_OID} ",
+    "odata-injection": f"{ADDON_OID}' or principalId ne '",
+}
+
+
+@pytest.mark.parametrize("scenario", ["fix-policy-partial", "rbac-no-access"])
+@pytest.mark.parametrize("bad", sorted(BAD_OBJECT_IDS))
+def test_fix_access_refuses_an_object_id_that_is_not_a_guid(sim_factory, scenario, bad):
+    """ARM's answer names the principal; one that is not a GUID gets a one-line error and no write."""
+    sim = _scenario_sim(sim_factory, scenario)
+    az = sim_factory.az_for(sim)
+    identity = sim.world.cluster["properties"]["addonProfiles"]["azureKeyvaultSecretsProvider"]["identity"]
+    identity["objectId"] = BAD_OBJECT_IDS[bad]
+    before = len(sim.requests())
+    try:
+        proc = az.run("aks", "mesh", "ca", "fix-access", "-g", "myResourceGroup", "-n", "myAKSCluster", "--yes",
+                      input_text="", cwd=az.config_dir)
+    finally:
+        identity["objectId"] = ADDON_OID
+    made = sim.requests()[before:]
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and "is not a GUID" in errors[0], proc.stderr[-2000:]
+    assert [entry for entry in made if entry["method"] in WRITE_METHODS] == []
+    assert not [entry for entry in made if "roleAssignments" in entry["path"]], "no filter with that value is sent"
+
+
+_SIMS = {}
+
+
+def _scenario_sim(sim_factory, scenario):
+    """One private simulator per scenario for this module (tests restore what they change)."""
+    if scenario not in _SIMS:
+        _SIMS[scenario] = sim_factory.fresh(scenario)
+    return _SIMS[scenario]
