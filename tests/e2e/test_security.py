@@ -166,3 +166,32 @@ def _scenario_sim(sim_factory, scenario):
     if scenario not in _SIMS:
         _SIMS[scenario] = sim_factory.fresh(scenario)
     return _SIMS[scenario]
+
+
+# --------------------------------------------------------------------------- kubeconfig
+
+def _kubeconfig_variants(sim, tmp_path):
+    """{name: path} of kubeconfigs kubectl refuses, made from the simulator's own."""
+    import yaml
+    with open(sim.kubeconfig(), encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    config["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True
+    insecure = tmp_path / "insecure-with-ca"
+    insecure.write_text(yaml.safe_dump(config), encoding="utf-8")
+    looped = tmp_path / "self-referencing"
+    looped.write_text("current-context: &loop [*loop]\ncontexts: &c [*c]\nclusters: []\n", encoding="utf-8")
+    return {"insecure-with-ca": (insecure, "kubectl refuses"), "self-referencing": (looped, "not text")}
+
+
+@pytest.mark.parametrize("variant", ["insecure-with-ca", "self-referencing"])
+def test_a_kubeconfig_kubectl_refuses_is_refused_in_one_line(sim_factory, tmp_path, variant):
+    sim = sim_factory.shared("healthy")
+    az = sim_factory.az_for(sim)
+    path, said = _kubeconfig_variants(sim, tmp_path)[variant]
+    before = len(sim.requests(service="kube"))
+    proc = diagnose(az, "--kubeconfig", str(path), "-o", "json")
+    assert "Traceback" not in proc.stderr and "TypeError" not in proc.stdout + proc.stderr, proc.stderr[-2000:]
+    finding = next(item for item in json.loads(proc.stdout)["findings"] if item["code"] == "MCA905")
+    assert "unusable kubeconfig" in finding["message"] and said in finding["message"], finding
+    assert "\n" not in finding["message"]
+    assert len(sim.requests(service="kube")) == before, "no connection is made without verification"
