@@ -195,3 +195,29 @@ def test_a_kubeconfig_kubectl_refuses_is_refused_in_one_line(sim_factory, tmp_pa
     assert "unusable kubeconfig" in finding["message"] and said in finding["message"], finding
     assert "\n" not in finding["message"]
     assert len(sim.requests(service="kube")) == before, "no connection is made without verification"
+
+
+# --------------------------------------------------------------------------- --export
+
+def test_export_is_private_and_never_follows_a_symlink(sim_factory, tmp_path):
+    import stat
+    sim = sim_factory.shared("healthy")
+    az = sim_factory.az_for(sim)
+    path = tmp_path / "snapshot.json"
+    path.write_text("old", encoding="utf-8")
+    os.chmod(path, 0o644)
+    proc = diagnose(az, "--export", str(path), "-o", "none")
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert json.loads(path.read_text(encoding="utf-8"))["version"], "the snapshot was written"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, oct(os.stat(path).st_mode)
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".meshca-export-")], "no temporary left"
+
+    target = tmp_path / "victim"
+    target.write_text("precious", encoding="utf-8")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    proc = diagnose(az, "--export", str(link), "-o", "none")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and "symbolic link" in errors[0], proc.stderr[-2000:]
+    assert target.read_text(encoding="utf-8") == "precious" and link.is_symlink()
