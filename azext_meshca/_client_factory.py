@@ -153,8 +153,10 @@ def cf_authorization(cli_ctx, subscription_id=None):
     return _mgmt_client(cli_ctx, ResourceType.MGMT_AUTHORIZATION, subscription_id)
 
 
-def cf_secret_client(cli_ctx, vault_url, subscription_id=None, on_token=None):
-    """A Key Vault data-plane client that never logs bodies.
+def cf_secret_client(cli_ctx, vault, subscription_id=None, on_token=None):
+    """A Key Vault data-plane client for ``vault`` (the snapshot's vault) that never logs
+    bodies, bound to the vault's own address only: collectors/hostpin.py ``vault_address``
+    raises ForeignHostError, before any request, when its vaultUri names another host.
 
     azure-cli's prepare_client_kwargs_track2 installs a policy that logs whole
     response bodies under --debug, which would print ca-key (azure-cli ``azure/cli/core/sdk/policies.py``,
@@ -165,6 +167,8 @@ def cf_secret_client(cli_ctx, vault_url, subscription_id=None, on_token=None):
     """
     from azure.keyvault.secrets import SecretClient
     from azext_meshca.collectors.deadline import azure_retry_policy, run_deadline
+    from azext_meshca.collectors.hostpin import vault_address
+    vault_url = vault_address(cli_ctx, vault)
     credential, _ = shared_login(cli_ctx, subscription_id, audience="Key Vault")
     if on_token is not None:
         credential = _Notifying(credential, on_token)

@@ -11,6 +11,7 @@ from azext_meshca import snapshot_schema
 from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_arm
 from azext_meshca.access_model import within_vault
 from azext_meshca.collectors.errors import describe_error
+from azext_meshca.collectors.hostpin import arm_path
 from azext_meshca.inputs import as_list, as_mapping
 from azext_meshca.snapshot_schema import check as check_shape
 from azext_meshca.plugin import PLUGIN_FIELDS
@@ -209,6 +210,7 @@ def arm_get_json(cli_ctx, subscription_id, path, api_version=None, **params):
     from azure.mgmt.core.exceptions import ARMErrorFormat
     if api_version:
         params["api-version"] = api_version
+    path = arm_path(cli_ctx, path)   # an absolute URL only on ARM's host (collectors/hostpin.py)
     client = cf_arm(cli_ctx, subscription_id)
     # TypeSpec clients (azure-cli 2.91) name it send_request; AutoRest ones (2.81) _send_request.
     send = getattr(client, "send_request", None) or client._send_request  # pylint: disable=protected-access

@@ -470,7 +470,11 @@ class ArmService:
                 keep = False
             if keep:
                 result.append(copy.deepcopy(assignment))
-        return Response(200, {"value": result})
+        page = {"value": result}
+        if self.world.raw.get("roleAssignmentsNextLink"):
+            # A nextLink as the scenario gives it: tests point it at a host that is not ARM.
+            page["nextLink"] = self.world.raw["roleAssignmentsNextLink"]
+        return Response(200, page)
 
     def _find_assignment(self, scope, name):
         for assignment in self.world.role_assignments:

@@ -221,3 +221,74 @@ def test_export_is_private_and_never_follows_a_symlink(sim_factory, tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and "symbolic link" in errors[0], proc.stderr[-2000:]
     assert target.read_text(encoding="utf-8") == "precious" and link.is_symlink()
+
+
+# --------------------------------------------------------------------------- where tokens go
+
+VAULT = "MyAzureKeyVault"
+KV_SERVICE = "kv:" + VAULT
+
+
+def _codes(proc):
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    return {item["code"]: item for item in json.loads(proc.stdout)["findings"]}
+
+
+def test_a_vault_uri_elsewhere_is_a_finding_and_gets_no_request(sim_factory):
+    """ARM reports the vault's listener at its loopback address: another host than the
+    vault's name under the cloud's suffix. diagnose and validate-secrets send it nothing."""
+    sim = _scenario_sim(sim_factory, "healthy")
+    az = sim_factory.az_for(sim)
+    elsewhere = sim.servers[KV_SERVICE].url
+    sim.point_vault_at(VAULT, elsewhere)
+    try:
+        sim.log.clear()
+        findings = _codes(diagnose(az, "-o", "json"))
+        live = az.run("aks", "mesh", "ca", "validate-secrets", "-g", "myResourceGroup", "-n", "myAKSCluster",
+                      "-o", "json", cwd=az.config_dir)
+        authorised = [entry for entry in sim.requests(service=KV_SERVICE)
+                      if entry.get("status") != 401 and "/secrets/" in entry["path"]]
+    finally:
+        sim.point_vault_at(VAULT, None)
+    assert "MCA530" in findings and "MCA904" not in findings, sorted(findings)
+    assert elsewhere.split("//")[1] in findings["MCA530"]["message"]
+    assert authorised == [], "a secret read reached the vault (only the challenge, at its own address, may)"
+    assert "MCA530" in _codes(live), live.stderr[-2000:]
+
+
+def _redirected_role_definition(sim, target_url):
+    """Point the custom role's assignment at ``target_url``/<its roleDefinitionId>; undo()."""
+    assignment = next(item for item in sim.world.role_assignments
+                      if item["properties"]["roleDefinitionId"].rsplit("/", 1)[-1].lower() not in KNOWN_ROLE_GUIDS)
+    original = assignment["properties"]["roleDefinitionId"]
+    assignment["properties"]["roleDefinitionId"] = target_url.rstrip("/") + original
+    return lambda: assignment["properties"].__setitem__("roleDefinitionId", original)
+
+
+# Key Vault Secrets User, Key Vault Reader, Key Vault Administrator, Key Vault Secrets Officer
+KNOWN_ROLE_GUIDS = {"4633458b-17de-408a-b874-0445c86b69e6", "21090545-7ca7-4776-b22c-e363652d74d2",
+                    "00482a5a-887f-4fb3-b363-3b7fe8e74483", "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"}
+
+
+def test_absolute_urls_in_arm_answers_get_no_arm_token_elsewhere(sim_factory):
+    """A roleDefinitionId and a nextLink naming another host (the Key Vault listener, which
+    logs whatever reaches it): not followed, in diagnose and fix-access --dry-run."""
+    sim = _scenario_sim(sim_factory, "rbac-custom-role")
+    az = sim_factory.az_for(sim)
+    elsewhere = sim.servers[KV_SERVICE].url
+    undo = _redirected_role_definition(sim, elsewhere)
+    try:
+        sim.log.clear()
+        role_read = _codes(diagnose(az, "-o", "json"))
+        dry = az.run("aks", "mesh", "ca", "fix-access", "-g", "myResourceGroup", "-n", "myAKSCluster", "--dry-run",
+                     "-o", "json", input_text="", cwd=az.config_dir)
+        sim.world.raw["roleAssignmentsNextLink"] = elsewhere + "/subscriptions/x/roleAssignments?page=2"
+        paged = _codes(diagnose(az, "-o", "json"))
+    finally:
+        undo()
+        sim.world.raw.pop("roleAssignmentsNextLink", None)
+    stray = [entry for entry in sim.requests(service=KV_SERVICE) if "role" in entry["path"].lower()]
+    assert stray == [], f"an ARM link was followed to another host: {stray[:2]}"
+    assert "not on ARM" in role_read["MCA909"]["message"], sorted(role_read)
+    assert "Traceback" not in dry.stderr, dry.stderr[-2000:]
+    assert "not on ARM" in paged["MCA903"]["message"], sorted(paged)
