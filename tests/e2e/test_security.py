@@ -292,3 +292,53 @@ def test_absolute_urls_in_arm_answers_get_no_arm_token_elsewhere(sim_factory):
     assert "not on ARM" in role_read["MCA909"]["message"], sorted(role_read)
     assert "Traceback" not in dry.stderr, dry.stderr[-2000:]
     assert "not on ARM" in paged["MCA903"]["message"], sorted(paged)
+
+
+# --------------------------------------------------------------------------- run-command's allowlist
+
+# Keys a cacerts secret may hold besides the three certificates: the key under istiod's two
+# layouts (ca-key.pem; tls.key beside tls.crt and ca.crt: istio/istio security/pkg/pki/ca
+# ca.go, TLSSecretCACertFile and friends), and spellings no exact match should let through.
+WITHHELD_KEYS = ("ca-key.pem", "tls.key", "CA-KEY.PEM", "Ca-Key.pem", "key.pem", "tls.crt", "ca.crt")
+
+
+def _cacerts_scenario(tmp_path):
+    """private-cluster, with a cacerts secret holding the certificates and WITHHELD_KEYS,
+    each withheld value a distinct private-key marker. (path, {key: marker})."""
+    import yaml
+    from sandbox import certfactory
+    objects = certfactory.make_plugin_set()
+    markers = {key: f"-----BEGIN PRIVATE KEY-----\nMESHCA-MARKER-{index}-{'x' * 40}\n-----END PRIVATE KEY-----\n"
+               for index, key in enumerate(WITHHELD_KEYS)}
+    data = {name + ".pem": base64.b64encode(objects[name]).decode() for name in ("root-cert", "ca-cert", "cert-chain")}
+    data.update({key: base64.b64encode(text.encode()).decode() for key, text in markers.items()})
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": data,
+              "metadata": {"name": "cacerts", "namespace": "aks-istio-system"}}
+    path = tmp_path / "private-cacerts.yaml"
+    path.write_text(yaml.safe_dump({"description": "private-cluster with a cacerts secret of many keys",
+                                    "base": "private-cluster",
+                                    "kubernetes": {"cacertsSecret": False, "objects": [secret]}}),
+                    encoding="utf-8")
+    return path, markers
+
+
+def test_run_command_carries_only_the_three_certificates_out_of_the_cluster(sim_factory, tmp_path):
+    path, markers = _cacerts_scenario(tmp_path)
+    sim = sim_factory.fresh(str(path))
+    az = sim_factory.az_for(sim)
+    export = tmp_path / "rc.json"
+    output, log_text = _logged(az, "--via-run-command", "--export", str(export))
+    logs = sim.servers["arm"].service.run_commands.logs()
+    assert logs and "cert-chain.pem" in logs[-1], "the command ran and read cacerts"
+    encoded = {key: base64.b64encode(text.encode()).decode() for key, text in markers.items()}
+    for where, text in [("the run-command result AKS keeps", "\n".join(logs)), ("--debug output", output),
+                        ("az.log", log_text), ("the snapshot", export.read_text(encoding="utf-8"))]:
+        leaked = [key for key in WITHHELD_KEYS if encoded[key][:40] in text or "MESHCA-MARKER" in text]
+        assert not leaked, f"{leaked} left the cluster in {where}"
+    snapshot = json.loads(export.read_text(encoding="utf-8"))
+    assert set(WITHHELD_KEYS) <= set(snapshot["kube"]["cacerts"]["data"]["keys"]), "every key is named"
+    withheld = {item["key"]: item["bytes"] for item in snapshot["kube"]["access"]["data"]["runCommand"]["withheld"]}
+    assert set(withheld) == set(WITHHELD_KEYS)
+    for key, text in markers.items():
+        assert withheld[key] - len(text.encode()) in (0, 1, 2), "the size, up to base64's padding"
+    assert snapshot["kube"]["cacerts"]["data"]["caCertFingerprint"], "the certificates' values did come"
