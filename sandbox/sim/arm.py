@@ -40,6 +40,8 @@ class ArmService:
         self.world = world
         self._kube_url = kube_url_getter
         self._kube_ca_pem = kube_ca_pem
+        # The cluster user's client pair, made on first use (``clusterUserClientKey``: _client_pair).
+        self.client_cert_pem = self.client_key_pem = None
         from sandbox.sim.runcommand import RunCommands
         # The command pod reaches the API server at its in-cluster address, which a private
         # cluster's operator cannot (sandbox/sim/runcommand.py).
@@ -410,7 +412,7 @@ class ArmService:
         kubeconfig (Azure/azure-cli src/azure-cli/azure/cli/command_modules/acs/custom.py
         ``aks_get_credentials`` writes what listClusterUserCredential returns). The key is made
         once per simulator, and kept on it so tests can look for it where it must not be."""
-        if getattr(self, "client_key_pem", None) is None:
+        if self.client_key_pem is None:
             self.client_cert_pem, self.client_key_pem = _self_signed_pair("sim-cluster-user")
         return {"client-certificate-data": base64.b64encode(self.client_cert_pem).decode("ascii"),
                 "client-key-data": base64.b64encode(self.client_key_pem).decode("ascii")}

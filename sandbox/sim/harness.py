@@ -250,7 +250,7 @@ class SimulatorEnv:
         elif how == "dns":
             self.proxy.remove_route(authority)
         else:
-            raise ValueError("unknown connection fault %r" % how)
+            raise ValueError(f"unknown connection fault {how!r}")
 
     def make_kube_unreachable(self):
         """Close the Kubernetes API's listening socket: new connections are refused."""

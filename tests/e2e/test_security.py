@@ -244,8 +244,10 @@ def test_a_vault_uri_elsewhere_is_a_finding_and_gets_no_request(sim_factory):
     try:
         sim.log.clear()
         findings = _codes(diagnose(az, "-o", "json"))
-        live = az.run("aks", "mesh", "ca", "validate-secrets", "-g", "myResourceGroup", "-n", "myAKSCluster",
-                      "-o", "json", cwd=az.config_dir)
+        target = ["-g", "myResourceGroup", "-n", "myAKSCluster", "-o", "json"]
+        live = az.run("aks", "mesh", "ca", "validate-secrets", *target, cwd=az.config_dir)
+        shown = az.run("aks", "mesh", "ca", "show-cert", *target, cwd=az.config_dir)
+        scanned = az.run("aks", "mesh", "ca", "scan", "--read-secrets", "-o", "json", cwd=az.config_dir)
         authorised = [entry for entry in sim.requests(service=KV_SERVICE)
                       if entry.get("status") != 401 and "/secrets/" in entry["path"]]
     finally:
@@ -254,6 +256,10 @@ def test_a_vault_uri_elsewhere_is_a_finding_and_gets_no_request(sim_factory):
     assert elsewhere.split("//")[1] in findings["MCA530"]["message"]
     assert authorised == [], "a secret read reached the vault (only the challenge, at its own address, may)"
     assert "MCA530" in _codes(live), live.stderr[-2000:]
+    assert "MCA530" in _codes(shown), shown.stderr[-2000:]
+    assert "Traceback" not in scanned.stderr, scanned.stderr[-2000:]
+    rows = json.loads(scanned.stdout)["clusters"]
+    assert rows and all("MCA530" in {item["code"] for item in row["findings"]} for row in rows), rows
 
 
 def _redirected_role_definition(sim, target_url):
