@@ -324,6 +324,15 @@ def read_secret(client, secret_name):
     """
     try:
         secret = client.get_secret(secret_name)
+    except ValueError as error:
+        # The SDK refused the vault's challenge (its resource is not the vault's domain), and
+        # has cached it all the same: forget it, or the next read would send a token for it.
+        from azext_meshca.collectors.vaultchallenge import forget
+        forget(getattr(client, "vault_url", None))
+        return collected(error=describe_error(error)), None
+    except Exception as error:  # pylint: disable=broad-except
+        return collected(error=describe_error(error)), None
+    try:
         return normalise_secret(secret_name, secret.properties, secret.value)
     except Exception as error:  # pylint: disable=broad-except
         return collected(error=describe_error(error)), None

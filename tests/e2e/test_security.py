@@ -348,3 +348,21 @@ def test_run_command_carries_only_the_three_certificates_out_of_the_cluster(sim_
     for key, text in markers.items():
         assert withheld[key] - len(text.encode()) in (0, 1, 2), "the size, up to base64's padding"
     assert snapshot["kube"]["cacerts"]["data"]["caCertFingerprint"], "the certificates' values did come"
+
+
+def test_a_challenge_for_another_resource_never_earns_a_token(sim_factory):
+    """The vault, at its own address, names another resource in its challenge. The SDK az
+    bundles caches that challenge before refusing it; meshca forgets it, so no later read
+    asks for a token for that resource or sends one (every Key Vault request stays
+    unauthenticated), and the secrets are reported unread."""
+    sim = _scenario_sim(sim_factory, "healthy")
+    az = sim_factory.az_for(sim)
+    sim.world.raw["keyVaultChallengeResource"] = "https://attacker.example"
+    try:
+        sim.log.clear()
+        findings = _codes(diagnose(az, "-o", "json"))
+        vault_requests = sim.requests(service=KV_SERVICE)
+    finally:
+        sim.world.raw.pop("keyVaultChallengeResource", None)
+    assert vault_requests and [entry for entry in vault_requests if entry["principal"]] == [], vault_requests
+    assert "does not match the requested domain" in findings["MCA904"]["message"], sorted(findings)
