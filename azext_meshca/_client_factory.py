@@ -121,14 +121,17 @@ def shared_transport(cli_ctx):
 def _mgmt_client(cli_ctx, resource_type, subscription_id):
     """One management client per SDK and subscription for the run (building one costs
     CPU: its serializer indexes every model of the SDK). Its retries honour Retry-After
-    within the run's deadline (collectors/deadline.py)."""
+    within the run's deadline (collectors/deadline.py); it sends nothing, and no token, to a
+    host other than ARM's (collectors/hostpin.py ``arm_only_policy``)."""
     from azure.cli.core.commands.client_factory import get_mgmt_service_client
     from azext_meshca.collectors.deadline import azure_retry_policy, run_deadline
+    from azext_meshca.collectors.hostpin import arm_only_policy
     credential, subscription = shared_login(cli_ctx, subscription_id)
     return _shared(cli_ctx, ("client", str(resource_type), subscription.lower()),
                    lambda: get_mgmt_service_client(cli_ctx, resource_type, subscription_id=subscription,
                                                    credential=credential, transport=shared_transport(cli_ctx),
-                                                   retry_policy=azure_retry_policy(run_deadline(cli_ctx), "ARM")))
+                                                   retry_policy=azure_retry_policy(run_deadline(cli_ctx), "ARM"),
+                                                   per_retry_policies=[arm_only_policy(cli_ctx)]))
 
 
 def cf_managed_clusters(cli_ctx, subscription_id=None):

@@ -41,6 +41,26 @@ def _short(text, width=120):
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
+def _authority(parts):
+    """host[:port] of a split https URL, lower case, the default port left out (as the
+    Key Vault SDK's challenge cache compares hosts)."""
+    netloc = parts.netloc.lower()
+    return netloc[:-4] if netloc.endswith(":443") else netloc
+
+
+def _on_arm(cli_ctx, url):
+    """True for an https URL on the cloud's resource manager host."""
+    parts, arm = urlsplit(url), urlsplit(cli_ctx.cloud.endpoints.resource_manager)
+    return parts.scheme.lower() == "https" and bool(arm.netloc) and _authority(parts) == _authority(arm)
+
+
+def _foreign_arm_link(cli_ctx, url):
+    arm = urlsplit(cli_ctx.cloud.endpoints.resource_manager).netloc
+    return ForeignHostError(collection_error(
+        f"ARM's answer links to {_short(url)}, which is not on ARM ({arm}): not followed, so the ARM "
+        "token goes to ARM only", code=ARM_LINK_CODE))
+
+
 def arm_path(cli_ctx, path):
     """``path`` if the ARM client may send it with the ARM token: a path on ARM ("/..."),
     or an https URL on the cloud's resource manager host. ForeignHostError otherwise."""
@@ -48,12 +68,26 @@ def arm_path(cli_ctx, path):
     parts = urlsplit(path)
     if not parts.scheme and not parts.netloc and path.startswith("/") and not path.startswith("//"):
         return path
-    arm = urlsplit(cli_ctx.cloud.endpoints.resource_manager)
-    if parts.scheme.lower() == "https" and parts.netloc.lower() == arm.netloc.lower() and arm.netloc:
+    if _on_arm(cli_ctx, path):
         return path
-    raise ForeignHostError(collection_error(
-        f"ARM's answer links to {_short(path)}, which is not on ARM ({arm.netloc}): not followed, so the ARM "
-        "token goes to ARM only", code=ARM_LINK_CODE))
+    raise _foreign_arm_link(cli_ctx, path)
+
+
+def arm_only_policy(cli_ctx):
+    """An azure-core policy for the ARM clients' pipelines (``per_retry_policies``: it runs
+    on every attempt, a redirected or polled one too, before the authentication policy adds
+    the token): a request to any host but ARM's raises ForeignHostError instead of leaving.
+    It covers what the SDKs follow on their own: nextLink pages, and the Location and
+    Azure-AsyncOperation URLs a long-running operation (runCommand) is polled at
+    (azure-mgmt-core ARMPolling)."""
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+    class ArmOnly(SansIOHTTPPolicy):
+        def on_request(self, request):
+            if not _on_arm(cli_ctx, request.http_request.url):
+                raise _foreign_arm_link(cli_ctx, request.http_request.url)
+
+    return ArmOnly()
 
 
 def vault_address(cli_ctx, vault):
@@ -71,7 +105,7 @@ def vault_address(cli_ctx, vault):
             f"the vault's URI {_short(given)} could not be checked: this cloud names no Key Vault DNS suffix, "
             "so no Key Vault token was sent", code=VAULT_URI_CODE))
     parts = urlsplit(given)
-    if parts.scheme.lower() != "https" or parts.netloc.lower() != urlsplit(expected).netloc \
+    if parts.scheme.lower() != "https" or _authority(parts) != _authority(urlsplit(expected)) \
             or parts.path.strip("/") or parts.query or parts.fragment:
         raise ForeignHostError(collection_error(
             f"the vault's URI is {_short(given)}, not its own address {expected}: nothing was sent there, so "

@@ -365,8 +365,9 @@ class ArmService:
 
     def _command_location(self, req, command_id):
         version = req.arg("api-version", "2025-10-01")
-        return (f"https://{req.headers.get('host', '127.0.0.1')}{self.world.cluster['id']}/commandResults/"
-                f"{command_id}?api-version={version}")
+        # runCommandLocationHost: tests make ARM name another host for the poll.
+        host = self.world.raw.get("runCommandLocationHost") or req.headers.get('host', '127.0.0.1')
+        return f"https://{host}{self.world.cluster['id']}/commandResults/{command_id}?api-version={version}"
 
     def command_result(self, req, sub, rg, name, command_id):
         """202 while the command runs (Location again), then 200 with the RunCommandResult."""

@@ -366,3 +366,15 @@ def test_a_challenge_for_another_resource_never_earns_a_token(sim_factory):
         sim.world.raw.pop("keyVaultChallengeResource", None)
     assert vault_requests and [entry for entry in vault_requests if entry["principal"]] == [], vault_requests
     assert "does not match the requested domain" in findings["MCA904"]["message"], sorted(findings)
+
+
+def test_a_run_command_polled_elsewhere_gets_no_arm_token(sim_factory):
+    """ARM's 202 names another host (the Key Vault listener, which logs what reaches it) as the
+    runCommand's Location: the ARM clients' pipelines send nothing there."""
+    sim = sim_factory.fresh("private-cluster")
+    az = sim_factory.az_for(sim)
+    sim.world.raw["runCommandLocationHost"] = sim.servers[KV_SERVICE].url.split("//", 1)[1]
+    sim.log.clear()
+    findings = _codes(diagnose(az, "--via-run-command", "-o", "json"))
+    assert [entry for entry in sim.requests(service=KV_SERVICE) if "commandResults" in entry["path"]] == []
+    assert "not on ARM" in findings["MCA914"]["message"], sorted(findings)
