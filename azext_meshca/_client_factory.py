@@ -12,6 +12,15 @@ import time
 # Calls are bounded so a hung endpoint cannot stall diagnose; the retry policy of
 # collectors/deadline.py handles 429 (honouring Retry-After) and 5xx within the run's deadline.
 ARM_CALL_OPTIONS = {"connection_timeout": 10, "read_timeout": 30}
+# For ARM calls whose request or response body holds a credential: listClusterUserCredential
+# (a kubeconfig with the user's token or client key) and runCommand (the caller's AKS AAD
+# token as clusterToken; the command's output). azure-cli's SafeNetworkTraceLoggingPolicy
+# logs whole bodies under --debug and into az.log, and skips a request whose context says
+# logging_enable False (azure-cli src/azure-cli-core/azure/cli/core/sdk/policies.py,
+# ``options.pop("logging_enable", True)``). A long-running operation passes its call's
+# options on to every poll (azure-core polling/base_polling.py, LROBasePolling
+# ``_operation_config``), so the polls of a runCommand stay unlogged too.
+CREDENTIAL_CALL_OPTIONS = dict(ARM_CALL_OPTIONS, logging_enable=False)
 
 
 # A token this close to expiry is fetched again (azure-core's BearerTokenCredentialPolicy
@@ -114,14 +123,17 @@ def shared_transport(cli_ctx):
 def _mgmt_client(cli_ctx, resource_type, subscription_id):
     """One management client per SDK and subscription for the run (building one costs
     CPU: its serializer indexes every model of the SDK). Its retries honour Retry-After
-    within the run's deadline (collectors/deadline.py)."""
+    within the run's deadline (collectors/deadline.py); it sends nothing, and no token, to a
+    host other than ARM's (collectors/hostpin.py ``arm_only_policy``)."""
     from azure.cli.core.commands.client_factory import get_mgmt_service_client
     from azext_meshca.collectors.deadline import azure_retry_policy, run_deadline
+    from azext_meshca.collectors.hostpin import arm_only_policy
     credential, subscription = shared_login(cli_ctx, subscription_id)
     return _shared(cli_ctx, ("client", str(resource_type), subscription.lower()),
                    lambda: get_mgmt_service_client(cli_ctx, resource_type, subscription_id=subscription,
                                                    credential=credential, transport=shared_transport(cli_ctx),
-                                                   retry_policy=azure_retry_policy(run_deadline(cli_ctx), "ARM")))
+                                                   retry_policy=azure_retry_policy(run_deadline(cli_ctx), "ARM"),
+                                                   per_retry_policies=[arm_only_policy(cli_ctx)]))
 
 
 def cf_managed_clusters(cli_ctx, subscription_id=None):
@@ -146,8 +158,10 @@ def cf_authorization(cli_ctx, subscription_id=None):
     return _mgmt_client(cli_ctx, ResourceType.MGMT_AUTHORIZATION, subscription_id)
 
 
-def cf_secret_client(cli_ctx, vault_url, subscription_id=None, on_token=None):
-    """A Key Vault data-plane client that never logs bodies.
+def cf_secret_client(cli_ctx, vault, subscription_id=None, on_token=None):
+    """A Key Vault data-plane client for ``vault`` (the snapshot's vault) that never logs
+    bodies, bound to the vault's own address only: collectors/hostpin.py ``vault_address``
+    raises ForeignHostError, before any request, when its vaultUri names another host.
 
     azure-cli's prepare_client_kwargs_track2 installs a policy that logs whole
     response bodies under --debug, which would print ca-key (azure-cli ``azure/cli/core/sdk/policies.py``,
@@ -158,6 +172,8 @@ def cf_secret_client(cli_ctx, vault_url, subscription_id=None, on_token=None):
     """
     from azure.keyvault.secrets import SecretClient
     from azext_meshca.collectors.deadline import azure_retry_policy, run_deadline
+    from azext_meshca.collectors.hostpin import vault_address
+    vault_url = vault_address(cli_ctx, vault)
     credential, _ = shared_login(cli_ctx, subscription_id, audience="Key Vault")
     if on_token is not None:
         credential = _Notifying(credential, on_token)

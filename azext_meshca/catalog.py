@@ -244,6 +244,14 @@ _ENTRIES = [
        "(or --ip-address <egress-ip>)",
        detail="defaultAction Deny, {rule_count} IP / {vnet_count} VNet rule(s)"),
 
+    _m("MCA530", WARNING, "network", "The vault's URI is not its own address",
+       "{reason}. A vault's address is its name under the cloud's Key Vault DNS suffix, which "
+       "is where the add-on's provider reads it; meshca sends a Key Vault token nowhere else.",
+       "Compare the vault's URI with its name: az keyvault show -n {vault_name} --query "
+       "properties.vaultUri. If ARM or Resource Graph reports another host, read the secrets "
+       "yourself and check them offline with az aks mesh ca validate-secrets --cert-dir <dir>.",
+       detail="{reason}"),
+
     # --- secret (MCA6xx) ---
     _m("MCA601", ERROR, "secret", "A plug-in CA object is missing",
        "{object} ({source}) was not found.",

@@ -1,10 +1,12 @@
 """Registers ``az aks mesh ca``. ``aks mesh`` belongs to the core CLI: never redeclare it."""
 
 from azext_meshca._format import certificates_table, checks_table, findings_table, fix_access_table, scan_table
+from azext_meshca.sanitize import output_transform
 
 
 def load_command_table(self, _):
-    with self.command_group('aks mesh ca', is_preview=True) as group:
+    # Every result passes the one sanitiser before --query, any format or table transformer.
+    with self.command_group('aks mesh ca', is_preview=True, transform=output_transform(self.cli_ctx)) as group:
         group.custom_command('validate-secrets', 'validate_secrets', table_transformer=findings_table)
         group.custom_command('show-cert', 'show_cert', table_transformer=certificates_table)
         group.custom_command('diagnose', 'diagnose', table_transformer=findings_table)

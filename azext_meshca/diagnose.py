@@ -62,11 +62,40 @@ def export_snapshot(snapshot, path):
     text = to_json(snapshot)
     if _PRIVATE_KEY_MARKER.search(text):  # defence in depth: collectors never keep key bytes
         raise ValidationError("Refusing to export: the snapshot would contain private-key material.")
+    write_private_file(path, text)
+
+
+def write_private_file(path, text):
+    """Write ``text`` to ``path`` readable by its owner only (0600), never through a symlink.
+
+    Why: a snapshot names the vault, the identity and the cluster's objects, and is written
+    where the operator says. ``open(path, "w")`` followed a symlink planted at that path and
+    overwrote its target, and created the file 0644. Here a symlink is refused, and the text
+    goes to a new file made by mkstemp (0600, O_EXCL) in the same directory, renamed over
+    ``path`` once complete: a rename replaces the name itself, so a symlink swapped in at
+    the last moment is replaced, not followed, and no reader sees half a file."""
+    import os
+    import tempfile
+    if os.path.islink(path):
+        raise FileOperationError(f"Refusing to write {path}: it is a symbolic link. Give the real path.")
+    if os.path.isdir(path):
+        raise FileOperationError(f"Cannot write {path}: it is a directory.")
+    directory = os.path.dirname(os.path.abspath(path))
+    temporary = None
     try:
-        with open(path, "w", encoding="utf-8") as handle:
+        descriptor, temporary = tempfile.mkstemp(prefix=".meshca-export-", dir=directory)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.replace(temporary, path)
+        temporary = None
     except OSError as error:
-        raise FileOperationError(f"Cannot write {path}: {error.strerror}.") from None
+        raise FileOperationError(f"Cannot write {path}: {error.strerror or error}.") from None
+    finally:
+        if temporary is not None:
+            try:
+                os.remove(temporary)
+            except OSError:
+                pass
 
 
 # A real snapshot is tens of kilobytes; 2,000 namespaces' configmaps stay far below this.

@@ -123,7 +123,7 @@ def key_vault_set(cli_ctx, plugin, warn_days, resource_group=None, cluster_name=
     not read (MCA904), missing, disabled, out of its dates or not a plain secret
     (MCA601/611/612/613).
     """
-    from azext_meshca.checks import collection, config, names_context, secrets
+    from azext_meshca.checks import collection, config, names_context, network, secrets
     from azext_meshca.checks.common import secret_source
     from azext_meshca.collectors.snapshot_builder import read_vault_and_secrets
     from azext_meshca.plugin_set import KEY_VAULT, new_set
@@ -132,7 +132,8 @@ def key_vault_set(cli_ctx, plugin, warn_days, resource_group=None, cluster_name=
     context = names_context(_now(), warn_days, target={"resourceGroup": resource_group, "cluster": cluster_name},
                             managed_cluster={}, plugin=plugin, vault=ok_data(vault_item) or {})
     findings = (config.vault_missing(context, vault_item) + secrets.secrets_state(context, plugin, items)
-                + collection.vault_unread(context, vault_item) + collection.secrets_unread(context, plugin, items))
+                + collection.vault_unread(context, vault_item) + collection.secrets_unread(context, plugin, items)
+                + network.vault_address_refused(context, items))
     values = secrets.secret_values(items, facts)
     return new_set(KEY_VAULT, key_vault_source(plugin), {obj: values.get(obj) for obj in PLUGIN_OBJECTS},
                    {obj: secret_source(plugin, obj) for obj in PLUGIN_OBJECTS}, findings=findings,

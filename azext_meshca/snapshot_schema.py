@@ -103,7 +103,9 @@ KEY_FACTS = Fields(kind=TEXT, format=OPT_TEXT, algorithm=OPT_TEXT, keySize=Optio
 _POD_LINES = ListOf(Fields(pod=TEXT, lines=ListOf(TEXT)))
 # How --via-run-command collected the in-cluster items (collectors/runcommand.py).
 RUN_COMMAND = Fields(commandId=OPT_TEXT, exitCode=Optional(INT), outputBytes=Optional(INT), complete=Optional(BOOL),
-                     cut=Optional(ListOf(TEXT)))
+                     cut=Optional(ListOf(TEXT)),
+                     # cacerts entries whose values stayed in the pod (collectors/runcommand.py allowlist)
+                     withheld=Optional(ListOf(Fields(key=TEXT, bytes=Optional(INT)))))
 KUBE = Fields(
     access=Collected(Fields(source=OPT_TEXT, server=OPT_TEXT, runCommand=Optional(RUN_COMMAND))),
     istiodPods=Optional(Collected(ListOf(Fields(

@@ -26,6 +26,7 @@ from azext_meshca.checks.secrets import is_object_state_error
 CREDENTIALS_CODE = "credentials"
 KUBE_SIDE_CODES = ("CannotConnect", "NoResponse", "Timeout")
 VAULT_UNKNOWN_CODE = "VaultUnknown"
+VAULT_URI_CODE = "VaultUriForeign"   # collectors/hostpin.py: MCA530 reports it
 # kube.access error codes of --via-run-command (collectors/runcommand.py) -> finding code.
 RUN_COMMAND_CODES = {"RunCommandForbidden": "MCA913", "RunCommandFailed": "MCA914", "ClusterStopped": "MCA915"}
 RUN_COMMAND_OUTPUT_CODE = "RunCommandOutput"
@@ -101,7 +102,7 @@ def secrets_unread(context, plugin, secrets):
     """MCA904 for the secrets read (``{object: collected item}``); the Key Vault source calls it too."""
     unread = [(obj, secrets[obj]) for obj in PLUGIN_OBJECTS
               if _failed(secrets.get(obj)) and not is_object_state_error(secrets.get(obj))
-              and _error(secrets.get(obj)).get("code") != VAULT_UNKNOWN_CODE]
+              and _error(secrets.get(obj)).get("code") not in (VAULT_UNKNOWN_CODE, VAULT_URI_CODE)]
     if not unread:
         return []
     labels = [f"{obj} ({secret_name(plugin, obj) or obj})" for obj, _ in unread]

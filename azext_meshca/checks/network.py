@@ -68,4 +68,22 @@ def check_firewall(snapshot, context):
     return [found]
 
 
-CHECKS = [check_public_access, check_firewall]
+@rule("MCA530", inputs=("cluster", "vault"))
+def check_vault_address(snapshot, context):
+    """MCA530: the vault's URI is not its own address, so its secrets were not read."""
+    return vault_address_refused(context, snapshot.get("secrets") or {})
+
+
+def vault_address_refused(context, secrets):
+    """MCA530 when the secret reads were refused for the vault's address (``secrets``:
+    {object: collected item}, collectors/hostpin.py ``vault_address``); the Key Vault source
+    of validate-secrets and show-cert calls it too."""
+    from azext_meshca.collectors.hostpin import VAULT_URI_CODE
+    for item in secrets.values():
+        error = (item or {}).get("error") or {}
+        if error.get("code") == VAULT_URI_CODE:
+            return [make(context, "MCA530", "vault", evidence=[error.get("reason")], reason=error.get("reason"))]
+    return []
+
+
+CHECKS = [check_public_access, check_firewall, check_vault_address]

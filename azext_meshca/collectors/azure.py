@@ -11,11 +11,12 @@ from azext_meshca import snapshot_schema
 from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_arm
 from azext_meshca.access_model import within_vault
 from azext_meshca.collectors.errors import describe_error
+from azext_meshca.collectors.hostpin import arm_path
 from azext_meshca.inputs import as_list, as_mapping
 from azext_meshca.snapshot_schema import check as check_shape
 from azext_meshca.plugin import PLUGIN_FIELDS
-from azext_meshca.resource_ids import parse_vault_id
-from azext_meshca.snapshot import collected, iso_utc
+from azext_meshca.resource_ids import is_object_id, parse_vault_id
+from azext_meshca.snapshot import collected, collection_error, iso_utc
 
 CSI_ADDON = "azureKeyvaultSecretsProvider"
 
@@ -209,6 +210,7 @@ def arm_get_json(cli_ctx, subscription_id, path, api_version=None, **params):
     from azure.mgmt.core.exceptions import ARMErrorFormat
     if api_version:
         params["api-version"] = api_version
+    path = arm_path(cli_ctx, path)   # an absolute URL only on ARM's host (collectors/hostpin.py)
     client = cf_arm(cli_ctx, subscription_id)
     # TypeSpec clients (azure-cli 2.91) name it send_request; AutoRest ones (2.81) _send_request.
     send = getattr(client, "send_request", None) or client._send_request  # pylint: disable=protected-access
@@ -244,6 +246,11 @@ def read_role_assignments(cli_ctx, vault_id, principal_id):
     """
     parsed = parse_vault_id(vault_id)
     subscription = parsed["subscriptionId"]
+    if not is_object_id(principal_id):
+        # It goes into an OData $filter: a value that is not a GUID is never sent.
+        return collected(error=collection_error(
+            f"the add-on identity's objectId {ascii(str(principal_id))[:60]} is not a GUID, so its role "
+            "assignments were not asked for", code="NotAnObjectId"))
     try:
         assignments_path = f"{vault_id.rstrip('/')}/providers/Microsoft.Authorization/roleAssignments"
         raw = _list_pages(cli_ctx, subscription, assignments_path, AUTHORIZATION_API_VERSION,
@@ -317,6 +324,15 @@ def read_secret(client, secret_name):
     """
     try:
         secret = client.get_secret(secret_name)
+    except ValueError as error:
+        # The SDK refused the vault's challenge (its resource is not the vault's domain), and
+        # has cached it all the same: forget it, or the next read would send a token for it.
+        from azext_meshca.collectors.vaultchallenge import forget
+        forget(getattr(client, "vault_url", None))
+        return collected(error=describe_error(error)), None
+    except Exception as error:  # pylint: disable=broad-except
+        return collected(error=describe_error(error)), None
+    try:
         return normalise_secret(secret_name, secret.properties, secret.value)
     except Exception as error:  # pylint: disable=broad-except
         return collected(error=describe_error(error)), None

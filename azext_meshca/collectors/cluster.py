@@ -177,9 +177,9 @@ def read_user_kubeconfig(cli_ctx, resource_group, cluster_name, subscription_id=
 
 def _cluster_user_kubeconfig(cli_ctx, resource_group, cluster_name, subscription_id):
     import yaml
-    from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_managed_clusters
+    from azext_meshca._client_factory import CREDENTIAL_CALL_OPTIONS, cf_managed_clusters
     credentials = cf_managed_clusters(cli_ctx, subscription_id).list_cluster_user_credentials(
-        resource_group, cluster_name, **ARM_CALL_OPTIONS)
+        resource_group, cluster_name, **CREDENTIAL_CALL_OPTIONS)
     value = credentials.kubeconfigs[0].value
     if isinstance(value, str):
         value = base64.b64decode(value)

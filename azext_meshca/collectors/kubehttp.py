@@ -55,23 +55,56 @@ def needs_kubernetes_package(config_dict, context=None):
 
 
 def _selected(config_dict, context=None):
-    """(cluster, user) of ``context`` (default: current-context), as client-go resolves them."""
+    """(cluster, user) of ``context`` (default: current-context), as client-go resolves them.
+
+    KubeconfigError, one line, for what client-go would refuse: a field of the wrong type
+    (YAML anchors can even make a list that holds itself), and a cluster that asks both to
+    skip verification and to verify against a certificate authority (client-go
+    ``transport/transport.go`` TLSConfigFor: "specifying a root certificates file with the
+    insecure flag is not allowed"; kubectl refuses it, and both clients here would have
+    connected unverified)."""
     if not isinstance(config_dict, dict):
         raise KubeconfigError("the kubeconfig is not a mapping")
-    name = context or config_dict.get("current-context")
-    contexts = {entry.get("name"): entry.get("context") or {} for entry in config_dict.get("contexts") or []
-                if isinstance(entry, dict)}
+    name = context or _text(config_dict.get("current-context"), "current-context")
+    contexts = _named(config_dict, "contexts", "context")
     if name not in contexts:
         raise KubeconfigError(f"context {name!r} is not in the kubeconfig" if name else
                               "the kubeconfig names no current-context")
     chosen = contexts[name]
-    clusters = {entry.get("name"): entry.get("cluster") or {} for entry in config_dict.get("clusters") or []
-                if isinstance(entry, dict)}
-    users = {entry.get("name"): entry.get("user") or {} for entry in config_dict.get("users") or []
-             if isinstance(entry, dict)}
-    if chosen.get("cluster") not in clusters:
-        raise KubeconfigError(f"cluster {chosen.get('cluster')!r} of context {name!r} is not in the kubeconfig")
-    return clusters[chosen["cluster"]], users.get(chosen.get("user")) or {}
+    clusters = _named(config_dict, "clusters", "cluster")
+    users = _named(config_dict, "users", "user")
+    cluster_name = _text(chosen.get("cluster"), f"contexts[{name}].cluster")
+    if cluster_name not in clusters:
+        raise KubeconfigError(f"cluster {cluster_name!r} of context {name!r} is not in the kubeconfig")
+    cluster = clusters[cluster_name]
+    if cluster.get("insecure-skip-tls-verify") and (cluster.get("certificate-authority")
+                                                    or cluster.get("certificate-authority-data")):
+        raise KubeconfigError(f"cluster {cluster_name!r} sets insecure-skip-tls-verify together with a "
+                              "certificate authority, which kubectl refuses: remove one of them")
+    return cluster, users.get(_text(chosen.get("user"), f"contexts[{name}].user")) or {}
+
+
+def _text(value, where):
+    """A kubeconfig name: text or absent, never a list or mapping."""
+    if value is None or isinstance(value, str):
+        return value
+    raise KubeconfigError(f"{where} is not text")
+
+
+def _named(config_dict, section, field):
+    """{name: entry[field]} of a kubeconfig section (contexts, clusters, users)."""
+    entries = config_dict.get(section) or []
+    if not isinstance(entries, list):
+        raise KubeconfigError(f"{section} is not a list")
+    named = {}
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        value = entry.get(field) or {}
+        if not isinstance(value, dict):
+            raise KubeconfigError(f"{section}[{index}].{field} is not a mapping")
+        named[_text(entry.get("name"), f"{section}[{index}].name")] = value
+    return named
 
 
 def _file_or_data(entry, field, base_dir):

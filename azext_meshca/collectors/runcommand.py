@@ -22,8 +22,11 @@ Limits, by construction:
   would pass BODY_CAP; what was cut or left out is listed in the snapshot.
 - istiod's log is filtered in the pod to the CA lines the collector keeps (its markers,
   each line cut to LOG_LINE_CHARS first), so the log bounds of the direct path still hold.
-- The cacerts secret goes out without the value of ca-key.pem: private-key bytes never
-  enter the command's output, which AKS stores as the command's result.
+- The cacerts secret goes out through an allowlist: only the three certificate entries
+  (CACERT_VALUES) carry their values. Every other entry, whatever its name or case
+  (ca-key.pem, tls.key of the layout istiod also reads, any other spelling), leaves the
+  pod as its name and size only, so no private-key bytes enter the command's output, which
+  AKS stores as the command's result.
 """
 
 import re
@@ -60,6 +63,9 @@ FAILED_CODE = "RunCommandFailed"
 STOPPED_CODE = "ClusterStopped"
 OUTPUT_CODE = "RunCommandOutput"
 RUN_COMMAND_ACTION = "Microsoft.ContainerService/managedClusters/runCommand/action"
+# The cacerts entries whose values leave the pod: the certificates the checks fingerprint
+# (collectors/cluster.py read_cacerts), matched exactly. Nothing else does.
+CACERT_VALUES = ("root-cert.pem", "ca-cert.pem", "cert-chain.pem")
 
 # kubectl prints "Error from server (<StatusReason>): <message>"; the HTTP status of each
 # reason (kubernetes apimachinery pkg/apis/meta/v1/types.go, StatusReason constants).
@@ -207,14 +213,21 @@ def build_script(revisions, nonce=None):
 
 
 def _cacerts_block(ns):
-    """The cacerts secret as {"data": {...}} with ca-key.pem's value left empty: its key
-    is listed (the checks read the key names), its bytes never leave the pod."""
+    """The cacerts secret as {"data": {...}, "withheld": {key: base64 length}}: every key is
+    listed (the checks read the key names), only CACERT_VALUES carry their values. The
+    allowlist is decided in the pod by kubectl's go-template (``eq`` with several arguments
+    is true when the first equals any other: Go text/template), so a value outside it is
+    never printed at all; its length is the size of its base64 text."""
     key = request_key(kube.namespaced_path(ns, "secrets", "cacerts"))
-    template = '{{range $k, $v := .data}}{{$k}}|{{if ne $k "ca-key.pem"}}{{$v}}{{end}}{{"\\n"}}{{end}}'
+    allowed = " ".join(f'"{name}"' for name in CACERT_VALUES)
+    template = ('{{range $k, $v := .data}}{{$k}}|{{if eq $k ' + allowed + '}}{{$v}}|{{else}}|{{len $v}}{{end}}'
+                '{{"\\n"}}{{end}}')
     return f"""k get secret cacerts -n {_q(ns)} -o go-template={_q(template)} > "$T/s" 2> "$T/e"; rc=$?
 if [ "$rc" = 0 ]; then
-  {{ printf '{{"data":{{'; sep=''; while IFS='|' read -r k v; do [ -n "$k" ] || continue
-      printf '%s"%s":"%s"' "$sep" "$k" "$v"; sep=','; done < "$T/s"; printf '}}}}'; }} > "$T/b"
+  {{ printf '{{"data":{{'; sep=''; while IFS='|' read -r k v n; do [ -n "$k" ] || continue
+      printf '%s"%s":"%s"' "$sep" "$k" "$v"; sep=','; done < "$T/s"
+    printf '}},"withheld":{{'; sep=''; while IFS='|' read -r k v n; do [ -n "$n" ] || continue
+      printf '%s"%s":%s' "$sep" "$k" "$n"; sep=','; done < "$T/s"; printf '}}}}'; }} > "$T/b"
 else : > "$T/b"; fi
 emit {_q(key)} "$rc" "$T/b" "$(wc -c < "$T/b" | tr -d ' ')" {BUDGETS['cacerts']} json"""
 
@@ -237,6 +250,22 @@ def _sidecars_block():
   -o go-template={_q(template)} > "$T/c" 2> "$T/e"; rc=$?
 sort "$T/c" | uniq -c > "$T/b"
 emit {_q('reduced:' + key)} "$rc" "$T/b" "$(wc -c < "$T/c" | tr -d ' ')" {BUDGETS['sidecars']} json"""
+
+
+def withheld_entries(output, ns=None):
+    """[{key, bytes}] of the cacerts entries whose values stayed in the pod (the script's
+    ``withheld``), ``bytes`` the decoded size at most (base64 length / 4 * 3: the padding's
+    0-2 bytes are not known without the value). [] when the section is absent or unreadable."""
+    import json
+    section = output.sections.get(request_key(kube.namespaced_path(ns or kube.ISTIO_NAMESPACE, "secrets", "cacerts")))
+    if section is None or section.rc != 0 or section.cut:
+        return []
+    try:
+        withheld = json.loads(section.body).get("withheld") or {}
+    except (ValueError, AttributeError):
+        return []
+    return [{"key": str(name), "bytes": int(length) // 4 * 3} for name, length in sorted(withheld.items())
+            if isinstance(length, int)]
 
 
 def _root_configmaps_block():
@@ -548,7 +577,8 @@ def run_client(cli_ctx, target, plan):
              "outputBytes": len((result.get("logs") or "").encode("utf-8")),
              "complete": output.complete,
              "cut": [_short(key.replace("dedup:", "").replace("reduced:", "")) for key in output.cut_keys()]
-             + ([f"{output.dropped} answers over the limit of {MAX_SECTIONS}"] if output.dropped else [])}
+             + ([f"{output.dropped} answers over the limit of {MAX_SECTIONS}"] if output.dropped else []),
+             "withheld": withheld_entries(output)}
     return ReplayApi(output, facts), SOURCE, None, revisions
 
 
@@ -563,7 +593,7 @@ def pod_command(script):
 def _invoke(cli_ctx, target, cluster, script):
     """One runCommand, polled until done or the run's deadline; the result as a dict."""
     from azure.cli.core.profiles import ResourceType, get_sdk
-    from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_managed_clusters
+    from azext_meshca._client_factory import CREDENTIAL_CALL_OPTIONS, cf_managed_clusters
     from azext_meshca.collectors.deadline import deadline_of
     deadline = deadline_of(cli_ctx)
     token = None
@@ -581,7 +611,7 @@ def _invoke(cli_ctx, target, cluster, script):
     # retry_total=0, as az aks command invoke passes: a retried POST could start a second
     # command pod; one request is what the operator asked for.
     poller = client.begin_run_command(target["resourceGroup"], target["cluster"], request,
-                                      polling_interval=POLL_SECONDS, retry_total=0, **ARM_CALL_OPTIONS)
+                                      polling_interval=POLL_SECONDS, retry_total=0, **CREDENTIAL_CALL_OPTIONS)
     poller.wait(timeout=max(1.0, deadline.remaining()))
     if not poller.done():
         raise RunCommandError(collection_error(

@@ -109,7 +109,7 @@ def read_vault_objects(cli_ctx, vault_item, roles, challenge=None):
         vaultchallenge.seed(vault["vaultUri"], challenge)
     challenged = threading.Event()
     try:
-        client = cf_secret_client(cli_ctx, vault["vaultUri"], vault.get("subscriptionId"), on_token=challenged.set)
+        client = cf_secret_client(cli_ctx, vault, vault.get("subscriptionId"), on_token=challenged.set)
     except Exception as error:  # pylint: disable=broad-except
         return {}, (describe_error(error), None)
 

@@ -84,3 +84,20 @@ def seed(vault_uri, elicited):
         return True
     except (ImportError, AttributeError, TypeError, ValueError):  # another SDK, a malformed challenge
         return False
+
+
+def forget(vault_uri):
+    """Drop whatever challenge the SDK cached for ``vault_uri``'s host.
+
+    Why: azure-keyvault-secrets 4.7 (bundled with az 2.81-2.91) caches a challenge it elicits
+    before it checks the challenge's resource (``_shared/challenge_auth_policy.py``,
+    ``_update_challenge`` then ``on_challenge``'s domain check). The read that elicited it
+    fails with ValueError, but every later read of the process would take the cached
+    challenge and ask for, and send, a token for the resource it names (fixed upstream in
+    Azure/azure-sdk-for-python pull requests 48710 and 48739). read_secret calls this when a
+    read fails that way, so the next read elicits and checks again, and fails the same way."""
+    try:
+        from azure.keyvault.secrets._shared import http_challenge_cache
+        http_challenge_cache.remove_challenge_for_url(vault_uri)
+    except (ImportError, AttributeError, KeyError, ValueError):  # another SDK, or nothing cached
+        pass

@@ -12,11 +12,12 @@ A package of four parts, kept apart so the decision is tested without any networ
 This module reads what the plan needs and runs the four in order.
 """
 
-from azure.cli.core.azclierror import InvalidArgumentValueError
+from azure.cli.core.azclierror import InvalidArgumentValueError, ValidationError
 
 from azext_meshca.collectors.errors import raise_for_failed_read
 from azext_meshca.fixaccess import apply, plan as planning, render, wait as polling
 from azext_meshca.report import EXIT_INCOMPLETE, EXIT_PROBLEMS, exit_after_output
+from azext_meshca.resource_ids import is_object_id
 
 # --wait: the change was applied, but istiod did not turn Ready in time (4, "problems
 # found"), or the cluster could not be read (5, "could not check"); see report.py.
@@ -45,6 +46,14 @@ def read_state(cli_ctx, resource_group, name, mode):
     refused = planning.cluster_refusal(state)
     if refused:
         raise render.refusal_error(refused)
+    object_id = planning.addon_identity(state).get("objectId")
+    if not is_object_id(object_id):
+        # ARM's answer names the principal every write is for: nothing is read or written for
+        # a value that names no one (a padded ID would match a policy and miss an assignment).
+        raise ValidationError(f"fix-access cannot grant access: the add-on identity's objectId "
+                              f"{ascii(str(object_id))[:60]} is not a GUID. Nothing was changed. Check "
+                              f"az aks show -g {resource_group} -n {name} --query "
+                              "addonProfiles.azureKeyvaultSecretsProvider.identity")
     vault_id = planning.plugin_vault_id(state)
     vault_item = state["vault"] = read_vault(cli_ctx, vault_id)
     if not vault_item["ok"]:

@@ -40,6 +40,8 @@ class ArmService:
         self.world = world
         self._kube_url = kube_url_getter
         self._kube_ca_pem = kube_ca_pem
+        # The cluster user's client pair, made on first use (``clusterUserClientKey``: _client_pair).
+        self.client_cert_pem = self.client_key_pem = None
         from sandbox.sim.runcommand import RunCommands
         # The command pod reaches the API server at its in-cluster address, which a private
         # cluster's operator cannot (sandbox/sim/runcommand.py).
@@ -363,8 +365,9 @@ class ArmService:
 
     def _command_location(self, req, command_id):
         version = req.arg("api-version", "2025-10-01")
-        return (f"https://{req.headers.get('host', '127.0.0.1')}{self.world.cluster['id']}/commandResults/"
-                f"{command_id}?api-version={version}")
+        # runCommandLocationHost: tests make ARM name another host for the poll.
+        host = self.world.raw.get("runCommandLocationHost") or req.headers.get('host', '127.0.0.1')
+        return f"https://{host}{self.world.cluster['id']}/commandResults/{command_id}?api-version={version}"
 
     def command_result(self, req, sub, rg, name, command_id):
         """202 while the command runs (Location again), then 200 with the RunCommandResult."""
@@ -391,6 +394,7 @@ class ArmService:
                              "env": None, "provideClusterInfo": False, "interactiveMode": "IfAvailable"}}
         else:
             user = {"token": self.world.kube_user_token}
+            user.update(self._client_pair() if self.world.raw.get("clusterUserClientKey") else {})
         config = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -403,6 +407,16 @@ class ArmService:
             "users": [{"name": user_name, "user": user}],
         }
         return yaml.safe_dump(config, default_flow_style=False, sort_keys=False)
+
+    def _client_pair(self):
+        """client-certificate-data / client-key-data, as AKS puts them in a local account's
+        kubeconfig (Azure/azure-cli src/azure-cli/azure/cli/command_modules/acs/custom.py
+        ``aks_get_credentials`` writes what listClusterUserCredential returns). The key is made
+        once per simulator, and kept on it so tests can look for it where it must not be."""
+        if self.client_key_pem is None:
+            self.client_cert_pem, self.client_key_pem = _self_signed_pair("sim-cluster-user")
+        return {"client-certificate-data": base64.b64encode(self.client_cert_pem).decode("ascii"),
+                "client-key-data": base64.b64encode(self.client_key_pem).decode("ascii")}
 
     # ------------------------------------------------------------------ role assignments / definitions
 
@@ -459,7 +473,11 @@ class ArmService:
                 keep = False
             if keep:
                 result.append(copy.deepcopy(assignment))
-        return Response(200, {"value": result})
+        page = {"value": result}
+        if self.world.raw.get("roleAssignmentsNextLink"):
+            # A nextLink as the scenario gives it: tests point it at a host that is not ARM.
+            page["nextLink"] = self.world.raw["roleAssignmentsNextLink"]
+        return Response(200, page)
 
     def _find_assignment(self, scope, name):
         for assignment in self.world.role_assignments:
@@ -533,3 +551,20 @@ def _subscription_of(resource_id):
 
 def new_assignment_name():
     return str(uuid.uuid4())
+
+
+def _self_signed_pair(common_name):
+    """(certificate PEM, PKCS#8 key PEM) of a fresh P-256 self-signed certificate."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))

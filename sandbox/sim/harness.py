@@ -233,6 +233,25 @@ class SimulatorEnv:
             item for item in self.world.vaults.values() if item["name"].lower() == vault_name.lower())
         vault["properties"]["vaultUri"] = (url.rstrip("/") + "/") if url else vault_uri_for(vault["name"])
 
+    def break_vault(self, vault_name, how):
+        """Connections to the vault's own address, ``https://<name>.vault.loop.test/``, fail
+        before HTTP as ``how`` says: "tls" (tunnelled to a listener that does not speak TLS),
+        "dns" (the proxy answers as for a name that does not resolve); None restores them.
+        Faults at the vault's own address, since meshca sends nothing to any other
+        (azext_meshca/collectors/hostpin.py)."""
+        vault = next(item for item in self.world.vaults.values() if item["name"].lower() == vault_name.lower())
+        authority = urlsplit(vault_uri_for(vault["name"])).hostname + ":443"
+        if how is None:
+            self.proxy.add_route(authority, self.servers["kv:" + vault["name"]].port)
+        elif how == "tls":
+            listener = BrokenTlsListener()
+            self._broken_listeners.append(listener)
+            self.proxy.add_route(authority, urlsplit(listener.url).port)
+        elif how == "dns":
+            self.proxy.remove_route(authority)
+        else:
+            raise ValueError(f"unknown connection fault {how!r}")
+
     def make_kube_unreachable(self):
         """Close the Kubernetes API's listening socket: new connections are refused."""
         server = self.servers.pop("kube", None)

@@ -49,6 +49,11 @@ class ProxyTrap:
         with self._lock:
             self._routes[authority.lower()] = port
 
+    def remove_route(self, authority):
+        """Stop tunnelling ``authority``: a .loop.test name then does not resolve (see _answer)."""
+        with self._lock:
+            self._routes.pop(authority.lower(), None)
+
     def _record(self, line):
         with self._lock:
             self._attempts.append({"time": time.time(), "line": line})
@@ -84,7 +89,9 @@ class ProxyTrap:
                 # A vault name nobody created: in Azure its name would not resolve, and a
                 # proxy answers that with 502. Under .test (RFC 6761) it resolves nowhere, so
                 # it is not an outbound attempt.
-                conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                # The reason phrase says so, as a proxy's error page does (Squid: ERR_DNS_FAIL).
+                conn.sendall(b"HTTP/1.1 502 Bad Gateway (name does not resolve)\r\nContent-Length: 0\r\n"
+                             b"Connection: close\r\n\r\n")
                 return
             self._record(line)
             body = b"meshca test proxy trap: outbound network access is not allowed in tests\n"

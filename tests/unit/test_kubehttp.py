@@ -112,6 +112,19 @@ def test_which_kubeconfigs_go_to_the_kubernetes_package(user, cluster, delegated
     ({"current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "k"}}]}, "cluster 'k'"),
     ({"current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "k"}}],
       "clusters": [{"name": "k", "cluster": {"server": "not a url"}}]}, "is not a URL"),
+    # client-go refuses a certificate authority beside insecure-skip-tls-verify (transport.go TLSConfigFor)
+    ({"current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "k"}}],
+      "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True,
+                                             "certificate-authority-data": "LS0t"}}]}, "kubectl refuses"),
+    ({"current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "k"}}],
+      "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True,
+                                             "certificate-authority": "/ca.pem"}}]}, "kubectl refuses"),
+    ({"current-context": ["c"], "contexts": []}, "current-context is not text"),
+    ({"current-context": "c", "contexts": [{"name": ["c"], "context": {}}]}, "contexts[0].name is not text"),
+    ({"current-context": "c", "contexts": {"c": {}}}, "contexts is not a list"),
+    ({"current-context": "c", "contexts": [{"name": "c", "context": {"cluster": {"k": 1}}}]},
+     "contexts[c].cluster is not text"),
+    ({"current-context": "c", "contexts": [{"name": "c", "context": ["k"]}]}, "contexts[0].context is not a mapping"),
 ])
 def test_an_unusable_kubeconfig_is_one_line(config, said):
     error = describe_error(_raised(lambda: kubehttp.KubeHttpClient(config)))
@@ -171,3 +184,12 @@ def test_the_kubeconfigs_authority_is_the_only_trust_root(sim):
     context = kubehttp._ssl_context(cluster, {}, ".")  # pylint: disable=protected-access
     assert len(context.get_ca_certs()) == 1
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_a_self_referencing_kubeconfig_is_one_line(tmp_path):
+    """YAML anchors make a list that holds itself; it was ``TypeError: unhashable type: 'list'``."""
+    path = tmp_path / "kubeconfig"
+    path.write_text("current-context: &loop [*loop]\ncontexts: &c [*c]\n", encoding="utf-8")
+    error = describe_error(_raised(lambda: _api_client(context=None, config_file=str(path))))
+    assert error["code"] == "Kubeconfig" and "current-context is not text" in error["reason"]
+    assert "\n" not in error["reason"]

@@ -141,8 +141,18 @@ def test_script_is_valid_sh_and_never_sends_ca_key():
     script, nonce = rc.build_script(["asm-1-21", "asm-1-22"])
     assert nonce in script
     subprocess.run(["sh", "-n", "-c", script], check=True)
-    assert '{{if ne $k "ca-key.pem"}}{{$v}}{{end}}' in script
+    # An allowlist, not a denylist: only the three certificates' values are printed at all.
+    assert '{{if eq $k "root-cert.pem" "ca-cert.pem" "cert-chain.pem"}}{{$v}}|{{else}}|{{len $v}}{{end}}' in script
+    assert 'ca-key.pem' not in script
     assert "secrets/cacerts" not in script.replace("'/api/v1/namespaces/aks-istio-system/secrets/cacerts'", "")
+
+
+def test_withheld_entries_are_names_and_sizes():
+    key = "/api/v1/namespaces/aks-istio-system/secrets/cacerts"
+    body = '{"data":{"ca-cert.pem":"QQ==","tls.key":""},"withheld":{"tls.key":2236,"ca-key.pem":8}}'
+    output = rc.parse_output(section(key, body) + done(), NONCE)
+    assert rc.withheld_entries(output) == [{"key": "ca-key.pem", "bytes": 6}, {"key": "tls.key", "bytes": 1677}]
+    assert rc.withheld_entries(rc.parse_output(done(), NONCE)) == []
 
 
 def test_script_stays_under_the_cap_by_construction():
