@@ -34,7 +34,8 @@ FAILURE_HELP = {
 OUTPUT_THRESHOLD_DEFAULT = 'warning'
 
 
-def load_arguments(self, _):
+# One argument_context per command, as azure-cli's own _params.py modules are laid out.
+def load_arguments(self, _):  # pylint: disable=too-many-statements
     with self.argument_context('aks mesh ca') as context:
         context.argument('warn_days', type=int, options_list=['--warn-days'], default=WARN_DAYS_DEFAULT,
                          validator=validate_warn_days,

@@ -98,10 +98,17 @@ def root_gate(version, multi_root, loaded_pem, mounted_pem):
         return None
     if not multi_root:
         return REFUSED_MULTI_ROOT_OFF
+    return _subset_rule(version, loaded_pem, mounted_pem)
+
+
+def _subset_rule(version, loaded_pem, mounted_pem):
+    """handleEvent's check with multi-root on: one bundle must contain the other, by
+    ``bytes.Contains`` up to 1.29 and as sets of DER certificates from 1.30."""
     old_set, new_set = der_set(loaded_pem), der_set(mounted_pem)
     sets_related = bool(old_set) and bool(new_set) and (old_set <= new_set or new_set <= old_set)
     if version >= (1, 30):
         return ACCEPTED if sets_related else REFUSED_NOT_SUBSET
+    old, new = loaded_pem.encode("utf-8"), mounted_pem.encode("utf-8")
     if old in new or new in old:
         return ACCEPTED
     return REFUSED_BYTES if sets_related else REFUSED_NOT_SUBSET

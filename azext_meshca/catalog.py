@@ -879,6 +879,8 @@ def istiod_step(restart_safe, revision, rule=None, vault_name="<vault>"):
         return RESTART_ISTIOD.format(revision=revision)
     return KEEP_TRUST.format(revision=revision, vault_name=vault_name,
                              bundle_rule=_BUNDLE_RULES.get(rule, "the old root(s) first, byte for byte, then the new"))
+
+
 # Names a remedy may use that the rule making the finding may not know: the certificate
 # engine judges bytes, not where they came from. Unknown, they read as these placeholders;
 # fill_remedy puts the real names in once the source is known.

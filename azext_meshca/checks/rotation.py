@@ -32,22 +32,9 @@ from azext_meshca.snapshot import iso_utc, ok_data
 
 DEFAULT_POLL_INTERVAL = "2m"
 LONG_POLL_SECONDS = 10 * 60
-_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_GO_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 _EVERY_N_MINUTES = re.compile(r"^\*/(\d+) \* \* \* \*$")
-
-
-def parse_go_duration(text):
-    """Seconds in a Go duration such as ``2m``, ``1h30m``, ``120s``; None if it is not one."""
-    value = str(text or "").strip()
-    if not value:
-        return None
-    if value == "0":
-        return 0.0
-    parts = _GO_DURATION_PART.findall(value)
-    if not parts or "".join(number + unit for number, unit in parts) != value:
-        return None
-    return sum(float(number) * _GO_UNIT_SECONDS[unit] for number, unit in parts)
+# One reader of Go durations (rotationPollInterval here, SECRET_TTL in the CA-path model).
+parse_go_duration = capath.parse_go_duration
 
 
 def rotation_enabled(snapshot):

@@ -92,8 +92,8 @@ def _path_snapshot(*, istio="1-29", loaded=ROOT_A, kv_root=None, multi_root="tru
     kube = snapshot["kube"]
     for pod in kube["istiodPods"]["data"]:
         pod["revision"] = revision
-    kube["istiodDeployments"] = s.collected({revision: {"name": "istiod-" + revision, "replicas": 2,
-                                                       "readyReplicas": 2, "multiRootMesh": multi_root}})
+    kube["istiodDeployments"] = s.collected({revision: {
+        "name": "istiod-" + revision, "replicas": 2, "readyReplicas": 2, "multiRootMesh": multi_root}})
     kube["secretProviderClasses"]["data"] = {revision: dict(kube["secretProviderClasses"]["data"][REVISION],
                                                             name="istio-spc-" + revision)}
     kube["cacerts"] = s.collected(None)

@@ -428,6 +428,8 @@ FINDINGS_DIFFER = {
     # BoringSSL accepts; the Go istio-agent refuses istiod's serving chain (MCA715's evidence says so)
     "root-pathlen-0-over-ca": {"MCA715"},
 }
+
+
 @pytest.mark.parametrize("name", list(GRID))
 def test_grid_findings_say_envoy_breaks_exactly_when_boringssl_refuses(name):
     """validate-secrets / diagnose: an error with breaks envoy/both appears exactly for the sets

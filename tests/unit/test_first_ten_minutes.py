@@ -135,9 +135,9 @@ def test_every_relative_link_in_the_docs_resolves():
 
 @pytest.mark.parametrize("code", sorted(catalog.CATALOG))
 def test_every_findings_docs_field_names_an_existing_page(code):
-    item = catalog.finding(code, "x", **{name: "v" for entry in [catalog.CATALOG[code]]
-                                        for template in (entry.message, entry.remedy, entry.detail)
-                                        for name in catalog.template_fields(template)})
+    entry = catalog.CATALOG[code]
+    item = catalog.finding(code, "x", **{name: "v" for template in (entry.message, entry.remedy, entry.detail)
+                                         for name in catalog.template_fields(template)})
     assert item["docs"] == f"az aks mesh ca explain {code}"
     assert os.path.exists(os.path.join(REPO, "docs", "findings", code + ".md"))
 

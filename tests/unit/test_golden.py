@@ -116,6 +116,13 @@ def _fail(path, reason, status=None, code=None):
     return change
 
 
+def _secrets_failed(reason, code):
+    def change(snapshot):
+        for obj in list(snapshot["secrets"]):
+            s.fail(snapshot, ("secrets", obj), reason, None, code)
+    return change
+
+
 def _skip_cluster(snapshot):
     snapshot["kube"] = None
     snapshot["options"]["skipCluster"] = True
@@ -193,6 +200,8 @@ def _signs_with_another_intermediate(snapshot):
         lines.append(f"{stamp}\terror\tFailed to update new Plug-in CA certs: x509: certificate signed by unknown "
                      "authority")
         log["lines"] = lines
+
+
 def _fleet_found_nothing(snapshot):
     snapshot["fleet"] = {"clustersFound": 0, "scope": "subscription(s) fleet-4"}
 
@@ -232,6 +241,9 @@ CHANGED = {
     "text-provider-not-running": ("healthy", _mount_text("provider-not-running", 0), ("MCA832",), ()),
     "text-no-identity": ("healthy", _mount_text("no-identity", 0), ("MCA833",), ()),
     "events-cut": ("healthy", _events_cut, ("MCA834",), ()),
+    # ARM's vaultUri is not the vault's own address: no secret is read there (collectors/hostpin.py)
+    "vault-uri-foreign": ("healthy", _secrets_failed("vaultUri https://elsewhere.example/ is not the vault's own "
+                                                     "address", "VaultUriForeign"), ("MCA530",), ()),
     "mounted-not-loaded": ("healthy-asm-1-29", _signs_with_another_intermediate, ("MCA311", "MCA812"), ()),
 }
 for _name, (_variant, _codes) in test_validation.DEFECTS.items():
