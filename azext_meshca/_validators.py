@@ -153,13 +153,22 @@ def check_kubeconfig(path, context):
         raise InvalidArgumentValueError(f'--kubeconfig: {path} is not a kubeconfig (not YAML).') from None
     if not isinstance(config, dict):
         raise InvalidArgumentValueError(f'--kubeconfig: {path} is not a kubeconfig (not a mapping).')
-    names = [str(entry.get('name')) for entry in config.get('contexts') or [] if isinstance(entry, dict)]
     wanted = context or config.get('current-context')
-    if not wanted:
-        raise InvalidArgumentValueError(f'--kubeconfig: {path} sets no current-context; name one with --context.')
-    if wanted not in names:
-        known = ', '.join(sorted(names)[:10]) or 'none'
-        raise InvalidArgumentValueError(f'--context: {wanted} is not a context of {path} (it has: {known}).')
+    if isinstance(wanted, str) or wanted is None:
+        contexts = config.get('contexts') if isinstance(config.get('contexts'), list) else []
+        names = [str(entry.get('name')) for entry in contexts if isinstance(entry, dict)]
+        if not wanted:
+            raise InvalidArgumentValueError(f'--kubeconfig: {path} sets no current-context; name one with --context.')
+        if wanted not in names:
+            known = ', '.join(sorted(names)[:10]) or 'none'
+            raise InvalidArgumentValueError(f'--context: {wanted} is not a context of {path} (it has: {known}).')
+    # Everything else client-go would refuse (fields of the wrong type, insecure-skip-tls-verify
+    # beside a certificate authority) is decided once, where the connection is set up.
+    from azext_meshca.collectors.kubehttp import KubeconfigError, selected_cluster_and_user
+    try:
+        selected_cluster_and_user(config, context)
+    except KubeconfigError as error:
+        raise InvalidArgumentValueError(f'--kubeconfig: {path}: {error}.') from None
 
 
 @_usage

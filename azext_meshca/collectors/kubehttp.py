@@ -49,12 +49,12 @@ class KubeconfigError(ValueError):
 
 def needs_kubernetes_package(config_dict, context=None):
     """True when the chosen context's user or cluster uses what only the package supports."""
-    cluster, user = _selected(config_dict, context)
+    cluster, user = selected_cluster_and_user(config_dict, context)
     return any(field in user for field in _DELEGATED_USER_FIELDS) or \
         any(cluster.get(field) for field in _DELEGATED_CLUSTER_FIELDS)
 
 
-def _selected(config_dict, context=None):
+def selected_cluster_and_user(config_dict, context=None):
     """(cluster, user) of ``context`` (default: current-context), as client-go resolves them.
 
     KubeconfigError, one line, for what client-go would refuse: a field of the wrong type
@@ -172,7 +172,7 @@ class KubeHttpClient:  # pylint: disable=too-few-public-methods  # one verb is a
 
     def __init__(self, config_dict, *, context=None, base_dir=".", deadline=None, pool_size=16):
         import urllib3
-        cluster, user = _selected(config_dict, context)
+        cluster, user = selected_cluster_and_user(config_dict, context)
         server = (cluster.get("server") or "").rstrip("/")
         if not urlsplit(server).scheme or not urlsplit(server).netloc:
             raise KubeconfigError(f"the kubeconfig's server {server!r} is not a URL")

@@ -185,15 +185,17 @@ def _kubeconfig_variants(sim, tmp_path):
 
 @pytest.mark.parametrize("variant", ["insecure-with-ca", "self-referencing"])
 def test_a_kubeconfig_kubectl_refuses_is_refused_in_one_line(sim_factory, tmp_path, variant):
+    """A kubeconfig kubectl refuses is the caller's argument mistake (issue 23: exit 2, as a
+    missing kubeconfig is), said in one line, and no connection is made without verification."""
     sim = sim_factory.shared("healthy")
     az = sim_factory.az_for(sim)
     path, said = _kubeconfig_variants(sim, tmp_path)[variant]
     before = len(sim.requests(service="kube"))
     proc = diagnose(az, "--kubeconfig", str(path), "-o", "json")
     assert "Traceback" not in proc.stderr and "TypeError" not in proc.stdout + proc.stderr, proc.stderr[-2000:]
-    finding = next(item for item in json.loads(proc.stdout)["findings"] if item["code"] == "MCA905")
-    assert "unusable kubeconfig" in finding["message"] and said in finding["message"], finding
-    assert "\n" not in finding["message"]
+    assert proc.returncode == 2 and proc.stdout == "", (proc.returncode, proc.stdout)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and "--kubeconfig" in errors[0] and said in errors[0], proc.stderr
     assert len(sim.requests(service="kube")) == before, "no connection is made without verification"
 
 
