@@ -201,3 +201,32 @@ def test_the_sandbox_says_what_it_is_doing_while_it_starts():
     for line in ("sandbox: starting the simulators of scenario healthy", "sandbox: building meshca's wheel",
                  "sandbox: ready"):
         assert line in proc.stderr, proc.stderr
+
+
+def _finding(result, code):
+    (item,) = [item for item in result["findings"] if item["code"] == code]
+    return item
+
+
+def test_mca801_through_az_fits_a_crash_loop_and_takes_its_restart_step_from_the_model(sim_factory):
+    """Item 3: istiod crash-looping on a certificate is not 'stuck initialising', and the remedy
+    does not say kubelet retries a mount. The restart step is the CA-path model's
+    (catalog.istiod_step): on this 2023 cluster a restart changes no trusted root."""
+    sim = sim_factory.shared("diag-cert-wrong-root")
+    proc = diagnose(sim_factory.az_for(sim), "-o", "json")
+    assert "Traceback" not in proc.stderr, proc.stderr
+    pods = _finding(json.loads(proc.stdout), "MCA801")
+    assert "initialising" not in pods["title"] and "CrashLoopBackOff" in pods["message"], pods
+    assert "CrashLoopBackOff" in pods["remedy"] and "kubectl rollout restart deployment/istiod-asm-" in pods["remedy"]
+
+
+def test_mca303_through_az_says_restart_once_and_none_on_todays_add_on(sim_factory):
+    """Item 12: MCA303 said 'restart' twice; on asm-1-29, with no cronjob, istiod hot-reloads."""
+    old = sim_factory.shared("healthy")
+    proc = diagnose(sim_factory.az_for(old), "-o", "json")
+    message = _finding(json.loads(proc.stdout), "MCA303")["message"]
+    assert message.count("restart") == 1, message
+    current = sim_factory.shared("healthy-asm-1-29")
+    proc = diagnose(sim_factory.az_for(current), "-o", "json")
+    message = _finding(json.loads(proc.stdout), "MCA303")["message"]
+    assert "restart" not in message and "hot-reloads" in message, message
