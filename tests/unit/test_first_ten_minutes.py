@@ -211,6 +211,7 @@ def test_readme_opens_for_users():
     assert "plug-in CA" in "\n".join(text.splitlines()[2:5])
     assert "## Install into your own az" in first_screen and "AZ=az ./scripts/install-extension" in first_screen
     assert "./scripts/demo" in first_screen and "Fix: az aks mesh ca fix-access" in first_screen
+    assert "./scripts/test" in first_screen   # the second newcomer command: set up and run the tests
     for word in ("pytest", "azdev", "workers"):
         assert word not in first_screen, word
     assert contributors > text.index("## Commands")
