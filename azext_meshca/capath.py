@@ -77,13 +77,12 @@ def env_true(text):
 
 
 def der_set(pem_text):
-    """The DER bytes of every CERTIFICATE block (istio 1.30 pemToRawCertSet); empty if unreadable."""
+    """The DER bytes of every CERTIFICATE block (istio 1.30 pemToRawCertSet), read as istiod reads
+    them: Go's encoding/pem (consumers/istiod.py pem_decode_all), which skips a block whose base64
+    does not decode and hides one behind text on its BEGIN line, instead of refusing the bundle."""
+    from azext_meshca.consumers.istiod import pem_decode_all
     data = pem_text.encode("utf-8") if isinstance(pem_text, str) else bytes(pem_text or b"")
-    try:
-        blocks = certs.pem_blocks(data)
-    except certs.CertFormatError:
-        return frozenset()
-    return frozenset(block.der for block in blocks if block.label == b"CERTIFICATE")
+    return frozenset(block.der for block in pem_decode_all(data) if block.label == b"CERTIFICATE")
 
 
 def root_gate(version, multi_root, loaded_pem, mounted_pem):
@@ -345,7 +344,7 @@ def istiod_step(snapshot, context, revision=None):
     from azext_meshca import catalog
     revision = revision or context["revision"]
     path = revision_path(snapshot, revision)
-    return catalog.istiod_step(path["restartBreaksTrust"] is not True, revision, path["rule"],
+    return catalog.istiod_step(restart_is_safe(snapshot, revision), revision, path["rule"],
                                context.get("vault_name") or "<vault>")
 
 

@@ -16,6 +16,8 @@ ROOT_A = s.plugin_set()["root-cert"].decode("ascii")
 ROOT_B = s.plugin_set(set_id="B")["root-cert"].decode("ascii")
 NOW = s.NOW
 RESTART = "rollout restart deployment/istiod"
+# A CERTIFICATE block whose base64 does not decode (golang/go src/encoding/pem/pem.go Decode skips it)
+BROKEN_BLOCK = "-----BEGIN CERTIFICATE-----\nMIIB!!!not-base64\n-----END CERTIFICATE-----\n"
 
 
 def _rewrapped(pem):
@@ -44,6 +46,8 @@ def _rewrapped(pem):
     ((1, 29), True, ROOT_A, ROOT_B, capath.REFUSED_NOT_SUBSET),
     ((1, 30), True, ROOT_A, ROOT_B, capath.REFUSED_NOT_SUBSET),
     ((1, 30), True, ROOT_A, "not a certificate", capath.REFUSED_NOT_SUBSET),
+    # Go's pem.Decode skips a block whose base64 does not decode: the old root is still in the set
+    ((1, 30), True, ROOT_A, ROOT_A + BROKEN_BLOCK, capath.ACCEPTED),
     ((1, 29), None, ROOT_A, ROOT_B, None),
 ])
 def test_root_gate_follows_each_revisions_rule(version, multi_root, old, new, expected):
