@@ -198,16 +198,18 @@ def _vault(snapshot):
 
 def _signing_root(vault):
     """The fingerprint of the root in Key Vault's root-cert that ca-cert chains to (through
-    cert-chain's intermediates), or None."""
+    cert-chain's intermediates), or None. The objects are read as istiod reads them at start
+    (consumers/istiod.py: ca-cert's first PEM block, cert-chain as a CertPool)."""
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
+    from azext_meshca.consumers import istiod
     try:
-        ca_cert = x509.load_pem_x509_certificates((vault["ca-cert"]["pem"] or "").encode("utf-8"))[:1]
-        chain = x509.load_pem_x509_certificates((vault["cert-chain"]["pem"] or "").encode("utf-8"))
+        ca_cert = istiod.parse_first_certificate(vault["ca-cert"]["pem"] or "", "ca-cert")
+        chain = istiod.cert_pool(vault["cert-chain"]["pem"] or "")
         roots = [x509.load_der_x509_certificate(der) for der in der_set(vault["root-cert"]["pem"])]
-    except ValueError:
+    except (istiod.Refusal, ValueError):
         return None
-    current = (ca_cert or chain[:1] or [None])[0]
+    current = ca_cert
     for _ in range(len(chain) + 1):
         if current is None:
             return None
