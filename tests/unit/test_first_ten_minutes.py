@@ -70,6 +70,18 @@ def test_a_symptom_of_a_symptom_goes_under_the_root(analysed):
     assert "MCA801" not in codes and "MCA812" not in codes, codes
 
 
+@pytest.mark.parametrize("name, cause, symptom", [
+    ("rot-root-refused", "MCA307", "MCA304"),   # the refused root is why the mesh keeps the old one
+    ("rot-rotation-off", "MCA301", "MCA310"),   # rotation off is why the new versions are not mounted
+])
+def test_one_fix_is_one_row(analysed, name, cause, symptom):
+    """Two rows with the same fix read as two problems: the symptom goes under its cause."""
+    _, result = analysed[name]
+    rows = [row for row in _format.findings_table(result) if row["Code"]]
+    assert [row["Code"] for row in rows] == [cause], rows
+    assert symptom in _words(rows[0]["Root cause and fix"]).split("Explains", 1)[1]
+
+
 # Placeholders a remedy may hold, and how to tell that the snapshot knows their value.
 def _plugin(snapshot):
     return ((snapshot.get("cluster") or {}).get("data") or {}).get("plugin") or {}
