@@ -37,7 +37,6 @@ GRACE_RATIO, GRACE_JITTER = 0.5, 0.01
 # renewed_since looks at most this many renewals (a pod up a year with a 1h TTL has ~17,500,
 # of which only the few around the change matter; a crafted snapshot cannot make it slow)
 MAX_RENEWALS = 1000
-MULTIROOT_ENV = "ISTIO_MULTIROOT_MESH"
 
 # root_gate outcomes
 UNCHANGED = "unchanged"
