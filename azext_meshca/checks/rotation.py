@@ -359,11 +359,15 @@ def check_mounted_versions(snapshot, context):
 
 
 def _vault_signing_serial(snapshot):
-    """Key Vault ca-cert's serial, as istiod logs it (lower-case hex, %x)."""
+    """Key Vault ca-cert's serial, as istiod logs it (lower-case hex, %x), of the certificate
+    istiod signs with: ca-cert's first block Go's pem.Decode yields (consumers/istiod.py)."""
+    from azext_meshca.consumers import istiod
     data = ok_data((snapshot.get("secrets") or {}).get("ca-cert")) or {}
+    if not data.get("value"):
+        return None
     try:
-        first = certs.parse_pem_bundle(data.get("value"))[0]
-    except (certs.CertFormatError, IndexError, TypeError):
+        first = istiod.parse_first_certificate(data["value"], "ca-cert")
+    except istiod.Refusal:
         return None
     return format(first.serial_number, "x")
 

@@ -249,3 +249,17 @@ def test_mounted_but_not_loaded_names_the_failed_reload():
     findings = [item for item in s.run_module(ALL_CHECKS, _path_snapshot(log_lines=lines)) if item["code"] == "MCA311"]
     assert len(findings) == 1 and "SN abc123" in findings[0]["message"]
     assert "last reload failed" in findings[0]["message"] and RESTART not in findings[0]["remedy"]
+
+
+def test_mounted_but_not_loaded_reads_ca_cert_as_istiod_does():
+    """A block Go's pem.Decode skips before ca-cert's certificate: istiod signs with the
+    certificate after it, so its serial is still compared (was: no serial, no finding)."""
+    lines = ['2026-11-29T14:00:00.000000Z\tinfo\tx509 cert - Issuer: "CN=Old", Subject: "", SN: 1e, '
+             'NotBefore: "x", NotAfter: "y"',
+             '2026-11-29T14:00:00.000000Z\tinfo\tx509 cert - Issuer: "CN=Root", Subject: "CN=Old", SN: abc123, '
+             'NotBefore: "x", NotAfter: "y"', "2026-11-29T14:00:00.000000Z\tinfo\tIstiod certificates are reloaded"]
+    snapshot = _path_snapshot(log_lines=lines)
+    ca_cert = snapshot["secrets"]["ca-cert"]["data"]
+    ca_cert["value"] = BROKEN_BLOCK + ca_cert["value"]
+    findings = [item for item in s.run_module(ALL_CHECKS, snapshot) if item["code"] == "MCA311"]
+    assert len(findings) == 1 and "SN abc123" in findings[0]["message"], findings
