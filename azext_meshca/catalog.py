@@ -537,6 +537,8 @@ _ENTRIES = [
        "{object}: istiod starts, but the istio-agent (Go {go}) refuses the serving chain istiod "
        "presents (its own certificate, then cert-chain): '{text}'. Sidecars get no certificates.",
        "Make cert-chain hold ca-cert, then each intermediate, then the root in root-cert.",
+       # cert-chain without ca-cert: MCA711 states the fact and its fix; the agent's refusal follows from it
+       explained_by=("MCA711",),
        detail="{text}"),
     # MCA760-MCA779: Envoy's own verdict on the workload chains (consumers/envoy.py workload_refusals).
     _m("MCA760", ERROR, "certificate", "Envoy refuses the workload chains this set produces",
