@@ -3,9 +3,11 @@
 The path of a change (runbook "General setup process"): the CSI driver re-reads Key
 Vault every ``rotationPollInterval`` when ``enableSecretRotation`` is on and rewrites
 the cacerts mount (and, on older add-ons, the ``cacerts`` secret). istiod hot-loads a
-new intermediate; a new ROOT needs istiod restarted, which the
-``istio-cert-validator-cronjob-<revision>`` does every 10 minutes where it exists
-(newer add-ons may not have it: then a manual restart is needed).
+new intermediate, and a new root only by its revision's rule (capath.root_gate). On the
+2023 add-on the ``istio-cert-validator-cronjob-<revision>`` checks every 10 minutes and
+restarts istiod when the root changed; today's add-on has no cronjob, and a restart there
+loads the mounted root without the rule's check, so whether to restart is capath's call
+(capath.restart_is_safe, capath.istiod_step), never this module's.
 
 MCA304 decision (root mismatch). Key Vault's root-cert may hold several roots during
 a documented root rotation. We compare SHA-256 fingerprints as sets:
