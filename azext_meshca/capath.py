@@ -25,7 +25,6 @@ No I/O; every input comes from the snapshot (azext_meshca/snapshot.py).
 """
 
 import datetime
-import hashlib
 import re
 
 from azext_meshca import certs, logparse
@@ -176,12 +175,7 @@ def _moment(text):
 
 def fingerprints(pem_text):
     """Sorted SHA-256 fingerprints (AB:CD:...) of a bundle's CERTIFICATE blocks."""
-    return sorted({_der_fingerprint(der) for der in der_set(pem_text)})
-
-
-def _der_fingerprint(der):
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[index:index + 2] for index in range(0, len(digest), 2))
+    return sorted({certs.der_fingerprint(der) for der in der_set(pem_text)})
 
 
 def _vault(snapshot):
@@ -200,7 +194,6 @@ def _signing_root(vault):
     cert-chain's intermediates), or None. The objects are read as istiod reads them at start
     (consumers/istiod.py: ca-cert's first PEM block, cert-chain as a CertPool)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
     from azext_meshca.consumers import istiod
     try:
         ca_cert = istiod.parse_first_certificate(vault["ca-cert"]["pem"] or "", "ca-cert")
@@ -214,7 +207,7 @@ def _signing_root(vault):
             return None
         root = next((root for root in roots if certs.signed_by(current, root)), None)
         if root is not None:
-            return _der_fingerprint(root.public_bytes(Encoding.DER))
+            return certs.fingerprint(root)
         current = next((cert for cert in chain if cert != current and certs.signed_by(current, cert)), None)
     return None
 
