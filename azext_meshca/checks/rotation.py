@@ -103,8 +103,9 @@ def _restart_note(snapshot, context):
     collected, cronjob = _cronjob(snapshot, context)
     if collected and cronjob is not None and not cronjob.get("suspend"):
         name = cronjob.get("name") or "istio-cert-validator-cronjob-" + context["revision"]
-        return (f" for an intermediate; a root change once istiod loads it again: cronjob {name} restarts "
-                "istiod every 10 minutes")
+        # the runbook: the cronjob runs every 10 minutes and restarts istiod only when the root changed
+        return (f" for an intermediate; a root change once istiod loads it again: cronjob {name} checks every "
+                "10 minutes and restarts istiod when it sees a new root")
     path = capath.revision_path(snapshot, context["revision"])
     if path["multiRoot"] is False:
         root = "a new root is refused while ISTIO_MULTIROOT_MESH is off"
