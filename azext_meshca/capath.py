@@ -25,7 +25,6 @@ No I/O; every input comes from the snapshot (azext_meshca/snapshot.py).
 """
 
 import datetime
-import hashlib
 import re
 
 from azext_meshca import certs, logparse
@@ -37,7 +36,6 @@ GRACE_RATIO, GRACE_JITTER = 0.5, 0.01
 # renewed_since looks at most this many renewals (a pod up a year with a 1h TTL has ~17,500,
 # of which only the few around the change matter; a crafted snapshot cannot make it slow)
 MAX_RENEWALS = 1000
-MULTIROOT_ENV = "ISTIO_MULTIROOT_MESH"
 
 # root_gate outcomes
 UNCHANGED = "unchanged"
@@ -77,13 +75,12 @@ def env_true(text):
 
 
 def der_set(pem_text):
-    """The DER bytes of every CERTIFICATE block (istio 1.30 pemToRawCertSet); empty if unreadable."""
+    """The DER bytes of every CERTIFICATE block (istio 1.30 pemToRawCertSet), read as istiod reads
+    them: Go's encoding/pem (consumers/istiod.py pem_decode_all), which skips a block whose base64
+    does not decode and hides one behind text on its BEGIN line, instead of refusing the bundle."""
+    from azext_meshca.consumers.istiod import pem_decode_all
     data = pem_text.encode("utf-8") if isinstance(pem_text, str) else bytes(pem_text or b"")
-    try:
-        blocks = certs.pem_blocks(data)
-    except certs.CertFormatError:
-        return frozenset()
-    return frozenset(block.der for block in blocks if block.label == b"CERTIFICATE")
+    return frozenset(block.der for block in pem_decode_all(data) if block.label == b"CERTIFICATE")
 
 
 def root_gate(version, multi_root, loaded_pem, mounted_pem):
@@ -178,12 +175,7 @@ def _moment(text):
 
 def fingerprints(pem_text):
     """Sorted SHA-256 fingerprints (AB:CD:...) of a bundle's CERTIFICATE blocks."""
-    return sorted({_der_fingerprint(der) for der in der_set(pem_text)})
-
-
-def _der_fingerprint(der):
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[index:index + 2] for index in range(0, len(digest), 2))
+    return sorted({certs.der_fingerprint(der) for der in der_set(pem_text)})
 
 
 def _vault(snapshot):
@@ -199,22 +191,23 @@ def _vault(snapshot):
 
 def _signing_root(vault):
     """The fingerprint of the root in Key Vault's root-cert that ca-cert chains to (through
-    cert-chain's intermediates), or None."""
+    cert-chain's intermediates), or None. The objects are read as istiod reads them at start
+    (consumers/istiod.py: ca-cert's first PEM block, cert-chain as a CertPool)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
+    from azext_meshca.consumers import istiod
     try:
-        ca_cert = x509.load_pem_x509_certificates((vault["ca-cert"]["pem"] or "").encode("utf-8"))[:1]
-        chain = x509.load_pem_x509_certificates((vault["cert-chain"]["pem"] or "").encode("utf-8"))
+        ca_cert = istiod.parse_first_certificate(vault["ca-cert"]["pem"] or "", "ca-cert")
+        chain = istiod.cert_pool(vault["cert-chain"]["pem"] or "")
         roots = [x509.load_der_x509_certificate(der) for der in der_set(vault["root-cert"]["pem"])]
-    except ValueError:
+    except (istiod.Refusal, ValueError):
         return None
-    current = (ca_cert or chain[:1] or [None])[0]
+    current = ca_cert
     for _ in range(len(chain) + 1):
         if current is None:
             return None
         root = next((root for root in roots if certs.signed_by(current, root)), None)
         if root is not None:
-            return _der_fingerprint(root.public_bytes(Encoding.DER))
+            return certs.fingerprint(root)
         current = next((cert for cert in chain if cert != current and certs.signed_by(current, cert)), None)
     return None
 
@@ -345,7 +338,7 @@ def istiod_step(snapshot, context, revision=None):
     from azext_meshca import catalog
     revision = revision or context["revision"]
     path = revision_path(snapshot, revision)
-    return catalog.istiod_step(path["restartBreaksTrust"] is not True, revision, path["rule"],
+    return catalog.istiod_step(restart_is_safe(snapshot, revision), revision, path["rule"],
                                context.get("vault_name") or "<vault>")
 
 

@@ -140,6 +140,7 @@ _ENTRIES = [
        "The istio-ca-root-cert configmap in aks-istio-system holds root {cluster_root} but "
        "Key Vault's root-cert holds {vault_root}. {restart_note}",
        "{istiod_step}",
+       explained_by=("MCA307",),  # istiod refused the new root: the mesh keeps the old one
        detail="mesh root {cluster_root}"),
     _m("MCA305", WARNING, "rotation", "The cacerts secret lags behind Key Vault",
        "The cacerts secret in aks-istio-system differs from Key Vault in {objects}. "
@@ -180,6 +181,7 @@ _ENTRIES = [
        "Key Vault's current version of {objects} (since {since}) is not what the pods of istiod-{revision} "
        "mount ({pods}): {why}",
        "{fix}",
+       explained_by=("MCA301",),  # rotation off: nothing mounts a new version until the pods are recreated
        detail="{revision}: {objects} behind"),
     _m("MCA311", WARNING, "rotation", "istiod has not loaded the files its pods mount",
        "The pods of istiod-{revision} mount Key Vault's current versions, but istiod still signs with "
@@ -535,6 +537,8 @@ _ENTRIES = [
        "{object}: istiod starts, but the istio-agent (Go {go}) refuses the serving chain istiod "
        "presents (its own certificate, then cert-chain): '{text}'. Sidecars get no certificates.",
        "Make cert-chain hold ca-cert, then each intermediate, then the root in root-cert.",
+       # cert-chain without ca-cert: MCA711 states the fact and its fix; the agent's refusal follows from it
+       explained_by=("MCA711",),
        detail="{text}"),
     # MCA760-MCA779: Envoy's own verdict on the workload chains (consumers/envoy.py workload_refusals).
     _m("MCA760", ERROR, "certificate", "Envoy refuses the workload chains this set produces",

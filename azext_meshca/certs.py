@@ -494,7 +494,12 @@ def first_block_label(data):
 
 def fingerprint(cert):
     """SHA-256 of the DER, as openssl prints it (AB:CD:...)."""
-    digest = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
+    return der_fingerprint(cert.public_bytes(serialization.Encoding.DER))
+
+
+def der_fingerprint(der):
+    """SHA-256 of DER bytes, as openssl prints it (AB:CD:...)."""
+    digest = hashlib.sha256(der).hexdigest().upper()
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 

@@ -11,6 +11,7 @@ pure: bytes in, findings out.
 """
 
 import datetime
+import re
 from collections.abc import Mapping
 
 from cryptography import x509
@@ -697,14 +698,19 @@ def check_root_outlives_ca(ca_set, _context):
     return annotate(_check_root_outlives_ca(ca_set.ca, ca_set.path))
 
 
+# A private key's BEGIN line anywhere in a text (RFC 7468 labels: PRIVATE KEY, RSA/EC PRIVATE KEY, ...).
+_KEY_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]{0,64}PRIVATE KEY)-----")
+
+
 @rule("MCA732", inputs=(ROOT_CERT,), subject=CA_SET)
 def check_root_cert_holds_no_key(ca_set, _context):
     """root-cert goes as it is into every namespace's istio-ca-root-cert: a key in it is published
     (istio 1.30.3 pilot/pkg/bootstrap/certcontroller.go: caBundle = GetRootCertPem(), the bytes as
-    read; pilot/pkg/serviceregistry/kube/controller/namespacecontroller.go writes GetCABundle())."""
-    labels = sorted({block.label.decode("ascii", "replace")
-                     for block in istiod.pem_decode_all(certs._as_bytes(ca_set.objects.get(ROOT_CERT)))  # pylint: disable=protected-access
-                     if block.label.endswith(b"PRIVATE KEY")})
+    read; pilot/pkg/serviceregistry/kube/controller/namespacecontroller.go writes GetCABundle()).
+    What is published is the bytes, not what a PEM reader yields: a key block Go's pem.Decode would
+    skip (text before BEGIN, broken base64) is published all the same, so the text is searched."""
+    text = certs._as_bytes(ca_set.objects.get(ROOT_CERT))  # pylint: disable=protected-access
+    labels = sorted({label.decode("ascii") for label in _KEY_BEGIN.findall(text)})
     return [finding("MCA732", ROOT_CERT, evidence=[f"PEM block {label}" for label in labels], label=label)
             for label in labels[:1]]
 

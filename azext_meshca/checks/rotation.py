@@ -3,9 +3,11 @@
 The path of a change (runbook "General setup process"): the CSI driver re-reads Key
 Vault every ``rotationPollInterval`` when ``enableSecretRotation`` is on and rewrites
 the cacerts mount (and, on older add-ons, the ``cacerts`` secret). istiod hot-loads a
-new intermediate; a new ROOT needs istiod restarted, which the
-``istio-cert-validator-cronjob-<revision>`` does every 10 minutes where it exists
-(newer add-ons may not have it: then a manual restart is needed).
+new intermediate, and a new root only by its revision's rule (capath.root_gate). On the
+2023 add-on the ``istio-cert-validator-cronjob-<revision>`` checks every 10 minutes and
+restarts istiod when the root changed; today's add-on has no cronjob, and a restart there
+loads the mounted root without the rule's check, so whether to restart is capath's call
+(capath.restart_is_safe, capath.istiod_step), never this module's.
 
 MCA304 decision (root mismatch). Key Vault's root-cert may hold several roots during
 a documented root rotation. We compare SHA-256 fingerprints as sets:
@@ -101,8 +103,9 @@ def _restart_note(snapshot, context):
     collected, cronjob = _cronjob(snapshot, context)
     if collected and cronjob is not None and not cronjob.get("suspend"):
         name = cronjob.get("name") or "istio-cert-validator-cronjob-" + context["revision"]
-        return (f" for an intermediate; a root change once istiod loads it again: cronjob {name} restarts "
-                "istiod every 10 minutes")
+        # the runbook: the cronjob runs every 10 minutes and restarts istiod only when the root changed
+        return (f" for an intermediate; a root change once istiod loads it again: cronjob {name} checks every "
+                "10 minutes and restarts istiod when it sees a new root")
     path = capath.revision_path(snapshot, context["revision"])
     if path["multiRoot"] is False:
         root = "a new root is refused while ISTIO_MULTIROOT_MESH is off"
@@ -359,11 +362,15 @@ def check_mounted_versions(snapshot, context):
 
 
 def _vault_signing_serial(snapshot):
-    """Key Vault ca-cert's serial, as istiod logs it (lower-case hex, %x)."""
+    """Key Vault ca-cert's serial, as istiod logs it (lower-case hex, %x), of the certificate
+    istiod signs with: ca-cert's first block Go's pem.Decode yields (consumers/istiod.py)."""
+    from azext_meshca.consumers import istiod
     data = ok_data((snapshot.get("secrets") or {}).get("ca-cert")) or {}
+    if not data.get("value"):
+        return None
     try:
-        first = certs.parse_pem_bundle(data.get("value"))[0]
-    except (certs.CertFormatError, IndexError, TypeError):
+        first = istiod.parse_first_certificate(data["value"], "ca-cert")
+    except istiod.Refusal:
         return None
     return format(first.serial_number, "x")
 

@@ -80,13 +80,6 @@ def purpose_rejected(cert, purpose):
     return None
 
 
-def ca_purpose_reasons(cert):
-    """Why Envoy refuses cert as an untrusted CA in either direction of mTLS ([] = accepted)."""
-    reasons = [unhandled_critical(cert), invalid_extension(cert), not_a_ca(cert)]
-    reasons += [purpose_rejected(cert, purpose) for purpose in (SSL_CLIENT, SSL_SERVER)]
-    return [text for text in reasons if text]
-
-
 def issuer_refused(issuer):
     """X509_check_issued: an issuer whose keyUsage lacks keyCertSign is not an issuer."""
     usage = certs.key_usage_names(issuer)

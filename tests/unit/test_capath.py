@@ -16,6 +16,8 @@ ROOT_A = s.plugin_set()["root-cert"].decode("ascii")
 ROOT_B = s.plugin_set(set_id="B")["root-cert"].decode("ascii")
 NOW = s.NOW
 RESTART = "rollout restart deployment/istiod"
+# A CERTIFICATE block whose base64 does not decode (golang/go src/encoding/pem/pem.go Decode skips it)
+BROKEN_BLOCK = "-----BEGIN CERTIFICATE-----\nMIIB!!!not-base64\n-----END CERTIFICATE-----\n"
 
 
 def _rewrapped(pem):
@@ -44,6 +46,8 @@ def _rewrapped(pem):
     ((1, 29), True, ROOT_A, ROOT_B, capath.REFUSED_NOT_SUBSET),
     ((1, 30), True, ROOT_A, ROOT_B, capath.REFUSED_NOT_SUBSET),
     ((1, 30), True, ROOT_A, "not a certificate", capath.REFUSED_NOT_SUBSET),
+    # Go's pem.Decode skips a block whose base64 does not decode: the old root is still in the set
+    ((1, 30), True, ROOT_A, ROOT_A + BROKEN_BLOCK, capath.ACCEPTED),
     ((1, 29), None, ROOT_A, ROOT_B, None),
 ])
 def test_root_gate_follows_each_revisions_rule(version, multi_root, old, new, expected):
@@ -245,3 +249,17 @@ def test_mounted_but_not_loaded_names_the_failed_reload():
     findings = [item for item in s.run_module(ALL_CHECKS, _path_snapshot(log_lines=lines)) if item["code"] == "MCA311"]
     assert len(findings) == 1 and "SN abc123" in findings[0]["message"]
     assert "last reload failed" in findings[0]["message"] and RESTART not in findings[0]["remedy"]
+
+
+def test_mounted_but_not_loaded_reads_ca_cert_as_istiod_does():
+    """A block Go's pem.Decode skips before ca-cert's certificate: istiod signs with the
+    certificate after it, so its serial is still compared (was: no serial, no finding)."""
+    lines = ['2026-11-29T14:00:00.000000Z\tinfo\tx509 cert - Issuer: "CN=Old", Subject: "", SN: 1e, '
+             'NotBefore: "x", NotAfter: "y"',
+             '2026-11-29T14:00:00.000000Z\tinfo\tx509 cert - Issuer: "CN=Root", Subject: "CN=Old", SN: abc123, '
+             'NotBefore: "x", NotAfter: "y"', "2026-11-29T14:00:00.000000Z\tinfo\tIstiod certificates are reloaded"]
+    snapshot = _path_snapshot(log_lines=lines)
+    ca_cert = snapshot["secrets"]["ca-cert"]["data"]
+    ca_cert["value"] = BROKEN_BLOCK + ca_cert["value"]
+    findings = [item for item in s.run_module(ALL_CHECKS, snapshot) if item["code"] == "MCA311"]
+    assert len(findings) == 1 and "SN abc123" in findings[0]["message"], findings

@@ -13,6 +13,7 @@ from azext_meshca.diagnose import analyse
 from azext_meshca.plugin import secret_names
 from azext_meshca.resource_ids import parse_vault_id
 from sandbox import golden
+from tests.unit import snapshots
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCENARIOS = golden.scenarios()
@@ -68,6 +69,29 @@ def test_a_symptom_of_a_symptom_goes_under_the_root(analysed):
     _, result = analysed["diag-cert-wrong-root"]
     codes = [row["Code"] for row in _format.findings_table(result) if row["Code"]]
     assert "MCA801" not in codes and "MCA812" not in codes, codes
+
+
+@pytest.mark.parametrize("name, cause, symptom", [
+    ("rot-root-refused", "MCA307", "MCA304"),   # the refused root is why the mesh keeps the old one
+    ("rot-rotation-off", "MCA301", "MCA310"),   # rotation off is why the new versions are not mounted
+])
+def test_one_fix_is_one_row(analysed, name, cause, symptom):
+    """Two rows with the same fix read as two problems: the symptom goes under its cause."""
+    _, result = analysed[name]
+    rows = [row for row in _format.findings_table(result) if row["Code"]]
+    assert [row["Code"] for row in rows] == [cause], rows
+    assert symptom in _words(rows[0]["Root cause and fix"]).split("Explains", 1)[1]
+
+
+def test_a_cert_chain_without_ca_cert_is_one_row_with_the_agents_refusal_under_it():
+    """MCA711 (cert-chain's head is not ca-cert) and MCA736 (so the agent refuses istiod's
+    serving chain) have one fix: one row, MCA711's, with MCA736 as what it explains."""
+    snapshot = snapshots.healthy_snapshot()
+    secrets = snapshot["secrets"]
+    secrets["cert-chain"]["data"]["value"] = secrets["root-cert"]["data"]["value"]
+    rows = [row for row in _format.findings_table(analyse(snapshot, 30)) if row["Code"]]
+    assert "MCA736" not in [row["Code"] for row in rows], rows
+    assert "MCA736" in _words(next(row for row in rows if row["Code"] == "MCA711")["Root cause and fix"])
 
 
 # Placeholders a remedy may hold, and how to tell that the snapshot knows their value.

@@ -392,3 +392,15 @@ def test_key_facts_are_judged_like_key_bytes(variant, expected):
     assert [item["code"] for item in by_facts] == [item["code"] for item in by_bytes]
     assert {item["code"] for item in by_facts if item["severity"] == "error"} == expected
     assert "PRIVATE KEY-----" not in repr(with_facts["ca-key"])
+
+
+@pytest.mark.parametrize("key_text", [
+    b"-----BEGIN PRIVATE KEY-----\nnot base64!!\n-----END PRIVATE KEY-----\n",        # Go's pem.Decode skips it
+    b"# key: -----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n",  # hidden from Go by the text
+])
+def test_a_key_in_root_cert_is_published_even_where_go_skips_its_block(key_text):
+    """istiod publishes root-cert's bytes (MCA732's docstring): a key Go would not decode leaks all the same."""
+    objects = cf.make_plugin_set()
+    objects["root-cert"] = objects["root-cert"] + key_text
+    findings, _ = validate_plugin_set(objects, NOW)  # not _run: MCA732 is a leak, it breaks no consumer
+    assert "MCA732" in {item["code"] for item in findings}, findings
