@@ -40,6 +40,11 @@ def test_root_not_supported_is_a_rejection(runs):
     run = runs["diag-root-rejected"]
     assert "MCA304" in run.codes("error"), run.summary()
     assert any("Updating new ROOT-CA not supported" in item for item in run.find("MCA304")["evidence"])
+    # istiod kept the old root; a restart would load the mounted new one, which no sidecar trusts
+    # (issue 20): no remedy may say to restart it (capath.restart_breaks_trust, catalog.istiod_step)
+    assert "MCA307" in run.codes("error") and "MCA308" in run.codes("error"), run.summary()
+    for item in run.findings:
+        assert "rollout restart deployment/istiod" not in item["remedy"], item
 
 
 def test_imds_failure_is_not_blamed_on_the_vault_network(runs):

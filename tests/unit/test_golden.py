@@ -71,7 +71,7 @@ EXPECTED = {
     "kv-private-endpoint-pending": (("MCA501", "MCA801", "MCA804", "MCA904"), ()),
     "diag-imds-unreachable": (("MCA801", "MCA816"), ()),
     "diag-rotation-failed": (("MCA401", "MCA802"), ("MCA813",)),
-    "diag-root-rejected": (("MCA304",), ("MCA813",)),
+    "diag-root-rejected": (("MCA304", "MCA307", "MCA308"), ("MCA813",)),
     "diag-self-signed-busy": (("MCA811",), ()),
     "diag-key-from-certificate": ((), ("MCA613", "MCA813")),
     "private-cluster": (("MCA912",), ()),
