@@ -89,7 +89,7 @@ def object_roles(plugins):
     return roles
 
 
-def read_vault_objects(cli_ctx, vault_item, roles, challenge=None):
+def read_vault_objects(cli_ctx, vault_item, roles, challenge=None, client=None):
     """Each secret of one vault read once, through one SecretClient (``roles``: see
     object_roles). Returns ({secret name: (item, text, key facts)}, failure): failure is
     None, or (error, objects) when nothing could be read: the vault is unknown (every
@@ -98,7 +98,9 @@ def read_vault_objects(cli_ctx, vault_item, roles, challenge=None):
     A value is kept as text only if some plug-in object other than ca-key names it, and
     reduced to key facts only if ca-key does: the same treatment diagnose gives it.
     ``challenge``: elicited beside the vault's read (vaultchallenge.elicit), given to the
-    SDK if it is this vault's, so the first read need not elicit it again.
+    SDK if it is this vault's, so the first read need not elicit it again. ``client``: a
+    SecretClient of this vault made by the caller (cf_secret_client), for a caller that
+    reads one vault's objects in several calls: building one costs more CPU than a request.
     """
     from azext_meshca.keyfacts import key_facts
     vault = ok_data(vault_item)
@@ -109,7 +111,7 @@ def read_vault_objects(cli_ctx, vault_item, roles, challenge=None):
         vaultchallenge.seed(vault["vaultUri"], challenge)
     challenged = threading.Event()
     try:
-        client = cf_secret_client(cli_ctx, vault, vault.get("subscriptionId"), on_token=challenged.set)
+        client = client or cf_secret_client(cli_ctx, vault, vault.get("subscriptionId"), on_token=challenged.set)
     except Exception as error:  # pylint: disable=broad-except
         return {}, (describe_error(error), None)
 
