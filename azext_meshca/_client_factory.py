@@ -118,7 +118,9 @@ def _environment_once_session():
     from urllib.parse import urlsplit
     import requests
 
-    class EnvironmentOnceSession(requests.Session):
+    class EnvironmentOnceSession(requests.Session):  # pylint: disable=too-few-public-methods  # one override
+        """requests.Session with merge_environment_settings answered once per scheme and host."""
+
         def __init__(self):
             super().__init__()
             self._settings = {}
