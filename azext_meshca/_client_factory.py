@@ -105,12 +105,46 @@ def shared_login(cli_ctx, subscription_id=None, audience="ARM"):
     return _shared(cli_ctx, ("login", subscription.lower(), audience), build)
 
 
+def _environment_once_session():
+    """A requests Session that reads the environment's settings once per scheme and host.
+
+    requests reads proxies, NO_PROXY and REQUESTS_CA_BUNDLE from os.environ on every request
+    (requests/sessions.py ``merge_environment_settings`` -> utils.py ``get_environ_proxies``,
+    which walks all of os.environ twice through urllib.request ``getproxies_environment``).
+    That walk was the largest CPU cost of a Key Vault read in ``scan --read-secrets``
+    (bench/scan_speed.py). az's environment does not change during one invocation, so the
+    answer for a host is the same each time; proxies the caller passes still go through
+    requests' own merge."""
+    from urllib.parse import urlsplit
+    import requests
+
+    class EnvironmentOnceSession(requests.Session):  # pylint: disable=too-few-public-methods  # one override
+        """requests.Session with merge_environment_settings answered once per scheme and host."""
+
+        def __init__(self):
+            super().__init__()
+            self._settings = {}
+
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):
+            if proxies:
+                return super().merge_environment_settings(url, proxies, stream, verify, cert)
+            parts = urlsplit(url)
+            key = (parts.scheme, parts.netloc, stream, verify, cert)
+            settings = self._settings.get(key)
+            if settings is None:
+                settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+                self._settings[key] = dict(settings, proxies=dict(settings.get("proxies") or {}))
+            return dict(settings, proxies=dict(settings.get("proxies") or {}))
+
+    return EnvironmentOnceSession()
+
+
 def shared_transport(cli_ctx):
     """One requests session (one connection pool per host) for every Azure client of the run."""
     def build():
         import requests
         from azure.core.pipeline.transport import RequestsTransport
-        session = requests.Session()
+        session = _environment_once_session()
         # One pool per host, kept for up to 256 hosts: scan reads up to 128 vaults (hosts) at
         # once, and a pool pushed out of requests' default 10 closes its kept-alive connections.
         adapter = requests.adapters.HTTPAdapter(pool_connections=256, pool_maxsize=16)

@@ -22,7 +22,7 @@ from azext_meshca.collectors import azure as azure_collectors
 from azext_meshca.collectors import resourcegraph as graph
 from azext_meshca.access_model import within_vault
 from azext_meshca.resource_ids import parse_vault_id
-from azext_meshca.snapshot import collected, collection_error, iso_utc, new_snapshot, now_utc
+from azext_meshca.snapshot import collected, collection_error, iso_utc, new_snapshot, now_utc, ok_data
 
 # Vaults read at once; each vault sees one request at a time (read_one_vault). 128 vaults of
 # about 10 objects at 50 ms a round trip read 1,000 vaults in about 4 s, and keep the threads
@@ -373,18 +373,33 @@ def read_one_vault(cli_ctx, vault_item, roles):
     from azext_meshca.collectors.snapshot_builder import read_vault_objects as read
     names = sorted(roles)
     first, rest = names[:1], names[1:]
-    answer, failure = read(cli_ctx, vault_item, {name: roles[name] for name in first})
+    client = _vault_client(cli_ctx, vault_item)
+    answer, failure = read(cli_ctx, vault_item, {name: roles[name] for name in first}, client=client)
     if failure or not rest:
         return answer, failure
     item = answer[first[0]][0]
     if refused_token(item):
         return dict(answer, **{name: (copy.deepcopy(item), None, None) for name in rest}), None
     for name in rest:     # one after another, on the connection the first read left open
-        got, failure = read(cli_ctx, vault_item, {name: roles[name]})
+        got, failure = read(cli_ctx, vault_item, {name: roles[name]}, client=client)
         if failure:
             return {}, failure
         answer.update(got)
     return answer, None
+
+
+def _vault_client(cli_ctx, vault_item):
+    """One SecretClient for all of a vault's reads (building one costs more CPU than a
+    request: a pipeline, a credential lookup), or None: then the first read builds its own
+    and reports why it could not (snapshot_builder.read_vault_objects)."""
+    from azext_meshca._client_factory import cf_secret_client
+    vault = ok_data(vault_item)
+    if not vault or not vault.get("vaultUri"):
+        return None
+    try:
+        return cf_secret_client(cli_ctx, vault, vault.get("subscriptionId"))
+    except Exception:  # pylint: disable=broad-except  # the first read reports it (describe_error)
+        return None
 
 
 def secrets_for(cluster, vault_objects):

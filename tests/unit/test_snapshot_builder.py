@@ -46,3 +46,20 @@ def test_graph_starts_a_node_when_its_needs_are_done_and_not_before():
     results = graph.run()
     assert results == {"a": 1, "b": 11, "c": 101, "d": 1112}
     assert order[0] == "a" and order[-1] == "d" and set(order[1:3]) == {"b", "c"}
+
+
+def test_assembled_items_are_each_objects_own():
+    """One secret named as both ca-cert and ca-key (a combined PEM), shared by two clusters
+    (scan): the value text goes into ca-cert's item only, never into ca-key's or the shared read."""
+    from azext_meshca.collectors.snapshot_builder import assemble_secrets
+    from azext_meshca.snapshot import collected
+    shared = {"combined": (collected({"name": "combined", "enabled": True}), "PEM TEXT", {"type": "RSA"})}
+    wanted = {"ca-cert": "combined", "ca-key": "combined"}
+    first, facts = assemble_secrets(wanted, (shared, None))
+    second, _ = assemble_secrets(wanted, (shared, None))
+    assert first["ca-cert"]["data"]["value"] == "PEM TEXT"
+    assert "value" not in first["ca-key"]["data"]
+    assert "value" not in shared["combined"][0]["data"]
+    first["ca-cert"]["data"]["value"] = "changed"
+    assert second["ca-cert"]["data"]["value"] == "PEM TEXT"
+    assert facts == {"type": "RSA"} and facts is not shared["combined"][2]
