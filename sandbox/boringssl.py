@@ -35,7 +35,9 @@ from concurrent import futures
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
+
+from azext_meshca.consumers import envoy
 
 # gRPC logs every refused handshake at INFO; the verdicts are read from the calls instead.
 # Set before grpc is first imported (it reads the variable when its core starts).
@@ -43,7 +45,6 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 import grpc  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
 
 HARNESS_HOST = "workload.mesh.test"
-SPIFFE_ID = "spiffe://cluster.local/ns/default/sa/default"
 _METHOD = "/meshca.Harness/Ping"
 
 
@@ -60,30 +61,12 @@ def _key_pem(key):
                              serialization.NoEncryption())
 
 
-def issue_leaf(ca_cert, ca_key, *, dns=None, spiffe_id=SPIFFE_ID, now=None):
+def issue_leaf(ca_cert, ca_key, *, dns=None, now=None):
     """(leaf certificate, its P-256 key) issued like an istiod workload certificate."""
     now = now or _now()
     key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.UniformResourceIdentifier(spiffe_id)]
-    if dns:
-        names.append(x509.DNSName(dns))
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([]))
-               .issuer_name(ca_cert.subject)
-               .public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(hours=1))
-               .not_valid_after(now + datetime.timedelta(hours=23))
-               .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False),
-                              critical=True)
-               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                                     ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-               .add_extension(x509.SubjectAlternativeName(names), critical=True))
-    try:  # Go's x509.CreateCertificate copies the parent's subjectKeyIdentifier into the AKID
-        skid = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        builder = builder.add_extension(x509.AuthorityKeyIdentifier(skid.digest, None, None), critical=False)
-    except (x509.ExtensionNotFound, ValueError):
-        pass
+    builder = envoy.istio_leaf_builder(ca_cert, key.public_key(), now, names=[x509.DNSName(dns)] if dns else (),
+                                       serial=x509.random_serial_number())
     return builder.sign(ca_key, None if _is_ed(ca_key) else hashes.SHA256()), key
 
 

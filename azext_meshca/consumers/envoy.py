@@ -543,38 +543,44 @@ def _stand_in_key():
 
 
 _STAND_IN = {}
-_SPIFFE_ID = "spiffe://cluster.local/ns/default/sa/default"
+# The workload identity Istio puts in a leaf (spiffe://<trust domain>/ns/<namespace>/sa/<account>).
+SPIFFE_ID = "spiffe://cluster.local/ns/default/sa/default"
 
 
-def workload_leaf(ca_cert, now):
-    """A stand-in for the workload certificate istiod issues under ca-cert.
-
-    Only what X509_verify_cert reads of a leaf is faithful: the issuer name, the AKID that
-    Go's x509.CreateCertificate copies from the parent's subjectKeyIdentifier, and Istio's
-    extensions (istio/istio security/pkg/pki/util/generate_cert.go: keyUsage
-    digitalSignature + keyEncipherment, EKU serverAuth + clientAuth, the SPIFFE URI SAN).
-    Its signature is not ca-key's: callers state it (istiod signs with ca-key; a ca-key that
-    does not match ca-cert is istiod's own finding, MCA709).
-    """
-    key = _stand_in_key()
+def istio_leaf_builder(ca_cert, public_key, now, *, names=(), serial=1):
+    """An unsigned workload certificate as istiod issues it under ca-cert: Istio's extensions
+    (istio/istio security/pkg/pki/util/generate_cert.go: keyUsage digitalSignature +
+    keyEncipherment, EKU serverAuth + clientAuth, the SPIFFE URI SAN, plus ``names``) and the
+    AKID that Go's x509.CreateCertificate copies from the parent's subjectKeyIdentifier. The
+    model's stand-in (workload_leaf) and the BoringSSL harness's real leaves both start here."""
+    alt_names = [x509.UniformResourceIdentifier(SPIFFE_ID)] + list(names)
     builder = (x509.CertificateBuilder()
                .subject_name(x509.Name([]))
                .issuer_name(ca_cert.subject)
-               .public_key(key.public_key())
-               .serial_number(1)
+               .public_key(public_key)
+               .serial_number(serial)
                .not_valid_before(now - datetime.timedelta(hours=1))
                .not_valid_after(now + datetime.timedelta(hours=23))
                .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False),
                               critical=True)
                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
                                                      ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-               .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(_SPIFFE_ID)]),
-                              critical=True))
+               .add_extension(x509.SubjectAlternativeName(alt_names), critical=True))
     skid = _extension(ca_cert, ExtensionOID.SUBJECT_KEY_IDENTIFIER)
     if skid is not None:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier(skid.digest, None, None), critical=False)
-    return builder.sign(key, hashes.SHA256())
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier(skid.digest, None, None), critical=False)
+    return builder
+
+
+def workload_leaf(ca_cert, now):
+    """A stand-in for the workload certificate istiod issues under ca-cert.
+
+    Only what X509_verify_cert reads of a leaf is faithful (istio_leaf_builder). Its
+    signature is not ca-key's: callers state it (istiod signs with ca-key; a ca-key that
+    does not match ca-cert is istiod's own finding, MCA709).
+    """
+    key = _stand_in_key()
+    return istio_leaf_builder(ca_cert, key.public_key(), now).sign(key, hashes.SHA256())
 
 
 def workload_refusals(root_pem, cert_chain_pem, ca_cert, now, *, leaf=None, leaf_signed=None,

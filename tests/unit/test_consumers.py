@@ -25,20 +25,7 @@ NOW = cf.ANCHOR_TIME
 
 
 def _workload_leaf(ca_cert, ca_key):
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([]))
-               .issuer_name(ca_cert.subject)
-               .public_key(cf.cached_key("workload", kind="ec").public_key())
-               .serial_number(7)
-               .not_valid_before(NOW - datetime.timedelta(hours=1))
-               .not_valid_after(NOW + datetime.timedelta(hours=23))
-               .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False),
-                              critical=True)
-               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                                     ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-               .add_extension(x509.SubjectAlternativeName(
-                   [x509.UniformResourceIdentifier("spiffe://cluster.local/ns/default/sa/default")]),
-                   critical=True))
+    builder = envoy.istio_leaf_builder(ca_cert, cf.cached_key("workload", kind="ec").public_key(), NOW, serial=7)
     return builder.sign(ca_key, hashes.SHA256())
 
 
