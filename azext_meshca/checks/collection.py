@@ -22,11 +22,12 @@ from azext_meshca.rules import rule
 from azext_meshca.checks.common import kube, make, plugin_config, secret_name
 from azext_meshca.plugin import PLUGIN_OBJECTS
 from azext_meshca.checks.secrets import is_object_state_error
+# A vaultUri that is not the vault's own address: MCA530 reports it, not MCA904.
+from azext_meshca.collectors.hostpin import VAULT_URI_CODE
 
 CREDENTIALS_CODE = "credentials"
 KUBE_SIDE_CODES = ("CannotConnect", "NoResponse", "Timeout")
 VAULT_UNKNOWN_CODE = "VaultUnknown"
-VAULT_URI_CODE = "VaultUriForeign"   # collectors/hostpin.py: MCA530 reports it
 # kube.access error codes of --via-run-command (collectors/runcommand.py) -> finding code.
 RUN_COMMAND_CODES = {"RunCommandForbidden": "MCA913", "RunCommandFailed": "MCA914", "ClusterStopped": "MCA915"}
 RUN_COMMAND_OUTPUT_CODE = "RunCommandOutput"
