@@ -18,11 +18,16 @@ _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 
 
+def is_guid(value):
+    """True for exactly 8-4-4-4-12 hex digits (a subscription ID, an object ID)."""
+    return isinstance(value, str) and bool(_GUID.fullmatch(value))
+
+
 def is_object_id(value):
     """True for a GUID that can name a principal: exactly 8-4-4-4-12 hex digits, not the zero
     GUID. Anything else (padded, 35 characters, an OData filter fragment) names no one, so
     nothing is read or written for it."""
-    return isinstance(value, str) and bool(_GUID.fullmatch(value)) and value != ZERO_GUID
+    return is_guid(value) and value != ZERO_GUID
 
 
 def parse_vault_id(vault_id):

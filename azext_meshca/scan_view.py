@@ -11,9 +11,7 @@ as it is: Resource Graph may show a subscription your login did not cache, and M
 says so when it does not.
 """
 
-import re
-
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+from azext_meshca.resource_ids import is_guid
 
 
 def resolve_subscriptions(cli_ctx, values):
@@ -26,7 +24,7 @@ def resolve_subscriptions(cli_ctx, values):
     resolved = []
     for value in values:
         text = str(value).strip()
-        if _GUID.match(text):
+        if is_guid(text):
             found = text.lower()
         else:
             try:
