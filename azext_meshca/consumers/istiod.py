@@ -189,12 +189,10 @@ ISTIOD_DNS_NAME = "istiod-asm-1-30.aks-istio-system.svc"
 
 
 def go_for_revision(revision):
-    """The Go release of an add-on revision ('asm-1-28' -> (1, 25)); the newest when unknown."""
-    try:
-        minor = int(str(revision).rsplit("-", 1)[-1])
-    except ValueError:
-        return NEWEST_GO
-    return GO_FOR_ISTIO.get((1, minor), NEWEST_GO)
+    """The Go release of an add-on revision ('asm-1-28' -> (1, 25)); the newest when unknown.
+    The revision's Istio version is read where every rule reads it (capath.istio_version)."""
+    from azext_meshca.capath import istio_version
+    return GO_FOR_ISTIO.get(istio_version(revision), NEWEST_GO)
 
 
 def _line_at(data, start):
