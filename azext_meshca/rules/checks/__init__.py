@@ -21,7 +21,7 @@ from collections import namedtuple
 from azext_meshca.rules import catalog
 from azext_meshca.rules.checks import access, addon, cluster, collection, config, fleet, network, rotation, secrets
 from azext_meshca.rules.checks.common import (addon_object_id, cluster_data, parse_time, plugin_config, secret_source,
-                                        vault_data)
+                                              vault_data)
 from azext_meshca.rules.consumers.istiod import NEWEST_GO, go_for_revision
 from azext_meshca.model.plugin import PLUGIN_OBJECTS
 from azext_meshca.model.resource_ids import parse_vault_id
