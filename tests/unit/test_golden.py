@@ -350,7 +350,8 @@ def test_rules_read_only_the_inputs_they_declare(rule_reads):
     """A rule that reads an undeclared input runs when it was not collected and judges a gap
     as if it were the cluster's state: declare it in ``inputs`` (the rule needs it) or in
     ``optional`` (it reads it when there), rules/registry.py."""
-    assert not undeclared_reads(checks.ALL_CHECKS, rule_reads)
+    undeclared = undeclared_reads(checks.ALL_CHECKS, rule_reads)
+    assert not undeclared, f"rules read inputs they do not declare (add them to inputs= or optional=): {undeclared}"
 
 
 def test_rules_read_every_input_they_declare(rule_reads):
@@ -362,14 +363,14 @@ def test_rules_read_every_input_they_declare(rule_reads):
         unread -= rule_reads[declared.name] | GATES.get(declared.name, set())
         if unread:
             stale[declared.name] = sorted(unread)
-    assert not stale
+    assert not stale, f"declared inputs no grid row saw read (drop them, or add a row that reaches the read): {stale}"
 
 
 def test_every_collected_input_is_read_by_a_rule(rule_reads):
     """A collected input no rule reads costs time and, when it fails, an incomplete verdict
     (exit 5) about nothing: stop collecting it, or give it a rule."""
     read = set().union(*rule_reads.values())
-    assert SNAPSHOT_INPUTS - read == set(UNREAD_INPUTS)
+    assert SNAPSHOT_INPUTS - read == set(UNREAD_INPUTS), "collected inputs no rule reads (or UNREAD_INPUTS to drop)"
 
 
 def test_the_inputs_meta_test_catches_a_planted_undeclared_read(goldens):
