@@ -222,6 +222,10 @@ def diagnosed(sim_factory, exports):
         return dict(pool.map(run, keys))
 
 
+# The keys every finding carries (azext_meshca/output/report.py, the output contract).
+FINDING_KEYS = {"code", "severity", "area", "object", "title", "message", "remedy", "evidence"}
+
+
 def test_every_grid_row_has_an_expect_block():
     missing = [param.values[0] for param in GRID if expectations(param.values[0]) is None]
     assert not missing, "give these scenarios an expect: block (sandbox/sim/scenarios): {}".format(missing)
@@ -234,6 +238,9 @@ def test_scenario_verdict(diagnosed, scenario, args):
     run = diagnosed[_grid_key(scenario, args)]
     assert "Traceback" not in run.stderr, run.stderr
     assert run.result is not None, run.stderr[-2000:]
+    assert run.result["status"] in ("passed", "warnings", "failed", "incomplete"), run.result["status"]
+    for item in run.findings:
+        assert FINDING_KEYS <= set(item), (item["code"], sorted(FINDING_KEYS - set(item)))
     assert not disagreements(expectations(scenario), run.findings, run.returncode), run.summary()
 
 

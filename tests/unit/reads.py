@@ -4,12 +4,14 @@ Why: a rule's ``@rule(..., inputs=...)`` (azext_meshca/rules/registry.py) is wha
 checks before running it; a rule that reads an input it does not declare runs on a missing
 item and judges nothing, silently. istio records the collections each analyzer reads through
 a hook of its source analyzer and compares them with the analyzer's declared ``Metadata.Inputs``
-(istio/istio pkg/config/analysis/analyzers/analyzers_test.go, ``CheckMetadataInputs``, commit
-0098d99f8e43fe516aaac5a84a131b4ce3c8b9d1); this is that hook for meshca's snapshot.
+(istio/istio pkg/config/analysis/analyzers/analyzers_test.go, ``CheckMetadataInputs``, with the
+``local.CollectionReporterFn`` hook, commit 0098d99f8e43fe516aaac5a84a131b4ce3c8b9d1); this is
+that hook for meshca's snapshot.
 
-An input is read when a rule reads its item's ``data`` (or ``cut`` beside it) (``cluster``, ``vault``, ``roleAssignments``,
-``secrets.<object>``, ``kube.<item>``) or reads ``keyFacts``. Reading an item's ``ok`` or
-``error`` is not reading the input: the collection rules (MCA9xx) read exactly those, to say
+An input (``cluster``, ``vault``, ``roleAssignments``, ``secrets.<object>``, ``kube.<item>``)
+is read when a rule reads anything of its item but ``ok`` and ``error`` (its ``data``, the
+``cut`` beside it), and ``keyFacts`` when a rule reads it. Reading ``ok`` or ``error`` is not
+reading the input: the collection rules (MCA9xx) read exactly those, to say
 why an input is missing. Everything else (target, options, collectedAt, fleet) is the
 snapshot's frame, not a collected input. The view wraps the frozen snapshot
 (model/snapshot.py ``freeze``) lazily, so production's freeze is unchanged.
