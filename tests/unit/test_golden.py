@@ -24,7 +24,7 @@ from azext_meshca.verbs.diagnose import analyse
 from azext_meshca.rules import validation
 from azext_meshca.rules.validation import validate_plugin_set
 from sandbox import certfactory, golden
-from sandbox.sim.scenario import disagreements, expectations, list_scenarios, read_scenario
+from sandbox.sim.scenario import ScenarioError, disagreements, expectations, list_scenarios, read_scenario
 from tests.unit import mount_texts
 from tests.unit import reads
 from tests.unit import snapshots as s
@@ -229,6 +229,14 @@ def test_the_simulator_never_sees_an_expect_block():
     article-issue-1 (base: healthy) neither serves nor inherits healthy's verdict."""
     assert "expect" not in read_scenario("healthy") and "expect" not in read_scenario("article-issue-1")
     assert EXPECTED["article-issue-1"] != EXPECTED["healthy"]
+
+
+def test_an_incomplete_expect_block_is_refused(tmp_path):
+    """A block missing a key would pin nothing about it: the loader says which keys it needs."""
+    path = tmp_path / "partial.yaml"
+    path.write_text("description: x\nexpect: {errors: [MCA101], warnings: []}\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="errors, warnings, infos, exit"):
+        expectations(str(path))
 
 
 def test_a_disagreeing_expect_block_fails_the_grid(goldens):
