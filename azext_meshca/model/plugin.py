@@ -9,6 +9,8 @@ key of the ``cacerts`` secret.
 
 PLUGIN_OBJECTS = ("root-cert", "ca-cert", "ca-key", "cert-chain")
 CERTIFICATE_OBJECTS = ("root-cert", "ca-cert", "cert-chain")
+# The snapshot input (rules/registry.py) each object's Key Vault secret is read into.
+SECRET_INPUTS = tuple(f"secrets.{obj}" for obj in PLUGIN_OBJECTS)
 PLUGIN_FIELDS = ("keyVaultId", "certObjectName", "keyObjectName", "rootCertObjectName", "certChainObjectName")
 # Which plug-in config field names the Key Vault secret of which object.
 OBJECT_FIELDS = {"root-cert": "rootCertObjectName", "ca-cert": "certObjectName",

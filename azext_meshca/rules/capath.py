@@ -30,7 +30,7 @@ import re
 from azext_meshca.model import certs
 
 from azext_meshca.rules import logparse
-from azext_meshca.model.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS
+from azext_meshca.model.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS, SECRET_INPUTS
 from azext_meshca.model.snapshot import ok_data
 
 DEFAULT_SECRET_TTL_SECONDS = 24 * 3600
@@ -38,6 +38,11 @@ GRACE_RATIO, GRACE_JITTER = 0.5, 0.01
 # renewed_since looks at most this many renewals (a pod up a year with a 1h TTL has ~17,500,
 # of which only the few around the change matter; a crafted snapshot cannot make it slow)
 MAX_RENEWALS = 1000
+
+# The snapshot inputs (rules/registry.py) ``ca_path`` and ``revision_path`` read: a rule that
+# asks the model declares them, as inputs where it cannot judge without them, else as optional.
+INPUTS = ("cluster",) + SECRET_INPUTS + ("kube.istiodDeployments", "kube.istiodPods", "kube.istiodLogs",
+                                         "kube.mountStatuses", "kube.webhooks")
 
 # root_gate outcomes
 UNCHANGED = "unchanged"

@@ -15,6 +15,12 @@ Two subjects exist:
   (``validation.CaSet``); their inputs name the objects that must have parsed
   (``root-cert``, ``ca-cert``, ``ca-key``, ``cert-chain``).
 
+``optional`` names the snapshot inputs a rule also reads when they were collected but can
+judge without (a sentence of evidence, the CA path's restart advice): they gate nothing.
+Declared inputs are what rules read: tests/unit/test_golden.py records every input each
+rule reads over the golden grid and fails on a read that is neither in ``inputs`` nor in
+``optional`` (istio's ``CheckMetadataInputs`` in pkg/config/analysis/analyzers/analyzers_test.go).
+
 The registry itself is ``azext_meshca.rules.checks.ALL_CHECKS``: one ordered tuple
 holding every rule, the certificate rules included. Standard library only.
 """
@@ -24,16 +30,18 @@ from collections import namedtuple
 SNAPSHOT = "snapshot"
 CA_SET = "caSet"
 
-Rule = namedtuple("Rule", "name codes inputs subject function")
+Rule = namedtuple("Rule", "name codes inputs subject function optional")
 
 
-def rule(*codes, inputs=(), subject=SNAPSHOT):
+def rule(*codes, inputs=(), subject=SNAPSHOT, optional=()):
     """Declare a rule: ``@rule("MCA101", inputs=("cluster",))`` above its function.
 
-    The function is returned unchanged, with its declaration in ``.rule``.
+    The function is returned unchanged, with its declaration in ``.rule``; ``optional``
+    keeps only the names that are not ``inputs`` already.
     """
     def declare(function):
-        function.rule = Rule(rule_name(function.__name__), tuple(codes), tuple(inputs), subject, function)
+        extra = tuple(name for name in dict.fromkeys(optional) if name not in inputs)
+        function.rule = Rule(rule_name(function.__name__), tuple(codes), tuple(inputs), subject, function, extra)
         return function
     return declare
 

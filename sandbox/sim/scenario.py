@@ -747,20 +747,65 @@ def _merge_vaults(base_vaults, override_vaults):
     return result
 
 
+def _read_file(path, loader=yaml.SafeLoader):
+    """One scenario file's own mapping, ``base:`` and ``expect:`` included."""
+    with open(path, encoding="utf-8") as handle:
+        try:
+            data = yaml.load(handle, Loader=loader) or {}  # nosec B506: a safe loader
+        except yaml.YAMLError as exc:
+            raise ScenarioError("scenario %s is not valid YAML: %s" % (path, str(exc).splitlines()[0])) from None
+    if not isinstance(data, dict):
+        raise ScenarioError("scenario %s is not a mapping" % path)
+    return data
+
+
+EXPECT_KEYS = ("errors", "warnings", "infos", "exit")
+
+
+def expectations(name):
+    """The scenario file's own ``expect:`` block, or None: what diagnose finds there, the one
+    table both grids read (tests/unit/test_golden.py over the golden snapshot,
+    tests/e2e/test_diagnose_scenarios.py live), as tests/upstream's templates carry theirs.
+
+    {errors: [codes], warnings: [codes]} are exact, {infos: [codes]} must be there (infos carry
+    times and counts), {exit: diagnose's exit status}. A block is never inherited through
+    ``base:``: each verdict is stated where its scenario is."""
+    # libyaml's safe loader when there is one: the unit grid reads every scenario at import
+    expect = _read_file(scenario_path(name), getattr(yaml, "CSafeLoader", yaml.SafeLoader)).get("expect")
+    if expect is None:
+        return None
+    if not isinstance(expect, dict) or set(expect) != set(EXPECT_KEYS):
+        raise ScenarioError("scenario %s: expect: needs exactly %s" % (name, ", ".join(EXPECT_KEYS)))
+    return {key: expect[key] if key == "exit" else tuple(expect[key] or ()) for key in EXPECT_KEYS}
+
+
+def disagreements(expect, findings, exit_status):
+    """Where a diagnose result (its findings and exit status) disagrees with an ``expect`` block:
+    one line per difference, [] when it agrees. Both grids judge by this one function."""
+    found = {severity: {item["code"] for item in findings if item["severity"] == severity}
+             for severity in ("error", "warning", "info")}
+    lines = []
+    for key, severity in (("errors", "error"), ("warnings", "warning")):
+        if found[severity] != set(expect[key]):
+            lines.append("%s: expected %s, found %s" % (key, sorted(expect[key]), sorted(found[severity])))
+    missing = set(expect["infos"]) - found["info"]
+    if missing:
+        lines.append("infos: %s missing (found %s)" % (sorted(missing), sorted(found["info"])))
+    if exit_status != expect["exit"]:
+        lines.append("exit: expected %s, found %s" % (expect["exit"], exit_status))
+    return lines
+
+
 def read_scenario(name_or_path, _seen=()):
-    """The scenario mapping, with any ``base:`` chain resolved."""
+    """The scenario mapping, with any ``base:`` chain resolved; ``expect:`` is the tests'
+    (``expectations``), so the simulator never sees it."""
     path = scenario_path(name_or_path)
     if not os.path.exists(path):
         raise ScenarioError("no scenario %r (known: %s)" % (name_or_path, ", ".join(list_scenarios())))
     if path in _seen:
         raise ScenarioError("scenario base loop at %s" % path)
-    with open(path, encoding="utf-8") as handle:
-        try:
-            data = yaml.safe_load(handle) or {}
-        except yaml.YAMLError as exc:
-            raise ScenarioError("scenario %s is not valid YAML: %s" % (path, str(exc).splitlines()[0])) from None
-    if not isinstance(data, dict):
-        raise ScenarioError("scenario %s is not a mapping" % path)
+    data = _read_file(path)
+    data.pop("expect", None)
     base = data.pop("base", None)
     if base:
         data = merge_scenario(read_scenario(base, _seen + (path,)), data)

@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from sandbox.sim.scenario import disagreements, expectations
+
 pytestmark = pytest.mark.e2e
 
 RG = "myResourceGroup"
@@ -94,86 +96,86 @@ def comparable(findings):
 
 # --------------------------------------------------------------------------- the grid
 
-def row(scenario, errors_and_warnings, infos=(), exit_status=None, args=(), marks=(), row_id=None):
-    """One grid row. ``exit_status`` defaults to what the codes imply (4 with an error)."""
-    return pytest.param(scenario, tuple(args), frozenset(errors_and_warnings), frozenset(infos), exit_status,
-                        marks=marks, id=row_id or scenario)
+def row(scenario, args=(), marks=(), row_id=None):
+    """One grid row: a scenario run live. What diagnose must find there (error and warning codes,
+    infos, exit status) is the scenario file's ``expect:`` block, the table the unit grid reads too
+    (sandbox/sim/scenario.py expectations)."""
+    return pytest.param(scenario, tuple(args), marks=marks, id=row_id or scenario)
 
 
 # Rows for codes whose verdict is known to be wrong today carry an xfail with the reason;
 # the report to the lead lists them.
 GRID = [
     # negative rows: nothing wrong, so none of the codes below may appear
-    row("healthy", [], infos=["MCA303", "MCA719", "MCA813"], exit_status=EXIT_OK),
-    row("healthy-rbac", [], infos=["MCA303", "MCA719", "MCA813"], exit_status=EXIT_OK),
+    row("healthy"),
+    row("healthy-rbac"),
     # config
-    row("diag-mesh-disabled", ["MCA101"]),
-    row("fix-no-plugin", ["MCA102"], exit_status=EXIT_OK),
-    row("diag-plugin-incomplete", ["MCA103", "MCA801", "MCA805"]),
-    row("diag-bad-vault-id", ["MCA104", "MCA801", "MCA806"]),
-    row("diag-vault-missing", ["MCA105", "MCA801", "MCA806"]),
+    row("diag-mesh-disabled"),
+    row("fix-no-plugin"),
+    row("diag-plugin-incomplete"),
+    row("diag-bad-vault-id"),
+    row("diag-vault-missing"),
     # add-on
-    row("diag-addon-disabled", ["MCA201", "MCA801", "MCA809"]),
-    row("diag-addon-no-identity", ["MCA202", "MCA801", "MCA802"]),
+    row("diag-addon-disabled"),
+    row("diag-addon-no-identity"),
     # rotation
-    row("article-issue-2", ["MCA301"], infos=["MCA813"], exit_status=EXIT_OK),
-    row("diag-poll-interval-long", ["MCA302"], infos=["MCA813"], exit_status=EXIT_OK),
-    row("diag-root-not-picked-up", ["MCA304"], infos=["MCA303"]),
-    row("diag-cacerts-lag", ["MCA305"], infos=["MCA303"], exit_status=EXIT_OK),
-    row("diag-namespace-stale-root", ["MCA306"], infos=["MCA303"], exit_status=EXIT_OK),
+    row("article-issue-2"),
+    row("diag-poll-interval-long"),
+    row("diag-root-not-picked-up"),
+    row("diag-cacerts-lag"),
+    row("diag-namespace-stale-root"),
     # access
-    row("article-issue-1", ["MCA401", "MCA801", "MCA802"], infos=["MCA303"]),
-    row("article-issue-1-azcore", ["MCA401", "MCA801", "MCA802"], infos=["MCA303"]),
-    row("rbac-no-access", ["MCA402", "MCA801", "MCA803"]),
-    row("rbac-reader-role", ["MCA403", "MCA801", "MCA803"]),
-    row("diag-rbac-policy-ignored", ["MCA402", "MCA404", "MCA801", "MCA803"]),
-    row("diag-policy-role-ignored", ["MCA401", "MCA405", "MCA801", "MCA802"]),
-    row("diag-vault-other-tenant", ["MCA406", "MCA801", "MCA817"]),
+    row("article-issue-1"),
+    row("article-issue-1-azcore"),
+    row("rbac-no-access"),
+    row("rbac-reader-role"),
+    row("diag-rbac-policy-ignored"),
+    row("diag-policy-role-ignored"),
+    row("diag-vault-other-tenant"),
     # network: the operator's own reads are refused too, which is MCA904 (not the add-on's)
-    row("kv-public-access-disabled", ["MCA501", "MCA801", "MCA804", "MCA904"]),
-    row("kv-firewall", ["MCA502", "MCA801", "MCA804", "MCA904"]),
+    row("kv-public-access-disabled"),
+    row("kv-firewall"),
     # secrets
-    row("article-issue-3", ["MCA601", "MCA801", "MCA805"]),
-    row("article-issue-3-azcore", ["MCA601", "MCA801", "MCA805"]),
-    row("diag-secret-disabled", ["MCA611", "MCA801", "MCA807"]),
-    row("diag-secret-expired", ["MCA612"], infos=["MCA813"]),
+    row("article-issue-3"),
+    row("article-issue-3-azcore"),
+    row("diag-secret-disabled"),
+    row("diag-secret-expired"),
     # a Key Vault certificate's PEM secret is key-then-certificate: fine as ca-key, not as ca-cert
-    row("diag-secret-is-certificate", ["MCA614", "MCA801", "MCA812"], infos=["MCA613"]),
-    row("diag-key-from-certificate", [], infos=["MCA303", "MCA613", "MCA719", "MCA813"], exit_status=EXIT_OK),
+    row("diag-secret-is-certificate"),
+    row("diag-key-from-certificate"),
     # certificates: istiod crash-loops with the Go error for each defect
-    row("diag-cert-wrong-root", ["MCA710", "MCA801", "MCA812"]),
-    row("diag-cert-mismatched-key", ["MCA709", "MCA801", "MCA812"]),
-    row("diag-cert-expired", ["MCA717", "MCA801", "MCA812"]),
+    row("diag-cert-wrong-root"),
+    row("diag-cert-mismatched-key"),
+    row("diag-cert-expired"),
     # cluster
-    row("diag-identity-not-found", ["MCA801", "MCA808"]),
+    row("diag-identity-not-found"),
     # No --revision asm-1-99 row: a revision the cluster does not list is an argument error (exit 2,
     # tests/e2e/test_first_ten_minutes.py). MCA810/MCA814 (a listed revision without its istiod and
     # SecretProviderClass) are judged by the unit grid's "revision-without-istiod" row; the kube
     # simulator deploys every listed revision, so no live scenario has one yet.
-    row("diag-istio-1-19", [], infos=["MCA813"], exit_status=EXIT_OK),
-    row("diag-istio-1-23", [], infos=["MCA813"], exit_status=EXIT_OK),
+    row("diag-istio-1-19"),
+    row("diag-istio-1-23"),
     # istiod fell back to its self-signed CA although a plug-in CA is configured, in the
     # words of each Istio version family (istio/istio pilot/pkg/bootstrap/istio_ca.go)
-    row("diag-spc-stale", ["MCA815"], infos=["MCA813"], exit_status=EXIT_OK),
-    row("diag-self-signed-1-19", ["MCA811"]),
-    row("diag-self-signed-1-21", ["MCA811"]),
-    row("diag-self-signed-1-23", ["MCA811"]),
+    row("diag-spc-stale"),
+    row("diag-self-signed-1-19"),
+    row("diag-self-signed-1-21"),
+    row("diag-self-signed-1-23"),
     # today's add-on (#20): asm-1-28/29/30 without cronjob or cacerts secret, and the CA's
     # path per revision (Key Vault -> mounted -> loaded -> distributed -> sidecars)
-    row("article-issue-1-asm-1-29", ["MCA401", "MCA801", "MCA802"], infos=["MCA303"]),
-    row("healthy-asm-1-28", [], infos=["MCA303", "MCA719", "MCA813"], exit_status=EXIT_OK),
-    row("healthy-asm-1-29", [], infos=["MCA303", "MCA719", "MCA813"], exit_status=EXIT_OK),
-    row("healthy-asm-1-30", [], infos=["MCA303", "MCA719", "MCA813"], exit_status=EXIT_OK),
-    row("rot-root-refused", ["MCA304", "MCA307", "MCA308"], infos=["MCA813"]),
-    row("rot-bytes-1-29", ["MCA309"], infos=["MCA813"]),
-    row("rot-bytes-1-30", [], infos=["MCA813"], exit_status=EXIT_OK),
-    row("rot-rotation-off", ["MCA301", "MCA310"], infos=["MCA813"], exit_status=EXIT_OK),
-    row("rot-stale-sidecars", ["MCA312"], infos=["MCA813"], exit_status=EXIT_OK),
+    row("article-issue-1-asm-1-29"),
+    row("healthy-asm-1-28"),
+    row("healthy-asm-1-29"),
+    row("healthy-asm-1-30"),
+    row("rot-root-refused"),
+    row("rot-bytes-1-29"),
+    row("rot-bytes-1-30"),
+    row("rot-rotation-off"),
+    row("rot-stale-sidecars"),
     # collection
-    row("kube-unreachable", ["MCA905"], infos=["MCA303", "MCA719"], exit_status=EXIT_INCOMPLETE),
-    row("diag-operator-no-secret-access", ["MCA904"], infos=["MCA303", "MCA813"], exit_status=EXIT_INCOMPLETE),
-    row("diag-rbac-operator-no-secret-access", ["MCA904"], infos=["MCA303", "MCA813"],
-        exit_status=EXIT_INCOMPLETE),
+    row("kube-unreachable"),
+    row("diag-operator-no-secret-access"),
+    row("diag-rbac-operator-no-secret-access"),
 ]
 
 
@@ -220,17 +222,26 @@ def diagnosed(sim_factory, exports):
         return dict(pool.map(run, keys))
 
 
-@pytest.mark.parametrize("scenario, args, expected, infos, exit_status", GRID)
-def test_scenario_verdict(diagnosed, scenario, args, expected, infos, exit_status):
-    """The exact error+warning code set, the infos named, and the exit status."""
+# The keys every finding carries (azext_meshca/output/report.py, the output contract).
+FINDING_KEYS = {"code", "severity", "area", "object", "title", "message", "remedy", "evidence"}
+
+
+def test_every_grid_row_has_an_expect_block():
+    missing = [param.values[0] for param in GRID if expectations(param.values[0]) is None]
+    assert not missing, "give these scenarios an expect: block (sandbox/sim/scenarios): {}".format(missing)
+
+
+@pytest.mark.parametrize("scenario, args", GRID)
+def test_scenario_verdict(diagnosed, scenario, args):
+    """The output contract (no traceback, one JSON result), then the scenario's expect block:
+    the exact error and warning codes, the infos named, and the exit status."""
     run = diagnosed[_grid_key(scenario, args)]
     assert "Traceback" not in run.stderr, run.stderr
     assert run.result is not None, run.stderr[-2000:]
-    assert run.problems() == expected, run.summary()
-    assert infos <= run.codes("info"), run.summary()
-    if exit_status is None:
-        exit_status = EXIT_PROBLEMS if run.codes("error") else EXIT_OK
-    assert run.returncode == exit_status, run.summary()
+    assert run.result["status"] in ("passed", "warnings", "failed", "incomplete"), run.result["status"]
+    for item in run.findings:
+        assert FINDING_KEYS <= set(item), (item["code"], sorted(FINDING_KEYS - set(item)))
+    assert not disagreements(expectations(scenario), run.findings, run.returncode), run.summary()
 
 
 def test_live_collection_yields_the_golden_snapshot(diagnosed, exports):
@@ -258,7 +269,8 @@ def test_every_grid_code_is_absent_when_healthy(diagnosed):
     """The negative half of each row: no code the grid produces shows up on a healthy cluster."""
     produced = set()
     for param in GRID:
-        produced |= set(param.values[2])
+        expect = expectations(param.values[0])
+        produced |= set(expect["errors"]) | set(expect["warnings"])
     for scenario in ("healthy", "healthy-rbac"):
         run = diagnosed[_grid_key(scenario, ())]
         assert not (run.codes() & produced), run.summary()

@@ -1,11 +1,13 @@
 """The golden grid: analyse() over every sandbox scenario's exported snapshot
 (tests/testdata/golden, re-exported with ``.venv/bin/python -m sandbox.golden``), plus
 rows that change one thing in a golden snapshot, plus the certificate grid of
-test_validation. Meta-test: every catalog code has a row that emits it.
+test_validation. Meta-tests: every catalog code has a row that emits it; every rule reads
+only the inputs it declares, and every collected input is read by some rule.
 
-Each row pins the exact set of error and warning codes and names the infos it needs.
-The end-to-end grid (tests/e2e/test_diagnose_scenarios.py) proves that live collection
-through the real az still yields these snapshots.
+A scenario's row is the ``expect:`` block in its file (sandbox/sim/scenarios): the exact
+error and warning codes, the infos it needs and diagnose's exit status. The end-to-end
+grid (tests/e2e/test_diagnose_scenarios.py) reads the same blocks and proves that live
+collection through the real az still yields these snapshots.
 """
 
 import copy
@@ -14,98 +16,27 @@ import re
 
 import pytest
 
-from azext_meshca.rules import catalog
+from azext_meshca.model.snapshot import freeze, ok_data
+from azext_meshca.rules import catalog, checks, registry
+from azext_meshca.rules.registry import CA_SET, SNAPSHOT, run_rules
+from azext_meshca.output.report import exit_status
 from azext_meshca.verbs.diagnose import analyse
 from azext_meshca.rules import validation
 from azext_meshca.rules.validation import validate_plugin_set
 from sandbox import certfactory, golden
-from sandbox.sim.scenario import list_scenarios
+from sandbox.sim.scenario import ScenarioError, disagreements, expectations, list_scenarios, read_scenario
 from tests.unit import mount_texts
+from tests.unit import reads
 from tests.unit import snapshots as s
 from tests.unit import test_validation
+from tests.unit.test_rules import SNAPSHOT_INPUTS
 
 WARN_DAYS = 30
 
-# scenario: (exact error+warning codes, infos that must be there)
-EXPECTED = {
-    "healthy": ((), ("MCA303", "MCA719", "MCA813")),
-    "healthy-rbac": ((), ("MCA303", "MCA719", "MCA813")),
-    "healthy-aad": ((), ("MCA303", "MCA719", "MCA813")),
-    "diag-mesh-disabled": (("MCA101",), ()),
-    "fix-no-plugin": (("MCA102",), ()),
-    "diag-plugin-incomplete": (("MCA103", "MCA801", "MCA805"), ()),
-    "diag-bad-vault-id": (("MCA104", "MCA801", "MCA806"), ()),
-    "fix-bad-vault-id": (("MCA104", "MCA801", "MCA806"), ()),
-    "diag-vault-missing": (("MCA105", "MCA801", "MCA806"), ()),
-    "diag-addon-disabled": (("MCA201", "MCA801", "MCA809"), ()),
-    "fix-addon-disabled": (("MCA201", "MCA401", "MCA801", "MCA809"), ()),
-    "diag-addon-no-identity": (("MCA202", "MCA801", "MCA802"), ()),
-    "article-issue-2": (("MCA301",), ("MCA813",)),
-    "diag-poll-interval-long": (("MCA302",), ("MCA813",)),
-    "diag-root-not-picked-up": (("MCA304",), ("MCA303",)),
-    "diag-cacerts-lag": (("MCA305",), ("MCA303",)),
-    "diag-namespace-stale-root": (("MCA306",), ("MCA303",)),
-    "article-issue-1": (("MCA401", "MCA801", "MCA802"), ("MCA303",)),
-    "article-issue-1-azcore": (("MCA401", "MCA801", "MCA802"), ("MCA303",)),
-    "rbac-no-access": (("MCA402", "MCA801", "MCA803"), ()),
-    "rbac-reader-role": (("MCA403", "MCA801", "MCA803"), ()),
-    "diag-rbac-policy-ignored": (("MCA402", "MCA404", "MCA801", "MCA803"), ()),
-    "diag-policy-role-ignored": (("MCA401", "MCA405", "MCA801", "MCA802"), ()),
-    # the provider's own 401 AKV10032 proves the tenant mismatch (MCA817, explained by MCA406)
-    "diag-vault-other-tenant": (("MCA406", "MCA801", "MCA817"), ()),
-    "fix-vault-other-tenant": (("MCA406", "MCA801", "MCA817"), ()),
-    "diag-policy-compound-identity": (("MCA401", "MCA801", "MCA802"), ()),
-    "fix-policy-others": (("MCA401", "MCA801", "MCA802"), ()),
-    "fix-policy-partial": (("MCA401", "MCA801", "MCA802"), ()),
-    "fix-wait-backoff": (("MCA401", "MCA801", "MCA802"), ()),
-    "fix-wait-missing-secret": (("MCA401", "MCA601", "MCA801", "MCA802"), ()),
-    "operator-cannot-write": (("MCA401", "MCA801", "MCA802"), ()),
-    "fix-rbac-propagation": (("MCA402", "MCA801", "MCA803"), ()),
-    "rbac-operator-cannot-write": (("MCA402", "MCA801", "MCA803"), ()),
-    "rbac-custom-role": ((), ("MCA303", "MCA813")),
-    "rbac-custom-role-no-secrets": (("MCA402", "MCA801", "MCA803"), ()),
-    "rbac-custom-role-unreadable": (("MCA909",), ("MCA813",)),
-    # Key Vault Secrets User on each secret's own scope grants those secrets (Key Vault RBAC guide)
-    "rbac-secret-scope": ((), ("MCA303", "MCA813")),
-    "rbac-secret-scope-partial": (("MCA402", "MCA801", "MCA803"), ()),
-    "kv-private-endpoint-pending": (("MCA501", "MCA801", "MCA804", "MCA904"), ()),
-    "diag-imds-unreachable": (("MCA801", "MCA816"), ()),
-    "diag-rotation-failed": (("MCA401", "MCA802"), ("MCA813",)),
-    "diag-root-rejected": (("MCA304", "MCA307", "MCA308"), ("MCA813",)),
-    "diag-self-signed-busy": (("MCA811",), ()),
-    "diag-key-from-certificate": ((), ("MCA613", "MCA813")),
-    "private-cluster": (("MCA912",), ()),
-    "ip-restricted-cluster": (("MCA912",), ()),
-    "kv-public-access-disabled": (("MCA501", "MCA801", "MCA804", "MCA904"), ()),
-    "kv-firewall": (("MCA502", "MCA801", "MCA804", "MCA904"), ()),
-    "article-issue-3": (("MCA601", "MCA801", "MCA805"), ()),
-    "article-issue-3-azcore": (("MCA601", "MCA801", "MCA805"), ()),
-    "diag-secret-disabled": (("MCA611", "MCA801", "MCA807"), ()),
-    "diag-secret-expired": (("MCA612",), ("MCA813",)),
-    "diag-cert-wrong-root": (("MCA710", "MCA801", "MCA812"), ()),
-    "diag-cert-mismatched-key": (("MCA709", "MCA801", "MCA812"), ()),
-    "diag-cert-expired": (("MCA717", "MCA801", "MCA812"), ()),
-    "diag-identity-not-found": (("MCA801", "MCA808"), ()),
-    "diag-istio-1-19": ((), ("MCA813",)),
-    "diag-istio-1-23": ((), ("MCA813",)),
-    "diag-spc-stale": (("MCA815",), ("MCA813",)),
-    "diag-self-signed-1-19": (("MCA811",), ()),
-    "diag-self-signed-1-21": (("MCA811",), ()),
-    "diag-self-signed-1-23": (("MCA811",), ()),
-    "kube-unreachable": (("MCA905",), ("MCA303", "MCA719")),
-    "diag-operator-no-secret-access": (("MCA904",), ("MCA303", "MCA813")),
-    "diag-rbac-operator-no-secret-access": (("MCA904",), ("MCA303", "MCA813")),
-    # today's add-on (#20): no cronjob, no cacerts secret; the CA's path per revision (rules/capath.py)
-    "article-issue-1-asm-1-29": (("MCA401", "MCA801", "MCA802"), ("MCA303",)),
-    "healthy-asm-1-28": ((), ("MCA303", "MCA719", "MCA813")),
-    "healthy-asm-1-29": ((), ("MCA303", "MCA719", "MCA813")),
-    "healthy-asm-1-30": ((), ("MCA303", "MCA719", "MCA813")),
-    "rot-root-refused": (("MCA304", "MCA307", "MCA308"), ("MCA813",)),
-    "rot-bytes-1-29": (("MCA309",), ("MCA813",)),
-    "rot-bytes-1-30": ((), ("MCA813",)),
-    "rot-rotation-off": (("MCA301", "MCA310"), ("MCA813",)),
-    "rot-stale-sidecars": (("MCA312",), ("MCA813",)),
-}
+# scenario: its expect block, the one expectations table (sandbox/sim/scenarios/<name>.yaml,
+# read by sandbox/sim/scenario.py expectations; the e2e grid reads the same blocks).
+EXPECTED = {name: expect for name, expect in ((name, expectations(name)) for name in list_scenarios())
+            if expect is not None}
 
 # A golden snapshot with one thing changed: (base scenario, change, exact error+warning codes, infos).
 
@@ -265,41 +196,73 @@ def goldens():
     return {name: golden.load(name) for name in golden.scenarios()}
 
 
-def test_every_scenario_has_a_golden_snapshot_and_a_row():
-    """Scenarios whose cluster cannot be read export nothing (diagnose stops with an error)."""
+@pytest.fixture(scope="module")
+def changed(goldens):
+    """{row: its snapshot}, each CHANGED row built once for every test here (analyse only reads it)."""
+    snapshots = {}
+    for row, (base, change, _, _) in CHANGED.items():
+        snapshots[row] = copy.deepcopy(goldens[base])
+        change(snapshots[row])
+    return snapshots
+
+
+def test_every_golden_snapshot_has_a_scenario_with_an_expect_block():
+    """Scenarios whose cluster cannot be read export nothing (diagnose stops with an error);
+    a scenario with an expect block and no snapshot is judged by the e2e grid alone."""
     exported = set(golden.scenarios())
     assert exported <= set(list_scenarios())
-    assert set(EXPECTED) <= exported, sorted(set(EXPECTED) - exported)
+    assert exported <= set(EXPECTED), sorted(exported - set(EXPECTED))
 
 
-@pytest.mark.parametrize("scenario", sorted(EXPECTED))
+def _golden_disagreements(snapshot, expect):
+    result = analyse(snapshot, WARN_DAYS)
+    return disagreements(expect, result["findings"], exit_status(result))
+
+
+@pytest.mark.parametrize("scenario", sorted(set(EXPECTED) & set(golden.scenarios())))
 def test_golden_verdict(goldens, scenario):
-    problems, infos = EXPECTED[scenario]
-    result = analyse(goldens[scenario], WARN_DAYS)
-    assert _problems(result) == set(problems), result["findings"]
-    assert set(infos) <= _infos(result)
+    assert not _golden_disagreements(goldens[scenario], EXPECTED[scenario])
+
+
+def test_the_simulator_never_sees_an_expect_block():
+    """The block is the tests': read_scenario drops it at every step of a base: chain, so
+    article-issue-1 (base: healthy) neither serves nor inherits healthy's verdict."""
+    assert "expect" not in read_scenario("healthy") and "expect" not in read_scenario("article-issue-1")
+    assert EXPECTED["article-issue-1"] != EXPECTED["healthy"]
+
+
+def test_an_incomplete_expect_block_is_refused(tmp_path):
+    """A block missing a key would pin nothing about it: the loader says which keys it needs."""
+    path = tmp_path / "partial.yaml"
+    path.write_text("description: x\nexpect: {errors: [MCA101], warnings: []}\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="errors, warnings, infos, exit"):
+        expectations(str(path))
+
+
+def test_a_disagreeing_expect_block_fails_the_grid(goldens):
+    """The planted violation: healthy's block with one code more, one info it lacks, or
+    another exit status, each fails the verdict."""
+    expect = EXPECTED["healthy"]
+    for planted in (dict(expect, warnings=("MCA302",)), dict(expect, infos=("MCA811",)), dict(expect, exit=4)):
+        assert len(_golden_disagreements(goldens["healthy"], planted)) == 1, planted
 
 
 @pytest.mark.parametrize("row", sorted(CHANGED))
-def test_changed_golden_verdict(goldens, row):
-    base, change, problems, infos = CHANGED[row]
-    snapshot = copy.deepcopy(goldens[base])
-    change(snapshot)
-    result = analyse(snapshot, WARN_DAYS)
+def test_changed_golden_verdict(changed, row):
+    _, _, problems, infos = CHANGED[row]
+    result = analyse(changed[row], WARN_DAYS)
     assert _problems(result) == set(problems), result["findings"]
     assert set(infos) <= _infos(result)
 
 
-def test_every_catalog_code_has_a_grid_row_that_emits_it(goldens):
+def test_every_catalog_code_has_a_grid_row_that_emits_it(goldens, changed):
     """Codes emitted by running the rows (not read from their expectations): the golden
     rows, the changed rows, and the certificate grid of test_validation (what a snapshot
     cannot carry, such as binary DER, is judged there from files)."""
     emitted = set()
     for scenario in goldens:
         emitted |= {item["code"] for item in analyse(goldens[scenario], WARN_DAYS)["findings"]}
-    for base, change, _, _ in CHANGED.values():
-        snapshot = copy.deepcopy(goldens[base])
-        change(snapshot)
+    for snapshot in changed.values():
         emitted |= {item["code"] for item in analyse(snapshot, WARN_DAYS)["findings"]}
     objects = test_validation.cf.make_plugin_set()
     for make, codes in test_validation.FORMAT_DEFECTS.values():
@@ -330,3 +293,99 @@ def test_golden_snapshots_hold_no_private_key():
     for name in golden.scenarios():
         with open(golden.golden_path(name), encoding="utf-8") as handle:
             assert "PRIVATE KEY" not in handle.read(), name
+
+
+# --------------------------------------------------------------------------- declared inputs
+
+# Collected inputs no rule reads yet: {input: why it stays for now}.
+UNREAD_INPUTS = {
+    # 19b removes: collected for no rule, yet failing to read it makes diagnose exit 5 (issue 19)
+    "kube.cronjobLogs": "19b removes",
+}
+# Declared inputs a rule needs collected but whose content it does not read (only their ok/error):
+# {rule name: inputs}. The runner's skip is the point of declaring them.
+GATES = {
+    # MCA530 judges the secrets' VaultUriForeign errors, made only once the cluster and the vault were read
+    "vault-address": {"cluster", "vault"},
+    # the mount failures are judged only where the cluster's API answered (kube.access ok)
+    "mount-failures": {"kube.access"},
+}
+
+
+def _ca_set_reads(declared):
+    """A CA_SET rule reads the snapshot inputs its objects are parsed from (rules/checks/secrets.py
+    read_objects: ca-key as keyFacts)."""
+    return {"keyFacts" if obj == "ca-key" else "secrets." + obj for obj in declared.inputs}
+
+
+def inputs_read(functions, snapshots):
+    """{rule name: inputs it read} when each rule runs, alone, through the registry's loop on a
+    recording view of each frozen snapshot (tests/unit/reads.py), wherever the runner would run it."""
+    found = {function.rule.name: set() for function in functions}
+    for snapshot in snapshots:
+        frozen = freeze(snapshot)
+        context = checks.build_context(frozen, WARN_DAYS)
+        collected = {name for name, ok in checks.input_states(frozen).items() if ok}
+        for function in functions:
+            declared = function.rule
+            if declared.subject == CA_SET:
+                found[declared.name] |= _ca_set_reads(declared)
+                continue
+            log = set()
+            run_rules((function,), {SNAPSHOT: reads.recording(frozen, log)}, {SNAPSHOT: collected}, context)
+            found[declared.name] |= log
+    return found
+
+
+def undeclared_reads(functions, found):
+    """{rule name: inputs it read but declares neither as inputs nor as optional}."""
+    result = {}
+    for function in functions:
+        declared = function.rule
+        extra = found[declared.name] - set(declared.inputs) - set(declared.optional)
+        if declared.subject == SNAPSHOT and extra:
+            result[declared.name] = sorted(extra)
+    return result
+
+
+@pytest.fixture(scope="module")
+def rule_reads(goldens, changed):
+    """What every rule read over the whole grid: the golden snapshots and the changed rows."""
+    return inputs_read(checks.ALL_CHECKS, list(goldens.values()) + list(changed.values()))
+
+
+def test_rules_read_only_the_inputs_they_declare(rule_reads):
+    """A rule that reads an undeclared input runs when it was not collected and judges a gap
+    as if it were the cluster's state: declare it in ``inputs`` (the rule needs it) or in
+    ``optional`` (it reads it when there), rules/registry.py."""
+    undeclared = undeclared_reads(checks.ALL_CHECKS, rule_reads)
+    assert not undeclared, f"rules read inputs they do not declare (add them to inputs= or optional=): {undeclared}"
+
+
+def test_rules_read_every_input_they_declare(rule_reads):
+    """istio's check is both ways (ConsistOf): a declared input no row reads is a stale
+    declaration, or a rule the grid does not exercise; GATES lists the inputs declared to be skipped on."""
+    stale = {}
+    for declared in (item for item in checks.ALL_RULES if item.subject == SNAPSHOT):
+        unread = set(declared.inputs) | set(declared.optional)
+        unread -= rule_reads[declared.name] | GATES.get(declared.name, set())
+        if unread:
+            stale[declared.name] = sorted(unread)
+    assert not stale, f"declared inputs no grid row saw read (drop them, or add a row that reaches the read): {stale}"
+
+
+def test_every_collected_input_is_read_by_a_rule(rule_reads):
+    """A collected input no rule reads costs time and, when it fails, an incomplete verdict
+    (exit 5) about nothing: stop collecting it, or give it a rule."""
+    read = set().union(*rule_reads.values())
+    assert SNAPSHOT_INPUTS - read == set(UNREAD_INPUTS), "collected inputs no rule reads (or UNREAD_INPUTS to drop)"
+
+
+def test_the_inputs_meta_test_catches_a_planted_undeclared_read(goldens):
+    """The planted violation: a rule that declares the cluster and also reads the events."""
+    def check_planted(snapshot, context):  # pylint: disable=unused-argument
+        return [] if ok_data((snapshot.get("kube") or {}).get("events")) is None else []
+
+    planted = registry.rule("MCA101", inputs=("cluster",))(check_planted)
+    found = inputs_read((planted,), [goldens["healthy"]])
+    assert undeclared_reads((planted,), found) == {"planted": ["kube.events"]}

@@ -157,3 +157,29 @@ def test_no_module_is_left_outside_the_layers():
     """Only the azure-cli entry points sit at the package's top."""
     top = {module.split(".")[1] for module in MODULES if module.count(".") == 1} - set(LAYERS)
     assert top == {"_params", "_help", "_validators", "commands", "custom", "_client_factory"}, sorted(top)
+
+
+def test_readme_development_names_every_module_of_each_layer():
+    """README's "Development" section names today's modules by layer (issue 19): every module
+    and sub-package directly in a layer folder, and every entry point, appears in it, so a module
+    added without a line there fails here."""
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    section = text[text.index("## Development"):]
+    package = os.path.join(REPO, "azext_meshca")
+    unnamed = []
+    for folder in ("",) + LAYERS:
+        for name in sorted(os.listdir(os.path.join(package, folder))):
+            path = os.path.join(package, folder, name)
+            if name.endswith(".py") and name != "__init__.py" or folder == "" and name == "__init__.py":
+                wanted = f"`{name}`"
+            elif folder and os.path.isdir(path) and not name.startswith("__"):
+                wanted = f"`{name}/`"
+            else:
+                continue
+            if wanted not in section:
+                unnamed.append(os.path.join(folder, name))
+    for layer in LAYERS:
+        if f"`{layer}/`" not in section:
+            unnamed.append(layer + "/")
+    assert not unnamed, unnamed

@@ -70,9 +70,10 @@ def test_declarations_name_known_codes_and_inputs():
         assert rule.codes, rule.name
         assert set(rule.codes) <= set(catalog.CATALOG), rule.name
         if rule.subject == SNAPSHOT:
-            assert set(rule.inputs) <= SNAPSHOT_INPUTS, (rule.name, rule.inputs)
+            assert set(rule.inputs) | set(rule.optional) <= SNAPSHOT_INPUTS, (rule.name, rule.inputs, rule.optional)
         else:
             assert rule.subject == CA_SET and set(rule.inputs) <= set(PLUGIN_OBJECTS), (rule.name, rule.inputs)
+            assert not rule.optional, rule.name  # a CA set has no optional parts: its rules read only it
 
 
 def test_the_certificate_rules_are_in_the_one_registry():

@@ -75,7 +75,7 @@ def check_tenant(snapshot, context):
                  vault_tenant=vault_tenant, cluster_tenant=cluster_tenant)]
 
 
-@rule("MCA401", "MCA405", inputs=("cluster", "vault"))
+@rule("MCA401", "MCA405", inputs=("cluster", "vault"), optional=("roleAssignments",))
 def check_access_policy(snapshot, context):
     """MCA401 (+ MCA405): an access-policy vault without secret 'get' for the add-on."""
     vault, object_id = _access_inputs(snapshot)

@@ -44,7 +44,7 @@ _NOT_STUCK = ("Terminating", "Completed", "Succeeded")
 
 # --------------------------------------------------------------------------- pods
 
-@rule("MCA801", inputs=("kube.istiodPods",))
+@rule("MCA801", inputs=("kube.istiodPods",), optional=capath.INPUTS)
 def check_istiod_pods(snapshot, context):
     """MCA801: istiod pods that are not ready (names, status such as Init:0/2, age)."""
     pods = kube_item(snapshot, "istiodPods")
@@ -124,7 +124,8 @@ def mount_failures(snapshot):
 
 
 @rule("MCA802", "MCA803", "MCA804", "MCA805", "MCA806", "MCA807", "MCA808", "MCA809", "MCA816", "MCA817",
-      "MCA830", "MCA831", "MCA832", "MCA833", inputs=("kube.access",))
+      "MCA830", "MCA831", "MCA832", "MCA833", inputs=("kube.access",),
+      optional=("cluster", "kube.events", "kube.providerLogs"))
 def check_mount_failures(snapshot, context):
     """MCA802-MCA809, MCA816, MCA817, MCA830-MCA833: one finding per distinct cause and secret."""
     failures = mount_failures(snapshot)
@@ -253,7 +254,7 @@ def _open_rejections(events):
     return open_lines
 
 
-@rule("MCA811", "MCA812", "MCA813", inputs=("cluster", "kube.istiodLogs"))
+@rule("MCA811", "MCA812", "MCA813", inputs=("cluster", "kube.istiodLogs"), optional=capath.INPUTS)
 def check_istiod_ca(snapshot, context):
     """MCA811 self-signed despite a plug-in CA, MCA812 rejected, MCA813 plug-in confirmed."""
     if plugin_config(snapshot) is None:

@@ -93,7 +93,7 @@ def check_role_assignments_read(snapshot, context):
                  reason=_error(item).get("reason"))]
 
 
-@rule("MCA904")
+@rule("MCA904", optional=("cluster",))
 def check_secrets_read(snapshot, context):
     """MCA904: secrets the operator could not read (not 404 / SecretDisabled)."""
     return secrets_unread(context, plugin_config(snapshot), snapshot.get("secrets") or {})
@@ -117,7 +117,7 @@ def secrets_unread(context, plugin, secrets):
                  objects=", ".join(labels), reason="; ".join(str(reason) for reason in reasons))]
 
 
-@rule("MCA905", "MCA906", "MCA908", "MCA912")
+@rule("MCA905", "MCA906", "MCA908", "MCA912", optional=("cluster",))
 def check_kube_access(snapshot, context):  # pylint: disable=too-many-return-statements  # one per finding
     """MCA906 (no credentials) or MCA905 (API server unreachable); MCA912 instead of
     MCA905 when the cluster's API server is private or IP-restricted, which explains
@@ -197,7 +197,7 @@ def check_fleet_subscriptions(snapshot, context):
     return findings
 
 
-@rule("MCA913", "MCA914", "MCA915", "MCA916")
+@rule("MCA913", "MCA914", "MCA915", "MCA916", optional=("kube.access",))
 def check_run_command(snapshot, context):
     """MCA913-MCA915: --via-run-command could not run (no runCommand/action, the command
     failed or timed out, the cluster is stopped); MCA916: items left out or cut to keep

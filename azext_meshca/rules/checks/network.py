@@ -42,7 +42,7 @@ def check_public_access(snapshot, context):
         f"privateEndpointCount: {_private_endpoints(vault)}"])]
 
 
-@rule("MCA502", inputs=("cluster", "vault"))
+@rule("MCA502", inputs=("cluster", "vault"), optional=("kube.events", "kube.providerLogs"))
 def check_firewall(snapshot, context):
     """MCA502: the vault firewall denies by default (the nodes' path is not visible here)."""
     vault = vault_data(snapshot)

@@ -132,7 +132,7 @@ def check_rotation_enabled(snapshot, context):
                  value=value if value is not None else "false (not set)")]
 
 
-@rule("MCA302", "MCA303", inputs=("cluster",))
+@rule("MCA302", "MCA303", inputs=("cluster",), optional=capath.INPUTS + ("kube.cronjobs",))
 def check_poll_interval(snapshot, context):
     """MCA302 (poll interval over 10 minutes) or MCA303 (info: how long a change takes)."""
     if plugin_config(snapshot) is None or not addon_enabled(snapshot) or not rotation_enabled(snapshot):
@@ -171,7 +171,8 @@ def _configmap_roots(snapshot):
             for item in configmaps}
 
 
-@rule("MCA304", inputs=("cluster", "secrets.root-cert", "kube.rootConfigMaps"))
+@rule("MCA304", inputs=("cluster", "secrets.root-cert", "kube.rootConfigMaps"),
+      optional=capath.INPUTS + ("kube.cronjobs",))
 def check_root_picked_up(snapshot, context):
     """MCA304: the mesh trusts no root that Key Vault's root-cert holds (see module doc)."""
     if plugin_config(snapshot) is None:
@@ -201,7 +202,8 @@ def _multi_root_lines(snapshot):
     return lines[:3]
 
 
-@rule("MCA305", inputs=("cluster", "kube.cacerts"))
+@rule("MCA305", inputs=("cluster", "kube.cacerts"),
+      optional=("secrets.root-cert", "secrets.ca-cert", "secrets.cert-chain"))
 def check_cacerts_current(snapshot, context):
     """MCA305: the cacerts secret (older add-ons) does not hold what Key Vault holds."""
     if plugin_config(snapshot) is None:
@@ -240,7 +242,7 @@ def _lag_note(snapshot):
     return f"Rotation polls every {text}, so it should catch up within about {text}."
 
 
-@rule("MCA306", inputs=("cluster", "kube.rootConfigMaps"))
+@rule("MCA306", inputs=("cluster", "kube.rootConfigMaps"), optional=capath.INPUTS)
 def check_namespace_roots(snapshot, context):
     """MCA306: workload namespaces whose istio-ca-root-cert differs from aks-istio-system's."""
     if not (snapshot.get("cluster") or {}).get("ok"):
@@ -296,7 +298,7 @@ def _refusal(path):
     return None, None
 
 
-@rule("MCA307", "MCA308", "MCA309", inputs=_PATH_INPUTS)
+@rule("MCA307", "MCA308", "MCA309", inputs=_PATH_INPUTS, optional=capath.INPUTS)
 def check_root_gate(snapshot, context):
     """MCA307/MCA309: istiod refused the mounted root (by its revision's rule); MCA308: the
     mounted set differs from what istiod loaded in a way a restart turns into an outage."""
@@ -334,7 +336,7 @@ def _mount_lag_why(snapshot, since, now):
             "kubectl logs -n kube-system -l app=secrets-store-provider-azure --tail 100")
 
 
-@rule("MCA310", inputs=("cluster", "kube.mountStatuses"))
+@rule("MCA310", inputs=("cluster", "kube.mountStatuses"), optional=capath.INPUTS)
 def check_mounted_versions(snapshot, context):
     """MCA310: Key Vault's current versions have not reached the revision's mount (within a
     poll interval of the change this is normal and not reported)."""
@@ -377,7 +379,7 @@ def _vault_signing_serial(snapshot):
     return format(first.serial_number, "x")
 
 
-@rule("MCA311", inputs=("cluster", "secrets.ca-cert", "kube.mountStatuses", "kube.istiodLogs"))
+@rule("MCA311", inputs=("cluster", "secrets.ca-cert", "kube.mountStatuses", "kube.istiodLogs"), optional=capath.INPUTS)
 def check_mounted_loaded(snapshot, context):
     """MCA311: the mount is current but istiod signs with another intermediate, and no
     refused root explains it (MCA307/MCA309 do)."""
@@ -403,7 +405,7 @@ def check_mounted_loaded(snapshot, context):
     return findings
 
 
-@rule("MCA312", inputs=("cluster", "kube.istiodLogs", "kube.sidecars"))
+@rule("MCA312", inputs=("cluster", "kube.istiodLogs", "kube.sidecars"), optional=capath.INPUTS)
 def check_stale_sidecars(snapshot, context):
     """MCA312: sidecars that surely still hold a leaf (and trust bundle) from before istiod's
     last accepted change, counted per namespace from one pods list."""

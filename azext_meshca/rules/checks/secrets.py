@@ -16,7 +16,7 @@ Two layers:
 
 from azext_meshca.rules.registry import rule
 from azext_meshca.rules.checks.common import make, parse_time, plugin_config, secret_name, secret_source
-from azext_meshca.model.plugin import PLUGIN_OBJECTS
+from azext_meshca.model.plugin import PLUGIN_OBJECTS, SECRET_INPUTS
 from azext_meshca.model.snapshot import thaw
 
 NOT_FOUND_CODES = {"SecretNotFound"}
@@ -49,7 +49,7 @@ def _names(plugin, obj):
     return {"secret_name": name, "source": secret_source(plugin, obj)}
 
 
-@rule("MCA601", "MCA611", "MCA612", "MCA613", inputs=("cluster",))
+@rule("MCA601", "MCA611", "MCA612", "MCA613", inputs=("cluster",), optional=SECRET_INPUTS)
 def check_secret_state(snapshot, context):
     """MCA601, MCA611, MCA612, MCA613 for each plug-in object Key Vault told us about."""
     plugin = plugin_config(snapshot)
