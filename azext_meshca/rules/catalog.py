@@ -60,7 +60,6 @@ CERT_FORMAT = "certificate-format"
 KEY_FORMAT = "key-format"
 STARTUP_REFUSAL = "startup-refusal"
 RUN_COMMAND_ERROR = "run-command-error"
-KIND_FAMILIES = (MOUNT_FAILURE, CERT_FORMAT, KEY_FORMAT, STARTUP_REFUSAL, RUN_COMMAND_ERROR)
 
 # Where a plug-in set was read from (model/plugin_set.py). The remedy fits the source: a
 # missing local file is not told to run az keyvault secret set.
@@ -72,7 +71,7 @@ RETIRED = {}
 
 # Cause -> symptom links, as data. A symptom's ``explained_by`` lists the causes that
 # produce exactly it, in the order they are named; ``fallback`` applies only when
-# none of those is present. run_checks sets explainedBy/explains from these.
+# none of those is present. run_rules (link_findings) sets explainedBy/explains from these.
 #
 # The causes a failed cacerts mount can have (MCA801 may be explained by any of them).
 # A secret's exp/nbf dates (MCA612) are informational: Key Vault still serves the value,

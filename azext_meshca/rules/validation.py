@@ -827,20 +827,6 @@ def judge_ca_set(ca_set, now, warn_days=30, go=istiod.NEWEST_GO):
 
 # --------------------------------------------------------------------------- entry points
 
-def validate_plugin_set(objects, now, warn_days=30, sources=None):
-    """Check a plug-in CA set; returns (findings, certificates).
-
-    ``objects`` maps root-cert, ca-cert, ca-key and cert-chain to bytes (None =
-    absent). ``sources`` optionally maps each name to where it came from
-    ("file ./ca-cert.pem", "Key Vault secret ca-cert"), used in messages.
-    ``certificates`` holds describe() of every certificate plus ``object`` and
-    ``index`` (1-based position in that object).
-    """
-    ca_set = CaSet(objects, sources)
-    findings, _ = judge_ca_set(ca_set, now, warn_days)
-    return findings, ca_set.certificates(now)
-
-
 def describe_objects(objects, now, sources=None, warn_days=30):
     """Certificates of arbitrary named PEM objects (show-cert): format and expiry findings only."""
     now = _aware_now(now)

@@ -17,9 +17,9 @@ import pytest
 from azext_meshca.rules import catalog
 from azext_meshca.verbs.diagnose import analyse
 from azext_meshca.rules import validation
-from azext_meshca.rules.validation import validate_plugin_set
 from sandbox import certfactory, golden
 from sandbox.sim.scenario import list_scenarios
+from tests.oracles import validate_plugin_set
 from tests.unit import mount_texts
 from tests.unit import snapshots as s
 from tests.unit import test_validation

@@ -15,7 +15,8 @@ from azext_meshca.rules import checks
 from azext_meshca.rules import validation
 from azext_meshca.rules.checks import access, addon, cluster, collection, config, fleet, network, rotation, secrets
 from azext_meshca.model.plugin import PLUGIN_OBJECTS
-from azext_meshca.rules.registry import CA_SET, SNAPSHOT, declaration
+from azext_meshca.rules.registry import CA_SET, SNAPSHOT
+from tests.oracles import declaration
 from tests.unit import snapshots as s
 
 RULE_MODULES = (config, addon, access, network, secrets, validation, rotation, cluster, collection, fleet)
