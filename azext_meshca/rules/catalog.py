@@ -363,7 +363,7 @@ _ENTRIES = [
        detail="{detail}",
        file_remedy="Use the PKCS#8, PKCS#1 or EC private key file that belongs to ca-cert.",
        breaks=ISTIOD,
-       kinds=((KEY_FORMAT, "bad-pem"), (KEY_FORMAT, "no-key"))),
+       kinds=((KEY_FORMAT, "bad-pem"), (KEY_FORMAT, "no-key"), (KEY_FORMAT, "pem-framing"))),
     _m("MCA610", ERROR, "secret", "A certificate repeats an extension",
        "{object} ({source}): {detail}. Go's parser refuses a certificate with a repeated "
        "extension ('x509: certificate contains duplicate extensions') and BoringSSL marks it "
