@@ -86,17 +86,6 @@ def utf8_text(data, what):
                          f"{error.start}).") from None
 
 
-def capped_text(value, cap, what):
-    """Service text (a log, a configmap value): None stays None, anything else is cut to
-    ``cap`` characters. Logs and configmaps are evidence, so a cut is better than a refusal;
-    callers that must judge the whole value use ``check_size`` instead."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InputError(f"{what} is a {type(value).__name__}, not text.")
-    return value[:cap]
-
-
 def as_mapping(value, what):
     """A JSON object from a service, or InputError naming what was expected."""
     if value is None:

@@ -2,7 +2,8 @@
 hand, the fix, and the codes it explains or is explained by.
 
 The hand-written part lives in ``data/explanations.md`` (package data, so it ships in
-the wheel); everything else comes from the catalog and the rule registry. One renderer
+the wheel), which the catalog owns and reads (``catalog.explanation``); everything else
+comes from the catalog and the rule registry. One renderer
 serves both ``az aks mesh ca explain MCAnnn`` (like ``rustc --explain``) and the
 repository's ``docs/findings/MCAnnn.md``::
 
@@ -17,17 +18,6 @@ import re
 import sys
 
 from azext_meshca.rules import catalog
-
-EXPLANATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "explanations.md")
-_SECTION = re.compile(r"^## (MCA\d{3})\s*$", re.MULTILINE)
-
-
-def explanations():
-    """{code: hand-written Markdown} from data/explanations.md."""
-    with open(EXPLANATIONS, encoding="utf-8") as handle:
-        text = handle.read()
-    parts = _SECTION.split(text)
-    return {parts[index]: parts[index + 1].strip() for index in range(1, len(parts) - 1, 2)}
 
 
 def rules_emitting(code):
@@ -108,7 +98,7 @@ def render_page(code):
              "## How meshca decides", ""]
     for rule in rules_emitting(code):
         lines += _decides(rule)
-    lines += ["", "## Confirm it by hand", "", explanations().get(code, "(not written yet)"), "",
+    lines += ["", "## Confirm it by hand", "", catalog.explanation(code, "(not written yet)"), "",
               "## Fix", "", f"`{describe_placeholders(entry.remedy)}`" if entry.remedy else
               "Nothing to fix: it is informational.", ""]
     if entry.file_remedy:
@@ -146,7 +136,7 @@ def entry_dict(code):
             "message": entry.message, "remedy": entry.remedy, "fileRemedy": entry.file_remedy or None,
             "placeholders": placeholders(code),
             "rules": [rule.name for rule in rules_emitting(code)],
-            "confirm": explanations().get(code, ""),
+            "confirm": catalog.explanation(code),
             "explainedBy": list(causes), "fallbackCauses": list(fallback),
             "explains": list(catalog.symptoms_of(code)), "docs": catalog.docs_url(code)}
 

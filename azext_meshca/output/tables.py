@@ -15,7 +15,6 @@ from collections import OrderedDict
 
 # 8 ("Severity") + 2 + 6 ("MCA401") + 2 + TEXT_WIDTH: every line of the table fits in 120 columns.
 TEXT_WIDTH = 100
-TABLE_WIDTH = 120
 DEFAULT_OUTPUT_THRESHOLD = "warning"
 _RANK = {"error": 0, "warning": 1, "info": 2}
 

@@ -1,7 +1,11 @@
 """The message catalog: every finding meshca can report, in one place.
 
-Each entry has a stable code, a severity, an area, a one-line title, a message
-template and a remedy template. Checks never write prose of their own: they call
+Each entry holds every fact about its code: a stable code, a severity, an area, a
+one-line title, a message template and a remedy template, the causes that explain it
+(``explained_by``), the consumer it breaks (``breaks``, set on findings by ``annotate``),
+the words its producers report it by (``kinds``, read by ``code_for``), and, in
+``data/explanations.md`` which this module reads (``explanation``), how to confirm it by
+hand. Checks never write prose of their own: they call
 ``finding(code, ...)`` with the names that fill the templates. ``docs/findings.md``
 is generated from this file (``python -m azext_meshca.rules.catalog > docs/findings.md``)
 and a test fails when the two drift apart.
@@ -15,7 +19,13 @@ This module is imported lazily (never at command-table load) and has no
 dependencies beyond the standard library.
 """
 
+# One entry per code, with every fact of it (issue #19): the table is long by design.
+# pylint: disable=too-many-lines
+
 from collections import namedtuple
+import functools
+import os
+import re
 import string
 
 from azext_meshca.model.plugin_set import FILES
@@ -28,7 +38,28 @@ SEVERITIES = (ERROR, WARNING, INFO)
 AREAS = ("config", "addon", "rotation", "access", "network", "secret",
          "certificate", "cluster", "collection")
 
-Message = namedtuple("Message", "code severity area title message remedy explained_by fallback detail file_remedy")
+Message = namedtuple("Message", "code severity area title message remedy explained_by fallback detail file_remedy "
+                     "breaks kinds")
+
+# Which consumer of the plug-in CA set refuses what a certificate finding reports (its
+# ``breaks``; rules/consumers/ models both): istiod (Go) refuses the set at start, Envoy
+# (BoringSSL) refuses the workload chains istiod issues, or both. An entry's ``breaks`` holds it
+# where it does not depend on the case; where it does (MCA706, MCA707, MCA715) the rule sets it.
+ISTIOD = "istiod"
+ENVOY = "envoy"
+BOTH = "both"
+
+# What a producer reports that a code stands for (an entry's ``kinds``, read by code_for): a
+# family and the producer's own word for the case. The words are the producers':
+# rules/logparse.py's mount-failure causes, model/certs.py's parse-error kinds (for a
+# certificate object and for ca-key), rules/consumers/istiod.py's refusal classes and
+# sources/runcommand.py's kube.access error codes; tests/unit/test_catalog_facts.py holds
+# each family to its producer's vocabulary.
+MOUNT_FAILURE = "mount-failure"
+CERT_FORMAT = "certificate-format"
+KEY_FORMAT = "key-format"
+STARTUP_REFUSAL = "startup-refusal"
+RUN_COMMAND_ERROR = "run-command-error"
 
 # Where a plug-in set was read from (model/plugin_set.py). The remedy fits the source: a
 # missing local file is not told to run az keyvault secret set.
@@ -40,7 +71,7 @@ RETIRED = {}
 
 # Cause -> symptom links, as data. A symptom's ``explained_by`` lists the causes that
 # produce exactly it, in the order they are named; ``fallback`` applies only when
-# none of those is present. run_checks sets explainedBy/explains from these.
+# none of those is present. run_rules (link_findings) sets explainedBy/explains from these.
 #
 # The causes a failed cacerts mount can have (MCA801 may be explained by any of them).
 # A secret's exp/nbf dates (MCA612) are informational: Key Vault still serves the value,
@@ -60,12 +91,15 @@ CERTIFICATE_ERRORS = "certificate-errors"
 # below, read as columns; too-many-positional-arguments is set aside for this one constructor
 # rather than spelling remedy= in each of its rows.
 # pylint: disable-next=too-many-positional-arguments
-def _m(code, severity, area, title, message, remedy="", *, explained_by=(), fallback=(), detail="", file_remedy=""):
+def _m(code, severity, area, title, message, remedy="", *, explained_by=(), fallback=(), detail="", file_remedy="",
+       breaks=None, kinds=()):
     """One entry. ``detail`` is the few words ``-o table`` shows beside the title (days
     left, the missing permission, the object), filled from the same parameters.
-    ``file_remedy`` replaces ``remedy`` when the set came from local files."""
+    ``file_remedy`` replaces ``remedy`` when the set came from local files. ``breaks``: the
+    consumer that refuses it (ISTIOD, ENVOY, BOTH). ``kinds``: the (family, word) pairs a
+    producer reports for it (code_for)."""
     return Message(code, severity, area, title, message, remedy, tuple(explained_by), tuple(fallback), detail,
-                   file_remedy)
+                   file_remedy, breaks, tuple(kinds))
 
 
 # Remedy templates may use these names; checks fill them from the snapshot.
@@ -264,13 +298,17 @@ _ENTRIES = [
        detail="{object} not found",
        file_remedy="Put {object}.pem in the folder (Istio's tools/certs Makefiles write root-cert.pem, "
        "ca-cert.pem, ca-key.pem and cert-chain.pem together), or point --cert-dir at the "
-       "folder that holds all four."),
+       "folder that holds all four.",
+       # istiod 1.26.1+: incomplete signing CA bundle; older: self-signed fall-back
+       breaks=ISTIOD),
     _m("MCA602", ERROR, "secret", "A plug-in CA object is empty",
        "{object} ({source}) has no content.",
        "Upload the PEM file again: az keyvault secret set --vault-name {vault_name} "
        "--name {secret_name} --file {object}.pem",
        detail="{object} is empty",
-       file_remedy="Write the PEM content into the file again: it holds nothing."),
+       file_remedy="Write the PEM content into the file again: it holds nothing.",
+       breaks=ISTIOD,
+       kinds=((CERT_FORMAT, "empty"), (KEY_FORMAT, "empty"))),
     _m("MCA603", ERROR, "secret", "A plug-in CA object is DER, not PEM",
        "{object} ({source}) holds binary DER; istiod reads PEM only "
        "('invalid PEM encoded certificate').",
@@ -278,22 +316,30 @@ _ENTRIES = [
        "the PEM file.",
        detail="{object} is DER",
        file_remedy="Convert it to PEM (openssl x509 -inform der -in {object}.der -out {object}.pem; for "
-       "ca-key: openssl pkey -inform der -in ca-key.der -out ca-key.pem) and use that file."),
+       "ca-key: openssl pkey -inform der -in ca-key.der -out ca-key.pem) and use that file.",
+       breaks=ISTIOD,
+       kinds=((CERT_FORMAT, "der"), (KEY_FORMAT, "der"))),
     _m("MCA604", ERROR, "secret", "A plug-in CA object is not PEM",
        "{object} ({source}) holds no PEM block: {detail}.",
        "Upload the PEM file with --file (not --value of a path, not a PFX or JSON export).",
        detail="{detail}",
        file_remedy="Use the PEM file itself (text with -----BEGIN lines), not a PFX or JSON export or a "
-       "file that holds a path."),
+       "file that holds a path.",
+       breaks=ISTIOD,
+       kinds=((CERT_FORMAT, "not-pem"), (KEY_FORMAT, "not-pem"))),
     _m("MCA605", ERROR, "secret", "A plug-in CA object has a broken PEM block",
        "{object} ({source}) has a PEM block that does not decode: {detail}.",
        "Re-export the file from its source and upload it again with --file.",
        detail="{detail}",
-       file_remedy="Re-export the file from its source: a PEM block in it was cut or edited."),
+       file_remedy="Re-export the file from its source: a PEM block in it was cut or edited.",
+       breaks=ISTIOD,
+       kinds=((CERT_FORMAT, "bad-pem"),)),
     _m("MCA606", ERROR, "secret", "A certificate object holds no certificate",
        "{object} ({source}) is PEM but holds no CERTIFICATE block ({detail}).",
        "Check the object names: the key and a certificate may have been swapped.",
-       detail="{detail}"),
+       detail="{detail}",
+       breaks=ISTIOD,
+       kinds=((CERT_FORMAT, "no-certificate"),)),
     _m("MCA607", ERROR, "secret", "The CA private key is encrypted",
        "ca-key ({source}) is an encrypted private key; istiod cannot use a passphrase "
        "('invalid PEM-encoded key').",
@@ -301,23 +347,32 @@ _ENTRIES = [
        "(Key Vault protects it at rest).",
        detail="ca-key is encrypted",
        file_remedy="openssl pkey -in ca-key.pem -out ca-key.plain.pem and use the unencrypted key; keep "
-       "it only where it is protected at rest (Key Vault is, for the mesh)."),
+       "it only where it is protected at rest (Key Vault is, for the mesh).",
+       breaks=ISTIOD,
+       kinds=((KEY_FORMAT, "encrypted"),)),
     _m("MCA608", ERROR, "secret", "A plug-in CA object is implausibly large",
        "{object} ({source}) is {size} bytes; plug-in objects are a few kilobytes.",
        "Check that the right file was uploaded.",
        detail="{size} bytes",
-       file_remedy="Check that the right file was given."),
+       file_remedy="Check that the right file was given.",
+       breaks=ISTIOD,
+       kinds=((CERT_FORMAT, "too-large"), (KEY_FORMAT, "too-large"))),
     _m("MCA609", ERROR, "secret", "The CA private key does not parse",
        "ca-key ({source}) is not a usable private key: {detail}.",
        "Upload the PKCS#8, PKCS#1 or EC private key that belongs to ca-cert.",
        detail="{detail}",
-       file_remedy="Use the PKCS#8, PKCS#1 or EC private key file that belongs to ca-cert."),
+       file_remedy="Use the PKCS#8, PKCS#1 or EC private key file that belongs to ca-cert.",
+       breaks=ISTIOD,
+       kinds=((KEY_FORMAT, "bad-pem"), (KEY_FORMAT, "no-key"), (KEY_FORMAT, "pem-framing"))),
     _m("MCA610", ERROR, "secret", "A certificate repeats an extension",
        "{object} ({source}): {detail}. Go's parser refuses a certificate with a repeated "
        "extension ('x509: certificate contains duplicate extensions') and BoringSSL marks it "
        "invalid, so neither istiod nor Envoy can use it.",
        "Re-issue the certificate with each extension once.",
-       detail="{detail}"),
+       detail="{detail}",
+       # Go parser.go duplicate extensions; BoringSSL EXFLAG_INVALID
+       breaks=BOTH,
+       kinds=((CERT_FORMAT, "duplicate-extension"),)),
     _m("MCA611", ERROR, "secret", "A Key Vault secret is disabled",
        "Secret {secret_name} ({object}) is disabled; Key Vault refuses to return its value.",
        "az keyvault secret set-attributes --vault-name {vault_name} --name {secret_name} "
@@ -345,17 +400,23 @@ _ENTRIES = [
        "X.509 certificate'). A Key Vault certificate's PEM secret starts with its private key.",
        "Upload ca-cert as a plain secret holding only the PEM certificate: az keyvault secret "
        "set --vault-name {vault_name} --name {secret_name} --file ca-cert.pem",
-       detail="first block is {label}"),
+       detail="first block is {label}",
+       # ParsePemEncodedCertificate reads ca-cert.pem's first block
+       breaks=ISTIOD),
     # --- certificate (MCA7xx) ---
     _m("MCA701", ERROR, "certificate", "root-cert holds a certificate that is not self-signed",
        "Certificate {index} in root-cert ({subject}) is not self-signed, so it cannot be a "
        "trust anchor.",
        "Put only the root certificate(s) in root-cert; intermediates go in cert-chain.",
-       detail="certificate {index}: {subject}"),
+       detail="certificate {index}: {subject}",
+       # No breaks: Go trusts any certificate in Roots and Envoy sets X509_V_FLAG_PARTIAL_CHAIN, so neither refuses it.
+       breaks=None),
     _m("MCA702", ERROR, "certificate", "root-cert holds a certificate that is not a CA",
        "Certificate {index} in root-cert ({subject}) has no basicConstraints CA:true.",
        "Upload the root CA certificate as root-cert.",
-       detail="certificate {index}: {subject}"),
+       detail="certificate {index}: {subject}",
+       # Go CheckSignatureFrom: parent without CA; BoringSSL skips anchors
+       breaks=ISTIOD),
     _m("MCA703", INFO, "certificate", "root-cert holds several roots: a root rotation is in progress",
        "root-cert holds {count} roots ({fingerprints}); this is the documented "
        "root-rotation state.",
@@ -365,24 +426,32 @@ _ENTRIES = [
        "ca-cert ({subject}) lacks basicConstraints CA:true; istiod refuses it "
        "('certificate is not authorized to sign other certificates').",
        "Issue the intermediate with basicConstraints=critical,CA:true,pathlen:0.",
-       detail="{subject}"),
+       detail="{subject}",
+       # Go isValid NotAuthorizedToSign / istio ca.go; BoringSSL X509_check_ca
+       breaks=BOTH),
     _m("MCA705", ERROR, "certificate", "ca-cert cannot sign certificates (no keyCertSign)",
        "ca-cert ({subject}) has keyUsage {key_usage} without keyCertSign; Envoy refuses "
        "workload certificates it issues.",
        "Issue the intermediate with keyUsage=critical,digitalSignature,nonRepudiation,"
        "keyEncipherment,keyCertSign.",
-       detail="keyUsage {key_usage}"),
+       detail="keyUsage {key_usage}",
+       # Go: ca-cert is Verify's leaf, whose keyUsage is ignored; BoringSSL check_ca
+       breaks=ENVOY),
     _m("MCA706", ERROR, "certificate", "A CA certificate's extended key usage excludes serverAuth",
        "{object} certificate {index} ({subject}) has extendedKeyUsage {eku}; istiod verifies "
        "ca-cert's chain with Go's defaults and fails ('x509: certificate specifies an "
        "incompatible key usage').",
        "Issue the CA certificate without an extendedKeyUsage extension, or include serverAuth.",
-       detail="extendedKeyUsage {eku}"),
+       detail="extendedKeyUsage {eku}",
+       # breaks depends on the case: set where emitted.
+       breaks=None),
     _m("MCA707", ERROR, "certificate", "A certificate is signed with a broken hash",
        "{object} certificate {index} ({subject}) is signed with {algorithm}; Go rejects "
        "SHA-1 and MD5 signatures.",
        "Re-issue it with SHA-256 (openssl ... -sha256).",
-       detail="{algorithm}"),
+       detail="{algorithm}",
+       # breaks is set where emitted: Go refuses SHA-1 and MD5, BoringSSL only MD5.
+       breaks=None),
     _m("MCA708", WARNING, "certificate", "A CA key is weak",
        "{object} certificate {index} ({subject}) has a {key} key; use at least RSA-2048 or "
        "P-256.",
@@ -392,30 +461,40 @@ _ENTRIES = [
        "The public key of ca-cert ({subject}) is not the public half of ca-key; istiod fails "
        "('the cert does not match the key: tls: private key does not match public key').",
        "Upload the key that was generated with ca-cert, or re-issue ca-cert for this key.",
-       detail="{subject}"),
+       detail="{subject}",
+       # tls.X509KeyPair in keycertbundle.go verify()
+       breaks=ISTIOD),
     _m("MCA710", ERROR, "certificate", "ca-cert does not chain to any root in root-cert",
        "No signature path leads from ca-cert ({subject}) through cert-chain to a root in "
        "root-cert; istiod fails ('x509: certificate signed by unknown authority').",
        "Upload the root that signed this intermediate (compare fingerprints, not names: "
        "every root from Istio's recipe is called 'O=Istio, CN=Root CA').",
-       detail="{subject}"),
+       detail="{subject}",
+       breaks=BOTH),
     _m("MCA711", ERROR, "certificate", "cert-chain does not start with ca-cert",
        "cert-chain's first certificate ({subject}) is not ca-cert; workloads would present "
        "a chain that does not match their issuer.",
        "Rebuild it: cat ca-cert.pem root-cert.pem > cert-chain.pem",
-       detail="first is {subject}"),
+       detail="first is {subject}",
+       # No breaks: Go's CertPool and BoringSSL's find_issuer (x509_vfy.cc) search the whole pool, so
+       # order breaks neither verifier.
+       breaks=None),
     _m("MCA712", ERROR, "certificate", "cert-chain is missing an intermediate",
        "cert-chain does not hold every certificate between ca-cert and the root "
        "(missing: {missing}); workloads send no path to the root.",
        "Rebuild it in issuing order: cat ca-cert.pem <intermediates> root-cert.pem > "
        "cert-chain.pem",
-       detail="missing {missing}"),
+       detail="missing {missing}",
+       # comes with MCA710: Go finds no path, nor can a peer
+       breaks=BOTH),
     _m("MCA713", ERROR, "certificate", "cert-chain is out of order",
        "cert-chain's certificates are not in issuing order ({order}); each one must be "
        "signed by the next.",
        "Rebuild it in issuing order: cat ca-cert.pem <intermediates> root-cert.pem > "
        "cert-chain.pem",
-       detail="{order}"),
+       detail="{order}",
+       # No breaks: as MCA711, order breaks neither verifier.
+       breaks=None),
     _m("MCA714", WARNING, "certificate", "cert-chain holds unrelated certificates",
        "cert-chain holds {count} certificate(s) not on the path from ca-cert to the root: "
        "{subjects}.",
@@ -426,17 +505,22 @@ _ENTRIES = [
        "workload certificates issued by ca-cert fail verification.",
        "Re-issue {subject} without pathlen, or with a pathlen that covers the "
        "intermediates below it.",
-       detail="pathlen:{pathlen} with {below} CA(s) below"),
+       detail="pathlen:{pathlen} with {below} CA(s) below",
+       # breaks depends on the case: set where emitted.
+       breaks=None),
     _m("MCA716", ERROR, "certificate", "An intermediate in cert-chain lacks keyCertSign",
        "Intermediate {subject} in cert-chain has keyUsage {key_usage} without keyCertSign; "
        "Envoy (BoringSSL) refuses the chain.",
        "Re-issue the intermediate with keyCertSign in its keyUsage.",
-       detail="keyUsage {key_usage}"),
+       detail="keyUsage {key_usage}",
+       # Go CheckSignatureFrom refuses a parent without keyCertSign; so does BoringSSL
+       breaks=BOTH),
     _m("MCA717", ERROR, "certificate", "A certificate has expired",
        "{object} certificate {index} ({subject}) expired on {not_after}.",
        "Issue a new certificate and upload it; rotate the root only with the documented "
        "two-root procedure.",
-       detail="expired {not_after}"),
+       detail="expired {not_after}",
+       breaks=BOTH),
     _m("MCA718", WARNING, "certificate", "A certificate expires soon",
        "{object} certificate {index} ({subject}) expires on {not_after}, in {days_left} "
        "day(s) (warning threshold {warn_days}).",
@@ -455,12 +539,14 @@ _ENTRIES = [
        "{object} certificate {index} ({subject}) is valid only from {not_before}; istiod "
        "fails ('x509: certificate has expired or is not yet valid').",
        "Check the issuing machine's clock, or wait until {not_before}.",
-       detail="valid from {not_before}"),
+       detail="valid from {not_before}",
+       breaks=BOTH),
     _m("MCA722", ERROR, "certificate", "An intermediate in cert-chain is not a CA",
        "Intermediate {subject} in cert-chain lacks basicConstraints CA:true; istiod's chain "
        "check fails ('x509: certificate is not authorized to sign other certificates').",
        "Re-issue the intermediate with basicConstraints=critical,CA:true.",
-       detail="{subject}"),
+       detail="{subject}",
+       breaks=BOTH),
     _m("MCA723", ERROR, "certificate", "A CA certificate's extended key usage lacks clientAuth or serverAuth",
        "{object} certificate {index} ({subject}) has extendedKeyUsage {eku}. istiod accepts it, "
        "but Envoy (BoringSSL) checks the EKU of every CA in a peer's chain for the purpose at "
@@ -468,7 +554,9 @@ _ENTRIES = [
        "anyExtendedKeyUsage does not count, so mesh mTLS fails ('unsupported certificate purpose').",
        "Issue the CA certificate without an extendedKeyUsage extension, or with both serverAuth "
        "and clientAuth.",
-       detail="{subject}: EKU {eku}"),
+       detail="{subject}: EKU {eku}",
+       # BoringSSL xku_reject on every untrusted CA, both purposes
+       breaks=ENVOY),
     # --- istiod's start-up path and the agent (rules/consumers/istiod.py startup), #21 ---
     _m("MCA724", ERROR, "certificate", "istiod's PEM reader does not read an object as written",
        "{object}: Go's encoding/pem, which istiod reads the files with, {text}. A byte-order mark, "
@@ -476,42 +564,50 @@ _ENTRIES = [
        "a block with headers is skipped by the certificate pool.",
        "Write {object} as plain PEM: each -----BEGIN and -----END line at the start of its own line, "
        "no byte-order mark, no headers inside a block.",
-       detail="{text}"),
+       detail="{text}",
+       kinds=((STARTUP_REFUSAL, "pem"),)),
     _m("MCA725", ERROR, "certificate", "A certificate has a critical extension Go does not handle",
        "{object}: {text}. Go's crypto/x509 refuses a chain holding a certificate with a critical "
        "extension it does not handle (UnhandledCriticalExtension).",
        "Re-issue the certificate without that extension, or with it marked non-critical.",
-       detail="{text}"),
+       detail="{text}",
+       kinds=((STARTUP_REFUSAL, "unhandled-critical"),)),
     _m("MCA726", ERROR, "certificate", "A key type or size istiod's Go cannot use",
        "{object}: {text}. Go {go} cannot use this key (DSA, Ed448 and curves other than P-224/256/384/521 "
        "are not supported; from Go 1.24 RSA keys need 1,024 bits or more).",
        "Re-issue the CA with an RSA (2,048 bits or more) or ECDSA P-256/P-384 key.",
-       detail="{text}"),
+       detail="{text}",
+       kinds=((STARTUP_REFUSAL, "key-type"), (STARTUP_REFUSAL, "rsa-small"))),
     _m("MCA727", ERROR, "certificate", "A certificate's serial number is one Go refuses",
        "{object}: {text}. From Go 1.23 crypto/x509 refuses a certificate with a negative serial "
        "number, so istiod (Go {go}) cannot load it.",
        "Re-issue the certificate with a positive serial number (RFC 5280 4.1.2.2).",
-       detail="{text}"),
+       detail="{text}",
+       kinds=((STARTUP_REFUSAL, "serial"),)),
     _m("MCA728", ERROR, "certificate", "A CA's name constraints exclude istiod's own name",
        "{object}: {text}. istiod starts, but the serving certificate it signs for itself names "
        "{istiod_name}, and every istio-agent (Go) refuses that chain, so sidecars get no certificates.",
        "Re-issue the CA with name constraints that permit {istiod_name} (or without DNS name constraints).",
-       detail="{text}"),
+       detail="{text}",
+       kinds=((STARTUP_REFUSAL, "name-constraints"),)),
     _m("MCA729", ERROR, "certificate", "Policy constraints make Go refuse the chain",
        "{object}: {text}. A policyConstraints requireExplicitPolicy on a CA requires certificate "
        "policies that the chain does not carry; Go {go} verifies policies (RFC 9618) and refuses it.",
        "Re-issue the CA without policyConstraints, or with the certificate policies it requires.",
-       detail="{text}"),
+       detail="{text}",
+       kinds=((STARTUP_REFUSAL, "policy"),)),
     _m("MCA730", ERROR, "certificate", "The root's keyUsage lacks keyCertSign",
        "{object}: {text}. Go's CheckSignatureFrom refuses a parent whose keyUsage lacks "
        "keyCertSign, even a trust anchor, so nothing the root signed verifies.",
        "Re-issue the root with keyUsage keyCertSign (and cRLSign).",
-       detail="{text}"),
+       detail="{text}",
+       kinds=((STARTUP_REFUSAL, "root-key-usage"),)),
     _m("MCA731", ERROR, "certificate", "cert-chain does not start with a valid certificate",
        "{object}: {text}. istiod reads cert-chain's first PEM block for the workload certificate "
        "lifetime cap (ca.go minTTL) and stops at start-up when it is not a certificate or has expired.",
        "Put ca-cert first in cert-chain, then the intermediates, then the root, each as a CERTIFICATE block.",
-       detail="{text}"),
+       detail="{text}",
+       kinds=((STARTUP_REFUSAL, "chain-head"),)),
     _m("MCA732", ERROR, "certificate", "root-cert holds a private key",
        "{object} holds a {label} block. istiod skips it when it loads the roots, but publishes "
        "root-cert as it is in the istio-ca-root-cert ConfigMap of every namespace, so the key is "
@@ -525,7 +621,8 @@ _ENTRIES = [
        "Upload cert-chain with ca-cert, then any intermediates, then the root: az keyvault secret set "
        "--vault-name <vault> --name <cert-chain-secret> --file cert-chain.pem",
        detail="empty",
-       file_remedy="Write ca-cert, then any intermediates, then the root into {object}.pem."),
+       file_remedy="Write ca-cert, then any intermediates, then the root into {object}.pem.",
+       kinds=((STARTUP_REFUSAL, "empty-chain"),)),
     _m("MCA734", WARNING, "certificate", "An unused certificate in cert-chain has expired",
        "{object} certificate {index} ({subject}) expired on {not_after}. It is on no path from ca-cert "
        "to root-cert, so istiod and Envoy ignore it, but tools that read the chain in order may not.",
@@ -566,46 +663,54 @@ _ENTRIES = [
        "has no secret 'get' permission.",
        "az aks mesh ca fix-access -g {resource_group} -n {cluster}",
        explained_by=("MCA401", "MCA406", "MCA202"),
-       detail="{secret_name}: AccessDenied"),
+       detail="{secret_name}: AccessDenied",
+       kinds=((MOUNT_FAILURE, "access-policy"),)),
     _m("MCA803", ERROR, "cluster", "The cacerts mount fails: Key Vault denied the add-on (RBAC)",
        "The CSI provider got 403 ForbiddenByRbac reading {secret_name}.",
        "az aks mesh ca fix-access -g {resource_group} -n {cluster} --mode rbac",
        explained_by=("MCA402", "MCA403", "MCA406", "MCA202"),
-       detail="{secret_name}: ForbiddenByRbac"),
+       detail="{secret_name}: ForbiddenByRbac",
+       kinds=((MOUNT_FAILURE, "rbac"),)),
     _m("MCA804", ERROR, "cluster", "The cacerts mount fails: the vault's network blocks the nodes",
        "The CSI provider got 403 {error_code} reading {secret_name}.",
        "Allow the node subnet: az keyvault network-rule add -n {vault_name} --subnet "
        "<node-subnet-id>, or add a private endpoint",
        explained_by=("MCA501", "MCA502"),
-       detail="{secret_name}: {error_code}"),
+       detail="{secret_name}: {error_code}",
+       kinds=((MOUNT_FAILURE, "firewall"), (MOUNT_FAILURE, "connection"))),
     _m("MCA805", ERROR, "cluster", "The cacerts mount fails: a secret is missing from Key Vault",
        "The CSI provider got 404 SecretNotFound for {secret_name}.",
        "az keyvault secret set --vault-name {vault_name} --name {secret_name} --file {object}.pem",
        explained_by=("MCA601", "MCA105", "MCA103"),
-       detail="{secret_name} not found"),
+       detail="{secret_name} not found",
+       kinds=((MOUNT_FAILURE, "secret-not-found"),)),
     _m("MCA806", ERROR, "cluster", "The cacerts mount fails: the nodes cannot reach Key Vault",
        "The CSI provider could not reach Key Vault ({detail}).",
        "Check DNS, egress and any firewall between the node subnet and {vault_name}.",
        explained_by=("MCA105", "MCA104", "MCA501", "MCA502"),
-       detail="{detail}"),
+       detail="{detail}",
+       kinds=((MOUNT_FAILURE, "network"),)),
     _m("MCA807", ERROR, "cluster", "The cacerts mount fails",
        "The cacerts volume does not mount: {detail}.",
        "Read the full event with: kubectl describe pod -n aks-istio-system -l app=istiod",
        explained_by=MOUNT_CAUSES,
-       detail="{detail}"),
+       detail="{detail}",
+       kinds=((MOUNT_FAILURE, "secret-disabled"), (MOUNT_FAILURE, "unknown"), (MOUNT_FAILURE, "timeout"))),
     _m("MCA808", ERROR, "cluster", "The cacerts mount fails: the add-on identity was not found",
        "The CSI provider reports 'Identity not found' ({detail}).",
        "Re-enable the add-on so AKS recreates its identity: az aks disable-addons / "
        "enable-addons --addons azure-keyvault-secrets-provider -g {resource_group} -n {cluster}",
        explained_by=("MCA202", "MCA201"),
-       detail="{detail}"),
+       detail="{detail}",
+       kinds=((MOUNT_FAILURE, "identity"),)),
     _m("MCA809", ERROR, "cluster", "The Secrets Store CSI driver is not registered on a node",
        "Events say 'driver name secrets-store.csi.k8s.io not found in the list of "
        "registered CSI drivers'.",
        "kubectl get pods -n kube-system -l app=secrets-store-csi-driver; re-enable the "
        "azure-keyvault-secrets-provider add-on if the pods are missing",
        explained_by=("MCA201",),
-       detail="secrets-store.csi.k8s.io not registered"),
+       detail="secrets-store.csi.k8s.io not registered",
+       kinds=((MOUNT_FAILURE, "driver"),)),
     _m("MCA810", ERROR, "cluster", "The SecretProviderClass for istiod is missing",
        "SecretProviderClass istio-spc-{revision} was not found in aks-istio-system.",
        "Re-run az aks mesh enable with the plug-in options; the add-on creates it.",
@@ -646,14 +751,16 @@ _ENTRIES = [
        "policies, proxies, custom routes) and that the add-on identity is assigned to the node "
        "pools' VM scale sets.",
        explained_by=("MCA202",),
-       detail="no token from IMDS"),
+       detail="no token from IMDS",
+       kinds=((MOUNT_FAILURE, "identity-endpoint"),)),
     _m("MCA817", ERROR, "cluster", "The cacerts mount fails: the vault is in another tenant than the add-on identity",
        "Key Vault refused the add-on's token for {secret_name} with 401 AKV10032 (invalid "
        "issuer): the token comes from the cluster's tenant, the vault trusts another.",
        "Use a vault in the cluster's tenant (az keyvault show -n {vault_name} --query "
        "properties.tenantId), then point the plug-in CA at it with az aks mesh enable.",
        explained_by=("MCA406",),
-       detail="401 AKV10032 for {secret_name}"),
+       detail="401 AKV10032 for {secret_name}",
+       kinds=((MOUNT_FAILURE, "tenant"),)),
     # Causes read from the structure of kubelet's, the driver's and the provider's texts (#21).
     _m("MCA830", ERROR, "cluster", "The cacerts mount fails: Microsoft Entra ID gave the provider no token",
        "The CSI provider could not get a token for Key Vault from Microsoft Entra ID ({detail}). "
@@ -663,20 +770,23 @@ _ENTRIES = [
        "SecretProviderClass is not the add-on's. Check the AADSTS code at "
        "https://login.microsoftonline.com/error and the nodes' egress to login.microsoftonline.com.",
        explained_by=("MCA202",),
-       detail="no token: {detail}"),
+       detail="no token: {detail}",
+       kinds=((MOUNT_FAILURE, "token"),)),
     _m("MCA831", ERROR, "cluster", "The cacerts mount fails: its SecretProviderClass does not exist",
        "The Secrets Store CSI driver says {detail}: the volume names a SecretProviderClass "
        "that is not in the pod's namespace.",
        "Re-run az aks mesh enable with the plug-in options; the add-on creates istio-spc-<revision>.",
        explained_by=("MCA810",),
-       detail="{detail}"),
+       detail="{detail}",
+       kinds=((MOUNT_FAILURE, "spc-not-found"),)),
     _m("MCA832", ERROR, "cluster", "The cacerts mount fails: the Azure provider is not running on the node",
        "The Secrets Store CSI driver finds no Azure Key Vault provider on the node ({detail}): "
        "the provider's pod is missing, crashing or not yet started there.",
        "kubectl get pods -n kube-system -l app=csi-secrets-store-provider-azure -o wide; "
        "re-enable the azure-keyvault-secrets-provider add-on if the node has none",
        explained_by=("MCA201",),
-       detail="no provider: {detail}"),
+       detail="no provider: {detail}",
+       kinds=((MOUNT_FAILURE, "provider-down"),)),
     _m("MCA833", ERROR, "cluster", "The cacerts mount fails: the SecretProviderClass selects no identity",
        "The CSI provider found no identity to use in the SecretProviderClass ({detail}): "
        "neither useVMManagedIdentity with userAssignedIdentityID nor a workload identity is set.",
@@ -684,7 +794,8 @@ _ENTRIES = [
        "(az aks mesh disable, then az aks mesh enable with the five plug-in options) so the "
        "add-on rewrites it.",
        explained_by=("MCA202",),
-       detail="{detail}"),
+       detail="{detail}",
+       kinds=((MOUNT_FAILURE, "no-identity"),)),
     _m("MCA834", WARNING, "cluster", "Not every mount event was read",
        "aks-istio-system holds more FailedMount/MountRotationFailed events than meshca reads: "
        "{read} were read, {left} were not. The mount findings rest on those read.",
@@ -771,18 +882,21 @@ _ENTRIES = [
        "Cluster User Role and Azure Kubernetes Service Contributor Role do not). For example: "
        "az role assignment create --role \"Azure Kubernetes Service Cluster Admin Role\" "
        "--assignee <you> --scope $(az aks show -g {resource_group} -n {cluster} --query id -o tsv)",
-       detail="{reason}"),
+       detail="{reason}",
+       kinds=((RUN_COMMAND_ERROR, "RunCommandForbidden"),)),
     _m("MCA914", WARNING, "collection", "The run-command did not complete",
        "{reason}. The in-cluster checks did not run.",
        "See the command's own record: az aks command result -g {resource_group} -n {cluster} "
        "-i <command id>; run diagnose again (with a longer --timeout if the run's deadline "
        "cut it), or without --via-run-command from a machine that reaches the API server.",
-       detail="{reason}"),
+       detail="{reason}",
+       kinds=((RUN_COMMAND_ERROR, "RunCommandFailed"),)),
     _m("MCA915", WARNING, "collection", "The cluster is stopped",
        "{reason}. Nothing runs in a stopped cluster, so the in-cluster checks did not run.",
        "Start it (az aks start -g {resource_group} -n {cluster}) and run diagnose again, or "
        "run it with --skip-cluster for the Azure-side checks only.",
-       detail="{reason}"),
+       detail="{reason}",
+       kinds=((RUN_COMMAND_ERROR, "ClusterStopped"),)),
     _m("MCA916", WARNING, "collection", "Some in-cluster objects did not fit in the run-command's output",
        "{what} {were} not all in the run-command's output: {how}. Checks that need {them} ran "
        "on what came, or did not run.",
@@ -799,6 +913,43 @@ _ENTRIES = [
 ]
 
 CATALOG = {entry.code: entry for entry in _ENTRIES}
+_BY_KIND = {kind: entry.code for entry in _ENTRIES for kind in entry.kinds}
+
+
+def code_for(family, word):
+    """The code that reports ``word`` of ``family`` (a logparse cause, a parse-error kind, an
+    istiod refusal class, a run-command error code); None when no entry claims it."""
+    return _BY_KIND.get((family, word))
+
+
+def annotate(item):
+    """``item`` (a finding) with the ``breaks`` its entry holds, unless the rule set one for
+    the case. Returns the same dict."""
+    entry = CATALOG.get(item.get("code"))
+    if "breaks" not in item and entry is not None and entry.breaks is not None:
+        item["breaks"] = entry.breaks
+    return item
+
+
+# The hand-written part of each code's page: how to confirm it by hand. Package data, read
+# only by ``explain`` and the page generator (never at command-table load); one ``## MCAnnn``
+# section per catalog code, which tests/unit/test_rules.py holds to the catalog.
+EXPLANATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "explanations.md")
+_SECTION = re.compile(r"^## (MCA\d{3})\s*$", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=1)
+def explanations():
+    """{code: hand-written Markdown} from data/explanations.md (read once)."""
+    with open(EXPLANATIONS, encoding="utf-8") as handle:
+        text = handle.read()
+    parts = _SECTION.split(text)
+    return {parts[index]: parts[index + 1].strip() for index in range(1, len(parts) - 1, 2)}
+
+
+def explanation(code, missing=""):
+    """How to confirm ``code`` by hand (``missing`` when no section is written for it)."""
+    return explanations().get(code, missing)
 
 
 def _expand(codes):

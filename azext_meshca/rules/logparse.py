@@ -9,7 +9,7 @@ Two sources, both plain text in the snapshot:
   (``StatusCode=403 ... InnerError={"code":"AccessDenied"}``) and the azcore one of
   provider v1.5+ (``RESPONSE 403: 403 Forbidden`` / ``ERROR CODE: Forbidden`` and a
   JSON body with ``innererror``). Both are reduced to one ``cause``.
-  A text is not matched against phrases: ``parse_mount_text`` reads it into its parts, from
+  A text is not matched against phrases: ``mount_text_parts`` reads it into its parts, from
   the innermost error outwards (who failed: kubelet, the driver, the provider, Key Vault or
   a token endpoint; at which step; the status and code of whoever answered; the object,
   pod and vault it names), and the cause is decided from those parts. Literal words are
@@ -46,7 +46,7 @@ NO_IDENTITY = "no-identity"          # the SecretProviderClass selects no identi
 TIMEOUT = "timeout"                  # kubelet's or the driver's own deadline: the mount was slow, nothing more
 UNKNOWN = "unknown"                  # a mount failure we cannot attribute
 
-# Who failed, and at which step: the parts a text is read into (``parse_mount_text``).
+# Who failed, and at which step: the parts a text is read into (``mount_text_parts``).
 KUBELET, DRIVER_PARTY, PROVIDER, KEY_VAULT, TOKEN_ENDPOINT = (
     "kubelet", "driver", "provider", "key-vault", "token-endpoint")
 STEP_TOKEN, STEP_NETWORK, STEP_AUTHORISATION, STEP_NOT_FOUND, STEP_DISABLED, STEP_TENANT, STEP_CONFIGURATION = (
@@ -325,8 +325,9 @@ def _code(text):
     return _first_group(_INNER_CODE.search(text)) or _first_group(_ERROR_CODE.search(text))
 
 
-def parse_mount_text(text):
-    """The parts of one mount-failure text: who failed, at which step, status, code, object.
+def mount_text_parts(plain):
+    """The parts of one mount-failure text (already ``unescape``d): who failed, at which step,
+    status, code, object.
 
     Returns a dict: ``party`` (KUBELET, DRIVER_PARTY, PROVIDER, KEY_VAULT, TOKEN_ENDPOINT
     or None), ``step`` (STEP_*), ``status`` (HTTP status of the party that answered, or
@@ -335,11 +336,6 @@ def parse_mount_text(text):
     URL) and ``cause``, decided from those parts. ``marker`` is the literal text the
     decision rests on, kept as evidence only.
     """
-    return _parts(unescape(text))
-
-
-def _parts(plain):
-    """parse_mount_text on a text already unescaped."""
     answered, status = _answer(plain)
     party, step, marker = _party_and_step(plain, answered)
     if answered == KEY_VAULT:
@@ -445,7 +441,7 @@ def classify_mount_error(text):
     if text is None:
         return None
     plain = _LINE_TIMESTAMPS.sub("", unescape(text))
-    parts = _parts(plain)
+    parts = mount_text_parts(plain)
     cause = parts["cause"]
     if not any(item in plain for item in _MOUNT_FAILURE_MARKERS) and cause in (UNKNOWN, TIMEOUT, NETWORK):
         return None

@@ -55,11 +55,6 @@ def rule_name(function_name):
     return name.strip("_").replace("_", "-")
 
 
-def declaration(function):
-    """The Rule a function declared, or None for an undeclared function."""
-    return getattr(function, "rule", None)
-
-
 def run_rules(functions, subjects, available, context):
     """Run each declared rule whose inputs are all available.
 

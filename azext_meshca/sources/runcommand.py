@@ -62,7 +62,6 @@ FORBIDDEN_CODE = "RunCommandForbidden"
 FAILED_CODE = "RunCommandFailed"
 STOPPED_CODE = "ClusterStopped"
 OUTPUT_CODE = "RunCommandOutput"
-RUN_COMMAND_ACTION = "Microsoft.ContainerService/managedClusters/runCommand/action"
 # The cacerts entries whose values leave the pod: the certificates the checks fingerprint
 # (sources/cluster.py read_cacerts), matched exactly. Nothing else does.
 CACERT_VALUES = ("root-cert.pem", "ca-cert.pem", "cert-chain.pem")

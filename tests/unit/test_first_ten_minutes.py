@@ -251,5 +251,5 @@ def test_readme_claims_hold():
     """Item 12: the output shape is not every command's; breaks is carried by what a verifier refuses."""
     text = _readme()
     assert "Every command returns the same shape" not in text
-    from azext_meshca.rules.consumers import BREAKS
-    assert "MCA711" not in BREAKS and "MCA711" in text[text.index('"breaks"'):][:600]
+    from azext_meshca.rules.catalog import CATALOG
+    assert CATALOG["MCA711"].breaks is None and "MCA711" in text[text.index('"breaks"'):][:600]

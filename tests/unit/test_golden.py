@@ -22,9 +22,9 @@ from azext_meshca.rules.registry import CA_SET, SNAPSHOT, run_rules
 from azext_meshca.output.report import exit_status
 from azext_meshca.verbs.diagnose import analyse
 from azext_meshca.rules import validation
-from azext_meshca.rules.validation import validate_plugin_set
 from sandbox import certfactory, golden
 from sandbox.sim.scenario import ScenarioError, disagreements, expectations, list_scenarios, read_scenario
+from tests.oracles import validate_plugin_set
 from tests.unit import mount_texts
 from tests.unit import reads
 from tests.unit import snapshots as s

@@ -7,7 +7,7 @@ import sys
 
 HEAVY_PREFIXES = ("cryptography", "kubernetes", "azure.mgmt", "azure.keyvault", "azure.identity",
                   "azext_meshca.model.certs", "azext_meshca.rules.validation", "azext_meshca.custom",
-                  "azext_meshca.verbs.scan")
+                  "azext_meshca.verbs.scan", "azext_meshca.rules.catalog")
 
 _PROBE = r"""
 import argparse, json, sys

@@ -246,12 +246,12 @@ def test_istiod_mode_is_the_last_one_logged():
      "not set", logparse.PROVIDER, logparse.STEP_CONFIGURATION, logparse.NO_IDENTITY),
 ])
 def test_text_is_read_into_parts(text, party, step, cause):
-    parts = logparse.parse_mount_text(text)
+    parts = logparse.mount_text_parts(logparse.unescape(text))
     assert (parts["party"], parts["step"], parts["cause"]) == (party, step, cause), parts
 
 
 def test_parts_name_the_object_pod_and_vault():
-    parts = logparse.parse_mount_text(EVENT_PREFIX + azcore_error("AccessDenied"))
+    parts = logparse.mount_text_parts(logparse.unescape(EVENT_PREFIX + azcore_error("AccessDenied")))
     assert (parts["secretName"], parts["vault"], parts["status"], parts["code"]) == ("ca-key", "kv", 403,
                                                                                      "AccessDenied")
     assert parts["pod"] == "aks-istio-system/istiod-asm-1-24-abc-x7k2p"

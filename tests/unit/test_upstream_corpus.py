@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from azext_meshca.rules import logparse
-from azext_meshca.rules.checks.cluster import CAUSE_CODES
+from azext_meshca.rules.catalog import MOUNT_FAILURE, code_for
 from azext_meshca.sources import azure
 from azext_meshca.model.resource_ids import scope_covers
 
@@ -82,7 +82,7 @@ def test_artifact_means_what_it_says(path):
 def _assert_cause(result, expect):
     assert result is not None
     assert result["cause"] == expect["cause"], result["evidence"]
-    assert CAUSE_CODES[result["cause"]] == expect["finding"]
+    assert code_for(MOUNT_FAILURE, result["cause"]) == expect["finding"]
     if expect.get("secretName"):
         assert result["secretName"] == expect["secretName"]
 

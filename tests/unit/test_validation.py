@@ -10,8 +10,9 @@ import pytest
 
 from azext_meshca.model import certs
 from azext_meshca.rules.catalog import CATALOG
-from azext_meshca.rules.validation import describe_objects, validate_plugin_set
+from azext_meshca.rules.validation import describe_objects
 from sandbox import certfactory as cf
+from tests.oracles import validate_plugin_set
 
 NOW = cf.ANCHOR_TIME
 OBJECTS = ("root-cert", "ca-cert", "ca-key", "cert-chain")

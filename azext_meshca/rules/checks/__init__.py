@@ -162,12 +162,6 @@ def _shared_ca_set_findings(functions, frozen, context, shared):
     return split, entry
 
 
-def run_checks(snapshot, warn_days=30):
-    """Every rule on one snapshot: (findings ordered cause-first, certificate descriptions)."""
-    run = run_rules(snapshot, warn_days)
-    return run.findings, run.certificates
-
-
 def causes_for(code, codes_present):
     """The codes present that explain symptom ``code`` (the catalog's explained_by)."""
     causes, fallback = catalog.causes_of(code)

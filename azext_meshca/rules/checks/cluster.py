@@ -1,6 +1,6 @@
 """Cluster checks (MCA8xx): what istiod, kubelet and the CSI provider show.
 
-These are SYMPTOMS: run_checks links each one to the Azure-side cause that explains
+These are SYMPTOMS: run_rules links each one to the Azure-side cause that explains
 it. The mount failures come from kubelet's FailedMount events (on the istiod pods
 and deployment) and from the CSI provider's log, both classified by ``logparse``;
 one finding per distinct cause and secret, with the exact texts as evidence.
@@ -9,31 +9,12 @@ one finding per distinct cause and secret, with the exact texts as evidence.
 from azext_meshca.rules.registry import rule
 from azext_meshca.rules import capath
 from azext_meshca.rules import logparse
+from azext_meshca.rules.catalog import MOUNT_FAILURE, code_for
 from azext_meshca.model.plugin import MOUNT_EVENT_REASONS, PLUGIN_OBJECTS
 from azext_meshca.rules.checks.common import (
     human_age, kube, kube_item, make, name_list, parse_time, plugin_config, secret_name, vault_name_of)
 
 MAX_EVIDENCE = 3
-# logparse cause -> the finding that reports it.
-CAUSE_CODES = {
-    logparse.ACCESS_POLICY: "MCA802",
-    logparse.RBAC: "MCA803",
-    logparse.FIREWALL: "MCA804",
-    logparse.CONNECTION: "MCA804",
-    logparse.SECRET_NOT_FOUND: "MCA805",
-    logparse.NETWORK: "MCA806",
-    logparse.SECRET_DISABLED: "MCA807",
-    logparse.UNKNOWN: "MCA807",
-    logparse.TIMEOUT: "MCA807",
-    logparse.IDENTITY: "MCA808",
-    logparse.IDENTITY_ENDPOINT: "MCA816",
-    logparse.TENANT: "MCA817",
-    logparse.DRIVER: "MCA809",
-    logparse.TOKEN: "MCA830",
-    logparse.SPC_NOT_FOUND: "MCA831",
-    logparse.PROVIDER_DOWN: "MCA832",
-    logparse.NO_IDENTITY: "MCA833",
-}
 # Failures that are about the node or the mount as a whole, never about one object: every
 # provider log entry of these concerns the plug-in CA's mount too.
 _NODE_WIDE = (logparse.IDENTITY, logparse.IDENTITY_ENDPOINT, logparse.TOKEN, logparse.DRIVER,
@@ -134,7 +115,7 @@ def check_mount_failures(snapshot, context):
         failures = specific  # kubelet's generic timeout adds nothing next to a real cause
     groups = {}
     for item in failures:
-        key = (CAUSE_CODES[item["cause"]], item["cause"], item["secretName"] or "")
+        key = (code_for(MOUNT_FAILURE, item["cause"]), item["cause"], item["secretName"] or "")
         groups.setdefault(key, []).append(item)
     return [_mount_finding(context, code, items) for (code, _, _), items in groups.items()]
 

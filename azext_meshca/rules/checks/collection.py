@@ -19,6 +19,7 @@ are covered by MCA902 / MCA105.
 """
 
 from azext_meshca.rules.registry import rule
+from azext_meshca.rules.catalog import RUN_COMMAND_ERROR, code_for
 from azext_meshca.rules.checks.common import kube, make, plugin_config, secret_name
 from azext_meshca.model.plugin import PLUGIN_OBJECTS
 from azext_meshca.rules.checks.secrets import is_object_state_error
@@ -28,8 +29,6 @@ from azext_meshca.model.snapshot import VAULT_URI_CODE
 CREDENTIALS_CODE = "credentials"
 KUBE_SIDE_CODES = ("CannotConnect", "NoResponse", "Timeout")
 VAULT_UNKNOWN_CODE = "VaultUnknown"
-# kube.access error codes of --via-run-command (sources/runcommand.py) -> finding code.
-RUN_COMMAND_CODES = {"RunCommandForbidden": "MCA913", "RunCommandFailed": "MCA914", "ClusterStopped": "MCA915"}
 RUN_COMMAND_OUTPUT_CODE = "RunCommandOutput"
 # item -> the item it is read from; its failure is reported once, on the first.
 KUBE_DEPENDS_ON = {"istiodLogs": "istiodPods", "providerLogs": "istiodPods", "cronjobLogs": "cronjobs"}
@@ -130,7 +129,7 @@ def check_kube_access(snapshot, context):  # pylint: disable=too-many-return-sta
     if not _failed(access):
         return []
     error = _error(access)
-    if str(error.get("code") or "") in RUN_COMMAND_CODES or error.get("code") == RUN_COMMAND_OUTPUT_CODE:
+    if code_for(RUN_COMMAND_ERROR, str(error.get("code") or "")) or error.get("code") == RUN_COMMAND_OUTPUT_CODE:
         return []  # check_run_command reports it
     if _is_credentials_failure(error):
         return [make(context, "MCA906", "cluster", evidence=[error.get("reason")], reason=error.get("reason"))]
@@ -209,7 +208,7 @@ def check_run_command(snapshot, context):
                      them="them", how="not even the first answer came back whole")]
     if _failed(access):
         error = _error(access)
-        code = RUN_COMMAND_CODES.get(str(error.get("code") or ""))
+        code = code_for(RUN_COMMAND_ERROR, str(error.get("code") or ""))  # kube.access's code of --via-run-command
         if not code:
             return []
         return [make(context, code, "cluster", evidence=[error.get("reason")], reason=error.get("reason"))]

@@ -139,11 +139,6 @@ def missing_secret_permissions(granted, wanted):
     return [item for item in wanted if item not in granted]
 
 
-def role_name(role_definition_id):
-    guid = role_guid(role_definition_id)
-    return ROLE_NAMES.get(guid, "role " + guid)
-
-
 def full_role_definition_id(subscription_id, guid):
     """The full ID ARM wants in a role assignment (a bare GUID is refused)."""
     return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
