@@ -92,9 +92,15 @@ VAULT = Fields(
     networkAcls=Optional(Fields(defaultAction=OPT_TEXT, bypass=OPT_TEXT, ipRules=Optional(ListOf(TEXT)),
                                 virtualNetworkRules=Optional(ListOf(TEXT)))),
     privateEndpointCount=Optional(INT))
+# A role definition's permission block, as ARM returns it (sources/azure.py PERMISSION_LISTS).
+ROLE_PERMISSIONS = ListOf(Fields(actions=Optional(ListOf(TEXT)), notActions=Optional(ListOf(TEXT)),
+                                 dataActions=Optional(ListOf(TEXT)), notDataActions=Optional(ListOf(TEXT))))
 ROLE_ASSIGNMENT = Fields(id=OPT_TEXT, scope=OPT_TEXT, roleDefinitionId=OPT_TEXT, principalId=OPT_TEXT,
-                         principalType=OPT_TEXT, roleName=OPT_TEXT, grantsSecretRead=Optional(BOOL),
-                         grantsSecretReadError=OPT_TEXT)
+                         principalType=OPT_TEXT, roleName=OPT_TEXT, permissions=Optional(ROLE_PERMISSIONS),
+                         roleDefinitionError=OPT_TEXT,
+                         # what snapshots exported before carry instead of permissions: the old
+                         # collector's verdict, read as a fallback (rules/rbac.py reads_secret_values)
+                         grantsSecretRead=Optional(BOOL), grantsSecretReadError=OPT_TEXT)
 SECRET = Fields(name=OPT_TEXT, enabled=Optional(BOOL), notBefore=Optional(TIMESTAMP),
                 expires=Optional(TIMESTAMP), contentType=OPT_TEXT, managed=Optional(BOOL), kid=OPT_TEXT,
                 value=OPT_TEXT, version=OPT_TEXT, updated=Optional(TIMESTAMP))
