@@ -69,7 +69,6 @@ timestamps ISO 8601 UTC::
                                    caCertFingerprint, certChainFingerprints: [..]}),
         rootConfigMaps: collected([{namespace, rootFingerprints: [..]}]),
         cronjobs: collected({<revision>: null | {name, schedule, suspend, lastScheduleTime}}),
-        cronjobLogs: collected([..lines of the newest job pod..]),
         istiodLogs: collected([{pod, lines: [..]}]),        # CA-related lines only
         mountStatuses: collected([{pod, secretProviderClass, mounted,    # SecretProviderClassPodStatus
                                    objects: [{name, version}]}]),       # in aks-istio-system

@@ -133,7 +133,6 @@ def _build_healthy(objects):
             "cronjobs": collected({REVISION: {"name": "istio-cert-validator-cronjob-" + REVISION,
                                               "schedule": "*/10 * * * *", "suspend": False,
                                               "lastScheduleTime": iso(last_run)}}),
-            "cronjobLogs": collected(["Root certificate update not detected."]),
             "istiodLogs": collected([{"pod": name, "lines": istiod_lines(plugin=True)} for name in ISTIOD_PODS]),
         },
     }
@@ -264,7 +263,8 @@ def _assignment(index, guid, scope):
     if guid not in roles.KNOWN_ROLES:  # annotated as sources/azure.py does
         name, permissions = ROLE_DEFINITIONS.get(guid, (None, []))
         if permissions is None:
-            item.update(roleName=name, roleDefinitionError="403 Forbidden (AuthorizationFailed): no roleDefinitions/read")
+            item.update(roleName=name,
+                        roleDefinitionError="403 Forbidden (AuthorizationFailed): no roleDefinitions/read")
         else:
             item.update(roleName=name, permissions=permissions)
     return item
