@@ -172,3 +172,19 @@ def test_the_permission_model_has_one_spelling_the_one_mode_shows(rbac, model):
                 "vault": collected(vault)}
     row = scan.cluster_row(snapshot, {"status": "passed", "findings": []}, False)
     assert row["permissionModel"] == model
+
+
+def test_only_the_access_model_reads_the_vaults_permission_model():
+    """It was decided in five places and spelt three ways; now access_model.permission_model
+    decides it, and no other module reads the snapshot vault's enableRbacAuthorization."""
+    import os
+    import re
+    package = os.path.dirname(os.path.dirname(access_model.__file__))
+    readers = []
+    for folder, _dirs, files in os.walk(package):
+        for name in files:
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), encoding="utf-8") as handle:
+                    if re.search(r"vault(_data\(\w+\))?(\.get\(|\[)[\"']enableRbacAuthorization", handle.read()):
+                        readers.append(name)
+    assert readers == ["access_model.py"]
