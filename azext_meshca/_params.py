@@ -21,7 +21,7 @@ PLUGIN_FILE_ARGS = (
 # imported here: the catalog loads only when a command runs).
 FAILURE_THRESHOLD_TYPE = get_enum_type(['error', 'warning', 'info'])
 # fix-access --mode: auto, then rules/access_model.py PERMISSION_MODELS (fixaccess/plan.py MODES; not imported
-# here for the same reason; tests/unit/test_access_vocabulary.py holds them equal).
+# here for the same reason; tests/unit/test_access_one_module.py holds them equal).
 FIX_ACCESS_MODES = ['auto', 'policy', 'rbac']
 # show-cert shows what it is given and exits 0 unless --failure-threshold asks for a verdict.
 FAILURE_DEFAULTS = {'diagnose': 'error', 'validate-secrets': 'error', 'show-cert': None, 'scan': 'error'}
