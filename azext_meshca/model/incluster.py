@@ -32,33 +32,40 @@ ISTIOD_DEPLOYMENT_PREFIX = "istiod-"
 SECRET_PROVIDER_CLASS_PREFIX = "istio-spc-"
 CERT_VALIDATOR_CRONJOB_PREFIX = "istio-cert-validator-cronjob-"
 
-# One in-cluster item: ``name`` (its key under the snapshot's ``kube``), ``resource`` (what
-# MCA907 names: the API's plural, or pods/log), ``namespace`` (None: every namespace, or
-# cluster-wide), ``needs`` (items read first: the item is not read when the first of them
-# failed, the others are used when they were read), ``budgets`` (bytes of run-command
-# output: ``{section: bytes}``, the section named after the item first).
-Item = namedtuple("Item", "name resource namespace needs budgets")
+# One in-cluster item: ``name`` (its key under the snapshot's ``kube``), ``resource`` (the
+# API's plural, or pods/log: what MCA907 names), ``group`` (its API group/version, "" for
+# core v1), ``namespace`` (None: every namespace, or cluster-wide), ``needs`` (items read
+# first: the item is not read when the first of them failed, the others are used when they
+# were read), ``budgets`` (bytes of run-command output: ``{section: bytes}``, the section
+# named after the item first).
+Item = namedtuple("Item", "name resource group namespace needs budgets")
+# API groups (kubernetes apps/v1, batch/v1, admissionregistration.k8s.io/v1; the CSI driver's
+# kubernetes-sigs/secrets-store-csi-driver apis/v1).
+APPS, BATCH, ADMISSION, SECRETS_STORE = ("apps/v1", "batch/v1", "admissionregistration.k8s.io/v1",
+                                         "secrets-store.csi.x-k8s.io/v1")
 KIB = 1024
 
 # In the order MCA907 and MCA916 list failed items; sources/cluster.py starts the reads that
 # need nothing first.
 ITEMS = (
-    Item("istiodPods", "pods", ISTIO_NAMESPACE, (), {"istiodPods": 128 * KIB}),
-    Item("istiodDeployments", "deployments", ISTIO_NAMESPACE, (), {"istiodDeployments": 32 * KIB}),
-    Item("events", "events", ISTIO_NAMESPACE, (), {"events": 64 * KIB}),
-    Item("providerLogs", "pods/log", CSI_NAMESPACE, ("istiodPods", "events"),
+    Item("istiodPods", "pods", "", ISTIO_NAMESPACE, (), {"istiodPods": 128 * KIB}),
+    Item("istiodDeployments", "deployments", APPS, ISTIO_NAMESPACE, (), {"istiodDeployments": 32 * KIB}),
+    Item("events", "events", "", ISTIO_NAMESPACE, (), {"events": 64 * KIB}),
+    Item("providerLogs", "pods/log", "", CSI_NAMESPACE, ("istiodPods", "events"),
          {"providerLogs": 96 * KIB, "providerPods": 24 * KIB}),
-    Item("secretProviderClasses", "secretproviderclasses", ISTIO_NAMESPACE, (),
+    Item("secretProviderClasses", "secretproviderclasses", SECRETS_STORE, ISTIO_NAMESPACE, (),
          {"secretProviderClasses": 32 * KIB}),
-    Item("cacerts", "secrets", ISTIO_NAMESPACE, (), {"cacerts": 32 * KIB}),
-    Item("rootConfigMaps", "configmaps", None, (), {"rootConfigMaps": 96 * KIB}),
-    Item("cronjobs", "cronjobs", ISTIO_NAMESPACE, (), {"cronjobs": 32 * KIB}),
-    Item("istiodLogs", "pods/log", ISTIO_NAMESPACE, ("istiodPods",), {"istiodLogs": 64 * KIB}),
-    Item("mountStatuses", "secretproviderclasspodstatuses", ISTIO_NAMESPACE, (), {"mountStatuses": 48 * KIB}),
-    Item("webhooks", "mutatingwebhookconfigurations", None, (), {"webhooks": 48 * KIB}),
-    Item("sidecars", "pods", None, (), {"sidecars": 64 * KIB}),
+    Item("cacerts", "secrets", "", ISTIO_NAMESPACE, (), {"cacerts": 32 * KIB}),
+    Item("rootConfigMaps", "configmaps", "", None, (), {"rootConfigMaps": 96 * KIB}),
+    Item("cronjobs", "cronjobs", BATCH, ISTIO_NAMESPACE, (), {"cronjobs": 32 * KIB}),
+    Item("istiodLogs", "pods/log", "", ISTIO_NAMESPACE, ("istiodPods",), {"istiodLogs": 64 * KIB}),
+    Item("mountStatuses", "secretproviderclasspodstatuses", SECRETS_STORE, ISTIO_NAMESPACE, (),
+         {"mountStatuses": 48 * KIB}),
+    Item("webhooks", "mutatingwebhookconfigurations", ADMISSION, None, (), {"webhooks": 48 * KIB}),
+    Item("sidecars", "pods", "", None, (), {"sidecars": 64 * KIB}),
 )
 ITEM_NAMES = tuple(item.name for item in ITEMS)
+BY_NAME = {item.name: item for item in ITEMS}
 # The snapshot slot beside the items: how the cluster was reached (sources/cluster.py reachable).
 ACCESS = "access"
 

@@ -42,7 +42,7 @@ ROOT_CONFIGMAP_PAGE_SIZE = 10000
 SIDECAR_PAGE_SIZE = 5000
 MAX_SIDECAR_PAGES = 4
 SIDECAR_SELECTOR = "security.istio.io/tlsMode=istio"
-WEBHOOKS_PATH = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+WEBHOOKS_PATH = f"/apis/{incluster.BY_NAME['webhooks'].group}/{incluster.BY_NAME['webhooks'].resource}"
 WEBHOOK_SELECTOR = "app=sidecar-injector"
 PROVIDER_LOG_LINES = 300
 ISTIOD_LOG_LINES = 5000
@@ -207,6 +207,13 @@ def _get(api, path, query=None, text=False):
     return body if isinstance(body, str) else body.decode("utf-8", "replace")
 
 
+def item_path(item_name, name=""):
+    """The API path of a namespaced in-cluster item's objects, or of one of them by ``name``
+    (its resource, group and namespace from model/incluster.py ITEMS)."""
+    item = incluster.BY_NAME[item_name]
+    return namespaced_path(item.namespace, item.resource, name, item.group)
+
+
 def namespaced_path(namespace, plural, name="", group=""):
     """The API path of a namespaced resource (core when ``group`` is empty)."""
     root = "/apis/" + group if group else "/api/v1"
@@ -324,7 +331,7 @@ def read_istiod_pods(api, revisions=None):
 
 def read_istiod_deployments(api, revisions):
     def one(revision):
-        deployment = _object(api, "deployments", ISTIOD_DEPLOYMENT_PREFIX + revision, group="apps/v1")
+        deployment = _get_object(api, item_path("istiodDeployments", ISTIOD_DEPLOYMENT_PREFIX + revision))
         return None if deployment is None else {
             "name": deployment["metadata"]["name"],
             "replicas": (deployment.get("spec") or {}).get("replicas"),
@@ -360,8 +367,7 @@ def read_mount_statuses(api):
                 "mounted": bool(status.get("mounted")),
                 "objects": [{"name": str(obj.get("id") or "").split("/", 1)[-1], "version": obj.get("version")}
                             for obj in status.get("objects") or []]}
-    return _paged(api, namespaced_path(ISTIO_NAMESPACE, "secretproviderclasspodstatuses",
-                                       group="secrets-store.csi.x-k8s.io/v1"), entry)
+    return _paged(api, item_path("mountStatuses"), entry)
 
 
 def read_webhooks(api):
@@ -431,8 +437,13 @@ def read_sidecars(api):
 
 def _object(api, plural, name, group=""):
     """One object (JSON) from aks-istio-system, or None when it does not exist."""
+    return _get_object(api, namespaced_path(ISTIO_NAMESPACE, plural, name, group))
+
+
+def _get_object(api, path):
+    """The object (JSON) at ``path``, or None when it does not exist."""
     try:
-        return _get(api, namespaced_path(ISTIO_NAMESPACE, plural, name, group))
+        return _get(api, path)
     except Exception as error:  # pylint: disable=broad-except
         if _not_found(error):
             return None
@@ -595,7 +606,7 @@ def read_istiod_logs(api, pods):
 def read_secret_provider_classes(api, revisions):
     def one(revision):
         name = SECRET_PROVIDER_CLASS_PREFIX + revision
-        spc = _object(api, "secretproviderclasses", name, group="secrets-store.csi.x-k8s.io/v1")
+        spc = _get_object(api, item_path("secretProviderClasses", name))
         if spc is None:
             return None
         parameters = (spc.get("spec") or {}).get("parameters") or {}
@@ -635,7 +646,7 @@ def _fingerprints(pem_text):
 
 def _cacerts_data(api):
     """The cacerts secret's data (base64 values), or None when there is no such secret."""
-    secret = _object(api, "secrets", CACERTS_SECRET)
+    secret = _get_object(api, item_path("cacerts", CACERTS_SECRET))
     return None if secret is None else (secret.get("data") or {})
 
 
@@ -674,7 +685,7 @@ def read_root_configmaps(api):
 def read_cronjobs(api, revisions):
     def one(revision):
         name = CERT_VALIDATOR_CRONJOB_PREFIX + revision
-        cronjob = _object(api, "cronjobs", name, group="batch/v1")
+        cronjob = _get_object(api, item_path("cronjobs", name))
         if cronjob is None:
             return None
         spec, status = cronjob.get("spec") or {}, cronjob.get("status") or {}

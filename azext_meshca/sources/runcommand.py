@@ -183,19 +183,15 @@ def build_script(revisions, nonce=None):
     lines.append(_get_line(kube.namespaced_path(ns, "pods"), BUDGETS["istiodPods"],
                            [("labelSelector", selector), ("limit", kube.PAGE_SIZE)], paged=True))
     for revision in revisions:
-        for plural, name, group, budget in (
-                ("deployments", incluster.ISTIOD_DEPLOYMENT_PREFIX + revision, "apps/v1",
-                 BUDGETS["istiodDeployments"]),
-                ("secretproviderclasses", incluster.SECRET_PROVIDER_CLASS_PREFIX + revision,
-                 "secrets-store.csi.x-k8s.io/v1", BUDGETS["secretProviderClasses"]),
-                ("cronjobs", incluster.CERT_VALIDATOR_CRONJOB_PREFIX + revision, "batch/v1", BUDGETS["cronjobs"])):
-            lines.append(_get_line(kube.namespaced_path(ns, plural, name, group), budget))
+        for item, prefix in (("istiodDeployments", incluster.ISTIOD_DEPLOYMENT_PREFIX),
+                             ("secretProviderClasses", incluster.SECRET_PROVIDER_CLASS_PREFIX),
+                             ("cronjobs", incluster.CERT_VALIDATOR_CRONJOB_PREFIX)):
+            lines.append(_get_line(kube.item_path(item, prefix + revision), BUDGETS[item]))
     for reason in MOUNT_EVENT_REASONS:
         lines.append(_get_line(kube.namespaced_path(ns, "events"), BUDGETS["events"],
                                [("fieldSelector", "reason=" + reason), ("limit", kube.PAGE_SIZE)], paged=True))
-    lines.append(_get_line(kube.namespaced_path(ns, "secretproviderclasspodstatuses",
-                                                group="secrets-store.csi.x-k8s.io/v1"), BUDGETS["mountStatuses"],
-                           [("limit", kube.PAGE_SIZE)], paged=True))
+    lines.append(_get_line(kube.item_path("mountStatuses"), BUDGETS["mountStatuses"], [("limit", kube.PAGE_SIZE)],
+                           paged=True))
     lines.append(_get_line(kube.WEBHOOKS_PATH, BUDGETS["webhooks"],
                            [("labelSelector", kube.WEBHOOK_SELECTOR), ("limit", kube.PAGE_SIZE)], paged=True))
     lines.append(_sidecars_block())

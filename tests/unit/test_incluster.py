@@ -19,7 +19,7 @@ from sandbox import golden
 from tests.unit import test_rules
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLANTED = incluster.Item("plantedThings", "things", incluster.ISTIO_NAMESPACE, ("istiodPods",),
+PLANTED = incluster.Item("plantedThings", "things", "example.com/v1", incluster.ISTIO_NAMESPACE, ("istiodPods",),
                          {"plantedThings": 7 * 1024, "plantedPods": 1024})
 
 
@@ -62,6 +62,18 @@ def test_a_planted_item_shows_up_in_every_derived_list(monkeypatch):
                                "plantedThings": {"ok": True, "data": [1], "error": None}}, fields, "kube")
     with pytest.raises(KeyError):  # an item without a reader is refused, not skipped
         kube.kube_reads(items)
+
+
+def test_the_reads_and_the_run_command_script_take_their_paths_from_the_table():
+    """The per-revision objects' API paths come from each item's resource and group."""
+    script, _ = runcommand.build_script(["asm-1-99"])
+    for item, prefix in (("istiodDeployments", "istiod-"), ("secretProviderClasses", "istio-spc-"),
+                         ("cronjobs", "istio-cert-validator-cronjob-")):
+        entry = incluster.BY_NAME[item]
+        path = f"/apis/{entry.group}/namespaces/aks-istio-system/{entry.resource}/{prefix}asm-1-99"
+        assert kube.item_path(item, prefix + "asm-1-99") == path
+        assert runcommand.request_key(path) in script
+    assert kube.WEBHOOKS_PATH == "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 
 
 def test_item_names_are_unique_and_needs_name_items():
