@@ -20,6 +20,9 @@ PLUGIN_FILE_ARGS = (
 # diagnose, validate-secrets and scan take the same severities (catalog.SEVERITIES, not
 # imported here: the catalog loads only when a command runs).
 FAILURE_THRESHOLD_TYPE = get_enum_type(['error', 'warning', 'info'])
+# fix-access --mode: auto, then rules/access_model.py PERMISSION_MODELS (fixaccess/plan.py MODES; not imported
+# here for the same reason; tests/unit/test_access_one_module.py holds them equal).
+FIX_ACCESS_MODES = ['auto', 'policy', 'rbac']
 # show-cert shows what it is given and exits 0 unless --failure-threshold asks for a verdict.
 FAILURE_DEFAULTS = {'diagnose': 'error', 'validate-secrets': 'error', 'show-cert': None, 'scan': 'error'}
 FAILURE_HELP = {
@@ -58,7 +61,7 @@ def load_arguments(self, _):  # pylint: disable=too-many-statements
         context.argument('resource_group_name', options_list=['--resource-group', '-g'],
                          help='Resource group of the AKS cluster.')
         context.argument('name', options_list=['--name', '-n'], help='Name of the AKS cluster.')
-        context.argument('mode', options_list=['--mode'], arg_type=get_enum_type(['auto', 'policy', 'rbac']),
+        context.argument('mode', options_list=['--mode'], arg_type=get_enum_type(FIX_ACCESS_MODES),
                          default='auto',
                          help="How to grant: auto follows the vault's permission model: an access policy on an "
                               "access-policy vault, Key Vault Secrets User on an Azure RBAC vault.")

@@ -85,10 +85,11 @@ def show_cert(cmd, *,  # pylint: disable=too-many-locals
                              ca_key_object_name=None, cert_chain_object_name=cert_chain_object_name)
     extra, extra_where, source = {}, {}, found["source"]
     if api is not None:  # the cluster: istiod's trusted root beside cacerts
-        from azext_meshca.sources.live import ROOT_CONFIGMAP, cluster_root_objects
+        from azext_meshca.model.incluster import ROOT_CONFIGMAP, ROOT_CONFIGMAP_REF
+        from azext_meshca.sources.live import cluster_root_objects
         extra = cluster_root_objects(api)
-        extra_where = {"istio-ca-root-cert": "configmap " + ROOT_CONFIGMAP}
-        source = dict(source, configMap=ROOT_CONFIGMAP)
+        extra_where = {ROOT_CONFIGMAP: "configmap " + ROOT_CONFIGMAP_REF}
+        source = dict(source, configMap=ROOT_CONFIGMAP_REF)
     findings, certificates = plugin_set.describe(found, now_utc(), warn_days, extra=extra, extra_where=extra_where)
     return _respond(cmd, findings, certificates, source, **shown)
 

@@ -37,9 +37,11 @@ timestamps ISO 8601 UTC::
         privateEndpointCount: int })               # error.status 404 => vault missing
     roleAssignments: null | collected([{id, scope, roleDefinitionId, principalId,
                                         principalType,    # the add-on identity's: vault scope, parents, secret scopes
-                                        roleName, grantsSecretRead, grantsSecretReadError}])
-                                        # the last three only for roles outside rbac.KNOWN_ROLES,
-                                        # read from their definitions (custom roles)
+                                        roleName, permissions: [{actions, notActions, dataActions,
+                                        notDataActions}], roleDefinitionError}])
+                                        # the last three only for roles outside roles.KNOWN_ROLES,
+                                        # copied from their definitions (custom roles), judged
+                                        # by rules/rbac.py; older snapshots: grantsSecretRead(Error)
     secrets: {<object>: collected({                 # object: root-cert|ca-cert|ca-key|cert-chain
         name, enabled, notBefore, expires, contentType, managed: bool, kid,
         version, updated,                           # the current version's id and when it was set
@@ -67,7 +69,6 @@ timestamps ISO 8601 UTC::
                                    caCertFingerprint, certChainFingerprints: [..]}),
         rootConfigMaps: collected([{namespace, rootFingerprints: [..]}]),
         cronjobs: collected({<revision>: null | {name, schedule, suspend, lastScheduleTime}}),
-        cronjobLogs: collected([..lines of the newest job pod..]),
         istiodLogs: collected([{pod, lines: [..]}]),        # CA-related lines only
         mountStatuses: collected([{pod, secretProviderClass, mounted,    # SecretProviderClassPodStatus
                                    objects: [{name, version}]}]),       # in aks-istio-system

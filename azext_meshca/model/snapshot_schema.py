@@ -12,6 +12,8 @@ Pure and stdlib only. Dict keys listed in a ``Fields`` are required unless wrapp
 import dataclasses
 import datetime
 
+from azext_meshca.model import incluster
+
 
 class ShapeError(ValueError):
     """The first field of a snapshot that does not have the documented shape."""
@@ -92,9 +94,15 @@ VAULT = Fields(
     networkAcls=Optional(Fields(defaultAction=OPT_TEXT, bypass=OPT_TEXT, ipRules=Optional(ListOf(TEXT)),
                                 virtualNetworkRules=Optional(ListOf(TEXT)))),
     privateEndpointCount=Optional(INT))
+# A role definition's permission block, as ARM returns it (sources/azure.py PERMISSION_LISTS).
+ROLE_PERMISSIONS = ListOf(Fields(actions=Optional(ListOf(TEXT)), notActions=Optional(ListOf(TEXT)),
+                                 dataActions=Optional(ListOf(TEXT)), notDataActions=Optional(ListOf(TEXT))))
 ROLE_ASSIGNMENT = Fields(id=OPT_TEXT, scope=OPT_TEXT, roleDefinitionId=OPT_TEXT, principalId=OPT_TEXT,
-                         principalType=OPT_TEXT, roleName=OPT_TEXT, grantsSecretRead=Optional(BOOL),
-                         grantsSecretReadError=OPT_TEXT)
+                         principalType=OPT_TEXT, roleName=OPT_TEXT, permissions=Optional(ROLE_PERMISSIONS),
+                         roleDefinitionError=OPT_TEXT,
+                         # what snapshots exported before carry instead of permissions: the old
+                         # collector's verdict, read as a fallback (rules/rbac.py reads_secret_values)
+                         grantsSecretRead=Optional(BOOL), grantsSecretReadError=OPT_TEXT)
 SECRET = Fields(name=OPT_TEXT, enabled=Optional(BOOL), notBefore=Optional(TIMESTAMP),
                 expires=Optional(TIMESTAMP), contentType=OPT_TEXT, managed=Optional(BOOL), kid=OPT_TEXT,
                 value=OPT_TEXT, version=OPT_TEXT, updated=Optional(TIMESTAMP))
@@ -106,37 +114,47 @@ RUN_COMMAND = Fields(commandId=OPT_TEXT, exitCode=Optional(INT), outputBytes=Opt
                      cut=Optional(ListOf(TEXT)),
                      # cacerts entries whose values stayed in the pod (sources/runcommand.py allowlist)
                      withheld=Optional(ListOf(Fields(key=TEXT, bytes=Optional(INT)))))
-KUBE = Fields(
-    access=Collected(Fields(source=OPT_TEXT, server=OPT_TEXT, runCommand=Optional(RUN_COMMAND))),
-    istiodPods=Optional(Collected(ListOf(Fields(
+# The shape of each in-cluster item's data; which items exist, and in what order, is
+# model/incluster.py ITEMS (a snapshot's ``cronjobLogs``, collected before 1.0.0b1, is ignored).
+KUBE_ITEM_SHAPES = {
+    "istiodPods": ListOf(Fields(
         name=TEXT, revision=OPT_TEXT, phase=OPT_TEXT, status=OPT_TEXT, ready=Optional(BOOL),
         createdAt=Optional(TIMESTAMP), node=OPT_TEXT,
-        initContainers=Optional(ListOf(Fields(name=OPT_TEXT, state=OPT_TEXT, reason=OPT_TEXT))))))),
-    istiodDeployments=Optional(Collected(MapOf(Nullable(Fields(
-        name=OPT_TEXT, replicas=Optional(INT), readyReplicas=Optional(INT), multiRootMesh=OPT_TEXT))))),
-    events=Optional(Collected(ListOf(Fields(
+        initContainers=Optional(ListOf(Fields(name=OPT_TEXT, state=OPT_TEXT, reason=OPT_TEXT))))),
+    "istiodDeployments": MapOf(Nullable(Fields(
+        name=OPT_TEXT, replicas=Optional(INT), readyReplicas=Optional(INT), multiRootMesh=OPT_TEXT))),
+    "events": ListOf(Fields(
         involvedKind=OPT_TEXT, involvedName=OPT_TEXT, type=OPT_TEXT, reason=OPT_TEXT, message=OPT_TEXT,
-        count=Optional(INT), lastSeen=Optional(TIMESTAMP), node=OPT_TEXT)))),
-    providerLogs=Optional(Collected(ListOf(Fields(pod=TEXT, node=OPT_TEXT, lines=ListOf(TEXT))))),
-    secretProviderClasses=Optional(Collected(MapOf(Nullable(Fields(
-        name=OPT_TEXT, objectNames=Optional(ListOf(TEXT)), keyvaultName=OPT_TEXT, tenantId=OPT_TEXT))))),
-    cacerts=Optional(Collected(Nullable(Fields(
+        count=Optional(INT), lastSeen=Optional(TIMESTAMP), node=OPT_TEXT)),
+    "providerLogs": ListOf(Fields(pod=TEXT, node=OPT_TEXT, lines=ListOf(TEXT))),
+    "secretProviderClasses": MapOf(Nullable(Fields(
+        name=OPT_TEXT, objectNames=Optional(ListOf(TEXT)), keyvaultName=OPT_TEXT, tenantId=OPT_TEXT))),
+    "cacerts": Nullable(Fields(
         keys=Optional(ListOf(TEXT)), rootFingerprints=Optional(ListOf(TEXT)), caCertFingerprint=OPT_TEXT,
-        certChainFingerprints=Optional(ListOf(TEXT)))))),
-    rootConfigMaps=Optional(Collected(ListOf(Fields(namespace=TEXT, rootFingerprints=Optional(ListOf(TEXT)))))),
-    cronjobs=Optional(Collected(MapOf(Nullable(Fields(
-        name=TEXT, schedule=OPT_TEXT, suspend=Optional(BOOL), lastScheduleTime=Optional(TIMESTAMP)))))),
-    cronjobLogs=Optional(Collected(ListOf(TEXT))),
-    istiodLogs=Optional(Collected(_POD_LINES)),
-    mountStatuses=Optional(Collected(ListOf(Fields(
+        certChainFingerprints=Optional(ListOf(TEXT)))),
+    "rootConfigMaps": ListOf(Fields(namespace=TEXT, rootFingerprints=Optional(ListOf(TEXT)))),
+    "cronjobs": MapOf(Nullable(Fields(
+        name=TEXT, schedule=OPT_TEXT, suspend=Optional(BOOL), lastScheduleTime=Optional(TIMESTAMP)))),
+    "istiodLogs": _POD_LINES,
+    "mountStatuses": ListOf(Fields(
         pod=OPT_TEXT, secretProviderClass=OPT_TEXT, mounted=Optional(BOOL),
-        objects=Optional(ListOf(Fields(name=OPT_TEXT, version=OPT_TEXT))))))),
-    webhooks=Optional(Collected(ListOf(Fields(
-        name=OPT_TEXT, revision=OPT_TEXT, caBundleFingerprints=Optional(ListOf(TEXT)), caBundlePem=OPT_TEXT)))),
-    sidecars=Optional(Collected(Fields(
+        objects=Optional(ListOf(Fields(name=OPT_TEXT, version=OPT_TEXT))))),
+    "webhooks": ListOf(Fields(
+        name=OPT_TEXT, revision=OPT_TEXT, caBundleFingerprints=Optional(ListOf(TEXT)), caBundlePem=OPT_TEXT)),
+    "sidecars": Fields(
         pods=ListOf(Fields(namespace=OPT_TEXT, revision=OPT_TEXT, startedAt=Optional(TIMESTAMP),
                            secretTtl=OPT_TEXT)),
-        truncated=Optional(BOOL)))))
+        truncated=Optional(BOOL)),
+}
+
+
+def kube_fields(items=incluster.ITEMS):
+    """The snapshot's ``kube``: how the cluster was reached, then each item of the table."""
+    return Fields(access=Collected(Fields(source=OPT_TEXT, server=OPT_TEXT, runCommand=Optional(RUN_COMMAND))),
+                  **{item.name: Optional(Collected(KUBE_ITEM_SHAPES[item.name])) for item in items})
+
+
+KUBE = kube_fields()
 SNAPSHOT = Fields(
     version=INT, collectedAt=TIMESTAMP,
     target=Fields(subscriptionId=OPT_TEXT, resourceGroup=OPT_TEXT, cluster=OPT_TEXT, tenantId=OPT_TEXT),

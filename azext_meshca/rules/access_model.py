@@ -27,11 +27,15 @@ The verdict for one secret is ``readable``: True, False, or None when it cannot 
 decided (the assignments were not listed, or a role's definition could not be read).
 """
 
-from azext_meshca.rules.rbac import ROLE_NAMES, reads_secret_values, role_guid
 from azext_meshca.model.resource_ids import scope_covers
+from azext_meshca.model.roles import ROLE_NAMES, role_guid, same_principal
+from azext_meshca.rules.rbac import reads_secret_values, unknown_role_reason
 
-ACCESS_POLICIES = "accessPolicies"
+# The permission models, in the one spelling users see: fix-access's ``--mode``, its plan's
+# and scan's ``permissionModel``. ``permission_model`` is the one place that tells them apart.
+POLICY = "policy"
 RBAC = "rbac"
+PERMISSION_MODELS = (POLICY, RBAC)
 POLICY_READ = frozenset({"get", "all"})
 
 
@@ -41,7 +45,9 @@ def _same(left, right):
 
 
 def permission_model(vault):
-    return RBAC if vault.get("enableRbacAuthorization") else ACCESS_POLICIES
+    """POLICY or RBAC: the model Key Vault authorises the vault's data plane with
+    (``properties.enableRbacAuthorization``, azure-rest-api-specs keyvault.json VaultProperties)."""
+    return RBAC if vault.get("enableRbacAuthorization") else POLICY
 
 
 def secret_resource_id(vault_id, secret_name):
@@ -49,11 +55,6 @@ def secret_resource_id(vault_id, secret_name):
     the name is unknown, so only vault-wide grants count)."""
     vault_id = str(vault_id or "").rstrip("/")
     return f"{vault_id}/secrets/{secret_name}" if secret_name else vault_id
-
-
-def within_vault(scope, vault_id):
-    """True for a scope that covers the vault, or that lies inside it (a secret's scope)."""
-    return scope_covers(scope, vault_id) or scope_covers(vault_id, scope)
 
 
 # --------------------------------------------------------------------------- access policies
@@ -105,13 +106,10 @@ def role_label(assignment):
 
 
 def assignments_covering(assignments, object_id, resource_id):
-    """The principal's assignments whose scope covers ``resource_id``.
-
-    An assignment without a principalId comes from a listing already filtered to the
-    principal (the collectors ask ARM for ``principalId eq``)."""
+    """The principal's assignments whose scope covers ``resource_id`` (model/roles.py
+    ``same_principal``: the principal test the vault's filter ``assignments_for`` uses)."""
     return [item for item in assignments or ()
-            if (not item.get("principalId") or _same(item.get("principalId"), object_id))
-            and scope_covers(item.get("scope"), resource_id)]
+            if same_principal(item, object_id) and scope_covers(item.get("scope"), resource_id)]
 
 
 def rbac_verdict(assignments, object_id, resource_id):
@@ -128,7 +126,7 @@ def rbac_verdict(assignments, object_id, resource_id):
         return {"readable": True, "via": via, "held": held, "unknown": [], "reason": None}
     if unknown:
         return {"readable": None, "via": None, "held": held, "unknown": unknown,
-                "reason": unknown[0].get("grantsSecretReadError") or "unknown"}
+                "reason": unknown_role_reason(unknown[0])}
     return {"readable": False, "via": None, "held": held, "unknown": [], "reason": None}
 
 
@@ -142,7 +140,7 @@ def secret_access(vault, assignments, object_id, secret_name, model=None):
     ``model``: judge under this permission model instead of the vault's own (fix-access
     asked for ``--mode`` against the vault's model).
     """
-    if (model or permission_model(vault)) == ACCESS_POLICIES:
+    if (model or permission_model(vault)) == POLICY:
         verdict = policy_verdict(vault, object_id)
     else:
         verdict = rbac_verdict(assignments, object_id, secret_resource_id(vault.get("id"), secret_name))

@@ -4,26 +4,15 @@ Pure. The CSI provider calls GET secret, which Azure RBAC authorises as the data
 action ``Microsoft.KeyVault/vaults/secrets/getSecret/action``. Three built-in roles
 grant it; any custom role whose dataActions match it (wildcards included) and whose
 notDataActions do not, grants it too. Key Vault Reader does not: it reads metadata.
+The role names and GUIDs are in model/roles.py.
 """
 
 import re
 
+from azext_meshca.model.roles import ADMINISTRATOR, KNOWN_ROLES, SECRETS_OFFICER, SECRETS_USER, role_guid
+
 GET_SECRET_ACTION = "Microsoft.KeyVault/vaults/secrets/getSecret/action"
-
-SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
-SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
-ADMINISTRATOR = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
-KEY_VAULT_READER = "21090545-7ca7-4776-b22c-e363652d74d2"
 SECRET_READING_ROLES = frozenset({SECRETS_USER, SECRETS_OFFICER, ADMINISTRATOR})
-# Roles whose answer is known without reading their definition.
-KNOWN_ROLES = SECRET_READING_ROLES | {KEY_VAULT_READER}
-ROLE_NAMES = {SECRETS_USER: "Key Vault Secrets User", SECRETS_OFFICER: "Key Vault Secrets Officer",
-              ADMINISTRATOR: "Key Vault Administrator", KEY_VAULT_READER: "Key Vault Reader"}
-
-
-def role_guid(role_definition_id):
-    """The GUID at the end of a roleDefinitionId, lower case."""
-    return str(role_definition_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
 
 
 def action_matches(pattern, action):
@@ -46,12 +35,22 @@ def permissions_grant(permissions, action=GET_SECRET_ACTION):
 def reads_secret_values(assignment):
     """True / False for an assignment's role, or None when its definition is unknown.
 
-    Collectors annotate assignments of roles outside KNOWN_ROLES with
-    ``grantsSecretRead`` (True, False, or None when the definition could not be read).
+    Collectors copy the ``permissions`` of each role outside KNOWN_ROLES from its
+    definition, as ARM returns them (absent, with ``roleDefinitionError``, when the
+    definition could not be read); they are judged here, so ``--from-snapshot`` judges a
+    custom role afresh. A snapshot exported before that carries the old collector's
+    verdict, ``grantsSecretRead``, instead: it is read as a fallback.
     """
     guid = role_guid(assignment.get("roleDefinitionId"))
     if guid in SECRET_READING_ROLES:
         return True
     if guid in KNOWN_ROLES:
         return False
+    if assignment.get("permissions") is not None:
+        return permissions_grant(assignment["permissions"])
     return assignment.get("grantsSecretRead")
+
+
+def unknown_role_reason(assignment):
+    """Why an assignment's role could not be judged (its definition was not read)."""
+    return assignment.get("roleDefinitionError") or assignment.get("grantsSecretReadError") or "unknown"

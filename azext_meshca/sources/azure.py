@@ -9,13 +9,13 @@ from urllib.parse import quote
 
 from azext_meshca.model import snapshot_schema
 from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_arm
-from azext_meshca.rules.access_model import within_vault
 from azext_meshca.sources.errors import describe_error
 from azext_meshca.sources.hostpin import arm_path
 from azext_meshca.model.inputs import as_list, as_mapping
 from azext_meshca.model.snapshot_schema import check as check_shape
 from azext_meshca.model.plugin import PLUGIN_FIELDS
 from azext_meshca.model.resource_ids import is_object_id, parse_vault_id
+from azext_meshca.model.roles import KNOWN_ROLES, assignments_for, role_guid
 from azext_meshca.model.snapshot import collected, collection_error, iso_utc
 
 CSI_ADDON = "azureKeyvaultSecretsProvider"
@@ -239,10 +239,10 @@ def read_role_assignments(cli_ctx, vault_id, principal_id):
     Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json,
     RoleAssignments_ListForScope ``$filter``), so secret-scope assignments come back too.
 
-    Assignments of roles other than the well-known Key Vault ones are annotated with
-    ``roleName`` and ``grantsSecretRead`` read from their role definition, so a custom
-    role that can read secret values is recognised (None when the definition could not
-    be read, with ``grantsSecretReadError`` saying why).
+    Assignments of roles other than the well-known Key Vault ones carry ``roleName`` and
+    ``permissions`` copied from their role definition, so the rules (rules/rbac.py) judge
+    whether a custom role reads secret values, from a live read or a snapshot alike
+    (``roleDefinitionError`` says why when the definition could not be read).
     """
     parsed = parse_vault_id(vault_id)
     subscription = parsed["subscriptionId"]
@@ -256,9 +256,7 @@ def read_role_assignments(cli_ctx, vault_id, principal_id):
         raw = _list_pages(cli_ctx, subscription, assignments_path, AUTHORIZATION_API_VERSION,
                           **{"$filter": f"principalId eq '{principal_id}'"})
         assignments = [normalise_role_assignment(item) for item in raw]
-        applying = [item for item in assignments
-                    if within_vault(item["scope"], vault_id)
-                    and (item["principalId"] or "").lower() == principal_id.lower()]
+        applying = assignments_for(assignments, principal_id, vault_id)
     except Exception as error:  # pylint: disable=broad-except
         return collected(error=describe_error(error))
     annotate_unknown_roles(applying, lambda role_id: _read_role_definition(cli_ctx, subscription, role_id))
@@ -278,13 +276,12 @@ def _list_pages(cli_ctx, subscription_id, path, api_version, **params):
 
 
 def annotate_unknown_roles(assignments, read_definition):
-    """Add roleName/grantsSecretRead (see read_role_assignments) to each assignment of a
-    role outside rbac.KNOWN_ROLES; ``read_definition(roleDefinitionId)`` gives them, once
-    per role. diagnose reads definitions from ARM, scan from Resource Graph."""
-    from azext_meshca.rules import rbac
+    """Add roleName and permissions (see read_role_assignments) to each assignment of a
+    role outside model/roles.py KNOWN_ROLES; ``read_definition(roleDefinitionId)`` gives
+    them, once per role. diagnose reads definitions from ARM, scan from Resource Graph."""
     definitions = {}
     for item in assignments:
-        if rbac.role_guid(item["roleDefinitionId"]) in rbac.KNOWN_ROLES:
+        if role_guid(item["roleDefinitionId"]) in KNOWN_ROLES:
             continue
         role_id = item["roleDefinitionId"]
         if role_id not in definitions:
@@ -292,26 +289,34 @@ def annotate_unknown_roles(assignments, read_definition):
         item.update(definitions[role_id])
 
 
+# The lists of one permission block (azure-rest-api-specs specification/authorization/
+# resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleDefinitionsCalls.json
+# ``Permission``), kept as ARM returns them.
+PERMISSION_LISTS = ("actions", "notActions", "dataActions", "notDataActions")
+
+
 def role_definition_facts(properties):
-    """{roleName, grantsSecretRead} from a role definition's properties (REST JSON)."""
-    from azext_meshca.rules import rbac
-    properties = properties or {}
-    return {"roleName": properties.get("roleName"),
-            "grantsSecretRead": rbac.permissions_grant(properties.get("permissions"))}
+    """{roleName, permissions} from a role definition's properties (REST JSON), or
+    InputError naming the field when ``permissions`` is not a list of permission blocks."""
+    properties = as_mapping(properties, "roleDefinition.properties")
+    blocks = _items(properties, "permissions", "roleDefinition.properties")
+    permissions = [{name: [str(value) for value in as_list(block.get(name), f"permissions.{name}")]
+                    for name in PERMISSION_LISTS} for block in blocks]
+    return {"roleName": properties.get("roleName"), "permissions": permissions}
 
 
 def unknown_role_definition(reason):
     """What annotate_unknown_roles records when a definition could not be read."""
-    return {"roleName": None, "grantsSecretRead": None, "grantsSecretReadError": reason}
+    return {"roleName": None, "roleDefinitionError": reason}
 
 
 def _read_role_definition(cli_ctx, subscription_id, role_definition_id):
-    """{roleName, grantsSecretRead} for one role, or grantsSecretRead None and the reason."""
+    """{roleName, permissions} for one role, or its roleDefinitionError."""
     try:
         definition = arm_get_json(cli_ctx, subscription_id, role_definition_id, AUTHORIZATION_API_VERSION)
+        return role_definition_facts(as_mapping(definition, "roleDefinition").get("properties"))
     except Exception as error:  # pylint: disable=broad-except
         return unknown_role_definition(describe_error(error)["reason"])
-    return role_definition_facts(as_mapping(definition, "roleDefinition").get("properties"))
 
 
 def read_secret(client, secret_name):

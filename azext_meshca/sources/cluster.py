@@ -23,12 +23,13 @@ import json
 from urllib.parse import quote
 
 from azext_meshca.sources.errors import describe_error
+from azext_meshca.model import incluster
+from azext_meshca.model.incluster import (CACERTS_SECRET, CERT_VALIDATOR_CRONJOB_PREFIX, CSI_NAMESPACE,
+                                          ISTIO_NAMESPACE, ISTIOD_DEPLOYMENT_PREFIX, ROOT_CONFIGMAP,
+                                          ROOT_CONFIGMAP_KEY, SECRET_PROVIDER_CLASS_PREFIX)
 from azext_meshca.model.plugin import CERTIFICATE_OBJECTS, MOUNT_EVENT_REASONS, file_name
 from azext_meshca.model.snapshot import collected, iso_utc
 
-ISTIO_NAMESPACE = "aks-istio-system"
-CSI_NAMESPACE = "kube-system"
-ROOT_CONFIGMAP = "istio-ca-root-cert"
 # (connect, read) seconds for each Kubernetes call.
 KUBE_TIMEOUT = (5, 20)
 PAGE_SIZE = 500
@@ -41,16 +42,14 @@ ROOT_CONFIGMAP_PAGE_SIZE = 10000
 SIDECAR_PAGE_SIZE = 5000
 MAX_SIDECAR_PAGES = 4
 SIDECAR_SELECTOR = "security.istio.io/tlsMode=istio"
-WEBHOOKS_PATH = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+WEBHOOKS_PATH = f"/apis/{incluster.BY_NAME['webhooks'].group}/{incluster.BY_NAME['webhooks'].resource}"
 WEBHOOK_SELECTOR = "app=sidecar-injector"
 PROVIDER_LOG_LINES = 300
 ISTIOD_LOG_LINES = 5000
-CRONJOB_LOG_LINES = 50
 # Byte bounds for each log read (the API server's limitBytes), beside the line bounds:
 # a few very long lines cannot make a read large.
 PROVIDER_LOG_BYTES = 1024 * 1024
 ISTIOD_LOG_BYTES = 4 * 1024 * 1024
-CRONJOB_LOG_BYTES = 64 * 1024
 # At most this many nodes' provider logs are read (istiod's replicas and the nodes its
 # mount events name; more would say nothing new).
 MAX_PROVIDER_NODES = 10
@@ -208,6 +207,13 @@ def _get(api, path, query=None, text=False):
     return body if isinstance(body, str) else body.decode("utf-8", "replace")
 
 
+def item_path(item_name, name=""):
+    """The API path of a namespaced in-cluster item's objects, or of one of them by ``name``
+    (its resource, group and namespace from model/incluster.py ITEMS)."""
+    item = incluster.BY_NAME[item_name]
+    return namespaced_path(item.namespace, item.resource, name, item.group)
+
+
 def namespaced_path(namespace, plural, name="", group=""):
     """The API path of a namespaced resource (core when ``group`` is empty)."""
     root = "/apis/" + group if group else "/api/v1"
@@ -325,7 +331,7 @@ def read_istiod_pods(api, revisions=None):
 
 def read_istiod_deployments(api, revisions):
     def one(revision):
-        deployment = _object(api, "deployments", "istiod-" + revision, group="apps/v1")
+        deployment = _get_object(api, item_path("istiodDeployments", ISTIOD_DEPLOYMENT_PREFIX + revision))
         return None if deployment is None else {
             "name": deployment["metadata"]["name"],
             "replicas": (deployment.get("spec") or {}).get("replicas"),
@@ -361,8 +367,7 @@ def read_mount_statuses(api):
                 "mounted": bool(status.get("mounted")),
                 "objects": [{"name": str(obj.get("id") or "").split("/", 1)[-1], "version": obj.get("version")}
                             for obj in status.get("objects") or []]}
-    return _paged(api, namespaced_path(ISTIO_NAMESPACE, "secretproviderclasspodstatuses",
-                                       group="secrets-store.csi.x-k8s.io/v1"), entry)
+    return _paged(api, item_path("mountStatuses"), entry)
 
 
 def read_webhooks(api):
@@ -432,8 +437,13 @@ def read_sidecars(api):
 
 def _object(api, plural, name, group=""):
     """One object (JSON) from aks-istio-system, or None when it does not exist."""
+    return _get_object(api, namespaced_path(ISTIO_NAMESPACE, plural, name, group))
+
+
+def _get_object(api, path):
+    """The object (JSON) at ``path``, or None when it does not exist."""
     try:
-        return _get(api, namespaced_path(ISTIO_NAMESPACE, plural, name, group))
+        return _get(api, path)
     except Exception as error:  # pylint: disable=broad-except
         if _not_found(error):
             return None
@@ -595,8 +605,8 @@ def read_istiod_logs(api, pods):
 
 def read_secret_provider_classes(api, revisions):
     def one(revision):
-        name = "istio-spc-" + revision
-        spc = _object(api, "secretproviderclasses", name, group="secrets-store.csi.x-k8s.io/v1")
+        name = SECRET_PROVIDER_CLASS_PREFIX + revision
+        spc = _get_object(api, item_path("secretProviderClasses", name))
         if spc is None:
             return None
         parameters = (spc.get("spec") or {}).get("parameters") or {}
@@ -636,7 +646,7 @@ def _fingerprints(pem_text):
 
 def _cacerts_data(api):
     """The cacerts secret's data (base64 values), or None when there is no such secret."""
-    secret = _object(api, "secrets", "cacerts")
+    secret = _get_object(api, item_path("cacerts", CACERTS_SECRET))
     return None if secret is None else (secret.get("data") or {})
 
 
@@ -663,7 +673,7 @@ def read_root_configmaps(api):
     fingerprints = {}
 
     def entry(item):
-        pem = (item.get("data") or {}).get("root-cert.pem", "")
+        pem = (item.get("data") or {}).get(ROOT_CONFIGMAP_KEY, "")
         if pem not in fingerprints:
             fingerprints[pem] = _fingerprints(pem)
         return {"namespace": (item.get("metadata") or {}).get("namespace"), "rootFingerprints": fingerprints[pem]}
@@ -674,51 +684,14 @@ def read_root_configmaps(api):
 
 def read_cronjobs(api, revisions):
     def one(revision):
-        name = "istio-cert-validator-cronjob-" + revision
-        cronjob = _object(api, "cronjobs", name, group="batch/v1")
+        name = CERT_VALIDATOR_CRONJOB_PREFIX + revision
+        cronjob = _get_object(api, item_path("cronjobs", name))
         if cronjob is None:
             return None
         spec, status = cronjob.get("spec") or {}, cronjob.get("status") or {}
         return {"name": name, "schedule": spec.get("schedule"), "suspend": bool(spec.get("suspend")),
                 "lastScheduleTime": _iso_text(status.get("lastScheduleTime"))}
     return _per_revision(one, revisions)
-
-
-def last_job_name(cronjob):
-    """The Job a CronJob created at its last schedule: <cronjob>-<scheduled time in unix
-    minutes> (kubernetes pkg/controller/cronjob/utils.go, getJobName), or None."""
-    scheduled = _iso_moment((cronjob or {}).get("lastScheduleTime"))
-    if scheduled is None:
-        return None
-    return f"{cronjob['name']}-{int(scheduled.timestamp()) // 60}"
-
-
-def _iso_moment(text):
-    try:
-        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    except (TypeError, ValueError):
-        return None
-
-
-def read_cronjob_logs(api, cronjobs):
-    """The log of the newest pod of the cert-validator cronjobs' last runs, found by the
-    job-name label the Job controller puts on its pods (the article lists every pod of
-    the namespace and keeps the newest validator pod; this is the same pod)."""
-    from azext_meshca.sources.graph import fan_out
-    jobs = [name for name in (last_job_name(job) for job in cronjobs.values() if job) if name]
-    if not jobs:
-        return []
-
-    def pods_of(job):
-        return _paged(api, namespaced_path(ISTIO_NAMESPACE, "pods"),
-                      lambda pod: (pod["metadata"].get("creationTimestamp") or "", pod["metadata"]["name"]),
-                      labelSelector="job-name=" + job)
-
-    pods = [pod for found in fan_out(pods_of, jobs) for pod in found]
-    if not pods:
-        return []
-    _, newest = max(pods)
-    return _pod_log(api, newest, ISTIO_NAMESPACE, CRONJOB_LOG_BYTES, tail_lines=CRONJOB_LOG_LINES)
 
 
 def _needing_pods(read):
@@ -738,29 +711,30 @@ def _provider_logs(api, pods, events):
     return read_provider_logs(api, provider_nodes(pods, events))
 
 
-def _cronjob_logs(api, _revisions, cronjobs):
-    if not cronjobs["ok"]:
-        return collected(error=cronjobs["error"])
-    return _guarded(lambda: read_cronjob_logs(api, cronjobs["data"]))
-
-
-# in-cluster item -> (read(api, revisions, *needed items), the items it needs besides the client)
-KUBE_READS = {
-    "istiodPods": (lambda api, revisions: _guarded(lambda: read_istiod_pods(api, revisions)), ()),
-    "istiodDeployments": (lambda api, revisions: _guarded(lambda: read_istiod_deployments(api, revisions)), ()),
-    "events": (lambda api, revisions: _events_item(api), ()),
-    "secretProviderClasses": (lambda api, revisions: _guarded(lambda: read_secret_provider_classes(api, revisions)),
-                              ()),
-    "cacerts": (lambda api, revisions: _guarded(lambda: read_cacerts(api)), ()),
-    "rootConfigMaps": (lambda api, revisions: _guarded(lambda: read_root_configmaps(api)), ()),
-    "cronjobs": (lambda api, revisions: _guarded(lambda: read_cronjobs(api, revisions)), ()),
-    "mountStatuses": (lambda api, revisions: _guarded(lambda: read_mount_statuses(api)), ()),
-    "webhooks": (lambda api, revisions: _guarded(lambda: read_webhooks(api)), ()),
-    "sidecars": (lambda api, revisions: _guarded(lambda: read_sidecars(api)), ()),
-    "istiodLogs": (_needing_pods(_istiod_logs), ("istiodPods",)),
-    "providerLogs": (_needing_pods(_provider_logs), ("istiodPods", "events")),
-    "cronjobLogs": (_cronjob_logs, ("cronjobs",)),
+# in-cluster item -> read(api, revisions, *the items it needs), for each item of model/incluster.py ITEMS
+READERS = {
+    "istiodPods": lambda api, revisions: _guarded(lambda: read_istiod_pods(api, revisions)),
+    "istiodDeployments": lambda api, revisions: _guarded(lambda: read_istiod_deployments(api, revisions)),
+    "events": lambda api, revisions: _events_item(api),
+    "secretProviderClasses": lambda api, revisions: _guarded(lambda: read_secret_provider_classes(api, revisions)),
+    "cacerts": lambda api, revisions: _guarded(lambda: read_cacerts(api)),
+    "rootConfigMaps": lambda api, revisions: _guarded(lambda: read_root_configmaps(api)),
+    "cronjobs": lambda api, revisions: _guarded(lambda: read_cronjobs(api, revisions)),
+    "mountStatuses": lambda api, revisions: _guarded(lambda: read_mount_statuses(api)),
+    "webhooks": lambda api, revisions: _guarded(lambda: read_webhooks(api)),
+    "sidecars": lambda api, revisions: _guarded(lambda: read_sidecars(api)),
+    "istiodLogs": _needing_pods(_istiod_logs),
+    "providerLogs": _needing_pods(_provider_logs),
 }
+
+
+def kube_reads(items=incluster.ITEMS, readers=None):
+    """{item: (read, the items it needs)} for the table's items, those that need nothing first."""
+    readers = READERS if readers is None else readers
+    return {item.name: (readers[item.name], item.needs) for item in incluster.read_order(items)}
+
+
+KUBE_READS = kube_reads()
 
 
 def add_cluster_nodes(graph, client_node):
@@ -812,5 +786,5 @@ def read_cacerts_values(api):
 def read_root_configmap_pem(api):
     """The root-cert.pem of aks-istio-system's istio-ca-root-cert, or None when absent."""
     configmap = _object(api, "configmaps", ROOT_CONFIGMAP)
-    pem = (configmap.get("data") or {}).get("root-cert.pem") if configmap is not None else None
+    pem = (configmap.get("data") or {}).get(ROOT_CONFIGMAP_KEY) if configmap is not None else None
     return pem.encode("utf-8") if pem is not None else None

@@ -11,15 +11,14 @@ from azure.cli.core.azclierror import (AzureResponseError, ResourceNotFoundError
 
 from azext_meshca.sources import azure as azure_collectors
 from azext_meshca.sources.errors import raise_for_failed_read
+from azext_meshca.model.incluster import CACERTS_REF, ROOT_CONFIGMAP, ROOT_CONFIGMAP_REF
 from azext_meshca.model.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS, file_name
 from azext_meshca.model.snapshot import now_utc as _now
 
-CACERTS = "aks-istio-system/cacerts"
-ROOT_CONFIGMAP = "aks-istio-system/istio-ca-root-cert"
 
 
 def _cacerts_source(obj):
-    return f"secret {CACERTS}, key {file_name(obj)}"
+    return f"secret {CACERTS_REF}, key {file_name(obj)}"
 
 
 def cluster_info(cli_ctx, resource_group, name):
@@ -97,21 +96,20 @@ def cacerts_objects(api):
 def cacerts_set(api):
     """The cluster source: the plug-in set in the cacerts secret."""
     from azext_meshca.model.plugin_set import CLUSTER, new_set
-    return new_set(CLUSTER, {"kind": "cluster", "secret": CACERTS}, cacerts_objects(api),
+    return new_set(CLUSTER, {"kind": "cluster", "secret": CACERTS_REF}, cacerts_objects(api),
                    {obj: _cacerts_source(obj) for obj in PLUGIN_OBJECTS})
 
 
 def cluster_root_objects(api):
-    """The istio-ca-root-cert configmap's root in aks-istio-system, as PEM bytes."""
+    """The istio-ca-root-cert configmap's root in aks-istio-system, as PEM bytes ({name: PEM})."""
     from azext_meshca.sources.cluster import read_root_configmap_pem
     from azext_meshca.sources.errors import describe_error
     try:
         pem = read_root_configmap_pem(api)
     except Exception as error:  # pylint: disable=broad-except
         raise AzureResponseError(
-            f"Could not read configmap aks-istio-system/istio-ca-root-cert: {describe_error(error)['reason']}") \
-            from None
-    return {} if pem is None else {"istio-ca-root-cert": pem}
+            f"Could not read configmap {ROOT_CONFIGMAP_REF}: {describe_error(error)['reason']}") from None
+    return {} if pem is None else {ROOT_CONFIGMAP: pem}
 
 
 def key_vault_set(cli_ctx, plugin, warn_days, resource_group=None, cluster_name=None):

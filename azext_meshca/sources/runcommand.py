@@ -8,7 +8,7 @@ pod in the cluster, so it runs only when asked, never as a fall-back.
 
 How: ONE runCommand request whose script runs ``kubectl get --raw`` for every GET the
 in-cluster collectors (sources/cluster.py) would make, the dependent ones (logs of
-istiod's pods, provider pods on their nodes, the cronjob's last pod) worked out in the
+istiod's pods, provider pods on their nodes) worked out in the
 shell with ``kubectl -o go-template`` (no jq is assumed). Each answer is framed as a
 section (key, exit status, size, body) between lines carrying a per-run nonce.
 ``parse_output`` reads the sections back and ``ReplayApi`` answers the collectors' own
@@ -33,6 +33,7 @@ import re
 import secrets
 from urllib.parse import quote, urlencode, urlsplit
 
+from azext_meshca.model import incluster
 from azext_meshca.sources import cluster as kube
 from azext_meshca.model.snapshot import collected, collection_error
 
@@ -45,14 +46,8 @@ MAX_SECTIONS = 80
 ERROR_CHARS = 300
 # Pages of one list the script follows (limit/continue), as _paged does.
 MAX_PAGES = 4
-# Per-section budgets (bytes of body).
-BUDGETS = {
-    "version": 4 * 1024, "istiodPods": 128 * 1024, "deployment": 32 * 1024, "events": 64 * 1024,
-    "spc": 32 * 1024, "cacerts": 32 * 1024, "rootConfigMaps": 96 * 1024, "cronjob": 32 * 1024,
-    "istiodLogs": 64 * 1024, "providerPods": 24 * 1024, "providerLogs": 96 * 1024,
-    "cronjobPods": 32 * 1024, "cronjobLog": 16 * 1024,
-    "mountStatuses": 48 * 1024, "webhooks": 48 * 1024, "sidecars": 64 * 1024,
-}
+# Per-section budgets (bytes of body): /version's, then each in-cluster item's (model/incluster.py ITEMS).
+BUDGETS = {"version": 4 * 1024, **incluster.run_command_budgets()}
 # Seconds the command may run in the pod; the run's deadline bounds the wait as well.
 COMMAND_SECONDS = 90
 POLL_SECONDS = 3
@@ -187,17 +182,15 @@ def build_script(revisions, nonce=None):
     lines.append(_get_line(kube.namespaced_path(ns, "pods"), BUDGETS["istiodPods"],
                            [("labelSelector", selector), ("limit", kube.PAGE_SIZE)], paged=True))
     for revision in revisions:
-        for plural, name, group, budget in (
-                ("deployments", "istiod-" + revision, "apps/v1", BUDGETS["deployment"]),
-                ("secretproviderclasses", "istio-spc-" + revision, "secrets-store.csi.x-k8s.io/v1", BUDGETS["spc"]),
-                ("cronjobs", "istio-cert-validator-cronjob-" + revision, "batch/v1", BUDGETS["cronjob"])):
-            lines.append(_get_line(kube.namespaced_path(ns, plural, name, group), budget))
+        for item, prefix in (("istiodDeployments", incluster.ISTIOD_DEPLOYMENT_PREFIX),
+                             ("secretProviderClasses", incluster.SECRET_PROVIDER_CLASS_PREFIX),
+                             ("cronjobs", incluster.CERT_VALIDATOR_CRONJOB_PREFIX)):
+            lines.append(_get_line(kube.item_path(item, prefix + revision), BUDGETS[item]))
     for reason in MOUNT_EVENT_REASONS:
         lines.append(_get_line(kube.namespaced_path(ns, "events"), BUDGETS["events"],
                                [("fieldSelector", "reason=" + reason), ("limit", kube.PAGE_SIZE)], paged=True))
-    lines.append(_get_line(kube.namespaced_path(ns, "secretproviderclasspodstatuses",
-                                                group="secrets-store.csi.x-k8s.io/v1"), BUDGETS["mountStatuses"],
-                           [("limit", kube.PAGE_SIZE)], paged=True))
+    lines.append(_get_line(kube.item_path("mountStatuses"), BUDGETS["mountStatuses"], [("limit", kube.PAGE_SIZE)],
+                           paged=True))
     lines.append(_get_line(kube.WEBHOOKS_PATH, BUDGETS["webhooks"],
                            [("labelSelector", kube.WEBHOOK_SELECTOR), ("limit", kube.PAGE_SIZE)], paged=True))
     lines.append(_sidecars_block())
@@ -205,7 +198,6 @@ def build_script(revisions, nonce=None):
     lines.append(_root_configmaps_block())
     lines.append(_istiod_logs_block(ns, selector))
     lines.append(_provider_block(ns, csi))
-    lines.append(_cronjob_block(ns, revisions))
     lines.append("printf '@@%s done sections=%s bytes=%s dropped=%s\\n' \"$N\" \"$SECTIONS\" \"$BODIES\" "
                  "\"$DROPPED\"\nrm -rf \"$T\"")
     return "\n".join(lines) + "\n", nonce
@@ -217,11 +209,12 @@ def _cacerts_block(ns):
     allowlist is decided in the pod by kubectl's go-template (``eq`` with several arguments
     is true when the first equals any other: Go text/template), so a value outside it is
     never printed at all; its length is the size of its base64 text."""
-    key = request_key(kube.namespaced_path(ns, "secrets", "cacerts"))
+    key = request_key(kube.namespaced_path(ns, "secrets", incluster.CACERTS_SECRET))
     allowed = " ".join(f'"{name}"' for name in CACERT_VALUES)
     template = ('{{range $k, $v := .data}}{{$k}}|{{if eq $k ' + allowed + '}}{{$v}}|{{else}}|{{len $v}}{{end}}'
                 '{{"\\n"}}{{end}}')
-    return f"""k get secret cacerts -n {_q(ns)} -o go-template={_q(template)} > "$T/s" 2> "$T/e"; rc=$?
+    secret = incluster.CACERTS_SECRET
+    return f"""k get secret {secret} -n {_q(ns)} -o go-template={_q(template)} > "$T/s" 2> "$T/e"; rc=$?
 if [ "$rc" = 0 ]; then
   {{ printf '{{"data":{{'; sep=''; while IFS='|' read -r k v n; do [ -n "$k" ] || continue
       printf '%s"%s":"%s"' "$sep" "$k" "$v"; sep=','; done < "$T/s"
@@ -256,7 +249,8 @@ def withheld_entries(output, ns=None):
     ``withheld``), ``bytes`` the decoded size at most (base64 length / 4 * 3: the padding's
     0-2 bytes are not known without the value). [] when the section is absent or unreadable."""
     import json
-    section = output.sections.get(request_key(kube.namespaced_path(ns or kube.ISTIO_NAMESPACE, "secrets", "cacerts")))
+    section = output.sections.get(request_key(kube.namespaced_path(ns or kube.ISTIO_NAMESPACE, "secrets",
+                                                                incluster.CACERTS_SECRET)))
     if section is None or section.rc != 0 or section.cut:
         return []
     try:
@@ -339,36 +333,6 @@ while read -r node; do
     -o go-template={_q(names)} 2>/dev/null > "$T/pp"
   while read -r pod; do get "{log_key}" "$per" tail; done < "$T/pp"
 done < "$T/nodes\""""
-
-
-def _cronjob_block(ns, revisions):
-    """Each cert-validator cronjob's last Job (<cronjob>-<unix minutes of lastScheduleTime>,
-    kubernetes pkg/controller/cronjob/utils.go getJobName, minutes computed in the shell
-    from the civil date), the pods of those Jobs, and the newest pod's log."""
-    pods_key = _shell_key(kube.namespaced_path(ns, "pods"),
-                          [("labelSelector", "job-name=@JOB@"), ("limit", kube.PAGE_SIZE)], "job")
-    log_key = _shell_key(kube.namespaced_path(ns, "pods", "@POD@") + "/log",
-                         [("limitBytes", kube.CRONJOB_LOG_BYTES), ("tailLines", kube.CRONJOB_LOG_LINES)], "pod")
-    created = '{{range .items}}{{.metadata.creationTimestamp}} {{.metadata.name}}{{"\\n"}}{{end}}'
-    names = " ".join(_q("istio-cert-validator-cronjob-" + revision) for revision in revisions)
-    if not names:
-        return ""
-    return f""": > "$T/jobpods"
-for cj in {names}; do
-  t=$(k get cronjob "$cj" -n {_q(ns)} -o go-template='{{{{.status.lastScheduleTime}}}}' 2>/dev/null)
-  case $t in [0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z) ;; *) continue ;; esac
-  y=${{t%%-*}}; r=${{t#*-}}; m=${{r%%-*}}; r=${{r#*-}}; d=${{r%%T*}}; r=${{r#*T}}
-  hh=${{r%%:*}}; r=${{r#*:}}; mi=${{r%%:*}}
-  m=${{m#0}}; d=${{d#0}}; hh=${{hh#0}}; mi=${{mi#0}}
-  [ "$m" -le 2 ] && y=$((y - 1))
-  era=$((y / 400)); yoe=$((y - era * 400)); mp=$(( m > 2 ? m - 3 : m + 9 ))
-  doy=$(((153 * mp + 2) / 5 + d - 1)); doe=$((yoe * 365 + yoe / 4 - yoe / 100 + doy))
-  days=$((era * 146097 + doe - 719468)); job="$cj-$((days * 1440 + hh * 60 + mi))"
-  get "{pods_key}" {BUDGETS['cronjobPods']} json
-  k get pods -n {_q(ns)} -l "job-name=$job" -o go-template={_q(created)} 2>/dev/null >> "$T/jobpods"
-done
-newest=$(sort "$T/jobpods" | tail -n 1 | cut -d' ' -f2)
-if [ -n "$newest" ]; then pod=$newest; get "{log_key}" {BUDGETS['cronjobLog']} tail; fi"""
 
 
 # --------------------------------------------------------------------------- the output

@@ -20,7 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from azext_meshca.rules.catalog import ERROR, WARNING
 from azext_meshca.sources import azure as azure_collectors
 from azext_meshca.sources import resourcegraph as graph
-from azext_meshca.rules.access_model import within_vault
+from azext_meshca.model.roles import assignments_for
+from azext_meshca.rules.access_model import permission_model
 from azext_meshca.model.resource_ids import parse_vault_id
 from azext_meshca.model.snapshot import collected, collection_error, iso_utc, new_snapshot, now_utc, ok_data
 
@@ -262,8 +263,8 @@ def _assignments_by_id(rg, principals, subscriptions):
 
 def _annotate(rg, assignments, scope):
     """Custom roles' definitions, from authorizationresources too (once per role)."""
-    from azext_meshca.rules import rbac
-    guids = {rbac.role_guid(item["roleDefinitionId"]) for item in assignments} - rbac.KNOWN_ROLES
+    from azext_meshca.model import roles
+    guids = {roles.role_guid(item["roleDefinitionId"]) for item in assignments} - roles.KNOWN_ROLES
     definitions, failure = {}, None
     try:
         for batch in graph.chunks(guids):
@@ -273,11 +274,15 @@ def _annotate(rg, assignments, scope):
         failure = error.error["reason"]
 
     def read_definition(role_id):
-        row = definitions.get(rbac.role_guid(role_id))
+        from azext_meshca.model.inputs import InputError
+        row = definitions.get(roles.role_guid(role_id))
         if row is None:
             return azure_collectors.unknown_role_definition(
                 failure or f"Resource Graph holds no role definition {role_id}")
-        return azure_collectors.role_definition_facts(row)
+        try:
+            return azure_collectors.role_definition_facts(row)
+        except InputError as error:
+            return azure_collectors.unknown_role_definition(str(error))
     azure_collectors.annotate_unknown_roles(assignments, read_definition)
 
 
@@ -310,8 +315,8 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None):
         if fleet.assignments is None:
             snapshot["roleAssignments"] = collected(error=fleet.assignments_error)
         else:
-            snapshot["roleAssignments"] = collected([
-                item for item in assignments_of(fleet, principal) if within_vault(item.get("scope"), vault_id)])
+            snapshot["roleAssignments"] = collected(
+                assignments_for(assignments_of(fleet, principal), principal, vault_id))
     if secrets is not None:
         snapshot["secrets"], snapshot["keyFacts"] = secrets
     return snapshot
@@ -435,7 +440,7 @@ def cluster_row(snapshot, result, read_secrets):
     target = snapshot["target"]
     model = None
     if vault:
-        model = "rbac" if vault.get("enableRbacAuthorization") else "accessPolicy"
+        model = permission_model(vault)
     row = {"subscriptionId": target["subscriptionId"], "resourceGroup": target["resourceGroup"],
            "cluster": target["cluster"], "revision": ",".join(cluster.get("revisions") or []) or None,
            "vault": vault.get("name") or parsed.get("name"), "permissionModel": model,

@@ -61,3 +61,25 @@ def test_fix_access_adds_secrets_user_beside_an_insufficient_custom_role(az, sim
     roles = {a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] for a in addon_assignments(sim)}
     assert SECRETS_USER in roles and "bbbbbbbb-0000-0000-0000-00000000c0de" in roles
     assert addon_secret_status(sim) == 200
+
+
+@pytest.mark.scenario("rbac-custom-role")
+def test_from_snapshot_judges_the_custom_roles_permissions_afresh(az, tmp_path):
+    """The exported snapshot keeps the role's permissions as ARM returned them, not a verdict:
+    edit them to take getSecret away and --from-snapshot finds the role insufficient."""
+    path = tmp_path / "custom.json"
+    proc = az.run("aks", "mesh", "ca", "diagnose", *CLUSTER_ARGS, "--export", str(path), "-o", "none",
+                  cwd=az.config_dir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    snapshot = json.loads(path.read_text(encoding="utf-8"))
+    (assignment,) = snapshot["roleAssignments"]["data"]
+    assert "grantsSecretRead" not in assignment
+    assert assignment["permissions"][0]["dataActions"] == ["Microsoft.KeyVault/vaults/secrets/getSecret/action"]
+    assignment["permissions"][0]["notDataActions"] = ["Microsoft.KeyVault/vaults/secrets/*"]
+    path.write_text(json.dumps(snapshot), encoding="utf-8")
+    proc = az.run("aks", "mesh", "ca", "diagnose", "--from-snapshot", str(path), "-o", "json", cwd=az.config_dir)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    result = json.loads(proc.stdout)
+    problems = sorted(item["code"] for item in result["findings"] if item["severity"] in ("error", "warning"))
+    assert (proc.returncode, problems) == (4, ["MCA402"])
+    assert "Mesh CA Secret Reader" in next(item for item in result["findings"] if item["code"] == "MCA402")["message"]

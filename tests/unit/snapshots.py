@@ -133,7 +133,6 @@ def _build_healthy(objects):
             "cronjobs": collected({REVISION: {"name": "istio-cert-validator-cronjob-" + REVISION,
                                               "schedule": "*/10 * * * *", "suspend": False,
                                               "lastScheduleTime": iso(last_run)}}),
-            "cronjobLogs": collected(["Root certificate update not detected."]),
             "istiodLogs": collected([{"pod": name, "lines": istiod_lines(plugin=True)} for name in ISTIOD_PODS]),
         },
     }
@@ -238,30 +237,36 @@ def operator_forbidden(snapshot, objects=("root-cert", "ca-cert", "ca-key", "cer
     return snapshot
 
 
-# What the collector learns from the definitions of roles outside rbac.KNOWN_ROLES:
-# guid -> (roleName, grantsSecretRead); None means the definition could not be read.
+# What the collector copies from the definitions of roles outside roles.KNOWN_ROLES:
+# guid -> (roleName, permissions as ARM returns them); None means the definition could not be read.
 CUSTOM_SECRET_READER = "aaaaaaaa-0000-0000-0000-00000000c0de"
 CUSTOM_METADATA_ONLY = "bbbbbbbb-0000-0000-0000-00000000c0de"
 UNREADABLE_ROLE = "cccccccc-0000-0000-0000-00000000c0de"
 ROLE_DEFINITIONS = {
-    CONTRIBUTOR: ("Contributor", False),
-    CUSTOM_SECRET_READER: ("Mesh CA Reader", True),
-    CUSTOM_METADATA_ONLY: ("Vault Lister", False),
+    CONTRIBUTOR: ("Contributor", [{"actions": ["*"], "notActions": [], "dataActions": [], "notDataActions": []}]),
+    CUSTOM_SECRET_READER: ("Mesh CA Reader", [{"actions": [], "notActions": [],
+                                               "dataActions": ["Microsoft.KeyVault/vaults/secrets/getSecret/action"],
+                                               "notDataActions": []}]),
+    CUSTOM_METADATA_ONLY: ("Vault Lister", [{"actions": [], "notActions": [],
+                                             "dataActions": ["Microsoft.KeyVault/vaults/secrets/readMetadata/action"],
+                                             "notDataActions": []}]),
     UNREADABLE_ROLE: (None, None),
 }
 
 
 def _assignment(index, guid, scope):
-    from azext_meshca.rules import rbac
+    from azext_meshca.model import roles
     item = {"id": "{}/providers/Microsoft.Authorization/roleAssignments/ra-{}".format(scope, index), "scope": scope,
             "roleDefinitionId": "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}"
                                 .format(SUBSCRIPTION, guid),
             "principalId": OBJECT_ID, "principalType": "ServicePrincipal"}
-    if guid not in rbac.KNOWN_ROLES:  # annotated as sources/azure.py does
-        name, grants = ROLE_DEFINITIONS.get(guid, (None, False))
-        item.update(roleName=name, grantsSecretRead=grants)
-        if grants is None:
-            item["grantsSecretReadError"] = "403 Forbidden (AuthorizationFailed): no roleDefinitions/read"
+    if guid not in roles.KNOWN_ROLES:  # annotated as sources/azure.py does
+        name, permissions = ROLE_DEFINITIONS.get(guid, (None, []))
+        if permissions is None:
+            item.update(roleName=name,
+                        roleDefinitionError="403 Forbidden (AuthorizationFailed): no roleDefinitions/read")
+        else:
+            item.update(roleName=name, permissions=permissions)
     return item
 
 

@@ -4,7 +4,7 @@ import pytest
 from azure.cli.core.azclierror import InvalidArgumentValueError
 
 from azext_meshca.verbs.fixaccess import apply, plan as planning, wait
-from azext_meshca.rules.rbac import KEY_VAULT_READER, SECRETS_USER
+from azext_meshca.model.roles import KEY_VAULT_READER, SECRETS_USER
 from azext_meshca.model.snapshot import collected
 
 SUB = "00000000-0000-0000-0000-000000000001"

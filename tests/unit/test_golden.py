@@ -298,10 +298,7 @@ def test_golden_snapshots_hold_no_private_key():
 # --------------------------------------------------------------------------- declared inputs
 
 # Collected inputs no rule reads yet: {input: why it stays for now}.
-UNREAD_INPUTS = {
-    # 19b removes: collected for no rule, yet failing to read it makes diagnose exit 5 (issue 19)
-    "kube.cronjobLogs": "19b removes",
-}
+UNREAD_INPUTS = {}
 # Declared inputs a rule needs collected but whose content it does not read (only their ok/error):
 # {rule name: inputs}. The runner's skip is the point of declaring them.
 GATES = {

@@ -80,8 +80,6 @@ MAY_IMPORT = {
 }
 # Crossings still to remove (issue #19): each names the importer and the imported module.
 PENDING_CROSSINGS = {
-    ("azext_meshca.sources.azure", "azext_meshca.rules.access_model"),
-    ("azext_meshca.sources.azure", "azext_meshca.rules.rbac"),
     ("azext_meshca.sources.live", "azext_meshca.rules.checks"),
     ("azext_meshca.sources.live", "azext_meshca.rules.checks.collection"),
     ("azext_meshca.sources.live", "azext_meshca.rules.checks.common"),

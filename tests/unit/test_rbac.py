@@ -2,6 +2,7 @@
 
 import pytest
 
+from azext_meshca.model import roles
 from azext_meshca.rules import rbac
 
 
@@ -25,9 +26,19 @@ def test_permissions_grant(permissions, grants):
     assert rbac.permissions_grant(permissions) is grants
 
 
+GET_SECRET = [{"dataActions": ["Microsoft.KeyVault/vaults/secrets/getSecret/action"]}]
+
+
 @pytest.mark.parametrize("assignment, verdict", [
-    ({"roleDefinitionId": "/x/roleDefinitions/" + rbac.SECRETS_USER}, True),
-    ({"roleDefinitionId": "/x/roleDefinitions/" + rbac.KEY_VAULT_READER.upper()}, False),
+    ({"roleDefinitionId": "/x/roleDefinitions/" + roles.SECRETS_USER}, True),
+    ({"roleDefinitionId": "/x/roleDefinitions/" + roles.KEY_VAULT_READER.upper()}, False),
+    # a custom role is judged from the permissions the collector copied from its definition
+    ({"roleDefinitionId": "/x/roleDefinitions/custom", "permissions": GET_SECRET}, True),
+    ({"roleDefinitionId": "/x/roleDefinitions/custom", "permissions": []}, False),
+    ({"roleDefinitionId": "/x/roleDefinitions/custom", "roleDefinitionError": "403"}, None),
+    # the permissions decide, whatever an older collector's verdict beside them said
+    ({"roleDefinitionId": "/x/roleDefinitions/custom", "permissions": [], "grantsSecretRead": True}, False),
+    # snapshots exported before: the old collector's verdict, read as a fallback
     ({"roleDefinitionId": "/x/roleDefinitions/custom", "grantsSecretRead": True}, True),
     ({"roleDefinitionId": "/x/roleDefinitions/custom", "grantsSecretRead": False}, False),
     ({"roleDefinitionId": "/x/roleDefinitions/custom", "grantsSecretRead": None}, None),

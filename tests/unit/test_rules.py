@@ -14,6 +14,7 @@ from azext_meshca.rules import checks
 
 from azext_meshca.rules import validation
 from azext_meshca.rules.checks import access, addon, cluster, collection, config, fleet, network, rotation, secrets
+from azext_meshca.model import incluster
 from azext_meshca.model.plugin import PLUGIN_OBJECTS
 from azext_meshca.rules.registry import CA_SET, SNAPSHOT
 from tests.oracles import declaration
@@ -21,10 +22,8 @@ from tests.unit import snapshots as s
 
 RULE_MODULES = (config, addon, access, network, secrets, validation, rotation, cluster, collection, fleet)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SNAPSHOT_INPUTS = {"cluster", "vault", "roleAssignments", "keyFacts"} | {"secrets." + obj for obj in PLUGIN_OBJECTS} | {
-    "kube.access", "kube.istiodPods", "kube.istiodDeployments", "kube.events", "kube.providerLogs",
-    "kube.secretProviderClasses", "kube.cacerts", "kube.rootConfigMaps", "kube.cronjobs", "kube.cronjobLogs",
-    "kube.istiodLogs", "kube.mountStatuses", "kube.webhooks", "kube.sidecars"}
+SNAPSHOT_INPUTS = ({"cluster", "vault", "roleAssignments", "keyFacts"} | {"secrets." + obj for obj in PLUGIN_OBJECTS}
+                   | incluster.snapshot_inputs())
 LIVE_CODES = [code for code in catalog.CATALOG if code not in catalog.RETIRED]
 
 

@@ -160,18 +160,6 @@ def test_script_stays_under_the_cap_by_construction():
     assert rc.SECTION_OVERHEAD > len(rc.request_key(PODS, [("labelSelector", "x" * 200)])) + 2 * rc.ERROR_CHARS
 
 
-@pytest.mark.parametrize("scheduled", ["2026-03-01T00:07:00Z", "2024-02-29T23:59:00Z", "2000-01-01T00:00:00Z",
-                                       "2026-12-31T09:08:00Z"])
-def test_shell_job_name_matches_the_cronjob_controllers(scheduled):
-    """The script's civil-date arithmetic gives getJobName's <cronjob>-<unix minutes>."""
-    block = rc._cronjob_block("aks-istio-system", ["asm-1-21"])
-    stubs = (f'T=$(mktemp -d); k() {{ case $2 in cronjob) echo {scheduled} ;; esac; }}\n'
-             'get() { echo "$1"; }\n')
-    printed = subprocess.run(["sh", "-c", stubs + block], capture_output=True, text=True, check=True).stdout
-    expected = kube.last_job_name({"name": "istio-cert-validator-cronjob-asm-1-21", "lastScheduleTime": scheduled})
-    assert f"job-name%3D{expected}&" in printed, printed
-
-
 def test_configmap_body_is_json_the_normaliser_reads():
     body = rc._configmap_list("")
     assert json.loads(body) == {"items": [], "metadata": {}}

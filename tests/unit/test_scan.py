@@ -204,7 +204,7 @@ def test_first_root_cause_skips_explained_symptoms():
 
 def test_a_secret_scope_assignment_reaches_the_cluster_snapshot_as_in_diagnose():
     """diagnose keeps assignments at the vault, above it and at a secret's own scope
-    (access_model.within_vault); scan's per-cluster snapshot must keep the same ones."""
+    (model/roles.py assignments_for); scan's per-cluster snapshot must keep the same ones."""
     from azext_meshca.verbs import scan
     vault_id = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/"
                 "Microsoft.KeyVault/vaults/vault1")

@@ -22,8 +22,9 @@ from azext_meshca.rules import access_model
 from azext_meshca.rules.registry import rule
 from azext_meshca.rules.checks.common import addon_object_id, make, plugin_config, same_id, secret_name, vault_data
 from azext_meshca.model.plugin import PLUGIN_OBJECTS, secret_names
-from azext_meshca.rules.rbac import KEY_VAULT_READER, ROLE_NAMES, role_guid
+from azext_meshca.model.roles import KEY_VAULT_READER, ROLE_NAMES, assignments_for, role_guid
 from azext_meshca.model.snapshot import ok_data
+from azext_meshca.rules.rbac import unknown_role_reason
 
 
 def add_on_access(snapshot, vault, object_id):
@@ -79,7 +80,7 @@ def check_tenant(snapshot, context):
 def check_access_policy(snapshot, context):
     """MCA401 (+ MCA405): an access-policy vault without secret 'get' for the add-on."""
     vault, object_id = _access_inputs(snapshot)
-    if vault is None or vault.get("enableRbacAuthorization"):
+    if vault is None or access_model.permission_model(vault) != access_model.POLICY:
         return []
     if add_on_access(snapshot, vault, object_id)["readable"]:
         return []
@@ -100,10 +101,9 @@ def _roles_on_policy_vault(snapshot, context, vault, object_id):
     """MCA405: Key Vault roles that do nothing on an access-policy vault."""
     assignments = ok_data(snapshot.get("roleAssignments")) or []
     vault_id = vault.get("id") or context["vault_id"]
-    names = sorted({ROLE_NAMES[role_guid(item.get("roleDefinitionId"))] for item in assignments
-                    if role_guid(item.get("roleDefinitionId")) in ROLE_NAMES
-                    and (not item.get("principalId") or same_id(item.get("principalId"), object_id))
-                    and access_model.within_vault(item.get("scope"), vault_id)})
+    names = sorted({ROLE_NAMES[role_guid(item.get("roleDefinitionId"))]
+                    for item in assignments_for(assignments, object_id, vault_id)
+                    if role_guid(item.get("roleDefinitionId")) in ROLE_NAMES})
     if not names:
         return []
     return [make(context, "MCA405", "vault", evidence=[f"role assignments: {', '.join(names)}"],
@@ -136,7 +136,7 @@ def check_rbac(snapshot, context):
     """MCA402 / MCA403 / MCA909 (+ MCA404): an RBAC vault where some plug-in object is not
     readable by a role at the secret's scope, the vault or a parent."""
     vault, object_id = _access_inputs(snapshot)
-    if vault is None or not vault.get("enableRbacAuthorization"):
+    if vault is None or access_model.permission_model(vault) != access_model.RBAC:
         return []
     if ok_data(snapshot.get("roleAssignments")) is None:
         return []  # the listing failed: MCA903 says RBAC was not checked
@@ -151,7 +151,7 @@ def check_rbac(snapshot, context):
         unknown = [item for obj in undecided for item in access["objects"][obj]["unknown"]]
         findings.append(make(context, "MCA909", "vault", evidence=evidence,
                              roles=", ".join(sorted({access_model.role_label(item) for item in unknown})),
-                             reason=unknown[0].get("grantsSecretReadError") or "unknown"))
+                             reason=unknown_role_reason(unknown[0])))
     denied = access_model.unreadable_objects(access, answer=False)
     if not denied:
         return findings

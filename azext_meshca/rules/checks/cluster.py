@@ -10,6 +10,7 @@ from azext_meshca.rules.registry import rule
 from azext_meshca.rules import capath
 from azext_meshca.rules import logparse
 from azext_meshca.rules.catalog import MOUNT_FAILURE, code_for
+from azext_meshca.model.incluster import ISTIO_NAMESPACE, ISTIOD_DEPLOYMENT_PREFIX, SECRET_PROVIDER_CLASS_PREFIX
 from azext_meshca.model.plugin import MOUNT_EVENT_REASONS, PLUGIN_OBJECTS
 from azext_meshca.rules.checks.common import (
     human_age, kube, kube_item, make, name_list, parse_time, plugin_config, secret_name, vault_name_of)
@@ -91,7 +92,7 @@ def _concerns_plugin(result, names, vault):
     if result["cause"] in _NODE_WIDE:
         return True
     if result.get("pod"):
-        return result["pod"].lower().startswith("aks-istio-system/")
+        return result["pod"].lower().startswith(ISTIO_NAMESPACE + "/")
     if result["secretName"] and names:
         return result["secretName"].lower() in names
     if result.get("vault") and vault:
@@ -168,8 +169,9 @@ def check_secret_provider_class(snapshot, context):
     classes = kube_item(snapshot, "secretProviderClasses")
     if plugin_config(snapshot) is None or not classes:
         return []
-    return [make(context, "MCA810", f"istio-spc-{revision}", revision=revision,
-                 evidence=[f"secretproviderclass istio-spc-{revision}: not found in aks-istio-system"])
+    return [make(context, "MCA810", SECRET_PROVIDER_CLASS_PREFIX + revision, revision=revision,
+                 evidence=[f"secretproviderclass {SECRET_PROVIDER_CLASS_PREFIX}{revision}: "
+                           f"not found in {ISTIO_NAMESPACE}"])
             for revision, found in classes.items() if found is None]
 
 
@@ -207,8 +209,8 @@ def check_istiod_deployment(snapshot, context):
     deployments = kube_item(snapshot, "istiodDeployments")
     if not deployments:
         return []
-    return [make(context, "MCA814", f"istiod-{revision}", revision=revision,
-                 evidence=[f"deployment istiod-{revision}: not found in aks-istio-system"])
+    return [make(context, "MCA814", ISTIOD_DEPLOYMENT_PREFIX + revision, revision=revision,
+                 evidence=[f"deployment {ISTIOD_DEPLOYMENT_PREFIX}{revision}: not found in {ISTIO_NAMESPACE}"])
             for revision, found in deployments.items() if found is None]
 
 

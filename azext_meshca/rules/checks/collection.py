@@ -12,12 +12,13 @@ error tells the two cases apart: the API server did not answer or refused us (co
 ``CannotConnect``, ``NoResponse``, ``Timeout``, ``Kubernetes<status>``: MCA905), or
 getting credentials from ARM failed (an HTTP status with an ARM code, or the code
 ``credentials``: MCA906). Items read only after another one (istiod's logs after its
-pods, the provider's log on their nodes, the cronjob's log after the cronjob) are not reported
+pods, the provider's log on their nodes: model/incluster.py ``needs``) are not reported
 again when that one failed.
 Secrets that were not even tried because the vault could not be read (``VaultUnknown``)
 are covered by MCA902 / MCA105.
 """
 
+from azext_meshca.model import incluster
 from azext_meshca.rules.registry import rule
 from azext_meshca.rules.catalog import RUN_COMMAND_ERROR, code_for
 from azext_meshca.rules.checks.common import kube, make, plugin_config, secret_name
@@ -30,24 +31,10 @@ CREDENTIALS_CODE = "credentials"
 KUBE_SIDE_CODES = ("CannotConnect", "NoResponse", "Timeout")
 VAULT_UNKNOWN_CODE = "VaultUnknown"
 RUN_COMMAND_OUTPUT_CODE = "RunCommandOutput"
-# item -> the item it is read from; its failure is reported once, on the first.
-KUBE_DEPENDS_ON = {"istiodLogs": "istiodPods", "providerLogs": "istiodPods", "cronjobLogs": "cronjobs"}
-# kube item -> (what to name in MCA907, the namespace it was read in)
-KUBE_ITEMS = {
-    "istiodPods": ("pods", "aks-istio-system"),
-    "istiodDeployments": ("deployments", "aks-istio-system"),
-    "events": ("events", "aks-istio-system"),
-    "providerLogs": ("pods/log", "kube-system"),
-    "secretProviderClasses": ("secretproviderclasses", "aks-istio-system"),
-    "cacerts": ("secrets", "aks-istio-system"),
-    "rootConfigMaps": ("configmaps", "all namespaces"),
-    "cronjobs": ("cronjobs", "aks-istio-system"),
-    "cronjobLogs": ("pods/log", "aks-istio-system"),
-    "istiodLogs": ("pods/log", "aks-istio-system"),
-    "mountStatuses": ("secretproviderclasspodstatuses", "aks-istio-system"),
-    "webhooks": ("mutatingwebhookconfigurations", "all namespaces"),
-    "sidecars": ("pods", "all namespaces"),
-}
+# item -> the item it is read after; its failure is reported once, on the first.
+KUBE_DEPENDS_ON = incluster.depends_on()
+# kube item -> (what to name in MCA907, the namespace it was read in), in the table's order
+KUBE_ITEMS = incluster.failure_subjects()
 
 
 def _error(item):

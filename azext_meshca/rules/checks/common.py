@@ -13,7 +13,6 @@ from azext_meshca.rules.catalog import finding
 from azext_meshca.model.plugin import OBJECT_FIELDS, PLUGIN_FIELDS
 from azext_meshca.model.snapshot import ok_data
 
-ISTIO_NAMESPACE = "aks-istio-system"
 
 
 # Names the catalog's remedy templates may use (rules/catalog.py lists them).

@@ -30,8 +30,9 @@ from azext_meshca.model import certs
 from azext_meshca.rules import logparse
 from azext_meshca.rules.checks.addon import addon_enabled
 from azext_meshca.rules.checks.common import (
-    ISTIO_NAMESPACE, csi_addon, human_age, kube_item, make, name_list, normalize_fingerprint,
+    csi_addon, human_age, kube_item, make, name_list, normalize_fingerprint,
     parse_time, plugin_config, short_fingerprint)
+from azext_meshca.model.incluster import CERT_VALIDATOR_CRONJOB_PREFIX, ISTIO_NAMESPACE
 from azext_meshca.model.snapshot import iso_utc, ok_data
 
 DEFAULT_POLL_INTERVAL = "2m"
@@ -79,9 +80,9 @@ def restart_sentence(snapshot, context):
     if not collected:
         return "Whether a restart cronjob exists could not be checked."
     if cronjob is None:
-        return (f"No istio-cert-validator-cronjob-{revision} exists: istiod hot-reloads a new root only when "
+        return (f"No {CERT_VALIDATOR_CRONJOB_PREFIX}{revision} exists: istiod hot-reloads a new root only when "
                 "root-cert also holds the roots it trusts now, and a restart loads it without that check.")
-    name = cronjob.get("name") or "istio-cert-validator-cronjob-" + revision
+    name = cronjob.get("name") or CERT_VALIDATOR_CRONJOB_PREFIX + revision
     if cronjob.get("suspend"):
         return f"Cronjob {name} is suspended, so nothing restarts istiod on its own."
     last = parse_time(cronjob.get("lastScheduleTime"))
@@ -104,7 +105,7 @@ def _restart_note(snapshot, context):
     """
     collected, cronjob = _cronjob(snapshot, context)
     if collected and cronjob is not None and not cronjob.get("suspend"):
-        name = cronjob.get("name") or "istio-cert-validator-cronjob-" + context["revision"]
+        name = cronjob.get("name") or CERT_VALIDATOR_CRONJOB_PREFIX + context["revision"]
         # the runbook: the cronjob runs every 10 minutes and restarts istiod only when the root changed
         return (f" for an intermediate; a root change once istiod loads it again: cronjob {name} checks every "
                 "10 minutes and restarts istiod when it sees a new root")

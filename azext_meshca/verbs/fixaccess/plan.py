@@ -29,14 +29,15 @@ from azext_meshca.rules.checks import config as config_checks
 from azext_meshca.rules.checks import network as network_checks
 from azext_meshca.rules.checks.common import addon_object_id, cluster_data, csi_addon, vault_data
 from azext_meshca.model.plugin import secret_names
-from azext_meshca.rules.rbac import KEY_VAULT_READER, ROLE_NAMES, SECRETS_USER, role_guid
+from azext_meshca.model.roles import KEY_VAULT_READER, ROLE_NAMES, SECRETS_USER, role_guid
 from azext_meshca.model.resource_ids import parse_vault_id, scope_covers
 from azext_meshca.model.snapshot import freeze, ok_data
 
-POLICY = "policy"
-RBAC = "rbac"
+# --mode's words are the access model's (rules/access_model.py), plus auto.
+POLICY = access_model.POLICY
+RBAC = access_model.RBAC
 AUTO = "auto"
-MODES = (AUTO, POLICY, RBAC)
+MODES = (AUTO,) + access_model.PERMISSION_MODELS
 READ_PERMISSIONS = ("get", "list")
 DEFAULT_SECRET_PERMISSIONS = ("get",)
 
@@ -95,7 +96,7 @@ def addon_identity(state):
 def resolve_mode(requested, vault):
     """auto follows the vault's permission model."""
     if requested in (None, AUTO):
-        return RBAC if vault.get("enableRbacAuthorization") else POLICY
+        return access_model.permission_model(vault)
     return requested
 
 
@@ -122,8 +123,7 @@ def plugin_access(state, model):
     vault = vault_data(state)
     plugin = (cluster_data(state) or {}).get("plugin")
     return access_model.plugin_access(vault, ok_data(state.get("roleAssignments")), addon_object_id(state),
-                                      secret_names(plugin),
-                                      model=access_model.RBAC if model == RBAC else access_model.ACCESS_POLICIES)
+                                      secret_names(plugin), model=model)
 
 
 def _objects_view(access):
@@ -160,7 +160,7 @@ def plan_policy(state, secret_permissions):
     missing = missing_secret_permissions(granted, secret_permissions)
     current = {"secretPermissions": granted, "readable": access["readable"], "objects": _objects_view(access)}
     notes = []
-    if vault.get("enableRbacAuthorization"):
+    if access_model.permission_model(vault) == RBAC:
         notes.append(f"Vault {vault.get('name')} uses Azure RBAC, so Key Vault ignores access policies until it is "
                      "switched to the access-policy model.")
     for policy in access_model.policies_naming(vault, object_id):
@@ -233,7 +233,7 @@ def plan_rbac(state):
     current = {"roles": [{"roleName": access_model.role_label(item), "scope": item.get("scope")} for item in held],
                "readable": access["readable"], "objects": _objects_view(access)}
     notes = []
-    if not vault.get("enableRbacAuthorization"):
+    if access_model.permission_model(vault) == POLICY:
         notes.append(f"Vault {vault.get('name')} uses access policies, so this role grants no secret access until "
                      "the vault is switched to Azure RBAC.")
     if access["readable"]:
@@ -310,5 +310,5 @@ def _vault_view(vault):
         "resourceGroup": vault.get("resourceGroup"),
         "subscriptionId": vault.get("subscriptionId"),
         "tenantId": vault.get("tenantId"),
-        "permissionModel": RBAC if vault.get("enableRbacAuthorization") else "accessPolicies",
+        "permissionModel": access_model.permission_model(vault),
     }
