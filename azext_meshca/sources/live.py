@@ -16,7 +16,6 @@ from azext_meshca.model.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS, file_name
 from azext_meshca.model.snapshot import now_utc as _now
 
 
-
 def _cacerts_source(obj):
     return f"secret {CACERTS_REF}, key {file_name(obj)}"
 

@@ -249,8 +249,8 @@ def withheld_entries(output, ns=None):
     ``withheld``), ``bytes`` the decoded size at most (base64 length / 4 * 3: the padding's
     0-2 bytes are not known without the value). [] when the section is absent or unreadable."""
     import json
-    section = output.sections.get(request_key(kube.namespaced_path(ns or kube.ISTIO_NAMESPACE, "secrets",
-                                                                incluster.CACERTS_SECRET)))
+    path = kube.namespaced_path(ns or kube.ISTIO_NAMESPACE, "secrets", incluster.CACERTS_SECRET)
+    section = output.sections.get(request_key(path))
     if section is None or section.rc != 0 or section.cut:
         return []
     try:

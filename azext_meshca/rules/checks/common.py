@@ -14,7 +14,6 @@ from azext_meshca.model.plugin import OBJECT_FIELDS, PLUGIN_FIELDS
 from azext_meshca.model.snapshot import ok_data
 
 
-
 # Names the catalog's remedy templates may use (rules/catalog.py lists them).
 REMEDY_NAMES = ("resource_group", "cluster", "vault_name", "vault_resource_group", "vault_id",
                 "object_id", "revision")
