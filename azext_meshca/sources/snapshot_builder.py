@@ -318,3 +318,11 @@ def _record_run_command(kube, client_result):
     facts = getattr(api, "facts", None)
     if access.get("ok") and isinstance(access.get("data"), dict) and facts:
         access["data"]["runCommand"] = dict(facts)
+
+
+def access_snapshot(resource_group, name, tenant_id, cluster):
+    """The snapshot fix-access plans from (verbs/fixaccess/plan.py): the cluster as read; the
+    vault and the add-on identity's role assignments are added as they are read."""
+    snapshot = new_snapshot({"resourceGroup": resource_group, "cluster": name, "tenantId": tenant_id}, {})
+    snapshot["cluster"] = collected(cluster)
+    return snapshot

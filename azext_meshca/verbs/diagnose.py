@@ -119,14 +119,12 @@ def load_snapshot(path):
         raise ValidationError(f"{path} is not a meshca snapshot: {str(error).splitlines()[0]}") from None
 
 
-def analyse(snapshot, warn_days, suppress=None, shared=None):
+def analyse(snapshot, warn_days, suppress=None, shared=None, select=None):
     """Findings and the result dict, from the snapshot alone (``suppress``: report.build_result;
-    ``shared``: checks.run_rules', for judging many snapshots)."""
-    from azext_meshca.rules.checks import run_rules
+    ``shared``, ``select``: the runner's, rules/runner.py run_rules)."""
+    from azext_meshca.rules.runner import run_rules
     from azext_meshca.output.report import build_result
-    findings, certificates, not_run = run_rules(snapshot, warn_days=warn_days, shared=shared)
-    name_objects_by_role(findings, snapshot)
-    fill_remedies(findings, snapshot)
+    findings, certificates, not_run = run_rules(snapshot, select=select, warn_days=warn_days, shared=shared)
     result = build_result(findings, certificates, suppress=suppress, target=dict(snapshot.get("target") or {}),
                           collectedAt=snapshot.get("collectedAt"))
     kept = result["findings"]
@@ -136,41 +134,3 @@ def analyse(snapshot, warn_days, suppress=None, shared=None):
         notChecked=[item["code"] for item in kept if item["area"] == "collection"],
         notRun=not_run)
     return result
-
-
-def name_objects_by_role(findings, snapshot):
-    """One object, one name: a finding about a Key Vault secret the plug-in config names
-    (MCA802's ``test-ca-cert``, from the provider's log) is about the plug-in object it
-    stands for (``ca-cert``), as the certificate findings are; the secret's own name stays
-    in ``secretName`` (and in the message). --suppress MCA802=ca-cert then means what it says.
-    A secret that stands for two objects keeps its own name."""
-    from azext_meshca.model.plugin import secret_names
-    plugin = ((snapshot.get("cluster") or {}).get("data") or {}).get("plugin") or {}
-    roles = {}
-    for obj, name in secret_names(plugin).items():
-        if name:
-            roles.setdefault(name, []).append(obj)
-    for item in findings:
-        found = roles.get(item.get("object"))
-        if found and len(found) == 1 and found[0] != item["object"]:
-            item["secretName"] = item["object"]
-            item["object"] = found[0]
-    return findings
-
-
-def fill_remedies(findings, snapshot):
-    """Remedies with the names the snapshot knows (the cluster's, the vault's, each
-    object's secret): the certificate engine builds findings before it knows them."""
-    from azext_meshca.rules.catalog import fill_remedy, render_remedy
-    from azext_meshca.rules.checks import build_context
-    from azext_meshca.model.plugin import secret_names
-    context = build_context(snapshot)
-    names = {key: value for key, value in context.items() if isinstance(value, str) and not value.startswith("<")}
-    secrets = secret_names(((snapshot.get("cluster") or {}).get("data") or {}).get("plugin"))
-    for item in findings:
-        known = dict(names, secret_name=item.get("secretName") or secrets.get(item.get("object")) or "")
-        if item.get("secretName"):  # renamed by name_objects_by_role: its file is the object's
-            render_remedy(item, dict(known, object=item["object"]))
-        else:
-            fill_remedy(item, known)
-    return findings

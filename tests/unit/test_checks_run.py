@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from azext_meshca.rules import checks
+from azext_meshca.rules import checks, runner
 
 from azext_meshca.output import report
 from azext_meshca.model.snapshot import from_json, to_json
@@ -15,7 +15,7 @@ FORMATS = ("legacy", "azcore")
 
 
 def run(snapshot):
-    return checks.run_checks(snapshot)
+    return runner.run_checks(snapshot)
 
 
 def by_code(findings, code):
@@ -64,7 +64,7 @@ def test_article_issue_3_missing_cert_chain(error_format):
     missing = by_code(findings, "MCA601")
     assert (missing["object"], missing["explains"]) == ("cert-chain", ["MCA801", "MCA805"])
     mount = by_code(findings, "MCA805")
-    assert (mount["object"], mount["explainedBy"]) == ("test-cert-chain", ["MCA601"])
+    assert (mount["object"], mount["secretName"], mount["explainedBy"]) == ("cert-chain", "test-cert-chain", ["MCA601"])
     assert report.build_result(findings)["findings"][0]["code"] == "MCA601"
 
 
@@ -112,7 +112,7 @@ def test_findings_are_ordered_cause_first():
     s.mount_fails(snapshot, "legacy", "AccessDenied")
     s.fail(snapshot, ("kube", "cronjobs"), "403 Forbidden", 403)
     findings, _ = run(snapshot)
-    ranks = [checks.AREA_ORDER.index(item["area"]) for item in findings]
+    ranks = [runner.AREA_ORDER.index(item["area"]) for item in findings]
     assert ranks == sorted(ranks)
 
 
@@ -120,9 +120,9 @@ def test_the_snapshot_is_not_changed_and_survives_json():
     snapshot = s.healthy_snapshot()
     s.mount_fails(snapshot, "azcore", "AccessDenied")
     before = json.dumps(snapshot, sort_keys=True)
-    first, _ = checks.run_checks(snapshot)
+    first, _ = runner.run_checks(snapshot)
     assert json.dumps(snapshot, sort_keys=True) == before
-    again, _ = checks.run_checks(from_json(to_json(snapshot)))
+    again, _ = runner.run_checks(from_json(to_json(snapshot)))
     assert first == again
 
 
@@ -137,7 +137,7 @@ def test_no_private_key_material_in_the_output():
 
 def test_every_check_tolerates_an_empty_snapshot():
     """Nothing collected at all: no traceback, no finding invented."""
-    findings, certificates = checks.run_checks({"version": 1, "collectedAt": s.COLLECTED_AT})
+    findings, certificates = runner.run_checks({"version": 1, "collectedAt": s.COLLECTED_AT})
     assert (findings, certificates) == ([], [])
 
 

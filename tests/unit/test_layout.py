@@ -82,12 +82,6 @@ MAY_IMPORT = {
 PENDING_CROSSINGS = {
     ("azext_meshca.sources.azure", "azext_meshca.rules.access_model"),
     ("azext_meshca.sources.azure", "azext_meshca.rules.rbac"),
-    ("azext_meshca.sources.live", "azext_meshca.rules.checks"),
-    ("azext_meshca.sources.live", "azext_meshca.rules.checks.collection"),
-    ("azext_meshca.sources.live", "azext_meshca.rules.checks.common"),
-    ("azext_meshca.sources.live", "azext_meshca.rules.checks.config"),
-    ("azext_meshca.sources.live", "azext_meshca.rules.checks.network"),
-    ("azext_meshca.sources.live", "azext_meshca.rules.checks.secrets"),
 }
 
 

@@ -39,10 +39,11 @@ def read_state(cli_ctx, resource_group, name, mode):
     """Read the cluster, the vault and (RBAC) the identity's assignments, refusing as soon
     as a precondition fails. Returns ``(state, mode)``; the state is a snapshot."""
     from azext_meshca.sources.azure import read_cluster, read_role_assignments, read_vault
+    from azext_meshca.sources.snapshot_builder import access_snapshot
     item = read_cluster(cli_ctx, resource_group, name)
     if not item["ok"]:
         raise_for_failed_read(item, f"cluster {resource_group}/{name}")
-    state = planning.new_state(resource_group, name, subscription_tenant(cli_ctx), item["data"])
+    state = access_snapshot(resource_group, name, subscription_tenant(cli_ctx), item["data"])
     refused = planning.cluster_refusal(state)
     if refused:
         raise render.refusal_error(refused)
