@@ -6,7 +6,7 @@ command table loads fast.
 """
 
 
-def _source(cert_dir, named_files, resource_group_name, name, in_cluster, key_vault_id, vault_name, object_names):
+def _source(cert_dir, named_files, *, resource_group_name, name, in_cluster, key_vault_id, vault_name, object_names):
     from azext_meshca.verbs.certsource import Source
     return Source(cert_dir, named_files, resource_group_name, name, in_cluster, key_vault_id, vault_name,
                   object_names)
@@ -21,9 +21,10 @@ def validate_secrets(cmd, *,  # pylint: disable=too-many-locals
     from azext_meshca.verbs import validate_secrets as verb
     from azext_meshca.verbs.certsource import Shown, object_names
     named_files = object_names(root_cert, ca_cert, ca_key, cert_chain)
-    source = _source(cert_dir, named_files, resource_group_name, name, in_cluster, key_vault_id, vault_name,
-                     object_names(root_cert_object_name, ca_cert_object_name, ca_key_object_name,
-                                  cert_chain_object_name))
+    source = _source(cert_dir, named_files, resource_group_name=resource_group_name, name=name,
+                     in_cluster=in_cluster, key_vault_id=key_vault_id, vault_name=vault_name,
+                     object_names=object_names(root_cert_object_name, ca_cert_object_name, ca_key_object_name,
+                                               cert_chain_object_name))
     options = verb.Options(source, warn_days, Shown(failure_threshold, suppress, output_threshold))
     return verb.run(cmd, verb.validate(options))
 
@@ -34,8 +35,10 @@ def show_cert(cmd, *,  # pylint: disable=too-many-locals
               cert_chain_object_name=None, failure_threshold=None, suppress=None, output_threshold=None):
     from azext_meshca.verbs import show_cert as verb
     from azext_meshca.verbs.certsource import Shown, object_names
-    source = _source(cert_dir, None, resource_group_name, name, in_cluster, key_vault_id, vault_name,
-                     object_names(root_cert_object_name, ca_cert_object_name, None, cert_chain_object_name))
+    source = _source(cert_dir, None, resource_group_name=resource_group_name, name=name, in_cluster=in_cluster,
+                     key_vault_id=key_vault_id, vault_name=vault_name,
+                     object_names=object_names(root_cert_object_name, ca_cert_object_name, None,
+                                               cert_chain_object_name))
     options = verb.Options(file, source, warn_days, Shown(failure_threshold, suppress, output_threshold))
     return verb.run(cmd, verb.validate(options))
 
@@ -44,26 +47,12 @@ def diagnose(cmd, *,  # pylint: disable=too-many-locals
              resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False, revision=None,
              warn_days=None, export=None, from_snapshot=None, failure_threshold="error", suppress=None, timeout=None,
              via_run_command=False, output_threshold=None):
-    from azext_meshca.verbs import diagnose as engine
-    from azext_meshca.output.tables import findings_table, table_for
-    from azext_meshca.output.report import exit_with_status_after_output
-    table_for(cmd, findings_table, output_threshold=output_threshold)
-    if from_snapshot:
-        snapshot = engine.load_snapshot(from_snapshot)
-    else:
-        from azext_meshca.sources.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
-        attach(cmd.cli_ctx, Deadline(timeout or DEFAULT_TIMEOUT))
-        try:
-            snapshot = engine.collect(cmd.cli_ctx, resource_group_name, name, revisions=revision,
-                                      skip_cluster=skip_cluster, kubeconfig=kubeconfig, context=context,
-                                      warn_days=warn_days, via_run_command=via_run_command)
-        finally:
-            detach(cmd.cli_ctx)
-        if export:
-            engine.export_snapshot(snapshot, export)
-    result = engine.analyse(snapshot, warn_days, suppress=suppress)
-    exit_with_status_after_output(cmd, result, failure_threshold)
-    return result
+    from azext_meshca.verbs import diagnose as verb
+    options = verb.Options(resource_group_name, name, kubeconfig=kubeconfig, context=context,
+                           skip_cluster=skip_cluster, revision=revision, warn_days=warn_days, export=export,
+                           from_snapshot=from_snapshot, failure_threshold=failure_threshold, suppress=suppress,
+                           timeout=timeout, via_run_command=via_run_command, output_threshold=output_threshold)
+    return verb.run(cmd, verb.validate(options))
 
 
 def fix_access(cmd, resource_group_name, name, *, mode=None, secret_permissions=None, dry_run=False, yes=False,

@@ -1,13 +1,50 @@
 """diagnose: collect a snapshot, run every check on it, shape the result.
 
 Collection is the only I/O; ``analyse`` is pure, which is why ``--from-snapshot``
-gives the same findings as the live run it was exported from.
+gives the same findings as the live run it was exported from. Shaped like cert-manager's
+cmctl commands: ``Options``, ``validate`` (pure), ``run`` (the I/O).
 """
 
 import re
 import sys
+from collections import namedtuple
 
 from azure.cli.core.azclierror import FileOperationError, ValidationError
+
+Options = namedtuple("Options", "resource_group name kubeconfig context skip_cluster revision warn_days export "
+                                "from_snapshot failure_threshold suppress timeout via_run_command output_threshold")
+
+
+def validate(options):
+    """Nothing beyond what _validators.py checked when the arguments were parsed
+    (--revision is checked against the cluster once it is read: check_revisions)."""
+    return options
+
+
+def run(cmd, options):
+    """Read the snapshot (collect, or --from-snapshot), export it when asked, judge it, and
+    print the result before the exit status that matches it."""
+    from azext_meshca.output.tables import findings_table, table_for
+    from azext_meshca.output.report import exit_with_status_after_output
+    table_for(cmd, findings_table, output_threshold=options.output_threshold)
+    if options.from_snapshot:
+        snapshot = load_snapshot(options.from_snapshot)
+    else:
+        from azext_meshca.sources.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
+        attach(cmd.cli_ctx, Deadline(options.timeout or DEFAULT_TIMEOUT))
+        try:
+            snapshot = collect(cmd.cli_ctx, options.resource_group, options.name, revisions=options.revision,
+                               skip_cluster=options.skip_cluster, kubeconfig=options.kubeconfig,
+                               context=options.context, warn_days=options.warn_days,
+                               via_run_command=options.via_run_command)
+        finally:
+            detach(cmd.cli_ctx)
+        if options.export:
+            export_snapshot(snapshot, options.export)
+    result = analyse(snapshot, options.warn_days, suppress=options.suppress)
+    exit_with_status_after_output(cmd, result, options.failure_threshold)
+    return result
+
 
 # Anything that looks like a PEM private key must never be written out.
 _PRIVATE_KEY_MARKER = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")

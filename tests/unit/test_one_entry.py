@@ -111,7 +111,7 @@ def test_nothing_calls_a_rule_body_or_builds_a_snapshot_outside_its_place():
     assert not PENDING - found, f"gone, remove from PENDING: {PENDING - found}"
 
 
-def test_the_rules_are_found(tmp_path):
+def test_the_rules_are_found():
     """The AST sees the registry: every registered rule's name is a declared function."""
     from azext_meshca.rules.checks import ALL_CHECKS
     assert {function.__name__ for function in ALL_CHECKS} == set(rule_functions(dict(_files())))
@@ -141,6 +141,7 @@ def test_a_planted_side_door_is_caught(tmp_path):
         path.write_text(text, encoding="utf-8")
         files[relative] = str(path)
     rules = {"check_mesh_mode": "azext_meshca/rules/checks/config.py"}
-    assert side_doors(files, rules) == {("azext_meshca/verbs/planted_tuple.py", "check_mesh_mode"),
+    assert side_doors(files, rules) == {
+        ("azext_meshca/verbs/planted_tuple.py", "check_mesh_mode"),
         ("azext_meshca/verbs/planted.py", "check_mesh_mode"), ("azext_meshca/verbs/planted.py", CONSTRUCTOR),
         ("azext_meshca/verbs/planted.py", "a snapshot literal"), ("azext_meshca/sources/planted_loop.py", "run_rules")}

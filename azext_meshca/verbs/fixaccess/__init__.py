@@ -18,6 +18,7 @@ from azext_meshca.sources.errors import raise_for_failed_read
 from azext_meshca.verbs.fixaccess import apply, plan as planning, render, wait as polling
 from azext_meshca.output.report import EXIT_INCOMPLETE, EXIT_PROBLEMS, exit_after_output
 from azext_meshca.model.resource_ids import is_object_id
+from azext_meshca.model.snapshot import ok_data
 
 # --wait: the change was applied, but istiod did not turn Ready in time (4, "problems
 # found"), or the cluster could not be read (5, "could not check"); see output/report.py.
@@ -77,7 +78,7 @@ def build_plan(cli_ctx, resource_group, name, mode, secret_permissions):
     wanted = planning.normalise_secret_permissions(secret_permissions)
     state, chosen = read_state(cli_ctx, resource_group, name, mode)
     plan = planning.plan_fix(state, chosen, wanted, permissions_given=bool(secret_permissions))
-    return plan, state["cluster"]["data"]
+    return plan, ok_data(state["cluster"])  # read_state refused a cluster it could not read
 
 
 def run_fix_access(cmd, resource_group, name, *, mode=None, secret_permissions=None, dry_run=False, yes=False,
