@@ -145,3 +145,21 @@ def test_a_planted_side_door_is_caught(tmp_path):
         ("azext_meshca/verbs/planted_tuple.py", "check_mesh_mode"),
         ("azext_meshca/verbs/planted.py", "check_mesh_mode"), ("azext_meshca/verbs/planted.py", CONSTRUCTOR),
         ("azext_meshca/verbs/planted.py", "a snapshot literal"), ("azext_meshca/sources/planted_loop.py", "run_rules")}
+
+
+def test_a_selection_names_rules_by_name_code_area_or_subject():
+    """run_rules(select=...): what fix-access, validate-secrets, show-cert and scan's gaps ask for."""
+    from azext_meshca.rules.registry import CA_SET, SHOWN
+    from azext_meshca.rules.runner import selected
+    from azext_meshca.rules.validation import CERTIFICATE_RULES, SHOWN_RULES
+    from azext_meshca.verbs import show_cert, validate_secrets
+    from azext_meshca.verbs.fixaccess.plan import CLUSTER_PRECONDITIONS, NETWORK_NOTES
+
+    def names(select):
+        return [function.rule.name for function in selected(select)]
+    assert names(CLUSTER_PRECONDITIONS) == list(CLUSTER_PRECONDITIONS)     # registry order is the asked order
+    assert names(NETWORK_NOTES) == ["public-access", "firewall", "vault-address"]
+    assert names(("MCA910", "MCA911")) == ["fleet-subscriptions"]
+    assert selected((CA_SET,)) == CERTIFICATE_RULES and selected((SHOWN,)) == SHOWN_RULES
+    assert not set(selected(show_cert.SELECT)) & set(CERTIFICATE_RULES)   # show-cert never judges a CA set
+    assert set(CERTIFICATE_RULES) <= set(selected(validate_secrets.SELECT))
