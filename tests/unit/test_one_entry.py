@@ -5,8 +5,8 @@ Read from the source text (AST), so a new side door fails here before it can dis
 - a call to a function registered with ``@rule`` anywhere but the runner, or a reference to one
   outside the module that declares it and the registry (a tuple of rule bodies run by hand);
 - a call to the registry's loop (``registry.run_rules``) anywhere but the runner;
-- a snapshot built outside sources/: a call to ``new_snapshot`` (model/snapshot.py), or a
-  dict literal holding a snapshot's slots.
+- a snapshot built outside sources/: a call to ``new_snapshot`` or ``from_json``
+  (model/snapshot.py), or a dict literal holding a snapshot's slots.
 """
 
 import ast
@@ -18,6 +18,7 @@ RUNNER = {"azext_meshca/rules/runner.py", "azext_meshca/rules/registry.py"}
 REGISTRY = "azext_meshca/rules/checks/__init__.py"   # ALL_CHECKS: lists the rule modules' CHECKS
 SNAPSHOT_SLOTS = {"collectedAt", "roleAssignments", "keyFacts", "kube", "secrets", "vault", "cluster"}
 CONSTRUCTOR = "new_snapshot"
+CONSTRUCTORS = {CONSTRUCTOR, "from_json"}
 # Where a snapshot may be built: the sources, and the constructor's own definition.
 BUILDERS = ("azext_meshca/sources/", "azext_meshca/model/snapshot.py")
 # Still to remove, each with its owner: (file, what it calls).
@@ -89,8 +90,8 @@ def side_doors(files, rules):
                 found.add((relative, name))
             if relative.startswith(BUILDERS):
                 continue
-            if isinstance(node, ast.Call) and _called_name(node) == CONSTRUCTOR:
-                found.add((relative, CONSTRUCTOR))
+            if isinstance(node, ast.Call) and _called_name(node) in CONSTRUCTORS:
+                found.add((relative, _called_name(node)))
             if isinstance(node, ast.Dict):
                 keys = {key.value for key in node.keys if isinstance(key, ast.Constant)}
                 if len(keys & SNAPSHOT_SLOTS) >= 3:
