@@ -6,7 +6,8 @@ Read from the source text (AST), so a new side door fails here before it can dis
   outside the module that declares it and the registry (a tuple of rule bodies run by hand);
 - a call to the registry's loop (``registry.run_rules``) anywhere but the runner;
 - a snapshot built outside sources/: a call to ``new_snapshot`` or ``from_json``
-  (model/snapshot.py), or a dict literal holding a snapshot's slots.
+  (model/snapshot.py), a dict literal holding a snapshot's slots, or a slot written into a
+  ``snapshot`` or ``state``.
 """
 
 import ast
@@ -17,6 +18,8 @@ PACKAGE = os.path.join(REPO, "azext_meshca")
 RUNNER = {"azext_meshca/rules/runner.py", "azext_meshca/rules/registry.py"}
 REGISTRY = "azext_meshca/rules/checks/__init__.py"   # ALL_CHECKS: lists the rule modules' CHECKS
 SNAPSHOT_SLOTS = {"collectedAt", "roleAssignments", "keyFacts", "kube", "secrets", "vault", "cluster"}
+WRITTEN_SLOTS = SNAPSHOT_SLOTS | {"fleet", "pluginSet", "shown", "source"}
+SNAPSHOT_NAMES = {"snapshot", "state"}
 CONSTRUCTOR = "new_snapshot"
 CONSTRUCTORS = {CONSTRUCTOR, "from_json"}
 # Where a snapshot may be built: the sources, and the constructor's own definition.
@@ -26,6 +29,7 @@ PENDING = {
     # scan's per-cluster snapshot from Resource Graph rows; verbs/scan.py is being sped up on
     # branch i25b (#25), which owns moving cluster_snapshot into sources/.
     ("azext_meshca/verbs/scan.py", CONSTRUCTOR),
+    ("azext_meshca/verbs/scan.py", "a snapshot slot written"),
     # the tests' one-call oracles of the certificate rules; #19 item 8 (part C) moves them out of the wheel.
     ("azext_meshca/rules/validation.py", "run_rules"),
 }
@@ -92,11 +96,20 @@ def side_doors(files, rules):
                 continue
             if isinstance(node, ast.Call) and _called_name(node) in CONSTRUCTORS:
                 found.add((relative, _called_name(node)))
+            if isinstance(node, (ast.Assign, ast.AugAssign)) and _writes_a_slot(node):
+                found.add((relative, "a snapshot slot written"))
             if isinstance(node, ast.Dict):
                 keys = {key.value for key in node.keys if isinstance(key, ast.Constant)}
                 if len(keys & SNAPSHOT_SLOTS) >= 3:
                     found.add((relative, "a snapshot literal"))
     return found
+
+
+def _writes_a_slot(node):
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    flat = [item for target in targets for item in (target.elts if isinstance(target, ast.Tuple) else [target])]
+    return any(isinstance(item, ast.Subscript) and isinstance(item.value, ast.Name) and item.value.id in SNAPSHOT_NAMES
+               and isinstance(item.slice, ast.Constant) and item.slice.value in WRITTEN_SLOTS for item in flat)
 
 
 def _is_registry_loop(tree):
@@ -127,6 +140,7 @@ def test_a_planted_side_door_is_caught(tmp_path):
             "from azext_meshca.model.snapshot import new_snapshot\n"
             "def go(snapshot, context):\n"
             "    fake = {'collectedAt': 1, 'cluster': None, 'vault': None}\n"
+            "    snapshot['vault'] = fake\n"
             "    return config.check_mesh_mode(new_snapshot({}, {}), context), fake\n"),
         "azext_meshca/verbs/planted_tuple.py": (
             "from azext_meshca.rules.checks import config\n"
@@ -145,7 +159,8 @@ def test_a_planted_side_door_is_caught(tmp_path):
     assert side_doors(files, rules) == {
         ("azext_meshca/verbs/planted_tuple.py", "check_mesh_mode"),
         ("azext_meshca/verbs/planted.py", "check_mesh_mode"), ("azext_meshca/verbs/planted.py", CONSTRUCTOR),
-        ("azext_meshca/verbs/planted.py", "a snapshot literal"), ("azext_meshca/sources/planted_loop.py", "run_rules")}
+        ("azext_meshca/verbs/planted.py", "a snapshot literal"), ("azext_meshca/verbs/planted.py", "a snapshot slot written"),
+        ("azext_meshca/sources/planted_loop.py", "run_rules")}
 
 
 def test_a_selection_names_rules_by_name_code_area_or_subject():

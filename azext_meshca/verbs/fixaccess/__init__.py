@@ -39,8 +39,8 @@ def subscription_tenant(cli_ctx):
 def read_state(cli_ctx, resource_group, name, mode):
     """Read the cluster, the vault and (RBAC) the identity's assignments, refusing as soon
     as a precondition fails. Returns ``(state, mode)``; the state is a snapshot."""
-    from azext_meshca.sources.azure import read_cluster, read_role_assignments, read_vault
-    from azext_meshca.sources.snapshot_builder import access_snapshot
+    from azext_meshca.sources.azure import read_cluster
+    from azext_meshca.sources.snapshot_builder import access_snapshot, read_access_assignments, read_access_vault
     item = read_cluster(cli_ctx, resource_group, name)
     if not item["ok"]:
         raise_for_failed_read(item, f"cluster {resource_group}/{name}")
@@ -57,7 +57,7 @@ def read_state(cli_ctx, resource_group, name, mode):
                               f"az aks show -g {resource_group} -n {name} --query "
                               "addonProfiles.azureKeyvaultSecretsProvider.identity")
     vault_id = planning.plugin_vault_id(state)
-    vault_item = state["vault"] = read_vault(cli_ctx, vault_id)
+    vault_item = read_access_vault(cli_ctx, state, vault_id)
     if not vault_item["ok"]:
         raise_for_failed_read(vault_item, f"the plug-in CA's Key Vault {vault_id}")
     refused = planning.vault_refusal(state)
@@ -66,8 +66,7 @@ def read_state(cli_ctx, resource_group, name, mode):
     chosen = planning.resolve_mode(mode, vault_item["data"])
     if chosen == planning.RBAC:
         vault = vault_item["data"]
-        assignments = state["roleAssignments"] = read_role_assignments(cli_ctx, vault["id"],
-                                                                       planning.addon_identity(state)["objectId"])
+        assignments = read_access_assignments(cli_ctx, state, vault["id"], planning.addon_identity(state)["objectId"])
         if not assignments["ok"]:
             raise_for_failed_read(assignments, f"the role assignments on {vault['id']}")
     return state, chosen
