@@ -60,7 +60,7 @@ def check_secret_state(snapshot, context):
 
 
 def secrets_state(context, plugin, items):
-    """MCA601/611/612/613 for ``{object: collected item}``; the Key Vault source calls it too."""
+    """MCA601/611/612/613 for ``{object: collected item}``."""
     findings = []
     for obj, item in items.items():
         if item:
