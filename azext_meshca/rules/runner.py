@@ -139,12 +139,6 @@ def run_rules(snapshot, *, select=None, warn_days=30, shared=None):
     return Run(order_findings(findings), certificates, not_run)
 
 
-def run_checks(snapshot, warn_days=30):
-    """Every rule on one snapshot: (findings ordered cause-first, certificate descriptions)."""
-    run = run_rules(snapshot, warn_days=warn_days)
-    return run.findings, run.certificates
-
-
 def _annotated(declared, findings):
     """Certificate findings carry the consumer they break (rules/consumers); snapshot rules' do not."""
     return findings if declared.subject == SNAPSHOT else annotate(findings)

@@ -1,4 +1,4 @@
-"""run_checks end to end on snapshots: the healthy cluster, the article's three issues in
+"""Every rule through the one runner, end to end on snapshots: the healthy cluster, the article's three issues in
 both Key Vault error formats, cause/symptom links, order, and no secret in the output."""
 
 import json
@@ -14,8 +14,14 @@ from tests.unit import snapshots as s
 FORMATS = ("legacy", "azcore")
 
 
+def _every_rule(snapshot):
+    """(findings ordered cause-first, certificate descriptions) of every rule."""
+    found = runner.run_rules(snapshot)
+    return found.findings, found.certificates
+
+
 def run(snapshot):
-    return runner.run_checks(snapshot)
+    return _every_rule(snapshot)
 
 
 def by_code(findings, code):
@@ -120,9 +126,9 @@ def test_the_snapshot_is_not_changed_and_survives_json():
     snapshot = s.healthy_snapshot()
     s.mount_fails(snapshot, "azcore", "AccessDenied")
     before = json.dumps(snapshot, sort_keys=True)
-    first, _ = runner.run_checks(snapshot)
+    first, _ = _every_rule(snapshot)
     assert json.dumps(snapshot, sort_keys=True) == before
-    again, _ = runner.run_checks(from_json(to_json(snapshot)))
+    again, _ = _every_rule(from_json(to_json(snapshot)))
     assert first == again
 
 
@@ -137,7 +143,7 @@ def test_no_private_key_material_in_the_output():
 
 def test_every_check_tolerates_an_empty_snapshot():
     """Nothing collected at all: no traceback, no finding invented."""
-    findings, certificates = runner.run_checks({"version": 1, "collectedAt": s.COLLECTED_AT})
+    findings, certificates = _every_rule({"version": 1, "collectedAt": s.COLLECTED_AT})
     assert (findings, certificates) == ([], [])
 
 

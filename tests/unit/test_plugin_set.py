@@ -44,3 +44,13 @@ def test_an_object_the_source_already_accounts_for_is_not_called_missing():
     facts = dict(objects, **{"ca-key": key_facts(objects["ca-key"]), "cert-chain": None})
     found = shape.new_set(shape.KEY_VAULT, {"kind": "keyVault"}, facts, {}, unread=["cert-chain"])
     assert "MCA601" not in [item["code"] for item in _validate(found)]
+
+
+def test_validate_secrets_links_symptoms_to_causes_as_diagnose_does():
+    """The runner links every command's findings: the agent's refusal of istiod's serving chain
+    (MCA736) is explained by cert-chain not starting with ca-cert (MCA711), as in diagnose."""
+    objects = certfactory.make_plugin_set(chain_not_starting_with_ca_cert=True)
+    found = shape.new_set(shape.FILES, {"kind": "files"}, dict(objects, **{"ca-key": key_facts(objects["ca-key"])}),
+                          {obj: obj for obj in objects})
+    by_code = {item["code"]: item for item in _validate(found)}
+    assert by_code["MCA736"]["explainedBy"] == ["MCA711"] and by_code["MCA711"]["explains"] == ["MCA736"]
