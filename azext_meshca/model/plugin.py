@@ -31,3 +31,9 @@ def file_name(obj):
 def secret_names(plugin):
     """{object: the Key Vault secret name the plug-in config gives it, or None}."""
     return {obj: (plugin or {}).get(OBJECT_FIELDS[obj]) or None for obj in PLUGIN_OBJECTS}
+
+
+def secret_source(plugin, obj):
+    """How findings name where an object read from Key Vault came from: ``Key Vault secret <name>``
+    (the rules' messages and the Key Vault source's show-cert rows say it alike)."""
+    return f"Key Vault secret {secret_names(plugin)[obj] or obj}"

@@ -1,4 +1,4 @@
-"""The plug-in CA set as every source hands it over, and the one pipeline over it.
+"""The plug-in CA set as every source hands it over.
 
 validate-secrets and show-cert read a set from one of three sources, and each returns
 the same shape (``new_set``):
@@ -15,8 +15,8 @@ so no private byte travels further. ``None`` means the object is absent.
 is disabled, the operator may not read it); ``unread`` lists the objects such a
 finding already accounts for, which the certificate engine must not call "missing".
 
-This module is the shape only (the base layer: sources build it, rules judge it);
-the pipeline over it is rules/plugin_set.py.
+This module is the shape only (the base layer): sources/certsets.py puts a set into the
+snapshot the one runner judges (rules/runner.py); a Key Vault set is diagnose's own slots.
 """
 
 FILES = "files"

@@ -78,8 +78,12 @@ timestamps ISO 8601 UTC::
                              truncated: bool}) }     # injected pods (one bounded list); istio-proxy's start
     The CA's path model over these (Key Vault -> mounted -> loaded -> distributed -> sidecars)
     is azext_meshca/rules/capath.py.
-    fleet: absent, except in the one snapshot scan builds for its own gaps:
-        {subscriptionsNotScanned: [{subscriptionId, reason, queryFailed: bool}]}
+    fleet: absent, except in scan's own snapshot of the fleet (sources/fleet.py):
+        {subscriptionsNotScanned: [{subscriptionId, reason, queryFailed: bool}],
+         clustersFound: 0, scope}              # the last two only when scan found no cluster
+    source, pluginSet, shown: only in the snapshots of validate-secrets and show-cert, never
+        exported (sources/certsets.py): the output's ``source``; a set read from files or the
+        cacerts secret {objects, where, unread}; show-cert's named PEM objects {objects, where}.
 
 Private keys: the ca-key value is parsed the moment it is read, reduced to
 ``keyFacts`` (its public half and format), and dropped. No snapshot, in memory or on

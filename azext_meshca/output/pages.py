@@ -30,7 +30,8 @@ def _decides(rule):
     doc = inspect.getdoc(rule.function) or ""
     module = rule.function.__module__
     inputs = ", ".join(rule.inputs) or "none beyond the rule's own subject"
-    subject = "parsed plug-in CA set" if rule.subject == "caSet" else "snapshot"
+    subjects = {"caSet": "parsed plug-in CA set", "shown": "certificates show-cert was given"}
+    subject = subjects.get(rule.subject, "snapshot")
     lines = [f"- rule `{rule.name}` (`{module}.{rule.function.__name__}`), over the {subject}; inputs: {inputs}."]
     if doc:
         lines += ["  " + line if line else "" for line in doc.splitlines()]

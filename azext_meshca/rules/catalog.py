@@ -71,7 +71,7 @@ RETIRED = {}
 
 # Cause -> symptom links, as data. A symptom's ``explained_by`` lists the causes that
 # produce exactly it, in the order they are named; ``fallback`` applies only when
-# none of those is present. run_rules (link_findings) sets explainedBy/explains from these.
+# none of those is present. The runner (rules/runner.py) sets explainedBy/explains from these.
 #
 # The causes a failed cacerts mount can have (MCA801 may be explained by any of them).
 # A secret's exp/nbf dates (MCA612) are informational: Key Vault still serves the value,

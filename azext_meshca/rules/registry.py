@@ -14,6 +14,8 @@ Two subjects exist:
 * ``CA_SET`` rules are ``fn(ca_set, context)`` over a parsed plug-in CA set
   (``validation.CaSet``); their inputs name the objects that must have parsed
   (``root-cert``, ``ca-cert``, ``ca-key``, ``cert-chain``).
+* ``SHOWN`` rules are ``fn(shown, context)`` over the certificates show-cert was given
+  (``validation.ShownSet``: any named PEM objects, not a plug-in set).
 
 ``optional`` names the snapshot inputs a rule also reads when they were collected but can
 judge without (a sentence of evidence, the CA path's restart advice): they gate nothing.
@@ -22,13 +24,15 @@ rule reads over the golden grid and fails on a read that is neither in ``inputs`
 ``optional`` (istio's ``CheckMetadataInputs`` in pkg/config/analysis/analyzers/analyzers_test.go).
 
 The registry itself is ``azext_meshca.rules.checks.ALL_CHECKS``: one ordered tuple
-holding every rule, the certificate rules included. Standard library only.
+holding every rule, the certificate rules included; the one runner over it is
+``azext_meshca.rules.runner.run_rules``. Standard library only.
 """
 
 from collections import namedtuple
 
 SNAPSHOT = "snapshot"
 CA_SET = "caSet"
+SHOWN = "shown"
 
 Rule = namedtuple("Rule", "name codes inputs subject function optional")
 
@@ -55,12 +59,14 @@ def rule_name(function_name):
     return name.strip("_").replace("_", "-")
 
 
-def run_rules(functions, subjects, available, context):
-    """Run each declared rule whose inputs are all available.
+def run_rules(functions, subjects, available, context, finish=None):
+    """Run each declared rule whose inputs are all available (the loop inside
+    rules/runner.py, the one entry every command uses).
 
     ``subjects`` maps a subject (SNAPSHOT, CA_SET) to what its rules receive; a
     subject that is None skips its rules. ``available`` maps a subject to the set of
-    inputs collected for it. Returns (findings, skipped) where ``skipped`` is
+    inputs collected for it. ``finish(rule, findings)``, when given, is applied to each
+    rule's findings (the runner's annotation). Returns (findings, skipped) where ``skipped`` is
     ``{input: [rule names]}``, each missing input once, in first-seen order.
     """
     findings, skipped = [], {}
@@ -75,5 +81,6 @@ def run_rules(functions, subjects, available, context):
             for name in missing:
                 skipped.setdefault(name, []).append(declared.name)
             continue
-        findings.extend(function(subject, context))
+        found = function(subject, context)
+        findings.extend(finish(declared, found) if finish else found)
     return findings, skipped

@@ -18,10 +18,10 @@ from cryptography import x509
 
 from azext_meshca.model import certs
 from azext_meshca.rules.catalog import (
-    BOTH, CERT_FORMAT, ENVOY, ISTIOD, KEY_FORMAT, STARTUP_REFUSAL, annotate, code_for, finding)
+    BOTH, CERT_FORMAT, ENVOY, ISTIOD, KEY_FORMAT, STARTUP_REFUSAL, code_for, finding)
 from azext_meshca.rules.consumers import envoy, istiod
 from azext_meshca.model.plugin import CERTIFICATE_OBJECTS
-from azext_meshca.rules.registry import CA_SET, rule, run_rules
+from azext_meshca.rules.registry import CA_SET, SHOWN, rule
 
 ROOT_CERT = "root-cert"
 CA_CERT = "ca-cert"
@@ -52,11 +52,6 @@ DEFAULT_SOURCE = "input"
 # Istio's recipe issues the intermediate moments after the root with the same
 # lifetime, so the root "expires first" by seconds; only a real gap is reported.
 ROOT_EXPIRY_TOLERANCE = datetime.timedelta(days=1)
-
-
-def _annotated(findings):
-    """``findings`` with the ``breaks`` their catalog entries hold (catalog.annotate)."""
-    return [annotate(item) for item in findings]
 
 
 def _istiod(text):
@@ -579,38 +574,38 @@ class CaSet:  # pylint: disable=too-many-instance-attributes  # each attribute i
       "MCA610", subject=CA_SET)
 def check_object_formats(ca_set, _context):
     """Each object present and well-formed (codes: the catalog's CERT_FORMAT and KEY_FORMAT kinds)."""
-    return _annotated(list(ca_set.format_findings))
+    return list(ca_set.format_findings)
 
 
 @rule("MCA614", inputs=(CA_CERT,), subject=CA_SET)
 def check_ca_cert_first_block(ca_set, _context):
     """istiod signs with ca-cert.pem's first PEM block whatever it holds (ParsePemEncodedCertificate)."""
-    return _annotated(_check_ca_cert_first_block(ca_set.ca_cert_first_block, ca_set.ca_cert_source))
+    return _check_ca_cert_first_block(ca_set.ca_cert_first_block, ca_set.ca_cert_source)
 
 
 @rule("MCA701", "MCA702", "MCA703", inputs=(ROOT_CERT,), subject=CA_SET)
 def check_root_certs(ca_set, _context):
     """Every certificate in root-cert must be a self-signed CA; several roots mean a root rotation."""
-    return _annotated(_check_roots(ca_set.roots))
+    return _check_roots(ca_set.roots)
 
 
 @rule("MCA704", "MCA705", inputs=(CA_CERT,), subject=CA_SET)
 def check_ca_cert_signs(ca_set, _context):
     """ca-cert must be a CA (basicConstraints CA:true, which Go requires of an issuer) with keyCertSign
     in its keyUsage (which Envoy/BoringSSL requires)."""
-    return _annotated(_check_ca_cert(ca_set.ca))
+    return _check_ca_cert(ca_set.ca)
 
 
 @rule("MCA709", inputs=(CA_CERT, CA_KEY), subject=CA_SET)
 def check_key_matches(ca_set, _context):
     """ca-key's public half must be ca-cert's public key (istiod's tls.X509KeyPair check)."""
-    return _annotated(_check_key_match(ca_set.ca, ca_set.key))
+    return _check_key_match(ca_set.ca, ca_set.key)
 
 
 @rule("MCA711", inputs=(CA_CERT, CERT_CHAIN), subject=CA_SET)
 def check_chain_starts_with_ca_cert(ca_set, _context):
     """cert-chain's first certificate must be ca-cert (compared by SHA-256 fingerprint)."""
-    return _annotated(_check_chain_start(ca_set.ca, ca_set.chain))
+    return _check_chain_start(ca_set.ca, ca_set.chain)
 
 
 @rule("MCA710", "MCA712", inputs=(CA_CERT, ROOT_CERT, CERT_CHAIN), subject=CA_SET)
@@ -619,7 +614,7 @@ def check_chains_to_root(ca_set, _context):
     root-cert. Without cert-chain the verdict would be a guess, so it is an input."""
     if ca_set.path is not None:
         return []
-    return _annotated(_unknown_authority_findings(ca_set.ca, ca_set.chain, ca_set.roots))
+    return _unknown_authority_findings(ca_set.ca, ca_set.chain, ca_set.roots)
 
 
 @rule("MCA713", inputs=(CA_CERT, ROOT_CERT, CERT_CHAIN), subject=CA_SET)
@@ -627,7 +622,7 @@ def check_chain_order(ca_set, _context):
     """After ca-cert, cert-chain must hold the path's intermediates in issuing order."""
     if ca_set.path is None:
         return []
-    return _annotated(_check_chain_order(ca_set.ca, ca_set.chain, ca_set.path))
+    return _check_chain_order(ca_set.ca, ca_set.chain, ca_set.path)
 
 
 @rule("MCA714", inputs=(CA_CERT, ROOT_CERT, CERT_CHAIN), subject=CA_SET)
@@ -635,7 +630,7 @@ def check_chain_extras(ca_set, _context):
     """cert-chain should hold nothing that is neither on the path to the root nor a root in root-cert."""
     if ca_set.path is None:
         return []
-    return _annotated(_check_chain_extras(ca_set.chain, ca_set.roots, ca_set.path))
+    return _check_chain_extras(ca_set.chain, ca_set.roots, ca_set.path)
 
 
 @rule("MCA715", inputs=(CA_CERT, ROOT_CERT), subject=CA_SET)
@@ -643,7 +638,7 @@ def check_path_lengths(ca_set, _context):
     """Each CA above ca-cert must allow, by pathlen, the CAs below it plus the workload leaf."""
     if ca_set.path is None:
         return []
-    return _annotated(_check_path_lengths(ca_set.path))
+    return _check_path_lengths(ca_set.path)
 
 
 @rule("MCA706", inputs=(CA_CERT,), subject=CA_SET)
@@ -651,34 +646,34 @@ def check_extended_key_usage(ca_set, _context):
     """Over the certificates istiod verifies from ca-cert up."""
     verified, _ = ca_set.verified()
     anchor = ca_set.path[-1] if ca_set.path is not None else None
-    return _annotated(_check_extended_key_usage(verified, anchor))
+    return _check_extended_key_usage(verified, anchor)
 
 
 @rule("MCA723", inputs=(CA_CERT,), subject=CA_SET)
 def check_envoy_purposes(ca_set, _context):
     """ca-cert and the intermediates above it: the untrusted CAs Envoy checks (rules/consumers/envoy.py)."""
     _, intermediates = ca_set.verified()
-    return _annotated(_check_envoy_purposes([ca_set.ca] + list(intermediates)))
+    return _check_envoy_purposes([ca_set.ca] + list(intermediates))
 
 
 @rule("MCA707", inputs=(CA_CERT,), subject=CA_SET)
 def check_signature_hashes(ca_set, _context):
     """Over the issued (not self-signed) certificates istiod verifies."""
     verified, _ = ca_set.verified()
-    return _annotated(_check_signature_hashes([ref for ref in verified if not certs.is_self_signed(ref.cert)]))
+    return _check_signature_hashes([ref for ref in verified if not certs.is_self_signed(ref.cert)])
 
 
 @rule("MCA716", "MCA722", inputs=(CA_CERT,), subject=CA_SET)
 def check_intermediates(ca_set, _context):
     """Intermediates between ca-cert and the root must be CAs with keyCertSign, as ca-cert must."""
     _, intermediates = ca_set.verified()
-    return _annotated(_check_intermediates(intermediates))
+    return _check_intermediates(intermediates)
 
 
 @rule("MCA708", subject=CA_SET)
 def check_key_strength(ca_set, _context):
     """Each distinct certificate's key must be at least RSA-2048 or P-256."""
-    return _annotated(_check_key_strength(ca_set.unique))
+    return _check_key_strength(ca_set.unique)
 
 
 @rule("MCA717", "MCA718", "MCA719", "MCA721", "MCA734", subject=CA_SET)
@@ -688,7 +683,7 @@ def check_expiry(ca_set, context):
     used = None
     if ca_set.path is not None:
         used = {ref.fingerprint for ref in ca_set.path} | {ref.fingerprint for ref in ca_set.chain[:1]}
-    return _annotated(_check_expiry(ca_set.unique, _aware_now(context["now"]), context["warn_days"], used))
+    return _check_expiry(ca_set.unique, _aware_now(context["now"]), context["warn_days"], used)
 
 
 @rule("MCA720", inputs=(CA_CERT, ROOT_CERT), subject=CA_SET)
@@ -696,7 +691,7 @@ def check_root_outlives_ca(ca_set, _context):
     """The root must not expire (by more than a day) before ca-cert: the mesh breaks at the earlier date."""
     if ca_set.path is None:
         return []
-    return _annotated(_check_root_outlives_ca(ca_set.ca, ca_set.path))
+    return _check_root_outlives_ca(ca_set.ca, ca_set.path)
 
 
 # A private key's BEGIN line anywhere in a text (RFC 7468 labels: PRIVATE KEY, RSA/EC PRIVATE KEY, ...).
@@ -740,7 +735,7 @@ def check_istiod_startup(ca_set, context):
     """istiod's whole start-up path and the agent's check of its serving chain (rules/consumers/istiod.py
     ``startup``, Go's rules as of the revision's Go release): the one judgement of what istiod
     accepts. A refusal of a class no other rule explains gets its own code; any other refusal
-    MCA735 (istiod) or MCA736 (agent), which judge_ca_set drops when another finding explains it."""
+    MCA735 (istiod) or MCA736 (agent), which reconcile_with_startup drops when another finding explains it."""
     go = context.get("go", istiod.NEWEST_GO)
     startup = istiod.startup(ca_set.objects, context["now"], go)
     ca_set.startup = startup  # for reconcile_with_startup: the judgement was made
@@ -816,24 +811,40 @@ CERTIFICATE_RULES = (
     check_envoy_workload_chain, check_istiod_startup)
 
 
-def judge_ca_set(ca_set, now, warn_days=30, go=istiod.NEWEST_GO):
-    """Every certificate rule on a parsed set, then istiod's start-up path (rules/consumers/istiod.py
-    startup, as Go ``go`` runs it) as the judge of what istiod and its agent accept:
-    (findings, skipped inputs)."""
-    context = {"now": _aware_now(now), "warn_days": warn_days, "go": go}
-    findings, skipped = run_rules(CERTIFICATE_RULES, {CA_SET: ca_set}, {CA_SET: ca_set.parsed}, context)
-    return reconcile_with_startup(findings, ca_set), skipped
+class ShownSet:  # pylint: disable=too-few-public-methods  # a record: what show-cert's rules read
+    """The certificates show-cert was given (any named PEM objects: a file, the plug-in
+    set's certificates, the cluster's istio-ca-root-cert), parsed once. Not a plug-in set:
+    an object absent from it is not called missing."""
+
+    parsed = frozenset()  # SHOWN rules declare no inputs: every object given is judged
+
+    def __init__(self, objects, sources=None):
+        self.format_findings = []
+        self.refs_by_object = {}
+        for name, data in objects.items():
+            bundle = _parse_cert_object(name, data, _source(sources, name), self.format_findings)
+            self.refs_by_object[name] = _refs(name, bundle)
+        self.unique = _unique(self.refs_by_object)
+
+    @classmethod
+    def from_snapshot(cls, snapshot):
+        """The snapshot's ``shown`` slot (sources/certsets.py shown_snapshot), or None."""
+        shown = snapshot.get("shown")
+        if shown is None:
+            return None
+        return cls(dict(shown["objects"]), dict(shown["where"]))
+
+    def certificates(self, now):
+        return _certificate_rows(self.refs_by_object, _aware_now(now))
 
 
-# --------------------------------------------------------------------------- entry points
+@rule("MCA601", "MCA602", "MCA603", "MCA604", "MCA605", "MCA606", "MCA608", "MCA610", "MCA717", "MCA718",
+      "MCA719", "MCA721", subject=SHOWN)
+def check_shown_certificates(shown, context):
+    """show-cert: each object given parses as certificates, and none is expired, not yet valid
+    or close to expiry (one info names the first to expire otherwise)."""
+    return list(shown.format_findings) + _check_expiry(shown.unique, _aware_now(context["now"]),
+                                                       context["warn_days"])
 
-def describe_objects(objects, now, sources=None, warn_days=30):
-    """Certificates of arbitrary named PEM objects (show-cert): format and expiry findings only."""
-    now = _aware_now(now)
-    findings = []
-    refs_by_object = {}
-    for name, data in objects.items():
-        bundle = _parse_cert_object(name, data, _source(sources, name), findings)
-        refs_by_object[name] = _refs(name, bundle)
-    findings += _check_expiry(_unique(refs_by_object), now, warn_days)
-    return _annotated(findings), _certificate_rows(refs_by_object, now)
+
+SHOWN_RULES = (check_shown_certificates,)

@@ -1,10 +1,9 @@
 """Live sources of a plug-in CA set (model/plugin_set.py): Key Vault and the cacerts secret.
 
-Each returns the same set shape as the local files do. They reuse diagnose's
-collectors and its rules on a Key Vault object's state, so an object is judged the
-same way whichever command reads it: a 404 is "missing", SecretDisabled is
-"disabled", and any other refusal is the operator's own access (could not check),
-never a verdict on the set.
+Each returns a snapshot for the one runner (rules/runner.py). Key Vault's is built from
+diagnose's collectors in diagnose's slots, so the rules judge an object the same way
+whichever command reads it: a 404 is "missing", SecretDisabled is "disabled", and any
+other refusal is the operator's own access (could not check), never a verdict on the set.
 """
 
 from azure.cli.core.azclierror import (AzureResponseError, ResourceNotFoundError, ValidationError)
@@ -12,8 +11,7 @@ from azure.cli.core.azclierror import (AzureResponseError, ResourceNotFoundError
 from azext_meshca.sources import azure as azure_collectors
 from azext_meshca.sources.errors import raise_for_failed_read
 from azext_meshca.model.incluster import CACERTS_REF, ROOT_CONFIGMAP, ROOT_CONFIGMAP_REF
-from azext_meshca.model.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS, file_name
-from azext_meshca.model.snapshot import now_utc as _now
+from azext_meshca.model.plugin import CERTIFICATE_OBJECTS, OBJECT_FIELDS, PLUGIN_OBJECTS, file_name, secret_source
 
 
 def _cacerts_source(obj):
@@ -111,30 +109,39 @@ def cluster_root_objects(api):
     return {} if pem is None else {ROOT_CONFIGMAP: pem}
 
 
-def key_vault_set(cli_ctx, plugin, warn_days, resource_group=None, cluster_name=None):
-    """The Key Vault source: the objects ``plugin`` names (an object without a name is
-    not read: show-cert never reads ca-key), with what Key Vault said about each.
+def key_vault_snapshot(cli_ctx, plugin, warn_days, resource_group=None, cluster_name=None, *, show=False):
+    """The Key Vault source, as the snapshot the one runner judges: the objects ``plugin``
+    names (an object without a name is not read: show-cert never reads ca-key), with what
+    Key Vault said about each, in diagnose's own slots (``vault``, ``secrets``, ``keyFacts``).
 
-    The findings about the objects themselves are diagnose's rules, called on what was
-    read: the vault missing (MCA105) or unreadable (MCA902), a secret the operator may
-    not read (MCA904), missing, disabled, out of its dates or not a plain secret
-    (MCA601/611/612/613).
+    The findings about the objects themselves are then diagnose's rules, selected: the
+    vault missing (MCA105) or unreadable (MCA902), a secret the operator may not read
+    (MCA904), missing, disabled, out of its dates or not a plain secret (MCA601/611/612/613).
+    ``cluster`` holds what this source knows of the cluster: the plug-in config the objects
+    were read by (the cluster's own, or the one named on the command line), for an Istio
+    mesh, so the rules name each secret as diagnose does. ``show``: the certificates read
+    go to show-cert's ``shown`` slot too (sources/certsets.py).
     """
-    from azext_meshca.rules.checks import collection, config, names_context, network, secrets
-    from azext_meshca.rules.checks.common import secret_source
+    from azext_meshca.sources.certsets import add_shown, source_snapshot
     from azext_meshca.sources.snapshot_builder import read_vault_and_secrets
-    from azext_meshca.model.plugin_set import KEY_VAULT, new_set
-    from azext_meshca.model.snapshot import ok_data
+    from azext_meshca.model.snapshot import collected
     vault_item, items, facts = read_vault_and_secrets(cli_ctx, plugin["keyVaultId"], plugin)
-    context = names_context(_now(), warn_days, target={"resourceGroup": resource_group, "cluster": cluster_name},
-                            managed_cluster={}, plugin=plugin, vault=ok_data(vault_item) or {})
-    findings = (config.vault_missing(context, vault_item) + secrets.secrets_state(context, plugin, items)
-                + collection.vault_unread(context, vault_item) + collection.secrets_unread(context, plugin, items)
-                + network.vault_address_refused(context, items))
-    values = secrets.secret_values(items, facts)
-    return new_set(KEY_VAULT, key_vault_source(plugin), {obj: values.get(obj) for obj in PLUGIN_OBJECTS},
-                   {obj: secret_source(plugin, obj) for obj in PLUGIN_OBJECTS}, findings=findings,
-                   unread=[obj for obj in PLUGIN_OBJECTS if obj not in values])
+    snapshot = source_snapshot(key_vault_source(plugin), warn_days,
+                               target={"resourceGroup": resource_group, "cluster": cluster_name})
+    snapshot.update(cluster=collected({"meshMode": "Istio", "plugin": dict(plugin)}), vault=vault_item,
+                    secrets=dict(items), keyFacts=facts)
+    if show:
+        values = {obj: _value(items.get(obj)) for obj in CERTIFICATE_OBJECTS}
+        add_shown(snapshot, {obj: value for obj, value in values.items() if value is not None},
+                  {obj: secret_source(plugin, obj) for obj in CERTIFICATE_OBJECTS})
+    return snapshot
+
+
+def _value(item):
+    """A secret item's value as bytes, or None when it was not read."""
+    data = (item or {}).get("data") if (item or {}).get("ok") else None
+    value = (data or {}).get("value")
+    return value.encode("utf-8") if isinstance(value, str) else value
 
 
 def _object_names(root_cert_object_name, ca_cert_object_name, ca_key_object_name, cert_chain_object_name):
@@ -148,15 +155,22 @@ def _plugin(cli_ctx, resource_group, name, *, key_vault_id, vault_name, object_n
     return plugin_from_cluster(cluster_info(cli_ctx, resource_group, name), resource_group, name)
 
 
-def read_live_set(cli_ctx, warn_days, *, resource_group=None, name=None, in_cluster=False, key_vault_id=None,
-                  vault_name=None, read_key=True, **object_names):
-    """The plug-in set of validate-secrets' and show-cert's live forms, and the API
-    client when it came from the cluster (show-cert also reads the trusted root there)."""
+def read_live_snapshot(cli_ctx, warn_days, *, resource_group=None, name=None, in_cluster=False, key_vault_id=None,
+                       vault_name=None, show=False, **object_names):
+    """The snapshot of validate-secrets' and show-cert's live forms (``show``: show-cert,
+    which never reads the key and also reads the cluster's trusted root)."""
+    from azext_meshca.sources.certsets import set_certificates, set_snapshot, shown_snapshot
     if in_cluster:
         api = open_cluster_api(cli_ctx, resource_group, name)
-        return cacerts_set(api), api
+        found = cacerts_set(api)
+        if not show:
+            return set_snapshot(found, warn_days)
+        # the cluster: istiod's trusted root beside cacerts
+        objects = dict(set_certificates(found), **cluster_root_objects(api))
+        where = dict(found["where"], **{ROOT_CONFIGMAP: "configmap " + ROOT_CONFIGMAP_REF})
+        return shown_snapshot(dict(found["source"], configMap=ROOT_CONFIGMAP_REF), objects, where, warn_days)
     plugin = _plugin(cli_ctx, resource_group, name, key_vault_id=key_vault_id, vault_name=vault_name,
                      object_names=_object_names(**object_names))
-    if not read_key:
+    if show:
         plugin = dict(plugin, keyObjectName=None)  # show-cert never reads the key
-    return key_vault_set(cli_ctx, plugin, warn_days, resource_group, name), None
+    return key_vault_snapshot(cli_ctx, plugin, warn_days, resource_group, name, show=show)

@@ -318,3 +318,24 @@ def _record_run_command(kube, client_result):
     facts = getattr(api, "facts", None)
     if access.get("ok") and isinstance(access.get("data"), dict) and facts:
         access["data"]["runCommand"] = dict(facts)
+
+
+def access_snapshot(resource_group, name, tenant_id, cluster):
+    """The snapshot fix-access plans from (verbs/fixaccess/plan.py): the cluster as read; the
+    vault and the add-on identity's role assignments are added as they are read (read_access_vault,
+    read_access_assignments), each after the refusals the slots before it allow."""
+    snapshot = new_snapshot({"resourceGroup": resource_group, "cluster": name, "tenantId": tenant_id}, {})
+    snapshot["cluster"] = collected(cluster)
+    return snapshot
+
+
+def read_access_vault(cli_ctx, snapshot, vault_id):
+    """Read the vault into fix-access's snapshot; returns the collected item."""
+    item = snapshot["vault"] = azure_collectors.read_vault(cli_ctx, vault_id)
+    return item
+
+
+def read_access_assignments(cli_ctx, snapshot, vault_id, principal_id):
+    """Read ``principal_id``'s role assignments on the vault into fix-access's snapshot."""
+    item = snapshot["roleAssignments"] = azure_collectors.read_role_assignments(cli_ctx, vault_id, principal_id)
+    return item

@@ -1,13 +1,52 @@
 """diagnose: collect a snapshot, run every check on it, shape the result.
 
 Collection is the only I/O; ``analyse`` is pure, which is why ``--from-snapshot``
-gives the same findings as the live run it was exported from.
+gives the same findings as the live run it was exported from. Shaped like cert-manager's
+cmctl commands: ``Options``, ``validate`` (pure), ``run`` (the I/O).
 """
 
 import re
 import sys
+from collections import namedtuple
 
 from azure.cli.core.azclierror import FileOperationError, ValidationError
+
+from azext_meshca.sources.snapshot_file import load_snapshot
+
+Options = namedtuple("Options", "resource_group name kubeconfig context skip_cluster revision warn_days export "
+                                "from_snapshot failure_threshold suppress timeout via_run_command output_threshold")
+
+
+def validate(options):
+    """Nothing beyond what _validators.py checked when the arguments were parsed
+    (--revision is checked against the cluster once it is read: check_revisions)."""
+    return options
+
+
+def run(cmd, options):
+    """Read the snapshot (collect, or --from-snapshot), export it when asked, judge it, and
+    print the result before the exit status that matches it."""
+    from azext_meshca.output.tables import findings_table, table_for
+    from azext_meshca.output.report import exit_with_status_after_output
+    table_for(cmd, findings_table, output_threshold=options.output_threshold)
+    if options.from_snapshot:
+        snapshot = load_snapshot(options.from_snapshot)
+    else:
+        from azext_meshca.sources.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
+        attach(cmd.cli_ctx, Deadline(options.timeout or DEFAULT_TIMEOUT))
+        try:
+            snapshot = collect(cmd.cli_ctx, options.resource_group, options.name, revisions=options.revision,
+                               skip_cluster=options.skip_cluster, kubeconfig=options.kubeconfig,
+                               context=options.context, warn_days=options.warn_days,
+                               via_run_command=options.via_run_command)
+        finally:
+            detach(cmd.cli_ctx)
+        if options.export:
+            export_snapshot(snapshot, options.export)
+    result = analyse(snapshot, options.warn_days, suppress=options.suppress)
+    exit_with_status_after_output(cmd, result, options.failure_threshold)
+    return result
+
 
 # Anything that looks like a PEM private key must never be written out.
 _PRIVATE_KEY_MARKER = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
@@ -98,35 +137,12 @@ def write_private_file(path, text):
                 pass
 
 
-# A real snapshot is tens of kilobytes; 2,000 namespaces' configmaps stay far below this.
-MAX_SNAPSHOT_BYTES = 50 * 1024 * 1024
-
-
-def load_snapshot(path):
-    """An exported snapshot: a regular file, at most MAX_SNAPSHOT_BYTES, UTF-8 JSON of
-    this meshca's snapshot version and shape. Anything else is one error line."""
-    from azext_meshca.model.inputs import InputError, check_size, read_regular_file, utf8_text
-    from azext_meshca.model.snapshot import from_json
-    try:
-        data = read_regular_file(path, MAX_SNAPSHOT_BYTES)
-        check_size(data, MAX_SNAPSHOT_BYTES, path)
-        text = utf8_text(data, path)
-    except InputError as error:
-        raise FileOperationError(str(error)) from None
-    try:
-        return from_json(text)
-    except ValueError as error:
-        raise ValidationError(f"{path} is not a meshca snapshot: {str(error).splitlines()[0]}") from None
-
-
-def analyse(snapshot, warn_days, suppress=None, shared=None):
+def analyse(snapshot, warn_days, suppress=None, shared=None, select=None):
     """Findings and the result dict, from the snapshot alone (``suppress``: report.build_result;
-    ``shared``: checks.run_rules', for judging many snapshots)."""
-    from azext_meshca.rules.checks import run_rules
+    ``shared``, ``select``: the runner's, rules/runner.py run_rules)."""
+    from azext_meshca.rules.runner import run_rules
     from azext_meshca.output.report import build_result
-    findings, certificates, not_run = run_rules(snapshot, warn_days=warn_days, shared=shared)
-    name_objects_by_role(findings, snapshot)
-    fill_remedies(findings, snapshot)
+    findings, certificates, not_run = run_rules(snapshot, select=select, warn_days=warn_days, shared=shared)
     result = build_result(findings, certificates, suppress=suppress, target=dict(snapshot.get("target") or {}),
                           collectedAt=snapshot.get("collectedAt"))
     kept = result["findings"]
@@ -136,41 +152,3 @@ def analyse(snapshot, warn_days, suppress=None, shared=None):
         notChecked=[item["code"] for item in kept if item["area"] == "collection"],
         notRun=not_run)
     return result
-
-
-def name_objects_by_role(findings, snapshot):
-    """One object, one name: a finding about a Key Vault secret the plug-in config names
-    (MCA802's ``test-ca-cert``, from the provider's log) is about the plug-in object it
-    stands for (``ca-cert``), as the certificate findings are; the secret's own name stays
-    in ``secretName`` (and in the message). --suppress MCA802=ca-cert then means what it says.
-    A secret that stands for two objects keeps its own name."""
-    from azext_meshca.model.plugin import secret_names
-    plugin = ((snapshot.get("cluster") or {}).get("data") or {}).get("plugin") or {}
-    roles = {}
-    for obj, name in secret_names(plugin).items():
-        if name:
-            roles.setdefault(name, []).append(obj)
-    for item in findings:
-        found = roles.get(item.get("object"))
-        if found and len(found) == 1 and found[0] != item["object"]:
-            item["secretName"] = item["object"]
-            item["object"] = found[0]
-    return findings
-
-
-def fill_remedies(findings, snapshot):
-    """Remedies with the names the snapshot knows (the cluster's, the vault's, each
-    object's secret): the certificate engine builds findings before it knows them."""
-    from azext_meshca.rules.catalog import fill_remedy, render_remedy
-    from azext_meshca.rules.checks import build_context
-    from azext_meshca.model.plugin import secret_names
-    context = build_context(snapshot)
-    names = {key: value for key, value in context.items() if isinstance(value, str) and not value.startswith("<")}
-    secrets = secret_names(((snapshot.get("cluster") or {}).get("data") or {}).get("plugin"))
-    for item in findings:
-        known = dict(names, secret_name=item.get("secretName") or secrets.get(item.get("object")) or "")
-        if item.get("secretName"):  # renamed by name_objects_by_role: its file is the object's
-            render_remedy(item, dict(known, object=item["object"]))
-        else:
-            fill_remedy(item, known)
-    return findings

@@ -80,11 +80,10 @@ def _subscription_gap(code, subscription, reason):
 
 
 def gap_findings(fleet, warn_days):
-    """MCA910/MCA911, from the rules, over a snapshot holding only the fleet's gaps."""
+    """MCA910/MCA911: the collection rule, selected, on the fleet's own snapshot (sources/fleet.py)."""
+    from azext_meshca.sources.fleet import fleet_snapshot
     from azext_meshca.verbs.diagnose import analyse
-    snapshot = new_snapshot({}, {"warnDays": warn_days})
-    snapshot["fleet"] = {"subscriptionsNotScanned": fleet.gaps}
-    return analyse(snapshot, warn_days)["findings"]
+    return analyse(fleet_snapshot(warn_days, gaps=fleet.gaps), warn_days, select=("MCA910", "MCA911"))["findings"]
 
 
 def collect_fleet(rg, subscriptions=None, management_groups=None):

@@ -73,13 +73,12 @@ def finish_scan(cli_ctx, result, *, subscriptions=None, management_groups=None, 
     from azext_meshca.verbs.diagnose import analyse
     from azext_meshca.output.report import split_suppressed
     from azext_meshca.verbs.scan import STATUS_ORDER, scan_status, sort_rows
-    from azext_meshca.model.snapshot import new_snapshot
+    from azext_meshca.sources.fleet import fleet_snapshot
     names = subscription_names(cli_ctx)
     findings = list(result.get("findings") or [])
     if not result.get("clusters"):
-        snapshot = new_snapshot({}, {"warnDays": warn_days})
-        snapshot["fleet"] = {"clustersFound": 0, "scope": _scope(subscriptions, management_groups, names)}
-        findings += analyse(snapshot, warn_days)["findings"]
+        snapshot = fleet_snapshot(warn_days, clusters_found=0, scope=_scope(subscriptions, management_groups, names))
+        findings += analyse(snapshot, warn_days, select=("MCA930",))["findings"]
     suppressed = []
     for row in result.get("clusters") or []:
         suppressed += _suppress_row(row, suppress) if suppress else []

@@ -371,10 +371,10 @@ DRIVER_MISSING = ('MountVolume.SetUp failed for volume "cacerts" : kubernetes.io
 # --------------------------------------------------------------------------- running checks
 
 def run_module(checks, snapshot, warn_days=30):
-    """Findings of some rules on a snapshot, run as run_checks runs them (frozen input,
-    inputs checked, certificate rules over the parsed CA set), before linking."""
-    from azext_meshca.rules.checks import run_rules
-    return run_rules(snapshot, warn_days, functions=checks).findings
+    """Findings of some rules on a snapshot, through the one runner (frozen input, inputs
+    checked, certificate rules over the parsed CA set, then annotated, named and linked)."""
+    from azext_meshca.rules.runner import run_rules
+    return run_rules(snapshot, warn_days=warn_days, select=checks).findings
 
 
 def codes(findings):

@@ -138,7 +138,8 @@ def _only(code, *mutators):
 @pytest.mark.parametrize("error_format", FORMATS)
 def test_mount_finding_names_the_secret_and_quotes_the_text(error_format):
     found = _only("MCA805", _mount(error_format, "SecretNotFound", "cert-chain"))
-    assert found["object"] == "test-cert-chain"
+    # the runner names the finding by the plug-in object the secret stands for (runner.name_objects_by_role)
+    assert found["object"] == "cert-chain" and found["secretName"] == "test-cert-chain"
     assert "404 SecretNotFound for test-cert-chain" in found["message"]
     assert "--name test-cert-chain" in found["remedy"]
     assert all(len(line) <= 300 for line in found["evidence"])

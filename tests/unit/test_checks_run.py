@@ -1,22 +1,27 @@
-"""run_checks end to end on snapshots: the healthy cluster, the article's three issues in
+"""Every rule through the one runner, end to end on snapshots: the healthy cluster, the article's three issues in
 both Key Vault error formats, cause/symptom links, order, and no secret in the output."""
 
 import json
 
 import pytest
 
-from azext_meshca.rules import checks
+from azext_meshca.rules import checks, runner
 
 from azext_meshca.output import report
 from azext_meshca.model.snapshot import from_json, to_json
-from tests.oracles import run_checks
 from tests.unit import snapshots as s
 
 FORMATS = ("legacy", "azcore")
 
 
+def _every_rule(snapshot):
+    """(findings ordered cause-first, certificate descriptions) of every rule."""
+    found = runner.run_rules(snapshot)
+    return found.findings, found.certificates
+
+
 def run(snapshot):
-    return run_checks(snapshot)
+    return _every_rule(snapshot)
 
 
 def by_code(findings, code):
@@ -65,7 +70,7 @@ def test_article_issue_3_missing_cert_chain(error_format):
     missing = by_code(findings, "MCA601")
     assert (missing["object"], missing["explains"]) == ("cert-chain", ["MCA801", "MCA805"])
     mount = by_code(findings, "MCA805")
-    assert (mount["object"], mount["explainedBy"]) == ("test-cert-chain", ["MCA601"])
+    assert (mount["object"], mount["secretName"], mount["explainedBy"]) == ("cert-chain", "test-cert-chain", ["MCA601"])
     assert report.build_result(findings)["findings"][0]["code"] == "MCA601"
 
 
@@ -113,7 +118,7 @@ def test_findings_are_ordered_cause_first():
     s.mount_fails(snapshot, "legacy", "AccessDenied")
     s.fail(snapshot, ("kube", "cronjobs"), "403 Forbidden", 403)
     findings, _ = run(snapshot)
-    ranks = [checks.AREA_ORDER.index(item["area"]) for item in findings]
+    ranks = [runner.AREA_ORDER.index(item["area"]) for item in findings]
     assert ranks == sorted(ranks)
 
 
@@ -121,9 +126,9 @@ def test_the_snapshot_is_not_changed_and_survives_json():
     snapshot = s.healthy_snapshot()
     s.mount_fails(snapshot, "azcore", "AccessDenied")
     before = json.dumps(snapshot, sort_keys=True)
-    first, _ = run_checks(snapshot)
+    first, _ = _every_rule(snapshot)
     assert json.dumps(snapshot, sort_keys=True) == before
-    again, _ = run_checks(from_json(to_json(snapshot)))
+    again, _ = _every_rule(from_json(to_json(snapshot)))
     assert first == again
 
 
@@ -138,7 +143,7 @@ def test_no_private_key_material_in_the_output():
 
 def test_every_check_tolerates_an_empty_snapshot():
     """Nothing collected at all: no traceback, no finding invented."""
-    findings, certificates = run_checks({"version": 1, "collectedAt": s.COLLECTED_AT})
+    findings, certificates = _every_rule({"version": 1, "collectedAt": s.COLLECTED_AT})
     assert (findings, certificates) == ([], [])
 
 

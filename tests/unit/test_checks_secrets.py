@@ -83,8 +83,8 @@ def test_window_is_described():
 
 
 def test_certificates_come_back_with_sources():
-    from azext_meshca.rules.checks import run_rules
-    run = run_rules(s.healthy_snapshot(), functions=SECRET_RULES)
+    from azext_meshca.rules.runner import run_rules
+    run = run_rules(s.healthy_snapshot(), select=SECRET_RULES)
     assert {row["object"] for row in run.certificates} == {"root-cert", "ca-cert", "cert-chain"}
 
 

@@ -6,6 +6,7 @@ from azure.cli.core.azclierror import InvalidArgumentValueError
 from azext_meshca.verbs.fixaccess import apply, plan as planning, wait
 from azext_meshca.model.roles import KEY_VAULT_READER, SECRETS_USER
 from azext_meshca.model.snapshot import collected
+from azext_meshca.sources.snapshot_builder import access_snapshot
 
 SUB = "00000000-0000-0000-0000-000000000001"
 TENANT = "00000000-0000-0000-0000-0000000000aa"
@@ -43,7 +44,7 @@ def _cluster(**changes):
 
 
 def state(vault_data=None, assignments=None, cluster=None, tenant=TENANT):
-    snapshot = planning.new_state("rg", "aks1", tenant, cluster or _cluster())
+    snapshot = access_snapshot("rg", "aks1", tenant, cluster or _cluster())
     if vault_data is not None:
         snapshot["vault"] = collected(vault_data)
     if assignments is not None:

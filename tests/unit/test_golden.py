@@ -17,7 +17,7 @@ import re
 import pytest
 
 from azext_meshca.model.snapshot import freeze, ok_data
-from azext_meshca.rules import catalog, checks, registry
+from azext_meshca.rules import catalog, checks, registry, runner
 from azext_meshca.rules.registry import CA_SET, SNAPSHOT, run_rules
 from azext_meshca.output.report import exit_status
 from azext_meshca.verbs.diagnose import analyse
@@ -321,8 +321,8 @@ def inputs_read(functions, snapshots):
     found = {function.rule.name: set() for function in functions}
     for snapshot in snapshots:
         frozen = freeze(snapshot)
-        context = checks.build_context(frozen, WARN_DAYS)
-        collected = {name for name, ok in checks.input_states(frozen).items() if ok}
+        context = runner.build_context(frozen, WARN_DAYS)
+        collected = {name for name, ok in runner.input_states(frozen).items() if ok}
         for function in functions:
             declared = function.rule
             if declared.subject == CA_SET:

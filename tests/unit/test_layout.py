@@ -78,15 +78,8 @@ MAY_IMPORT = {
     "verbs": {"model", "sources", "rules", "output", "verbs", "entry"},
     "entry": {"model", "sources", "rules", "output", "verbs", "entry"},
 }
-# Crossings still to remove (issue #19): each names the importer and the imported module.
-PENDING_CROSSINGS = {
-    ("azext_meshca.sources.live", "azext_meshca.rules.checks"),
-    ("azext_meshca.sources.live", "azext_meshca.rules.checks.collection"),
-    ("azext_meshca.sources.live", "azext_meshca.rules.checks.common"),
-    ("azext_meshca.sources.live", "azext_meshca.rules.checks.config"),
-    ("azext_meshca.sources.live", "azext_meshca.rules.checks.network"),
-    ("azext_meshca.sources.live", "azext_meshca.rules.checks.secrets"),
-}
+# Crossings still to remove, each as (importer, imported module): none left. Keep it empty.
+PENDING_CROSSINGS = set()
 
 
 def layer_of(module):

@@ -39,7 +39,7 @@ from azext_meshca.model.inputs import InputError
 from azext_meshca.model.keyfacts import key_facts
 from azext_meshca.model.snapshot import SNAPSHOT_VERSION, from_json, to_json
 from azext_meshca.model.snapshot_schema import ShapeError
-from azext_meshca.rules.validation import describe_objects
+from tests.oracles import describe_objects
 from sandbox import certfactory
 from tests.oracles import validate_plugin_set
 

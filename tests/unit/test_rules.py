@@ -10,13 +10,13 @@ import pytest
 
 from azext_meshca.rules import catalog
 
-from azext_meshca.rules import checks
+from azext_meshca.rules import checks, runner
 
 from azext_meshca.rules import validation
 from azext_meshca.rules.checks import access, addon, cluster, collection, config, fleet, network, rotation, secrets
 from azext_meshca.model import incluster
 from azext_meshca.model.plugin import PLUGIN_OBJECTS
-from azext_meshca.rules.registry import CA_SET, SNAPSHOT
+from azext_meshca.rules.registry import CA_SET, SHOWN, SNAPSHOT, run_rules as run_declared
 from tests.oracles import declaration
 from tests.unit import snapshots as s
 
@@ -71,14 +71,16 @@ def test_declarations_name_known_codes_and_inputs():
         assert set(rule.codes) <= set(catalog.CATALOG), rule.name
         if rule.subject == SNAPSHOT:
             assert set(rule.inputs) | set(rule.optional) <= SNAPSHOT_INPUTS, (rule.name, rule.inputs, rule.optional)
+        elif rule.subject == SHOWN:
+            assert not rule.inputs, rule.name
         else:
             assert rule.subject == CA_SET and set(rule.inputs) <= set(PLUGIN_OBJECTS), (rule.name, rule.inputs)
             assert not rule.optional, rule.name  # a CA set has no optional parts: its rules read only it
 
 
 def test_the_certificate_rules_are_in_the_one_registry():
-    assert set(validation.CERTIFICATE_RULES) <= set(checks.ALL_CHECKS)
-    assert {rule.subject for rule in checks.ALL_RULES} == {SNAPSHOT, CA_SET}
+    assert set(validation.CERTIFICATE_RULES) | set(validation.SHOWN_RULES) <= set(checks.ALL_CHECKS)
+    assert {rule.subject for rule in checks.ALL_RULES} == {SNAPSHOT, CA_SET, SHOWN}
 
 
 def test_catalog_is_in_code_order_and_codes_are_unique():
@@ -115,7 +117,7 @@ def test_a_failed_input_skips_its_rules_and_is_named_once():
     """The vault could not be read: every rule that needs it is skipped, the gap is one
     entry in not_run, and MCA902 is the one finding about it."""
     snapshot = s.fail(s.healthy_snapshot(), ("vault",), "403 Forbidden", 403)
-    run = checks.run_rules(snapshot)
+    run = runner.run_rules(snapshot)
     [gap] = [item for item in run.not_run if item["input"] == "vault"]
     assert {"tenant", "access-policy", "rbac", "public-access", "firewall"} <= set(gap["rules"])
     assert [item["input"] for item in run.not_run].count("vault") == 1
@@ -127,7 +129,7 @@ def test_inputs_that_were_never_attempted_are_not_gaps():
     snapshot = s.healthy_snapshot()
     snapshot["kube"] = None
     snapshot["options"]["skipCluster"] = True
-    run = checks.run_rules(snapshot)
+    run = runner.run_rules(snapshot)
     assert run.not_run == []
     assert "MCA908" in {item["code"] for item in run.findings}
 
@@ -135,7 +137,8 @@ def test_inputs_that_were_never_attempted_are_not_gaps():
 def test_certificate_rules_skip_objects_that_did_not_parse():
     """ca-cert is not PEM: the rules that need ca-cert do not run; the format finding says why."""
     ca_set = validation.CaSet(dict(s.plugin_set(), **{"ca-cert": b"not pem"}))
-    findings, skipped = validation.judge_ca_set(ca_set, s.NOW)
+    context = {"now": s.NOW, "warn_days": 30}
+    findings, skipped = run_declared(validation.CERTIFICATE_RULES, {CA_SET: ca_set}, {CA_SET: ca_set.parsed}, context)
     assert "ca-cert" not in ca_set.parsed
     assert {"ca-cert-signs", "key-matches", "chains-to-root"} <= set(skipped["ca-cert"])
     assert [item["code"] for item in findings if item["object"] == "ca-cert"] == ["MCA604"]

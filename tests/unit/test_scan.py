@@ -223,7 +223,7 @@ def test_a_secret_scope_assignment_reaches_the_cluster_snapshot_as_in_diagnose()
 
 
 def test_shared_certificate_rules_give_every_golden_the_verdict_it_gets_alone():
-    """checks.run_rules with ``shared`` (scan's judging) against without, over every golden
+    """runner.run_rules with ``shared`` (scan's judging) against without, over every golden
     snapshot, each judged twice with one memo (the second time from the memo)."""
     import copy
     from azext_meshca.verbs.diagnose import analyse
@@ -241,16 +241,16 @@ def test_shared_certificate_rules_give_every_golden_the_verdict_it_gets_alone():
 
 
 def test_certificate_rules_run_once_per_object_set():
-    from azext_meshca.rules import checks
+    from azext_meshca.rules import runner
     from sandbox import golden
     snapshot = golden.load("healthy")
     shared, added = {}, []
     for _ in range(5):
         before = len(shared)
-        checks.run_rules(snapshot, 30, shared=shared)
+        runner.run_rules(snapshot, warn_days=30, shared=shared)
         added.append(len(shared) - before)
     assert added == [1, 0, 0, 0, 0]
     other = json.loads(json.dumps(snapshot))      # one certificate value changed: judged on its own
     other["secrets"]["root-cert"]["data"]["value"] += "\n"
-    checks.run_rules(other, 30, shared=shared)
+    runner.run_rules(other, warn_days=30, shared=shared)
     assert len(shared) == 2

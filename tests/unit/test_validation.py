@@ -10,7 +10,7 @@ import pytest
 
 from azext_meshca.model import certs
 from azext_meshca.rules.catalog import CATALOG
-from azext_meshca.rules.validation import describe_objects
+from tests.oracles import describe_objects
 from sandbox import certfactory as cf
 from tests.oracles import validate_plugin_set
 

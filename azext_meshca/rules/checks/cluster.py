@@ -1,6 +1,6 @@
 """Cluster checks (MCA8xx): what istiod, kubelet and the CSI provider show.
 
-These are SYMPTOMS: run_rules links each one to the Azure-side cause that explains
+These are SYMPTOMS: the runner (rules/runner.py) links each one to the Azure-side cause that explains
 it. The mount failures come from kubelet's FailedMount events (on the istiod pods
 and deployment) and from the CSI provider's log, both classified by ``logparse``;
 one finding per distinct cause and secret, with the exact texts as evidence.

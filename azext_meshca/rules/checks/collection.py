@@ -62,7 +62,7 @@ def check_vault_read(snapshot, context):
 
 
 def vault_unread(context, item):
-    """MCA902 for a vault read (``collected`` item); the Key Vault source calls it too."""
+    """MCA902 for a vault read (``collected`` item)."""
     if not _failed(item) or _error(item).get("status") == 404:
         return []
     return [make(context, "MCA902", "vault", evidence=[_error(item).get("reason")],
@@ -86,7 +86,7 @@ def check_secrets_read(snapshot, context):
 
 
 def secrets_unread(context, plugin, secrets):
-    """MCA904 for the secrets read (``{object: collected item}``); the Key Vault source calls it too."""
+    """MCA904 for the secrets read (``{object: collected item}``)."""
     unread = [(obj, secrets[obj]) for obj in PLUGIN_OBJECTS
               if _failed(secrets.get(obj)) and not is_object_state_error(secrets.get(obj))
               and _error(secrets.get(obj)).get("code") not in (VAULT_UNKNOWN_CODE, VAULT_URI_CODE)]

@@ -71,11 +71,6 @@ def secret_name(plugin, obj):
     return (plugin or {}).get(OBJECT_FIELDS[obj]) or None
 
 
-def secret_source(plugin, obj):
-    """How findings name where an object came from: ``Key Vault secret <name>``."""
-    return f"Key Vault secret {secret_name(plugin, obj) or obj}"
-
-
 def vault_name_of(vault_id):
     """The vault name in a Key Vault resource ID, or None when the ID is malformed."""
     return (resource_ids.parse_vault_id(vault_id) or {}).get("name")

@@ -61,7 +61,7 @@ def check_vault_exists(snapshot, context):
 
 
 def vault_missing(context, item):
-    """MCA105 for a vault read (``collected`` item); the Key Vault source calls it too."""
+    """MCA105 for a vault read (``collected`` item)."""
     if not item or item.get("ok"):
         return []
     error = item.get("error") or {}

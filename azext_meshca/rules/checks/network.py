@@ -76,8 +76,7 @@ def check_vault_address(snapshot, context):
 
 def vault_address_refused(context, secrets):
     """MCA530 when the secret reads were refused for the vault's address (``secrets``:
-    {object: collected item}, sources/hostpin.py ``vault_address``); the Key Vault source
-    of validate-secrets and show-cert calls it too."""
+    {object: collected item}, sources/hostpin.py ``vault_address``)."""
     from azext_meshca.model.snapshot import VAULT_URI_CODE
     for item in secrets.values():
         error = (item or {}).get("error") or {}

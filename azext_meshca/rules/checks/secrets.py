@@ -15,8 +15,8 @@ Two layers:
 """
 
 from azext_meshca.rules.registry import rule
-from azext_meshca.rules.checks.common import make, parse_time, plugin_config, secret_name, secret_source
-from azext_meshca.model.plugin import PLUGIN_OBJECTS, SECRET_INPUTS
+from azext_meshca.rules.checks.common import make, parse_time, plugin_config, secret_name
+from azext_meshca.model.plugin import PLUGIN_OBJECTS, SECRET_INPUTS, secret_source
 from azext_meshca.model.snapshot import thaw
 
 NOT_FOUND_CODES = {"SecretNotFound"}
@@ -59,7 +59,7 @@ def check_secret_state(snapshot, context):
 
 
 def secrets_state(context, plugin, items):
-    """MCA601/611/612/613 for ``{object: collected item}``; the Key Vault source calls it too."""
+    """MCA601/611/612/613 for ``{object: collected item}``."""
     findings = []
     for obj, item in items.items():
         if item:
@@ -129,19 +129,23 @@ def secret_values(items, key_facts):
 
 
 def plugin_ca_set(snapshot):
-    """The plug-in CA set Key Vault gave the operator, parsed once for the certificate
-    rules (validation.CERTIFICATE_RULES), or None when no value was read.
+    """The plug-in CA set the snapshot holds, parsed once for the certificate rules
+    (validation.CERTIFICATE_RULES): the set a file or cacerts source read (``pluginSet``),
+    else the values Key Vault gave the operator; None when no value was read.
 
     An object that was not read is not called missing: MCA601/MCA611 (Key Vault's
     answer) or MCA904 (the operator's access) already say why it is absent.
     """
+    from azext_meshca.rules.validation import CaSet
+    given = snapshot.get("pluginSet")
+    if given is not None:  # a set read from files or the cacerts secret (sources/certsets.py)
+        return CaSet(thaw(given["objects"]), dict(given["where"]), unread=tuple(given["unread"]))
     plugin = plugin_config(snapshot)
     if plugin is None:
         return None
     objects = read_objects(snapshot)
     if not objects:
         return None
-    from azext_meshca.rules.validation import CaSet
     sources = {obj: secret_source(plugin, obj) for obj in PLUGIN_OBJECTS}
     return CaSet({obj: objects.get(obj) for obj in PLUGIN_OBJECTS}, sources,
                  unread=[obj for obj in PLUGIN_OBJECTS if obj not in objects])

@@ -18,6 +18,7 @@ from azext_meshca.sources.errors import raise_for_failed_read
 from azext_meshca.verbs.fixaccess import apply, plan as planning, render, wait as polling
 from azext_meshca.output.report import EXIT_INCOMPLETE, EXIT_PROBLEMS, exit_after_output
 from azext_meshca.model.resource_ids import is_object_id
+from azext_meshca.model.snapshot import ok_data
 
 # --wait: the change was applied, but istiod did not turn Ready in time (4, "problems
 # found"), or the cluster could not be read (5, "could not check"); see output/report.py.
@@ -38,11 +39,12 @@ def subscription_tenant(cli_ctx):
 def read_state(cli_ctx, resource_group, name, mode):
     """Read the cluster, the vault and (RBAC) the identity's assignments, refusing as soon
     as a precondition fails. Returns ``(state, mode)``; the state is a snapshot."""
-    from azext_meshca.sources.azure import read_cluster, read_role_assignments, read_vault
+    from azext_meshca.sources.azure import read_cluster
+    from azext_meshca.sources.snapshot_builder import access_snapshot, read_access_assignments, read_access_vault
     item = read_cluster(cli_ctx, resource_group, name)
     if not item["ok"]:
         raise_for_failed_read(item, f"cluster {resource_group}/{name}")
-    state = planning.new_state(resource_group, name, subscription_tenant(cli_ctx), item["data"])
+    state = access_snapshot(resource_group, name, subscription_tenant(cli_ctx), item["data"])
     refused = planning.cluster_refusal(state)
     if refused:
         raise render.refusal_error(refused)
@@ -55,7 +57,7 @@ def read_state(cli_ctx, resource_group, name, mode):
                               f"az aks show -g {resource_group} -n {name} --query "
                               "addonProfiles.azureKeyvaultSecretsProvider.identity")
     vault_id = planning.plugin_vault_id(state)
-    vault_item = state["vault"] = read_vault(cli_ctx, vault_id)
+    vault_item = read_access_vault(cli_ctx, state, vault_id)
     if not vault_item["ok"]:
         raise_for_failed_read(vault_item, f"the plug-in CA's Key Vault {vault_id}")
     refused = planning.vault_refusal(state)
@@ -64,8 +66,7 @@ def read_state(cli_ctx, resource_group, name, mode):
     chosen = planning.resolve_mode(mode, vault_item["data"])
     if chosen == planning.RBAC:
         vault = vault_item["data"]
-        assignments = state["roleAssignments"] = read_role_assignments(cli_ctx, vault["id"],
-                                                                       planning.addon_identity(state)["objectId"])
+        assignments = read_access_assignments(cli_ctx, state, vault["id"], planning.addon_identity(state)["objectId"])
         if not assignments["ok"]:
             raise_for_failed_read(assignments, f"the role assignments on {vault['id']}")
     return state, chosen
@@ -76,7 +77,7 @@ def build_plan(cli_ctx, resource_group, name, mode, secret_permissions):
     wanted = planning.normalise_secret_permissions(secret_permissions)
     state, chosen = read_state(cli_ctx, resource_group, name, mode)
     plan = planning.plan_fix(state, chosen, wanted, permissions_given=bool(secret_permissions))
-    return plan, state["cluster"]["data"]
+    return plan, ok_data(state["cluster"])  # read_state refused a cluster it could not read
 
 
 def run_fix_access(cmd, resource_group, name, *, mode=None, secret_permissions=None, dry_run=False, yes=False,

@@ -1,7 +1,8 @@
 """fix-access's plan (pure): from what was read, the one change needed, none, or a refusal.
 
-The input is a snapshot in diagnose's schema (model/snapshot.py) holding the cluster, the
-vault and, on an RBAC vault, the add-on identity's role assignments. Nothing here
+The input is a snapshot in diagnose's schema (model/snapshot.py; built by
+sources/snapshot_builder.py ``access_snapshot``) holding the cluster, the vault and, on an
+RBAC vault, the add-on identity's role assignments. Nothing here
 judges access itself:
 
 - the preconditions (a plug-in CA, a well-formed keyVaultId, the add-on and its
@@ -23,15 +24,12 @@ import uuid
 from azure.cli.core.azclierror import InvalidArgumentValueError
 
 from azext_meshca.rules import access_model
-from azext_meshca.rules.checks import access as access_checks, build_context
-from azext_meshca.rules.checks import addon as addon_checks
-from azext_meshca.rules.checks import config as config_checks
-from azext_meshca.rules.checks import network as network_checks
 from azext_meshca.rules.checks.common import addon_object_id, cluster_data, csi_addon, vault_data
+from azext_meshca.rules.runner import run_rules
 from azext_meshca.model.plugin import secret_names
 from azext_meshca.model.roles import KEY_VAULT_READER, ROLE_NAMES, SECRETS_USER, role_guid
 from azext_meshca.model.resource_ids import parse_vault_id, scope_covers
-from azext_meshca.model.snapshot import freeze, ok_data
+from azext_meshca.model.snapshot import ok_data
 
 # --mode's words are the access model's (rules/access_model.py), plus auto.
 POLICY = access_model.POLICY
@@ -41,27 +39,18 @@ MODES = (AUTO,) + access_model.PERMISSION_MODELS
 READ_PERMISSIONS = ("get", "list")
 DEFAULT_SECRET_PERMISSIONS = ("get",)
 
-# Diagnose's checks whose findings stop fix-access, in the order they are asked.
-CLUSTER_PRECONDITIONS = (config_checks.check_mesh_mode, config_checks.check_plugin_present,
-                         config_checks.check_key_vault_id, addon_checks.check_addon_enabled,
-                         addon_checks.check_addon_identity)
-VAULT_PRECONDITIONS = (access_checks.check_tenant,)
-NETWORK_NOTES = tuple(network_checks.CHECKS)
+# Diagnose's rules whose findings stop fix-access (selected by name from the one registry,
+# run in its order by the one runner, rules/runner.py).
+CLUSTER_PRECONDITIONS = ("mesh-mode", "plugin-present", "key-vault-id", "addon-enabled", "addon-identity")
+VAULT_PRECONDITIONS = ("tenant",)
+NETWORK_NOTES = ("network",)   # an area: every network rule
 
 
 # --------------------------------------------------------------------------- inputs
 
-def new_state(resource_group, name, tenant_id, cluster):
-    """The snapshot fix-access plans from; the vault and assignments are added as read."""
-    return {"target": {"resourceGroup": resource_group, "cluster": name, "tenantId": tenant_id},
-            "options": {}, "cluster": {"ok": True, "data": cluster, "error": None}, "vault": None,
-            "roleAssignments": None, "secrets": {}, "keyFacts": None, "kube": None}
-
-
-def _run(checks, state):
-    frozen = freeze(state)
-    context = build_context(frozen)
-    return [item for check in checks for item in check(frozen, context)]
+def _run(select, state):
+    """The findings of the selected rules on the state (a snapshot sources built)."""
+    return run_rules(state, select=select).findings
 
 
 def refusal(findings):
@@ -76,7 +65,7 @@ def cluster_refusal(state):
     """Why fix-access cannot act on this cluster, as a catalog finding, or None."""
     found = refusal(_run(CLUSTER_PRECONDITIONS, state))
     if found is None and parse_vault_id(plugin_vault_id(state)) is None:
-        found = refusal(_run((config_checks.check_plugin_complete,), state))  # keyVaultId not set
+        found = refusal(_run(("plugin-complete",), state))  # keyVaultId not set
     return found
 
 

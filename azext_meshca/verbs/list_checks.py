@@ -1,0 +1,19 @@
+"""``az aks mesh ca list-checks``: every registered rule, its codes and the inputs it needs.
+
+Shaped like cert-manager's cmctl commands: ``Options``, ``validate`` (pure), ``run``.
+"""
+
+import inspect
+from collections import namedtuple
+
+Options = namedtuple("Options", "")
+
+
+def validate(options):
+    return options
+
+
+def run(_options):
+    from azext_meshca.rules.checks import ALL_RULES
+    return [{"rule": rule.name, "codes": list(rule.codes), "subject": rule.subject, "inputs": list(rule.inputs),
+             "summary": (inspect.getdoc(rule.function) or "").split("\n", maxsplit=1)[0]} for rule in ALL_RULES]
