@@ -48,7 +48,6 @@ def describe_objects(objects, now, sources=None, warn_days=30):
     return findings, shown.certificates(now)
 
 
-
 def declaration(function):
     """The Rule a function declared (rules/registry.py ``@rule`` sets ``.rule``), or None."""
     return getattr(function, "rule", None)
