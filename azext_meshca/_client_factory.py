@@ -216,6 +216,21 @@ def cf_secret_client(cli_ctx, vault, subscription_id=None, on_token=None):
                         retry_policy=azure_retry_policy(run_deadline(cli_ctx), "Key Vault"))
 
 
+def cf_vault_reader(cli_ctx, vault, subscription_id=None):
+    """scan --read-secrets' reader of one vault (sources/keyvault.py ``LeanSecretClient``):
+    SecretClient's get_secret at a fraction of its CPU, with the same address pin, challenge
+    policy, credential, deadline and connection pool as cf_secret_client's client. Bound to
+    the vault's own address only (hostpin ``vault_address``: ForeignHostError before any request)."""
+    from azext_meshca.sources.deadline import azure_retry_policy, run_deadline
+    from azext_meshca.sources.hostpin import vault_address
+    from azext_meshca.sources.keyvault import LeanSecretClient, lean_pipeline, pooled_transport
+    vault_url = vault_address(cli_ctx, vault)
+    credential, _ = shared_login(cli_ctx, subscription_id, audience="Key Vault")
+    transport = pooled_transport(shared_transport(cli_ctx).session, vault_url)
+    return LeanSecretClient(vault_url, lean_pipeline(transport, credential,
+                                                     azure_retry_policy(run_deadline(cli_ctx), "Key Vault")))
+
+
 def aks_aad_token(cli_ctx):
     """The bearer token an AAD-enabled AKS API server accepts (as az aks command invoke does)."""
     from azure.cli.core._profile import Profile

@@ -389,15 +389,16 @@ def read_one_vault(cli_ctx, vault_item, roles):
 
 
 def _vault_client(cli_ctx, vault_item):
-    """One SecretClient for all of a vault's reads (building one costs more CPU than a
-    request: a pipeline, a credential lookup), or None: then the first read builds its own
-    and reports why it could not (snapshot_builder.read_vault_objects)."""
-    from azext_meshca._client_factory import cf_secret_client
+    """One reader for all of a vault's reads: the lean one (_client_factory.cf_vault_reader,
+    sources/keyvault.py), since scan's CPU goes on thousands of them; or None: then the
+    first read builds the SDK's client and reports why it could not
+    (snapshot_builder.read_vault_objects)."""
+    from azext_meshca._client_factory import cf_vault_reader
     vault = ok_data(vault_item)
     if not vault or not vault.get("vaultUri"):
         return None
     try:
-        return cf_secret_client(cli_ctx, vault, vault.get("subscriptionId"))
+        return cf_vault_reader(cli_ctx, vault, vault.get("subscriptionId"))
     except Exception:  # pylint: disable=broad-except  # the first read reports it (describe_error)
         return None
 
