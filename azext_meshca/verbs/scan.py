@@ -29,6 +29,9 @@ from azext_meshca.model.snapshot import collected, collection_error, iso_utc, ne
 # and open connections (one per vault: _client_factory.shared_transport's pools) bounded.
 VAULT_READERS = 128
 NOT_VISIBLE_CODE = "SubscriptionNotVisible"
+# Certificate judgements kept for sharing (_by_object_set): each holds one set's findings,
+# certificate rows and parsed set, a few hundred KiB at most.
+SHARED_SETS = 16
 STATUS_ORDER = {"failed": 0, "incomplete": 1, "warnings": 2, "passed": 3}
 
 
@@ -484,16 +487,18 @@ def _object_set(cluster):
 
 def _by_object_set(fleet, shared, vault_objects):
     """fleet.clusters grouped by vault and object set (sort_rows orders the rows afterwards),
-    so the certificate memo ``shared`` holds one set at a time and a vault's objects are
-    dropped from ``vault_objects`` after its last cluster: memory stays flat in sets and vaults."""
-    previous = (None, None)
+    so a vault's objects are dropped from ``vault_objects`` after its last cluster, and the
+    certificate memo ``shared`` keeps at most SHARED_SETS sets (the oldest go first): memory
+    stays flat in sets and vaults. The memo is keyed by the sets' contents
+    (checks.ca_set_key), so a set copied into several vaults is judged once."""
+    previous = None
     for row, cluster in sorted(fleet.clusters, key=lambda item: _object_set(item[1])):
-        current = _object_set(cluster)
-        if current != previous:
-            shared.clear()
-        if current[0] != previous[0] and vault_objects:
-            vault_objects.pop(previous[0], None)
+        current = _object_set(cluster)[0]
+        if current != previous and vault_objects:
+            vault_objects.pop(previous, None)
         previous = current
+        while len(shared) > SHARED_SETS:
+            shared.pop(next(iter(shared)))
         yield row, cluster
 
 
