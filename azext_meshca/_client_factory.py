@@ -241,7 +241,8 @@ def cf_secret_client(cli_ctx, vault, subscription_id=None, on_token=None):
 def cf_vault_reader(cli_ctx, vault, subscription_id=None):
     """scan --read-secrets' reader of one vault (sources/keyvault.py ``LeanSecretClient``):
     SecretClient's get_secret at a fraction of its CPU, with the same address pin, challenge
-    policy, credential, deadline and connection pool as cf_secret_client's client. Bound to
+    policy, credential, deadline, proxy and CA settings as cf_secret_client's client, and a
+    connection of its own that ``close()`` ends. Bound to
     the vault's own address only (hostpin ``vault_address``: ForeignHostError before any request)."""
     from azext_meshca.sources.deadline import azure_retry_policy, run_deadline
     from azext_meshca.sources.hostpin import vault_address
@@ -250,7 +251,8 @@ def cf_vault_reader(cli_ctx, vault, subscription_id=None):
     credential, _ = shared_login(cli_ctx, subscription_id, audience="Key Vault")
     transport = pooled_transport(shared_transport(cli_ctx).session, vault_url)
     return LeanSecretClient(vault_url, lean_pipeline(transport, credential,
-                                                     azure_retry_policy(run_deadline(cli_ctx), "Key Vault")))
+                                                     azure_retry_policy(run_deadline(cli_ctx), "Key Vault")),
+                            transport)
 
 
 def aks_aad_token(cli_ctx):

@@ -22,8 +22,9 @@ What stays exactly as the SDK does it, because the security of the read rests on
   sources/errors.py ``describe_error`` words them as for the SDK, with the service's
   message only; nothing is logged, and no body, token or value reaches an exception.
 
-What goes: every other policy, requests' Session layer (the connection pools, proxy and CA
-settings stay requests': the same adapter and pools the SDK clients of the run use), and
+What goes: every other policy, requests' Session layer (the proxy and CA settings stay
+requests', read from the run's session; each vault has a pool of its own, closed after its
+reads), and
 the generated models: the JSON answer becomes the SDK's public ``KeyVaultSecret`` directly,
 so sources/azure.py ``read_secret`` and ``normalise_secret`` judge it as they judge the SDK's.
 """
@@ -98,9 +99,14 @@ class LeanSecretClient:  # pylint: disable=too-few-public-methods  # SecretClien
     """``get_secret`` of one vault, over ``pipeline`` (see lean_pipeline); the rest of
     SecretClient is not needed by a reader. ``vault_url`` is the pinned address."""
 
-    def __init__(self, vault_url, pipeline):
+    def __init__(self, vault_url, pipeline, transport):
         self.vault_url = vault_url
         self._pipeline = pipeline
+        self._transport = transport
+
+    def close(self):
+        """End the vault's connection (PooledTransport.close); reads after it fail."""
+        self._transport.close()
 
     def get_secret(self, name):
         """The current version of secret ``name`` as the SDK's KeyVaultSecret; the SDK's
@@ -130,16 +136,19 @@ def lean_pipeline(transport, credential, retry_policy):
 
 
 def pooled_transport(session, vault_url):
-    """A transport that sends to ``vault_url``'s host only, on the connection pool the
-    run's requests ``session`` keeps for it (its adapter, its proxy and CA settings:
-    requests' own merge of the environment, done once here rather than per request)."""
+    """A transport that sends to ``vault_url``'s host only, on a connection pool of its own
+    (one kept-alive connection) made by a requests adapter with the run's ``session``'s
+    proxy and CA settings (requests' own merge of the environment, done once here rather
+    than per request). Its own, so ``close`` ends the vault's connection once its reads are
+    done: a thousand idle TLS connections held to the end of the run were a visible share of
+    scan --read-secrets' peak memory (bench/scan_speed.py)."""
     import requests
     prepared = requests.Request("GET", vault_url).prepare()
     settings = session.merge_environment_settings(prepared.url, {}, False, session.verify, session.cert)
-    adapter = session.get_adapter(prepared.url)
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=1)
     pool = adapter.get_connection_with_tls_context(prepared, settings["verify"], settings["proxies"],
                                                    settings["cert"])
-    return PooledTransport(pool, vault_url)
+    return PooledTransport(pool, vault_url, adapter)
 
 
 class PooledResponse(HttpResponse):
@@ -160,9 +169,10 @@ class PooledResponse(HttpResponse):
 class PooledTransport(HttpTransport):
     """One vault's HTTPS connection pool as an azure-core transport (see pooled_transport)."""
 
-    def __init__(self, pool, vault_url):
+    def __init__(self, pool, vault_url, adapter):
         self._pool = pool
         self._host = urlsplit(vault_url).netloc.lower()
+        self._adapter = adapter
 
     def __enter__(self):
         return self
@@ -174,7 +184,8 @@ class PooledTransport(HttpTransport):
         pass
 
     def close(self):
-        pass    # the pool is the session's, kept for the run
+        """Close the vault's connection (and the adapter's pools): its reads are done."""
+        self._adapter.close()
 
     def send(self, request, **kwargs):
         """``request`` on the pool, read whole; azure-core's exception types for what

@@ -24,10 +24,12 @@ from azext_meshca.rules.access_model import within_vault
 from azext_meshca.model.resource_ids import parse_vault_id
 from azext_meshca.model.snapshot import collected, collection_error, iso_utc, new_snapshot, now_utc, ok_data
 
-# Vaults read at once; each vault sees one request at a time (read_one_vault). 128 vaults of
-# about 10 objects at 50 ms a round trip read 1,000 vaults in about 4 s, and keep the threads
-# and open connections (one per vault: _client_factory.shared_transport's pools) bounded.
-VAULT_READERS = 128
+# Vaults read at once; each vault sees one request at a time (read_one_vault) on a connection
+# of its own, closed after its reads. 64 vaults of about 10 objects at 50 ms a round trip would
+# read 1,000 vaults in about 8 s, but az's CPU (one core) and not the width bounds the reads at
+# that size: 128 readers took as long and held ~20 MiB more (a thread's stack and malloc
+# arena each), the difference between meeting #25's peak-memory bound and not (bench/scan_speed.py).
+VAULT_READERS = 64
 NOT_VISIBLE_CODE = "SubscriptionNotVisible"
 # Certificate judgements kept for sharing (_by_object_set): each holds one set's findings,
 # certificate rows and parsed set, a few hundred KiB at most.
@@ -377,18 +379,22 @@ def read_one_vault(cli_ctx, vault_item, roles):
     names = sorted(roles)
     first, rest = names[:1], names[1:]
     client = _vault_client(cli_ctx, vault_item)
-    answer, failure = read(cli_ctx, vault_item, {name: roles[name] for name in first}, client=client)
-    if failure or not rest:
-        return answer, failure
-    item = answer[first[0]][0]
-    if refused_token(item):
-        return dict(answer, **{name: (copy.deepcopy(item), None, None) for name in rest}), None
-    for name in rest:     # one after another, on the connection the first read left open
-        got, failure = read(cli_ctx, vault_item, {name: roles[name]}, client=client)
-        if failure:
-            return {}, failure
-        answer.update(got)
-    return answer, None
+    try:
+        answer, failure = read(cli_ctx, vault_item, {name: roles[name] for name in first}, client=client)
+        if failure or not rest:
+            return answer, failure
+        item = answer[first[0]][0]
+        if refused_token(item):
+            return dict(answer, **{name: (copy.deepcopy(item), None, None) for name in rest}), None
+        for name in rest:     # one after another, on the connection the first read left open
+            got, failure = read(cli_ctx, vault_item, {name: roles[name]}, client=client)
+            if failure:
+                return {}, failure
+            answer.update(got)
+        return answer, None
+    finally:
+        if client is not None:
+            client.close()    # the vault is not read again: its connection goes now, not at exit
 
 
 def _vault_client(cli_ctx, vault_item):
