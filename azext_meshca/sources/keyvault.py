@@ -165,6 +165,10 @@ class PooledResponse(HttpResponse):
     def body(self):
         return self._body
 
+    def stream_download(self, pipeline, **kwargs):
+        """The body, already read whole, as one chunk."""
+        return iter([self._body])
+
 
 class PooledTransport(HttpTransport):
     """One vault's HTTPS connection pool as an azure-core transport (see pooled_transport)."""
@@ -195,14 +199,15 @@ class PooledTransport(HttpTransport):
         from azext_meshca.sources.deadline import CONNECT_SECONDS, READ_SECONDS
         parts = urlsplit(request.url)
         if parts.scheme.lower() != "https" or parts.netloc.lower() != self._host:
-            raise ServiceRequestError(f"refused to send to {parts.netloc!r}: this transport sends to {self._host} only")
+            raise ServiceRequestError(f"refused to send to {parts.netloc!r}: this transport sends to "
+                                      f"{self._host} only")
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         timeout = urllib3.Timeout(connect=kwargs.get("connection_timeout") or CONNECT_SECONDS,
                                   read=kwargs.get("read_timeout") or READ_SECONDS)
         try:
-            raw = self._pool.urlopen(request.method, path, body=getattr(request, "content", None), headers=dict(request.headers),
-                                     redirect=False, assert_same_host=False, retries=False, timeout=timeout,
-                                     preload_content=True, decode_content=True)
+            raw = self._pool.urlopen(request.method, path, body=getattr(request, "content", None),
+                                     headers=dict(request.headers), redirect=False, assert_same_host=False,
+                                     retries=False, timeout=timeout, preload_content=True, decode_content=True)
         except urllib3.exceptions.HTTPError as error:
             raise _transport_error(error) from error
         return PooledResponse(request, raw)

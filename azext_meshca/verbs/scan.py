@@ -503,8 +503,8 @@ def _by_object_set(fleet, shared, vault_objects):
         if current != previous and vault_objects:
             vault_objects.pop(previous, None)
         previous = current
-        while len(shared) > SHARED_SETS:
-            shared.pop(next(iter(shared)))
+        for oldest in list(shared)[:max(len(shared) - SHARED_SETS, 0)]:
+            del shared[oldest]
         yield row, cluster
 
 
