@@ -83,8 +83,8 @@ def secret_from_body(secret_name, body):
     from azext_meshca.model.inputs import InputError, as_mapping
     try:
         raw = json.loads(body)
-    except ValueError as error:
-        raise InputError(f"secret {secret_name}: the answer is not JSON") from error
+    except ValueError:   # not chained: JSONDecodeError keeps the whole answer (.doc), the value too
+        raise InputError(f"secret {secret_name}: the answer is not JSON") from None
     raw = as_mapping(raw, f"secret {secret_name}")
     secret_id = raw.get("id")
     if secret_id is not None and not isinstance(secret_id, str):
