@@ -84,25 +84,47 @@ def _shared(cli_ctx, key, build):
 
 
 def shared_login(cli_ctx, subscription_id=None, audience="ARM"):
-    """(credential, subscription id) of the current login, one per subscription, audience
-    and run (the default subscription named or not is the same one).
+    """(credential, subscription id) of the current login: one credential per account
+    (tenant and user), audience and run, whichever of the account's subscriptions asks
+    (the default subscription named or not is the same one).
+
+    Why per account, not per subscription: the token a credential gets depends on the
+    account and the scope (and for Key Vault the tenant its challenge names), never on the
+    subscription it was made for (azure-cli ``_profile.py`` ``get_login_credentials`` picks
+    the subscription's account). scan --read-secrets reads vaults in 50 subscriptions of one
+    account: one Key Vault token, not fifty.
 
     Token requests are retried within the run's deadline (sources/deadline.py), each
     with a fresh login credential; ``audience`` only names the failed request. The
     deadline is looked up at each request (``run_deadline``), so a credential shared on
     the cli_ctx never keeps a spent one."""
     from azure.cli.core._profile import Profile
-    from azure.cli.core.commands.client_factory import get_subscription_id
     from azext_meshca.sources.deadline import DeadlineCredential, run_deadline
-    # get_subscription_id honours az's global --subscription (cli_ctx.data); Profile's
-    # get_subscription(None) would give the login's default one instead.
-    subscription = Profile(cli_ctx=cli_ctx).get_subscription(subscription_id or get_subscription_id(cli_ctx))["id"]
+    account = _subscription(cli_ctx, subscription_id)
+    subscription = account["id"]
+    user = account.get("user") or {}
 
     def build():
         def login():
             return Profile(cli_ctx=cli_ctx).get_login_credentials(subscription_id=subscription)[0]
-        return SharedCredential(DeadlineCredential(login, run_deadline(cli_ctx), audience)), subscription
-    return _shared(cli_ctx, ("login", subscription.lower(), audience), build)
+        return SharedCredential(DeadlineCredential(login, run_deadline(cli_ctx), audience))
+    key = ("login", str(account.get("tenantId")).lower(), str(user.get("type")), str(user.get("name")).lower(),
+           audience)
+    return _shared(cli_ctx, key, build), subscription
+
+
+def _subscription(cli_ctx, subscription_id):
+    """az login's record of ``subscription_id`` (the current one when None), looked up once
+    per run: each lookup reads and deep-copies every cached subscription
+    (azure-cli ``_profile.py`` ``load_cached_subscriptions``), which a thousand vault
+    readers would otherwise do a thousand times. CLIError (not cached) when unknown."""
+    from azure.cli.core._profile import Profile
+    from azure.cli.core.commands.client_factory import get_subscription_id
+    # get_subscription_id honours az's global --subscription (cli_ctx.data); Profile's
+    # get_subscription(None) would give the login's default one instead.
+    requested = subscription_id or get_subscription_id(cli_ctx)
+    return _shared(cli_ctx, ("subscription", str(requested).lower()),
+                   lambda: Profile(cli_ctx=cli_ctx).get_subscription(requested))
 
 
 def _environment_once_session():
@@ -214,6 +236,23 @@ def cf_secret_client(cli_ctx, vault, subscription_id=None, on_token=None):
     return SecretClient(vault_url, credential, verify_challenge_resource=True, transport=shared_transport(cli_ctx),
                         logging_enable=False, connection_timeout=10, read_timeout=30,
                         retry_policy=azure_retry_policy(run_deadline(cli_ctx), "Key Vault"))
+
+
+def cf_vault_reader(cli_ctx, vault, subscription_id=None):
+    """scan --read-secrets' reader of one vault (sources/keyvault.py ``LeanSecretClient``):
+    SecretClient's get_secret at a fraction of its CPU, with the same address pin, challenge
+    policy, credential, deadline, proxy and CA settings as cf_secret_client's client, and a
+    connection of its own that ``close()`` ends. Bound to
+    the vault's own address only (hostpin ``vault_address``: ForeignHostError before any request)."""
+    from azext_meshca.sources.deadline import azure_retry_policy, run_deadline
+    from azext_meshca.sources.hostpin import vault_address
+    from azext_meshca.sources.keyvault import LeanSecretClient, lean_pipeline, pooled_transport
+    vault_url = vault_address(cli_ctx, vault)
+    credential, _ = shared_login(cli_ctx, subscription_id, audience="Key Vault")
+    transport = pooled_transport(shared_transport(cli_ctx).session, vault_url)
+    return LeanSecretClient(vault_url, lean_pipeline(transport, credential,
+                                                     azure_retry_policy(run_deadline(cli_ctx), "Key Vault")),
+                            transport)
 
 
 def aks_aad_token(cli_ctx):

@@ -11,7 +11,10 @@ scripted throttling. Each fleet runs ``az aks mesh ca scan`` and ``scan --read-s
 with the real ``az`` (one process per command, as a person or a pipeline would). Printed:
 wall time, the az process's peak RSS, Resource Graph POSTs and Key Vault requests of each run,
 the large/small ratio of each, the bounds #25 sets, and the request waterfall of the large
-``--read-secrets`` run.
+``--read-secrets`` run. Also the az process's CPU seconds and the simulator's (this process's
+own, where the simulated services and the proxy trap run), with the load average before and
+after: on a shared machine wall time moves with the load, CPU seconds much less, and the
+simulator's CPU says when it, not az, bounds the wall time.
 
     .venv/bin/python bench/scan_speed.py [--latency-ms 50] [--small 5x40x8] [--large 50x100x20]
 """
@@ -19,6 +22,7 @@ the large/small ratio of each, the bounds #25 sets, and the request waterfall of
 import argparse
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -71,13 +75,28 @@ def _distinct_object_sets(world):
     return len(sets), len(vaults)
 
 
+def _load(averages):
+    return "/".join(f"{value:.1f}" for value in averages)
+
+
+def _own_cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _measure(sim, az, args):
+    """One az run's figures, and the simulator's CPU meanwhile (this process's own: the
+    simulators and the proxy trap run on its threads), which says whether az or the
+    simulated services bound the wall time on this machine."""
     sim.log.clear()
+    before = _own_cpu()
     wall, rss, cpu = _run(az, args)
+    sim_cpu = _own_cpu() - before
     requests = sim.requests()
     graph = sum(1 for entry in requests if entry["method"] == "POST" and entry["path"].startswith(RESOURCE_GRAPH))
     vault = sum(1 for entry in requests if entry["service"].startswith("kv:"))
-    return {"wall": wall, "rss": rss, "cpu": cpu, "graph": graph, "vault": vault, "requests": requests}
+    return {"wall": wall, "rss": rss, "cpu": cpu, "sim": sim_cpu, "graph": graph, "vault": vault,
+            "requests": requests}
 
 
 def _waterfall(requests, width=60):
@@ -123,20 +142,26 @@ def main():
     parser.add_argument("--small", default="5x40x8", help="subscriptions x clusters each x vaults each")
     parser.add_argument("--large", default="50x100x20")
     options = parser.parse_args()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="meshca-bench-") as directory:
         small = _fleet(options.small, directory, options.latency_ms)
         large = _fleet(options.large, directory, options.latency_ms)
+    # A shared machine's load moves wall times; CPU seconds move much less (the module docstring).
+    print(f"load average before {_load(load_before)}, after {_load(os.getloadavg())} "
+          f"on {os.cpu_count()} CPUs")
     print(f"{small['clusters']} clusters / {small['vaults']} vaults against {large['clusters']} clusters / "
           f"{large['vaults']} vaults; {options.latency_ms} ms latency on every request")
-    header = f"{'':22}{'wall s':>16}{'peak RSS MiB':>20}{'RG POSTs':>14}{'KV requests':>18}{'az CPU s':>16}"
+    header = (f"{'':22}{'wall s':>16}{'peak RSS MiB':>20}{'RG POSTs':>14}{'KV requests':>18}{'az CPU s':>16}"
+              f"{'sim CPU s':>16}")
     print(header)
     for name in ("scan", "scan --read-secrets"):
         a, b = small["runs"][name], large["runs"][name]
         print(f"{name:22}{a['wall']:6.1f} ->{b['wall']:6.1f}{a['rss']:8.0f} ->{b['rss']:7.0f}"
-              f"{a['graph']:5d} ->{b['graph']:4d}{a['vault']:7d} ->{b['vault']:6d}{a['cpu']:7.1f} ->{b['cpu']:6.1f}")
+              f"{a['graph']:5d} ->{b['graph']:4d}{a['vault']:7d} ->{b['vault']:6d}{a['cpu']:7.1f} ->{b['cpu']:6.1f}"
+              f"{a['sim']:7.1f} ->{b['sim']:6.1f}")
         print(f"{'  ratio':22}{b['wall'] / a['wall']:15.2f}x{b['rss'] / a['rss']:19.2f}x"
               f"{b['graph'] / max(a['graph'], 1):13.2f}x{b['vault'] / max(a['vault'], 1):17.2f}x"
-              f"{b['cpu'] / a['cpu']:15.2f}x")
+              f"{b['cpu'] / a['cpu']:15.2f}x{b['sim'] / max(a['sim'], 0.01):15.2f}x")
     graph_bound = math.ceil(large["clusters"] / 1000) + 8
     vault_bound = 4 * large["sets"] + large["vaults"]
     worst_graph = max(run["graph"] for run in large["runs"].values())

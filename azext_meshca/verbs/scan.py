@@ -25,11 +25,16 @@ from azext_meshca.rules.access_model import permission_model
 from azext_meshca.model.resource_ids import parse_vault_id
 from azext_meshca.model.snapshot import collected, collection_error, iso_utc, new_snapshot, now_utc, ok_data
 
-# Vaults read at once; each vault sees one request at a time (read_one_vault). 128 vaults of
-# about 10 objects at 50 ms a round trip read 1,000 vaults in about 4 s, and keep the threads
-# and open connections (one per vault: _client_factory.shared_transport's pools) bounded.
-VAULT_READERS = 128
+# Vaults read at once; each vault sees one request at a time (read_one_vault) on a connection
+# of its own, closed after its reads. 64 vaults of about 10 objects at 50 ms a round trip would
+# read 1,000 vaults in about 8 s, but az's CPU (one core) and not the width bounds the reads at
+# that size: 128 readers took as long and held ~20 MiB more (a thread's stack and malloc
+# arena each), the difference between meeting #25's peak-memory bound and not (bench/scan_speed.py).
+VAULT_READERS = 64
 NOT_VISIBLE_CODE = "SubscriptionNotVisible"
+# Certificate judgements kept for sharing (_by_object_set): each holds one set's findings,
+# certificate rows and parsed set, a few hundred KiB at most.
+SHARED_SETS = 16
 STATUS_ORDER = {"failed": 0, "incomplete": 1, "warnings": 2, "passed": 3}
 
 
@@ -378,30 +383,35 @@ def read_one_vault(cli_ctx, vault_item, roles):
     names = sorted(roles)
     first, rest = names[:1], names[1:]
     client = _vault_client(cli_ctx, vault_item)
-    answer, failure = read(cli_ctx, vault_item, {name: roles[name] for name in first}, client=client)
-    if failure or not rest:
-        return answer, failure
-    item = answer[first[0]][0]
-    if refused_token(item):
-        return dict(answer, **{name: (copy.deepcopy(item), None, None) for name in rest}), None
-    for name in rest:     # one after another, on the connection the first read left open
-        got, failure = read(cli_ctx, vault_item, {name: roles[name]}, client=client)
-        if failure:
-            return {}, failure
-        answer.update(got)
-    return answer, None
+    try:
+        answer, failure = read(cli_ctx, vault_item, {name: roles[name] for name in first}, client=client)
+        if failure or not rest:
+            return answer, failure
+        item = answer[first[0]][0]
+        if refused_token(item):
+            return dict(answer, **{name: (copy.deepcopy(item), None, None) for name in rest}), None
+        for name in rest:     # one after another, on the connection the first read left open
+            got, failure = read(cli_ctx, vault_item, {name: roles[name]}, client=client)
+            if failure:
+                return {}, failure
+            answer.update(got)
+        return answer, None
+    finally:
+        if client is not None:
+            client.close()    # the vault is not read again: its connection goes now, not at exit
 
 
 def _vault_client(cli_ctx, vault_item):
-    """One SecretClient for all of a vault's reads (building one costs more CPU than a
-    request: a pipeline, a credential lookup), or None: then the first read builds its own
-    and reports why it could not (snapshot_builder.read_vault_objects)."""
-    from azext_meshca._client_factory import cf_secret_client
+    """One reader for all of a vault's reads: the lean one (_client_factory.cf_vault_reader,
+    sources/keyvault.py), since scan's CPU goes on thousands of them; or None: then the
+    first read builds the SDK's client and reports why it could not
+    (snapshot_builder.read_vault_objects)."""
+    from azext_meshca._client_factory import cf_vault_reader
     vault = ok_data(vault_item)
     if not vault or not vault.get("vaultUri"):
         return None
     try:
-        return cf_secret_client(cli_ctx, vault, vault.get("subscriptionId"))
+        return cf_vault_reader(cli_ctx, vault, vault.get("subscriptionId"))
     except Exception:  # pylint: disable=broad-except  # the first read reports it (describe_error)
         return None
 
@@ -487,16 +497,18 @@ def _object_set(cluster):
 
 def _by_object_set(fleet, shared, vault_objects):
     """fleet.clusters grouped by vault and object set (sort_rows orders the rows afterwards),
-    so the certificate memo ``shared`` holds one set at a time and a vault's objects are
-    dropped from ``vault_objects`` after its last cluster: memory stays flat in sets and vaults."""
-    previous = (None, None)
+    so a vault's objects are dropped from ``vault_objects`` after its last cluster, and the
+    certificate memo ``shared`` keeps at most SHARED_SETS sets (the oldest go first): memory
+    stays flat in sets and vaults. The memo is keyed by the sets' contents
+    (checks.ca_set_key), so a set copied into several vaults is judged once."""
+    previous = None
     for row, cluster in sorted(fleet.clusters, key=lambda item: _object_set(item[1])):
-        current = _object_set(cluster)
-        if current != previous:
-            shared.clear()
-        if current[0] != previous[0] and vault_objects:
-            vault_objects.pop(previous[0], None)
+        current = _object_set(cluster)[0]
+        if current != previous and vault_objects:
+            vault_objects.pop(previous, None)
         previous = current
+        for oldest in list(shared)[:max(len(shared) - SHARED_SETS, 0)]:
+            del shared[oldest]
         yield row, cluster
 
 

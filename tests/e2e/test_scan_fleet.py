@@ -138,6 +138,18 @@ def test_a_vault_refusing_the_token_gets_no_request_after_the_refusal(scanned, f
         assert unread, [item["code"] for item in row["findings"]]
 
 
+def test_one_key_vault_token_serves_every_subscription_of_the_login(scanned):
+    """The vaults of five subscriptions, one account: at most one Key Vault token request per
+    tenant the vaults' challenges name (the operator's, and the other tenant's vaults refuse
+    it; az's managed-identity credential may answer the second from its own cache), not one
+    per subscription (_client_factory.shared_login keys its credential by account)."""
+    _, _, requests, _ = scanned
+    resources = [entry["query"].get("resource", [""])[0] for entry in requests
+                 if entry["service"] == "msi" and entry["path"].rstrip("/") == "/msi/token"]
+    vault_tokens = [resource for resource in resources if "vault" in resource]
+    assert 1 <= len(vault_tokens) <= 2, resources
+
+
 def _diagnose_all(az, targets, workers=2):
     """diagnose --skip-cluster on every target: ``workers`` processes, in-process az in each."""
     shares = [targets[index::workers] for index in range(workers)]

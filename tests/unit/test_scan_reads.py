@@ -1,0 +1,169 @@
+"""scan's lean reads (issue #25): Key Vault secrets without the SDK's models, Resource Graph
+pages without its models, and the certificate memo's bound. Each must judge what the SDK
+path judges."""
+
+import datetime
+import json
+
+import pytest
+
+from azext_meshca.rules import runner
+from azext_meshca.sources import keyvault
+from azext_meshca.sources import resourcegraph as graph
+from azext_meshca.sources.azure import normalise_secret
+from azext_meshca.verbs import scan
+
+NOW = int(datetime.datetime(2026, 12, 7, tzinfo=datetime.timezone.utc).timestamp())
+VAULT = "https://kv1.vault.loop.test"
+# GET secret answers in Key Vault's REST shape (azure-rest-api-specs
+# specification/keyvault/data-plane/Microsoft.KeyVault/stable/7.4/secrets.json, SecretBundle).
+BODIES = [
+    {"id": f"{VAULT}/secrets/ca-cert/0123456789abcdef", "value": "-----BEGIN CERTIFICATE-----\n",
+     "attributes": {"enabled": True, "created": NOW, "updated": NOW + 60, "exp": NOW + 86400, "nbf": NOW - 60,
+                    "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90},
+     "tags": {"owner": "platform"}, "contentType": "application/x-pem-file",
+     "kid": f"{VAULT}/keys/ca-cert/0123456789abcdef", "managed": True},
+    {"id": f"{VAULT}/secrets/root-cert/fedcba", "value": "text", "attributes": {"enabled": False}},
+    {"id": f"{VAULT}/secrets/ca-key", "value": "", "attributes": {}},
+    {"id": f"{VAULT}/secrets/cert-chain/v1", "attributes": {"enabled": True, "exp": None}},
+]
+
+
+def _sdk_secret(body):
+    """What SecretClient.get_secret builds from the same answer (azure-keyvault-secrets 4.7:
+    the generated SecretBundle, then KeyVaultSecret._from_secret_bundle)."""
+    from azure.keyvault.secrets import KeyVaultSecret
+    from azure.keyvault.secrets._generated.v7_4.models import SecretBundle
+    return KeyVaultSecret._from_secret_bundle(SecretBundle.deserialize(body))  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("body", BODIES, ids=lambda body: body["id"].rsplit("/secrets/", 1)[1])
+def test_a_lean_read_is_judged_as_the_sdks_read_of_the_same_answer(body):
+    name = body["id"].rsplit("/secrets/", 1)[1].split("/")[0]
+    lean = keyvault.secret_from_body(name, json.dumps(body).encode())
+    sdk = _sdk_secret(body)
+    assert normalise_secret(name, lean.properties, lean.value) == normalise_secret(name, sdk.properties, sdk.value)
+    assert lean.properties.version == sdk.properties.version
+    assert lean.properties.tags == sdk.properties.tags
+
+
+@pytest.mark.parametrize("body, field", [
+    (b"not json", "not JSON"),
+    (b"[1, 2]", "secret ca-cert"),
+    (json.dumps({"id": 7, "attributes": {}}).encode(), "id"),
+    (json.dumps({"attributes": {"exp": "tomorrow"}}).encode(), "attributes.exp"),
+    (json.dumps({"attributes": {"nbf": 10 ** 20}}).encode(), "attributes.nbf"),
+    (json.dumps({"attributes": []}).encode(), "attributes"),
+])
+def test_a_malformed_answer_is_an_input_error_naming_the_field(body, field):
+    from azext_meshca.model.inputs import InputError
+    with pytest.raises(InputError) as raised:
+        keyvault.secret_from_body("ca-cert", body)
+    assert field in str(raised.value)
+    assert "tomorrow" not in str(raised.value)      # never echoes what was sent
+
+
+class _Request:   # pylint: disable=too-few-public-methods
+    def __init__(self, url):
+        self.url, self.method, self.headers, self.content = url, "GET", {}, None
+
+
+class _Pool:   # pylint: disable=too-few-public-methods
+    def __init__(self):
+        self.sent = []
+
+    def urlopen(self, method, path, **_):
+        self.sent.append((method, path))
+        raise AssertionError("not reached")
+
+
+def test_the_pooled_transport_sends_to_its_vault_only():
+    from azure.core.exceptions import ServiceRequestError
+    pool = _Pool()
+    transport = keyvault.PooledTransport(pool, VAULT + "/", adapter=None)
+    for url in ("https://attacker.example/secrets/ca-key/", "http://kv1.vault.loop.test/secrets/ca-key/",
+                "https://kv1.vault.loop.test.attacker.example/secrets/ca-key/"):
+        with pytest.raises(ServiceRequestError):
+            transport.send(_Request(url))
+    assert pool.sent == []
+
+
+class _GraphResponse:
+    """The parts of azure-core's HttpResponse that ResourceGraph and HttpResponseError read."""
+
+    def __init__(self, status, body, headers=None):
+        self.status_code, self.headers, self.reason = status, headers or {}, "Reason"
+        self.content = body if isinstance(body, bytes) else json.dumps(body).encode()
+
+    def read(self):
+        return self.content
+
+    def text(self, encoding=None):
+        return self.content.decode(encoding or "utf-8")
+
+
+class _GraphClient:   # pylint: disable=too-few-public-methods
+    """The generated ResourceGraphClient's raw-request entry point, answering from a script."""
+
+    class _config:   # pylint: disable=invalid-name,too-few-public-methods
+        api_version = "2021-03-01"
+
+    def __init__(self, answers):
+        self.answers, self.requests = list(answers), []
+
+    def _send_request(self, request, **options):
+        self.requests.append((request, options))
+        return self.answers.pop(0)
+
+
+def test_resource_graph_pages_are_plain_rows_of_the_query_the_sdk_sends():
+    client = _GraphClient([
+        _GraphResponse(200, {"data": [{"id": "a"}], "$skipToken": "next"}),
+        _GraphResponse(429, {"error": {"code": "RateLimiting"}}, {"Retry-After": "2"}),
+        _GraphResponse(200, {"data": [{"id": "b"}]}),
+    ])
+    slept = []
+    rg = graph.ResourceGraph(client, sleep=slept.append)
+    assert rg.query("resources | project id", ["sub-1"]) == [{"id": "a"}, {"id": "b"}]
+    assert slept == [2.0] and rg.pages == 3
+    bodies = [json.loads(request.content) for request, _ in client.requests]
+    assert bodies[0] == {"query": "resources | project id", "subscriptions": ["sub-1"],
+                         "options": {"$top": graph.PAGE_SIZE, "resultFormat": "objectArray"}}
+    assert bodies[2]["options"]["$skipToken"] == "next"
+    request, options = client.requests[0]
+    assert (request.method, request.url) == ("POST", "/providers/Microsoft.ResourceGraph/resources"
+                                                     "?api-version=2021-03-01")
+    assert options["retry_total"] == 0
+
+
+@pytest.mark.parametrize("answer, code", [
+    (_GraphResponse(200, b"<html>"), "MalformedResponse"),
+    (_GraphResponse(200, {"data": "rows"}), "MalformedResponse"),
+    (_GraphResponse(200, {"data": [1]}), "MalformedResponse"),
+    (_GraphResponse(403, {"error": {"code": "AuthorizationFailed", "message": "no"}}), "AuthorizationFailed"),
+])
+def test_a_resource_graph_answer_it_cannot_use_is_a_graph_error(answer, code):
+    with pytest.raises(graph.GraphError) as raised:
+        graph.ResourceGraph(_GraphClient([answer])).query("resources", ["sub-1"])
+    assert raised.value.error["code"] == code
+
+
+def test_the_certificate_memo_is_bounded_across_object_sets():
+    fleet = scan.Fleet()
+    fleet.clusters = [({}, {"plugin": {"keyVaultId": f"/subscriptions/s/resourceGroups/g/providers/"
+                                                     f"Microsoft.KeyVault/vaults/kv{index}"}})
+                      for index in range(3 * scan.SHARED_SETS)]
+    shared, sizes = {}, []
+    for index, _ in enumerate(scan._by_object_set(fleet, shared, None)):  # pylint: disable=protected-access
+        shared[index] = "judged"
+        sizes.append(len(shared))
+    assert max(sizes) == scan.SHARED_SETS + 1
+
+
+def test_a_fresh_copy_shares_nothing_the_snapshot_may_change():
+    memo = {"findings": [{"code": "MCA401", "evidence": {"names": ["a"]}}], "pair": ({"x": 1},)}
+    copied = runner.fresh_copy(memo)
+    assert copied == memo
+    copied["findings"][0]["evidence"]["names"].append("b")
+    copied["pair"][0]["x"] = 2
+    assert memo == {"findings": [{"code": "MCA401", "evidence": {"names": ["a"]}}], "pair": ({"x": 1},)}
