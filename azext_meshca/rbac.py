@@ -9,12 +9,17 @@ notDataActions do not, grants it too. Key Vault Reader does not: it reads metada
 import re
 
 GET_SECRET_ACTION = "Microsoft.KeyVault/vaults/secrets/getSecret/action"
+# az aks mesh ca rotate writes versions: PUT secret is the data action setSecret
+# (learn.microsoft.com/azure/role-based-access-control/permissions/security, Microsoft.KeyVault).
+SET_SECRET_ACTION = "Microsoft.KeyVault/vaults/secrets/setSecret/action"
 
 SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 ADMINISTRATOR = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
 KEY_VAULT_READER = "21090545-7ca7-4776-b22c-e363652d74d2"
 SECRET_READING_ROLES = frozenset({SECRETS_USER, SECRETS_OFFICER, ADMINISTRATOR})
+# Key Vault Secrets Officer and Administrator hold Microsoft.KeyVault/vaults/secrets/*; Secrets User reads only.
+SECRET_WRITING_ROLES = frozenset({SECRETS_OFFICER, ADMINISTRATOR})
 # Roles whose answer is known without reading their definition.
 KNOWN_ROLES = SECRET_READING_ROLES | {KEY_VAULT_READER}
 ROLE_NAMES = {SECRETS_USER: "Key Vault Secrets User", SECRETS_OFFICER: "Key Vault Secrets Officer",
@@ -55,3 +60,14 @@ def reads_secret_values(assignment):
     if guid in KNOWN_ROLES:
         return False
     return assignment.get("grantsSecretRead")
+
+
+def writes_secret_values(assignment):
+    """True / False for an assignment's role setting secrets, or None for a custom role
+    (collectors read custom roles' definitions for getSecret only; ``grantsSecretSet`` when given)."""
+    guid = role_guid(assignment.get("roleDefinitionId"))
+    if guid in SECRET_WRITING_ROLES:
+        return True
+    if guid in KNOWN_ROLES:
+        return False
+    return assignment.get("grantsSecretSet")

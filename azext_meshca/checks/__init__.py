@@ -19,7 +19,8 @@ import json
 from collections import namedtuple
 
 from azext_meshca import catalog
-from azext_meshca.checks import access, addon, cluster, collection, config, fleet, network, rotation, secrets
+from azext_meshca.checks import (access, addon, cluster, collection, config, fleet, network, rotate, rotation,
+                                 secrets)
 from azext_meshca.checks.common import (addon_object_id, cluster_data, parse_time, plugin_config, secret_source,
                                         vault_data)
 from azext_meshca.consumers.istiod import NEWEST_GO, go_for_revision
@@ -31,7 +32,8 @@ from azext_meshca.snapshot import freeze
 from azext_meshca.validation import CERTIFICATE_RULES, reconcile_with_startup
 
 ALL_CHECKS = tuple(config.CHECKS + addon.CHECKS + access.CHECKS + network.CHECKS + secrets.CHECKS
-                   + list(CERTIFICATE_RULES) + rotation.CHECKS + cluster.CHECKS + collection.CHECKS + fleet.CHECKS)
+                   + list(CERTIFICATE_RULES) + rotation.CHECKS + rotate.CHECKS + cluster.CHECKS + collection.CHECKS
+                   + fleet.CHECKS)
 ALL_RULES = tuple(check.rule for check in ALL_CHECKS)
 
 # Output order: causes first, then symptoms (cluster), then what could not be checked.
@@ -80,6 +82,8 @@ def input_states(snapshot):
     states = {name: bool(item.get("ok")) for name, item in slots.items() if item}
     if snapshot.get("keyFacts") is not None:
         states["keyFacts"] = True
+    if snapshot.get("rotation") is not None:  # only az aks mesh ca rotate collects it (checks/rotate.py)
+        states["rotation"] = True
     return states
 
 

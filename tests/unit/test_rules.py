@@ -9,17 +9,17 @@ import re
 import pytest
 
 from azext_meshca import catalog, checks, validation
-from azext_meshca.checks import access, addon, cluster, collection, config, fleet, network, rotation, secrets
+from azext_meshca.checks import access, addon, cluster, collection, config, fleet, network, rotate, rotation, secrets
 from azext_meshca.plugin import PLUGIN_OBJECTS
 from azext_meshca.rules import CA_SET, SNAPSHOT, declaration
 from tests.unit import snapshots as s
 
-RULE_MODULES = (config, addon, access, network, secrets, validation, rotation, cluster, collection, fleet)
+RULE_MODULES = (config, addon, access, network, secrets, validation, rotation, rotate, cluster, collection, fleet)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SNAPSHOT_INPUTS = {"cluster", "vault", "roleAssignments", "keyFacts"} | {"secrets." + obj for obj in PLUGIN_OBJECTS} | {
     "kube.access", "kube.istiodPods", "kube.istiodDeployments", "kube.events", "kube.providerLogs",
     "kube.secretProviderClasses", "kube.cacerts", "kube.rootConfigMaps", "kube.cronjobs", "kube.cronjobLogs",
-    "kube.istiodLogs", "kube.mountStatuses", "kube.webhooks", "kube.sidecars"}
+    "kube.istiodLogs", "kube.mountStatuses", "kube.webhooks", "kube.sidecars", "rotation"}
 LIVE_CODES = [code for code in catalog.CATALOG if code not in catalog.RETIRED]
 
 
