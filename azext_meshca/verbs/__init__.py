@@ -1,1 +1,2 @@
-"""The verbs: each command's flow (read, judge, write, render), one package or module per verb."""
+"""One module (or package) per command, shaped like cert-manager's cmctl: the options,
+their validation, and ``run``, the only part that does I/O (through ``sources``)."""

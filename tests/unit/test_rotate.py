@@ -10,8 +10,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from azext_meshca import capath
-from azext_meshca.checks import rotate, run_rules
+from azext_meshca.rules import capath
+from azext_meshca.rules.checks import rotate, run_rules
 from azext_meshca.verbs.rotate import run as verb
 from sandbox import certfactory as cf
 
@@ -97,7 +97,7 @@ def test_the_plan_is_deterministic_and_holds_no_secret(tmp_path, sets):
 def _pair_and_chain_verify(objects):
     """istio keycertbundle.go ``verify``: ca-cert verifies to root-cert through cert-chain, and
     ca-cert matches ca-key (tls.X509KeyPair). True when istiod would accept the set."""
-    from azext_meshca import certs
+    from azext_meshca.model import certs
     cert = x509.load_pem_x509_certificate(objects["ca-cert"])
     key = serialization.load_pem_private_key(objects["ca-key"], None)
     if cert.public_key().public_numbers() != key.public_key().public_numbers():
@@ -280,7 +280,7 @@ def test_each_refusal_holds_on_its_own_snapshot(tmp_path, sets):
 
 
 def test_operator_write_verdict():
-    from azext_meshca.access_model import secret_write_verdict
+    from azext_meshca.rules.access_model import secret_write_verdict
     policy_vault = {"id": "/v", "tenantId": "t", "accessPolicies": [
         {"tenantId": "t", "objectId": "group", "permissions": {"secrets": ["get", "set"]}}]}
     assert secret_write_verdict(policy_vault, None, "op")["canSet"] is False

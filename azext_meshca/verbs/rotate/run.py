@@ -12,9 +12,9 @@ import time
 
 from azure.cli.core.azclierror import ValidationError
 
-from azext_meshca.checks import rotate as rules
-from azext_meshca.report import EXIT_PROBLEMS, build_result, exit_after_output
-from azext_meshca.snapshot import iso_utc, now_utc, ok_data
+from azext_meshca.rules.checks import rotate as rules
+from azext_meshca.output.report import EXIT_PROBLEMS, build_result, exit_after_output
+from azext_meshca.model.snapshot import iso_utc, now_utc, ok_data
 
 MAX_PLAN_BYTES = 1024 * 1024
 
@@ -29,7 +29,10 @@ def stderr(line):
 def read_new_material(new_dir, now):
     """Facts of the new material: fingerprints, hashes of the public files, the new key's public
     SHA-256, validate-secrets' error findings. ca-key's bytes are reduced to key facts at once."""
-    from azext_meshca import capath, certs, plugin_set, sources
+    from azext_meshca.rules import capath
+    from azext_meshca.model import certs
+    from azext_meshca.rules import plugin_set
+    from azext_meshca.sources import files as sources
     found = sources.read_cert_dir(new_dir)
     findings, _ = plugin_set.validate(found, now, 30)
     texts = {obj: _public_text(found["objects"].get(obj)) for obj in ("root-cert", "ca-cert", "cert-chain")}
@@ -55,8 +58,8 @@ def _public_text(data):
 
 def read_new_file(new_dir, obj):
     """The exact text of one new-dir file, read at the moment it is written to Key Vault."""
-    from azext_meshca import sources
-    from azext_meshca.plugin import file_name
+    from azext_meshca.sources import files as sources
+    from azext_meshca.model.plugin import file_name
     return sources.read_capped(os.path.join(new_dir, file_name(obj))).decode("utf-8")
 
 
@@ -64,7 +67,7 @@ def read_new_file(new_dir, obj):
 
 def read_plan(path):
     """(plan, None) or (None, why it cannot be used): missing, unreadable, not a plan."""
-    from azext_meshca.inputs import InputError, read_regular_file, utf8_text
+    from azext_meshca.model.inputs import InputError, read_regular_file, utf8_text
     try:
         data = read_regular_file(path, MAX_PLAN_BYTES)
         plan = json.loads(utf8_text(data, path))
@@ -82,7 +85,7 @@ def read_plan(path):
 
 def write_plan(path, plan):
     """0600, via a temporary file and a rename (diagnose.write_private_file, as --export)."""
-    from azext_meshca.diagnose import write_private_file
+    from azext_meshca.verbs.diagnose import write_private_file
     write_private_file(path, json.dumps(dict(plan, createdAt=iso_utc(now_utc())), indent=2, sort_keys=True) + "\n")
 
 
@@ -90,12 +93,12 @@ def write_plan(path, plan):
 
 def gather(cli_ctx, opts, plan=None, material=None):
     """The snapshot rotate judges: diagnose's collection plus the ``rotation`` slot."""
-    from azext_meshca import diagnose
-    from azext_meshca.access_model import secret_write_verdict
-    from azext_meshca.checks.common import plugin_config
-    from azext_meshca.collectors import rotation as kv
-    from azext_meshca.collectors.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
-    from azext_meshca.plugin import secret_names
+    from azext_meshca.verbs import diagnose
+    from azext_meshca.rules.access_model import secret_write_verdict
+    from azext_meshca.rules.checks.common import plugin_config
+    from azext_meshca.sources import rotation as kv
+    from azext_meshca.sources.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
+    from azext_meshca.model.plugin import secret_names
     attach(cli_ctx, Deadline(DEFAULT_TIMEOUT))
     try:
         snapshot = diagnose.collect(cli_ctx, opts.resource_group, opts.name)
@@ -127,7 +130,7 @@ def gather(cli_ctx, opts, plan=None, material=None):
 def _add_start(slot, snapshot, client, names, plan):
     """The versions the rotation starts from (the plan's, else recovered from Key Vault's tags)
     and root-cert's text at that version."""
-    from azext_meshca.collectors import rotation as kv
+    from azext_meshca.sources import rotation as kv
     versions = slot["versions"]
     rotation_id = plan["rotationId"] if plan else _rotation_under_way(snapshot, versions)
     start = dict(plan["start"]) if plan else rules.recovered_start(versions, rotation_id)
@@ -158,7 +161,7 @@ def _rotation_under_way(snapshot, versions):
 
 
 def _ca_cert_fingerprint(snapshot):
-    from azext_meshca import certs
+    from azext_meshca.model import certs
     value = (ok_data((snapshot.get("secrets") or {}).get("ca-cert")) or {}).get("value")
     try:
         return certs.fingerprint(certs.parse_pem_bundle(value.encode("utf-8"))[0]) if value else None
@@ -168,8 +171,8 @@ def _ca_cert_fingerprint(snapshot):
 
 def plan_from(snapshot):
     """The plan the live state and the new material give (the same one on every machine)."""
-    from azext_meshca.checks.common import plugin_config
-    from azext_meshca.plugin import secret_names
+    from azext_meshca.rules.checks.common import plugin_config
+    from azext_meshca.model.plugin import secret_names
     slot, vault = snapshot["rotation"], ok_data(snapshot.get("vault")) or {}
     cluster = ok_data(snapshot.get("cluster")) or {}
     return rules.build_plan(
@@ -183,7 +186,7 @@ def plan_from(snapshot):
 
 def judge(snapshot):
     """(refusal findings, rules that could not run): the rotate rules only, in diagnose's shape."""
-    from azext_meshca.checks import run_rules
+    from azext_meshca.rules.checks import run_rules
     run = run_rules(snapshot, functions=tuple(rules.CHECKS))
     return run.findings, run.not_run
 
@@ -248,7 +251,7 @@ def run_advance(cmd, opts):
     plan, error = read_plan(opts.plan_file)
     material = read_new_material(opts.new_dir, now_utc())
     if error:  # nothing is read from Azure or the cluster for a plan that cannot be used
-        from azext_meshca.snapshot import new_snapshot
+        from azext_meshca.model.snapshot import new_snapshot
         snapshot = new_snapshot({"resourceGroup": opts.resource_group, "cluster": opts.name}, {})
         snapshot["rotation"] = {"command": "advance", "plan": None, "planError": error, "planPath": opts.plan_file}
         findings, not_run = judge(snapshot)
@@ -278,7 +281,7 @@ def run_advance(cmd, opts):
     if opts.dry_run:
         result["action"] = "planned"
         return result
-    from azext_meshca.fixaccess.apply import confirm
+    from azext_meshca.verbs.fixaccess.apply import confirm
     confirm(opts.yes)
     result["written"] = apply_writes(client, writes)
     if opts.wait:
@@ -309,7 +312,7 @@ def planned_writes(plan, snapshot, stage, objects, new_dir):
 
 def apply_writes(client, writes):
     """The writes, in order; each value leaves memory only in its own PUT."""
-    from azext_meshca.collectors import rotation as kv
+    from azext_meshca.sources import rotation as kv
     done = []
     for item in writes:
         try:
