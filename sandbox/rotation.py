@@ -89,3 +89,49 @@ def wait_until(predicate, timeout, interval=0.1):
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def world_scenario(directory, base="rotation-world", **overrides):
+    """A scenario file in ``directory`` that is ``base`` with ``rotationWorld`` keys overridden
+    (e.g. secretTtl="12s", multiRootMesh=False); returns its path for start_simulator."""
+    import yaml
+    path = os.path.join(str(directory), f"{base}-{'-'.join(sorted(overrides)) or 'copy'}.yaml")
+    with open(path, "w", encoding="utf-8") as handle:
+        yaml.safe_dump({"base": base, "rotationWorld": overrides}, handle)
+    return path
+
+
+def new_root_material(world, set_id="B"):
+    """{part: PEM text} of a new plug-in set under a new root (certfactory, Istio's tools/certs
+    recipe), for the world's cluster."""
+    from sandbox.sim.scenario import make_pki_set
+    return make_pki_set({"set_id": set_id, "cluster": world.cluster["name"]})
+
+
+def doc_root_rotation(world, new):
+    """The AKS doc's root rotation, step 1 (azure-aks-docs articles/aks/istio-plugin-ca.md,
+    "Root certificate authority rotation", commit 0526c69c): all four objects at once,
+    root-cert = old + new roots, in the doc's command order. [(object name, text)]."""
+    names = {obj.file[:-4]: obj.object_name for obj in world.plugin_objects()}
+    _, old_root = world.secret_value(world.plugin_objects()[0].vault_name, names["root-cert"])
+    return [(names["root-cert"], old_root + new["root-cert"]), (names["ca-cert"], new["ca-cert"]),
+            (names["ca-key"], new["ca-key"]), (names["cert-chain"], new["cert-chain"])]
+
+
+def safe_root_rotation(world, new):
+    """Issue #24's root stages: R1 trust both roots (the live bytes + the new root), R2 sign
+    under the new root (ca-key, cert-chain, ca-cert: every state in between fails istiod's
+    Verify, so the old CA signs until the set is whole), R3 trust only the new root.
+    [(stage, [(object name, text)])]."""
+    names = {obj.file[:-4]: obj.object_name for obj in world.plugin_objects()}
+    _, old_root = world.secret_value(world.plugin_objects()[0].vault_name, names["root-cert"])
+    return [("R1", [(names["root-cert"], old_root + new["root-cert"])]),
+            ("R2", [(names["ca-key"], new["ca-key"]), (names["cert-chain"], new["cert-chain"]),
+                    (names["ca-cert"], new["ca-cert"])]),
+            ("R3", [(names["root-cert"], new["root-cert"])])]
+
+
+def chain_trusted_by(chain, root_text):
+    """True when a verifier whose trust bundle is ``root_text`` accepts ``chain`` (leaf first)."""
+    from sandbox.sim.kube_rotation import chain_refusal, parse_certificates
+    return chain_refusal(chain, parse_certificates(root_text)) is None
