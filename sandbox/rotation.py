@@ -1,0 +1,137 @@
+"""The operator's side of the rotation world (issue #24): write Key Vault the ways a person
+does, and play a rotation against a running world.
+
+* ``secret_client(sim, vault)``: azure-keyvault-secrets' ``SecretClient`` reaching the
+  simulated vault at its own address (https://<name>.vault.loop.test/) through the
+  simulator's proxy trap, with a token the simulator issues to the operator
+  (sandbox/sim/identity.py ``issue_token``). What a script on the operator's machine uses.
+* ``az_keyvault_set(sim, writes)``: the real ``az keyvault secret set`` commands, run one
+  after the other through ONE in-process azure-cli (``get_default_cli().invoke``, as
+  azure-cli's own ``__main__`` and tests/e2e/test_in_process_cli.py run it), so a shell
+  script's back-to-back commands take a fraction of the world's CSI poll interval, as they do
+  against a real 2-minute poll.
+* ``play(sim, steps, on_step)``: a rotation as a list of steps (writes, then a wait), with a
+  callback per step; ``./scripts/demo rotation`` and the tests call it.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+
+from sandbox.sim.identity import issue_token
+
+
+class SimCredential:  # pylint: disable=too-few-public-methods
+    """An azure-core token credential for the simulator's operator (never a real identity)."""
+
+    def __init__(self, world, identity=None):
+        self._world = world
+        self._identity = identity or world.identities[world.operator["objectId"]]
+
+    def get_token(self, *scopes, **_kwargs):
+        from azure.core.credentials import AccessToken
+        resource = (scopes[0] if scopes else "").rsplit("/.default", 1)[0]
+        token, expires = issue_token(self._world, self._identity, resource)
+        return AccessToken(token, expires)
+
+
+def secret_client(sim, vault_name):
+    """A SecretClient for ``vault_name`` in ``sim``, over real HTTPS through the proxy trap."""
+    from azure.keyvault.secrets import SecretClient
+    return SecretClient(sim.vault_url(vault_name), SimCredential(sim.world),
+                        proxies={"https": sim.proxy.url, "http": sim.proxy.url},
+                        connection_verify=sim.pki.ca_file)
+
+
+# Runs in az's own python with az's environment: each argv list through ONE CLI object.
+_AZ_DRIVER = r"""
+import io, json, sys
+from azure.cli.core import get_default_cli
+cli = get_default_cli()
+codes = []
+for args in json.loads(sys.argv[1]):
+    out = io.StringIO()
+    try:
+        code = cli.invoke(args, out_file=out)
+    except SystemExit as exc:
+        code = exc.code
+    codes.append(code if isinstance(code, int) else 1)
+print(json.dumps(codes))
+"""
+
+
+def az_keyvault_set(runner, vault_name, writes):
+    """Run ``az keyvault secret set --vault-name V --name N --file F`` for each (name, text) in
+    ``writes``, in order, in one az process. Returns the exit codes."""
+    from sandbox.azcli import AZ_PYTHON
+    with tempfile.TemporaryDirectory(prefix="meshca-rotation-") as workdir:
+        commands = []
+        for index, (name, text) in enumerate(writes):
+            path = os.path.join(workdir, f"{index}-{name}.pem")
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            commands.append(["keyvault", "secret", "set", "--vault-name", vault_name, "--name", name,
+                             "--file", path, "-o", "none", "--only-show-errors"])
+        proc = subprocess.run([AZ_PYTHON, "-c", _AZ_DRIVER, json.dumps(commands)], capture_output=True, text=True,
+                              env=runner.env, timeout=300, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"az keyvault secret set failed to run: {proc.stderr.strip()[-1500:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def wait_until(predicate, timeout, interval=0.1):
+    """Poll ``predicate`` until it is true; False when ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def world_scenario(directory, base="rotation-world", **overrides):
+    """A scenario file in ``directory`` that is ``base`` with ``rotationWorld`` keys overridden
+    (e.g. secretTtl="12s", multiRootMesh=False); returns its path for start_simulator."""
+    import yaml
+    path = os.path.join(str(directory), f"{base}-{'-'.join(sorted(overrides)) or 'copy'}.yaml")
+    with open(path, "w", encoding="utf-8") as handle:
+        yaml.safe_dump({"base": base, "rotationWorld": overrides}, handle)
+    return path
+
+
+def new_root_material(world, set_id="B"):
+    """{part: PEM text} of a new plug-in set under a new root (certfactory, Istio's tools/certs
+    recipe), for the world's cluster."""
+    from sandbox.sim.scenario import make_pki_set
+    return make_pki_set({"set_id": set_id, "cluster": world.cluster["name"]})
+
+
+def doc_root_rotation(world, new):
+    """The AKS doc's root rotation, step 1 (azure-aks-docs articles/aks/istio-plugin-ca.md,
+    "Root certificate authority rotation", commit 0526c69c): all four objects at once,
+    root-cert = old + new roots, in the doc's command order. [(object name, text)]."""
+    names = {obj.file[:-4]: obj.object_name for obj in world.plugin_objects()}
+    _, old_root = world.secret_value(world.plugin_objects()[0].vault_name, names["root-cert"])
+    return [(names["root-cert"], old_root + new["root-cert"]), (names["ca-cert"], new["ca-cert"]),
+            (names["ca-key"], new["ca-key"]), (names["cert-chain"], new["cert-chain"])]
+
+
+def safe_root_rotation(world, new):
+    """Issue #24's root stages: R1 trust both roots (the live bytes + the new root), R2 sign
+    under the new root (ca-key, cert-chain, ca-cert: every state in between fails istiod's
+    Verify, so the old CA signs until the set is whole), R3 trust only the new root.
+    [(stage, [(object name, text)])]."""
+    names = {obj.file[:-4]: obj.object_name for obj in world.plugin_objects()}
+    _, old_root = world.secret_value(world.plugin_objects()[0].vault_name, names["root-cert"])
+    return [("R1", [(names["root-cert"], old_root + new["root-cert"])]),
+            ("R2", [(names["ca-key"], new["ca-key"]), (names["cert-chain"], new["cert-chain"]),
+                    (names["ca-cert"], new["ca-cert"])]),
+            ("R3", [(names["root-cert"], new["root-cert"])])]
+
+
+def chain_trusted_by(chain, root_text):
+    """True when a verifier whose trust bundle is ``root_text`` accepts ``chain`` (leaf first)."""
+    from sandbox.sim.kube_rotation import chain_refusal, parse_certificates
+    return chain_refusal(chain, parse_certificates(root_text)) is None

@@ -1,0 +1,125 @@
+"""Issue #24's evidence that the rotation world can tell a safe order from an unsafe one.
+
+The world (sandbox/sim/kube_rotation.py) runs in wall-clock time: the CSI driver polls Key
+Vault every second, each istiod pod hot-reloads by its revision's rule, and sidecars renew at
+half their SECRET_TTL. After every event it checks that every ordered pair of sidecars can
+verify each other with real signatures.
+
+* The AKS doc's root rotation (all four objects at once, root-cert = old + new), replayed with
+  the real ``az keyvault secret set``, breaks the invariant: istiod signs under the new root
+  before the sidecars trust it (istio#44932).
+* The same rotation in issue #24's stages, played by hand (R1, wait, R2, wait, R3, wait),
+  never does, on asm-1-29 (bytes rule) and asm-1-30 (DER sets).
+"""
+
+import pytest
+import requests
+
+from sandbox import rotation
+from sandbox.sim.harness import start_simulator
+from sandbox.sim.kube_rotation import UNKNOWN_ROOT
+
+pytestmark = pytest.mark.e2e
+
+VAULT = "MyAzureKeyVault"
+
+
+@pytest.fixture
+def world_sim(request):
+    simulator = start_simulator(getattr(request, "param", "rotation-world"))
+    yield simulator
+    simulator.stop()
+
+
+def _kube_get(sim, path):
+    """A GET on the simulated API server, as any client with the cluster user's token makes it."""
+    response = requests.get(sim.kube_url + path, headers={"Authorization": "Bearer " + sim.world.kube_user_token},
+                            verify=sim.pki.ca_file, timeout=10)
+    response.raise_for_status()
+    return response.json() if "/log" not in path else response.text
+
+
+def test_the_aks_doc_order_breaks_the_invariant(tmp_path):
+    """Leaves that live 12s (renewal every ~6s) against a 1s poll: the doc's four commands,
+    back to back in one az, land within one or two polls, as they do against a real 2-minute
+    poll and a 24h SECRET_TTL."""
+    with start_simulator(rotation.world_scenario(tmp_path, secretTtl="12s")) as sim:
+        world = sim.rotation
+        writes = rotation.doc_root_rotation(sim.world, rotation.new_root_material(sim.world))
+        assert rotation.wait_until(lambda: world.tick >= 4, 10)  # the world runs ...
+        assert world.violation_count() == 0  # ... and holds before anybody writes
+        codes = rotation.az_keyvault_set(sim.az(with_extension=False), VAULT, writes)
+        assert codes == [0, 0, 0, 0]
+        assert rotation.wait_until(lambda: world.violation_count() > 0, 15), world.events()
+        violation = world.violations()[0]
+        assert violation["reason"] == UNKNOWN_ROOT, violation
+        assert {"tick", "time", "presenter", "verifier", "detail"} <= set(violation)
+        puts = [e for e in sim.requests(service="kv:" + VAULT, method="PUT") if e["status"] == 200]
+        assert len(puts) == 4
+
+
+@pytest.mark.parametrize("world_sim", ["rotation-world", "rotation-world-1-30"], indirect=True)
+def test_the_safe_order_by_hand_keeps_every_pair_verifying(world_sim):
+    sim, world = world_sim, world_sim.rotation
+    new = rotation.new_root_material(sim.world)
+    client = rotation.secret_client(sim, VAULT)
+    for stage, writes in rotation.safe_root_rotation(sim.world, new):
+        for name, text in writes:
+            client.set_secret(name, text, tags={"stage": stage})
+        assert world.wait_for_gate(timeout=20), (stage, world.state())
+    assert world.violation_count() == 0, world.violations()[:5]
+    reloads = world.events("reload")
+    assert reloads and all(event["accepted"] for event in reloads), reloads
+    # the world did rotate: every sidecar holds a leaf under the new root and trusts it alone
+    new_root = new["root-cert"]
+    assert world.configmap_root() == new_root
+    for sidecar in world.sidecars:
+        assert sidecar.bundle_text == new_root
+        assert rotation.chain_trusted_by(sidecar.chain, new_root)
+
+
+def test_the_product_sees_the_world_through_real_apis(world_sim):
+    """What i24p's gates read: the mount status versions, istiod's log with the reload's
+    timestamp, the configmaps and the webhook, all changing after a write (R1)."""
+    sim, world = world_sim, world_sim.rotation
+    old_root = sim.world.secret_value(VAULT, "test-root-cert")[1]
+    new = rotation.new_root_material(sim.world)
+    version = rotation.secret_client(sim, VAULT).set_secret("test-root-cert", old_root + new["root-cert"]) \
+        .properties.version
+    assert world.wait_for_gate(timeout=20)
+    statuses = _kube_get(sim, "/apis/secrets-store.csi.x-k8s.io/v1/namespaces/aks-istio-system/"
+                              "secretproviderclasspodstatuses")["items"]
+    assert len(statuses) == 2
+    for status in statuses:
+        assert {"id": "secret/test-root-cert", "version": version} in status["status"]["objects"]
+    pods = _kube_get(sim, "/api/v1/namespaces/aks-istio-system/pods?labelSelector=app%3Distiod")["items"]
+    for pod in pods:
+        log = _kube_get(sim, f"/api/v1/namespaces/aks-istio-system/pods/{pod['metadata']['name']}/log"
+                             "?container=discovery")
+        assert "\tinfo\tUpdating new ROOT-CA" in log and "Update trust anchor with new root cert" in log
+    for namespace in ("a", "b", "aks-istio-system"):
+        configmap = _kube_get(sim, f"/api/v1/namespaces/{namespace}/configmaps/istio-ca-root-cert")
+        assert configmap["data"]["root-cert.pem"] == old_root + new["root-cert"]
+    hook = _kube_get(sim, "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/"
+                          "istio-sidecar-injector-asm-1-29")
+    import base64
+    assert base64.b64decode(hook["webhooks"][0]["clientConfig"]["caBundle"]).decode() == old_root + new["root-cert"]
+    proxies = _kube_get(sim, "/api/v1/namespaces/a/pods")["items"]
+    env = {e["name"]: e["value"] for e in proxies[0]["spec"]["containers"][1]["env"]}
+    assert env["SECRET_TTL"] == "4s"
+
+
+def test_a_refused_root_keeps_the_old_ca(tmp_path):
+    """ISTIO_MULTIROOT_MESH off: istiod logs the refusal, keeps signing under the old CA, and
+    the configmaps keep the old root (the refusal meshca's rotate must foresee)."""
+    with start_simulator(rotation.world_scenario(tmp_path, multiRootMesh=False)) as sim:
+        world = sim.rotation
+        old_root = sim.world.secret_value(VAULT, "test-root-cert")[1]
+        new = rotation.new_root_material(sim.world)
+        rotation.secret_client(sim, VAULT).set_secret("test-root-cert", old_root + new["root-cert"])
+        assert rotation.wait_until(lambda: len(world.events("reload")) == 2, 10)
+        assert not any(event["accepted"] for event in world.events("reload"))
+        assert world.configmap_root() == old_root
+        lines = [text for _, _, text in world.pod_lines("asm-1-29", 0)]
+        assert "Multi root is disabled, updating new ROOT-CA not supported" in lines
+        assert not world.gate_holds()
