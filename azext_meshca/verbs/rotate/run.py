@@ -132,10 +132,14 @@ def _add_start(slot, snapshot, client, names, plan):
     and root-cert's text at that version."""
     from azext_meshca.sources import rotation as kv
     versions = slot["versions"]
-    rotation_id = plan["rotationId"] if plan else _rotation_under_way(snapshot, versions)
+    if plan:
+        rotation_id = plan["rotationId"]
+    elif slot["command"] == "plan":  # a new plan starts from the live versions unless one is under way
+        rotation_id = slot["underWay"] = _rotation_under_way(snapshot, versions)
+    else:  # status: the latest rotation, done or not
+        rotation_id, _ = rules.latest_rotation(versions)
     start = dict(plan["start"]) if plan else rules.recovered_start(versions, rotation_id)
     slot["start"], slot["inRotation"] = start, bool(rotation_id)
-    slot["underWay"] = rotation_id
     current_root = ok_data((snapshot.get("secrets") or {}).get("root-cert")) or {}
     slot["currentRootPem"] = current_root.get("value") or ""
     root_start = start.get("root-cert")
