@@ -248,8 +248,8 @@ def refusal_snapshots(sets_, tmp_path):
     rows["MCA343"] = with_slot(base, **dict(common, newMaterial=bad, plan=None, command="plan"))
     changed = versions(extra=[("ca-cert", "c9", "2026-12-07T12:00:00Z", {})])
     rows["MCA344"] = with_slot(base, **dict(common, versions=changed))
-    rows["MCA345"] = with_slot(base, **dict(common, operator={"objectId": "op", "canSet": False,
-                                                               "reason": "no access policy grants set"}))
+    refused_operator = {"objectId": "op", "canSet": False, "reason": "no access policy grants set"}
+    rows["MCA345"] = with_slot(base, **dict(common, operator=refused_operator))
     rows["MCA346"] = with_slot(base, **dict(common, plan=None, planError="No such file", planPath="x.json"))
     other = material(tmp_path / "other", sets_["intermediate"])
     rows["MCA347"] = with_slot(base, **dict(common, newMaterial=other))

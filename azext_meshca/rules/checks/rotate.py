@@ -34,14 +34,12 @@ sidecar renewed since T (capath.renewed_since).
 import hashlib
 import json
 
-from azext_meshca.rules import capath
-
-from azext_meshca.rules import logparse
-from azext_meshca.rules.checks.common import (csi_addon, kube_item, make, normalize_fingerprint, parse_time,
-                                        plugin_config, short_fingerprint)
 from azext_meshca.model.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS
-from azext_meshca.rules.registry import rule
 from azext_meshca.model.snapshot import iso_utc, ok_data, thaw
+from azext_meshca.rules import capath, logparse
+from azext_meshca.rules.checks.common import (csi_addon, kube_item, make, normalize_fingerprint, parse_time,
+                                              plugin_config, short_fingerprint)
+from azext_meshca.rules.registry import rule
 
 PLAN_FORMAT = "meshca-rotation-plan/1"
 INTERMEDIATE, ROOT = "intermediate", "root"
