@@ -75,6 +75,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sandbox.sim import kube_capath
+from sandbox.sim.kube_model import _issued_by, _same_cert as _same  # one signature check for istiod and Envoy
 
 DEBOUNCE_SECONDS = 0.1       # istio_ca.go: the cacerts watcher's debounce
 GRACE_RATIO, GRACE_JITTER = 0.5, 0.01
@@ -116,18 +117,6 @@ def parse_certificates(pem_text):
 
 def _digest(text):
     return hashlib.sha256((text or "").encode()).hexdigest()
-
-
-def _same(first, second):
-    return first.fingerprint(hashes.SHA256()) == second.fingerprint(hashes.SHA256())
-
-
-def _issued_by(cert, issuer):
-    try:
-        cert.verify_directly_issued_by(issuer)
-        return True
-    except Exception:  # noqa: BLE001 - InvalidSignature, ValueError, TypeError all mean "no"  pylint: disable=broad-except
-        return False
 
 
 def chain_refusal(chain, bundle):
@@ -182,7 +171,7 @@ class _Signer:  # pylint: disable=too-few-public-methods
 class _Istiod:  # pylint: disable=too-few-public-methods
     """One istiod pod: what it holds and what it logged since the world started."""
 
-    def __init__(self, revision, index, version, multi_root, files):
+    def __init__(self, revision, index, version, *, multi_root, files):
         self.revision, self.index, self.version, self.multi_root = revision, index, version, multi_root
         self.signer = _Signer.of(files)
         self.lines = []              # (moment, level, message)
@@ -269,7 +258,8 @@ class RotationWorld:
                 version = istio_version(istiod["revision"], istiod.get("istioVersion"))
                 for index in range(int(istiod.get("replicas", 2))):
                     self.istiods.append(_Istiod(istiod["revision"], index, version,
-                                                kube_capath.multi_root(istiod, version), self.mounted_files))
+                                                multi_root=kube_capath.multi_root(istiod, version),
+                                                files=self.mounted_files))
             root = self.mounted_files.get("root-cert.pem")
             self.configmap_root_text = root
             self.webhook_roots = {revision: root for revision in self.revisions}

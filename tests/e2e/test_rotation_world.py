@@ -12,6 +12,8 @@ verify each other with real signatures.
   never does, on asm-1-29 (bytes rule) and asm-1-30 (DER sets).
 """
 
+import base64
+
 import pytest
 import requests
 
@@ -102,7 +104,6 @@ def test_the_product_sees_the_world_through_real_apis(world_sim):
         assert configmap["data"]["root-cert.pem"] == old_root + new["root-cert"]
     hook = _kube_get(sim, "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/"
                           "istio-sidecar-injector-asm-1-29")
-    import base64
     assert base64.b64decode(hook["webhooks"][0]["clientConfig"]["caBundle"]).decode() == old_root + new["root-cert"]
     proxies = _kube_get(sim, "/api/v1/namespaces/a/pods")["items"]
     env = {e["name"]: e["value"] for e in proxies[0]["spec"]["containers"][1]["env"]}
