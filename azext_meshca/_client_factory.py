@@ -10,7 +10,7 @@ import threading
 import time
 
 # Calls are bounded so a hung endpoint cannot stall diagnose; the retry policy of
-# collectors/deadline.py handles 429 (honouring Retry-After) and 5xx within the run's deadline.
+# sources/deadline.py handles 429 (honouring Retry-After) and 5xx within the run's deadline.
 ARM_CALL_OPTIONS = {"connection_timeout": 10, "read_timeout": 30}
 # For ARM calls whose request or response body holds a credential: listClusterUserCredential
 # (a kubeconfig with the user's token or client key) and runCommand (the caller's AKS AAD
@@ -87,13 +87,13 @@ def shared_login(cli_ctx, subscription_id=None, audience="ARM"):
     """(credential, subscription id) of the current login, one per subscription, audience
     and run (the default subscription named or not is the same one).
 
-    Token requests are retried within the run's deadline (collectors/deadline.py), each
+    Token requests are retried within the run's deadline (sources/deadline.py), each
     with a fresh login credential; ``audience`` only names the failed request. The
     deadline is looked up at each request (``run_deadline``), so a credential shared on
     the cli_ctx never keeps a spent one."""
     from azure.cli.core._profile import Profile
     from azure.cli.core.commands.client_factory import get_subscription_id
-    from azext_meshca.collectors.deadline import DeadlineCredential, run_deadline
+    from azext_meshca.sources.deadline import DeadlineCredential, run_deadline
     # get_subscription_id honours az's global --subscription (cli_ctx.data); Profile's
     # get_subscription(None) would give the login's default one instead.
     subscription = Profile(cli_ctx=cli_ctx).get_subscription(subscription_id or get_subscription_id(cli_ctx))["id"]
@@ -157,11 +157,11 @@ def shared_transport(cli_ctx):
 def _mgmt_client(cli_ctx, resource_type, subscription_id):
     """One management client per SDK and subscription for the run (building one costs
     CPU: its serializer indexes every model of the SDK). Its retries honour Retry-After
-    within the run's deadline (collectors/deadline.py); it sends nothing, and no token, to a
-    host other than ARM's (collectors/hostpin.py ``arm_only_policy``)."""
+    within the run's deadline (sources/deadline.py); it sends nothing, and no token, to a
+    host other than ARM's (sources/hostpin.py ``arm_only_policy``)."""
     from azure.cli.core.commands.client_factory import get_mgmt_service_client
-    from azext_meshca.collectors.deadline import azure_retry_policy, run_deadline
-    from azext_meshca.collectors.hostpin import arm_only_policy
+    from azext_meshca.sources.deadline import azure_retry_policy, run_deadline
+    from azext_meshca.sources.hostpin import arm_only_policy
     credential, subscription = shared_login(cli_ctx, subscription_id)
     return _shared(cli_ctx, ("client", str(resource_type), subscription.lower()),
                    lambda: get_mgmt_service_client(cli_ctx, resource_type, subscription_id=subscription,
@@ -176,7 +176,7 @@ def cf_managed_clusters(cli_ctx, subscription_id=None):
 
 
 def cf_arm(cli_ctx, subscription_id=None):
-    """A client whose ``send_request`` makes plain ARM requests (collectors/azure.py
+    """A client whose ``send_request`` makes plain ARM requests (sources/azure.py
     ``arm_get_json``): the container-service client, which the cluster read builds anyway."""
     from azure.cli.core.profiles import ResourceType
     return _mgmt_client(cli_ctx, ResourceType.MGMT_CONTAINERSERVICE, subscription_id)
@@ -194,7 +194,7 @@ def cf_authorization(cli_ctx, subscription_id=None):
 
 def cf_secret_client(cli_ctx, vault, subscription_id=None, on_token=None):
     """A Key Vault data-plane client for ``vault`` (the snapshot's vault) that never logs
-    bodies, bound to the vault's own address only: collectors/hostpin.py ``vault_address``
+    bodies, bound to the vault's own address only: sources/hostpin.py ``vault_address``
     raises ForeignHostError, before any request, when its vaultUri names another host.
 
     azure-cli's prepare_client_kwargs_track2 installs a policy that logs whole
@@ -205,8 +205,8 @@ def cf_secret_client(cli_ctx, vault, subscription_id=None, on_token=None):
     the vault's authentication challenge.
     """
     from azure.keyvault.secrets import SecretClient
-    from azext_meshca.collectors.deadline import azure_retry_policy, run_deadline
-    from azext_meshca.collectors.hostpin import vault_address
+    from azext_meshca.sources.deadline import azure_retry_policy, run_deadline
+    from azext_meshca.sources.hostpin import vault_address
     vault_url = vault_address(cli_ctx, vault)
     credential, _ = shared_login(cli_ctx, subscription_id, audience="Key Vault")
     if on_token is not None:

@@ -45,8 +45,8 @@ def validate_warn_days(namespace):
 def validate_suppress(namespace):
     """--suppress CODE[=object] ...: space- or comma-separated, with wildcards (MCA7*); each
     pattern must match a meshca code. The list is flattened for report.split_suppressed."""
-    from azext_meshca.catalog import CATALOG
-    from azext_meshca.report import code_matches, parse_suppression, suppression_values
+    from azext_meshca.rules.catalog import CATALOG
+    from azext_meshca.output.report import code_matches, parse_suppression, suppression_values
     values = suppression_values(namespace.suppress)
     for text in values:
         try:
@@ -142,8 +142,8 @@ def check_kubeconfig(path, context):
     """The kubeconfig exists, is YAML, and holds ``context`` (or a current-context): a
     missing file or an unknown context is an argument mistake, not a finding about the cluster."""
     import yaml
-    from azext_meshca.collectors.cluster import KUBECONFIG_BYTES
-    from azext_meshca.inputs import InputError, check_size, read_regular_file, utf8_text
+    from azext_meshca.sources.cluster import KUBECONFIG_BYTES
+    from azext_meshca.model.inputs import InputError, check_size, read_regular_file, utf8_text
     try:
         data = check_size(read_regular_file(path, KUBECONFIG_BYTES), KUBECONFIG_BYTES, path)
         config = yaml.safe_load(utf8_text(data, path))
@@ -164,7 +164,7 @@ def check_kubeconfig(path, context):
             raise InvalidArgumentValueError(f'--context: {wanted} is not a context of {path} (it has: {known}).')
     # Everything else client-go would refuse (fields of the wrong type, insecure-skip-tls-verify
     # beside a certificate authority) is decided once, where the connection is set up.
-    from azext_meshca.collectors.kubehttp import KubeconfigError, selected_cluster_and_user
+    from azext_meshca.sources.kubehttp import KubeconfigError, selected_cluster_and_user
     try:
         selected_cluster_and_user(config, context)
     except KubeconfigError as error:

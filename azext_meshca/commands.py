@@ -1,7 +1,7 @@
 """Registers ``az aks mesh ca``. ``aks mesh`` belongs to the core CLI: never redeclare it."""
 
-from azext_meshca._format import certificates_table, checks_table, findings_table, fix_access_table, scan_table
-from azext_meshca.sanitize import output_transform
+from azext_meshca.output.tables import certificates_table, checks_table, findings_table, fix_access_table, scan_table
+from azext_meshca.output.sanitize import output_transform
 
 
 def load_command_table(self, _):

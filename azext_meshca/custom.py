@@ -10,8 +10,8 @@ def _respond(cmd, findings, certificates, source, *, failure_threshold="error", 
     """The output contract, printed before the exit status that matches it. Without a
     ``failure_threshold`` (show-cert's default) a result that shows a certificate exits 0,
     and one that shows none (not a certificate, not readable) exits as diagnose would."""
-    from azext_meshca.report import build_result, exit_with_status_after_output
-    from azext_meshca._format import findings_table, table_for
+    from azext_meshca.output.report import build_result, exit_with_status_after_output
+    from azext_meshca.output.tables import findings_table, table_for
     table_for(cmd, table or findings_table, output_threshold=output_threshold)
     result = build_result(_fill_names(findings, source), certificates, suppress=suppress, source=source)
     if failure_threshold or not result["certificates"]:
@@ -22,7 +22,7 @@ def _respond(cmd, findings, certificates, source, *, failure_threshold="error", 
 def _fill_names(findings, source):
     """Remedies with the vault's and the secrets' names when the set came from Key Vault
     (the certificate engine judged bytes, not where they were)."""
-    from azext_meshca.catalog import fill_remedy
+    from azext_meshca.rules.catalog import fill_remedy
     if (source or {}).get("kind") != "keyVault":
         return findings
     objects = source.get("objects") or {}
@@ -31,15 +31,15 @@ def _fill_names(findings, source):
     return findings
 
 
-def _plugin_set(cmd, warn_days, cert_dir, files, read_key, **live):
+def _plugin_set(cmd, warn_days, cert_dir, named_files, read_key, **live):
     """The set from its one source: a folder, four named files, Key Vault or cacerts.
     Returns (plugin set, API client when read from the cluster)."""
-    from azext_meshca import sources
+    from azext_meshca.sources import files
     if cert_dir:
-        return sources.read_cert_dir(cert_dir), None
-    if files and any(files.values()):
-        return sources.read_named_files(files), None
-    from azext_meshca.live import read_live_set
+        return files.read_cert_dir(cert_dir), None
+    if named_files and any(named_files.values()):
+        return files.read_named_files(named_files), None
+    from azext_meshca.sources.live import read_live_set
     return read_live_set(cmd.cli_ctx, warn_days, read_key=read_key, **live)
 
 
@@ -49,10 +49,10 @@ def validate_secrets(cmd, *,  # pylint: disable=too-many-locals
                      root_cert_object_name=None, ca_cert_object_name=None, ca_key_object_name=None,
                      cert_chain_object_name=None, failure_threshold="error", suppress=None,
                      output_threshold=None):
-    from azext_meshca import plugin_set
-    from azext_meshca.snapshot import now_utc
-    files = {"root-cert": root_cert, "ca-cert": ca_cert, "ca-key": ca_key, "cert-chain": cert_chain}
-    found, _ = _plugin_set(cmd, warn_days, cert_dir, files, True, resource_group=resource_group_name, name=name,
+    from azext_meshca.rules import plugin_set
+    from azext_meshca.model.snapshot import now_utc
+    named_files = {"root-cert": root_cert, "ca-cert": ca_cert, "ca-key": ca_key, "cert-chain": cert_chain}
+    found, _ = _plugin_set(cmd, warn_days, cert_dir, named_files, True, resource_group=resource_group_name, name=name,
                            in_cluster=in_cluster, key_vault_id=key_vault_id, vault_name=vault_name,
                            root_cert_object_name=root_cert_object_name, ca_cert_object_name=ca_cert_object_name,
                            ca_key_object_name=ca_key_object_name, cert_chain_object_name=cert_chain_object_name)
@@ -68,15 +68,15 @@ def show_cert(cmd, *,  # pylint: disable=too-many-locals
     """Shows what it was given and exits 0 when it could show it: a certificate that has
     expired is still shown (``fp=$(... -o tsv)`` must work under ``set -e``);
     --failure-threshold opts into diagnose's exit statuses."""
-    from azext_meshca import plugin_set
-    from azext_meshca._format import certificates_table
-    from azext_meshca.snapshot import now_utc
+    from azext_meshca.rules import plugin_set
+    from azext_meshca.output.tables import certificates_table
+    from azext_meshca.model.snapshot import now_utc
     shown = {"failure_threshold": failure_threshold, "suppress": suppress, "output_threshold": output_threshold,
              "table": certificates_table}
     if file:  # one bundle of any kind (PEM, or one DER certificate), not a plug-in set
-        from azext_meshca import sources
-        from azext_meshca.validation import describe_objects
-        findings, certificates = describe_objects({"file": sources.pem_or_der(sources.read_capped(file))},
+        from azext_meshca.sources import files
+        from azext_meshca.rules.validation import describe_objects
+        findings, certificates = describe_objects({"file": files.pem_or_der(files.read_capped(file))},
                                                   now_utc(), sources={"file": file}, warn_days=warn_days)
         return _respond(cmd, findings, certificates, {"kind": "files", "files": {"file": file}}, **shown)
     found, api = _plugin_set(cmd, warn_days, cert_dir, None, False, resource_group=resource_group_name, name=name,
@@ -85,7 +85,7 @@ def show_cert(cmd, *,  # pylint: disable=too-many-locals
                              ca_key_object_name=None, cert_chain_object_name=cert_chain_object_name)
     extra, extra_where, source = {}, {}, found["source"]
     if api is not None:  # the cluster: istiod's trusted root beside cacerts
-        from azext_meshca.live import ROOT_CONFIGMAP, cluster_root_objects
+        from azext_meshca.sources.live import ROOT_CONFIGMAP, cluster_root_objects
         extra = cluster_root_objects(api)
         extra_where = {"istio-ca-root-cert": "configmap " + ROOT_CONFIGMAP}
         source = dict(source, configMap=ROOT_CONFIGMAP)
@@ -97,14 +97,14 @@ def diagnose(cmd, *,  # pylint: disable=too-many-locals
              resource_group_name=None, name=None, kubeconfig=None, context=None, skip_cluster=False, revision=None,
              warn_days=None, export=None, from_snapshot=None, failure_threshold="error", suppress=None, timeout=None,
              via_run_command=False, output_threshold=None):
-    from azext_meshca import diagnose as engine
-    from azext_meshca._format import findings_table, table_for
-    from azext_meshca.report import exit_with_status_after_output
+    from azext_meshca.verbs import diagnose as engine
+    from azext_meshca.output.tables import findings_table, table_for
+    from azext_meshca.output.report import exit_with_status_after_output
     table_for(cmd, findings_table, output_threshold=output_threshold)
     if from_snapshot:
         snapshot = engine.load_snapshot(from_snapshot)
     else:
-        from azext_meshca.collectors.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
+        from azext_meshca.sources.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
         attach(cmd.cli_ctx, Deadline(timeout or DEFAULT_TIMEOUT))
         try:
             snapshot = engine.collect(cmd.cli_ctx, resource_group_name, name, revisions=revision,
@@ -121,7 +121,7 @@ def diagnose(cmd, *,  # pylint: disable=too-many-locals
 
 def fix_access(cmd, resource_group_name, name, *, mode=None, secret_permissions=None, dry_run=False, yes=False,
                wait_for_istiod=False, timeout=None):
-    from azext_meshca.fixaccess import run_fix_access
+    from azext_meshca.verbs.fixaccess import run_fix_access
     return run_fix_access(cmd, resource_group_name, name, mode=mode, secret_permissions=secret_permissions,
                           dry_run=dry_run, yes=yes, wait=wait_for_istiod, timeout=timeout)
 
@@ -130,8 +130,8 @@ def explain(cmd, code):
     """A finding code's page for a reader (like rustc --explain), or with -o json|yaml the
     structured entry."""
     from azure.cli.core.azclierror import InvalidArgumentValueError
-    from azext_meshca.catalog import CATALOG
-    from azext_meshca import pages
+    from azext_meshca.rules.catalog import CATALOG
+    from azext_meshca.output import pages
     code = str(code or "").strip().upper()
     if code not in CATALOG:
         from azext_meshca._validators import usage_error
@@ -154,15 +154,15 @@ def _output_given(cmd):
 def list_checks(cmd):  # pylint: disable=unused-argument
     """Every registered rule: its name, the codes it may emit, the inputs it needs."""
     import inspect
-    from azext_meshca.checks import ALL_RULES
+    from azext_meshca.rules.checks import ALL_RULES
     return [{"rule": rule.name, "codes": list(rule.codes), "subject": rule.subject, "inputs": list(rule.inputs),
              "summary": (inspect.getdoc(rule.function) or "").split("\n", maxsplit=1)[0]} for rule in ALL_RULES]
 
 
 def scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=False, warn_days=None,
          failure_threshold=None, suppress=None):
-    from azext_meshca.scan import run_scan
-    from azext_meshca.scan_view import resolve_subscriptions
+    from azext_meshca.verbs.scan import run_scan
+    from azext_meshca.verbs.scan_view import resolve_subscriptions
     if subscriptions:
         subscriptions = resolve_subscriptions(cmd.cli_ctx, subscriptions)
     return run_scan(cmd, subscriptions=subscriptions, management_groups=management_groups,

@@ -3,7 +3,7 @@
 The analysis must be linear in the number of FailedMount events: 20 times the events
 should cost about 20 times the time, never the square (a list search per event made
 40,000 events take 72-98 s from a snapshot, against 0.8 s for 2,000). Live collection
-reads at most MAX_EVENT_PAGES pages per reason (collectors/cluster.py), so the
+reads at most MAX_EVENT_PAGES pages per reason (sources/cluster.py), so the
 snapshot path, which holds whatever a file holds, is the one that can grow.
 
 Each round builds a snapshot from the article-issue-1 golden with N FailedMount events,
@@ -13,7 +13,7 @@ kube-api-access-<5 random characters>, named by kubernetes plugin/pkg/admission/
 Every message is distinct, the worst case for deduplication. The snapshot is written as
 JSON, and ``load_snapshot`` + ``analyse`` are timed in this process. Rounds alternate the
 two sizes to cancel drift on a busy machine; the medians and their ratio are printed.
-Linear is 20; before the fix (a list search per event in checks/cluster.py) it measured 146.
+Linear is 20; before the fix (a list search per event in rules/checks/cluster.py) it measured 146.
 
     .venv/bin/python bench/events_speed.py [--rounds 3] [--small 2000] [--large 40000]
 """
@@ -28,7 +28,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from azext_meshca.diagnose import analyse, load_snapshot  # noqa: E402  pylint: disable=wrong-import-position
+from azext_meshca.verbs.diagnose import analyse, load_snapshot  # noqa: E402  pylint: disable=wrong-import-position
 from sandbox import golden  # noqa: E402  pylint: disable=wrong-import-position
 
 SCENARIO = "article-issue-1"

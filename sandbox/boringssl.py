@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from azext_meshca.consumers import envoy
+from azext_meshca.rules.consumers import envoy
 
 # gRPC logs every refused handshake at INFO; the verdicts are read from the calls instead.
 # Set before grpc is first imported (it reads the variable when its core starts).

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from azext_meshca.certs import _der_header  # pylint: disable=protected-access  # the one DER reader
+from azext_meshca.model.certs import _der_header  # pylint: disable=protected-access  # the one DER reader
 
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
 

@@ -31,7 +31,7 @@ def _hypothesis_profiles():
     "ci" (the default) keeps the suite fast and reproducible: derandomised, no example
     database. "nightly" (MESHCA_HYPOTHESIS_PROFILE=nightly) explores 20 times as many.
     No per-example deadline: timing is the bench's job, never a test's; inputs are
-    bounded by construction (caps in azext_meshca/inputs.py and certs.py) instead.
+    bounded by construction (caps in azext_meshca/model/inputs.py and model/certs.py) instead.
     """
     try:
         from hypothesis import HealthCheck, settings

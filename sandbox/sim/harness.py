@@ -245,7 +245,7 @@ class SimulatorEnv:
         before HTTP as ``how`` says: "tls" (tunnelled to a listener that does not speak TLS),
         "dns" (the proxy answers as for a name that does not resolve); None restores them.
         Faults at the vault's own address, since meshca sends nothing to any other
-        (azext_meshca/collectors/hostpin.py)."""
+        (azext_meshca/sources/hostpin.py)."""
         vault = next(item for item in self.world.vaults.values() if item["name"].lower() == vault_name.lower())
         authority = urlsplit(vault_uri_for(vault["name"])).hostname + ":443"
         if how is None:

@@ -73,7 +73,7 @@ class KeyVaultService:
         host_port = req.headers.get("host") or self._own().split("://", 1)[1].rstrip("/")
         resource = "https://" + host_port.split(".", 1)[1]
         # A scenario may make the vault name another resource (tests of the SDK's challenge
-        # check: azext_meshca/collectors/vaultchallenge.py ``forget``).
+        # check: azext_meshca/sources/vaultchallenge.py ``forget``).
         resource = self.world.raw.get("keyVaultChallengeResource") or resource
         # The challenge names the tenant the vault trusts (its tenantId) when tokens are checked.
         tenant = self._vault_tenant() if self.world.raw.get("keyVaultChecksTokenTenant") else self.world.tenant

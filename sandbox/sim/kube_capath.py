@@ -17,7 +17,7 @@ Scenario keys (under ``kubernetes:``; sandbox/sim/kube_model.py documents the re
 
 Every text and shape here stands for something real, named beside it. This module is the
 simulator's own reading of istio's ``handleEvent``, written from the source, not from meshca's
-model (azext_meshca/capath.py), so the two check each other.
+model (azext_meshca/rules/capath.py), so the two check each other.
 """
 
 import base64

@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from azext_meshca.validation import validate_plugin_set
+from azext_meshca.rules.validation import validate_plugin_set
 from sandbox.casets import BASE, NOW, make_set, spec_strategy
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -152,7 +152,7 @@ PEM_PIECES = [b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----", b"--
           database=None, deadline=None)
 @given(pieces=hypothesis.strategies.lists(hypothesis.strategies.sampled_from(PEM_PIECES), max_size=40))
 def test_pem_decode_port_equals_go(go_program, tmp_path_factory, pieces):
-    from azext_meshca.consumers.istiod import pem_decode_all
+    from azext_meshca.model.gopem import pem_decode_all
     data = b"".join(pieces)
     path = tmp_path_factory.mktemp("pem") / "input.pem"
     path.write_bytes(data)

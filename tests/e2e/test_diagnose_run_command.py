@@ -180,7 +180,7 @@ def test_a_failed_run_command_request_is_not_sent_again(private):
 
 def test_the_ca_path_reads_go_through_the_run_command_too(sim_factory, tmp_path):
     """Today's add-on behind a private API server: the mount statuses, the injector webhooks
-    and the sidecar pods (counted in the pod, collectors/runcommand.py) give the verdict of
+    and the sidecar pods (counted in the pod, sources/runcommand.py) give the verdict of
     the direct read, stale sidecars included."""
     scenario = tmp_path / "private-stale-sidecars.yaml"
     scenario.write_text("base: rot-stale-sidecars\nprivateApiServer: true\ncluster:\n  properties:\n"

@@ -100,7 +100,7 @@ def _codes(proc):
 def test_the_vaults_challenge_is_asked_for_beside_its_read(sim_factory):
     """The vault's URI is its name under the cloud's Key Vault suffix, so its authentication
     challenge is asked for beside the vault's ARM read, and the SDK, handed it, does not
-    ask again (collectors/vaultchallenge.py).
+    ask again (sources/vaultchallenge.py).
 
     The simulator holds the vault's ARM GET until the vault has answered a request with
     401 (at most 10 s): if the challenge waited for the ARM read, it would start after it
@@ -123,7 +123,7 @@ def test_the_vaults_challenge_is_asked_for_beside_its_read(sim_factory):
 
 def test_a_vault_uri_other_than_its_name_gets_no_secret_read(sim_factory):
     """When ARM reports a vaultUri other than the name's (here the listener's loopback
-    address), no secret read goes there (collectors/hostpin.py, issue 22): the only request
+    address), no secret read goes there (sources/hostpin.py, issue 22): the only request
     the listener sees is the unauthenticated challenge asked at the name's own address, and
     MCA530 says why the secrets were not read."""
     with sim_factory.fresh("article-issue-1") as sim:

@@ -11,7 +11,7 @@ import re
 import pytest
 import yaml
 
-from azext_meshca.collectors import cluster as kube_reads
+from azext_meshca.sources import cluster as kube_reads
 from sandbox.sim.scenario import read_scenario
 from tests.e2e.test_diagnose_scenarios import Diagnosis, diagnose
 

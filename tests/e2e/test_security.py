@@ -21,7 +21,7 @@ from tests.e2e.test_diagnose_scenarios import diagnose
 pytestmark = pytest.mark.e2e
 
 # The AKS AAD server app: the audience of the token a runCommand carries for an AAD
-# cluster (az aks command invoke's _get_dataplane_aad_token; collectors/runcommand.py).
+# cluster (az aks command invoke's _get_dataplane_aad_token; sources/runcommand.py).
 AKS_AAD_SERVER = "6dae42f8-4368-4678-94ff-3960e28e3630"
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.(eyJ[A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*")
 

@@ -1,7 +1,7 @@
 """Snapshot fixtures for the check grids: one complete healthy snapshot and mutators.
 
 Why a builder: every check grid needs "healthy, except one thing". ``healthy_snapshot()``
-returns a full schema-v1 snapshot (azext_meshca/snapshot.py) whose Key Vault values
+returns a full schema-v1 snapshot (azext_meshca/model/snapshot.py) whose Key Vault values
 come from ``sandbox.certfactory.make_plugin_set()`` (keys generated at test time, never
 committed) and whose in-cluster state matches them. The mutators each break one thing
 and return the snapshot so calls chain.
@@ -14,8 +14,8 @@ import copy
 import datetime
 import json
 
-from azext_meshca import certs
-from azext_meshca.snapshot import collected, collection_error
+from azext_meshca.model import certs
+from azext_meshca.model.snapshot import collected, collection_error
 from sandbox import certfactory
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
@@ -53,8 +53,8 @@ COLLECTED_AT = iso(NOW)
 # --------------------------------------------------------------------------- values
 
 def key_facts(key_pem):
-    """What the collector keeps of ca-key (azext_meshca/keyfacts.py): never the key itself."""
-    from azext_meshca.keyfacts import key_facts as facts_of
+    """What the collector keeps of ca-key (azext_meshca/model/keyfacts.py): never the key itself."""
+    from azext_meshca.model.keyfacts import key_facts as facts_of
     return facts_of(key_pem)
 
 
@@ -252,12 +252,12 @@ ROLE_DEFINITIONS = {
 
 
 def _assignment(index, guid, scope):
-    from azext_meshca import rbac
+    from azext_meshca.rules import rbac
     item = {"id": "{}/providers/Microsoft.Authorization/roleAssignments/ra-{}".format(scope, index), "scope": scope,
             "roleDefinitionId": "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}"
                                 .format(SUBSCRIPTION, guid),
             "principalId": OBJECT_ID, "principalType": "ServicePrincipal"}
-    if guid not in rbac.KNOWN_ROLES:  # annotated as collectors/azure.py does
+    if guid not in rbac.KNOWN_ROLES:  # annotated as sources/azure.py does
         name, grants = ROLE_DEFINITIONS.get(guid, (None, False))
         item.update(roleName=name, grantsSecretRead=grants)
         if grants is None:
@@ -368,7 +368,7 @@ DRIVER_MISSING = ('MountVolume.SetUp failed for volume "cacerts" : kubernetes.io
 def run_module(checks, snapshot, warn_days=30):
     """Findings of some rules on a snapshot, run as run_checks runs them (frozen input,
     inputs checked, certificate rules over the parsed CA set), before linking."""
-    from azext_meshca.checks import run_rules
+    from azext_meshca.rules.checks import run_rules
     return run_rules(snapshot, warn_days, functions=checks).findings
 
 

@@ -1,6 +1,6 @@
 """diagnose and fix-access agree on access, by construction.
 
-Both read access from access_model.py. This grid feeds the SAME snapshot (vault state,
+Both read access from rules/access_model.py. This grid feeds the SAME snapshot (vault state,
 role assignments, plug-in secret names) to diagnose's access checks and to fix-access's
 plan, and compares their verdicts: readable (no MCA401/402/403/909; nothing to do),
 denied (an access error; a change is planned), or unknown (MCA909; fix-access says it
@@ -10,9 +10,9 @@ objects fix-access grants are the ones diagnose names as unreadable.
 
 import pytest
 
-from azext_meshca.checks import access
-from azext_meshca.fixaccess import plan as planning
-from azext_meshca.snapshot import collected
+from azext_meshca.rules.checks import access
+from azext_meshca.verbs.fixaccess import plan as planning
+from azext_meshca.model.snapshot import collected
 from tests.unit import snapshots as s
 
 OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"

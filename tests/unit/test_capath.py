@@ -1,4 +1,4 @@
-"""The CA's path model (azext_meshca/capath.py) and the MCA307-MCA312 rules over it.
+"""The CA's path model (azext_meshca/rules/capath.py) and the MCA307-MCA312 rules over it.
 
 The gate grid follows istio/istio pilot/pkg/bootstrap/istio_ca.go handleEvent as read at tags
 1.28.10 and 1.29.6 (bytes.Contains) and 1.30.0 (pemBundleHasSubsetRelation, DER sets).
@@ -8,8 +8,10 @@ import datetime
 
 import pytest
 
-from azext_meshca import capath, catalog
-from azext_meshca.checks import ALL_CHECKS, rotation
+from azext_meshca.rules import capath
+
+from azext_meshca.rules import catalog
+from azext_meshca.rules.checks import ALL_CHECKS, rotation
 from tests.unit import snapshots as s
 
 ROOT_A = s.plugin_set()["root-cert"].decode("ascii")

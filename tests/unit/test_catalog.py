@@ -3,7 +3,7 @@
 import os
 import re
 
-from azext_meshca import catalog
+from azext_meshca.rules import catalog
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -12,7 +12,7 @@ def test_docs_findings_md_matches_the_catalog():
     with open(os.path.join(REPO, "docs", "findings.md"), encoding="utf-8") as handle:
         on_disk = handle.read()
     assert on_disk == catalog.render_markdown(), (
-        "docs/findings.md is stale: run .venv/bin/python -m azext_meshca.catalog > docs/findings.md")
+        "docs/findings.md is stale: run .venv/bin/python -m azext_meshca.rules.catalog > docs/findings.md")
 
 
 def test_every_entry_is_well_formed():

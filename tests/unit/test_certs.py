@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
 from cryptography.x509.oid import NameOID
 
-from azext_meshca import certs
+from azext_meshca.model import certs
 from sandbox import certfactory as cf
 
 NOW = cf.ANCHOR_TIME

@@ -2,8 +2,8 @@
 
 import pytest
 
-from azext_meshca import resource_ids
-from azext_meshca.checks import access
+from azext_meshca.model import resource_ids
+from azext_meshca.rules.checks import access
 from tests.unit import snapshots as s
 
 OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"

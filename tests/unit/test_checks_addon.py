@@ -2,7 +2,7 @@
 
 import pytest
 
-from azext_meshca.checks import addon
+from azext_meshca.rules.checks import addon
 from tests.unit import snapshots as s
 
 

@@ -3,7 +3,7 @@ provider logs in both Key Vault error formats, istiod's CA lines, missing object
 
 import pytest
 
-from azext_meshca.checks import cluster
+from azext_meshca.rules.checks import cluster
 from tests.unit import snapshots as s
 
 FORMATS = ("legacy", "azcore")

@@ -3,7 +3,7 @@
 
 import pytest
 
-from azext_meshca.checks import collection
+from azext_meshca.rules.checks import collection
 from tests.unit import snapshots as s
 
 

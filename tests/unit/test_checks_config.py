@@ -2,7 +2,7 @@
 
 import pytest
 
-from azext_meshca.checks import config
+from azext_meshca.rules.checks import config
 from tests.unit import snapshots as s
 
 

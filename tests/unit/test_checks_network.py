@@ -2,7 +2,7 @@
 
 import pytest
 
-from azext_meshca.checks import network
+from azext_meshca.rules.checks import network
 from tests.unit import snapshots as s
 
 

@@ -5,7 +5,7 @@ import datetime
 
 import pytest
 
-from azext_meshca.checks import rotation
+from azext_meshca.rules.checks import rotation
 from tests.unit import snapshots as s
 
 

@@ -5,8 +5,10 @@ import json
 
 import pytest
 
-from azext_meshca import checks, report
-from azext_meshca.snapshot import from_json, to_json
+from azext_meshca.rules import checks
+
+from azext_meshca.output import report
+from azext_meshca.model.snapshot import from_json, to_json
 from tests.unit import snapshots as s
 
 FORMATS = ("legacy", "azcore")

@@ -9,8 +9,8 @@ import datetime
 
 import pytest
 
-from azext_meshca.checks import secrets
-from azext_meshca.validation import CERTIFICATE_RULES
+from azext_meshca.rules.checks import secrets
+from azext_meshca.rules.validation import CERTIFICATE_RULES
 from tests.unit import snapshots as s
 
 SECRET_RULES = secrets.CHECKS + list(CERTIFICATE_RULES)
@@ -83,7 +83,7 @@ def test_window_is_described():
 
 
 def test_certificates_come_back_with_sources():
-    from azext_meshca.checks import run_rules
+    from azext_meshca.rules.checks import run_rules
     run = run_rules(s.healthy_snapshot(), functions=SECRET_RULES)
     assert {row["object"] for row in run.certificates} == {"root-cert", "ca-cert", "cert-chain"}
 

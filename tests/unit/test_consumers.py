@@ -16,9 +16,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from azext_meshca import certs
-from azext_meshca.consumers import envoy, istiod
-from azext_meshca.validation import validate_plugin_set
+from azext_meshca.model import certs
+from azext_meshca.rules.consumers import envoy, istiod
+from azext_meshca.rules.validation import validate_plugin_set
 from sandbox import certfactory as cf
 
 NOW = cf.ANCHOR_TIME

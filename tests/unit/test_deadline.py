@@ -1,4 +1,4 @@
-"""The run's deadline (azext_meshca/collectors/deadline.py) on a fake clock, and the token
+"""The run's deadline (azext_meshca/sources/deadline.py) on a fake clock, and the token
 retry rule with fake credentials (no network: the real clients are covered by
 tests/e2e/test_fault_matrix.py through the real az)."""
 
@@ -6,10 +6,10 @@ import types
 
 import pytest
 
-from azext_meshca.collectors import deadline as deadline_module
-from azext_meshca.collectors.deadline import (Deadline, DeadlineCredential, DeadlineExceeded, TokenRequestFailed,
-                                              attach, deadline_of, detach)
-from azext_meshca.collectors.errors import describe_error
+from azext_meshca.sources import deadline as deadline_module
+from azext_meshca.sources.deadline import (Deadline, DeadlineCredential, DeadlineExceeded, TokenRequestFailed,
+                                           attach, deadline_of, detach)
+from azext_meshca.sources.errors import describe_error
 
 
 class Clock:

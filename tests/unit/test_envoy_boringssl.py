@@ -1,4 +1,4 @@
-"""meshca's Envoy verdict (consumers/envoy.py workload_refusals) against real BoringSSL.
+"""meshca's Envoy verdict (rules/consumers/envoy.py workload_refusals) against real BoringSSL.
 
 Every set here is judged twice: by the model, and by two real TLS handshakes on
 127.0.0.1 through the BoringSSL that the grpcio wheel bundles (sandbox/boringssl.py):
@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from azext_meshca.consumers import envoy
+from azext_meshca.rules.consumers import envoy
 from sandbox import boringssl  # grpcio (requirements-dev.txt): a missing install fails loudly, never skips
 from sandbox import certfactory
 
@@ -400,7 +400,7 @@ def test_differential_model_equals_boringssl_on_generated_sets():
 
 
 def test_envoy_refuses_a_broken_later_block_where_grpc_reads_on():
-    """The one loader difference between the harness and Envoy (consumers/envoy.py pem_certificates):
+    """The one loader difference between the harness and Envoy (rules/consumers/envoy.py pem_certificates):
     a cert-chain whose last block has no END line. gRPC keeps ca-cert and connects; Envoy's
     context_impl.cc refuses the chain (last error is not PEM_R_NO_START_LINE)."""
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -412,7 +412,7 @@ def test_envoy_refuses_a_broken_later_block_where_grpc_reads_on():
 
 def _findings_verdict(now, roots, chain, ca_cert, ca_key):
     """meshca's finding-level verdict: does any error say Envoy breaks (breaks envoy or both)?"""
-    from azext_meshca.validation import validate_plugin_set  # pylint: disable=import-outside-toplevel
+    from azext_meshca.rules.validation import validate_plugin_set  # pylint: disable=import-outside-toplevel
     objects = {"root-cert": roots, "cert-chain": chain, "ca-cert": _pem(ca_cert),
                "ca-key": ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                               serialization.NoEncryption())}

@@ -8,10 +8,16 @@ import re
 import pytest
 from tabulate import tabulate
 
-from azext_meshca import _format, catalog, pages, report
-from azext_meshca.diagnose import analyse
-from azext_meshca.plugin import secret_names
-from azext_meshca.resource_ids import parse_vault_id
+from azext_meshca.output import tables
+
+from azext_meshca.rules import catalog
+
+from azext_meshca.output import pages
+
+from azext_meshca.output import report
+from azext_meshca.verbs.diagnose import analyse
+from azext_meshca.model.plugin import secret_names
+from azext_meshca.model.resource_ids import parse_vault_id
 from sandbox import golden
 from tests.unit import snapshots
 
@@ -30,7 +36,7 @@ def analysed():
 
 def _table(result, threshold="warning"):
     """What knack prints for -o table (knack/output.py _TableOutput.dump: tabulate, 'simple')."""
-    return tabulate(_format.findings_table(result, threshold), headers="keys", tablefmt="simple",
+    return tabulate(tables.findings_table(result, threshold), headers="keys", tablefmt="simple",
                     disable_numparse=True)
 
 
@@ -56,7 +62,7 @@ def test_the_table_fits_120_columns_and_cuts_no_fix(analysed, name):
 
 def test_symptoms_are_grouped_under_their_root_cause(analysed):
     _, result = analysed["article-issue-1"]
-    rows = _format.findings_table(result)
+    rows = tables.findings_table(result)
     assert [row["Code"] for row in rows if row["Code"]] == ["MCA401"]
     text = _words(rows[0]["Root cause and fix"])
     assert "Fix: az aks mesh ca fix-access -g myResourceGroup -n myAKSCluster" in text
@@ -67,7 +73,7 @@ def test_symptoms_are_grouped_under_their_root_cause(analysed):
 def test_a_symptom_of_a_symptom_goes_under_the_root(analysed):
     """MCA801 explained by MCA812, which MCA710 explains: one row, MCA710's."""
     _, result = analysed["diag-cert-wrong-root"]
-    codes = [row["Code"] for row in _format.findings_table(result) if row["Code"]]
+    codes = [row["Code"] for row in tables.findings_table(result) if row["Code"]]
     assert "MCA801" not in codes and "MCA812" not in codes, codes
 
 
@@ -78,7 +84,7 @@ def test_a_symptom_of_a_symptom_goes_under_the_root(analysed):
 def test_one_fix_is_one_row(analysed, name, cause, symptom):
     """Two rows with the same fix read as two problems: the symptom goes under its cause."""
     _, result = analysed[name]
-    rows = [row for row in _format.findings_table(result) if row["Code"]]
+    rows = [row for row in tables.findings_table(result) if row["Code"]]
     assert [row["Code"] for row in rows] == [cause], rows
     assert symptom in _words(rows[0]["Root cause and fix"]).split("Explains", 1)[1]
 
@@ -89,7 +95,7 @@ def test_a_cert_chain_without_ca_cert_is_one_row_with_the_agents_refusal_under_i
     snapshot = snapshots.healthy_snapshot()
     secrets = snapshot["secrets"]
     secrets["cert-chain"]["data"]["value"] = secrets["root-cert"]["data"]["value"]
-    rows = [row for row in _format.findings_table(analyse(snapshot, 30)) if row["Code"]]
+    rows = [row for row in tables.findings_table(analyse(snapshot, 30)) if row["Code"]]
     assert "MCA736" not in [row["Code"] for row in rows], rows
     assert "MCA736" in _words(next(row for row in rows if row["Code"] == "MCA711")["Root cause and fix"])
 
@@ -245,5 +251,5 @@ def test_readme_claims_hold():
     """Item 12: the output shape is not every command's; breaks is carried by what a verifier refuses."""
     text = _readme()
     assert "Every command returns the same shape" not in text
-    from azext_meshca.consumers import BREAKS
+    from azext_meshca.rules.consumers import BREAKS
     assert "MCA711" not in BREAKS and "MCA711" in text[text.index('"breaks"'):][:600]

@@ -3,9 +3,9 @@
 import pytest
 from azure.cli.core.azclierror import InvalidArgumentValueError
 
-from azext_meshca.fixaccess import apply, plan as planning, wait
-from azext_meshca.rbac import KEY_VAULT_READER, SECRETS_USER
-from azext_meshca.snapshot import collected
+from azext_meshca.verbs.fixaccess import apply, plan as planning, wait
+from azext_meshca.rules.rbac import KEY_VAULT_READER, SECRETS_USER
+from azext_meshca.model.snapshot import collected
 
 SUB = "00000000-0000-0000-0000-000000000001"
 TENANT = "00000000-0000-0000-0000-0000000000aa"
@@ -107,7 +107,7 @@ def test_explicit_mode_against_the_vault_model_is_noted():
 
 
 def test_network_notes_are_diagnoses_findings():
-    """Public access off is MCA501 alone: the firewall does not apply then (checks/network.py)."""
+    """Public access off is MCA501 alone: the firewall does not apply then (rules/checks/network.py)."""
     result = plan(vault(publicNetworkAccess="Disabled", networkAcls={"defaultAction": "Deny"}))
     assert [note[:6] for note in result["notes"]] == ["MCA501"]
     assert "ForbiddenByConnection" in result["notes"][0]

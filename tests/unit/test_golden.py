@@ -14,10 +14,10 @@ import re
 
 import pytest
 
-from azext_meshca import catalog
-from azext_meshca.diagnose import analyse
-from azext_meshca import validation
-from azext_meshca.validation import validate_plugin_set
+from azext_meshca.rules import catalog
+from azext_meshca.verbs.diagnose import analyse
+from azext_meshca.rules import validation
+from azext_meshca.rules.validation import validate_plugin_set
 from sandbox import certfactory, golden
 from sandbox.sim.scenario import list_scenarios
 from tests.unit import mount_texts
@@ -95,7 +95,7 @@ EXPECTED = {
     "kube-unreachable": (("MCA905",), ("MCA303", "MCA719")),
     "diag-operator-no-secret-access": (("MCA904",), ("MCA303", "MCA813")),
     "diag-rbac-operator-no-secret-access": (("MCA904",), ("MCA303", "MCA813")),
-    # today's add-on (#20): no cronjob, no cacerts secret; the CA's path per revision (capath.py)
+    # today's add-on (#20): no cronjob, no cacerts secret; the CA's path per revision (rules/capath.py)
     "article-issue-1-asm-1-29": (("MCA401", "MCA801", "MCA802"), ("MCA303",)),
     "healthy-asm-1-28": ((), ("MCA303", "MCA719", "MCA813")),
     "healthy-asm-1-29": ((), ("MCA303", "MCA719", "MCA813")),
@@ -136,7 +136,7 @@ def _no_revision(snapshot):
 
 
 def _fleet_gaps(snapshot):
-    """What scan's fleet snapshot adds (azext_meshca/scan.py): subscriptions it could not scan."""
+    """What scan's fleet snapshot adds (azext_meshca/verbs/scan.py): subscriptions it could not scan."""
     snapshot["fleet"] = {"subscriptionsNotScanned": [
         {"subscriptionId": "s1", "reason": "not among the subscriptions Resource Graph returns for you",
          "queryFailed": False},
@@ -145,7 +145,7 @@ def _fleet_gaps(snapshot):
 
 def _run_command_failed(code, reason):
     """diagnose --via-run-command whose runCommand did not give the in-cluster items
-    (collectors/runcommand.py puts the code on kube.access)."""
+    (sources/runcommand.py puts the code on kube.access)."""
     def change(snapshot):
         snapshot["options"]["viaRunCommand"] = True
         snapshot["kube"] = {"access": {"ok": False, "data": None,
@@ -171,7 +171,7 @@ def _mount_text(cause, index):
 
 
 def _events_cut(snapshot):
-    """The events list stopped at its page cap (collectors/cluster.py read_events)."""
+    """The events list stopped at its page cap (sources/cluster.py read_events)."""
     snapshot["kube"]["events"]["cut"] = [{"reason": "FailedMount", "pages": 4, "bytes": 3145728, "eventsRead": 2000,
                                           "remainingItemCount": 38000}]
 
@@ -241,7 +241,7 @@ CHANGED = {
     "text-provider-not-running": ("healthy", _mount_text("provider-not-running", 0), ("MCA832",), ()),
     "text-no-identity": ("healthy", _mount_text("no-identity", 0), ("MCA833",), ()),
     "events-cut": ("healthy", _events_cut, ("MCA834",), ()),
-    # ARM's vaultUri is not the vault's own address: no secret is read there (collectors/hostpin.py)
+    # ARM's vaultUri is not the vault's own address: no secret is read there (sources/hostpin.py)
     "vault-uri-foreign": ("healthy", _secrets_failed("vaultUri https://elsewhere.example/ is not the vault's own "
                                                      "address", "VaultUriForeign"), ("MCA530",), ()),
     "mounted-not-loaded": ("healthy-asm-1-29", _signs_with_another_intermediate, ("MCA311", "MCA812"), ()),

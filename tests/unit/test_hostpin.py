@@ -1,12 +1,12 @@
-"""collectors/hostpin.py: ARM's token to ARM's host only, a Key Vault token to the vault's
+"""sources/hostpin.py: ARM's token to ARM's host only, a Key Vault token to the vault's
 own address only (issue 22). The real-az side is tests/e2e/test_security.py."""
 
 import types
 
 import pytest
 
-from azext_meshca.collectors import hostpin
-from azext_meshca.collectors.errors import describe_error
+from azext_meshca.sources import hostpin
+from azext_meshca.sources.errors import describe_error
 
 ARM = "https://management.azure.com/"
 VAULT_ID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/MyVault"

@@ -1,10 +1,11 @@
-"""istiod's start-up model (consumers/istiod.py) without Go: the encoding/pem port, the Go
+"""istiod's start-up model (rules/consumers/istiod.py) without Go: the encoding/pem port, the Go
 release per revision, and the rules that change with it. tests/differential checks the same
 model against Go 1.25 itself."""
 
 import pytest
 
-from azext_meshca.consumers import istiod
+from azext_meshca.model import gopem
+from azext_meshca.rules.consumers import istiod
 from sandbox.casets import BASE, NOW, frame, make_set
 
 PEM = b"-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n"
@@ -16,19 +17,19 @@ PEM = b"-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n"
 ])
 def test_pem_decode_follows_go(how, decoded):
     """pem.go Decode: -----BEGIN must start a line; blanks inside the base64 are removed."""
-    block, _ = istiod.pem_decode(frame(PEM, how))
+    block, _ = gopem.pem_decode(frame(PEM, how))
     assert (block is not None) == decoded
     if decoded:
         assert block.label == b"CERTIFICATE" and block.der == b"\x01\x02\x03"
 
 
 def test_pem_decode_skips_a_block_that_does_not_decode():
-    block, rest = istiod.pem_decode(frame(PEM, "corrupt-before"))
+    block, rest = gopem.pem_decode(frame(PEM, "corrupt-before"))
     assert block.der == b"\x01\x02\x03" and rest == b""
 
 
 def test_pem_decode_keeps_headers_that_the_pool_then_skips():
-    block, _ = istiod.pem_decode(frame(PEM, "header"))
+    block, _ = gopem.pem_decode(frame(PEM, "header"))
     assert block.headers == {"Comment": "meshca"}
 
 

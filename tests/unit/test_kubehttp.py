@@ -1,4 +1,4 @@
-"""meshca's small Kubernetes client (azext_meshca/collectors/kubehttp.py) against the
+"""meshca's small Kubernetes client (azext_meshca/sources/kubehttp.py) against the
 simulated API server over real TLS on loopback, and its kubeconfig reading.
 
 The e2e suites run every in-cluster read through it with the real az; these pin what
@@ -12,9 +12,9 @@ import ssl
 import pytest
 import yaml
 
-from azext_meshca.collectors import kubehttp
-from azext_meshca.collectors.cluster import _api_client, _get, reachable
-from azext_meshca.collectors.errors import describe_error
+from azext_meshca.sources import kubehttp
+from azext_meshca.sources.cluster import _api_client, _get, reachable
+from azext_meshca.sources.errors import describe_error
 
 
 def _config(sim):

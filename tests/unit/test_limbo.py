@@ -14,8 +14,8 @@ import os
 import pytest
 from cryptography import x509
 
-from azext_meshca import certs
-from azext_meshca.consumers import envoy, istiod
+from azext_meshca.model import certs
+from azext_meshca.rules.consumers import envoy, istiod
 
 CASES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "reference", "x509-limbo",
                      "cases.json")

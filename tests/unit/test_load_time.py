@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 HEAVY_PREFIXES = ("cryptography", "kubernetes", "azure.mgmt", "azure.keyvault", "azure.identity",
-                  "azext_meshca.certs", "azext_meshca.validation", "azext_meshca.custom",
-                  "azext_meshca.scan")
+                  "azext_meshca.model.certs", "azext_meshca.rules.validation", "azext_meshca.custom",
+                  "azext_meshca.verbs.scan")
 
 _PROBE = r"""
 import argparse, json, sys

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from azext_meshca import logparse
+from azext_meshca.rules import logparse
 
 # --- the article, verbatim (provider log for Issue 1, deployment event for Issue 3) ---
 ARTICLE_PROVIDER_403 = (

@@ -4,8 +4,8 @@ cases run through the real az in tests/e2e/test_mount_texts.py."""
 
 import pytest
 
-from azext_meshca.diagnose import analyse
-from azext_meshca.snapshot import from_json
+from azext_meshca.verbs.diagnose import analyse
+from azext_meshca.model.snapshot import from_json
 from sandbox import golden
 from tests.unit import mount_texts
 

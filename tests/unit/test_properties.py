@@ -2,14 +2,14 @@
 
 What "robust" means here, for each entry point of input:
 
-* PEM bundles and keys (azext_meshca/certs.py, keyfacts.py, validation.py): any bytes
+* PEM bundles and keys (azext_meshca/model/certs.py, model/keyfacts.py, rules/validation.py): any bytes
   give certificates or a CertFormatError; a whole plug-in set of any bytes gives findings.
 * The snapshot loader (snapshot.from_json): any text gives a snapshot of the documented
   shape or one ValueError line; any snapshot of that shape gives findings (diagnose's
   checks never raise on what the loader accepted).
-* The log and event parser (logparse.py): any lines give classifications.
-* Resource IDs (resource_ids.py): any value parses or is None.
-* The ARM and Key Vault normalisers (collectors/azure.py): any JSON gives the snapshot's
+* The log and event parser (rules/logparse.py): any lines give classifications.
+* Resource IDs (model/resource_ids.py): any value parses or is None.
+* The ARM and Key Vault normalisers (sources/azure.py): any JSON gives the snapshot's
   shape or an InputError/ShapeError naming the field, which describe_error turns into
   a collection error.
 
@@ -26,14 +26,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from azext_meshca import certs, logparse, resource_ids, snapshot_schema
-from azext_meshca.collectors import azure as azure_collectors
-from azext_meshca.collectors.errors import describe_error
-from azext_meshca.inputs import InputError
-from azext_meshca.keyfacts import key_facts
-from azext_meshca.snapshot import SNAPSHOT_VERSION, from_json, to_json
-from azext_meshca.snapshot_schema import ShapeError
-from azext_meshca.validation import describe_objects, validate_plugin_set
+from azext_meshca.model import certs
+
+from azext_meshca.rules import logparse
+
+from azext_meshca.model import resource_ids
+
+from azext_meshca.model import snapshot_schema
+from azext_meshca.sources import azure as azure_collectors
+from azext_meshca.sources.errors import describe_error
+from azext_meshca.model.inputs import InputError
+from azext_meshca.model.keyfacts import key_facts
+from azext_meshca.model.snapshot import SNAPSHOT_VERSION, from_json, to_json
+from azext_meshca.model.snapshot_schema import ShapeError
+from azext_meshca.rules.validation import describe_objects, validate_plugin_set
 from sandbox import certfactory
 
 NOW = certfactory.ANCHOR_TIME
@@ -293,7 +299,7 @@ def test_key_vault_secret_normalises_or_names_the_field(properties, value):
 # --------------------------------------------------------------------------- snapshots
 
 def _strategy(spec, depth=0):
-    """Any value of the snapshot shape ``spec`` (azext_meshca/snapshot_schema.py)."""
+    """Any value of the snapshot shape ``spec`` (azext_meshca/model/snapshot_schema.py)."""
     if isinstance(spec, str):
         return {
             snapshot_schema.TEXT: st.one_of(st.text(max_size=30), st.sampled_from(
@@ -333,7 +339,7 @@ SNAPSHOTS = _strategy(snapshot_schema.SNAPSHOT).map(lambda data: dict(data, vers
 
 @given(SNAPSHOTS)
 def test_any_snapshot_the_loader_accepts_gives_findings(snapshot):
-    from azext_meshca.diagnose import analyse
+    from azext_meshca.verbs.diagnose import analyse
     loaded = from_json(to_json(snapshot))
     result = analyse(loaded, 30)
     assert result["status"] in ("passed", "warnings", "failed", "incomplete")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from azext_meshca import rbac
+from azext_meshca.rules import rbac
 
 
 @pytest.mark.parametrize("permissions, grants", [

@@ -3,7 +3,9 @@ findings aside into summary.suppressed (never dropped) and the verdict follows t
 
 import pytest
 
-from azext_meshca import catalog, report
+from azext_meshca.rules import catalog
+
+from azext_meshca.output import report
 
 
 def _finding(code, obj="x"):
@@ -55,5 +57,6 @@ def test_malformed_suppressions_are_refused(text):
 
 def test_the_threshold_choices_are_the_catalogs_severities():
     """_params cannot import the catalog at load time, so its copy is pinned here."""
-    from azext_meshca import _params, catalog
+    from azext_meshca import _params
+    from azext_meshca.rules import catalog
     assert list(_params.FAILURE_THRESHOLD_TYPE.settings["choices"]) == list(catalog.SEVERITIES)

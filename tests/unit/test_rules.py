@@ -8,10 +8,14 @@ import re
 
 import pytest
 
-from azext_meshca import catalog, checks, validation
-from azext_meshca.checks import access, addon, cluster, collection, config, fleet, network, rotation, secrets
-from azext_meshca.plugin import PLUGIN_OBJECTS
-from azext_meshca.rules import CA_SET, SNAPSHOT, declaration
+from azext_meshca.rules import catalog
+
+from azext_meshca.rules import checks
+
+from azext_meshca.rules import validation
+from azext_meshca.rules.checks import access, addon, cluster, collection, config, fleet, network, rotation, secrets
+from azext_meshca.model.plugin import PLUGIN_OBJECTS
+from azext_meshca.rules.registry import CA_SET, SNAPSHOT, declaration
 from tests.unit import snapshots as s
 
 RULE_MODULES = (config, addon, access, network, secrets, validation, rotation, cluster, collection, fleet)
@@ -139,7 +143,7 @@ def test_certificate_rules_skip_objects_that_did_not_parse():
 # --------------------------------------------------------------------------- pages per code
 
 def test_every_code_has_a_page_and_a_hand_written_explanation():
-    from azext_meshca import pages
+    from azext_meshca.output import pages
     written = pages.explanations()
     assert set(written) == set(LIVE_CODES), sorted(set(LIVE_CODES) ^ set(written))
     for code in LIVE_CODES:
@@ -147,7 +151,7 @@ def test_every_code_has_a_page_and_a_hand_written_explanation():
         assert os.path.exists(path), code
         with open(path, encoding="utf-8") as handle:
             assert handle.read() == pages.render_page(code), (
-                "docs/findings is stale: run .venv/bin/python -m azext_meshca.pages docs/findings")
+                "docs/findings is stale: run .venv/bin/python -m azext_meshca.output.pages docs/findings")
 
 
 def test_every_finding_points_at_its_page_and_its_detail_uses_its_own_fields():

@@ -1,4 +1,4 @@
-"""The run-command output parser and replay (azext_meshca/collectors/runcommand.py): what
+"""The run-command output parser and replay (azext_meshca/sources/runcommand.py): what
 the script prints is read back into answers for cluster._get, and anything truncated,
 garbled or missing becomes a collection error for that read, never an exception."""
 # pylint: disable=protected-access
@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
-from azext_meshca.collectors import cluster as kube
-from azext_meshca.collectors import runcommand as rc
-from azext_meshca.collectors.errors import describe_error
+from azext_meshca.sources import cluster as kube
+from azext_meshca.sources import runcommand as rc
+from azext_meshca.sources.errors import describe_error
 
 NONCE = "0123456789abcdef"
 PODS = "/api/v1/namespaces/aks-istio-system/pods"

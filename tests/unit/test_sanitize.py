@@ -1,4 +1,4 @@
-"""The one sanitiser (azext_meshca/sanitize.py): no control character of the data reaches
+"""The one sanitiser (azext_meshca/output/sanitize.py): no control character of the data reaches
 the terminal in any output format.
 
 The property: control characters fed into every string field of a snapshot (golden
@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from knack.output import format_json, format_table, format_tsv, format_yaml
 from knack.util import CommandResultItem
 
-from azext_meshca._format import findings_table
-from azext_meshca.diagnose import analyse
-from azext_meshca.sanitize import clean, clean_text
+from azext_meshca.output.tables import findings_table
+from azext_meshca.verbs.diagnose import analyse
+from azext_meshca.output.sanitize import clean, clean_text
 from sandbox import golden
 
 SCENARIOS = ["article-issue-1", "diag-spc-stale", "healthy", "diag-policy-compound-identity"]

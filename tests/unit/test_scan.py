@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from azext_meshca import scan
-from azext_meshca.catalog import finding
-from azext_meshca.collectors import resourcegraph as graph
+from azext_meshca.verbs import scan
+from azext_meshca.rules.catalog import finding
+from azext_meshca.sources import resourcegraph as graph
 from sandbox.sim import kql
 from sandbox.sim.resourcegraph import ResourceGraphService
 from sandbox.sim.scenario import World
@@ -163,13 +163,13 @@ def _result(*codes, gaps=()):
 
 
 def _params(code):
-    from azext_meshca.catalog import CATALOG, template_fields
+    from azext_meshca.rules.catalog import CATALOG, template_fields
     entry = CATALOG[code]
     return {name: "x" for name in template_fields(entry.message) | template_fields(entry.remedy)}
 
 
 def _status(codes):
-    from azext_meshca.report import overall_status
+    from azext_meshca.output.report import overall_status
     return overall_status([finding(code, "o", **_params(code)) for code in codes])
 
 
@@ -205,7 +205,7 @@ def test_first_root_cause_skips_explained_symptoms():
 def test_a_secret_scope_assignment_reaches_the_cluster_snapshot_as_in_diagnose():
     """diagnose keeps assignments at the vault, above it and at a secret's own scope
     (access_model.within_vault); scan's per-cluster snapshot must keep the same ones."""
-    from azext_meshca import scan
+    from azext_meshca.verbs import scan
     vault_id = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/"
                 "Microsoft.KeyVault/vaults/vault1")
     principal = "22222222-2222-2222-2222-222222222222"
@@ -226,7 +226,7 @@ def test_shared_certificate_rules_give_every_golden_the_verdict_it_gets_alone():
     """checks.run_rules with ``shared`` (scan's judging) against without, over every golden
     snapshot, each judged twice with one memo (the second time from the memo)."""
     import copy
-    from azext_meshca.diagnose import analyse
+    from azext_meshca.verbs.diagnose import analyse
     from sandbox import golden
     shared = {}
 
@@ -241,7 +241,7 @@ def test_shared_certificate_rules_give_every_golden_the_verdict_it_gets_alone():
 
 
 def test_certificate_rules_run_once_per_object_set():
-    from azext_meshca import checks
+    from azext_meshca.rules import checks
     from sandbox import golden
     snapshot = golden.load("healthy")
     shared, added = {}, []

@@ -3,8 +3,8 @@ and its dependency graph runs each node once, after what it needs."""
 
 import threading
 
-from azext_meshca.collectors.graph import Graph
-from azext_meshca.collectors.snapshot_builder import _shaped
+from azext_meshca.sources.graph import Graph
+from azext_meshca.sources.snapshot_builder import _shaped
 
 
 def _raising_node_result():
@@ -51,8 +51,8 @@ def test_graph_starts_a_node_when_its_needs_are_done_and_not_before():
 def test_assembled_items_are_each_objects_own():
     """One secret named as both ca-cert and ca-key (a combined PEM), shared by two clusters
     (scan): the value text goes into ca-cert's item only, never into ca-key's or the shared read."""
-    from azext_meshca.collectors.snapshot_builder import assemble_secrets
-    from azext_meshca.snapshot import collected
+    from azext_meshca.sources.snapshot_builder import assemble_secrets
+    from azext_meshca.model.snapshot import collected
     shared = {"combined": (collected({"name": "combined", "enabled": True}), "PEM TEXT", {"type": "RSA"})}
     wanted = {"ca-cert": "combined", "ca-key": "combined"}
     first, facts = assemble_secrets(wanted, (shared, None))

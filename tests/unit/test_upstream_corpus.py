@@ -1,5 +1,5 @@
 """The upstream corpus (tests/upstream/): every artifact names its source, and the grid runs
-each one through the parser (logparse), the normalisers (collectors/azure.py) and the cause ->
+each one through the parser (logparse), the normalisers (sources/azure.py) and the cause ->
 finding mapping, asserting what it means. The last test ties every text the simulator emits
 for the provider, driver, kubelet and istiod to a corpus template.
 """
@@ -10,10 +10,10 @@ import re
 import pytest
 import yaml
 
-from azext_meshca import logparse
-from azext_meshca.checks.cluster import CAUSE_CODES
-from azext_meshca.collectors import azure
-from azext_meshca.resource_ids import scope_covers
+from azext_meshca.rules import logparse
+from azext_meshca.rules.checks.cluster import CAUSE_CODES
+from azext_meshca.sources import azure
+from azext_meshca.model.resource_ids import scope_covers
 
 CORPUS = pathlib.Path(__file__).resolve().parents[1] / "upstream"
 ARTIFACTS = sorted(path for path in CORPUS.glob("*/*.yaml"))

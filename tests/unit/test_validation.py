@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from azext_meshca import certs
-from azext_meshca.catalog import CATALOG
-from azext_meshca.validation import describe_objects, validate_plugin_set
+from azext_meshca.model import certs
+from azext_meshca.rules.catalog import CATALOG
+from azext_meshca.rules.validation import describe_objects, validate_plugin_set
 from sandbox import certfactory as cf
 
 NOW = cf.ANCHOR_TIME
@@ -384,7 +384,7 @@ def test_mutated_certificates_give_findings_never_tracebacks():
 ])
 def test_key_facts_are_judged_like_key_bytes(variant, expected):
     """diagnose keeps only key facts; the verdicts must match those on the key bytes."""
-    from azext_meshca.keyfacts import key_facts
+    from azext_meshca.model.keyfacts import key_facts
     objects = cf.make_plugin_set(**variant)
     by_bytes, _ = validate_plugin_set(objects, NOW)
     with_facts = dict(objects, **{"ca-key": key_facts(objects["ca-key"])})

@@ -1,4 +1,4 @@
-"""collectors/vaultchallenge.py: a challenge elicited before the vault was read is handed
+"""sources/vaultchallenge.py: a challenge elicited before the vault was read is handed
 to azure-keyvault-secrets only when it is that vault's, and passes the SDK's own check.
 
 Each test uses its own host name: the SDK's challenge cache is process-wide.
@@ -10,7 +10,7 @@ import types
 import pytest
 from azure.keyvault.secrets._shared import http_challenge_cache
 
-from azext_meshca.collectors import vaultchallenge
+from azext_meshca.sources import vaultchallenge
 
 _HOSTS = itertools.count()
 TENANT = "00000000-0000-0000-0000-00000000000a"

@@ -1,0 +1,558 @@
+"""scan: every plug-in CA cluster of a tenant, judged by diagnose's own rules.
+
+One pass of Resource Graph queries (a constant number of pages, not a number per
+cluster) gives the clusters, their vaults and the add-on identities' role assignments.
+Each cluster's rows become a snapshot of exactly the shape diagnose's collectors build
+(the same normalisers turn the rows into it), with the in-cluster side skipped, and
+``diagnose.analyse`` judges it: one registry of rules, one verdict per cluster. With
+``--read-secrets`` every Key Vault object a cluster names is read once per vault,
+concurrently and bounded (one challenge per vault; nothing more after the vault refuses the
+token), and shared by every cluster that names it.
+
+What could not be read is never dropped: a subscription Resource Graph does not show
+or would not answer is a scan-level collection finding; a vault or role list that
+could not be read is the collection finding diagnose gives, on the clusters it concerns.
+"""
+
+import copy
+from concurrent.futures import ThreadPoolExecutor
+
+from azext_meshca.rules.catalog import ERROR, WARNING
+from azext_meshca.sources import azure as azure_collectors
+from azext_meshca.sources import resourcegraph as graph
+from azext_meshca.rules.access_model import within_vault
+from azext_meshca.model.resource_ids import parse_vault_id
+from azext_meshca.model.snapshot import collected, collection_error, iso_utc, new_snapshot, now_utc, ok_data
+
+# Vaults read at once; each vault sees one request at a time (read_one_vault). 128 vaults of
+# about 10 objects at 50 ms a round trip read 1,000 vaults in about 4 s, and keep the threads
+# and open connections (one per vault: _client_factory.shared_transport's pools) bounded.
+VAULT_READERS = 128
+NOT_VISIBLE_CODE = "SubscriptionNotVisible"
+STATUS_ORDER = {"failed": 0, "incomplete": 1, "warnings": 2, "passed": 3}
+
+
+# --------------------------------------------------------------------------- rows -> snapshot parts
+
+def cluster_from_row(row):
+    """A managedCluster in REST shape, from the projected Resource Graph row."""
+    return {"id": row.get("id"), "name": row.get("name"), "location": row.get("location"),
+            "properties": {"nodeResourceGroup": row.get("nodeResourceGroup"),
+                           "serviceMeshProfile": row.get("serviceMeshProfile"),
+                           "addonProfiles": row.get("addonProfiles"), "aadProfile": row.get("aadProfile")}}
+
+
+def vault_from_row(row):
+    """A vault in REST shape, from the projected Resource Graph row."""
+    return {"id": row.get("id"), "name": row.get("name"), "location": row.get("location"),
+            "properties": {"tenantId": row.get("vaultTenantId"), "vaultUri": row.get("vaultUri"),
+                           "enableRbacAuthorization": row.get("enableRbacAuthorization"),
+                           "accessPolicies": row.get("accessPolicies"),
+                           "publicNetworkAccess": row.get("publicNetworkAccess"),
+                           "networkAcls": row.get("networkAcls"),
+                           "privateEndpointConnections": row.get("privateEndpointConnections")}}
+
+
+def _key(resource_id):
+    return str(resource_id or "").rstrip("/").lower()
+
+
+class Fleet:  # pylint: disable=too-few-public-methods,too-many-instance-attributes  # a record, read by field
+    """What the Resource Graph pass returned, indexed for building snapshots."""
+
+    def __init__(self):
+        self.clusters = []              # (row, normalised cluster)
+        self.vaults = {}                # lower vault id -> collected vault
+        self.vault_subscription_errors = {}   # lower subscription -> collection_error
+        self.assignments = None         # [normalised assignment] or None when the query failed
+        self.assignments_error = None
+        self.assignments_by_principal = None   # see assignments_of
+        self.gaps = []                  # subscriptions not scanned (see _subscription_gap)
+        self.visible = set()
+        self.pages = 0
+
+
+def _subscription_gap(code, subscription, reason):
+    """What the fleet snapshot records of a subscription not scanned; the collection rule
+    check_fleet_subscriptions turns it into MCA910 (not shown) or MCA911 (query failed)."""
+    return {"subscriptionId": subscription, "reason": reason, "queryFailed": code == "MCA911"}
+
+
+def gap_findings(fleet, warn_days):
+    """MCA910/MCA911, from the rules, over a snapshot holding only the fleet's gaps."""
+    from azext_meshca.verbs.diagnose import analyse
+    snapshot = new_snapshot({}, {"warnDays": warn_days})
+    snapshot["fleet"] = {"subscriptionsNotScanned": fleet.gaps}
+    return analyse(snapshot, warn_days)["findings"]
+
+
+def collect_fleet(rg, subscriptions=None, management_groups=None):
+    """Run the Resource Graph pass (see the module docstring); never raises.
+
+    After the subscriptions query, the three fleet-wide queries (clusters; the vaults they
+    name; their identities' role assignments) do not depend on one another's rows (the joins
+    run in the service), so they run at once; each pages on its own. Only a vault outside the
+    queries' scope costs more: one lookup by ID for all such vaults."""
+    fleet = Fleet()
+    if management_groups:
+        scope = {"management_groups": list(management_groups)}
+    else:
+        _collect_visible(rg, fleet, subscriptions)
+        scope = {"subscriptions": sorted(fleet.visible)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        vaults = pool.submit(_scoped_query, rg, graph.VAULTS, scope)
+        roles = pool.submit(_scoped_query, rg, graph.ROLE_ASSIGNMENTS, scope)
+        cluster_rows = _cluster_rows(rg, fleet, scope)
+        vault_answer, role_answer = vaults.result(), roles.result()
+    for row in sorted(cluster_rows, key=lambda item: _key(item.get("id"))):
+        fleet.clusters.append((row, azure_collectors.normalise_cluster(cluster_from_row(row))))
+    covered = set(scope.get("subscriptions") or ()) or {
+        str(row.get("subscriptionId") or "").lower() for row, _ in fleet.clusters}
+    _collect_vaults(rg, fleet, vault_answer, covered)
+    _collect_assignments(rg, fleet, role_answer, covered, scope)
+    fleet.pages = rg.pages
+    return fleet
+
+
+def _collect_visible(rg, fleet, subscriptions):
+    """Which asked subscriptions Resource Graph shows; the others become the fleet's gaps."""
+    asked = sorted({str(item).lower() for item in subscriptions or ()})
+    visible_rows, failed = rg.query_per_subscription(graph.SUBSCRIPTIONS, asked)
+    fleet.visible = {str(row.get("subscriptionId")).lower() for row in visible_rows}
+    for subscription in asked:
+        if subscription in failed:
+            fleet.gaps.append(_subscription_gap("MCA911", subscription, failed[subscription]["reason"]))
+        elif subscription not in fleet.visible:
+            fleet.gaps.append(_subscription_gap(
+                "MCA910", subscription, "not among the subscriptions Resource Graph returns for you"))
+
+
+def _cluster_rows(rg, fleet, scope):
+    if scope.get("management_groups"):
+        cluster_rows, failed = _query_or_fail(rg, graph.CLUSTERS, management_groups=scope["management_groups"])
+        for group, error in failed.items():
+            fleet.gaps.append(_subscription_gap("MCA911", "management group " + group, error["reason"]))
+        return cluster_rows
+    cluster_rows, failed = rg.query_per_subscription(graph.CLUSTERS, scope["subscriptions"])
+    for subscription, error in failed.items():
+        fleet.gaps.append(_subscription_gap("MCA911", subscription, error["reason"]))
+        fleet.visible.discard(subscription)
+    return cluster_rows
+
+
+def _scoped_query(rg, kql, scope):
+    """(rows, None), or (None, error) when the query failed; no query for an empty scope."""
+    if not any(scope.values()):
+        return [], None
+    try:
+        return rg.query(kql, **scope), None
+    except graph.GraphError as error:
+        return None, error.error
+
+
+def _query_or_fail(rg, kql, management_groups):
+    try:
+        return rg.query(kql, management_groups=management_groups), {}
+    except graph.GraphError as error:
+        return [], {group: error.error for group in management_groups}
+
+
+def _vault_ids(fleet):
+    ids = set()
+    for _, cluster in fleet.clusters:
+        parsed = parse_vault_id((cluster.get("plugin") or {}).get("keyVaultId"))
+        if parsed:
+            ids.add(_key(cluster["plugin"]["keyVaultId"]))
+    return ids
+
+
+def _subscription_of(resource_id):
+    return (parse_vault_id(resource_id) or {}).get("subscriptionId", "").lower()
+
+
+def _ensure_visible(rg, fleet, subscriptions):
+    """Subscriptions holding vaults that were not asked about: ask Resource Graph whether
+    it shows them (one more query, only when there are any)."""
+    unknown = sorted(set(subscriptions) - fleet.visible - set(fleet.vault_subscription_errors))
+    if not unknown:
+        return
+    rows, failed = rg.query_per_subscription(graph.SUBSCRIPTIONS, unknown)
+    fleet.visible |= {str(row.get("subscriptionId")).lower() for row in rows}
+    for subscription in unknown:
+        if subscription in failed:
+            fleet.vault_subscription_errors[subscription] = failed[subscription]
+        elif subscription not in fleet.visible:
+            fleet.vault_subscription_errors[subscription] = collection_error(
+                f"Resource Graph does not show subscription {subscription} to you, so its vaults could not be read",
+                403, NOT_VISIBLE_CODE)
+
+
+def _collect_vaults(rg, fleet, answer, covered):
+    """Index the vaults the joined query returned; look up by ID only the vaults it could
+    not have returned (outside its scope), or all of them when it failed."""
+    ids = _vault_ids(fleet)
+    rows, error = answer
+    found = {}
+    for row in rows or ():
+        found[_key(row.get("id"))] = collected(azure_collectors.normalise_vault(vault_from_row(row)))
+    lookup = ids - set(found) if error else {vault_id for vault_id in ids - set(found)
+                                             if _subscription_of(vault_id) not in covered}
+    found.update(_vaults_by_id(rg, fleet, lookup))
+    for vault_id in ids:
+        sub_error = fleet.vault_subscription_errors.get(_subscription_of(vault_id))
+        if vault_id in found:
+            fleet.vaults[vault_id] = found[vault_id]
+        elif sub_error:
+            fleet.vaults[vault_id] = collected(error=sub_error)
+        else:  # the subscription is readable and holds no such vault: what ARM's 404 says
+            fleet.vaults[vault_id] = collected(error=collection_error(
+                f"404 Not Found (ResourceNotFound): Resource Graph holds no vault {vault_id}",
+                404, "ResourceNotFound"))
+
+
+def _vaults_by_id(rg, fleet, ids):
+    """{lower vault id: collected vault} for ``ids``, named in the query (IDS_PER_QUERY a query)."""
+    if not ids:
+        return {}
+    subscriptions = {_subscription_of(vault_id) for vault_id in ids}
+    _ensure_visible(rg, fleet, subscriptions)
+    readable = sorted(subscriptions & fleet.visible)
+    found = {}
+    for batch in graph.chunks(vault_id for vault_id in ids if _subscription_of(vault_id) in fleet.visible):
+        rows, failed = rg.query_per_subscription(graph.VAULTS_BY_ID.format(ids=graph.kql_list(batch)), readable)
+        for subscription, error in failed.items():
+            fleet.vault_subscription_errors.setdefault(subscription, error)
+        for row in rows:
+            found[_key(row.get("id"))] = collected(azure_collectors.normalise_vault(vault_from_row(row)))
+    return found
+
+
+def _collect_assignments(rg, fleet, answer, covered, scope):
+    """The joined query's assignments, plus (by principal ID) those in vault subscriptions
+    outside its scope; all by principal ID when it failed."""
+    principals = {identity_object_id(cluster) for _, cluster in fleet.clusters} - {None}
+    vault_subscriptions = {_subscription_of(vault_id) for vault_id in fleet.vaults}
+    if not principals or not vault_subscriptions:
+        fleet.assignments = []
+        return
+    rows, error = answer
+    outside = (vault_subscriptions if error else vault_subscriptions - covered) & fleet.visible
+    try:
+        if error and not outside:
+            raise graph.GraphError(error)
+        rows = list(rows or ()) + _assignments_by_id(rg, principals, outside)
+    except graph.GraphError as failure:
+        fleet.assignments_error = failure.error
+        return
+    unique = {str(row.get("id") or "").lower(): row for row in reversed(rows)}
+    assignments = [azure_collectors.normalise_role_assignment(row) for row in unique.values()]
+    definitions_scope = scope if scope.get("management_groups") else {
+        "subscriptions": sorted((vault_subscriptions | set(scope["subscriptions"])) & fleet.visible)}
+    _annotate(rg, assignments, definitions_scope)
+    fleet.assignments = assignments
+
+
+def _assignments_by_id(rg, principals, subscriptions):
+    """Role-assignment rows of ``principals`` in ``subscriptions`` (none asked when empty)."""
+    rows = []
+    for batch in graph.chunks(principal.lower() for principal in principals) if subscriptions else ():
+        rows.extend(rg.query(graph.ROLE_ASSIGNMENTS_BY_ID.format(ids=graph.kql_list(batch)), sorted(subscriptions)))
+    return rows
+
+
+def _annotate(rg, assignments, scope):
+    """Custom roles' definitions, from authorizationresources too (once per role)."""
+    from azext_meshca.rules import rbac
+    guids = {rbac.role_guid(item["roleDefinitionId"]) for item in assignments} - rbac.KNOWN_ROLES
+    definitions, failure = {}, None
+    try:
+        for batch in graph.chunks(guids):
+            for row in rg.query(graph.ROLE_DEFINITIONS.format(ids=graph.kql_list(batch)), **scope):
+                definitions[str(row.get("name")).lower()] = row
+    except graph.GraphError as error:
+        failure = error.error["reason"]
+
+    def read_definition(role_id):
+        row = definitions.get(rbac.role_guid(role_id))
+        if row is None:
+            return azure_collectors.unknown_role_definition(
+                failure or f"Resource Graph holds no role definition {role_id}")
+        return azure_collectors.role_definition_facts(row)
+    azure_collectors.annotate_unknown_roles(assignments, read_definition)
+
+
+def identity_object_id(cluster):
+    identity = (cluster.get("csiAddon") or {}).get("identity") or {}
+    return identity.get("objectId") or None
+
+
+# --------------------------------------------------------------------------- snapshots
+
+def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None):
+    """The snapshot diagnose --skip-cluster would build for this cluster, from the fleet's rows.
+
+    ``secrets`` is (secrets, keyFacts) read for this cluster's object set, or None when
+    the objects were not read (then no secret or certificate rule has input).
+    """
+    target = {"subscriptionId": row.get("subscriptionId"), "tenantId": row.get("tenantId"),
+              "resourceGroup": row.get("resourceGroup"), "cluster": row.get("name")}
+    snapshot = new_snapshot(target, {"revisions": None, "skipCluster": True, "warnDays": warn_days})
+    # Shared, not copied: the rules judge a frozen copy (checks.run_rules), so one cluster's
+    # judging cannot change what the next one reads, and no vault is copied per cluster.
+    snapshot["cluster"] = collected(cluster)
+    plugin = cluster.get("plugin") or {}
+    vault_id = plugin.get("keyVaultId")
+    if not parse_vault_id(vault_id):
+        return snapshot
+    snapshot["vault"] = fleet.vaults.get(_key(vault_id))
+    principal = identity_object_id(cluster)
+    if principal:
+        if fleet.assignments is None:
+            snapshot["roleAssignments"] = collected(error=fleet.assignments_error)
+        else:
+            snapshot["roleAssignments"] = collected([
+                item for item in assignments_of(fleet, principal) if within_vault(item.get("scope"), vault_id)])
+    if secrets is not None:
+        snapshot["secrets"], snapshot["keyFacts"] = secrets
+    return snapshot
+
+
+def assignments_of(fleet, principal):
+    """The fleet's role assignments of ``principal``, from an index built once per fleet, so
+    each cluster costs its own assignments, not the whole fleet's."""
+    if fleet.assignments_by_principal is None:
+        fleet.assignments_by_principal = {}
+        for item in fleet.assignments or ():
+            fleet.assignments_by_principal.setdefault((item.get("principalId") or "").lower(), []).append(item)
+    return fleet.assignments_by_principal.get(principal.lower(), ())
+
+
+def read_vault_objects(cli_ctx, fleet, progress=None):
+    """{lower vault id: read_vault_objects' answer}: every object any cluster names read
+    once per vault, VAULT_READERS vaults at a time (see read_one_vault)."""
+    plugins = {}
+    for _, cluster in fleet.clusters:
+        vault_id = (cluster.get("plugin") or {}).get("keyVaultId")
+        if parse_vault_id(vault_id):
+            plugins.setdefault(_key(vault_id), []).append(cluster["plugin"])
+    if progress:
+        progress(f"reading the Key Vault objects of {len(plugins)} vaults")
+    if not plugins:
+        return {}
+    from azext_meshca.sources.snapshot_builder import object_roles
+    with ThreadPoolExecutor(max_workers=min(VAULT_READERS, len(plugins))) as pool:
+        futures = {vault_id: pool.submit(read_one_vault, cli_ctx, fleet.vaults.get(vault_id), object_roles(found))
+                   for vault_id, found in plugins.items()}
+        return {vault_id: future.result() for vault_id, future in futures.items()}
+
+
+def refused_token(item):
+    """Whether a secret read failed because the vault refused the caller's token itself:
+    a 401 to a request that carried one (the SDK sends a token once it holds the vault's
+    challenge), or Key Vault's AKV10032 "Invalid issuer" however it is framed (Key Vault's
+    REST error codes, learn.microsoft.com/azure/key-vault/general/rest-error-codes). No
+    other object of that vault can be read with the same token."""
+    error = (item or {}).get("error") or {}
+    return error.get("status") == 401 or "AKV10032" in str(error.get("reason") or "")
+
+
+def read_one_vault(cli_ctx, vault_item, roles):
+    """One vault's objects (``roles``: object_roles), as snapshot_builder.read_vault_objects
+    answers: the first object alone, then the others one at a time.
+
+    The first read elicits the vault's challenge and sends the token (one challenge per
+    vault: the SDK caches it per vault host for the second client). Only when the vault
+    accepted the token are the others asked; after a refusal (refused_token) each of them
+    carries the first one's error and the vault sees no further request, where the SDK
+    would otherwise ask every object twice (azure-core BearerTokenCredentialPolicy.send
+    retries a 401 that carries a challenge once).
+
+    One at a time, so a vault holds one kept-alive connection: opening one (a TLS handshake,
+    through a proxy where there is one) costs more than a round trip on an open one. The
+    width is across vaults (VAULT_READERS)."""
+    from azext_meshca.sources.snapshot_builder import read_vault_objects as read
+    names = sorted(roles)
+    first, rest = names[:1], names[1:]
+    client = _vault_client(cli_ctx, vault_item)
+    answer, failure = read(cli_ctx, vault_item, {name: roles[name] for name in first}, client=client)
+    if failure or not rest:
+        return answer, failure
+    item = answer[first[0]][0]
+    if refused_token(item):
+        return dict(answer, **{name: (copy.deepcopy(item), None, None) for name in rest}), None
+    for name in rest:     # one after another, on the connection the first read left open
+        got, failure = read(cli_ctx, vault_item, {name: roles[name]}, client=client)
+        if failure:
+            return {}, failure
+        answer.update(got)
+    return answer, None
+
+
+def _vault_client(cli_ctx, vault_item):
+    """One SecretClient for all of a vault's reads (building one costs more CPU than a
+    request: a pipeline, a credential lookup), or None: then the first read builds its own
+    and reports why it could not (snapshot_builder.read_vault_objects)."""
+    from azext_meshca._client_factory import cf_secret_client
+    vault = ok_data(vault_item)
+    if not vault or not vault.get("vaultUri"):
+        return None
+    try:
+        return cf_secret_client(cli_ctx, vault, vault.get("subscriptionId"))
+    except Exception:  # pylint: disable=broad-except  # the first read reports it (describe_error)
+        return None
+
+
+def secrets_for(cluster, vault_objects):
+    """(secrets, keyFacts) of one cluster from what read_vault_objects read, or None."""
+    from azext_meshca.sources.snapshot_builder import assemble_secrets, wanted_objects
+    plugin = cluster.get("plugin") or {}
+    answer = vault_objects.get(_key(plugin.get("keyVaultId")))
+    return None if answer is None else assemble_secrets(wanted_objects(plugin), answer)
+
+
+# --------------------------------------------------------------------------- judging and shaping
+
+def first_root_cause(result):
+    """The code to show for a cluster: its first error nothing else explains, else its
+    first warning (findings come cause-first from the checks)."""
+    for severity in (ERROR, WARNING):
+        for item in result["findings"]:
+            if item["severity"] == severity and not item.get("explainedBy"):
+                return item["code"]
+    return None
+
+
+def earliest_expiry(result):
+    days = [cert.get("daysLeft") for cert in result.get("certificates") or () if cert.get("daysLeft") is not None]
+    return min(days) if days else None
+
+
+def cluster_row(snapshot, result, read_secrets):
+    cluster = snapshot["cluster"]["data"]
+    vault = (snapshot.get("vault") or {}).get("data") or {}
+    plugin = cluster.get("plugin") or {}
+    parsed = parse_vault_id(plugin.get("keyVaultId")) or {}
+    target = snapshot["target"]
+    model = None
+    if vault:
+        model = "rbac" if vault.get("enableRbacAuthorization") else "accessPolicy"
+    row = {"subscriptionId": target["subscriptionId"], "resourceGroup": target["resourceGroup"],
+           "cluster": target["cluster"], "revision": ",".join(cluster.get("revisions") or []) or None,
+           "vault": vault.get("name") or parsed.get("name"), "permissionModel": model,
+           "status": result["status"], "rootCause": first_root_cause(result)}
+    if read_secrets:
+        row["expiresInDays"] = earliest_expiry(result)
+    row["findings"] = result["findings"]
+    return row
+
+
+def sort_rows(rows):
+    """Worst first; within a status, soonest expiry first."""
+    def key(row):
+        days = row.get("expiresInDays")
+        return (STATUS_ORDER.get(row["status"], 9), days if days is not None else float("inf"),
+                row["subscriptionId"] or "", row["resourceGroup"] or "", row["cluster"] or "")
+    return sorted(rows, key=key)
+
+
+def scan_status(rows, gaps):
+    """The fleet's status: the worst cluster's, and incomplete when a part was not scanned."""
+    from azext_meshca.output.report import overall_status
+    statuses = {row["status"] for row in rows}
+    for status in ("failed", "incomplete"):
+        if status in statuses:
+            return status
+    if gaps and overall_status(gaps) == "incomplete":
+        return "incomplete"
+    return "warnings" if "warnings" in statuses else "passed"
+
+
+def threshold_exit(result, threshold):
+    """diagnose's exit status (report.exit_status) over every cluster's findings and the
+    scan's own: 4 at or above ``threshold``, 5 when something could not be checked."""
+    from azext_meshca.output.report import exit_status
+    findings = [item for row in result["clusters"] for item in row["findings"]] + result["findings"]
+    return exit_status({"status": result["status"], "findings": findings}, threshold or ERROR)
+
+
+def _object_set(cluster):
+    """(lower vault id, the plug-in's object names): what a cluster's secrets are read from."""
+    plugin = cluster.get("plugin") or {}
+    return _key(plugin.get("keyVaultId")), tuple(sorted((name, str(value)) for name, value in plugin.items()))
+
+
+def _by_object_set(fleet, shared, vault_objects):
+    """fleet.clusters grouped by vault and object set (sort_rows orders the rows afterwards),
+    so the certificate memo ``shared`` holds one set at a time and a vault's objects are
+    dropped from ``vault_objects`` after its last cluster: memory stays flat in sets and vaults."""
+    previous = (None, None)
+    for row, cluster in sorted(fleet.clusters, key=lambda item: _object_set(item[1])):
+        current = _object_set(cluster)
+        if current != previous:
+            shared.clear()
+        if current[0] != previous[0] and vault_objects:
+            vault_objects.pop(previous[0], None)
+        previous = current
+        yield row, cluster
+
+
+def judge(fleet, warn_days, vault_objects=None):
+    """Every cluster's snapshot through diagnose's analyse; the scan result.
+    ``vault_objects``: what read_vault_objects read (--read-secrets), else None; each
+    vault's answer is dropped from it once its clusters are judged (_by_object_set)."""
+    from azext_meshca.verbs.diagnose import analyse
+    rows, shared = [], {}
+    collected_at = iso_utc(now_utc())    # one moment for the whole fleet
+    for row, cluster in _by_object_set(fleet, shared, vault_objects):
+        secrets = secrets_for(cluster, vault_objects) if vault_objects is not None else None
+        snapshot = cluster_snapshot(fleet, row, cluster, warn_days, secrets)
+        snapshot["collectedAt"] = collected_at
+        # certificate rules once per distinct object set, shared by its clusters (checks.run_rules)
+        rows.append(cluster_row(snapshot, analyse(snapshot, warn_days, shared=shared), vault_objects is not None))
+    rows = sort_rows(rows)
+    gaps = gap_findings(fleet, warn_days)
+    counts = {status: sum(1 for row in rows if row["status"] == status) for status in STATUS_ORDER}
+    return {"status": scan_status(rows, gaps),
+            "summary": dict(counts, clusters=len(rows), resourceGraphPages=fleet.pages,
+                            subscriptionsNotScanned=[item["subscriptionId"] for item in fleet.gaps]),
+            "clusters": rows, "findings": gaps, "certificates": []}
+
+
+# --------------------------------------------------------------------------- the command
+
+def default_subscriptions(cli_ctx):
+    """The global --subscription when given, else every subscription the CLI's login
+    knows (az account list), in the current cloud."""
+    from azure.cli.core._profile import Profile
+    explicit = cli_ctx.data.get("subscription_id")
+    if explicit:
+        return [explicit]
+    return [item["id"] for item in Profile(cli_ctx=cli_ctx).load_cached_subscriptions() if item.get("id")]
+
+
+def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=False, warn_days=30,
+             failure_threshold=None, suppress=None):
+    """Query, read (with --read-secrets), judge; print the result, then exit as it calls for."""
+    from azure.cli.core.azclierror import ValidationError
+    from azext_meshca._client_factory import cf_resource_graph
+    from azext_meshca.verbs.diagnose import _progress_reporter
+    from azext_meshca.output.report import exit_after_output
+    if not management_groups:
+        subscriptions = subscriptions or default_subscriptions(cmd.cli_ctx)
+        if not subscriptions:
+            raise ValidationError("No subscriptions to scan: run az login, or pass --subscriptions or "
+                                  "--management-groups.")
+    progress = _progress_reporter(cmd.cli_ctx)
+    try:
+        if progress:
+            progress("querying Resource Graph")
+        fleet = collect_fleet(graph.ResourceGraph(cf_resource_graph(cmd.cli_ctx)), subscriptions, management_groups)
+        vault_objects = read_vault_objects(cmd.cli_ctx, fleet, progress) if read_secrets else None
+    finally:
+        if progress:
+            progress.end()
+    from azext_meshca.verbs.scan_view import finish_scan
+    result = finish_scan(cmd.cli_ctx, judge(fleet, warn_days, vault_objects), subscriptions=subscriptions,
+                         management_groups=management_groups, warn_days=warn_days, suppress=suppress)
+    exit_after_output(cmd, threshold_exit(result, failure_threshold))
+    return result
