@@ -161,7 +161,7 @@ class _Signer:  # pylint: disable=too-few-public-methods
 
     def issue(self, now):
         """A workload leaf as istiod signs it, and the chain the agent hands Envoy (leaf + cert-chain)."""
-        from azext_meshca.consumers import envoy
+        from azext_meshca.rules.consumers import envoy
         key = ec.generate_private_key(ec.SECP256R1())
         leaf = envoy.istio_leaf_builder(self.ca_cert, key.public_key(), _utc(now),
                                         serial=x509.random_serial_number()).sign(self.ca_key, hashes.SHA256())
