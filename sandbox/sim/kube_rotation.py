@@ -279,15 +279,18 @@ class RotationWorld:
 
     # ------------------------------------------------------------------ Key Vault, as the provider reads it
 
-    def _read_vault(self):
-        """({object: version}, {file: text}) of the latest versions, or (None, None) when the
-        add-on identity is refused one of them (the whole mount fails)."""
+    def _read_vault(self, as_of=None):
+        """({object: version}, {file: text}) of the latest versions written by ``as_of`` (an
+        event's due time: a poll the clock thread reaches late never sees a later write), or
+        (None, None) when the add-on identity is refused one of them (the whole mount fails)."""
         oid = (self.world.addon_identity() or {}).get("objectId", "")
         versions, files = {}, {}
         for obj in self.world.plugin_objects():
             if self.world.secret_access(obj.vault_name, oid, obj.object_name) is not None:
                 return None, None
-            record, text = self.world.secret_value(obj.vault_name, obj.object_name)
+            records = [record for record in self.world.secret_versions(obj.vault_name, obj.object_name) or []
+                       if as_of is None or record.get("writtenAt", 0) <= as_of]
+            record, text = self.world.secret_value(obj.vault_name, obj.object_name, records[-1]["version"])
             versions[obj.object_name], files[obj.file] = record["version"], text or ""
         return versions, files
 
@@ -334,7 +337,7 @@ class RotationWorld:
         self._schedule(now + self.csi_poll, "poll", None)
         if not self._rotation_enabled():
             return
-        versions, files = self._read_vault()
+        versions, files = self._read_vault(as_of=now)
         if versions is None:
             self._note(now, "poll-failed")
             return
