@@ -151,7 +151,7 @@ def chain_trusted_by(chain, root_text):
     return chain_refusal(chain, parse_certificates(root_text)) is None
 
 
-def write_by_hand(sim, stage, writes):
+def write_by_hand(sim, stage, writes, _new_dir=None):
     """The default ``advance``: one stage's writes with the SDK, tagged with the stage."""
     client = secret_client(sim, sim.world.plugin_objects()[0].vault_name)
     for name, text in writes:
@@ -164,32 +164,41 @@ def _summary(sim):
     return f"violations so far: {state['violations']}; {sidecars}"
 
 
-def demo(scenario="rotation-world", *, kind="root", advance=None, on_step=None, out=print, timeout=60.0):
+def demo(scenario="rotation-world", *, kind="root", advance=None, on_step=None, prepare=None,  # pylint: disable=too-many-locals
+         out=print, timeout=60.0):
     """Start the rotation world and rotate its CA stage by stage; returns the violation count.
 
     kind: "root" (R1, R2, R3), "intermediate" (I1) or "doc" (the AKS doc's all-at-once root
-    rotation, the order that breaks the invariant). ``advance(sim, stage, writes)`` moves one
-    stage (default ``write_by_hand``; the product's ``az aks mesh ca rotate advance --wait``
-    can stand in); ``on_step(sim, stage)`` runs once the stage's gate holds or ``timeout`` passes.
+    rotation, the order that breaks the invariant). The new material is also written to a
+    directory laid out as Istio's tools/certs makes it (root-cert.pem, ca-cert.pem, ca-key.pem,
+    cert-chain.pem). ``prepare(sim, new_dir)`` runs once before the first stage (e.g. the
+    product's ``rotate plan``); ``advance(sim, stage, writes, new_dir)`` moves one stage
+    (default ``write_by_hand``; the product's ``rotate advance --wait`` can stand in and ignore
+    ``writes``); ``on_step(sim, stage)`` runs once the stage's gate holds or ``timeout`` passes.
     """
+    from sandbox.certfactory import write_cert_dir
     from sandbox.sim.harness import start_simulator
     advance = advance or write_by_hand
-    with start_simulator(scenario) as sim:
+    with start_simulator(scenario) as sim, tempfile.TemporaryDirectory(prefix="meshca-new-ca-") as new_dir:
         world = sim.rotation
         if world is None:
             raise ValueError(f"scenario {scenario!r} has no rotationWorld")
         out(f"rotation world {scenario}: revisions {world.revisions}, {len(world.sidecars)} sidecars, "
             f"SECRET_TTL {world.secret_ttl:g}s, CSI poll {world.csi_poll:g}s")
+        new = new_intermediate_material(sim.world) if kind == "intermediate" else new_root_material(sim.world)
+        write_cert_dir(new_dir, {part: text.encode() for part, text in new.items()})
         if kind == "intermediate":
-            stages = intermediate_rotation(sim.world, new_intermediate_material(sim.world))
+            stages = intermediate_rotation(sim.world, new)
         elif kind == "doc":
-            stages = [("doc", doc_root_rotation(sim.world, new_root_material(sim.world)))]
+            stages = [("doc", doc_root_rotation(sim.world, new))]
         else:
-            stages = safe_root_rotation(sim.world, new_root_material(sim.world))
+            stages = safe_root_rotation(sim.world, new)
+        if prepare is not None:
+            prepare(sim, new_dir)
         for stage, writes in stages:
             started = time.monotonic()
             out(f"== {stage}: writing {', '.join(name for name, _ in writes)}")
-            advance(sim, stage, writes)
+            advance(sim, stage, writes, new_dir)
             held = world.wait_for_gate(timeout=timeout)
             out(f"   gate {'holds' if held else 'does not hold'} after {time.monotonic() - started:.1f}s; "
                 f"{_summary(sim)}")

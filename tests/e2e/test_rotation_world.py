@@ -13,6 +13,7 @@ verify each other with real signatures.
 """
 
 import base64
+import os
 
 import pytest
 import requests
@@ -163,3 +164,21 @@ def test_an_upgrade_in_progress_runs_two_revisions(tmp_path):
         for revision in ("asm-1-29", "asm-1-30"):
             _kube_get(sim, "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/"
                            f"istio-sidecar-injector-{revision}")
+
+
+def test_the_demo_calls_back_per_stage_and_reports_over_the_control_path():
+    """./scripts/demo rotation's function, as i24p wires the product into it: prepare once with
+    the new material's directory, advance and on_step once per stage."""
+    seen = []
+
+    def prepare(sim, new_dir):
+        seen.append(("prepare", sorted(os.listdir(new_dir))))
+
+    def on_step(sim, stage):
+        report = requests.get(sim.arm_url + "/_sim/rotation", verify=sim.pki.ca_file, timeout=10).json()
+        seen.append((stage, report["state"]["violations"], len(report["state"]["sidecars"])))
+
+    count = rotation.demo("rotation-world-1-30", prepare=prepare, on_step=on_step, out=lambda text: None)
+    assert count == 0
+    assert seen == [("prepare", ["ca-cert.pem", "ca-key.pem", "cert-chain.pem", "root-cert.pem"]),
+                    ("R1", 0, 4), ("R2", 0, 4), ("R3", 0, 4)]
