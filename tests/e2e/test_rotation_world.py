@@ -171,7 +171,7 @@ def test_the_demo_calls_back_per_stage_and_reports_over_the_control_path():
     the new material's directory, advance and on_step once per stage."""
     seen = []
 
-    def prepare(sim, new_dir):
+    def prepare(_sim, new_dir):
         seen.append(("prepare", sorted(os.listdir(new_dir))))
 
     def on_step(sim, stage):
