@@ -164,8 +164,8 @@ def _summary(sim):
     return f"violations so far: {state['violations']}; {sidecars}"
 
 
-def demo(scenario="rotation-world", *, kind="root", advance=None,  # pylint: disable=too-many-locals,too-many-arguments  # keyword-only hooks
-         on_step=None, prepare=None, out=print, timeout=60.0):
+# pylint: disable-next=too-many-locals,too-many-arguments  # the hooks are keyword-only
+def demo(scenario="rotation-world", *, kind="root", advance=None, on_step=None, prepare=None, out=print, timeout=60.0):
     """Start the rotation world and rotate its CA stage by stage; returns the violation count.
 
     kind: "root" (R1, R2, R3), "intermediate" (I1) or "doc" (the AKS doc's all-at-once root
