@@ -52,7 +52,8 @@ What moves, each a separate event in one clock (``RotationWorld.run``), and its 
   bundle is an anchor: X509_V_FLAG_TRUSTED_FIRST | X509_V_FLAG_PARTIAL_CHAIN, as
   sandbox/boringssl.py describes for gRPC and Envoy). Validity windows and purposes are the
   same for every leaf and are not what a rotation changes; sandbox/boringssl.py's handshakes
-  cover them. Each failure is a violation: tick, time, presenter, verifier, reason
+  cover them; tests/unit/test_rotation_world.py checks the verdicts against real mutual TLS
+  through BoringSSL. Each failure is a violation: tick, time, presenter, verifier, reason
   (``unknown-root``: the path ends at a root the verifier does not trust, istio#44932;
   ``unknown-issuer``: a certificate's issuer is neither presented nor trusted).
 
