@@ -57,6 +57,11 @@ What moves, each a separate event in one clock (``RotationWorld.run``), and its 
   (``unknown-root``: the path ends at a root the verifier does not trust, istio#44932;
   ``unknown-issuer``: a certificate's issuer is neither presented nor trusted).
 
+Not modelled (the rotation never needs them): an istiod restart inside the world (a restarted
+istiod loads the mount without the root gate), one CSI driver per node (every istiod pod sits on
+one node, so one poll remounts them all), PCDS (PROXY_CONFIG_XDS_AGENT), and workload restarts
+(sidecars keep the start time they had; their renewals are what moves).
+
 Read it from tests through the harness (``sim.rotation``: ``violations()``, ``events()``,
 ``state()``, ``wait_for_gate()``) or ``GET /_sim/rotation`` on the ARM listener; the product
 never does: it reads Key Vault, the SecretProviderClassPodStatus objects, istiod's log, the
