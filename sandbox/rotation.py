@@ -118,6 +118,20 @@ def doc_root_rotation(world, new):
             (names["ca-key"], new["ca-key"]), (names["cert-chain"], new["cert-chain"])]
 
 
+def new_intermediate_material(world, ca_id="A2"):
+    """{part: PEM text} of a new intermediate under the world's current root (set A's root,
+    byte for byte: certfactory's roots are deterministic), for an intermediate rotation."""
+    from sandbox.sim.scenario import make_pki_set
+    return make_pki_set({"set_id": "A", "ca_id": ca_id, "cluster": world.cluster["name"]})
+
+
+def intermediate_rotation(world, new):
+    """Issue #24's intermediate stage I1: ca-key, cert-chain, ca-cert; root-cert untouched."""
+    names = {obj.file[:-4]: obj.object_name for obj in world.plugin_objects()}
+    return [("I1", [(names["ca-key"], new["ca-key"]), (names["cert-chain"], new["cert-chain"]),
+                    (names["ca-cert"], new["ca-cert"])])]
+
+
 def safe_root_rotation(world, new):
     """Issue #24's root stages: R1 trust both roots (the live bytes + the new root), R2 sign
     under the new root (ca-key, cert-chain, ca-cert: every state in between fails istiod's
@@ -135,3 +149,80 @@ def chain_trusted_by(chain, root_text):
     """True when a verifier whose trust bundle is ``root_text`` accepts ``chain`` (leaf first)."""
     from sandbox.sim.kube_rotation import chain_refusal, parse_certificates
     return chain_refusal(chain, parse_certificates(root_text)) is None
+
+
+def write_by_hand(sim, stage, writes, _new_dir=None):
+    """The default ``advance``: one stage's writes with the SDK, tagged with the stage."""
+    client = secret_client(sim, sim.world.plugin_objects()[0].vault_name)
+    for name, text in writes:
+        client.set_secret(name, text, tags={"stage": stage})
+
+
+def _summary(sim):
+    state = sim.rotation.state()
+    sidecars = ", ".join(f"{item['sidecar']} trusts {item['bundleSha256'][:8]}" for item in state["sidecars"])
+    return f"violations so far: {state['violations']}; {sidecars}"
+
+
+# pylint: disable-next=too-many-locals,too-many-arguments  # the hooks are keyword-only
+def demo(scenario="rotation-world", *, kind="root", advance=None, on_step=None, prepare=None, out=print, timeout=60.0):
+    """Start the rotation world and rotate its CA stage by stage; returns the violation count.
+
+    kind: "root" (R1, R2, R3), "intermediate" (I1) or "doc" (the AKS doc's all-at-once root
+    rotation, the order that breaks the invariant). The new material is also written to a
+    directory laid out as Istio's tools/certs makes it (root-cert.pem, ca-cert.pem, ca-key.pem,
+    cert-chain.pem). ``prepare(sim, new_dir)`` runs once before the first stage (e.g. the
+    product's ``rotate plan``); ``advance(sim, stage, writes, new_dir)`` moves one stage
+    (default ``write_by_hand``; the product's ``rotate advance --wait`` can stand in and ignore
+    ``writes``); ``on_step(sim, stage)`` runs once the stage's gate holds or ``timeout`` passes.
+    """
+    from sandbox.certfactory import write_cert_dir
+    from sandbox.sim.harness import start_simulator
+    advance = advance or write_by_hand
+    with start_simulator(scenario) as sim, tempfile.TemporaryDirectory(prefix="meshca-new-ca-") as new_dir:
+        world = sim.rotation
+        if world is None:
+            raise ValueError(f"scenario {scenario!r} has no rotationWorld")
+        out(f"rotation world {scenario}: revisions {world.revisions}, {len(world.sidecars)} sidecars, "
+            f"SECRET_TTL {world.secret_ttl:g}s, CSI poll {world.csi_poll:g}s")
+        new = new_intermediate_material(sim.world) if kind == "intermediate" else new_root_material(sim.world)
+        write_cert_dir(new_dir, {part: text.encode() for part, text in new.items()})
+        if kind == "intermediate":
+            stages = intermediate_rotation(sim.world, new)
+        elif kind == "doc":
+            stages = [("doc", doc_root_rotation(sim.world, new))]
+        else:
+            stages = safe_root_rotation(sim.world, new)
+        if prepare is not None:
+            prepare(sim, new_dir)
+        for stage, writes in stages:
+            started = time.monotonic()
+            out(f"== {stage}: writing {', '.join(name for name, _ in writes)}")
+            advance(sim, stage, writes, new_dir)
+            held = world.wait_for_gate(timeout=timeout)
+            out(f"   gate {'holds' if held else 'does not hold'} after {time.monotonic() - started:.1f}s; "
+                f"{_summary(sim)}")
+            if on_step is not None:
+                on_step(sim, stage)
+        count = world.violation_count()
+        for violation in world.violations()[:5]:
+            out(f"   violation at tick {violation['tick']}: {violation['verifier']} cannot verify "
+                f"{violation['presenter']} ({violation['reason']}: {violation['detail']})")
+        out(f"done: {count} violation(s), each a (tick, pair) at which a sidecar could not verify its peer")
+        return count
+
+
+def main(argv=None):
+    """``python -m sandbox.rotation [root|intermediate|doc] [--scenario NAME]`` (./scripts/demo rotation)."""
+    import argparse
+    import sys
+    parser = argparse.ArgumentParser(prog="python -m sandbox.rotation", description=main.__doc__)
+    parser.add_argument("kind", nargs="?", default="root", choices=("root", "intermediate", "doc"))
+    parser.add_argument("--scenario", default="rotation-world")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    count = demo(args.scenario, kind=args.kind, out=lambda text: print(text, flush=True))
+    return 0 if (count == 0) != (args.kind == "doc") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

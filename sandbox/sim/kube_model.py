@@ -1058,7 +1058,8 @@ def _istiod_events(model, deploy, rs, pods, mount, state, istiod):
                        kind="Warning")
 
 
-def _discovery_log(model, pod, version, mount, state, istiod, reload=None, world=None):  # pylint: disable=too-many-arguments
+def _discovery_log(model, pod, version, mount, state, istiod,  # pylint: disable=too-many-arguments
+                   reload=None, world=None):
     """istiod ``discovery`` container log: CA mode lines per Istio version, x509 lines, noise.
 
     ``reload``: (outcome, files loaded at start, files held now) when the mount changed after

@@ -52,9 +52,15 @@ What moves, each a separate event in one clock (``RotationWorld.run``), and its 
   bundle is an anchor: X509_V_FLAG_TRUSTED_FIRST | X509_V_FLAG_PARTIAL_CHAIN, as
   sandbox/boringssl.py describes for gRPC and Envoy). Validity windows and purposes are the
   same for every leaf and are not what a rotation changes; sandbox/boringssl.py's handshakes
-  cover them. Each failure is a violation: tick, time, presenter, verifier, reason
+  cover them; tests/unit/test_rotation_world.py checks the verdicts against real mutual TLS
+  through BoringSSL. Each failure is a violation: tick, time, presenter, verifier, reason
   (``unknown-root``: the path ends at a root the verifier does not trust, istio#44932;
   ``unknown-issuer``: a certificate's issuer is neither presented nor trusted).
+
+Not modelled (the rotation never needs them): an istiod restart inside the world (a restarted
+istiod loads the mount without the root gate), one CSI driver per node (every istiod pod sits on
+one node, so one poll remounts them all), PCDS (PROXY_CONFIG_XDS_AGENT), and workload restarts
+(sidecars keep the start time they had; their renewals are what moves).
 
 Read it from tests through the harness (``sim.rotation``: ``violations()``, ``events()``,
 ``state()``, ``wait_for_gate()``) or ``GET /_sim/rotation`` on the ARM listener; the product
@@ -75,6 +81,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sandbox.sim import kube_capath
+from sandbox.sim.kube_model import _issued_by, _same_cert as _same  # one signature check for istiod and Envoy
 
 DEBOUNCE_SECONDS = 0.1       # istio_ca.go: the cacerts watcher's debounce
 GRACE_RATIO, GRACE_JITTER = 0.5, 0.01
@@ -116,18 +123,6 @@ def parse_certificates(pem_text):
 
 def _digest(text):
     return hashlib.sha256((text or "").encode()).hexdigest()
-
-
-def _same(first, second):
-    return first.fingerprint(hashes.SHA256()) == second.fingerprint(hashes.SHA256())
-
-
-def _issued_by(cert, issuer):
-    try:
-        cert.verify_directly_issued_by(issuer)
-        return True
-    except Exception:  # noqa: BLE001 - InvalidSignature, ValueError, TypeError all mean "no"  pylint: disable=broad-except
-        return False
 
 
 def chain_refusal(chain, bundle):
@@ -182,7 +177,7 @@ class _Signer:  # pylint: disable=too-few-public-methods
 class _Istiod:  # pylint: disable=too-few-public-methods
     """One istiod pod: what it holds and what it logged since the world started."""
 
-    def __init__(self, revision, index, version, multi_root, files):
+    def __init__(self, revision, index, version, *, multi_root, files):
         self.revision, self.index, self.version, self.multi_root = revision, index, version, multi_root
         self.signer = _Signer.of(files)
         self.lines = []              # (moment, level, message)
@@ -269,7 +264,8 @@ class RotationWorld:
                 version = istio_version(istiod["revision"], istiod.get("istioVersion"))
                 for index in range(int(istiod.get("replicas", 2))):
                     self.istiods.append(_Istiod(istiod["revision"], index, version,
-                                                kube_capath.multi_root(istiod, version), self.mounted_files))
+                                                multi_root=kube_capath.multi_root(istiod, version),
+                                                files=self.mounted_files))
             root = self.mounted_files.get("root-cert.pem")
             self.configmap_root_text = root
             self.webhook_roots = {revision: root for revision in self.revisions}
@@ -289,15 +285,18 @@ class RotationWorld:
 
     # ------------------------------------------------------------------ Key Vault, as the provider reads it
 
-    def _read_vault(self):
-        """({object: version}, {file: text}) of the latest versions, or (None, None) when the
-        add-on identity is refused one of them (the whole mount fails)."""
+    def _read_vault(self, as_of=None):
+        """({object: version}, {file: text}) of the latest versions written by ``as_of`` (an
+        event's due time: a poll the clock thread reaches late never sees a later write), or
+        (None, None) when the add-on identity is refused one of them (the whole mount fails)."""
         oid = (self.world.addon_identity() or {}).get("objectId", "")
         versions, files = {}, {}
         for obj in self.world.plugin_objects():
             if self.world.secret_access(obj.vault_name, oid, obj.object_name) is not None:
                 return None, None
-            record, text = self.world.secret_value(obj.vault_name, obj.object_name)
+            records = [record for record in self.world.secret_versions(obj.vault_name, obj.object_name) or []
+                       if as_of is None or record.get("writtenAt", 0) <= as_of]
+            record, text = self.world.secret_value(obj.vault_name, obj.object_name, records[-1]["version"])
             versions[obj.object_name], files[obj.file] = record["version"], text or ""
         return versions, files
 
@@ -344,7 +343,7 @@ class RotationWorld:
         self._schedule(now + self.csi_poll, "poll", None)
         if not self._rotation_enabled():
             return
-        versions, files = self._read_vault()
+        versions, files = self._read_vault(as_of=now)
         if versions is None:
             self._note(now, "poll-failed")
             return

@@ -722,6 +722,7 @@ class World:
             if versions is None:
                 versions = found["secrets"].setdefault(name, [])
             record = self._build_secret_version(spec, len(versions))
+            record["writtenAt"] = time.time()  # sub-second, for the rotation world's poll (kube_rotation.py)
             versions.append(record)
             return record
 

@@ -12,6 +12,9 @@ verify each other with real signatures.
   never does, on asm-1-29 (bytes rule) and asm-1-30 (DER sets).
 """
 
+import base64
+import os
+
 import pytest
 import requests
 
@@ -102,7 +105,6 @@ def test_the_product_sees_the_world_through_real_apis(world_sim):
         assert configmap["data"]["root-cert.pem"] == old_root + new["root-cert"]
     hook = _kube_get(sim, "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/"
                           "istio-sidecar-injector-asm-1-29")
-    import base64
     assert base64.b64decode(hook["webhooks"][0]["clientConfig"]["caBundle"]).decode() == old_root + new["root-cert"]
     proxies = _kube_get(sim, "/api/v1/namespaces/a/pods")["items"]
     env = {e["name"]: e["value"] for e in proxies[0]["spec"]["containers"][1]["env"]}
@@ -123,3 +125,60 @@ def test_a_refused_root_keeps_the_old_ca(tmp_path):
         lines = [text for _, _, text in world.pod_lines("asm-1-29", 0)]
         assert "Multi root is disabled, updating new ROOT-CA not supported" in lines
         assert not world.gate_holds()
+
+
+@pytest.mark.parametrize("world_sim, accepted", [("rotation-world", False), ("rotation-world-1-30", True)],
+                         indirect=["world_sim"])
+def test_an_intermediate_rotation_that_rewrites_root_cert_in_crlf(world_sim, accepted):
+    """Issue #24's I1 leaves root-cert alone because of this: the same root with other line
+    endings is other bytes, which 1.28/1.29 refuse whole (bytes.Contains), intermediate
+    included; 1.30 compares DER sets and takes it."""
+    sim, world = world_sim, world_sim.rotation
+    old_root = sim.world.secret_value(VAULT, "test-root-cert")[1]
+    new = rotation.new_intermediate_material(sim.world)
+    client = rotation.secret_client(sim, VAULT)
+    written = {}
+    for name, text in [("test-root-cert", old_root.replace("\n", "\r\n")), ("test-ca-key", new["ca-key"]),
+                       ("test-cert-chain", new["cert-chain"]), ("test-ca-cert", new["ca-cert"])]:
+        written[name] = client.set_secret(name, text).properties.version
+    assert rotation.wait_until(lambda: world.mounted_versions() == written, 10)
+    assert rotation.wait_until(lambda: world.events("reload")
+                               and world.events("reload")[-1]["at"] > world.events("mounted")[-1]["at"], 5)
+    last = world.events("reload")[-1]
+    assert last["accepted"] is accepted and last["outcome"] == ("root-accepted" if accepted else "root-rejected")
+    signer = new["ca-cert"] if accepted else sim.world.pki["good"]["ca-cert"]
+    assert all(istiod.signer.files["ca-cert.pem"] == signer for istiod in world.istiods)
+    if accepted:
+        assert world.wait_for_gate(timeout=20)
+    assert world.violation_count() == 0
+
+
+def test_an_upgrade_in_progress_runs_two_revisions(tmp_path):
+    """Two revisions (a canary upgrade): istiod pods and a webhook per revision; the
+    configmaps come from the leader (the first revision listed)."""
+    path = rotation.world_scenario(tmp_path, revisions=["asm-1-29", "asm-1-30"])
+    with start_simulator(path) as sim:
+        pods = _kube_get(sim, "/api/v1/namespaces/aks-istio-system/pods?labelSelector=app%3Distiod")["items"]
+        assert sorted({pod["metadata"]["labels"]["istio.io/rev"] for pod in pods}) == ["asm-1-29", "asm-1-30"]
+        assert len(sim.rotation.istiods) == 4
+        for revision in ("asm-1-29", "asm-1-30"):
+            _kube_get(sim, "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/"
+                           f"istio-sidecar-injector-{revision}")
+
+
+def test_the_demo_calls_back_per_stage_and_reports_over_the_control_path():
+    """./scripts/demo rotation's function, as i24p wires the product into it: prepare once with
+    the new material's directory, advance and on_step once per stage."""
+    seen = []
+
+    def prepare(_sim, new_dir):
+        seen.append(("prepare", sorted(os.listdir(new_dir))))
+
+    def on_step(sim, stage):
+        report = requests.get(sim.arm_url + "/_sim/rotation", verify=sim.pki.ca_file, timeout=10).json()
+        seen.append((stage, report["state"]["violations"], len(report["state"]["sidecars"])))
+
+    count = rotation.demo("rotation-world-1-30", prepare=prepare, on_step=on_step, out=lambda text: None)
+    assert count == 0
+    assert seen == [("prepare", ["ca-cert.pem", "ca-key.pem", "cert-chain.pem", "root-cert.pem"]),
+                    ("R1", 0, 4), ("R2", 0, 4), ("R3", 0, 4)]

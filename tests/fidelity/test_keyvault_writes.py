@@ -8,6 +8,7 @@ its tests count writes from the request log.
 import json
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 
 from sandbox import rotation
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _ok(proc):
-    assert proc.returncode == 0, "exit %d: %s" % (proc.returncode, proc.stderr[-3000:])
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-3000:]}"
     return proc
 
 
@@ -60,12 +61,13 @@ def test_sdk_set_secret_and_a_caller_without_set_is_refused(sim):
     policies = sim.world.find_vault(VAULT)["properties"]["accessPolicies"]
     operator = next(p for p in policies if p["objectId"] == OPERATOR_OID)
     operator["permissions"]["secrets"] = ["get", "list"]
-    from azure.core.exceptions import HttpResponseError
     with pytest.raises(HttpResponseError) as refused:
         client.set_secret("test-ca-cert", "another")
     assert refused.value.status_code == 403
     assert "does not have secrets set permission" in str(refused.value)
-    assert [e["status"] for e in sim.requests(service="kv:" + VAULT, method="PUT")] == [401, 200, 403]
+    # (a 401 challenge first, unless this process's SDK already cached the vault's challenge)
+    assert [e["status"] for e in sim.requests(service="kv:" + VAULT, method="PUT") if e["status"] != 401] \
+        == [200, 403]
 
 
 @pytest.mark.scenario("healthy-rbac", fresh=True)
@@ -76,7 +78,6 @@ def test_rbac_vault_needs_set_secret_action(sim):
             assignment["properties"]["roleDefinitionId"] = sim.world.role_definition_id(
                 "4633458b-17de-408a-b874-0445c86b69e6")
     client = rotation.secret_client(sim, VAULT)
-    from azure.core.exceptions import HttpResponseError
     with pytest.raises(HttpResponseError) as refused:
         client.set_secret("test-ca-cert", "new text")
     assert refused.value.status_code == 403

@@ -8,7 +8,7 @@ import pytest
 
 from azext_meshca.sources import deadline as deadline_module
 from azext_meshca.sources.deadline import (Deadline, DeadlineCredential, DeadlineExceeded, TokenRequestFailed,
-                                              attach, deadline_of, detach)
+                                           attach, deadline_of, detach)
 from azext_meshca.sources.errors import describe_error
 
 
