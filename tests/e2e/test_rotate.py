@@ -25,8 +25,10 @@ WRITES = ("PUT", "POST", "PATCH", "DELETE")
 # ARM's read actions are POSTs: listClusterUserCredential returns the kubeconfig and changes
 # nothing (azure-rest-api-specs specification/containerservice/resource-manager/Microsoft.ContainerService/
 # aks/stable/2024-02-01/managedClusters.json, ManagedClusters_ListClusterUserCredentials). rotate reads
-# the cluster as diagnose does, so that read is not a write.
-READ_ACTIONS = ("/listClusterUserCredential",)
+# the cluster as diagnose does, so that read is not a write. MS Graph's getMemberObjects (the
+# operator's groups, asked when its own grants do not allow the write; in the sandbox Graph is served
+# on ARM's host) is a read too (learn.microsoft.com/graph/api/directoryobject-getmemberobjects).
+READ_ACTIONS = ("/listClusterUserCredential", "/getMemberObjects")
 
 
 def is_write(entry):

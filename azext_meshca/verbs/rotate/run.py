@@ -94,7 +94,6 @@ def write_plan(path, plan):
 def gather(cli_ctx, opts, plan=None, material=None):
     """The snapshot rotate judges: diagnose's collection plus the ``rotation`` slot."""
     from azext_meshca.verbs import diagnose
-    from azext_meshca.rules.access_model import secret_write_verdict
     from azext_meshca.rules.checks.common import plugin_config
     from azext_meshca.sources import rotation as kv
     from azext_meshca.sources.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
@@ -117,14 +116,28 @@ def gather(cli_ctx, opts, plan=None, material=None):
                 "planPath": opts.plan_file, "planError": None}
         _add_start(slot, snapshot, client, names, plan)
         if opts.command in ("plan", "advance"):
-            facts = kv.operator_facts(cli_ctx, vault)
-            verdict = ({"canSet": None, "via": None, "reason": facts["error"]} if facts["error"]
-                       else secret_write_verdict(vault, facts["assignments"], facts["objectId"]))
-            slot["operator"] = dict(verdict, objectId=facts["objectId"])
+            slot["operator"] = operator_verdict(cli_ctx, vault)
     finally:
         detach(cli_ctx)
     snapshot["rotation"] = slot
     return snapshot, client, names
+
+
+def operator_verdict(cli_ctx, vault):
+    """{objectId, canSet, via, reason}: may the signed-in principal set secrets on the vault,
+    by its own grants or a group's (access_model.secret_write_verdict decides)."""
+    from azext_meshca.rules.access_model import secret_write_verdict
+    from azext_meshca.sources import rotation as kv
+
+    def direct(facts):
+        return secret_write_verdict(vault, facts["assignments"], facts["objectId"])["canSet"] is True
+    facts = kv.operator_facts(cli_ctx, vault, direct)
+    if facts["error"]:
+        return {"objectId": facts["objectId"], "canSet": None, "via": None, "reason": facts["error"]}
+    verdict = secret_write_verdict(vault, facts["assignments"], facts["objectId"], groups=facts["groups"])
+    if verdict["canSet"] is not True and facts.get("groupsError"):
+        verdict = dict(verdict, canSet=None, reason=f"{verdict['reason']}; {facts['groupsError']}")
+    return dict(verdict, objectId=facts["objectId"])
 
 
 def _add_start(slot, snapshot, client, names, plan):
