@@ -292,3 +292,33 @@ def test_operator_write_verdict():
     assert secret_write_verdict(rbac_vault, [officer], "op")["canSet"] is True
     assert secret_write_verdict(rbac_vault, [user], "op")["canSet"] is False
     assert secret_write_verdict(rbac_vault, None, "op")["canSet"] is None
+
+
+@pytest.mark.parametrize("change", [
+    lambda plan: plan.update(stages=5),
+    lambda plan: plan.update(kind="sideways"),
+    lambda plan: plan.update(revisions=[1]),
+    lambda plan: plan["start"].update({"ca-cert": {"x": 1}}),
+    lambda plan: plan.pop("secretNames"),
+])
+def test_a_plan_file_that_is_not_rotates_own_is_one_line_refusal(tmp_path, sets, change):
+    """MCA346's input: a hand-edited or foreign plan file is refused by read_plan, never judged."""
+    plan = plan_for(sets["live"], material(tmp_path / "new", sets["root"]))
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan), encoding="utf-8")
+    assert verb.read_plan(str(path)) == (plan, None)
+    change(plan)
+    path.write_text(json.dumps(plan), encoding="utf-8")
+    found, why = verb.read_plan(str(path))
+    assert found is None and why and "\n" not in why
+    path.write_text("[1, 2]", encoding="utf-8")
+    assert verb.read_plan(str(path))[0] is None
+    assert verb.read_plan(str(tmp_path / "missing.json"))[0] is None
+
+
+def test_an_edited_plan_is_refused_by_its_hash(tmp_path, sets):
+    rows, clean = refusal_snapshots(sets, tmp_path)
+    edited = copy.deepcopy(clean)
+    edited["rotation"]["plan"]["newMaterial"]["caCertFingerprint"] = "AA"
+    assert "MCA346" in codes(edited) and "MCA346" not in codes(clean)
+    assert rows

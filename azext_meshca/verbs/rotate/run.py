@@ -14,6 +14,7 @@ from azure.cli.core.azclierror import ValidationError
 
 from azext_meshca.rules.checks import rotate as rules
 from azext_meshca.output.report import EXIT_PROBLEMS, build_result, exit_after_output
+from azext_meshca.model.plugin import PLUGIN_OBJECTS
 from azext_meshca.model.snapshot import iso_utc, now_utc, ok_data
 
 MAX_PLAN_BYTES = 1024 * 1024
@@ -77,10 +78,27 @@ def read_plan(path):
         return None, f"it is not JSON ({str(error).splitlines()[0]})"
     if not isinstance(plan, dict) or plan.get("format") != rules.PLAN_FORMAT:
         return None, f"it is not a {rules.PLAN_FORMAT} file"
-    for key in ("kind", "stages", "start", "rotationId", "planHash", "newMaterial", "revisions"):
-        if key not in plan:
-            return None, f"it has no {key}"
-    return plan, None
+    why = _plan_shape_error(plan)
+    if why:
+        return None, why
+    return plan, None  # an edited plan (its hash) is judged by the rules: MCA346
+
+
+def _plan_shape_error(plan):
+    """Why a JSON object is not a plan rotate wrote, or None: every field the rules read has its type."""
+    shapes = {"kind": str, "stages": list, "start": dict, "rotationId": str, "planHash": str, "newMaterial": dict,
+              "revisions": list, "secretNames": dict, "oldRootFingerprints": list}
+    for key, kind in shapes.items():
+        if not isinstance(plan.get(key), kind):
+            return f"its {key} is missing or not a {kind.__name__}"
+    if plan["kind"] not in rules.STAGES or [stage.get("name") if isinstance(stage, dict) else None
+                                             for stage in plan["stages"]] != list(rules.STAGES[plan["kind"]]):
+        return "its kind and stages are not a rotation's"
+    if not all(isinstance(value, (str, type(None))) for value in list(plan["start"].values()) + plan["revisions"]):
+        return "its start versions or revisions are not text"
+    if set(plan["secretNames"]) != set(PLUGIN_OBJECTS):
+        return "its secretNames do not name the four plug-in objects"
+    return None
 
 
 def write_plan(path, plan):
