@@ -322,3 +322,15 @@ def test_an_edited_plan_is_refused_by_its_hash(tmp_path, sets):
     edited["rotation"]["plan"]["newMaterial"]["caCertFingerprint"] = "AA"
     assert "MCA346" in codes(edited) and "MCA346" not in codes(clean)
     assert rows
+
+
+def test_a_refusal_before_the_set_is_mounted_is_not_mca349(tmp_path, sets):
+    """A poll between two writes of a stage mounts a set istiod refuses on purpose; only a
+    refusal by a pod that mounts every written version means waiting will not help."""
+    rows, _ = refusal_snapshots(sets, tmp_path)
+    behind = copy.deepcopy(rows["MCA349"])
+    for status in behind["kube"]["mountStatuses"]["data"]:
+        for item in status["objects"]:
+            if item["name"] == NAMES["root-cert"]:
+                item["version"] = "r0"
+    assert "MCA349" in codes(rows["MCA349"]) and "MCA349" not in codes(behind)

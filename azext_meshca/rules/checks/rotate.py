@@ -247,6 +247,11 @@ def _mount_waits(snapshot, written):
     return waits
 
 
+def _pods_behind(waits):
+    """The pods a mount wait names."""
+    return {line.split(" ")[1] for line in waits if line.startswith("pod ")}
+
+
 def _reload_after(lines, since):
     """(time of the first accepted reload at or after ``since``, the refusal logged last after
     it when no acceptance came after that refusal)."""
@@ -263,15 +268,17 @@ def _reload_after(lines, since):
     return accepted, refused
 
 
-def reload_evidence(snapshot, since):
+def reload_evidence(snapshot, since, behind=()):
     """(T, waits, refusals): T the latest over every istiod pod of every revision of its first
-    accepted reload at or after ``since``; None while some pod has not logged one."""
+    accepted reload at or after ``since``; None while some pod has not logged one. A refusal
+    counts only for a pod that mounts every written version (``behind``: the pods that do not):
+    a poll that fell between two writes of a stage mounts a set istiod refuses on purpose."""
     logs = {log.get("pod"): log.get("lines") for log in kube_item(snapshot, "istiodLogs") or ()}
     latest, waits, refusals = None, [], []
     for revision, pods in sorted(_pods_by_revision(snapshot).items()):
         for pod in sorted(pods):
             accepted, refused = _reload_after(logs.get(pod) or (), since)
-            if refused:
+            if refused and pod not in behind:
                 refusals.append(f"istiod-{revision} pod {pod} refused the new files: {refused}")
             if accepted is None:
                 waits.append(f"istiod-{revision} pod {pod} to log an accepted reload after {iso_utc(since)}")
@@ -328,7 +335,7 @@ def stage_gate(snapshot, stage, state, new_roots=(), old_roots=()):
     since = parse_time(state["writtenAt"])
     now = parse_time(snapshot.get("collectedAt"))
     waits = _mount_waits(snapshot, state["written"])
-    reloaded, reload_waits, refusals = reload_evidence(snapshot, since)
+    reloaded, reload_waits, refusals = reload_evidence(snapshot, since, _pods_behind(waits))
     waits += reload_waits
     if stage == "R1":
         waits += _root_waits(snapshot, set(old_roots) | set(new_roots), exact=False)
