@@ -274,6 +274,18 @@ def test_every_catalog_code_has_a_grid_row_that_emits_it(goldens, changed):
     for data in (objects["ca-key"] + objects["ca-cert"], test_consumers._duplicate_extension_pem()):  # pylint: disable=protected-access
         findings, _ = test_validation._run(dict(objects, **{"ca-cert": data}))  # pylint: disable=protected-access
         emitted |= {item["code"] for item in findings}
+    # az aks mesh ca rotate's refusals (issue 24): one snapshot per code, judged by the registry
+    import pathlib
+    import tempfile
+    from tests.unit import test_rotate
+    from sandbox import certfactory
+    sets = {"live": certfactory.make_plugin_set(set_id="A"),
+            "intermediate": certfactory.make_plugin_set(set_id="A", ca_id="A2"),
+            "root": certfactory.make_plugin_set(set_id="B")}
+    with tempfile.TemporaryDirectory() as folder:
+        rows, _ = test_rotate.refusal_snapshots(sets, pathlib.Path(folder))
+    for snapshot in rows.values():
+        emitted |= {item["code"] for item in analyse(snapshot, WARN_DAYS)["findings"]}
     # istiod's start-up classes (issue 21): the Go differential grid's sets, judged by meshca alone
     from sandbox.casets import BASE, NOW, make_set
     from tests.differential.test_go_istiod import GRID
