@@ -186,7 +186,7 @@ def secret_write_verdict(vault, assignments, object_id, groups=()):
     rotate asks before it writes. {canSet: True/False/None, via, reason}. Vault-wide grants
     only: a rotation writes every plug-in object."""
     principals = [object_id] + list(groups or ())
-    if permission_model(vault) == ACCESS_POLICIES:
+    if permission_model(vault) == POLICY:
         for principal in principals:
             for policy in applying_policies(vault, principal):
                 if POLICY_WRITE & set(policy_secret_permissions(policy)):

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from azext_meshca.rules import capath
 from azext_meshca.rules.checks import rotate
 from azext_meshca.rules.runner import run_rules
+from azext_meshca.sources import rotation as source
 from azext_meshca.verbs.rotate import run as verb
 from sandbox import certfactory as cf
 
@@ -31,7 +32,7 @@ def sets():
 
 def material(tmp_path, objects):
     cf.write_cert_dir(str(tmp_path), objects)
-    return verb.read_new_material(str(tmp_path), NOW)
+    return verb.new_material(str(tmp_path))
 
 
 def golden():
@@ -307,14 +308,14 @@ def test_a_plan_file_that_is_not_rotates_own_is_one_line_refusal(tmp_path, sets,
     plan = plan_for(sets["live"], material(tmp_path / "new", sets["root"]))
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan), encoding="utf-8")
-    assert verb.read_plan(str(path)) == (plan, None)
+    assert source.read_plan(str(path)) == (plan, None)
     change(plan)
     path.write_text(json.dumps(plan), encoding="utf-8")
-    found, why = verb.read_plan(str(path))
+    found, why = source.read_plan(str(path))
     assert found is None and why and "\n" not in why
     path.write_text("[1, 2]", encoding="utf-8")
-    assert verb.read_plan(str(path))[0] is None
-    assert verb.read_plan(str(tmp_path / "missing.json"))[0] is None
+    assert source.read_plan(str(path))[0] is None
+    assert source.read_plan(str(tmp_path / "missing.json"))[0] is None
 
 
 def test_an_edited_plan_is_refused_by_its_hash(tmp_path, sets):

@@ -35,18 +35,16 @@ import hashlib
 import json
 
 from azext_meshca.model.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS
+from azext_meshca.model.rotation import INTERMEDIATE, PLAN_FORMAT, ROOT, STAGES
 from azext_meshca.model.snapshot import iso_utc, ok_data, thaw
 from azext_meshca.rules import capath, logparse
 from azext_meshca.rules.checks.common import (csi_addon, kube_item, make, normalize_fingerprint, parse_time,
                                               plugin_config, short_fingerprint)
 from azext_meshca.rules.registry import rule
 
-PLAN_FORMAT = "meshca-rotation-plan/1"
-INTERMEDIATE, ROOT = "intermediate", "root"
 PENDING, DONE = "pending", "done"
 # The order of a stage's writes (module doc): the pair breaks first and completes last.
 INTERMEDIATE_WRITES = ("ca-key", "cert-chain", "ca-cert")
-STAGES = {INTERMEDIATE: ("I1",), ROOT: ("R1", "R2", "R3")}
 # What each stage writes: (object, value) with value "new" (the new-dir file), "live+new"
 # (root-cert's bytes at the start followed by the new root) or "new-root".
 STAGE_WRITES = {
@@ -465,7 +463,7 @@ def check_root_accepted(snapshot, context):
 
 
 @rule("MCA342", inputs=("rotation", "cluster"))
-def check_revisions(snapshot, context):
+def check_rotation_revisions(snapshot, context):
     """MCA342: an upgrade is in progress (two revisions), or the revisions differ from the plan's."""
     if not _acting(snapshot):
         return []
@@ -573,6 +571,6 @@ def check_other_rotation(snapshot, context):
                  evidence=[f"Key Vault's current versions carry {TAG_ROTATION}={under_way}"])]
 
 
-CHECKS = [check_plan_file, check_rotation_on, check_root_accepted, check_revisions, check_new_material,
+CHECKS = [check_plan_file, check_rotation_on, check_root_accepted, check_rotation_revisions, check_new_material,
           check_live_unchanged, check_operator_can_set, check_material_matches_plan, check_something_to_rotate,
           check_reload_refused, check_other_rotation]

@@ -12,12 +12,13 @@ import time
 
 from azure.cli.core.azclierror import ValidationError
 
-from azext_meshca.rules.checks import rotate as rules
-from azext_meshca.output.report import EXIT_PROBLEMS, build_result, exit_after_output
-from azext_meshca.model.plugin import PLUGIN_OBJECTS
 from azext_meshca.model.snapshot import iso_utc, now_utc, ok_data
+from azext_meshca.output.report import EXIT_PROBLEMS, build_result, exit_after_output
+from azext_meshca.rules.checks import rotate as rules
+from azext_meshca.sources import rotation as kv
 
-MAX_PLAN_BYTES = 1024 * 1024
+# The new material is judged as validate-secrets judges a set by default (--warn-days 30).
+NEW_MATERIAL_WARN_DAYS = 30
 
 
 def stderr(line):
@@ -27,19 +28,19 @@ def stderr(line):
 
 # --------------------------------------------------------------------------- the new material
 
-def read_new_material(new_dir, now):
+def new_material(new_dir):
     """Facts of the new material: fingerprints, hashes of the public files, the new key's public
-    SHA-256, validate-secrets' error findings. ca-key's bytes are reduced to key facts at once."""
-    from azext_meshca.rules import capath
+    SHA-256, and the error findings of the certificate rules validate-secrets runs (the one
+    runner over the pluginSet snapshot sources/certsets.py builds, as verbs/validate_secrets.py)."""
     from azext_meshca.model import certs
-    from azext_meshca.rules import plugin_set
-    from azext_meshca.sources import files as sources
-    found = sources.read_cert_dir(new_dir)
-    findings, _ = plugin_set.validate(found, now, 30)
-    texts = {obj: _public_text(found["objects"].get(obj)) for obj in ("root-cert", "ca-cert", "cert-chain")}
+    from azext_meshca.rules import capath
+    from azext_meshca.rules.registry import CA_SET
+    from azext_meshca.rules.runner import run_rules
+    from azext_meshca.sources.certsets import set_snapshot
+    found, texts = kv.read_new_dir(new_dir)
+    findings = run_rules(set_snapshot(found, NEW_MATERIAL_WARN_DAYS), select=(CA_SET,)).findings
     try:
-        first = certs.parse_pem_bundle(texts["ca-cert"].encode("utf-8"))[0]
-        ca_cert_fingerprint = certs.fingerprint(first)
+        ca_cert_fingerprint = certs.fingerprint(certs.parse_pem_bundle(texts["ca-cert"].encode("utf-8"))[0])
     except (certs.CertFormatError, IndexError):
         ca_cert_fingerprint = None
     key = found["objects"].get("ca-key") or {}
@@ -51,55 +52,7 @@ def read_new_material(new_dir, now):
                        for item in findings if item["severity"] == "error"]}
 
 
-def _public_text(data):
-    if data is None:
-        return ""
-    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
-
-
-def read_new_file(new_dir, obj):
-    """The exact text of one new-dir file, read at the moment it is written to Key Vault."""
-    from azext_meshca.sources import files as sources
-    from azext_meshca.model.plugin import file_name
-    return sources.read_capped(os.path.join(new_dir, file_name(obj))).decode("utf-8")
-
-
 # --------------------------------------------------------------------------- the plan file
-
-def read_plan(path):
-    """(plan, None) or (None, why it cannot be used): missing, unreadable, not a plan."""
-    from azext_meshca.model.inputs import InputError, read_regular_file, utf8_text
-    try:
-        data = read_regular_file(path, MAX_PLAN_BYTES)
-        plan = json.loads(utf8_text(data, path))
-    except InputError as error:
-        return None, str(error).rstrip(".")
-    except ValueError as error:
-        return None, f"it is not JSON ({str(error).splitlines()[0]})"
-    if not isinstance(plan, dict) or plan.get("format") != rules.PLAN_FORMAT:
-        return None, f"it is not a {rules.PLAN_FORMAT} file"
-    why = _plan_shape_error(plan)
-    if why:
-        return None, why
-    return plan, None  # an edited plan (its hash) is judged by the rules: MCA346
-
-
-def _plan_shape_error(plan):
-    """Why a JSON object is not a plan rotate wrote, or None: every field the rules read has its type."""
-    shapes = {"kind": str, "stages": list, "start": dict, "rotationId": str, "planHash": str, "newMaterial": dict,
-              "revisions": list, "secretNames": dict, "oldRootFingerprints": list}
-    for key, kind in shapes.items():
-        if not isinstance(plan.get(key), kind):
-            return f"its {key} is missing or not a {kind.__name__}"
-    if plan["kind"] not in rules.STAGES or [stage.get("name") if isinstance(stage, dict) else None
-                                             for stage in plan["stages"]] != list(rules.STAGES[plan["kind"]]):
-        return "its kind and stages are not a rotation's"
-    if not all(isinstance(value, (str, type(None))) for value in list(plan["start"].values()) + plan["revisions"]):
-        return "its start versions or revisions are not text"
-    if set(plan["secretNames"]) != set(PLUGIN_OBJECTS):
-        return "its secretNames do not name the four plug-in objects"
-    return None
-
 
 def write_plan(path, plan):
     """0600, via a temporary file and a rename (diagnose.write_private_file, as --export)."""
@@ -110,10 +63,10 @@ def write_plan(path, plan):
 # --------------------------------------------------------------------------- reading the world
 
 def gather(cli_ctx, opts, plan=None, material=None):
-    """The snapshot rotate judges: diagnose's collection plus the ``rotation`` slot."""
+    """The snapshot rotate judges: diagnose's collection plus the ``rotation`` slot, read by
+    sources/rotation.py; which rotation it is about (and so where it starts) is the rules' call."""
     from azext_meshca.verbs import diagnose
     from azext_meshca.rules.checks.common import plugin_config
-    from azext_meshca.sources import rotation as kv
     from azext_meshca.sources.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
     from azext_meshca.model.plugin import secret_names
     attach(cli_ctx, Deadline(DEFAULT_TIMEOUT))
@@ -126,82 +79,51 @@ def gather(cli_ctx, opts, plan=None, material=None):
         names = secret_names(plugin)
         try:
             client = kv.secret_client(cli_ctx, vault)
-            versions = kv.read_versions(client, names)
+            kv.add_versions(snapshot, client, names, command=opts.command, plan_path=opts.plan_file)
         except Exception as error:  # pylint: disable=broad-except
             raise ValidationError(f"Key Vault {vault.get('name')}: the plug-in secrets' versions could not be "
                                   f"read: {kv.failure(error)}") from None
-        slot = {"command": opts.command, "plan": plan, "newMaterial": material, "versions": versions,
-                "planPath": opts.plan_file, "planError": None}
-        _add_start(slot, snapshot, client, names, plan)
-        if opts.command in ("plan", "advance"):
-            slot["operator"] = operator_verdict(cli_ctx, vault)
+        rotation_id = _rotation_id(snapshot, opts.command, plan)
+        versions = snapshot["rotation"]["versions"]
+        start = plan["start"] if plan else rules.recovered_start(versions, rotation_id)
+        operator = operator_verdict(cli_ctx, vault) if opts.command in ("plan", "advance") else None
+        try:
+            kv.add_start(snapshot, client, names, plan=plan, material=material, rotation_id=rotation_id,
+                         start=start, operator=operator)
+        except Exception as error:  # pylint: disable=broad-except
+            raise ValidationError(f"root-cert's version {start.get('root-cert')}, where the rotation started, could "
+                                  f"not be read: {kv.failure(error)}") from None
     finally:
         detach(cli_ctx)
-    snapshot["rotation"] = slot
     return snapshot, client, names
+
+
+def _rotation_id(snapshot, command, plan):
+    """The rotation the run is about: the plan's; for a new plan, the one whose tags are on a
+    current version and that is not done (it resumes), else None; for status, the latest."""
+    if plan:
+        return plan["rotationId"]
+    rotation_id, _ = rules.latest_rotation(snapshot["rotation"]["versions"])
+    if command != "plan" or not rotation_id:
+        return rotation_id
+    # the slot holds nothing planned yet: rotation_status judges the tags and the cluster alone
+    return None if rules.rotation_status(snapshot)["stage"] == rules.DONE else rotation_id
 
 
 def operator_verdict(cli_ctx, vault):
     """{objectId, canSet, via, reason}: may the signed-in principal set secrets on the vault,
-    by its own grants or a group's (access_model.secret_write_verdict decides)."""
-    from azext_meshca.rules.access_model import secret_write_verdict
-    from azext_meshca.sources import rotation as kv
+    by its own grants or a group's (access_model decides: the permission model, the verdict)."""
+    from azext_meshca.rules.access_model import RBAC, permission_model, secret_write_verdict
 
     def direct(facts):
         return secret_write_verdict(vault, facts["assignments"], facts["objectId"])["canSet"] is True
-    facts = kv.operator_facts(cli_ctx, vault, direct)
+    facts = kv.operator_facts(cli_ctx, vault, direct, rbac=permission_model(vault) == RBAC)
     if facts["error"]:
         return {"objectId": facts["objectId"], "canSet": None, "via": None, "reason": facts["error"]}
     verdict = secret_write_verdict(vault, facts["assignments"], facts["objectId"], groups=facts["groups"])
     if verdict["canSet"] is not True and facts.get("groupsError"):
         verdict = dict(verdict, canSet=None, reason=f"{verdict['reason']}; {facts['groupsError']}")
     return dict(verdict, objectId=facts["objectId"])
-
-
-def _add_start(slot, snapshot, client, names, plan):
-    """The versions the rotation starts from (the plan's, else recovered from Key Vault's tags)
-    and root-cert's text at that version."""
-    from azext_meshca.sources import rotation as kv
-    versions = slot["versions"]
-    if plan:
-        rotation_id = plan["rotationId"]
-    elif slot["command"] == "plan":  # a new plan starts from the live versions unless one is under way
-        rotation_id = slot["underWay"] = _rotation_under_way(snapshot, versions)
-    else:  # status: the latest rotation, done or not
-        rotation_id, _ = rules.latest_rotation(versions)
-    start = dict(plan["start"]) if plan else rules.recovered_start(versions, rotation_id)
-    slot["start"], slot["inRotation"] = start, bool(rotation_id)
-    current_root = ok_data((snapshot.get("secrets") or {}).get("root-cert")) or {}
-    slot["currentRootPem"] = current_root.get("value") or ""
-    root_start = start.get("root-cert")
-    if root_start and root_start != current_root.get("version"):
-        try:
-            slot["startRootPem"] = kv.read_version_value(client, names["root-cert"], root_start)
-        except Exception as error:  # pylint: disable=broad-except
-            raise ValidationError(f"root-cert's version {root_start}, where the rotation started, could not be "
-                                  f"read: {kv.failure(error)}") from None
-    else:
-        slot["startRootPem"] = slot["currentRootPem"]
-    slot["liveFingerprints"] = {"ca-cert": _ca_cert_fingerprint(snapshot)}
-
-
-def _rotation_under_way(snapshot, versions):
-    """The id of a rotation whose tags are on a current version and that is not done, else None."""
-    rotation_id, _ = rules.latest_rotation(versions)
-    if not rotation_id:
-        return None
-    current_root = (ok_data((snapshot.get("secrets") or {}).get("root-cert")) or {}).get("value") or ""
-    probe = dict(snapshot, rotation={"versions": versions, "currentRootPem": current_root, "startRootPem": ""})
-    return None if rules.rotation_status(probe)["stage"] == rules.DONE else rotation_id
-
-
-def _ca_cert_fingerprint(snapshot):
-    from azext_meshca.model import certs
-    value = (ok_data((snapshot.get("secrets") or {}).get("ca-cert")) or {}).get("value")
-    try:
-        return certs.fingerprint(certs.parse_pem_bundle(value.encode("utf-8"))[0]) if value else None
-    except (certs.CertFormatError, IndexError):
-        return None
 
 
 def plan_from(snapshot):
@@ -248,11 +170,11 @@ def status_view(snapshot):
 # --------------------------------------------------------------------------- the verbs
 
 def run_plan(cmd, opts):
-    material = read_new_material(opts.new_dir, now_utc())
+    material = new_material(opts.new_dir)
     snapshot, _, _ = gather(cmd.cli_ctx, opts, material=material)
     plan = plan_from(snapshot)
     under_way = snapshot["rotation"].get("underWay")
-    snapshot["rotation"]["planRotationId"] = plan["rotationId"]
+    kv.add_planned(snapshot, plan["rotationId"])
     findings, not_run = judge(snapshot)
     summary = {"rotationId": plan["rotationId"], "kind": plan["kind"], "planHash": plan["planHash"],
                "stages": [stage["name"] for stage in plan["stages"]], "planFile": opts.plan_file,
@@ -272,7 +194,7 @@ def run_plan(cmd, opts):
 def run_status(cmd, opts):  # pylint: disable=unused-argument
     plan = None
     if opts.plan_file:
-        plan, error = read_plan(opts.plan_file)
+        plan, error = kv.read_plan(opts.plan_file)
         if error:
             stderr(f"The plan file {opts.plan_file} is not used ({error}): reading the rotation from Key Vault's "
                    "tags.")
@@ -283,12 +205,10 @@ def run_status(cmd, opts):  # pylint: disable=unused-argument
 
 
 def run_advance(cmd, opts):
-    plan, error = read_plan(opts.plan_file)
-    material = read_new_material(opts.new_dir, now_utc())
+    plan, error = kv.read_plan(opts.plan_file)
+    material = new_material(opts.new_dir)
     if error:  # nothing is read from Azure or the cluster for a plan that cannot be used
-        from azext_meshca.model.snapshot import new_snapshot
-        snapshot = new_snapshot({"resourceGroup": opts.resource_group, "cluster": opts.name}, {})
-        snapshot["rotation"] = {"command": "advance", "plan": None, "planError": error, "planPath": opts.plan_file}
+        snapshot = kv.plan_error_snapshot(opts.resource_group, opts.name, error, opts.plan_file)
         findings, not_run = judge(snapshot)
         return refused_result(cmd, snapshot, findings, not_run)
     snapshot, client, _ = gather(cmd.cli_ctx, opts, plan=plan, material=material)
@@ -334,7 +254,7 @@ def planned_writes(plan, snapshot, stage, objects, new_dir):
             continue
         value = rules.stage_value(how_by_object[obj], slot["startRootPem"], slot["newMaterial"]["rootPem"])
         if value is None:
-            value = read_new_file(new_dir, obj)
+            value = kv.read_new_file(new_dir, obj)
         current = rules.current_version(slot["versions"].get(obj) or []) or {}
         secret = ok_data((snapshot.get("secrets") or {}).get(obj)) or {}
         writes.append({"object": obj, "secretName": plan["secretNames"][obj], "stage": stage, "value": value,
@@ -347,7 +267,6 @@ def planned_writes(plan, snapshot, stage, objects, new_dir):
 
 def apply_writes(client, writes):
     """The writes, in order; each value leaves memory only in its own PUT."""
-    from azext_meshca.sources import rotation as kv
     done = []
     for item in writes:
         try:
