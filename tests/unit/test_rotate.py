@@ -269,6 +269,26 @@ def refusal_snapshots(sets_, tmp_path):
     return rows, with_slot(base, **common)
 
 
+def gate_snapshots(sets_, tmp_path):
+    """{name: a snapshot whose stage was written}: advance's view once I1 is mounted and
+    reloaded, so the gate reads as far as the sidecars (the golden grid's inputs rows)."""
+    new = material(tmp_path / "intermediate", sets_["intermediate"])
+    plan = plan_for(sets_["live"], new)
+    written = {"ca-key": "k1", "cert-chain": "h1", "ca-cert": "c1"}
+    extra = [(obj, version, "2026-12-07T12:50:00Z", _tags(plan, "I1", START[obj])) for obj, version in written.items()]
+    loaded = _cluster_after(golden(), written=written, at="2026-12-07T12:50:00Z", reload_at="2026-12-07T12:50:03Z")
+    live = sets_["live"]["root-cert"].decode()
+    return {"I1-loaded": with_slot(loaded, plan=plan, newMaterial=new, versions=versions(extra=extra),
+                                   startRootPem=live, currentRootPem=live)}
+
+
+def test_a_written_stage_whose_gate_holds_is_not_refused(tmp_path, sets):
+    """advance after I1 reloaded everywhere: no refusal, and status says done."""
+    snapshot = gate_snapshots(sets, tmp_path)["I1-loaded"]
+    assert codes(snapshot) == set()
+    assert rotate.rotation_status(snapshot)["stage"] == rotate.DONE
+
+
 def test_a_clean_advance_is_not_refused(tmp_path, sets):
     _, clean = refusal_snapshots(sets, tmp_path)
     assert codes(clean) == set()

@@ -550,7 +550,11 @@ def check_something_to_rotate(snapshot, context):
     return []
 
 
-@rule("MCA349", inputs=("rotation", "kube.istiodLogs"))
+# The gate (rotation_status) reads the cluster's state where it was collected; a read that failed
+# is a line the gate waits for, never a skipped refusal rule (judge() refuses on a skipped one).
+@rule("MCA349", inputs=("rotation", "kube.istiodLogs"),
+      optional=("cluster", "kube.istiodPods", "kube.mountStatuses", "kube.rootConfigMaps", "kube.webhooks",
+                "kube.sidecars"))
 def check_reload_refused(snapshot, context):
     """MCA349: an istiod refused the files the current stage wrote: waiting will not help."""
     status = rotation_status(snapshot)
