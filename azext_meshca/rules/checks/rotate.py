@@ -1,8 +1,8 @@
 """Guided plug-in CA rotation (``az aks mesh ca rotate``, MCA340-MCA359): the plan, the stage
 machine, each stage's gate and the refusals, all pure over a snapshot.
 
-The rotate verbs (azext_meshca/verbs/rotate/) read a snapshot as diagnose does and add its
-``rotation`` slot::
+The rotate verbs (azext_meshca/verbs/rotate/) read a snapshot as diagnose does, and
+sources/rotation.py adds its ``rotation`` slot::
 
     rotation: {command: plan|advance|status,
                plan: <plan dict> | null, planError: "why the plan file could not be used" | null,

@@ -1,12 +1,13 @@
-"""rotate's I/O: read the new material, the cluster and Key Vault, judge (checks/rotate.py),
-then write at most one stage. Nothing here decides whether a write is safe.
+"""rotate's run: read the new material, the cluster and Key Vault through sources/rotation.py,
+judge with the one runner (the rotate rules, checks/rotate.py; the new material with the
+certificate rules, as validate-secrets), then write at most one stage through
+sources/rotation.py. Nothing here decides whether a write is safe.
 
 Refusals are findings in diagnose's shape with exit 4, and come before any write request:
 the writes happen only after every refusal rule ran on what was read just now.
 """
 
 import json
-import os
 import sys
 import time
 
