@@ -195,3 +195,49 @@ examples:
   - name: Nightly in a pipeline - JSON to keep (redirect it to a file), failing the job on warnings too.
     text: az aks mesh ca scan --read-secrets --failure-threshold warning -o json
 """
+
+helps['aks mesh ca rotate'] = """
+type: group
+short-summary: Rotate the plug-in CA one safe stage at a time, gated on evidence from the cluster.
+long-summary: |
+    Plan reads the live state and the new material (a tools/certs folder) and writes a plan;
+    advance writes the next stage's Key Vault versions only when the current stage's gate
+    holds and every refusal check passes again; status says where a rotation stands, from
+    Key Vault's tags and the cluster alone. An intermediate rotation has one stage (I1); a
+    root rotation three (R1: both roots, R2: the new intermediate, R3: the new root only).
+    See docs/rotation.md.
+"""
+
+helps['aks mesh ca rotate plan'] = """
+type: command
+short-summary: Plan a rotation to the material in --new-dir; writes only the plan file.
+long-summary: |
+    Exit 0 when the rotation is safe to start; exit 4, with findings in diagnose's shape,
+    when a refusal holds now (MCA340-MCA350). Planning again with the same material while a
+    rotation is under way gives the same plan: that is how a rotation resumes elsewhere.
+examples:
+  - name: Plan a rotation to the files Istio's tools/certs made.
+    text: az aks mesh ca rotate plan -g myResourceGroup -n myAKSCluster --new-dir ./new-ca
+"""
+
+helps['aks mesh ca rotate advance'] = """
+type: command
+short-summary: Write the next stage of a planned rotation, when its gate holds; at most one stage.
+long-summary: |
+    Exit 0 when a stage was written, or when the gate does not hold yet (nothing written; it
+    says what it waits for). Exit 4 when refused: nothing written. Never deletes, disables or
+    purges a version.
+examples:
+  - name: See what the next stage would write, without writing.
+    text: az aks mesh ca rotate advance -g myResourceGroup -n myAKSCluster --plan-file ./meshca-rotation-plan.json --new-dir ./new-ca --dry-run
+  - name: Write the next stage and wait up to 10 minutes for its gate.
+    text: az aks mesh ca rotate advance -g myResourceGroup -n myAKSCluster --plan-file ./meshca-rotation-plan.json --new-dir ./new-ca --yes --wait --timeout 600
+"""
+
+helps['aks mesh ca rotate status'] = """
+type: command
+short-summary: Where a rotation stands - its kind, last written stage and that stage's gate.
+examples:
+  - name: The stage and what its gate waits for, from Key Vault's tags (no plan file needed).
+    text: az aks mesh ca rotate status -g myResourceGroup -n myAKSCluster --query rotation
+"""

@@ -166,3 +166,25 @@ def load_arguments(self, _):  # pylint: disable=too-many-statements
                 context.argument(obj.replace('-', '_') + '_object_name', options_list=[f'--{obj}-object-name'],
                                  arg_group='Key Vault',
                                  help=f'Name of the {obj} secret. Default: {obj}.')
+
+    for command in ('plan', 'advance', 'status'):
+        with self.argument_context('aks mesh ca rotate ' + command) as context:
+            context.argument('resource_group_name', options_list=['--resource-group', '-g'],
+                             help='Resource group of the AKS cluster.')
+            context.argument('name', options_list=['--name', '-n'], help='Name of the AKS cluster.')
+            context.argument('plan_file', options_list=['--plan-file'],
+                             help='The rotation plan (JSON, no secret values). plan writes it (default '
+                                  './meshca-rotation-plan.json); status works without it, from Key Vault tags.')
+            if command != 'status':
+                context.argument('new_dir', options_list=['--new-dir'],
+                                 help="Folder with the new material as Istio's tools/certs makes it: root-cert.pem, "
+                                      "ca-cert.pem, ca-key.pem, cert-chain.pem.")
+    with self.argument_context('aks mesh ca rotate advance') as context:
+        context.argument('yes', options_list=['--yes', '-y'], action='store_true',
+                         help='Write without asking for confirmation.')
+        context.argument('dry_run', options_list=['--dry-run'], action='store_true',
+                         help='Show what the next stage would write, and write nothing.')
+        context.argument('wait', options_list=['--wait'], action='store_true',
+                         help="After writing, poll until the stage's gate holds or --timeout passes.")
+        context.argument('timeout', options_list=['--timeout'], type=int,
+                         help='Seconds --wait polls at most. Default: 1800.')

@@ -14,3 +14,8 @@ def load_command_table(self, _):
         group.custom_command('explain', 'explain')
         group.custom_command('list-checks', 'list_checks', table_transformer=checks_table)
         group.custom_command('scan', 'scan', table_transformer=scan_table)
+    with self.command_group('aks mesh ca rotate', is_preview=True,
+                            transform=output_transform(self.cli_ctx)) as group:
+        group.custom_command('plan', 'rotate_plan')
+        group.custom_command('advance', 'rotate_advance')
+        group.custom_command('status', 'rotate_status')

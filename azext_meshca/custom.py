@@ -81,3 +81,26 @@ def scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=False,
     return run_scan(cmd, subscriptions=subscriptions, management_groups=management_groups,
                     read_secrets=read_secrets, warn_days=30 if warn_days is None else warn_days,
                     failure_threshold=failure_threshold, suppress=suppress)
+
+
+def rotate_plan(cmd, resource_group_name, name, *, new_dir=None, plan_file=None):
+    from azext_meshca.verbs.rotate import options, run, validate
+    opts = options.options("plan", resource_group_name, name, new_dir=new_dir, plan_file=plan_file)
+    validate.validate(opts)
+    return run.run_plan(cmd, opts)
+
+
+def rotate_advance(cmd, resource_group_name, name, *, plan_file=None, new_dir=None, yes=False, dry_run=False,
+                   wait=False, timeout=None):
+    from azext_meshca.verbs.rotate import options, run, validate
+    opts = options.options("advance", resource_group_name, name, plan_file=plan_file, new_dir=new_dir, yes=yes,
+                           dry_run=dry_run, wait=wait, timeout=timeout)
+    validate.validate(opts)
+    return run.run_advance(cmd, opts)
+
+
+def rotate_status(cmd, resource_group_name, name, *, plan_file=None):
+    from azext_meshca.verbs.rotate import options, run, validate
+    opts = options.options("status", resource_group_name, name, plan_file=plan_file)
+    validate.validate(opts)
+    return run.run_status(cmd, opts)

@@ -29,7 +29,7 @@ decided (the assignments were not listed, or a role's definition could not be re
 
 from azext_meshca.model.resource_ids import scope_covers
 from azext_meshca.model.roles import ROLE_NAMES, role_guid, same_principal
-from azext_meshca.rules.rbac import reads_secret_values, unknown_role_reason
+from azext_meshca.rules.rbac import reads_secret_values, unknown_role_reason, writes_secret_values
 
 # The permission models, in the one spelling users see: fix-access's ``--mode``, its plan's
 # and scan's ``permissionModel``. ``permission_model`` is the one place that tells them apart.
@@ -174,3 +174,38 @@ def plugin_access(vault, assignments, object_id, secret_names, model=None):
 def unreadable_objects(access, answer=False):
     """The plug-in objects whose verdict is ``answer`` (False: not readable; None: undecided)."""
     return [obj for obj, verdict in access["objects"].items() if verdict["readable"] is answer]
+
+
+# --------------------------------------------------------------------------- the operator's writes
+
+POLICY_WRITE = frozenset({"set", "all"})
+
+
+def secret_write_verdict(vault, assignments, object_id, groups=()):
+    """May ``object_id`` (or one of its ``groups``) set secrets on ``vault``? az aks mesh ca
+    rotate asks before it writes. {canSet: True/False/None, via, reason}. Vault-wide grants
+    only: a rotation writes every plug-in object."""
+    principals = [object_id] + list(groups or ())
+    if permission_model(vault) == POLICY:
+        for principal in principals:
+            for policy in applying_policies(vault, principal):
+                if POLICY_WRITE & set(policy_secret_permissions(policy)):
+                    return {"canSet": True, "via": f"access policy for {principal}", "reason": None}
+        return {"canSet": False, "via": None,
+                "reason": f"no access policy on the vault grants secret 'set' to {object_id}"
+                          + (" or its groups" if groups else "")}
+    if assignments is None:
+        return {"canSet": None, "via": None, "reason": "its role assignments were not listed"}
+    unknown = None
+    for principal in principals:
+        for item in assignments_covering(assignments, principal, vault.get("id")):
+            answer = writes_secret_values(item)
+            if answer:
+                return {"canSet": True, "via": f"{role_label(item)} at {item.get('scope')}", "reason": None}
+            if answer is None:
+                unknown = item
+    if unknown is not None:
+        return {"canSet": None, "via": None,
+                "reason": f"whether {role_label(unknown)} allows setSecret could not be read"}
+    return {"canSet": False, "via": None,
+            "reason": f"no role assignment at the vault's scope allows setSecret for {object_id}"}

@@ -231,6 +231,65 @@ _ENTRIES = [
        "deployment -n <namespace>); istiod itself need not restart.",
        detail="{revision}: {count} sidecar(s) not renewed"),
 
+    # --- rotate (MCA340-MCA359): az aks mesh ca rotate's refusals (checks/rotate.py) ---
+    _m("MCA340", ERROR, "rotation", "Rotation refused: secret rotation is off in the add-on",
+       "enableSecretRotation is off on azureKeyvaultSecretsProvider, so no version the rotation writes would "
+       "reach istiod until its pods are recreated.",
+       "az aks addon update -g {resource_group} -n {cluster} -a azure-keyvault-secrets-provider "
+       "--enable-secret-rotation",
+       detail="enableSecretRotation off"),
+    _m("MCA341", ERROR, "rotation", "Rotation refused: istiod would refuse the new root bundle",
+       "istiod-{revision} would refuse root-cert's change at stage {stage} ({outcome}): it drops the whole "
+       "update and keeps its old CA.",
+       "Set ISTIO_MULTIROOT_MESH=true on istiod-{revision}'s discovery container (the add-on's meshConfig), "
+       "then plan again; see az aks mesh ca explain MCA307.",
+       detail="{revision}: {outcome}"),
+    _m("MCA342", ERROR, "rotation", "Rotation refused: the revisions are not the plan's",
+       "The rotation needs the one revision it was planned for: {why}.",
+       "Finish or roll back the upgrade (az aks mesh upgrade complete|rollback -g {resource_group} -n "
+       "{cluster}), then plan again with az aks mesh ca rotate plan.",
+       detail="{why}"),
+    _m("MCA343", ERROR, "rotation", "Rotation refused: the new material fails validate-secrets",
+       "The new CA set fails validate-secrets' error rules ({codes}); istiod would refuse or misuse it.",
+       "az aks mesh ca validate-secrets --cert-dir <new-dir>   (fix what it reports, then plan again)",
+       detail="{codes}"),
+    _m("MCA344", ERROR, "rotation", "Rotation refused: Key Vault changed since the plan",
+       "{count} plug-in object(s) have a current version that is neither the plan's starting version nor one "
+       "this rotation wrote: something else changed them.",
+       "Check who wrote them (az keyvault secret list-versions), then plan again from the live state with "
+       "az aks mesh ca rotate plan.",
+       detail="{count} object(s) changed"),
+    _m("MCA345", ERROR, "rotation", "Rotation refused: you may not set secrets on the vault",
+       "{operator} may not set secrets on {vault_name}: {reason}.",
+       "az keyvault set-policy -n {vault_name} --object-id <your-object-id> --secret-permissions get list set, "
+       "or assign Key Vault Secrets Officer on {vault_id}",
+       detail="no secret set"),
+    _m("MCA346", ERROR, "rotation", "Rotation refused: the plan file cannot be used",
+       "The plan file {path} cannot be used: {reason}.",
+       "az aks mesh ca rotate plan -g {resource_group} -n {cluster} --new-dir <new-dir> --plan-file {path}   "
+       "(planning again from the live state resumes a rotation under way)",
+       detail="{reason}"),
+    _m("MCA347", ERROR, "rotation", "Rotation refused: the new material is not the plan's",
+       "The files in --new-dir differ from the ones the plan was made for ({fields}).",
+       "Give the --new-dir the plan was made from, or plan again.",
+       detail="{fields}"),
+    _m("MCA348", ERROR, "rotation", "Nothing to rotate: Key Vault already holds the new material",
+       "The new material's intermediate is already Key Vault's ca-cert.",
+       "Give --new-dir a new intermediate (or a new root) made with Istio's tools/certs.",
+       detail="already live"),
+    _m("MCA349", ERROR, "rotation", "istiod refused the files the rotation wrote",
+       "After stage {stage} was written, istiod logged that it refused the new files and kept its old CA; "
+       "waiting will not make the gate hold.",
+       "az aks mesh ca diagnose -g {resource_group} -n {cluster}   (see MCA307/MCA311), then fix the stage's "
+       "objects in Key Vault",
+       detail="stage {stage} refused"),
+    _m("MCA350", ERROR, "rotation", "Rotation refused: another rotation is under way",
+       "Key Vault's current versions were written by rotation {rotation_id}, which is not done, with other "
+       "material than --new-dir's.",
+       "Finish it (az aks mesh ca rotate status -g {resource_group} -n {cluster}, then advance with its own "
+       "--new-dir), then plan the next one.",
+       detail="{rotation_id} under way"),
+
     # --- access (MCA4xx) ---
     _m("MCA401", ERROR, "access", "The add-on identity cannot read secrets: no access policy grants 'get'",
        "Vault {vault_name} uses access policies and none grants secret 'get' to the add-on "

@@ -1,4 +1,4 @@
-"""Which Azure roles let a principal read Key Vault secret values.
+"""Which Azure roles let a principal read Key Vault secret values (and, for rotate, set them).
 
 Pure. The CSI provider calls GET secret, which Azure RBAC authorises as the data
 action ``Microsoft.KeyVault/vaults/secrets/getSecret/action``. Three built-in roles
@@ -13,6 +13,11 @@ from azext_meshca.model.roles import ADMINISTRATOR, KNOWN_ROLES, SECRETS_OFFICER
 
 GET_SECRET_ACTION = "Microsoft.KeyVault/vaults/secrets/getSecret/action"
 SECRET_READING_ROLES = frozenset({SECRETS_USER, SECRETS_OFFICER, ADMINISTRATOR})
+# az aks mesh ca rotate writes versions: PUT secret is the data action setSecret
+# (learn.microsoft.com/azure/role-based-access-control/permissions/security, Microsoft.KeyVault).
+SET_SECRET_ACTION = "Microsoft.KeyVault/vaults/secrets/setSecret/action"
+# Key Vault Secrets Officer and Administrator hold Microsoft.KeyVault/vaults/secrets/*; Secrets User reads only.
+SECRET_WRITING_ROLES = frozenset({SECRETS_OFFICER, ADMINISTRATOR})
 
 
 def action_matches(pattern, action):
@@ -54,3 +59,17 @@ def reads_secret_values(assignment):
 def unknown_role_reason(assignment):
     """Why an assignment's role could not be judged (its definition was not read)."""
     return assignment.get("roleDefinitionError") or assignment.get("grantsSecretReadError") or "unknown"
+
+
+def writes_secret_values(assignment):
+    """True / False for an assignment's role setting secrets, or None when its definition
+    is unknown: the built-in roles by GUID, a custom role from the permissions the
+    collector copied from its definition (as reads_secret_values does for getSecret)."""
+    guid = role_guid(assignment.get("roleDefinitionId"))
+    if guid in SECRET_WRITING_ROLES:
+        return True
+    if guid in KNOWN_ROLES:
+        return False
+    if assignment.get("permissions") is not None:
+        return permissions_grant(assignment["permissions"], SET_SECRET_ACTION)
+    return None

@@ -98,6 +98,8 @@ def input_states(snapshot):
     states = {name: bool(item.get("ok")) for name, item in slots.items() if item}
     if snapshot.get("keyFacts") is not None:
         states["keyFacts"] = True
+    if snapshot.get("rotation") is not None:  # only az aks mesh ca rotate collects it (checks/rotate.py)
+        states["rotation"] = True
     return states
 
 

@@ -306,7 +306,7 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None):
     target = {"subscriptionId": row.get("subscriptionId"), "tenantId": row.get("tenantId"),
               "resourceGroup": row.get("resourceGroup"), "cluster": row.get("name")}
     snapshot = new_snapshot(target, {"revisions": None, "skipCluster": True, "warnDays": warn_days})
-    # Shared, not copied: the rules judge a frozen copy (checks.run_rules), so one cluster's
+    # Shared, not copied: the rules judge a frozen copy (rules/runner.py run_rules), so one cluster's
     # judging cannot change what the next one reads, and no vault is copied per cluster.
     snapshot["cluster"] = collected(cluster)
     plugin = cluster.get("plugin") or {}
@@ -523,7 +523,7 @@ def judge(fleet, warn_days, vault_objects=None):
         secrets = secrets_for(cluster, vault_objects) if vault_objects is not None else None
         snapshot = cluster_snapshot(fleet, row, cluster, warn_days, secrets)
         snapshot["collectedAt"] = collected_at
-        # certificate rules once per distinct object set, shared by its clusters (checks.run_rules)
+        # certificate rules once per distinct object set, shared by its clusters (rules/runner.py run_rules)
         rows.append(cluster_row(snapshot, analyse(snapshot, warn_days, shared=shared), vault_objects is not None))
     rows = sort_rows(rows)
     gaps = gap_findings(fleet, warn_days)

@@ -40,6 +40,11 @@ class SimulatorEnv:
         self.pki = server_pki()
         self.world = load_world(scenario)
         self.scenario = self.world.name
+        # issue #24's rotation world: built before the Kubernetes model, which attaches to it
+        self.rotation = None
+        if self.world.raw.get("rotationWorld"):
+            from sandbox.sim.kube_rotation import RotationWorld
+            self.rotation = self.world.rotation = RotationWorld(self.world)
         self.log = RequestLog()
         self.faults = FaultInjector()
         # This simulator's own trap: it tunnels each vault's name to its listener and
@@ -60,6 +65,8 @@ class SimulatorEnv:
             self._add_scenario_fault(spec)
         for server in self.servers.values():
             server.start()
+        if self.rotation is not None:
+            self.rotation.start()
 
     # ------------------------------------------------------------------ servers
 
@@ -265,6 +272,8 @@ class SimulatorEnv:
     # ------------------------------------------------------------------ lifecycle
 
     def stop(self):
+        if self.rotation is not None:
+            self.rotation.stop()
         self.faults.shutdown_event.set()
         for listener in self._broken_listeners:
             listener.stop()

@@ -22,6 +22,7 @@ from sandbox.sim.server import Response, json_error
 _SECRET = re.compile(r"^/secrets/(?P<name>[^/]+)(?:/(?P<version>[^/]*))?/?$", re.I)
 _VERSIONS = re.compile(r"^/secrets/(?P<name>[^/]+)/versions/?$", re.I)
 _LIST = re.compile(r"^/secrets/?$", re.I)
+_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")  # secrets.json: secret-name pattern ^[0-9a-zA-Z-]+$
 
 
 class KeyVaultService:
@@ -42,8 +43,14 @@ class KeyVaultService:
         refusal = self._issuer_refusal(req)
         if refusal:
             return refusal
+        if req.method == "PUT":
+            match = _SECRET.match(req.path)
+            if match and not match.group("version"):
+                return self._set(req, match.group("name"))
+            return json_error(405, "BadParameter", "The simulator's Key Vault takes only PUT /secrets/{name}.")
         if req.method != "GET":
-            return json_error(405, "BadParameter", "The simulator's Key Vault is read-only.")
+            # No DELETE, purge or update path: a rotation never removes or disables a version.
+            return json_error(405, "BadParameter", "The simulator's Key Vault serves GET and PUT /secrets/{name} only.")
         match = _VERSIONS.match(req.path)
         if match:
             return self._versions(req, match.group("name"))
@@ -141,6 +148,32 @@ class KeyVaultService:
         body["value"] = value
         if record["kind"] in ("certificate", "key"):
             body["kid"] = "%s/keys/%s/%s" % (self._own().rstrip("/"), name, record["version"])
+        return Response(200, body)
+
+    def _set(self, req, name):
+        """SetSecret: ``PUT /secrets/{secret-name}?api-version=7.4`` with a SecretSetParameters
+        body (value, contentType, tags, attributes {enabled, nbf, exp}), answered 200 with the
+        new version's SecretBundle (Azure/azure-rest-api-specs specification/keyvault/data-plane/
+        Microsoft.KeyVault/stable/7.4/secrets.json, operationId SetSecret). azure-keyvault-secrets
+        ``SecretClient.set_secret`` and ``az keyvault secret set`` send exactly this. The caller
+        needs secrets/set (access policy) or setSecret/action (RBAC)."""
+        if not _NAME.match(name):
+            return json_error(400, "BadParameter", "The request URI contains an invalid name: %s" % name)
+        denial = self.world.principal_secret_denial(self.vault_name, req.principal, "set", name)
+        if denial:
+            return Response(denial.status, denial.body())
+        try:
+            body = req.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("value"), str):
+            return json_error(400, "BadParameter", "Property value is required.")
+        attributes = body.get("attributes") if isinstance(body.get("attributes"), dict) else {}
+        tags = body.get("tags") if isinstance(body.get("tags"), dict) else {}
+        record = self.world.add_secret_version(self.vault_name, name, body["value"], content_type=body.get(
+            "contentType"), tags=tags, attributes=attributes)
+        body = self._item(self._canonical_name(name), record)
+        body["value"] = self.world.secret_value(self.vault_name, name, record["version"])[1]
         return Response(200, body)
 
     def _versions(self, req, name):

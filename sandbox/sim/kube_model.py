@@ -249,6 +249,11 @@ class KubeModel:
         self.writes = []           # (method, path) of every write the API accepted, for tests to assert
         self._validator_pods = []  # (revision, pod name, scenario spec, last run) of cert-validator runs
         self._build_static()
+        # issue #24's rotation world (sandbox/sim/kube_rotation.py), when the scenario asks for one
+        self.rotation = getattr(world, "rotation", None)
+        self._rotation_generation = None
+        if self.rotation is not None:
+            self.rotation.attach(self)
 
     # ------------------------------------------------------------------ API used by KubeApi
 
@@ -554,7 +559,10 @@ class KubeModel:
         return MountState(ok=True, files=files)
 
     def mounted_versions(self):
-        """{object name: version} the CSI driver mounted (sandbox/sim/kube_capath.py mountedVersion)."""
+        """{object name: version} the CSI driver mounted (sandbox/sim/kube_capath.py mountedVersion;
+        in a rotation world, what its last poll mounted)."""
+        if getattr(self, "rotation", None) is not None:
+            return self.rotation.mounted_versions()
         return kube_capath.mounted_versions(self.world, previous=self.spec.get("mountedVersion") == "previous")
 
     def _identity_endpoint_error(self):
@@ -606,13 +614,14 @@ class KubeModel:
         """Recompute the World-dependent objects when the mount outcome changed."""
         with self._lock:
             mount = self._delayed(self.mount_state())
-            if mount.signature == self._signature:
+            generation = self.rotation.generation if self.rotation is not None else None
+            if mount.signature == self._signature and generation == self._rotation_generation:
                 return
             if mount.ok and self._signature is not None and not self._signature[0]:
                 self._healthy_since = _utc_now()
             # Build aside and swap at the end: concurrent readers never see a half-built state.
             self._building, self._building_logs = {}, {}
-            self._held_root = None
+            self._held_root = self.rotation.configmap_root() if self.rotation is not None else None
             for istiod in self.istiod_specs():
                 self._build_istiod(istiod, mount)
             self._build_root_configmaps(mount)
@@ -621,12 +630,15 @@ class KubeModel:
             self._build_validator_logs(mount)
             self._dynamic, self._dynamic_logs = self._building, self._building_logs
             self._signature = mount.signature  # only once everything was built
+            self._rotation_generation = generation
 
     def _istiod_state(self, istiod, mount):
         state = istiod.get("state", "auto")
         if state == "auto":
             if not mount.ok:
                 return "init-stuck"
+            if self.rotation is not None:  # a running istiod keeps running whatever is remounted
+                return "running"
             return "crashloop" if mount.plugin and istiod_load_error(mount.files) else "running"
         if state not in ("running", "init-stuck", "crashloop"):
             raise ValueError("kubernetes.istiod.state must be auto, running, init-stuck or crashloop")
@@ -949,17 +961,20 @@ def build_istiod(model, istiod, mount, state):
             model.put_dynamic(("", "pods"), old)
     _istiod_events(model, deploy, rs, pods, mount, state, istiod)
     plugin_running = state == "running" and mount.ok and mount.plugin and istiod.get("caSource") != "self-signed"
-    for pod in pods:
+    rotation = getattr(model, "rotation", None)
+    for index, pod in enumerate(pods):
         if state in ("running", "crashloop"):
             model.set_log(ISTIO_NAMESPACE, pod["metadata"]["name"], "discovery",
                           _discovery_log(model, pod, version, mount, state, istiod,
-                                         reload=(outcome, loaded, held) if outcome else None))
+                                         reload=(outcome, loaded, held) if outcome else None,
+                                         world=(rotation.start_files, rotation.pod_lines(revision, index))
+                                         if rotation is not None else None))
         if mount.ok and mount.plugin and state in ("running", "crashloop"):
             model.put_dynamic(kube_capath.SPC_GROUP,
                               kube_capath.mount_status(model, pod, revision, model.mounted_versions()))
     if plugin_running:
-        model.put_dynamic(kube_capath.WEBHOOK_GROUP,
-                          kube_capath.injector_webhook(model, revision, held.get("root-cert.pem")))
+        root = rotation.webhook_root(revision) if rotation is not None else held.get("root-cert.pem")
+        model.put_dynamic(kube_capath.WEBHOOK_GROUP, kube_capath.injector_webhook(model, revision, root))
 
 
 def _deployment_status(replicas, ready, created):
@@ -1043,11 +1058,13 @@ def _istiod_events(model, deploy, rs, pods, mount, state, istiod):
                        kind="Warning")
 
 
-def _discovery_log(model, pod, version, mount, state, istiod, reload=None):
+def _discovery_log(model, pod, version, mount, state, istiod,  # pylint: disable=too-many-arguments
+                   reload=None, world=None):
     """istiod ``discovery`` container log: CA mode lines per Istio version, x509 lines, noise.
 
     ``reload``: (outcome, files loaded at start, files held now) when the mount changed after
-    istiod started (sandbox/sim/kube_capath.py held_files)."""
+    istiod started (sandbox/sim/kube_capath.py held_files). ``world``: (files loaded at start,
+    [(epoch, level, message)] logged since) in a rotation world (sandbox/sim/kube_rotation.py)."""
     if istiod.get("caSource") == "self-signed":
         mount = MountState(ok=mount.ok, plugin=False)
     start = datetime.datetime.strptime(pod["metadata"]["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ") \
@@ -1070,8 +1087,10 @@ def _discovery_log(model, pod, version, mount, state, istiod, reload=None):
         lines.append(line("error", "failed to create discovery service: failed to create CA: failed to create an "
                                    "istiod CA: failed to create CA KeyCertBundle (%s)" % crash_error))
         return lines
-    lines.extend(line("info", text) for text in _x509_lines(
-        MountState(ok=True, files=reload[1]) if reload else mount, start))
+    startup = MountState(ok=True, files=reload[1]) if reload else mount
+    if world is not None:
+        startup = MountState(ok=True, files=world[0])
+    lines.extend(line("info", text) for text in _x509_lines(startup, start))
     lines.append(line("info", "Istiod certificates are reloaded"))
     lines.append(line("info", "Added 1 certs to trust domain cluster.local in peer cert verifier", "spiffe"))
     lines.append(line("info", "Not ready to switch validation to fail-closed: dummy invalid config not rejected",
@@ -1087,6 +1106,9 @@ def _discovery_log(model, pod, version, mount, state, istiod, reload=None):
             # the new DNS cert, signed by the new intermediate (certcontroller.go loadIstiodCert)
             lines.extend(line("info", text) for text in _x509_lines(MountState(ok=True, files=held), clock[0]))
             lines.append(line("info", "Istiod certificates are reloaded"))
+    for moment, level, text in (world[1] if world is not None else []):
+        stamp = _micro(datetime.datetime.fromtimestamp(moment, datetime.timezone.utc))
+        lines.append((stamp, "%s\t%s\t%s" % (stamp, level, text)))
     traffic = int(istiod.get("trafficLines", 0) or 0)
     if not traffic:
         return lines

@@ -52,6 +52,8 @@ KV_ADMINISTRATOR = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
 KV_READER = "21090545-7ca7-4776-b22c-e363652d74d2"
 GET_SECRET_ACTION = "Microsoft.KeyVault/vaults/secrets/getSecret/action"
 READ_METADATA_ACTION = "Microsoft.KeyVault/vaults/secrets/readMetadata/action"
+SET_SECRET_ACTION = "Microsoft.KeyVault/vaults/secrets/setSecret/action"
+_RBAC_ACTIONS = {"get": GET_SECRET_ACTION, "list": READ_METADATA_ACTION, "set": SET_SECRET_ACTION}
 
 
 def _role_allows(definition, data_action):
@@ -633,15 +635,14 @@ class World:
             if not (resource == scope or resource.startswith(scope + "/")):
                 continue
             role_guid = props["roleDefinitionId"].rstrip("/").split("/")[-1].lower()
-            action = GET_SECRET_ACTION if permission == "get" else READ_METADATA_ACTION
+            action = _RBAC_ACTIONS[permission]
             if _role_allows(self.role_definition(role_guid), action):
                 return None
         message = ("Caller is not authorized to perform action on resource.\r\nIf role assignments, deny "
                    "assignments or role definitions were changed recently, please observe propagation time.\r\n"
                    "Caller: %s\r\nAction: '%s'\r\nResource: '%s'\r\nAssignment: (not found)\r\n"
                    "DenyAssignmentId: null\r\nDecisionReason: null \r\nVault: %s\r\n"
-                   % (caller, GET_SECRET_ACTION if permission == "get" else
-                      "Microsoft.KeyVault/vaults/secrets/readMetadata/action", vault_id, where))
+                   % (caller, _RBAC_ACTIONS[permission], vault_id, where))
         return KvDenial(403, "Forbidden", message, "ForbiddenByRbac")
 
     def secret_versions(self, vault, name):
@@ -703,6 +704,27 @@ class World:
                 versions = found["secrets"].setdefault(name, [])
             spec.setdefault("created", now_epoch())
             versions.append(self._build_secret_version(spec, len(versions)))
+
+    def add_secret_version(self, vault, name, value, *, content_type=None, tags=None, attributes=None):
+        """A new current version written through Key Vault's SetSecret (sandbox/sim/keyvault.py):
+        a random 32-hex version id as Key Vault gives, created = updated = now. Returns its record."""
+        attributes = attributes or {}
+        spec = {"value": value, "version": uuid.uuid4().hex, "created": now_epoch(), "tags": dict(tags or {}),
+                "enabled": attributes.get("enabled", True) is not False}
+        if content_type:
+            spec["contentType"] = str(content_type)
+        for key in ("exp", "nbf"):
+            if isinstance(attributes.get(key), (int, float)):
+                spec[key] = int(attributes[key])
+        with self.lock:
+            found = self.find_vault(vault)
+            versions = self.secret_versions(found, name)
+            if versions is None:
+                versions = found["secrets"].setdefault(name, [])
+            record = self._build_secret_version(spec, len(versions))
+            record["writtenAt"] = time.time()  # sub-second, for the rotation world's poll (kube_rotation.py)
+            versions.append(record)
+            return record
 
     def add_access_policy(self, vault, object_id, secrets=("get",)):
         """Append a policy directly (simulates a concurrent writer)."""

@@ -501,6 +501,13 @@ class ControlService:
         if req.path == "/_sim/faults" and req.method == "DELETE":
             self.faults.clear()
             return Response(204)
+        if req.path == "/_sim/rotation" and req.method == "GET":
+            # the rotation world's violations and state (sandbox/sim/kube_rotation.py), for tests
+            # and the demo in another process; the product never reads /_sim
+            rotation = getattr(self.world, "rotation", None)
+            if rotation is None:
+                return json_error(404, "NotFound", "this scenario has no rotationWorld")
+            return Response(200, {"state": rotation.state(), "violations": rotation.violations()})
         if req.path == "/_sim/faults" and req.method == "GET":
             active = [{"kind": f.kind, "service": f.service, "method": f.method, "path": f.path,
                        "count": f.count, "hits": f.hits} for f in self.faults.active()]

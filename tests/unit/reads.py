@@ -10,7 +10,8 @@ that hook for meshca's snapshot.
 
 An input (``cluster``, ``vault``, ``roleAssignments``, ``secrets.<object>``, ``kube.<item>``)
 is read when a rule reads anything of its item but ``ok`` and ``error`` (its ``data``, the
-``cut`` beside it), and ``keyFacts`` when a rule reads it. Reading ``ok`` or ``error`` is not
+``cut`` beside it), and ``keyFacts`` or ``rotation`` (az aks mesh ca rotate's slot) when a rule
+reads it. Reading ``ok`` or ``error`` is not
 reading the input: the collection rules (MCA9xx) read exactly those, to say
 why an input is missing. Everything else (target, options, collectedAt, fleet) is the
 snapshot's frame, not a collected input. The view wraps the frozen snapshot
@@ -21,6 +22,8 @@ from collections.abc import Mapping
 
 ITEMS = ("cluster", "vault", "roleAssignments")
 GROUPS = ("secrets", "kube")
+# Inputs read as a whole: ca-key's facts, and rotate's ``rotation`` slot (rules/checks/rotate.py).
+WHOLE = ("keyFacts", "rotation")
 STATUS = ("ok", "error")
 
 
@@ -65,8 +68,8 @@ class _Group(_View):
 class _Snapshot(_View):
     def __getitem__(self, key):
         value = self._value[key]
-        if key == "keyFacts" and value is not None:
-            self._log.add("keyFacts")
+        if key in WHOLE and value is not None:
+            self._log.add(key)
         if key in ITEMS and isinstance(value, Mapping):
             return _Item(value, self._log, key)
         if key in GROUPS and isinstance(value, Mapping):

@@ -197,6 +197,20 @@ def goldens():
 
 
 @pytest.fixture(scope="module")
+def rotation_rows(tmp_path_factory):
+    """az aks mesh ca rotate's grid (issue 24): the golden cluster with a ``rotation`` slot, one
+    snapshot per refusal code, a clean advance and a written stage whose gate holds
+    (tests/unit/test_rotate.py refusal_snapshots, gate_snapshots)."""
+    from tests.unit import test_rotate
+    from sandbox import certfactory
+    sets = {"live": certfactory.make_plugin_set(set_id="A"),
+            "intermediate": certfactory.make_plugin_set(set_id="A", ca_id="A2"),
+            "root": certfactory.make_plugin_set(set_id="B")}
+    rows, clean = test_rotate.refusal_snapshots(sets, tmp_path_factory.mktemp("rotation"))
+    return dict(rows, clean=clean, **test_rotate.gate_snapshots(sets, tmp_path_factory.mktemp("gates")))
+
+
+@pytest.fixture(scope="module")
 def changed(goldens):
     """{row: its snapshot}, each CHANGED row built once for every test here (analyse only reads it)."""
     snapshots = {}
@@ -255,7 +269,7 @@ def test_changed_golden_verdict(changed, row):
     assert set(infos) <= _infos(result)
 
 
-def test_every_catalog_code_has_a_grid_row_that_emits_it(goldens, changed):
+def test_every_catalog_code_has_a_grid_row_that_emits_it(goldens, changed, rotation_rows):
     """Codes emitted by running the rows (not read from their expectations): the golden
     rows, the changed rows, and the certificate grid of test_validation (what a snapshot
     cannot carry, such as binary DER, is judged there from files)."""
@@ -274,6 +288,9 @@ def test_every_catalog_code_has_a_grid_row_that_emits_it(goldens, changed):
     for data in (objects["ca-key"] + objects["ca-cert"], test_consumers._duplicate_extension_pem()):  # pylint: disable=protected-access
         findings, _ = test_validation._run(dict(objects, **{"ca-cert": data}))  # pylint: disable=protected-access
         emitted |= {item["code"] for item in findings}
+    # az aks mesh ca rotate's refusals (issue 24): one snapshot per code, judged by the registry
+    for snapshot in rotation_rows.values():
+        emitted |= {item["code"] for item in analyse(snapshot, WARN_DAYS)["findings"]}
     # istiod's start-up classes (issue 21): the Go differential grid's sets, judged by meshca alone
     from sandbox.casets import BASE, NOW, make_set
     from tests.differential.test_go_istiod import GRID
@@ -346,9 +363,11 @@ def undeclared_reads(functions, found):
 
 
 @pytest.fixture(scope="module")
-def rule_reads(goldens, changed):
-    """What every rule read over the whole grid: the golden snapshots and the changed rows."""
-    return inputs_read(checks.ALL_CHECKS, list(goldens.values()) + list(changed.values()))
+def rule_reads(goldens, changed, rotation_rows):
+    """What every rule read over the whole grid: the golden snapshots, the changed rows and
+    rotate's rows."""
+    return inputs_read(checks.ALL_CHECKS, list(goldens.values()) + list(changed.values())
+                       + list(rotation_rows.values()))
 
 
 def test_rules_read_only_the_inputs_they_declare(rule_reads):

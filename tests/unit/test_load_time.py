@@ -32,7 +32,8 @@ def test_loading_the_command_table_imports_no_heavy_module():
                           check=True, cwd=__file__.rsplit("/tests/", 1)[0])
     probe = json.loads(proc.stdout.strip().splitlines()[-1])
     assert sorted(probe["commands"]) == ["aks mesh ca diagnose", "aks mesh ca explain", "aks mesh ca fix-access",
-                                         "aks mesh ca list-checks", "aks mesh ca scan",
+                                         "aks mesh ca list-checks", "aks mesh ca rotate advance",
+                                         "aks mesh ca rotate plan", "aks mesh ca rotate status", "aks mesh ca scan",
                                          "aks mesh ca show-cert", "aks mesh ca validate-secrets"]
     heavy = [name for name in probe["new"] if name.startswith(HEAVY_PREFIXES)]
     assert heavy == []

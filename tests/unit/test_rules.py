@@ -13,17 +13,18 @@ from azext_meshca.rules import catalog
 from azext_meshca.rules import checks, runner
 
 from azext_meshca.rules import validation
-from azext_meshca.rules.checks import access, addon, cluster, collection, config, fleet, network, rotation, secrets
+from azext_meshca.rules.checks import (access, addon, cluster, collection, config, fleet, network, rotate, rotation,
+                                       secrets)
 from azext_meshca.model import incluster
 from azext_meshca.model.plugin import PLUGIN_OBJECTS
 from azext_meshca.rules.registry import CA_SET, SHOWN, SNAPSHOT, run_rules as run_declared
 from tests.oracles import declaration
 from tests.unit import snapshots as s
 
-RULE_MODULES = (config, addon, access, network, secrets, validation, rotation, cluster, collection, fleet)
+RULE_MODULES = (config, addon, access, network, secrets, validation, rotation, rotate, cluster, collection, fleet)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SNAPSHOT_INPUTS = ({"cluster", "vault", "roleAssignments", "keyFacts"} | {"secrets." + obj for obj in PLUGIN_OBJECTS}
-                   | incluster.snapshot_inputs())
+                   | incluster.snapshot_inputs() | {"rotation"})
 LIVE_CODES = [code for code in catalog.CATALOG if code not in catalog.RETIRED]
 
 

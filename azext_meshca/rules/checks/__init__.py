@@ -8,10 +8,11 @@ certificates show-cert was given). The one runner over it is
 azext_meshca/rules/runner.py ``run_rules(snapshot, select=...)``.
 """
 
-from azext_meshca.rules.checks import access, addon, cluster, collection, config, fleet, network, rotation, secrets
+from azext_meshca.rules.checks import (access, addon, cluster, collection, config, fleet, network, rotate, rotation,
+                                       secrets)
 from azext_meshca.rules.validation import CERTIFICATE_RULES, SHOWN_RULES
 
 ALL_CHECKS = tuple(config.CHECKS + addon.CHECKS + access.CHECKS + network.CHECKS + secrets.CHECKS
-                   + list(CERTIFICATE_RULES) + list(SHOWN_RULES) + rotation.CHECKS + cluster.CHECKS
-                   + collection.CHECKS + fleet.CHECKS)
+                   + list(CERTIFICATE_RULES) + list(SHOWN_RULES) + rotation.CHECKS + rotate.CHECKS
+                   + cluster.CHECKS + collection.CHECKS + fleet.CHECKS)
 ALL_RULES = tuple(check.rule for check in ALL_CHECKS)
