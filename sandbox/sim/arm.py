@@ -77,6 +77,8 @@ class ArmService:
             ("GET", P + "^" + AUTHZ + r"/roleDefinitions/?$", self.list_role_definitions),
             ("GET", P + "^" + AUTHZ + r"/roleDefinitions/(?P<guid>[^/]+)/?$", self.get_role_definition),
             ("POST", P + r"^/v1\.0/directoryObjects/getByIds/?$", self.graph_get_by_ids),
+            ("POST", P + r"^/v1\.0/(?:directoryObjects|users|servicePrincipals)/(?P<oid>[^/]+)/"
+                         r"getMember(?P<what>Objects|Groups)/?$", self.graph_member_objects),
             ("POST", P + r"^/providers/Microsoft\.ResourceGraph/resources/?$", self.resource_graph.query),
         ]
         self.routes = [(method, re.compile(pattern), fn) for method, pattern, fn in self.routes]
@@ -542,6 +544,27 @@ class ArmService:
                               "servicePrincipalNames": [identity["clientId"]]})
         return Response(200, {"@odata.context": "https://127.0.0.1/v1.0/$metadata#directoryObjects",
                               "value": value})
+
+    def graph_member_objects(self, req, oid, what):
+        """Microsoft Graph ``POST /v1.0/directoryObjects/{id}/getMemberObjects`` (and
+        getMemberGroups): the ids of every group the object belongs to, transitively, with
+        ``securityEnabledOnly`` honoured (learn.microsoft.com/graph/api/directoryobject-
+        getmemberobjects). Scenario groups: ``groups: [{objectId, members, securityEnabled}]``.
+        Directory roles and administrative units, which getMemberObjects also lists, are none here."""
+        del what  # both answer the same shape; the world has groups only
+        known = {identity.lower() for identity in self.world.identities} | set(self.world.groups)
+        if oid.lower() not in known:
+            return json_error(404, "Request_ResourceNotFound", "Resource '%s' does not exist or one of its queried "
+                              "reference-property objects are not present." % oid)
+        try:
+            body = req.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict) or not isinstance(body.get("securityEnabledOnly"), bool):
+            return json_error(400, "Request_BadRequest", "securityEnabledOnly is required.")
+        ids = self.world.member_groups(oid, security_enabled_only=body["securityEnabledOnly"])
+        return Response(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)",
+                              "value": ids})
 
 
 def _subscription_of(resource_id):

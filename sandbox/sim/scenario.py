@@ -235,6 +235,12 @@ class World:
         self.custom_roles = {str(spec["guid"]).lower(): spec for spec in data.get("customRoles") or []}
         self.role_assignments = [self._build_assignment(spec) for spec in data.get("roleAssignments") or []]
         self.identities = self._collect_identities(data)
+        # Entra ID groups: ``groups: [{objectId, name, members: [object ids, group ids], securityEnabled}]``.
+        # Key Vault honours a group's access policy or role assignment for its members, transitively
+        # (learn.microsoft.com/azure/key-vault/general/rbac-guide; assign-access-policy), and Graph
+        # lists them (sandbox/sim/arm.py graph_member_objects).
+        self.groups = {str(group["objectId"]).lower(): dict(group, objectId=str(group["objectId"]))
+                       for group in data.get("groups") or []}
 
     # ------------------------------------------------------------------ ids
 
@@ -607,8 +613,9 @@ class World:
         return None
 
     def _policy_denial(self, props, oid, caller, where, permission="get"):
+        principals = self._principal_ids(oid)
         for policy in props.get("accessPolicies") or []:
-            if str(policy.get("objectId", "")).lower() != str(oid).lower():
+            if str(policy.get("objectId", "")).lower() not in principals:
                 continue
             if policy.get("applicationId"):
                 # A compound identity applies only to that application acting for the
@@ -627,9 +634,10 @@ class World:
         secret) that secret's own scope ``<vault-id>/secrets/<name>``."""
         vault_id = vault["id"].lower()
         resource = "%s/secrets/%s" % (vault_id, secret_name.lower()) if secret_name else vault_id
+        principals = self._principal_ids(oid)
         for assignment in self.role_assignments:
             props = assignment["properties"]
-            if str(props["principalId"]).lower() != str(oid).lower():
+            if str(props["principalId"]).lower() not in principals:
                 continue
             scope = props["scope"].rstrip("/").lower()
             if not (resource == scope or resource.startswith(scope + "/")):
@@ -732,6 +740,22 @@ class World:
             found = self.find_vault(vault)
             found["properties"]["accessPolicies"].append(
                 self._policy({"objectId": object_id, "permissions": {"secrets": list(secrets)}}))
+
+    def member_groups(self, oid, security_enabled_only=False):
+        """Object ids of every group ``oid`` belongs to, directly or through other groups."""
+        found, frontier = [], [str(oid).lower()]
+        while frontier:
+            member = frontier.pop()
+            for group_id, group in self.groups.items():
+                if group_id not in found and member in {str(m).lower() for m in group.get("members") or []}:
+                    found.append(group_id)
+                    frontier.append(group_id)
+        return [self.groups[group_id]["objectId"] for group_id in found
+                if not security_enabled_only or self.groups[group_id].get("securityEnabled", True)]
+
+    def _principal_ids(self, oid):
+        """The caller and its groups, as Key Vault matches policies and assignments."""
+        return {str(oid).lower()} | {group.lower() for group in self.member_groups(oid)}
 
     def operator_may(self, capability):
         """Scenario switch for operator ARM rights, e.g. canWritePolicies (default True)."""

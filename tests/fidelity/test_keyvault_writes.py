@@ -82,3 +82,19 @@ def test_rbac_vault_needs_set_secret_action(sim):
         client.set_secret("test-ca-cert", "new text")
     assert refused.value.status_code == 403
     assert "secrets/setSecret/action" in str(refused.value)
+
+
+@pytest.mark.scenario("rotation-world-group", fresh=True)
+def test_a_group_policy_grants_set_and_graph_lists_the_group(sim, az_plain):
+    """The operator's own policy cannot set; its group's can. Graph's getMemberObjects names
+    the group (what rotate reads to explain the grant), through the real az rest."""
+    graph = sim.arm_url + "/v1.0/directoryObjects/" + OPERATOR_OID + "/getMemberObjects"
+    proc = _ok(az_plain.run("rest", "--method", "post", "--url", graph, "--resource", sim.arm_url + "/",
+                            "--body", json.dumps({"securityEnabledOnly": False}), "-o", "json"))
+    assert json.loads(proc.stdout)["value"] == ["66666666-6666-6666-6666-666666666666"]
+    client = rotation.secret_client(sim, VAULT)
+    assert client.set_secret("test-ca-cert", "new text").properties.version
+    sim.world.groups["66666666-6666-6666-6666-666666666666"]["members"] = []
+    with pytest.raises(HttpResponseError) as refused:
+        client.set_secret("test-ca-cert", "another")
+    assert refused.value.status_code == 403
