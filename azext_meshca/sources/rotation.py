@@ -192,7 +192,13 @@ def member_groups(cli_ctx, object_id):
     principals alike; /me, which ``az ad signed-in-user show`` calls, is for users only;
     learn.microsoft.com/graph/api/directoryobject-getmemberobjects), sent with a token for
     Graph's own resource to Graph's host only (_client_factory ``cf_graph``). The object id comes
-    from a token; one that is not a GUID is never put into a URL."""
+    from a token; one that is not a GUID is never put into a URL.
+
+    ``securityEnabledOnly: true``: a vault's access policy names "a user, service principal or
+    security group" (azure-rest-api-specs Microsoft.KeyVault keyvault.json, AccessPolicyEntry.objectId;
+    as mirrored in paragonsean/openapi-directory APIs/azure.com/keyvault/2018-02-14-preview/
+    javascript-client/docs/AccessPolicyEntry.md), so a Microsoft 365 group's entry never lets
+    the operator set; counting it would say yes to a write Key Vault refuses."""
     from azure.core.exceptions import HttpResponseError
     from azure.core.rest import HttpRequest
     from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_graph
@@ -202,7 +208,7 @@ def member_groups(cli_ctx, object_id):
         client = cf_graph(cli_ctx)
         response = client.send_request(
             HttpRequest("POST", client.format_url(f"/v1.0/directoryObjects/{object_id}/getMemberObjects"),
-                        json={"securityEnabledOnly": False}), **ARM_CALL_OPTIONS)
+                        json={"securityEnabledOnly": True}), **ARM_CALL_OPTIONS)
         if response.status_code != 200:
             raise HttpResponseError(response=response)
         return [str(item) for item in response.json().get("value") or []], None

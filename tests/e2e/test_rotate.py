@@ -236,7 +236,8 @@ def _graph_asks(sim, since=0):
 def test_an_operator_who_may_set_only_through_a_group_is_not_refused(tmp_path):
     """rotation-world-group: the operator's own policy has get+list, its group's has set. plan asks
     Graph for the operator's groups (as the operator) and exits 0; with the membership dropped,
-    plan refuses with MCA345, exit 4, and writes nothing."""
+    plan refuses with MCA345, exit 4, and writes nothing; so it does while the group is not
+    security-enabled."""
     with start_simulator("rotation-world-group") as sim:
         az = sim.az()
         cwd = str(tmp_path)
@@ -247,6 +248,12 @@ def test_an_operator_who_may_set_only_through_a_group_is_not_refused(tmp_path):
         asked = _graph_asks(sim)
         assert [entry["principal"] for entry in asked] == [sim.world.operator["objectId"]], asked
         assert all(entry["status"] == 200 for entry in asked), asked
+
+        # A Microsoft 365 (not security-enabled) group's policy does not count: an access policy
+        # names "a user, service principal or security group" (AccessPolicyEntry.objectId).
+        sim.world.groups[GROUP]["securityEnabled"] = False
+        _refused(sim, az, "MCA345", "plan", "--new-dir", folder, "--plan-file", "m.json", cwd=cwd)
+        sim.world.groups[GROUP]["securityEnabled"] = True
 
         sim.world.groups[GROUP]["members"] = []
         before = len(_graph_asks(sim))
