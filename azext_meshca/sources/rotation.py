@@ -32,17 +32,14 @@ and writes only:
 import base64
 import json
 import os
-import re
 
 from azext_meshca.model.certs import CertFormatError, fingerprint, parse_pem_bundle
 from azext_meshca.model.inputs import InputError, read_regular_file, utf8_text
 from azext_meshca.model.plugin import CERTIFICATE_OBJECTS, file_name
+from azext_meshca.model.resource_ids import is_object_id
 from azext_meshca.model.rotation import plan_shape_error
 from azext_meshca.model.snapshot import iso_utc, new_snapshot, ok_data
 from azext_meshca.sources.errors import describe_error
-
-# An Entra object id (the token's ``oid`` claim).
-GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 MAX_PLAN_BYTES = 1024 * 1024
 
@@ -202,8 +199,8 @@ def member_groups(cli_ctx, object_id):
     from azure.core.exceptions import HttpResponseError
     from azure.core.rest import HttpRequest
     from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_graph
-    if not GUID.match(str(object_id)):
-        return None, "its group memberships were not read: its object id is not a GUID"
+    if not is_object_id(object_id):
+        return None, "its group memberships were not read: its object id is not a GUID that names a principal"
     try:
         client = cf_graph(cli_ctx)
         response = client.send_request(

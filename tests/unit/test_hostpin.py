@@ -97,8 +97,9 @@ def test_the_graph_token_goes_to_graph_only():
 
 
 @pytest.mark.parametrize("oid", ["../../users/x", "11111111-1111-1111-1111-111111111111/../x", "", None,
-                                 "11111111-1111-1111-1111-11111111111?x"])
+                                 "11111111-1111-1111-1111-11111111111?x",
+                                 "00000000-0000-0000-0000-000000000000"])
 def test_an_object_id_that_is_not_a_guid_is_never_put_into_a_graph_url(oid):
     from azext_meshca.sources.rotation import member_groups
     groups, why = member_groups(None, oid)  # no cli_ctx: nothing may be sent
-    assert groups is None and "not a GUID" in why
+    assert groups is None and "not a GUID" in why, why
