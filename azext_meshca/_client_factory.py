@@ -255,6 +255,28 @@ def cf_vault_reader(cli_ctx, vault, subscription_id=None):
                             transport)
 
 
+def cf_graph(cli_ctx):
+    """A client for Microsoft Graph reads (``send_request``): the run's shared transport, the
+    run's retry policy, and a Graph token only for Graph's own host (hostpin.graph_only_policy).
+
+    Why not azure-cli's ``send_raw_request`` (which its own Graph client uses): under --debug it
+    logs the Authorization header's first characters ("Bearer eyJ0eXAiOiJKV...",
+    azure-cli src/azure-cli-core/azure/cli/core/util.py ``_log_request``); azure-core's
+    HttpLoggingPolicy logs the header as "REDACTED" and never logs bodies."""
+    from azure.cli.core.auth.util import resource_to_scopes
+    from azure.core import PipelineClient
+    from azure.core.pipeline import Pipeline
+    from azure.core.pipeline.policies import BearerTokenCredentialPolicy, HttpLoggingPolicy
+    from azext_meshca.sources.deadline import azure_retry_policy, run_deadline
+    from azext_meshca.sources.hostpin import graph_only_policy
+    graph = cli_ctx.cloud.endpoints.microsoft_graph_resource_id
+    credential, _ = shared_login(cli_ctx, audience="Microsoft Graph")
+    pipeline = Pipeline(transport=shared_transport(cli_ctx), policies=[
+        graph_only_policy(cli_ctx), azure_retry_policy(run_deadline(cli_ctx), "Microsoft Graph"),
+        BearerTokenCredentialPolicy(credential, *resource_to_scopes(graph)), HttpLoggingPolicy()])
+    return PipelineClient(graph, pipeline=pipeline)
+
+
 def aks_aad_token(cli_ctx):
     """The bearer token an AAD-enabled AKS API server accepts (as az aks command invoke does)."""
     from azure.cli.core._profile import Profile

@@ -86,6 +86,26 @@ def arm_only_policy(cli_ctx):
     return ArmOnly()
 
 
+def graph_only_policy(cli_ctx):
+    """An azure-core policy for the Microsoft Graph pipeline (_client_factory ``cf_graph``),
+    run on every attempt before the authentication policy adds the Graph token: a request to
+    any host but the cloud's Graph endpoint (``microsoft_graph_resource_id``, which azure-cli's
+    own Graph client uses as its base URL: azure-cli src/azure-cli/azure/cli/command_modules/role/
+    _msgrpah/_graph_client.py) raises ForeignHostError instead of leaving."""
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+    graph = urlsplit(cli_ctx.cloud.endpoints.microsoft_graph_resource_id or "")
+
+    class GraphOnly(SansIOHTTPPolicy):
+        def on_request(self, request):
+            parts = urlsplit(request.http_request.url)
+            if parts.scheme.lower() != "https" or not graph.netloc or _authority(parts) != _authority(graph):
+                raise ForeignHostError(collection_error(
+                    f"{_short(request.http_request.url)} is not on Microsoft Graph ({graph.netloc}): "
+                    "not sent, so the Graph token goes to Graph only"))
+
+    return GraphOnly()
+
+
 def vault_address(cli_ctx, vault):
     """The one address a vault's secrets are read at: its name under the cloud's Key Vault
     suffix (vaultchallenge.predicted_vault_uri). ForeignHostError, and no request, when the

@@ -36,6 +36,7 @@ import os
 from azext_meshca.model.certs import CertFormatError, fingerprint, parse_pem_bundle
 from azext_meshca.model.inputs import InputError, read_regular_file, utf8_text
 from azext_meshca.model.plugin import CERTIFICATE_OBJECTS, file_name
+from azext_meshca.model.resource_ids import is_object_id
 from azext_meshca.model.rotation import plan_shape_error
 from azext_meshca.model.snapshot import iso_utc, new_snapshot, ok_data
 from azext_meshca.sources.errors import describe_error
@@ -185,13 +186,28 @@ def member_groups(cli_ctx, object_id):
     """The ids of every group the principal belongs to, transitively, or (None, why).
 
     MS Graph ``POST /v1.0/directoryObjects/{id}/getMemberObjects`` (a read for users and service
-    principals alike; /me, which ``az ad signed-in-user show`` calls, is for users only), sent by
-    azure-cli's ``send_raw_request`` with a token for Graph's own resource to Graph's host."""
-    from azure.cli.core.util import send_raw_request
-    graph = cli_ctx.cloud.endpoints.microsoft_graph_resource_id.rstrip("/")
+    principals alike; /me, which ``az ad signed-in-user show`` calls, is for users only;
+    learn.microsoft.com/graph/api/directoryobject-getmemberobjects), sent with a token for
+    Graph's own resource to Graph's host only (_client_factory ``cf_graph``). The object id comes
+    from a token; one that is not a GUID is never put into a URL.
+
+    ``securityEnabledOnly: true``: a vault's access policy names "a user, service principal or
+    security group" (azure-rest-api-specs Microsoft.KeyVault keyvault.json, AccessPolicyEntry.objectId;
+    as mirrored in paragonsean/openapi-directory APIs/azure.com/keyvault/2018-02-14-preview/
+    javascript-client/docs/AccessPolicyEntry.md), so a Microsoft 365 group's entry never lets
+    the operator set; counting it would say yes to a write Key Vault refuses."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.rest import HttpRequest
+    from azext_meshca._client_factory import ARM_CALL_OPTIONS, cf_graph
+    if not is_object_id(object_id):
+        return None, "its group memberships were not read: its object id is not a GUID that names a principal"
     try:
-        response = send_raw_request(cli_ctx, "POST", f"{graph}/v1.0/directoryObjects/{object_id}/getMemberObjects",
-                                    body=json.dumps({"securityEnabledOnly": False}), resource=graph)
+        client = cf_graph(cli_ctx)
+        response = client.send_request(
+            HttpRequest("POST", client.format_url(f"/v1.0/directoryObjects/{object_id}/getMemberObjects"),
+                        json={"securityEnabledOnly": True}), **ARM_CALL_OPTIONS)
+        if response.status_code != 200:
+            raise HttpResponseError(response=response)
         return [str(item) for item in response.json().get("value") or []], None
     except Exception as error:  # pylint: disable=broad-except
         return None, f"its group memberships could not be read from Microsoft Graph: {failure(error)}"

@@ -221,3 +221,57 @@ def test_a_root_rotation_is_refused_while_multi_root_is_off(tmp_path):
         az = sim.az()
         folder = new_dir(tmp_path / "new", root_material(sim))
         _refused(sim, az, "MCA341", "plan", "--new-dir", folder, cwd=str(tmp_path))
+
+
+GROUP = "66666666-6666-6666-6666-666666666666"  # kv-ca-rotators in sandbox/sim/scenarios/rotation-world-group.yaml
+
+
+def _graph_asks(sim, since=0):
+    """MS Graph getMemberObjects requests (Graph is served on ARM's host in the sandbox: the Loop
+    cloud's microsoft_graph_resource_id is the simulator's ARM URL, sandbox/sim/harness.py)."""
+    return [entry for entry in sim.requests(service="arm", method="POST")[since:]
+            if entry["path"].endswith("/getMemberObjects")]
+
+
+def test_an_operator_who_may_set_only_through_a_group_is_not_refused(tmp_path):
+    """rotation-world-group: the operator's own policy has get+list, its group's has set. plan asks
+    Graph for the operator's groups (as the operator) and exits 0; with the membership dropped,
+    plan refuses with MCA345, exit 4, and writes nothing; so it does while the group is not
+    security-enabled."""
+    with start_simulator("rotation-world-group") as sim:
+        az = sim.az()
+        cwd = str(tmp_path)
+        folder = new_dir(tmp_path / "new", root_material(sim))
+        proc, body = rotate(az, "plan", "--new-dir", folder, cwd=cwd)
+        assert proc.returncode == 0, proc.stderr
+        assert "MCA345" not in {item["code"] for item in body.get("findings") or []}
+        asked = _graph_asks(sim)
+        assert [entry["principal"] for entry in asked] == [sim.world.operator["objectId"]], asked
+        assert all(entry["status"] == 200 for entry in asked), asked
+
+        # A Microsoft 365 (not security-enabled) group's policy does not count: an access policy
+        # names "a user, service principal or security group" (AccessPolicyEntry.objectId).
+        sim.world.groups[GROUP]["securityEnabled"] = False
+        _refused(sim, az, "MCA345", "plan", "--new-dir", folder, "--plan-file", "m.json", cwd=cwd)
+        sim.world.groups[GROUP]["securityEnabled"] = True
+
+        sim.world.groups[GROUP]["members"] = []
+        before = len(_graph_asks(sim))
+        body = _refused(sim, az, "MCA345", "plan", "--new-dir", folder, "--plan-file", "g.json", cwd=cwd)
+        assert len(_graph_asks(sim)) == before + 1  # the groups were asked, and none grants set
+        assert not sim.requests(service="kv:" + VAULT, method="PUT")
+        assert not os.path.exists(tmp_path / "g.json")
+
+
+def test_a_debug_plan_through_a_group_shows_no_token(tmp_path):
+    """--debug of a plan that asks Graph for the operator's groups: no token (a JWT's base64url
+    header starts 'eyJ') on stdout or stderr; the Graph request was made in that run."""
+    with start_simulator("rotation-world-group") as sim:
+        az = sim.az()
+        folder = new_dir(tmp_path / "new", root_material(sim))
+        proc = az.run("aks", "mesh", "ca", "rotate", "plan", "--new-dir", folder, *CLUSTER, "-o", "json",
+                      "--debug", cwd=str(tmp_path), timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert _graph_asks(sim), "the group lookup did not run"
+        assert "getMemberObjects" in proc.stderr  # the debug log covers the Graph request
+        assert "eyJ" not in proc.stderr and "eyJ" not in proc.stdout

@@ -67,3 +67,39 @@ def test_a_cloud_without_a_key_vault_suffix_sends_no_token():
     vault = {"id": VAULT_ID, "name": "MyVault", "vaultUri": "https://myvault.vault.azure.net/"}
     with pytest.raises(hostpin.ForeignHostError, match="no Key Vault DNS suffix"):
         hostpin.vault_address(_cli_ctx(suffix=None), vault)
+
+
+GRAPH = "https://graph.microsoft.com/"
+
+
+def _graph_request(url):
+    from azure.core.pipeline import PipelineContext, PipelineRequest
+    from azure.core.rest import HttpRequest
+    return PipelineRequest(HttpRequest("POST", url), PipelineContext(None))
+
+
+def _graph_ctx():
+    cloud = types.SimpleNamespace(endpoints=types.SimpleNamespace(resource_manager=ARM,
+                                                                  microsoft_graph_resource_id=GRAPH))
+    return types.SimpleNamespace(cloud=cloud)
+
+
+def test_the_graph_token_goes_to_graph_only():
+    """rotate's group lookup (sources/rotation.py member_groups): the Graph pipeline refuses any
+    other host, before its authentication policy adds the token."""
+    policy = hostpin.graph_only_policy(_graph_ctx())
+    policy.on_request(_graph_request(GRAPH + "v1.0/directoryObjects/x/getMemberObjects"))
+    for url in ("https://graph.microsoft.com.attacker.example/v1.0/x", "http://graph.microsoft.com/v1.0/x",
+                ARM + "v1.0/x", "https://user@attacker.example/v1.0/x"):
+        with pytest.raises(hostpin.ForeignHostError) as raised:
+            policy.on_request(_graph_request(url))
+        assert "not on Microsoft Graph" in describe_error(raised.value)["reason"]
+
+
+@pytest.mark.parametrize("oid", ["../../users/x", "11111111-1111-1111-1111-111111111111/../x", "", None,
+                                 "11111111-1111-1111-1111-11111111111?x",
+                                 "00000000-0000-0000-0000-000000000000"])
+def test_an_object_id_that_is_not_a_guid_is_never_put_into_a_graph_url(oid):
+    from azext_meshca.sources.rotation import member_groups
+    groups, why = member_groups(None, oid)  # no cli_ctx: nothing may be sent
+    assert groups is None and "not a GUID" in why, why
