@@ -754,8 +754,10 @@ class World:
                 if not security_enabled_only or self.groups[group_id].get("securityEnabled", True)]
 
     def _principal_ids(self, oid):
-        """The caller and its groups, as Key Vault matches policies and assignments."""
-        return {str(oid).lower()} | {group.lower() for group in self.member_groups(oid)}
+        """The caller and its security groups, as Key Vault matches policies and assignments:
+        an access policy's objectId is "a user, service principal or security group"
+        (azure-rest-api-specs, Microsoft.KeyVault vaults AccessPolicyEntry.objectId)."""
+        return {str(oid).lower()} | {group.lower() for group in self.member_groups(oid, security_enabled_only=True)}
 
     def operator_may(self, capability):
         """Scenario switch for operator ARM rights, e.g. canWritePolicies (default True)."""
