@@ -31,7 +31,13 @@ def _visible(match):
 
 
 def clean_text(text, keep_newline=False):
-    """``text`` with each control character written as ``\\xNN``."""
+    """``text`` with each control character written as ``\\xNN``.
+
+    Every character the patterns match is one ``str.isprintable`` refuses (C0, DEL and C1
+    are category Cc), so a printable string is returned as it is, without the regex: scan's
+    5,000 rows hold some 400,000 strings, nearly all plain (#25)."""
+    if text.isprintable():
+        return text
     pattern = _CONTROLS_BUT_NEWLINE if keep_newline else _CONTROLS
     return pattern.sub(_visible, text)
 

@@ -265,3 +265,17 @@ def test_mounted_but_not_loaded_reads_ca_cert_as_istiod_does():
     ca_cert["value"] = BROKEN_BLOCK + ca_cert["value"]
     findings = [item for item in s.run_module(ALL_CHECKS, snapshot) if item["code"] == "MCA311"]
     assert len(findings) == 1 and "SN abc123" in findings[0]["message"], findings
+
+
+def test_the_signing_root_is_worked_out_only_when_a_restart_can_be_judged(monkeypatch):
+    """scan's clusters hold Key Vault's objects but nothing of the cluster: restart_breaks_trust
+    cannot be judged without both root sets, so the certificates are not parsed for it (#25)."""
+    calls = []
+    real = capath._signing_root  # pylint: disable=protected-access
+    monkeypatch.setattr(capath, "_signing_root", lambda vault: calls.append(vault) or real(vault))
+    snapshot = _path_snapshot()
+    with_kube = capath.revision_path(snapshot, "asm-1-29")
+    assert len(calls) == 1 and with_kube["restartBreaksTrust"] is False
+    snapshot["kube"] = {}
+    without_kube = capath.revision_path(snapshot, "asm-1-29")
+    assert len(calls) == 1 and without_kube["restartBreaksTrust"] is None

@@ -81,3 +81,15 @@ def test_clean_text_writes_controls_visibly(text, keep_newline, expected):
 
 def test_clean_reaches_keys_and_nested_values():
     assert clean({"k\x1b": [{"v": "\x9b"}, 3, None, True]}) == {"k\\x1b": [{"v": "\\x9b"}, 3, None, True]}
+
+
+def test_the_printable_fast_path_changes_nothing_the_patterns_would_change():
+    """clean_text returns a printable string untouched (#25): every character the patterns
+    replace is one str.isprintable refuses, so the answer is the patterns' own, character by
+    character, over the whole of Unicode."""
+    patterns = {False: re.compile("[\x00-\x1f\x7f-\x9f]"), True: re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")}
+    for code in range(0x110000):
+        char = chr(code)
+        for keep_newline, pattern in patterns.items():
+            expected = pattern.sub(lambda match: f"\\x{ord(match.group(0)):02x}", "a" + char)
+            assert clean_text("a" + char, keep_newline) == expected

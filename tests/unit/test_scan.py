@@ -254,3 +254,20 @@ def test_certificate_rules_run_once_per_object_set():
     other["secrets"]["root-cert"]["data"]["value"] += "\n"
     runner.run_rules(other, warn_days=30, shared=shared)
     assert len(shared) == 2
+
+
+def test_the_simulated_vaults_rbac_follows_every_change_to_the_assignments():
+    """The simulator answers Key Vault's RBAC check from an index by principal (#25); the
+    answer must follow role assignments added, removed and replaced as the whole list would."""
+    world = _world(vaults=[{"name": "kv1", "resourceGroup": "kv-rg", "enableRbacAuthorization": True}])
+    assert world.principal_can_get_secret("kv1", "AAAA", "root-cert") is None
+    world.role_assignments[:] = []
+    assert world.principal_can_get_secret("kv1", "aaaa", "root-cert").inner_code == "ForbiddenByRbac"
+    world.role_assignments.append(world.make_assignment(VAULT_ID + "/secrets/root-cert", "n1",
+                                                        "4633458b-17de-408a-b874-0445c86b69e6", "aaaa", "User"))
+    assert world.principal_can_get_secret("kv1", "aaaa", "root-cert") is None
+    assert world.principal_can_get_secret("kv1", "aaaa", "ca-key").inner_code == "ForbiddenByRbac"
+    world.role_assignments[0] = world.make_assignment(VAULT_ID + "/secrets/root-cert", "n1",
+                                                      "4633458b-17de-408a-b874-0445c86b69e6", "bbbb", "User")
+    assert world.principal_can_get_secret("kv1", "aaaa", "root-cert").inner_code == "ForbiddenByRbac"
+    assert world.principal_can_get_secret("kv1", "BBBB", "root-cert") is None
