@@ -3,7 +3,7 @@ picks a principal's assignments on a vault.
 
 Pure and in the base layer because three layers need the same answer: the collector
 (sources/azure.py ``read_role_assignments``) keeps what it lists through it, scan
-(verbs/scan.py ``cluster_snapshot``) cuts the fleet's assignments with it, and the access
+(sources/fleet.py ``cluster_snapshot``) cuts the fleet's assignments with it, and the access
 checks (rules/checks/access.py) and the access model (rules/access_model.py) judge what it
 returns. Whether a role grants anything is judged in rules/rbac.py, never here.
 """

@@ -1,5 +1,5 @@
 """scan's argument and report layer: subscriptions by name or ID, --suppress, a scan
-that finds nothing, worst first. The collection and judging are verbs/scan.py's.
+that finds nothing, worst first. The reads are sources/fleet.py's, the judging verbs/scan.py's.
 
 ``az --subscription fleet-4`` works because azure-cli looks the name up in the
 subscriptions ``az login`` cached (azure/cli/core/_profile.py ``Profile.get_subscription``:

@@ -13,6 +13,7 @@ from azext_meshca.model import roles
 from azext_meshca.model.snapshot import collected, from_json
 from azext_meshca.rules import access_model
 from azext_meshca.sources import azure as azure_collectors
+from azext_meshca.sources import fleet as fleet_source
 from azext_meshca.verbs import scan
 from azext_meshca.verbs.diagnose import analyse
 from azext_meshca.verbs.fixaccess import plan as planning
@@ -134,11 +135,11 @@ def test_the_collector_scan_and_the_checks_keep_the_same_assignments(monkeypatch
     assert collected_item["data"][1]["permissions"] == [
         {"actions": [], "notActions": [], "dataActions": [GET_SECRET], "notDataActions": []}]
 
-    fleet = scan.Fleet()
+    fleet = fleet_source.Fleet()
     fleet.assignments = copy.deepcopy(LISTED)
     cluster = {"plugin": {"keyVaultId": VAULT_ID}, "csiAddon": {"identity": {"objectId": PRINCIPAL}}}
     row = {"subscriptionId": "00000000-0000-0000-0000-000000000001", "resourceGroup": "rg", "name": "c"}
-    assert _names(scan.cluster_snapshot(fleet, row, cluster, 30)["roleAssignments"]["data"]) == KEPT
+    assert _names(fleet_source.cluster_snapshot(fleet, row, cluster, 30)["roleAssignments"]["data"]) == KEPT
 
 
 def test_mca405_names_only_the_roles_the_filter_keeps():

@@ -67,7 +67,7 @@ def _no_revision(snapshot):
 
 
 def _fleet_gaps(snapshot):
-    """What scan's fleet snapshot adds (azext_meshca/verbs/scan.py): subscriptions it could not scan."""
+    """What scan's fleet snapshot adds (azext_meshca/sources/fleet.py): subscriptions it could not scan."""
     snapshot["fleet"] = {"subscriptionsNotScanned": [
         {"subscriptionId": "s1", "reason": "not among the subscriptions Resource Graph returns for you",
          "queryFailed": False},

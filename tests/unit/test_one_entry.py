@@ -25,12 +25,7 @@ CONSTRUCTORS = {CONSTRUCTOR, "from_json"}
 # Where a snapshot may be built: the sources, and the constructor's own definition.
 BUILDERS = ("azext_meshca/sources/", "azext_meshca/model/snapshot.py")
 # Still to remove, each with its owner: (file, what it calls).
-PENDING = {
-    # scan's per-cluster snapshot from Resource Graph rows; verbs/scan.py is being sped up on
-    # branch i25b (#25), which owns moving cluster_snapshot into sources/.
-    ("azext_meshca/verbs/scan.py", CONSTRUCTOR),
-    ("azext_meshca/verbs/scan.py", "a snapshot slot written"),
-}
+PENDING = set()
 
 
 def _files():

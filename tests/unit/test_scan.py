@@ -7,6 +7,7 @@ import pytest
 
 from azext_meshca.verbs import scan
 from azext_meshca.rules.catalog import finding
+from azext_meshca.sources import fleet as fleet_source
 from azext_meshca.sources import resourcegraph as graph
 from sandbox.sim import kql
 from sandbox.sim.resourcegraph import ResourceGraphService
@@ -186,8 +187,9 @@ def test_exit_status_follows_the_threshold(codes, threshold, expected):
 
 
 def test_a_subscription_not_scanned_makes_the_scan_incomplete():
-    fleet = scan.Fleet()
-    fleet.gaps = [scan._subscription_gap("MCA910", "s", "r"), scan._subscription_gap("MCA911", "t", "429")]
+    fleet = fleet_source.Fleet()
+    fleet.gaps = [fleet_source._subscription_gap("MCA910", "s", "r"),  # pylint: disable=protected-access
+                  fleet_source._subscription_gap("MCA911", "t", "429")]  # pylint: disable=protected-access
     gaps = scan.gap_findings(fleet, 30)
     assert [(item["code"], item["subscriptionId"]) for item in gaps] == [("MCA910", "s"), ("MCA911", "t")]
     result = _result("MCA908", gaps=gaps)
@@ -205,11 +207,10 @@ def test_first_root_cause_skips_explained_symptoms():
 def test_a_secret_scope_assignment_reaches_the_cluster_snapshot_as_in_diagnose():
     """diagnose keeps assignments at the vault, above it and at a secret's own scope
     (model/roles.py assignments_for); scan's per-cluster snapshot must keep the same ones."""
-    from azext_meshca.verbs import scan
     vault_id = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/"
                 "Microsoft.KeyVault/vaults/vault1")
     principal = "22222222-2222-2222-2222-222222222222"
-    fleet = scan.Fleet()
+    fleet = fleet_source.Fleet()
     fleet.assignments = [
         {"principalId": principal, "scope": vault_id + "/secrets/ca-key", "roleDefinitionId": "x"},
         {"principalId": principal, "scope": "/subscriptions/00000000-0000-0000-0000-000000000001", "roleDefinitionId": "y"},
@@ -217,7 +218,7 @@ def test_a_secret_scope_assignment_reaches_the_cluster_snapshot_as_in_diagnose()
     ]
     cluster = {"plugin": {"keyVaultId": vault_id}, "csiAddon": {"identity": {"objectId": principal}}}
     row = {"subscriptionId": "00000000-0000-0000-0000-000000000001", "resourceGroup": "rg", "name": "c"}
-    snapshot = scan.cluster_snapshot(fleet, row, cluster, 30)
+    snapshot = fleet_source.cluster_snapshot(fleet, row, cluster, 30)
     scopes = [item["scope"] for item in snapshot["roleAssignments"]["data"]]
     assert scopes == [vault_id + "/secrets/ca-key", "/subscriptions/00000000-0000-0000-0000-000000000001"]
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from azext_meshca.rules import runner
+from azext_meshca.sources import fleet as fleet_source
 from azext_meshca.sources import keyvault
 from azext_meshca.sources import resourcegraph as graph
 from azext_meshca.sources.azure import normalise_secret
@@ -149,7 +150,7 @@ def test_a_resource_graph_answer_it_cannot_use_is_a_graph_error(answer, code):
 
 
 def test_the_certificate_memo_is_bounded_across_object_sets():
-    fleet = scan.Fleet()
+    fleet = fleet_source.Fleet()
     fleet.clusters = [({}, {"plugin": {"keyVaultId": f"/subscriptions/s/resourceGroups/g/providers/"
                                                      f"Microsoft.KeyVault/vaults/kv{index}"}})
                       for index in range(3 * scan.SHARED_SETS)]
