@@ -169,7 +169,7 @@ _SPACE_RUN = re.compile(r"\s+")
 # puts on every line; other lines continue the entry before them.
 _TIMESTAMP_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}T\S+ ")
 # the same prefix on every line of a grouped entry, dropped before it is read
-_LINE_TIMESTAMPS = re.compile(r"^\d{4}-\d{2}-\d{2}T\S+ ", re.M)
+_LINE_TIMESTAMPS = re.compile(_TIMESTAMP_PREFIX.pattern, re.M)
 _ENTRY_START = re.compile(r"^(?:\d{4}-\d{2}-\d{2}T\S+\s+)?(?:[IWEF]\d{4} \d{2}:\d{2}:\d{2}|\{\")")
 
 EVIDENCE_LIMIT = 300

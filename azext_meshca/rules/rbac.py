@@ -46,14 +46,8 @@ def reads_secret_values(assignment):
     custom role afresh. A snapshot exported before that carries the old collector's
     verdict, ``grantsSecretRead``, instead: it is read as a fallback.
     """
-    guid = role_guid(assignment.get("roleDefinitionId"))
-    if guid in SECRET_READING_ROLES:
-        return True
-    if guid in KNOWN_ROLES:
-        return False
-    if assignment.get("permissions") is not None:
-        return permissions_grant(assignment["permissions"])
-    return assignment.get("grantsSecretRead")
+    granted = _role_grants(assignment, SECRET_READING_ROLES, GET_SECRET_ACTION)
+    return assignment.get("grantsSecretRead") if granted is None else granted
 
 
 def unknown_role_reason(assignment):
@@ -63,13 +57,19 @@ def unknown_role_reason(assignment):
 
 def writes_secret_values(assignment):
     """True / False for an assignment's role setting secrets, or None when its definition
-    is unknown: the built-in roles by GUID, a custom role from the permissions the
-    collector copied from its definition (as reads_secret_values does for getSecret)."""
+    is unknown (the same judgement as reads_secret_values, for setSecret)."""
+    return _role_grants(assignment, SECRET_WRITING_ROLES, SET_SECRET_ACTION)
+
+
+def _role_grants(assignment, granting_roles, action):
+    """Whether an assignment's role allows ``action``: a built-in role by its GUID (True in
+    ``granting_roles``, False for the other known roles), a custom role from the permissions
+    the collector copied from its definition; None when those were not read."""
     guid = role_guid(assignment.get("roleDefinitionId"))
-    if guid in SECRET_WRITING_ROLES:
+    if guid in granting_roles:
         return True
     if guid in KNOWN_ROLES:
         return False
     if assignment.get("permissions") is not None:
-        return permissions_grant(assignment["permissions"], SET_SECRET_ACTION)
+        return permissions_grant(assignment["permissions"], action)
     return None

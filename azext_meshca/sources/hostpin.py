@@ -44,10 +44,15 @@ def _authority(parts):
     return netloc[:-4] if netloc.endswith(":443") else netloc
 
 
+def _on_host(url, endpoint):
+    """True for an https URL on ``endpoint``'s host (an empty endpoint admits nothing)."""
+    parts, home = urlsplit(url), urlsplit(endpoint or "")
+    return parts.scheme.lower() == "https" and bool(home.netloc) and _authority(parts) == _authority(home)
+
+
 def _on_arm(cli_ctx, url):
     """True for an https URL on the cloud's resource manager host."""
-    parts, arm = urlsplit(url), urlsplit(cli_ctx.cloud.endpoints.resource_manager)
-    return parts.scheme.lower() == "https" and bool(arm.netloc) and _authority(parts) == _authority(arm)
+    return _on_host(url, cli_ctx.cloud.endpoints.resource_manager)
 
 
 def _foreign_arm_link(cli_ctx, url):
@@ -69,6 +74,20 @@ def arm_path(cli_ctx, path):
     raise _foreign_arm_link(cli_ctx, path)
 
 
+def _host_only_policy(allowed, refusal):
+    """An azure-core policy that raises ``refusal(url)`` for a request whose URL ``allowed``
+    rejects, on every attempt and before the authentication policy adds the token."""
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+    class HostOnly(SansIOHTTPPolicy):
+        def on_request(self, request):
+            url = request.http_request.url
+            if not allowed(url):
+                raise refusal(url)
+
+    return HostOnly()
+
+
 def arm_only_policy(cli_ctx):
     """An azure-core policy for the ARM clients' pipelines (``per_retry_policies``: it runs
     on every attempt, a redirected or polled one too, before the authentication policy adds
@@ -76,14 +95,7 @@ def arm_only_policy(cli_ctx):
     It covers what the SDKs follow on their own: nextLink pages, and the Location and
     Azure-AsyncOperation URLs a long-running operation (runCommand) is polled at
     (azure-mgmt-core ARMPolling)."""
-    from azure.core.pipeline.policies import SansIOHTTPPolicy
-
-    class ArmOnly(SansIOHTTPPolicy):
-        def on_request(self, request):
-            if not _on_arm(cli_ctx, request.http_request.url):
-                raise _foreign_arm_link(cli_ctx, request.http_request.url)
-
-    return ArmOnly()
+    return _host_only_policy(lambda url: _on_arm(cli_ctx, url), lambda url: _foreign_arm_link(cli_ctx, url))
 
 
 def graph_only_policy(cli_ctx):
@@ -92,18 +104,14 @@ def graph_only_policy(cli_ctx):
     any host but the cloud's Graph endpoint (``microsoft_graph_resource_id``, which azure-cli's
     own Graph client uses as its base URL: azure-cli src/azure-cli/azure/cli/command_modules/role/
     _msgrpah/_graph_client.py) raises ForeignHostError instead of leaving."""
-    from azure.core.pipeline.policies import SansIOHTTPPolicy
-    graph = urlsplit(cli_ctx.cloud.endpoints.microsoft_graph_resource_id or "")
+    graph = cli_ctx.cloud.endpoints.microsoft_graph_resource_id or ""
 
-    class GraphOnly(SansIOHTTPPolicy):
-        def on_request(self, request):
-            parts = urlsplit(request.http_request.url)
-            if parts.scheme.lower() != "https" or not graph.netloc or _authority(parts) != _authority(graph):
-                raise ForeignHostError(collection_error(
-                    f"{_short(request.http_request.url)} is not on Microsoft Graph ({graph.netloc}): "
-                    "not sent, so the Graph token goes to Graph only"))
+    def refusal(url):
+        return ForeignHostError(collection_error(
+            f"{_short(url)} is not on Microsoft Graph ({urlsplit(graph).netloc}): "
+            "not sent, so the Graph token goes to Graph only"))
 
-    return GraphOnly()
+    return _host_only_policy(lambda url: _on_host(url, graph), refusal)
 
 
 def vault_address(cli_ctx, vault):
