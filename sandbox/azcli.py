@@ -151,3 +151,31 @@ def new_az(name, extra_env=None):
     config_dir = os.path.join(_SHARED["root"], "config-" + name)
     shutil.rmtree(config_dir, ignore_errors=True)
     return AzCli(config_dir, extension_dir, extra_env)
+
+
+# Runs in the az venv's python with az's environment (the installed wheel, isolated config).
+# Each argv in sys.argv[1] goes through ONE get_default_cli() object; a SystemExit from an
+# invocation is its exit status, as azure/cli/__main__.py treats it. Prints, as its last line,
+# [{code, printed}] per argv.
+_IN_ONE_CLI = r"""
+import io, json, sys
+from azure.cli.core import get_default_cli
+cli = get_default_cli()
+codes = []
+for args in json.loads(sys.argv[1]):
+    out = io.StringIO()
+    try:
+        code = cli.invoke(args, out_file=out)
+    except SystemExit as exc:
+        code = exc.code
+    codes.append({"code": code, "printed": bool(out.getvalue().strip())})
+print(json.dumps(codes))
+"""
+
+
+def run_in_one_cli(env, commands, timeout=300):
+    """Run each argv of ``commands`` through one in-process azure-cli object (as
+    azure-cli-testsdk and programs embedding get_default_cli() do), in a subprocess with
+    ``env``; the CompletedProcess, whose last stdout line is the JSON list above."""
+    return subprocess.run([AZ_PYTHON, "-c", _IN_ONE_CLI, json.dumps(commands)], env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)

@@ -16,7 +16,6 @@ does, and play a rotation against a running world.
 
 import json
 import os
-import subprocess
 import tempfile
 import time
 
@@ -45,27 +44,10 @@ def secret_client(sim, vault_name):
                         connection_verify=sim.pki.ca_file)
 
 
-# Runs in az's own python with az's environment: each argv list through ONE CLI object.
-_AZ_DRIVER = r"""
-import io, json, sys
-from azure.cli.core import get_default_cli
-cli = get_default_cli()
-codes = []
-for args in json.loads(sys.argv[1]):
-    out = io.StringIO()
-    try:
-        code = cli.invoke(args, out_file=out)
-    except SystemExit as exc:
-        code = exc.code
-    codes.append(code if isinstance(code, int) else 1)
-print(json.dumps(codes))
-"""
-
-
 def az_keyvault_set(runner, vault_name, writes):
     """Run ``az keyvault secret set --vault-name V --name N --file F`` for each (name, text) in
     ``writes``, in order, in one az process. Returns the exit codes."""
-    from sandbox.azcli import AZ_PYTHON
+    from sandbox.azcli import run_in_one_cli
     with tempfile.TemporaryDirectory(prefix="meshca-rotation-") as workdir:
         commands = []
         for index, (name, text) in enumerate(writes):
@@ -74,11 +56,11 @@ def az_keyvault_set(runner, vault_name, writes):
                 handle.write(text)
             commands.append(["keyvault", "secret", "set", "--vault-name", vault_name, "--name", name,
                              "--file", path, "-o", "none", "--only-show-errors"])
-        proc = subprocess.run([AZ_PYTHON, "-c", _AZ_DRIVER, json.dumps(commands)], capture_output=True, text=True,
-                              env=runner.env, timeout=300, check=False)
+        proc = run_in_one_cli(runner.env, commands)
     if proc.returncode != 0:
         raise RuntimeError(f"az keyvault secret set failed to run: {proc.stderr.strip()[-1500:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return [item["code"] if isinstance(item["code"], int) else 1
+            for item in json.loads(proc.stdout.strip().splitlines()[-1])]
 
 
 def wait_until(predicate, timeout, interval=0.1):

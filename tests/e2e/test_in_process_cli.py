@@ -6,32 +6,13 @@ invocation that asked for it, never the commands the same CLI object runs next.
 """
 
 import json
-import subprocess
 
 import pytest
 
 from sandbox import certfactory
-from sandbox.azcli import AZ_PYTHON, new_az
+from sandbox.azcli import new_az, run_in_one_cli
 
 pytestmark = pytest.mark.e2e
-
-# Runs in the az venv's python with az's environment (the installed wheel, isolated config).
-# Each argv in sys.argv[1] goes through ONE get_default_cli() object; a SystemExit from an
-# invocation is its exit status, as azure/cli/__main__.py treats it.
-_DRIVER = r"""
-import io, json, sys
-from azure.cli.core import get_default_cli
-cli = get_default_cli()
-codes = []
-for args in json.loads(sys.argv[1]):
-    out = io.StringIO()
-    try:
-        code = cli.invoke(args, out_file=out)
-    except SystemExit as exc:
-        code = exc.code
-    codes.append({"code": code, "printed": bool(out.getvalue().strip())})
-print(json.dumps(codes))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +27,7 @@ def cert_dirs(tmp_path_factory):
 
 
 def _invoke_in_one_cli(az, commands):
-    proc = subprocess.run([AZ_PYTHON, "-c", _DRIVER, json.dumps(commands)], env=az.env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = run_in_one_cli(az.env, commands)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     return json.loads(proc.stdout.splitlines()[-1])
 
