@@ -1,22 +1,15 @@
 """Entry points into the rules that only tests use, kept out of the wheel (issue #19 item 8).
 
 Each was a public function of azext_meshca that no command called: the commands reach the
-rules through ``run_rules`` (rules/runner.py), and these
-are the shapes the tests were written against, built from those same functions.
+rules through ``run_rules`` (rules/runner.py), and these are the shapes the tests were
+written against, built from those same functions.
 """
-
-import datetime
 
 from azext_meshca.rules.catalog import annotate
 from azext_meshca.rules.consumers import istiod
 from azext_meshca.rules.registry import CA_SET, SHOWN, run_rules as run_declared
-from azext_meshca.rules.runner import run_rules
 from azext_meshca.rules.validation import (CERTIFICATE_RULES, SHOWN_RULES, CaSet, ShownSet,
-                                           reconcile_with_startup)
-
-
-def _aware(now):
-    return now if now.tzinfo else now.replace(tzinfo=datetime.timezone.utc)
+                                           _aware_now, reconcile_with_startup)
 
 
 def _annotated(_rule, found):
@@ -34,7 +27,7 @@ def validate_plugin_set(objects, now, warn_days=30, sources=None):
     ``index`` (1-based position in that object).
     """
     ca_set = CaSet(objects, sources)
-    context = {"now": _aware(now), "warn_days": warn_days, "go": istiod.NEWEST_GO}
+    context = {"now": _aware_now(now), "warn_days": warn_days, "go": istiod.NEWEST_GO}
     findings, _ = run_declared(CERTIFICATE_RULES, {CA_SET: ca_set}, {CA_SET: ca_set.parsed}, context,
                                finish=_annotated)
     return reconcile_with_startup(findings, ca_set), ca_set.certificates(now)
@@ -43,7 +36,7 @@ def validate_plugin_set(objects, now, warn_days=30, sources=None):
 def describe_objects(objects, now, sources=None, warn_days=30):
     """Certificates of arbitrary named PEM objects, judged by show-cert's rule."""
     shown = ShownSet(objects, sources)
-    context = {"now": _aware(now), "warn_days": warn_days}
+    context = {"now": _aware_now(now), "warn_days": warn_days}
     findings, _ = run_declared(SHOWN_RULES, {SHOWN: shown}, {}, context, finish=_annotated)
     return findings, shown.certificates(now)
 

@@ -61,10 +61,6 @@ KEY_FORMAT = "key-format"
 STARTUP_REFUSAL = "startup-refusal"
 RUN_COMMAND_ERROR = "run-command-error"
 
-# Where a plug-in set was read from (model/plugin_set.py). The remedy fits the source: a
-# missing local file is not told to run az keyvault secret set.
-FILES_SOURCE = FILES
-
 # Codes that were used once and must never mean something else: {code: why it went}.
 # Retire a code by moving it here, never by reusing it (a test enforces both).
 RETIRED = {}
@@ -1060,8 +1056,9 @@ def docs_url(code):
 
 
 def remedy_template(entry, source_kind=None):
-    """The remedy that fits where the input came from (``FILES_SOURCE`` or Azure)."""
-    if source_kind == FILES_SOURCE and entry.file_remedy:
+    """The remedy that fits where the input came from (model/plugin_set ``FILES`` or Azure):
+    a missing local file is not told to run az keyvault secret set."""
+    if source_kind == FILES and entry.file_remedy:
         return entry.file_remedy
     return entry.remedy
 
