@@ -32,7 +32,9 @@ def _decides(rule):
     inputs = ", ".join(rule.inputs) or "none beyond the rule's own subject"
     subjects = {"caSet": "parsed plug-in CA set", "shown": "certificates show-cert was given"}
     subject = subjects.get(rule.subject, "snapshot")
-    lines = [f"- rule `{rule.name}` (`{module}.{rule.function.__name__}`), over the {subject}; inputs: {inputs}."]
+    optional = f"; also reads, when collected: {', '.join(rule.optional)}" if rule.optional else ""
+    lines = [f"- rule `{rule.name}` (`{module}.{rule.function.__name__}`), over the {subject}; inputs: {inputs}"
+             f"{optional}."]
     if doc:
         lines += ["  " + line if line else "" for line in doc.splitlines()]
     return lines

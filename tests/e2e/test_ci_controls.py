@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from azext_meshca.rules.checks import ALL_RULES
 from sandbox import certfactory
 from sandbox.azcli import new_az
 from tests.e2e.test_diagnose_scenarios import diagnose
@@ -165,6 +166,10 @@ def test_list_checks_lists_every_rule_and_its_codes(offline_az):
     rules = {item["rule"]: item for item in json.loads(proc.stdout)}
     assert rules["access-policy"]["codes"] == ["MCA401", "MCA405"]
     assert rules["chains-to-root"]["subject"] == "caSet"
+    # the optional inputs a rule also reads when collected (rules/registry.py), every rule's as declared
+    assert {rule.name: list(rule.optional) for rule in ALL_RULES} == {
+        name: item["optionalInputs"] for name, item in rules.items()}
+    assert "kube.cronjobs" in rules["poll-interval"]["optionalInputs"]
     table = offline_az.run("aks", "mesh", "ca", "list-checks", "-o", "table", cwd=offline_az.config_dir)
     assert table.returncode == 0 and "MCA710 MCA712" in table.stdout, table.stderr
 
