@@ -206,7 +206,8 @@ def secret_write_verdict(vault, assignments, object_id, groups=()):
                 unknown = item
     if unknown is not None:
         return {"canSet": None, "via": None,
-                "reason": f"whether {role_label(unknown)} allows setSecret could not be read"}
+                "reason": f"whether {role_label(unknown)} allows setSecret could not be read: its definition was "
+                          f"not read ({unknown_role_reason(unknown)})"}
     return {"canSet": False, "via": None,
             "reason": f"no role assignment at the vault's scope allows setSecret for {object_id}"}
 

@@ -10,6 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from azext_meshca.model.snapshot_schema import OPERATOR_FACTS, check as check_shape
 from azext_meshca.rules import capath
 from azext_meshca.rules.checks import rotate
 from azext_meshca.rules.runner import run_rules
@@ -60,9 +61,12 @@ OPERATOR = "11111111-1111-1111-1111-111111111111"
 
 
 def operator_facts(**facts):
-    """The ``operator`` facts sources/rotation.operator_facts reads (MCA345 judges them)."""
-    return dict({"objectId": OPERATOR, "assignments": None, "groups": [], "error": None, "groupsError": None},
-                **facts)
+    """The ``operator`` facts sources/rotation.operator_facts reads (MCA345 judges them), in their
+    documented shape (model/snapshot_schema.py OPERATOR_FACTS)."""
+    facts = dict({"objectId": OPERATOR, "assignments": None, "groups": [], "error": None, "groupsError": None},
+                 **facts)
+    check_shape(facts, OPERATOR_FACTS)
+    return facts
 
 
 def with_slot(snapshot, **slot):
@@ -355,7 +359,7 @@ OPERATOR_ROWS = [
     ("rbac-custom-reads-only", True, [], {"assignments": [_held(CUSTOM, permissions=READS, roleName="Reader")]},
      True, ("no role assignment",)),
     ("rbac-custom-unread", True, [], {"assignments": [_held(CUSTOM, roleDefinitionError="403 Forbidden")]}, True,
-     ("could not be read",)),
+     ("could not be read", "403 Forbidden")),
     ("rbac-group-builtin", True, [], {"assignments": [_held(OFFICER, GROUP)], "groups": [GROUP]}, False, ()),
     ("rbac-group-custom-sets", True, [],
      {"assignments": [_held(SECRETS_USER), _held(CUSTOM, GROUP, permissions=SETS, roleName="Rotator")],
@@ -407,6 +411,7 @@ def test_the_verb_stores_the_operators_facts_not_a_verdict(monkeypatch):
     monkeypatch.setattr(source, "signed_in_object_id", lambda cli_ctx: OPERATOR)
     monkeypatch.setattr(source, "member_groups", lambda cli_ctx, oid: asked.append(oid) or ([GROUP], None))
     own = verb.operator_facts(None, _vault(False, [_policy(OPERATOR, "set")]))
+    check_shape(own, OPERATOR_FACTS)
     assert own == operator_facts() and asked == []
     through_group = verb.operator_facts(None, _vault(False, [_policy(GROUP, "set")]))
     assert through_group == operator_facts(groups=[GROUP]) and asked == [OPERATOR]
