@@ -103,6 +103,10 @@ ROLE_ASSIGNMENT = Fields(id=OPT_TEXT, scope=OPT_TEXT, roleDefinitionId=OPT_TEXT,
                          # what snapshots exported before carry instead of permissions: the old
                          # collector's verdict, read as a fallback (rules/rbac.py reads_secret_values)
                          grantsSecretRead=Optional(BOOL), grantsSecretReadError=OPT_TEXT)
+# rotate's ``rotation.operator`` (sources/rotation.py operator_facts): what was read of the signed-in
+# principal's grants, facts only; MCA345 judges them (rules/access_model.py operator_write_verdict).
+OPERATOR_FACTS = Fields(objectId=Nullable(TEXT), assignments=Nullable(ListOf(ROLE_ASSIGNMENT)), groups=ListOf(TEXT),
+                        error=Nullable(TEXT), groupsError=Nullable(TEXT))
 SECRET = Fields(name=OPT_TEXT, enabled=Optional(BOOL), notBefore=Optional(TIMESTAMP),
                 expires=Optional(TIMESTAMP), contentType=OPT_TEXT, managed=Optional(BOOL), kid=OPT_TEXT,
                 value=OPT_TEXT, version=OPT_TEXT, updated=Optional(TIMESTAMP))

@@ -206,6 +206,28 @@ def secret_write_verdict(vault, assignments, object_id, groups=()):
                 unknown = item
     if unknown is not None:
         return {"canSet": None, "via": None,
-                "reason": f"whether {role_label(unknown)} allows setSecret could not be read"}
+                "reason": f"whether {role_label(unknown)} allows setSecret could not be read: its definition was "
+                          f"not read ({unknown_role_reason(unknown)})"}
     return {"canSet": False, "via": None,
             "reason": f"no role assignment at the vault's scope allows setSecret for {object_id}"}
+
+
+def own_write_grant(vault, operator):
+    """Whether the principal's own grants (``operator``: sources/rotation.operator_facts) let it
+    set secrets on ``vault``: then its groups need not be read. The same judgement as
+    operator_write_verdict, without the groups."""
+    return secret_write_verdict(vault, operator.get("assignments"), operator.get("objectId"))["canSet"] is True
+
+
+def operator_write_verdict(vault, operator):
+    """{canSet: True/False/None, via, reason} from the facts sources/rotation.operator_facts read
+    (``{objectId, assignments, groups, error, groupsError}``), judged here so a snapshot holds
+    facts only and MCA345 judges them afresh. A fact that could not be read leaves the verdict
+    undecided (None), never a yes: without the groups, only a grant found elsewhere allows."""
+    if operator.get("error"):
+        return {"canSet": None, "via": None, "reason": operator["error"]}
+    verdict = secret_write_verdict(vault, operator.get("assignments"), operator.get("objectId"),
+                                   groups=operator.get("groups") or ())
+    if verdict["canSet"] is not True and operator.get("groupsError"):
+        verdict = dict(verdict, canSet=None, reason=f"{verdict['reason']}; {operator['groupsError']}")
+    return verdict

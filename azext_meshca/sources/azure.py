@@ -259,8 +259,16 @@ def read_role_assignments(cli_ctx, vault_id, principal_id):
         applying = assignments_for(assignments, principal_id, vault_id)
     except Exception as error:  # pylint: disable=broad-except
         return collected(error=describe_error(error))
-    annotate_unknown_roles(applying, lambda role_id: _read_role_definition(cli_ctx, subscription, role_id))
+    annotate_roles_from_arm(cli_ctx, subscription, applying)
     return collected(applying)
+
+
+def annotate_roles_from_arm(cli_ctx, subscription_id, assignments):
+    """annotate_unknown_roles with each definition read from ARM: the principal's own assignments
+    here, and its groups' in sources/rotation.py (rotate's operator), so a custom role is judged
+    from its permissions whoever holds it."""
+    annotate_unknown_roles(assignments, lambda role_id: _read_role_definition(cli_ctx, subscription_id, role_id))
+    return assignments
 
 
 def _list_pages(cli_ctx, subscription_id, path, api_version, **params):

@@ -12,8 +12,8 @@ collectors/hostpin.py holds: a token goes to the vault's own address only.
   ``SetSecret``): a new version, never a delete, disable or purge;
 - ``operator_facts``: the signed-in principal's object id (the ``oid`` claim of its own ARM
   token, read locally), its role assignments, and, when its own grants do not allow the write,
-  its groups (MS Graph getMemberObjects) and the vault's assignments; the verb judges them with
-  access_model.secret_write_verdict.
+  its groups (MS Graph getMemberObjects) and their assignments at the vault's scope, custom
+  roles with their permissions; facts only: MCA345 judges them (access_model.operator_write_verdict).
 
 The reads that make rotate's snapshot are here too, so the verb (verbs/rotate/run.py) judges
 and writes only:
@@ -104,7 +104,7 @@ def add_start(snapshot, client, names, *, plan, material, rotation_id, start, op
     """Step two: the plan, the new material, the rotation the verb found (its plan's, the one
     under way for plan, the latest for status: the rules' call), the versions it starts from
     (``start``), root-cert's text at that version, the live ca-cert's fingerprint and the
-    operator's verdict. Raises the SDK's error when root-cert's start version cannot be read."""
+    operator's facts (operator_facts). Raises the SDK's error when root-cert's start version cannot be read."""
     slot = snapshot["rotation"]
     slot.update(plan=plan, newMaterial=material, start=dict(start), inRotation=bool(rotation_id))
     if slot["command"] == "plan" and not plan:  # a new plan resumes the rotation under way, if any
@@ -213,27 +213,34 @@ def member_groups(cli_ctx, object_id):
         return None, f"its group memberships could not be read from Microsoft Graph: {failure(error)}"
 
 
-def vault_scope_assignments(cli_ctx, vault_id):
-    """Role assignments at the vault's scope or above (``atScope()``; azure-rest-api-specs
-    Microsoft.Authorization stable/2022-04-01 RoleAssignments_ListForScope), any principal:
-    a group's grant shows here."""
+def vault_scope_assignments(cli_ctx, vault_id, principals):
+    """The role assignments of ``principals`` (the operator's groups) at the vault's scope or above
+    (``atScope()``; azure-rest-api-specs Microsoft.Authorization stable/2022-04-01
+    RoleAssignments_ListForScope, any principal: a group's grant shows here), each custom role with
+    its definition's ``permissions`` (sources/azure.py annotate_roles_from_arm, as for the
+    principal's own), so rules/rbac.py judges a group's custom role as it judges the principal's."""
     from azext_meshca.model.resource_ids import parse_vault_id
-    from azext_meshca.sources.azure import AUTHORIZATION_API_VERSION, arm_get_json, normalise_role_assignment
-    page = arm_get_json(cli_ctx, parse_vault_id(vault_id)["subscriptionId"],
-                        f"{vault_id.rstrip('/')}/providers/Microsoft.Authorization/roleAssignments",
-                        AUTHORIZATION_API_VERSION, **{"$filter": "atScope()"})
-    return [normalise_role_assignment(item) for item in page.get("value") or []]
+    from azext_meshca.model.roles import same_principal
+    from azext_meshca.sources.azure import (AUTHORIZATION_API_VERSION, _list_pages, annotate_roles_from_arm,
+                                            normalise_role_assignment)
+    subscription = parse_vault_id(vault_id)["subscriptionId"]
+    path = f"{vault_id.rstrip('/')}/providers/Microsoft.Authorization/roleAssignments"
+    raw = _list_pages(cli_ctx, subscription, path, AUTHORIZATION_API_VERSION, **{"$filter": "atScope()"})
+    held = [item for item in (normalise_role_assignment(each) for each in raw)
+            if any(same_principal(item, principal) for principal in principals)]
+    return annotate_roles_from_arm(cli_ctx, subscription, held)
 
 
 def operator_facts(cli_ctx, vault, direct_grant, *, rbac):
-    """{objectId, assignments, groups, error}: what the verb judges with
-    access_model.secret_write_verdict. ``direct_grant(facts)`` says whether the principal's own
-    grants already suffice; only then are its groups (and a group's assignments) not read.
-    ``rbac``: the vault authorises with Azure RBAC (access_model.permission_model, the verb's
-    call), so role assignments are read."""
+    """{objectId, assignments, groups, error, groupsError}: facts only, which MCA345 judges
+    (rules/access_model.py operator_write_verdict). ``direct_grant(facts)`` says whether the
+    principal's own grants already suffice; only then are its groups (and their assignments) not
+    read. ``rbac``: the vault authorises with Azure RBAC (access_model.permission_model, the verb's
+    call), so role assignments are read. ``error``: the principal's own facts could not be read;
+    ``groupsError``: its groups or their assignments could not be."""
     from azext_meshca.sources.azure import read_role_assignments
     object_id = signed_in_object_id(cli_ctx)
-    facts = {"objectId": object_id, "assignments": None, "groups": [], "error": None}
+    facts = {"objectId": object_id, "assignments": None, "groups": [], "error": None, "groupsError": None}
     if not object_id:
         return dict(facts, error="the signed-in principal's object id could not be read from its token")
     if rbac:
@@ -249,7 +256,7 @@ def operator_facts(cli_ctx, vault, direct_grant, *, rbac):
     facts["groups"] = groups
     if groups and rbac:
         try:
-            facts["assignments"] = facts["assignments"] + vault_scope_assignments(cli_ctx, vault["id"])
+            facts["assignments"] = facts["assignments"] + vault_scope_assignments(cli_ctx, vault["id"], groups)
         except Exception as error:  # pylint: disable=broad-except
             return dict(facts, groupsError=f"the vault's role assignments could not be listed: {failure(error)}")
     return facts

@@ -275,3 +275,35 @@ def test_a_debug_plan_through_a_group_shows_no_token(tmp_path):
         assert _graph_asks(sim), "the group lookup did not run"
         assert "getMemberObjects" in proc.stderr  # the debug log covers the Graph request
         assert "eyJ" not in proc.stderr and "eyJ" not in proc.stdout
+
+
+ROTATOR = "aaaaaaaa-0000-0000-0000-0000000005e7"  # Mesh CA Rotator in sandbox/sim/scenarios/rotation-world-group-rbac.yaml
+
+
+def test_an_operator_who_may_set_only_through_a_groups_custom_role_is_not_refused(tmp_path):
+    """rotation-world-group-rbac: on an RBAC vault the operator holds Key Vault Secrets User; its
+    group holds a custom role whose dataActions allow setSecret. plan reads the group's assignment
+    and the custom role's definition and exits 0 (Key Vault would take the write: advance --yes
+    writes the first stage); once the role lacks setSecret, plan refuses with MCA345, exit 4, and
+    writes nothing."""
+    with start_simulator("rotation-world-group-rbac") as sim:
+        az = sim.az()
+        cwd = str(tmp_path)
+        folder = new_dir(tmp_path / "new", root_material(sim))
+        proc, body = rotate(az, "plan", "--new-dir", folder, cwd=cwd)
+        assert proc.returncode == 0, proc.stderr
+        assert "MCA345" not in {item["code"] for item in body.get("findings") or []}
+        assert _graph_asks(sim), "the group lookup did not run"
+        definitions = [entry for entry in sim.requests(service="arm", method="GET")
+                       if entry["path"].lower().endswith("/roledefinitions/" + ROTATOR)]
+        assert definitions, "the group's custom role was not read"
+        proc, body = rotate(az, "advance", "--plan-file", "meshca-rotation-plan.json", "--new-dir", folder,
+                            "--yes", cwd=cwd)
+        assert proc.returncode == 0, proc.stderr
+        assert body["action"] == "write" and body["written"], body
+
+        sim.world.custom_roles[ROTATOR]["dataActions"] = ["Microsoft.KeyVault/vaults/secrets/getSecret/action"]
+        body = _refused(sim, az, "MCA345", "plan", "--new-dir", folder, "--plan-file", "c.json", cwd=cwd)
+        evidence = " ".join(next(item for item in body["findings"] if item["code"] == "MCA345")["evidence"])
+        assert "setSecret" in evidence, evidence
+        assert not os.path.exists(tmp_path / "c.json")

@@ -172,3 +172,34 @@ def test_a_selection_names_rules_by_name_code_area_or_subject():
     assert selected((CA_SET,)) == CERTIFICATE_RULES and selected((SHOWN,)) == SHOWN_RULES
     assert not set(selected(show_cert.SELECT)) & set(CERTIFICATE_RULES)   # show-cert never judges a CA set
     assert set(CERTIFICATE_RULES) <= set(selected(validate_secrets.SELECT))
+
+
+# The operator's write verdict is MCA345's (rules/checks/rotate.py): outside rules/ only the
+# question "do its own grants suffice" (access_model.own_write_grant) may be asked, so a
+# snapshot's ``rotation.operator`` holds facts and no verb can store an answer in it.
+WRITE_VERDICTS = {"secret_write_verdict", "operator_write_verdict"}
+
+
+def verdict_calls(files):
+    """{(file, name)}: a write verdict called outside rules/."""
+    found = set()
+    for relative, path in files.items():
+        if relative.startswith("azext_meshca/rules/"):
+            continue
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _called_name(node) in WRITE_VERDICTS:
+                found.add((relative, _called_name(node)))
+    return found
+
+
+def test_the_operators_write_verdict_is_judged_only_in_the_rules(tmp_path):
+    assert not verdict_calls(dict(_files()))
+    planted = tmp_path / "planted.py"
+    planted.write_text("from azext_meshca.rules.access_model import secret_write_verdict\n"
+                       "def gather(vault, facts):\n"
+                       "    return secret_write_verdict(vault, facts['assignments'], facts['objectId'])\n",
+                       encoding="utf-8")
+    assert verdict_calls({"azext_meshca/verbs/rotate/run.py": str(planted)}) == {
+        ("azext_meshca/verbs/rotate/run.py", "secret_write_verdict")}

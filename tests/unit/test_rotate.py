@@ -10,6 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from azext_meshca.model.snapshot_schema import OPERATOR_FACTS, check as check_shape
 from azext_meshca.rules import capath
 from azext_meshca.rules.checks import rotate
 from azext_meshca.rules.runner import run_rules
@@ -55,9 +56,22 @@ def plan_for(live, new):
                              start_root_pem=live["root-cert"].decode(), new_material=new)
 
 
+# The golden vault's access policy gives the operator get, list, set and delete.
+OPERATOR = "11111111-1111-1111-1111-111111111111"
+
+
+def operator_facts(**facts):
+    """The ``operator`` facts sources/rotation.operator_facts reads (MCA345 judges them), in their
+    documented shape (model/snapshot_schema.py OPERATOR_FACTS)."""
+    facts = dict({"objectId": OPERATOR, "assignments": None, "groups": [], "error": None, "groupsError": None},
+                 **facts)
+    check_shape(facts, OPERATOR_FACTS)
+    return facts
+
+
 def with_slot(snapshot, **slot):
     base = {"command": "advance", "plan": None, "newMaterial": None, "versions": versions(), "operator":
-            {"objectId": "op", "canSet": True}, "startRootPem": "", "currentRootPem": ""}
+            operator_facts(), "startRootPem": "", "currentRootPem": ""}
     base.update(slot)
     snapshot = copy.deepcopy(snapshot)
     snapshot["rotation"] = base
@@ -250,8 +264,7 @@ def refusal_snapshots(sets_, tmp_path):
     rows["MCA343"] = with_slot(base, **dict(common, newMaterial=bad, plan=None, command="plan"))
     changed = versions(extra=[("ca-cert", "c9", "2026-12-07T12:00:00Z", {})])
     rows["MCA344"] = with_slot(base, **dict(common, versions=changed))
-    refused_operator = {"objectId": "op", "canSet": False, "reason": "no access policy grants set"}
-    rows["MCA345"] = with_slot(base, **dict(common, operator=refused_operator))
+    rows["MCA345"] = with_slot(base, **dict(common, operator=operator_facts(objectId="op")))
     rows["MCA346"] = with_slot(base, **dict(common, plan=None, planError="No such file", planPath="x.json"))
     other = material(tmp_path / "other", sets_["intermediate"])
     rows["MCA347"] = with_slot(base, **dict(common, newMaterial=other))
@@ -301,19 +314,108 @@ def test_each_refusal_holds_on_its_own_snapshot(tmp_path, sets):
         assert code in codes(snapshot), code
 
 
-def test_operator_write_verdict():
-    from azext_meshca.rules.access_model import secret_write_verdict
-    policy_vault = {"id": "/v", "tenantId": "t", "accessPolicies": [
-        {"tenantId": "t", "objectId": "group", "permissions": {"secrets": ["get", "set"]}}]}
-    assert secret_write_verdict(policy_vault, None, "op")["canSet"] is False
-    assert secret_write_verdict(policy_vault, None, "op", groups=["group"])["canSet"] is True
-    rbac_vault = {"id": "/s/1/resourceGroups/g/providers/Microsoft.KeyVault/vaults/v", "enableRbacAuthorization": True}
-    officer = {"scope": rbac_vault["id"], "principalId": "op",
-               "roleDefinitionId": "/x/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7"}
-    user = dict(officer, roleDefinitionId="/x/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6")
-    assert secret_write_verdict(rbac_vault, [officer], "op")["canSet"] is True
-    assert secret_write_verdict(rbac_vault, [user], "op")["canSet"] is False
-    assert secret_write_verdict(rbac_vault, None, "op")["canSet"] is None
+# --------------------------------------------------------------------------- MCA345 from facts alone
+
+VAULT_ID = "/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/MyAzureKeyVault"
+GROUP = "66666666-6666-6666-6666-666666666666"
+OFFICER = "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+SECRETS_USER = "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6"
+CUSTOM = "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/aaaaaaaa-0000-0000-0000-0000000005e7"
+SETS = [{"actions": [], "notActions": [], "dataActions": ["Microsoft.KeyVault/vaults/secrets/setSecret/action"],
+         "notDataActions": []}]
+READS = [{"actions": [], "notActions": [], "dataActions": ["Microsoft.KeyVault/vaults/secrets/getSecret/action"],
+          "notDataActions": []}]
+
+
+def _held(role, principal=OPERATOR, **extra):
+    """A role assignment at the vault's scope as sources/azure.py normalises it (custom roles carry
+    the ``permissions`` annotate_unknown_roles copies, or ``roleDefinitionError``)."""
+    return dict({"id": f"{VAULT_ID}/providers/Microsoft.Authorization/roleAssignments/{principal[:8]}",
+                 "scope": VAULT_ID, "roleDefinitionId": role, "principalId": principal,
+                 "principalType": "Group" if principal == GROUP else "User"}, **extra)
+
+
+def _vault(rbac, policies=()):
+    vault = golden()["vault"]["data"]
+    vault.update(id=VAULT_ID, enableRbacAuthorization=rbac, accessPolicies=list(policies))
+    return vault
+
+
+def _policy(object_id, *permissions):
+    return {"objectId": object_id, "tenantId": "00000000-0000-0000-0000-0000000000aa", "applicationId": None,
+            "permissions": {"secrets": list(permissions)}}
+
+
+# (row, vault is RBAC, access policies, operator facts, fires, words the evidence holds)
+OPERATOR_ROWS = [
+    ("policy-own-set", False, [_policy(OPERATOR, "get", "set")], {}, False, ()),
+    ("policy-own-reads-only", False, [_policy(OPERATOR, "get", "list")], {}, True, ("no access policy",)),
+    ("policy-group-set", False, [_policy(OPERATOR, "get"), _policy(GROUP, "set")], {"groups": [GROUP]}, False, ()),
+    ("policy-groups-unread", False, [_policy(OPERATOR, "get"), _policy(GROUP, "set")],
+     {"groupsError": "its group memberships could not be read from Microsoft Graph: 403"}, True, ("Graph",)),
+    ("rbac-builtin-officer", True, [], {"assignments": [_held(OFFICER)]}, False, ()),
+    ("rbac-builtin-secrets-user", True, [], {"assignments": [_held(SECRETS_USER)]}, True, ("setSecret",)),
+    ("rbac-custom-sets", True, [], {"assignments": [_held(CUSTOM, permissions=SETS, roleName="Rotator")]}, False, ()),
+    ("rbac-custom-reads-only", True, [], {"assignments": [_held(CUSTOM, permissions=READS, roleName="Reader")]},
+     True, ("no role assignment",)),
+    ("rbac-custom-unread", True, [], {"assignments": [_held(CUSTOM, roleDefinitionError="403 Forbidden")]}, True,
+     ("could not be read", "403 Forbidden")),
+    ("rbac-group-builtin", True, [], {"assignments": [_held(OFFICER, GROUP)], "groups": [GROUP]}, False, ()),
+    ("rbac-group-custom-sets", True, [],
+     {"assignments": [_held(SECRETS_USER), _held(CUSTOM, GROUP, permissions=SETS, roleName="Rotator")],
+      "groups": [GROUP]}, False, ()),
+    ("rbac-group-custom-reads-only", True, [],
+     {"assignments": [_held(CUSTOM, GROUP, permissions=READS, roleName="Reader")], "groups": [GROUP]}, True,
+     ("no role assignment",)),
+    ("rbac-group-custom-unread", True, [],
+     {"assignments": [_held(CUSTOM, GROUP, roleDefinitionError="403 Forbidden")], "groups": [GROUP]}, True,
+     ("could not be read",)),
+    ("rbac-group-not-a-member", True, [], {"assignments": [_held(OFFICER, GROUP)], "groups": []}, True,
+     ("no role assignment",)),
+    ("rbac-no-grant", True, [], {"assignments": []}, True, ("no role assignment",)),
+    ("rbac-assignments-unread", True, [],
+     {"error": "its role assignments could not be listed: 403 Forbidden"}, True, ("could not be listed",)),
+    ("rbac-assignments-not-listed", True, [], {"assignments": None}, True, ("not listed",)),
+]
+
+
+@pytest.mark.parametrize("row, rbac, policies, facts, fires, words", OPERATOR_ROWS,
+                         ids=[row[0] for row in OPERATOR_ROWS])
+def test_mca345_judges_the_operators_facts_alone(row, rbac, policies, facts, fires, words):
+    """MCA345 from the snapshot alone: the ``vault`` slot and the operator's facts (its own and
+    its groups' grants, custom roles with the permissions their definitions hold), judged by
+    rules/access_model.py; no verdict is read from the slot."""
+    snapshot = golden()
+    snapshot["vault"]["data"] = _vault(rbac, policies)
+    snapshot = with_slot(snapshot, operator=operator_facts(**facts))
+    found = [item for item in run_rules(snapshot, select=("MCA345",)).findings if item["code"] == "MCA345"]
+    assert bool(found) is fires, (row, found)
+    for word in words:
+        assert word in " ".join(found[0]["evidence"]), (row, found[0]["evidence"])
+
+
+def test_a_stored_verdict_is_not_read():
+    """A slot that says ``canSet: true`` beside facts that grant nothing is refused: the verdict is
+    the rule's, from the facts (the shape the verb stored before #24's follow-up)."""
+    snapshot = golden()
+    snapshot["vault"]["data"] = _vault(True)
+    snapshot = with_slot(snapshot, operator=operator_facts(assignments=[], canSet=True, via="stored"))
+    assert "MCA345" in codes(snapshot)
+
+
+def test_the_verb_stores_the_operators_facts_not_a_verdict(monkeypatch):
+    """verbs/rotate/run.operator_facts hands the rules what sources/rotation.py read: no ``canSet``,
+    ``via`` or ``reason``; the groups are read only when the principal's own grants do not allow
+    the write (access_model.own_write_grant). The two reads stand in for the token and Graph."""
+    asked = []
+    monkeypatch.setattr(source, "signed_in_object_id", lambda cli_ctx: OPERATOR)
+    monkeypatch.setattr(source, "member_groups", lambda cli_ctx, oid: asked.append(oid) or ([GROUP], None))
+    own = verb.operator_facts(None, _vault(False, [_policy(OPERATOR, "set")]))
+    check_shape(own, OPERATOR_FACTS)
+    assert own == operator_facts() and asked == []
+    through_group = verb.operator_facts(None, _vault(False, [_policy(GROUP, "set")]))
+    assert through_group == operator_facts(groups=[GROUP]) and asked == [OPERATOR]
+    assert not {"canSet", "via", "reason"} & (set(own) | set(through_group))
 
 
 @pytest.mark.parametrize("change", [

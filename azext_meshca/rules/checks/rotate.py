@@ -10,9 +10,15 @@ sources/rotation.py adds its ``rotation`` slot::
                                    keyPublicSha256, sha256: {object: hex}, errors: [{code, object, title}]},
                versions: {object: [{version, created, enabled, tags}]},     # oldest first
                startRootPem: root-cert's value at the version the rotation starts from,
-               operator: null | {objectId, canSet: true|false|null, via, reason}}
+               operator: null | {objectId, assignments: [role assignment] | null, groups: [object id],
+                                 error: "why the facts could not be read" | null,
+                                 groupsError: "why the groups could not be read" | null}}
 
 No value of ca-key is ever in it: the new key is known by its public key's SHA-256 only.
+
+``operator`` holds facts only (sources/rotation.py ``operator_facts``): the principal's role
+assignments and its groups' (custom roles with their ``permissions``, as sources/azure.py
+attaches them); MCA345 judges them against the ``vault`` slot (access_model.operator_write_verdict).
 
 Stages (issue #24): an intermediate rotation writes ``I1`` (ca-key, cert-chain, ca-cert); a
 root rotation writes ``R1`` (root-cert = the live bytes + the new root), ``R2`` (the three
@@ -38,6 +44,7 @@ from azext_meshca.model.plugin import OBJECT_FIELDS, PLUGIN_OBJECTS
 from azext_meshca.model.rotation import INTERMEDIATE, PLAN_FORMAT, ROOT, STAGES
 from azext_meshca.model.snapshot import iso_utc, ok_data, thaw
 from azext_meshca.rules import capath, logparse
+from azext_meshca.rules.access_model import operator_write_verdict
 from azext_meshca.rules.checks.common import (csi_addon, kube_item, make, normalize_fingerprint, parse_time,
                                               plugin_config, short_fingerprint)
 from azext_meshca.rules.registry import rule
@@ -511,15 +518,19 @@ def check_live_unchanged(snapshot, context):
     return [make(context, "MCA344", "plan", evidence=changed, count=len(changed))]
 
 
-@rule("MCA345", inputs=("rotation",))
+@rule("MCA345", inputs=("rotation", "vault"))
 def check_operator_can_set(snapshot, context):
-    """MCA345: the signed-in operator may not set secrets on the vault (or that could not be confirmed)."""
+    """MCA345: the signed-in operator may not set secrets on the vault (or that could not be confirmed).
+    The slot holds the operator's facts; rules/access_model.py judges them against the vault."""
     operator = _slot(snapshot).get("operator")
-    if not _acting(snapshot) or operator is None or operator.get("canSet") is True:
+    if not _acting(snapshot) or operator is None:
         return []
+    verdict = operator_write_verdict(ok_data(snapshot.get("vault")), operator)
+    if verdict["canSet"] is True:
+        return []
+    reason = verdict.get("reason") or "no grant of secret 'set' was found"
     return [make(context, "MCA345", "operator", operator=operator.get("objectId") or "the signed-in user",
-                 reason=operator.get("reason") or "no grant of secret 'set' was found",
-                 evidence=[operator.get("reason") or "no access policy or role assignment grants it"])]
+                 reason=reason, evidence=[reason])]
 
 
 @rule("MCA347", inputs=("rotation",))

@@ -87,7 +87,7 @@ def gather(cli_ctx, opts, plan=None, material=None):
         rotation_id = _rotation_id(snapshot, opts.command, plan)
         versions = snapshot["rotation"]["versions"]
         start = plan["start"] if plan else rules.recovered_start(versions, rotation_id)
-        operator = operator_verdict(cli_ctx, vault) if opts.command in ("plan", "advance") else None
+        operator = operator_facts(cli_ctx, vault) if opts.command in ("plan", "advance") else None
         try:
             kv.add_start(snapshot, client, names, plan=plan, material=material, rotation_id=rotation_id,
                          start=start, operator=operator)
@@ -111,20 +111,13 @@ def _rotation_id(snapshot, command, plan):
     return None if rules.rotation_status(snapshot)["stage"] == rules.DONE else rotation_id
 
 
-def operator_verdict(cli_ctx, vault):
-    """{objectId, canSet, via, reason}: may the signed-in principal set secrets on the vault,
-    by its own grants or a group's (access_model decides: the permission model, the verdict)."""
-    from azext_meshca.rules.access_model import RBAC, permission_model, secret_write_verdict
-
-    def direct(facts):
-        return secret_write_verdict(vault, facts["assignments"], facts["objectId"])["canSet"] is True
-    facts = kv.operator_facts(cli_ctx, vault, direct, rbac=permission_model(vault) == RBAC)
-    if facts["error"]:
-        return {"objectId": facts["objectId"], "canSet": None, "via": None, "reason": facts["error"]}
-    verdict = secret_write_verdict(vault, facts["assignments"], facts["objectId"], groups=facts["groups"])
-    if verdict["canSet"] is not True and facts.get("groupsError"):
-        verdict = dict(verdict, canSet=None, reason=f"{verdict['reason']}; {facts['groupsError']}")
-    return dict(verdict, objectId=facts["objectId"])
+def operator_facts(cli_ctx, vault):
+    """What sources/rotation.py reads of the signed-in principal's grants (facts only: MCA345
+    judges them). Its groups are read only when its own grants do not allow the write, which
+    access_model.own_write_grant decides, as it decides the rest of the verdict."""
+    from azext_meshca.rules.access_model import RBAC, own_write_grant, permission_model
+    return kv.operator_facts(cli_ctx, vault, lambda facts: own_write_grant(vault, facts),
+                             rbac=permission_model(vault) == RBAC)
 
 
 def plan_from(snapshot):
