@@ -292,7 +292,8 @@ def identity_object_id(cluster):
 # --------------------------------------------------------------------------- snapshots
 
 def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None, *, collected_at=None):
-    """The snapshot diagnose --skip-cluster would build for this cluster, from the fleet's rows.
+    """The snapshot diagnose --skip-cluster would build for this cluster, from the fleet's rows,
+    but for its options (below).
 
     ``secrets`` is (secrets, keyFacts) read for this cluster's object set, or None when
     the objects were not read (then no secret or certificate rule has input).
@@ -300,7 +301,9 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None, *, collected_
     """
     target = {"subscriptionId": row.get("subscriptionId"), "tenantId": row.get("tenantId"),
               "resourceGroup": row.get("resourceGroup"), "cluster": row.get("name")}
-    snapshot = new_snapshot(target, {"revisions": None, "skipCluster": True, "warnDays": warn_days})
+    # skipCluster false: scan was not asked to skip anything, and it says once, on the fleet
+    # snapshot (MCA908), that it reads no cluster, rather than on each of thousands of rows.
+    snapshot = new_snapshot(target, {"revisions": None, "skipCluster": False, "warnDays": warn_days})
     if collected_at is not None:
         snapshot["collectedAt"] = collected_at
     # Shared, not copied: the rules judge a frozen copy (rules/runner.py run_rules), so one cluster's

@@ -26,10 +26,12 @@ STATUS_ORDER = {"failed": 0, "incomplete": 1, "warnings": 2, "passed": 3}
 
 
 def gap_findings(fleet, warn_days):
-    """MCA910/MCA911: the collection rule, selected, on the fleet's own snapshot (sources/fleet.py)."""
+    """MCA910/MCA911, and MCA908 once when there are clusters: the collection rules,
+    selected, on the fleet's own snapshot (sources/fleet.py)."""
     from azext_meshca.verbs.diagnose import analyse
     snapshot = fleet_source.fleet_snapshot(warn_days, gaps=fleet.gaps)
-    return analyse(snapshot, warn_days, select=("MCA910", "MCA911"))["findings"]
+    select = ("MCA910", "MCA911", "MCA908") if fleet.clusters else ("MCA910", "MCA911")
+    return analyse(snapshot, warn_days, select=select)["findings"]
 
 
 # --------------------------------------------------------------------------- judging and shaping
