@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from azext_meshca.model.resource_ids import parse_vault_id
 from azext_meshca.model.roles import assignments_for
-from azext_meshca.model.snapshot import collected, collection_error, new_snapshot, ok_data
+from azext_meshca.model.snapshot import collected, collection_error, freeze, new_snapshot, ok_data
 from azext_meshca.sources import azure as azure_collectors
 from azext_meshca.sources import resourcegraph as graph
 
@@ -74,6 +74,7 @@ class Fleet:  # pylint: disable=too-few-public-methods,too-many-instance-attribu
         self.assignments = None         # [normalised assignment] or None when the query failed
         self.assignments_error = None
         self.assignments_by_principal = None   # see assignments_of
+        self.frozen_vaults = {}         # lower vault id -> the collected vault, frozen once (see frozen_vault)
         self.gaps = []                  # subscriptions not scanned (see _subscription_gap)
         self.visible = set()
         self.pages = 0
@@ -313,7 +314,7 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None, *, collected_
     vault_id = plugin.get("keyVaultId")
     if not parse_vault_id(vault_id):
         return snapshot
-    snapshot["vault"] = fleet.vaults.get(resource_key(vault_id))
+    snapshot["vault"] = frozen_vault(fleet, resource_key(vault_id))
     principal = identity_object_id(cluster)
     if principal:
         if fleet.assignments is None:
@@ -324,6 +325,15 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None, *, collected_
     if secrets is not None:
         snapshot["secrets"], snapshot["keyFacts"] = secrets
     return snapshot
+
+
+def frozen_vault(fleet, key):
+    """The fleet's collected vault ``key`` (or None), frozen once for every cluster that names
+    it: the runner's freeze keeps a frozen part as it is (model/snapshot.py)."""
+    if key not in fleet.frozen_vaults:
+        item = fleet.vaults.get(key)
+        fleet.frozen_vaults[key] = None if item is None else freeze(item)
+    return fleet.frozen_vaults[key]
 
 
 def assignments_of(fleet, principal):
