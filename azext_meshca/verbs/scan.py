@@ -113,8 +113,8 @@ def _by_object_set(fleet, shared, vault_objects):
     stays flat in sets and vaults. The memo is keyed by the sets' contents
     (checks.ca_set_key), so a set copied into several vaults is judged once."""
     previous = None
-    for row, cluster in sorted(fleet.clusters, key=lambda item: _object_set(item[1])):
-        current = _object_set(cluster)[0]
+    keyed = sorted(((_object_set(cluster), row, cluster) for row, cluster in fleet.clusters), key=lambda item: item[0])
+    for (current, _), row, cluster in keyed:
         if current != previous and vault_objects:
             vault_objects.pop(previous, None)
         previous = current
