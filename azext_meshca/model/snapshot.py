@@ -135,7 +135,13 @@ def collection_error(reason, status=None, code=None):
 
 
 def freeze(value):
-    """A read-only view: checks must not change what they are judging."""
+    """A read-only view: checks must not change what they are judging.
+
+    A view freeze made already is kept as it is: only freeze makes them, each over a dict of
+    its own, so nothing else can change what it shows. scan freezes what thousands of
+    clusters share (a vault) once (sources/fleet.py), not once per cluster."""
+    if isinstance(value, types.MappingProxyType):
+        return value
     if isinstance(value, dict):
         return types.MappingProxyType({key: freeze(item) for key, item in value.items()})
     if isinstance(value, list):

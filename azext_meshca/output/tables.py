@@ -189,7 +189,8 @@ def fix_access_table(result):
 
 def scan_table(result):
     """One row per cluster or unscanned subscription, worst first: what could not be
-    scanned ranks with the failed clusters, above the ones that passed."""
+    scanned ranks with the failed clusters, above the ones that passed. The scan's notes
+    (info findings) are in -o json, not rows."""
     rows = []
     for item in result.get("clusters", []):
         row = OrderedDict([
@@ -206,6 +207,8 @@ def scan_table(result):
             row["ExpiresInDays"] = "" if item["expiresInDays"] is None else item["expiresInDays"]
         rows.append((_SCAN_ORDER.get(item.get("status"), 9), row))
     for gap in result.get("findings", []):
+        if gap.get("severity") == "info":   # a note (MCA908: scan reads no cluster), not a part left unscanned
+            continue
         row = OrderedDict([("Subscription", gap.get("subscriptionName") or gap.get("subscriptionId") or ""),
                            ("ResourceGroup", ""),
                            ("Cluster", _NONE_FOUND if gap["code"] == "MCA930" else "(not scanned)"),

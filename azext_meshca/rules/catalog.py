@@ -898,8 +898,8 @@ _ENTRIES = [
        "-n {namespace}).",
        detail="{what}: {reason}"),
     _m("MCA908", INFO, "collection", "In-cluster checks were skipped",
-       "--skip-cluster was given; pod, event, log and configmap checks did not run.", "",
-       detail="--skip-cluster"),
+       "{skipped_by}; pod, event, log and configmap checks did not run.", "",
+       detail="{skipped_by}"),
     _m("MCA909", WARNING, "collection", "Could not read the definition of a role the add-on holds",
        "The add-on identity {object_id} holds {roles} on the vault or above; reading the role "
        "definition failed ({reason}), so whether it can read secret values was not checked.",

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from azext_meshca.model.resource_ids import parse_vault_id
 from azext_meshca.model.roles import assignments_for
-from azext_meshca.model.snapshot import collected, collection_error, new_snapshot, ok_data
+from azext_meshca.model.snapshot import collected, collection_error, freeze, new_snapshot, ok_data
 from azext_meshca.sources import azure as azure_collectors
 from azext_meshca.sources import resourcegraph as graph
 
@@ -74,6 +74,7 @@ class Fleet:  # pylint: disable=too-few-public-methods,too-many-instance-attribu
         self.assignments = None         # [normalised assignment] or None when the query failed
         self.assignments_error = None
         self.assignments_by_principal = None   # see assignments_of
+        self.frozen_vaults = {}         # lower vault id -> the collected vault, frozen once (see frozen_vault)
         self.gaps = []                  # subscriptions not scanned (see _subscription_gap)
         self.visible = set()
         self.pages = 0
@@ -292,7 +293,8 @@ def identity_object_id(cluster):
 # --------------------------------------------------------------------------- snapshots
 
 def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None, *, collected_at=None):
-    """The snapshot diagnose --skip-cluster would build for this cluster, from the fleet's rows.
+    """The snapshot diagnose --skip-cluster would build for this cluster, from the fleet's rows,
+    but for its options (below).
 
     ``secrets`` is (secrets, keyFacts) read for this cluster's object set, or None when
     the objects were not read (then no secret or certificate rule has input).
@@ -300,7 +302,9 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None, *, collected_
     """
     target = {"subscriptionId": row.get("subscriptionId"), "tenantId": row.get("tenantId"),
               "resourceGroup": row.get("resourceGroup"), "cluster": row.get("name")}
-    snapshot = new_snapshot(target, {"revisions": None, "skipCluster": True, "warnDays": warn_days})
+    # skipCluster false: scan was not asked to skip anything, and it says once, on the fleet
+    # snapshot (MCA908), that it reads no cluster, rather than on each of thousands of rows.
+    snapshot = new_snapshot(target, {"revisions": None, "skipCluster": False, "warnDays": warn_days})
     if collected_at is not None:
         snapshot["collectedAt"] = collected_at
     # Shared, not copied: the rules judge a frozen copy (rules/runner.py run_rules), so one cluster's
@@ -310,7 +314,7 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None, *, collected_
     vault_id = plugin.get("keyVaultId")
     if not parse_vault_id(vault_id):
         return snapshot
-    snapshot["vault"] = fleet.vaults.get(resource_key(vault_id))
+    snapshot["vault"] = frozen_vault(fleet, resource_key(vault_id))
     principal = identity_object_id(cluster)
     if principal:
         if fleet.assignments is None:
@@ -321,6 +325,15 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None, *, collected_
     if secrets is not None:
         snapshot["secrets"], snapshot["keyFacts"] = secrets
     return snapshot
+
+
+def frozen_vault(fleet, key):
+    """The fleet's collected vault ``key`` (or None), frozen once for every cluster that names
+    it: the runner's freeze keeps a frozen part as it is (model/snapshot.py)."""
+    if key not in fleet.frozen_vaults:
+        item = fleet.vaults.get(key)
+        fleet.frozen_vaults[key] = None if item is None else freeze(item)
+    return fleet.frozen_vaults[key]
 
 
 def assignments_of(fleet, principal):

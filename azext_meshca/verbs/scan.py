@@ -26,10 +26,12 @@ STATUS_ORDER = {"failed": 0, "incomplete": 1, "warnings": 2, "passed": 3}
 
 
 def gap_findings(fleet, warn_days):
-    """MCA910/MCA911: the collection rule, selected, on the fleet's own snapshot (sources/fleet.py)."""
+    """MCA910/MCA911, and MCA908 once when there are clusters: the collection rules,
+    selected, on the fleet's own snapshot (sources/fleet.py)."""
     from azext_meshca.verbs.diagnose import analyse
     snapshot = fleet_source.fleet_snapshot(warn_days, gaps=fleet.gaps)
-    return analyse(snapshot, warn_days, select=("MCA910", "MCA911"))["findings"]
+    select = ("MCA910", "MCA911", "MCA908") if fleet.clusters else ("MCA910", "MCA911")
+    return analyse(snapshot, warn_days, select=select)["findings"]
 
 
 # --------------------------------------------------------------------------- judging and shaping
@@ -111,8 +113,8 @@ def _by_object_set(fleet, shared, vault_objects):
     stays flat in sets and vaults. The memo is keyed by the sets' contents
     (checks.ca_set_key), so a set copied into several vaults is judged once."""
     previous = None
-    for row, cluster in sorted(fleet.clusters, key=lambda item: _object_set(item[1])):
-        current = _object_set(cluster)[0]
+    keyed = sorted(((_object_set(cluster), row, cluster) for row, cluster in fleet.clusters), key=lambda item: item[0])
+    for (current, _), row, cluster in keyed:
         if current != previous and vault_objects:
             vault_objects.pop(previous, None)
         previous = current

@@ -103,14 +103,22 @@ def secrets_unread(context, plugin, secrets):
                  objects=", ".join(labels), reason="; ".join(str(reason) for reason in reasons))]
 
 
+# What MCA908 says on scan's own findings: scan reads Azure's side only (verbs/scan.py).
+SCAN_SKIPS_CLUSTERS = "scan reads no cluster's API server"
+
+
 @rule("MCA905", "MCA906", "MCA908", "MCA912", optional=("cluster",))
 def check_kube_access(snapshot, context):  # pylint: disable=too-many-return-statements  # one per finding
     """MCA906 (no credentials) or MCA905 (API server unreachable); MCA912 instead of
     MCA905 when the cluster's API server is private or IP-restricted, which explains
-    why it could not be reached; MCA908 when skipped."""
+    why it could not be reached; MCA908 when skipped: by --skip-cluster, or by scan, which
+    says so once for the fleet (its fleet snapshot) rather than on each of thousands of rows."""
     if snapshot.get("kube") is None:
+        if snapshot.get("fleet") is not None:   # scan: said once for the fleet, not on each cluster's row
+            return [make(context, "MCA908", "cluster", evidence=[SCAN_SKIPS_CLUSTERS], skipped_by=SCAN_SKIPS_CLUSTERS)]
         if (snapshot.get("options") or {}).get("skipCluster"):
-            return [make(context, "MCA908", "cluster", evidence=["--skip-cluster"])]
+            return [make(context, "MCA908", "cluster", evidence=["--skip-cluster"],
+                         skipped_by="--skip-cluster was given")]
         return []
     access = kube(snapshot).get("access")
     if not _failed(access):
