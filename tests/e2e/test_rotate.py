@@ -55,10 +55,10 @@ def root_material(sim):
     return rotation.new_root_material(sim.world)
 
 
-def intermediate_material(sim):
-    """A new intermediate under the world's live root (same root, new key)."""
+def intermediate_material(sim, ca_id="A2"):
+    """A new intermediate under the world's live root (same root, new key; one per ``ca_id``)."""
     from sandbox.sim.scenario import make_pki_set
-    return make_pki_set({"set_id": "A", "ca_id": "A2", "cluster": sim.world.cluster["name"]})
+    return make_pki_set({"set_id": "A", "ca_id": ca_id, "cluster": sim.world.cluster["name"]})
 
 
 def run_to_done(az, plan_file, folder, cwd, expected_stages):
@@ -110,7 +110,8 @@ def test_rotation_ends_at_done_without_a_violation(tmp_path, scenario, kind):
 def test_an_interrupted_stage_resumes_from_another_directory_without_the_plan(tmp_path):
     """I1's first write lands, the second is refused (a 403 from Key Vault, once): advance stops
     with one line. From another directory, with no plan file, status names the stage from Key
-    Vault's tags, plan rebuilds the same plan, and advance finishes the stage and ends at done."""
+    Vault's tags; a plan for other material is refused (MCA350) while this one is under way;
+    plan rebuilds the same plan, and advance finishes the stage and ends at done."""
     with start_simulator("rotation-world") as sim:
         az = sim.az()
         folder = new_dir(tmp_path / "new", intermediate_material(sim))
@@ -132,6 +133,11 @@ def test_an_interrupted_stage_resumes_from_another_directory_without_the_plan(tm
         assert status["rotation"]["rotationId"] == rotation_id and status["rotation"]["stage"] == "I1"
         assert status["rotation"]["gate"]["holds"] is False
         assert any("cert-chain, ca-cert" in line for line in status["rotation"]["gate"]["waitingFor"])
+        # a plan for other material while this rotation is under way: MCA350, exit 4, nothing written
+        rival = new_dir(tmp_path / "rival", intermediate_material(sim, ca_id="A3"))
+        body = _refused(sim, az, "MCA350", "plan", "--new-dir", rival, cwd=str(other))
+        assert rotation_id in json.dumps(body["findings"])
+        assert not os.path.exists(other / "meshca-rotation-plan.json")
         proc, body = rotate(az, "plan", "--new-dir", folder, cwd=str(other))
         assert proc.returncode == 0, proc.stderr
         assert body["rotation"]["rotationId"] == rotation_id and body["rotation"]["resumes"] is True
