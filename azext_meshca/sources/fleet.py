@@ -100,7 +100,7 @@ def collect_fleet(rg, subscriptions=None, management_groups=None):
         scope = {"subscriptions": sorted(fleet.visible)}
     with ThreadPoolExecutor(max_workers=2) as pool:
         vaults = pool.submit(_scoped_query, rg, graph.VAULTS, scope)
-        roles = pool.submit(_scoped_query, rg, graph.ROLE_ASSIGNMENTS, scope)
+        roles = pool.submit(_addon_assignments, rg, scope)
         cluster_rows = _cluster_rows(rg, fleet, scope)
         vault_answer, role_answer = vaults.result(), roles.result()
     for row in sorted(cluster_rows, key=lambda item: resource_key(item.get("id"))):
@@ -145,6 +145,22 @@ def _scoped_query(rg, kql, scope):
         return [], None
     try:
         return rg.query(kql, **scope), None
+    except graph.GraphError as error:
+        return None, error.error
+
+
+def _addon_assignments(rg, scope):
+    """The add-on identities' role assignments as _scoped_query answers: grouped by
+    subscription in the service (one page however many clusters and assignments), or,
+    when that answer was cut (more subscriptions than a page: summarize is not paged,
+    resourcegraph.py), one row per assignment, paged."""
+    if not any(scope.values()):
+        return [], None
+    try:
+        grouped, complete = rg.query_first_page(graph.ROLE_ASSIGNMENTS_BY_SUBSCRIPTION, **scope)
+        if complete:
+            return graph.grouped_assignments(grouped), None
+        return rg.query(graph.ROLE_ASSIGNMENTS, **scope), None
     except graph.GraphError as error:
         return None, error.error
 

@@ -51,26 +51,32 @@ def test_the_queries_scan_sends_select_what_it_needs():
     assert [(row["scope"], row["principalId"]) for row in roles] == [(VAULT_ID, "aaaa")]
     by_id = _ask(service, graph.ROLE_ASSIGNMENTS_BY_ID.format(ids=graph.kql_list(["AAAA"]))).body["data"]
     assert by_id == roles
+    grouped = _ask(service, graph.ROLE_ASSIGNMENTS_BY_SUBSCRIPTION).body
+    assert [row["subscriptionId"] for row in grouped["data"]] == [SUB]
+    assert graph.grouped_assignments(grouped["data"]) == roles
     assert _ask(service, graph.SUBSCRIPTIONS).body["data"] == [{"subscriptionId": SUB}]
 
 
 def test_a_query_outside_the_subset_gets_resource_graphs_400():
-    answer = _ask(ResourceGraphService(_world()), "resources | summarize count() by type")
+    answer = _ask(ResourceGraphService(_world()), "resources | top 5 by name")
     assert answer.status == 400
     details = answer.body["error"]["details"]
     assert answer.body["error"]["code"] == "BadRequest"
-    assert details[0]["code"] == "InvalidQuery" and details[1]["token"] == "summarize"
+    assert details[0]["code"] == "InvalidQuery" and details[1]["token"] == "top"
 
 
 @pytest.mark.parametrize("query", ["resources | where foo(x) == 1", "resources | where name ==",
                                    "resources | join kind=rightanti (resources) on id",
-                                   "resources | mv-expand properties", "nosuchtable"])
+                                   "resources | mv-expand properties", "nosuchtable",
+                                   "resources | summarize count() by type", "resources | summarize n = dcount(id) by type",
+                                   "resources | extend b = bag_pack('odd')"])
 def test_kql_refuses_what_it_does_not_implement(query):
     with pytest.raises(kql.KqlError):
         kql.run(query, {"resources": []})
 
 
-@pytest.mark.parametrize("query", [graph.CLUSTERS, graph.VAULTS, graph.ROLE_ASSIGNMENTS, graph.VAULTS_BY_ID,
+@pytest.mark.parametrize("query", [graph.CLUSTERS, graph.VAULTS, graph.ROLE_ASSIGNMENTS,
+                                   graph.ROLE_ASSIGNMENTS_BY_SUBSCRIPTION, graph.VAULTS_BY_ID,
                                    graph.ROLE_ASSIGNMENTS_BY_ID, graph.ROLE_DEFINITIONS, graph.SUBSCRIPTIONS])
 def test_every_query_stays_within_resource_graphs_join_limits(query):
     table, joined = kql.joins(query.format(ids="'x'"))
@@ -80,7 +86,7 @@ def test_every_query_stays_within_resource_graphs_join_limits(query):
 
 def test_fleet_wide_queries_carry_no_id_list():
     """Their text is the same for 10 clusters or 10,000: no `in` list grows with the fleet."""
-    for query in (graph.CLUSTERS, graph.VAULTS, graph.ROLE_ASSIGNMENTS):
+    for query in (graph.CLUSTERS, graph.VAULTS, graph.ROLE_ASSIGNMENTS, graph.ROLE_ASSIGNMENTS_BY_SUBSCRIPTION):
         assert "{ids}" not in query and " in~ (" not in query
 
 
@@ -130,16 +136,35 @@ class _Clock:
 
 def test_a_spent_quota_waits_for_the_reset_but_never_past_the_deadline():
     clock = _Clock()
-    rg = graph.ResourceGraph(client=None, deadline_seconds=10, sleep=clock.sleep, clock=clock)
-    rg._note_quota({"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:00:03"})
-    rg._wait_for_quota()
-    assert clock.slept == [3]
-    rg._note_quota({"X-Ms-User-Quota-Remaining": "0", "x-ms-user-quota-resets-after": "00:01:00"})
+    quota = graph.ResourceGraph(client=None, deadline_seconds=10, sleep=clock.sleep, clock=clock)._quota
+    quota.acquire()                 # nothing known yet: one request may go
+    quota.release({"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:00:03"})
+    quota.acquire()
+    assert clock.slept == [3 + graph.RESET_SLACK_SECONDS]
+    quota.release({"X-Ms-User-Quota-Remaining": "0", "x-ms-user-quota-resets-after": "00:01:00"})
     with pytest.raises(graph.GraphError) as raised:
-        rg._wait_for_quota()
+        quota.acquire()
     assert raised.value.error["status"] == 429
+    quota.in_flight += 1
     with pytest.raises(graph.GraphError):
-        rg._throttled(600)
+        quota.throttled(600)
+    assert quota.in_flight == 0
+
+
+def test_requests_in_flight_count_against_the_quota_the_answers_announce():
+    clock = _Clock()
+    quota = graph.ResourceGraph(client=None, deadline_seconds=60, sleep=clock.sleep, clock=clock)._quota
+    quota.acquire()
+    quota.release({"x-ms-user-quota-remaining": "3", "x-ms-user-quota-resets-after": "00:00:04"})
+    for _ in range(3):              # three may go at once, then none until the window resets
+        quota.acquire()
+    assert (quota.in_flight, clock.slept) == (3, [])
+    quota.release({"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:00:04"})
+    quota.release({"x-ms-user-quota-remaining": "2", "x-ms-user-quota-resets-after": "00:00:04"})   # sent earlier
+    assert quota.remaining == 0     # an answer that was overtaken does not raise it again
+    quota.release()
+    quota.acquire()                 # waits for the reset, then asks one at a time
+    assert clock.slept == [4 + graph.RESET_SLACK_SECONDS] and quota.remaining is None and quota.in_flight == 1
 
 
 def test_kql_list_keeps_only_id_shaped_values():
