@@ -29,7 +29,9 @@ ResourcesFilterQuery.json) and azure-mgmt-resourcegraph 8.0.1's models:
 Scenario knobs (``resourceGraph:`` in a scenario): ``maxPageSize`` (a smaller page than
 the service's 1000, so paging is exercised with a few hundred rows) and ``throttled:
 {<subscription>: {times, retryAfter}}`` (the next ``times`` queries that include that
-subscription are answered 429 with that Retry-After).
+subscription are answered 429 with that Retry-After); ``quota`` and ``quotaWindowSeconds``
+(the service's 15 and 5 by default) let a test stretch the window past az's start-up, so that
+two scans in a row share one window whatever the machine's load.
 """
 
 import base64
@@ -145,12 +147,14 @@ class ResourceGraphService:
     def _quota(self, principal):
         """(remaining, seconds until the window frees a slot), counting this request."""
         now = time.monotonic()
+        window = float(self.world.resource_graph.get("quotaWindowSeconds") or WINDOW_SECONDS)
+        quota = int(self.world.resource_graph.get("quota") or QUOTA)
         with self._lock:
-            times = [moment for moment in self._window.get(principal, []) if now - moment < WINDOW_SECONDS]
+            times = [moment for moment in self._window.get(principal, []) if now - moment < window]
             times.append(now)
             self._window[principal] = times
-            resets = WINDOW_SECONDS - (now - times[0])
-            return QUOTA - len(times), resets
+            resets = window - (now - times[0])
+            return quota - len(times), resets
 
     def _throttle_for(self, subscriptions):
         with self.world.lock:
