@@ -89,9 +89,11 @@ def collect_fleet(rg, subscriptions=None, management_groups=None):
     """Run the Resource Graph pass (see the module docstring); never raises.
 
     After the subscriptions query, the three fleet-wide queries (clusters; the vaults they
-    name; their identities' role assignments) do not depend on one another's rows (the joins
-    run in the service), so they run at once; each pages on its own. Only a vault outside the
-    queries' scope costs more: one lookup by ID for all such vaults."""
+    name; their identities' role assignments, grouped by subscription: _addon_assignments) do
+    not depend on one another's rows (the joins run in the service), so they run at once; each
+    pages on its own, and an ordered one's later pages go at once too, as many as the quota
+    allows (resourcegraph.py). Only a vault outside the queries' scope costs more: one lookup
+    by ID for all such vaults."""
     fleet = Fleet()
     if management_groups:
         scope = {"management_groups": list(management_groups)}

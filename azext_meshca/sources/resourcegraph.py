@@ -121,7 +121,8 @@ _ADDON_ASSIGNMENTS = ("authorizationresources"
                       ".identity.objectId)) | distinct principalId) on principalId")
 ROLE_ASSIGNMENTS = (_ADDON_ASSIGNMENTS +
                     " | project id, principalId, scope = properties.scope,"
-                    " roleDefinitionId = properties.roleDefinitionId, principalType = properties.principalType" + ORDERED)
+                    " roleDefinitionId = properties.roleDefinitionId,"
+                    " principalType = properties.principalType" + ORDERED)
 
 # The same assignments as one row per subscription ("" for those above any subscription), each
 # row's ``assignments`` the list of the columns ROLE_ASSIGNMENTS projects: rows grow with the

@@ -297,3 +297,100 @@ def test_the_simulated_vaults_rbac_follows_every_change_to_the_assignments():
                                                       "4633458b-17de-408a-b874-0445c86b69e6", "bbbb", "User")
     assert world.principal_can_get_secret("kv1", "aaaa", "root-cert").inner_code == "ForbiddenByRbac"
     assert world.principal_can_get_secret("kv1", "BBBB", "root-cert") is None
+
+
+# --------------------------------------------------------------------------- paging and grouping, client and simulator
+
+SUB2 = "00000000-0000-0000-0000-000000000002"
+
+
+class _Answer:
+    """The parts of azure-core's HttpResponse that ResourceGraph reads, from a simulator Response."""
+
+    def __init__(self, response):
+        self.status_code, self.headers, self.reason = response.status, response.headers, "Reason"
+        self.content = json.dumps(response.body).encode()
+
+    def read(self):
+        return self.content
+
+
+class _SimClient:   # pylint: disable=too-few-public-methods
+    """The generated ResourceGraphClient's raw-request entry point, answered in-process by the
+    simulator's Resource Graph (sandbox/sim/resourcegraph.py): the options ResourceGraph sends
+    are the ones the simulator pages by."""
+
+    class _config:   # pylint: disable=invalid-name,too-few-public-methods
+        api_version = "2021-03-01"
+
+    def __init__(self, service):
+        self.service, self.bodies = service, []
+
+    def _send_request(self, request, **_):
+        content = request.content if isinstance(request.content, bytes) else request.content.encode()
+        self.bodies.append(json.loads(content))
+        return _Answer(self.service.query(Request("POST", "/providers/Microsoft.ResourceGraph/resources", {}, {},
+                                                  content, principal=OPERATOR)))
+
+
+def _fleet_world(clusters, **extra):
+    """_world with ``clusters`` plug-in CA clusters like its one."""
+    properties = _world().cluster["properties"]
+    return _world(clusters=[{"name": f"c{index:02d}", "properties": properties} for index in range(clusters)], **extra)
+
+
+def test_an_ordered_querys_later_pages_go_at_once_by_skip():
+    client = _SimClient(ResourceGraphService(_fleet_world(25, resourceGraph={"maxPageSize": 10})))
+    rg = graph.ResourceGraph(client)
+    rows = rg.query(graph.CLUSTERS, [SUB])
+    assert [row["name"] for row in rows] == [f"c{index:02d}" for index in range(25)]
+    options = sorted((body["options"].get("$skip", 0), body["options"]["$top"]) for body in client.bodies)
+    assert options == [(0, graph.PAGE_SIZE), (10, 10), (20, 10)] and rg.pages == 3
+    assert not any("$skipToken" in body["options"] for body in client.bodies)
+
+
+def test_pages_follow_the_skip_token_when_the_total_changes_between_pages():
+    client = _SimClient(ResourceGraphService(_fleet_world(25, resourceGraph={"maxPageSize": 10})))
+    original = client.service.query
+
+    def growing(req):      # a cluster appears after the first page: the $skip pages count 26
+        answer = original(req)
+        if json.loads(req.body)["options"].get("$skip"):
+            answer.body["totalRecords"] += 1
+        return answer
+    client.service.query = growing
+    rows = graph.ResourceGraph(client).query(graph.CLUSTERS, [SUB])
+    assert len(rows) == 25 and len({row["id"] for row in rows}) == 25
+    assert [bool(body["options"].get("$skipToken")) for body in client.bodies[-2:]] == [True, True]
+
+
+def test_skip_overrides_the_skip_tokens_offset_as_the_spec_says():
+    service = ResourceGraphService(_fleet_world(6, resourceGraph={"maxPageSize": 2}))
+    query = "resources | where type =~ 'microsoft.containerservice/managedclusters' | project id, name | order by name asc"
+    first = _ask(service, query, **{"$top": 1000})
+    later = _ask(service, query, **{"$skipToken": first.body["$skipToken"], "$skip": 3, "$top": 2})
+    assert [row["name"] for row in later.body["data"]] == ["c03", "c04"]
+    assert [row["name"] for row in _ask(service, query, **{"$skip": 5}).body["data"]] == ["c05"]
+
+
+def test_a_summarized_answer_is_its_first_page_only():
+    answer = _ask(ResourceGraphService(_world(resourceGraph={"maxPageSize": 1})),
+                  "resources | summarize ids = make_list(id) by type")
+    body = answer.body
+    assert (body["totalRecords"], body["count"], body["resultTruncated"]) == (2, 1, "true")
+    assert "$skipToken" not in body and list(body["data"][0]) == ["type", "ids"]
+
+
+def test_role_assignments_grouped_by_subscription_fall_back_to_one_row_each_when_cut():
+    world = _world(subscriptions=[{"id": SUB}, {"id": SUB2}], resourceGraph={"maxPageSize": 1},
+                   roleAssignments=[{"scope": "vault:kv1", "principalId": "aaaa", "role": "Key Vault Secrets User"},
+                                    {"scope": "sub:" + SUB2, "principalId": "aaaa", "role": "Key Vault Secrets User"}])
+    client = _SimClient(ResourceGraphService(world))
+    rows, error = fleet_source._addon_assignments(graph.ResourceGraph(client), {"subscriptions": [SUB, SUB2]})
+    assert error is None and sorted(row["scope"] for row in rows) == sorted([VAULT_ID, "/subscriptions/" + SUB2])
+    assert [body["query"] for body in client.bodies[:2]] == [graph.ROLE_ASSIGNMENTS_BY_SUBSCRIPTION,
+                                                             graph.ROLE_ASSIGNMENTS]
+    client.service.world.resource_graph["maxPageSize"] = 1000
+    client.bodies.clear()
+    grouped, _ = fleet_source._addon_assignments(graph.ResourceGraph(client), {"subscriptions": [SUB, SUB2]})
+    assert grouped == rows and len(client.bodies) == 1
