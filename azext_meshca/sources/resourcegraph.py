@@ -261,7 +261,10 @@ class _Quota:
                     return
                 wait = self._wait()
                 if wait is None:        # only the answers in flight can tell: wait for one
-                    self._changed.wait()
+                    if not self.deadline.fits(0):
+                        raise GraphError(collection_error(
+                            "Resource Graph did not answer the queries in flight within the scan's deadline"))
+                    self._changed.wait(timeout=self.deadline.remaining())
                     continue
                 if wait <= 0:           # the window has reset: ask one at a time until told
                     self.remaining, self.reset_at = None, None
@@ -414,6 +417,9 @@ class ResourceGraph:
             except Exception as error:  # pylint: disable=broad-except
                 self._quota.release()
                 raise GraphError(describe_error(error)) from None
+            except BaseException:       # interrupted: the others must not wait for this answer
+                self._quota.release()
+                raise
             if response.status_code == 429:
                 self._quota.throttled(_seconds(_header(response.headers, "retry-after")))
                 continue
