@@ -4,7 +4,7 @@ Resource Graph allows a user 15 queries per window and says what is left in ever
 answer's ``x-ms-user-quota-remaining`` (sandbox/sim/resourcegraph.py). The fleet below
 costs each scan 8 POSTs (subscriptions, four cluster pages of 50, vaults, role assignments,
 custom roles), so the second scan finds fewer left than it needs and must wait for the
-window to reset rather than be answered 429. The window is stretched to 10 s (the
+window to reset rather than be answered 429. The window is stretched to 20 s (the
 simulator's ``quotaWindowSeconds``) so that both scans fall into one window however slowly
 az starts on a loaded machine.
 """
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 RESOURCE_GRAPH = r"^/providers/Microsoft\.ResourceGraph/resources"
 QUOTA = 15
-WINDOW_SECONDS = 10
+WINDOW_SECONDS = 20
 
 
 @pytest.fixture(scope="module")
