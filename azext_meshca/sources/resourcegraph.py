@@ -382,8 +382,9 @@ class ResourceGraph:
 
     def _skipped_pages(self, kql, subscriptions, management_groups, first):
         """The rows of pages 2..n asked at once by $skip, each of the first page's size; None
-        when the service gave no usable total or the total changed between pages (the fleet
-        changed under the query): then the caller follows $skipToken instead."""
+        when the service gave no usable total, or the total changed between pages or a row
+        came twice (the fleet changed under the query): then the caller follows $skipToken
+        instead, whose pages belong to the first one's result."""
         size, total = len(first["data"]), first["total"]
         if not size or not total or total <= size:
             return None
@@ -398,6 +399,8 @@ class ResourceGraph:
         rows = list(first["data"])
         for page in pages:
             rows.extend(page["data"])
+        if len({str(row.get("id")).lower() for row in rows}) != len(rows):
+            return None
         return rows
 
     def _page(self, kql, subscriptions, management_groups, *, token=None, skip=None, top=PAGE_SIZE):

@@ -349,16 +349,25 @@ def test_an_ordered_querys_later_pages_go_at_once_by_skip():
     assert not any("$skipToken" in body["options"] for body in client.bodies)
 
 
-def test_pages_follow_the_skip_token_when_the_total_changes_between_pages():
+def _grown(answer):         # a cluster appeared after the first page: the $skip pages count 26
+    answer.body["totalRecords"] += 1
+
+
+def _shifted(answer):       # one appeared and one went: the same total, a row seen twice
+    answer.body["data"][0] = dict(answer.body["data"][0], id=answer.body["data"][0]["id"].replace("c1", "c0"))
+
+
+@pytest.mark.parametrize("change", [_grown, _shifted])
+def test_pages_follow_the_skip_token_when_the_fleet_changes_between_pages(change):
     client = _SimClient(ResourceGraphService(_fleet_world(25, resourceGraph={"maxPageSize": 10})))
     original = client.service.query
 
-    def growing(req):      # a cluster appears after the first page: the $skip pages count 26
+    def changing(req):
         answer = original(req)
         if json.loads(req.body)["options"].get("$skip"):
-            answer.body["totalRecords"] += 1
+            change(answer)
         return answer
-    client.service.query = growing
+    client.service.query = changing
     rows = graph.ResourceGraph(client).query(graph.CLUSTERS, [SUB])
     assert len(rows) == 25 and len({row["id"] for row in rows}) == 25
     assert [bool(body["options"].get("$skipToken")) for body in client.bodies[-2:]] == [True, True]
