@@ -155,11 +155,17 @@ def _addon_assignments(rg, scope):
     """The add-on identities' role assignments as _scoped_query answers: grouped by
     subscription in the service (one page however many clusters and assignments), or,
     when that answer was cut (more subscriptions than a page: summarize is not paged,
-    resourcegraph.py), one row per assignment, paged."""
+    resourcegraph.py) or the service refused the grouping itself (400: a KQL function it
+    does not take), one row per assignment, paged."""
     if not any(scope.values()):
         return [], None
     try:
         grouped, complete = rg.query_first_page(graph.ROLE_ASSIGNMENTS_BY_SUBSCRIPTION, **scope)
+    except graph.GraphError as error:
+        if error.error.get("status") != 400:
+            return None, error.error
+        grouped, complete = None, False
+    try:
         if complete:
             return graph.grouped_assignments(grouped), None
         return rg.query(graph.ROLE_ASSIGNMENTS, **scope), None

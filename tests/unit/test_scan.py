@@ -403,3 +403,17 @@ def test_role_assignments_grouped_by_subscription_fall_back_to_one_row_each_when
     client.bodies.clear()
     grouped, _ = fleet_source._addon_assignments(graph.ResourceGraph(client), {"subscriptions": [SUB, SUB2]})
     assert grouped == rows and len(client.bodies) == 1
+
+
+def test_role_assignments_are_read_one_row_each_when_the_service_refuses_the_grouping():
+    client = _SimClient(ResourceGraphService(_world()))
+    original = client.service.query
+
+    def refusing(req):      # as if Resource Graph did not take bag_pack: its 400 InvalidQuery
+        if json.loads(req.body)["query"] == graph.ROLE_ASSIGNMENTS_BY_SUBSCRIPTION:
+            return original(Request("POST", req.path, {}, {}, json.dumps(
+                {"query": "resources | top 5 by name", "subscriptions": [SUB]}).encode(), principal=OPERATOR))
+        return original(req)
+    client.service.query = refusing
+    rows, error = fleet_source._addon_assignments(graph.ResourceGraph(client), {"subscriptions": [SUB]})
+    assert error is None and [(row["scope"], row["principalId"]) for row in rows] == [(VAULT_ID, "aaaa")]
