@@ -90,9 +90,11 @@ def collect_fleet(rg, subscriptions=None, management_groups=None):
     """Run the Resource Graph pass (see the module docstring); never raises.
 
     After the subscriptions query, the three fleet-wide queries (clusters; the vaults they
-    name; their identities' role assignments) do not depend on one another's rows (the joins
-    run in the service), so they run at once; each pages on its own. Only a vault outside the
-    queries' scope costs more: one lookup by ID for all such vaults."""
+    name; their identities' role assignments, grouped by subscription: _addon_assignments) do
+    not depend on one another's rows (the joins run in the service), so they run at once; each
+    pages on its own, and an ordered one's later pages go at once too, as many as the quota
+    allows (resourcegraph.py). Only a vault outside the queries' scope costs more: one lookup
+    by ID for all such vaults."""
     fleet = Fleet()
     if management_groups:
         scope = {"management_groups": list(management_groups)}
@@ -101,7 +103,7 @@ def collect_fleet(rg, subscriptions=None, management_groups=None):
         scope = {"subscriptions": sorted(fleet.visible)}
     with ThreadPoolExecutor(max_workers=2) as pool:
         vaults = pool.submit(_scoped_query, rg, graph.VAULTS, scope)
-        roles = pool.submit(_scoped_query, rg, graph.ROLE_ASSIGNMENTS, scope)
+        roles = pool.submit(_addon_assignments, rg, scope)
         cluster_rows = _cluster_rows(rg, fleet, scope)
         vault_answer, role_answer = vaults.result(), roles.result()
     for row in sorted(cluster_rows, key=lambda item: resource_key(item.get("id"))):
@@ -146,6 +148,28 @@ def _scoped_query(rg, kql, scope):
         return [], None
     try:
         return rg.query(kql, **scope), None
+    except graph.GraphError as error:
+        return None, error.error
+
+
+def _addon_assignments(rg, scope):
+    """The add-on identities' role assignments as _scoped_query answers: grouped by
+    subscription in the service (one page however many clusters and assignments), or,
+    when that answer was cut (more subscriptions than a page: summarize is not paged,
+    resourcegraph.py) or the service refused the grouping itself (400: a KQL function it
+    does not take), one row per assignment, paged."""
+    if not any(scope.values()):
+        return [], None
+    try:
+        grouped, complete = rg.query_first_page(graph.ROLE_ASSIGNMENTS_BY_SUBSCRIPTION, **scope)
+    except graph.GraphError as error:
+        if error.error.get("status") != 400:
+            return None, error.error
+        grouped, complete = None, False
+    try:
+        if complete:
+            return graph.grouped_assignments(grouped), None
+        return rg.query(graph.ROLE_ASSIGNMENTS, **scope), None
     except graph.GraphError as error:
         return None, error.error
 

@@ -10,22 +10,42 @@ specification/resourcegraph/resource-manager/Microsoft.ResourceGraph/stable/2021
 resourcegraph.json; learn.microsoft.com/azure/governance/resource-graph/concepts/
 guidance-for-throttled-requests): a page carries ``$skipToken`` while rows remain; every
 answer carries ``x-ms-user-quota-remaining`` and ``x-ms-user-quota-resets-after``
-(hh:mm:ss); a throttled request is a 429 with ``Retry-After`` seconds. We wait when the
-quota is spent or the service says so, but never past the scan's deadline: then the
-query fails with a reason, and the subscriptions it concerns become collection findings.
+(hh:mm:ss); a throttled request is a 429 with ``Retry-After`` seconds.
+
+Our own concurrency never spends more than the quota (_Quota): every answer's headers
+update what is left, requests in flight count against it, and nothing is sent while
+remaining minus in flight is zero; then we wait for the window to reset. A 429 that still
+comes (another tool of the same user) is waited out for its ``Retry-After``. Neither wait
+passes the scan's deadline (sources/deadline.py): then the query fails with a reason, and
+the subscriptions it concerns become collection findings.
+
+Pages of an ordered query (ORDERED) are fetched at once: page 1 says ``totalRecords``,
+and pages 2..n ask ``$skip`` = 1000, 2000, ... (QueryRequestOptions in resourcegraph.json
+above; "Skipping records" in MicrosoftDocs/azure-docs articles/governance/resource-graph/
+concepts/work-with-data.md: skip is repeatable only with an ``order by``, and ignored
+after ``limit``/``take``, which these queries do not use).
 """
 
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from azext_meshca._client_factory import ARM_CALL_OPTIONS
+from azext_meshca.sources.deadline import Deadline
 from azext_meshca.sources.errors import describe_error
 from azext_meshca.model.snapshot import collection_error
 
 PAGE_SIZE = 1000               # the service's largest page ($top maximum 1000: resourcegraph.json above)
 DEADLINE_SECONDS = 120         # the longest a scan waits on throttling, in total
 THROTTLED_CODE = "RateLimiting"
+# x-ms-user-quota-resets-after has whole seconds (hh:mm:ss): the reset may come up to a
+# second after the time it names, so a spent quota is waited out this much longer.
+RESET_SLACK_SECONDS = 1.0
+# The window when an answer names a remaining quota but no reset (5 s: guidance-for-throttled-requests).
+QUOTA_WINDOW_SECONDS = 5.0
+# Later pages fetched at once, at most (the quota bounds them further: _Quota).
+PAGE_READERS = 8
 
 # Resource Graph's KQL limits, and how these queries stay inside them.
 # - Joins: "Limit of 3 join in a single query, 1 of which may be a cross-table join" (unless every
@@ -44,8 +64,14 @@ MAX_CROSS_TABLE_JOINS = 1
 #   such a query near 20 KB: well under the 16 MiB response cap the service does enforce
 #   (ResponsePayloadTooLarge, "has exceeded the limit of 16777216", microsoft/ARI issue 195).
 IDS_PER_QUERY = 200
-# - Rows: $top is at most 1000 (resourcegraph.json, QueryRequestOptions); later pages follow
-#   $skipToken, one after another (a token names the next page only).
+# - Rows: $top is at most 1000 (resourcegraph.json, QueryRequestOptions). A query ending in
+#   ORDERED pages by $skip, all pages after the first at once; any other follows $skipToken,
+#   one page after another (a token names the next page only).
+# - summarize: "Simplified first page only" (query-language.md, the operators' table): a
+#   summarized answer is never paged, so more groups than a page are cut (resultTruncated).
+#   ROLE_ASSIGNMENTS_BY_SUBSCRIPTION is read with query_first_page, which says so, and
+#   scan then reads ROLE_ASSIGNMENTS, paged, instead (sources/fleet.py).
+ORDERED = " | order by id asc"
 
 _SAFE_LITERAL = re.compile(r"^[A-Za-z0-9/._()-]+$")
 
@@ -63,7 +89,7 @@ CLUSTERS = (_PLUGIN_CLUSTERS +
             " | project id, name, location, resourceGroup, subscriptionId, tenantId,"
             " nodeResourceGroup = properties.nodeResourceGroup,"
             " serviceMeshProfile = properties.serviceMeshProfile,"
-            " addonProfiles = properties.addonProfiles, aadProfile = properties.aadProfile")
+            " addonProfiles = properties.addonProfiles, aadProfile = properties.aadProfile" + ORDERED)
 
 _VAULT_COLUMNS = (" | project id, name, location, vaultTenantId = properties.tenantId,"
                   " vaultUri = properties.vaultUri, enableRbacAuthorization = properties.enableRbacAuthorization,"
@@ -78,7 +104,7 @@ VAULTS = ("resources"
           " | extend vaultKey = tolower(id)"
           " | join kind=inner (" + _PLUGIN_CLUSTERS +
           " | extend vaultKey = tolower(tostring(properties.serviceMeshProfile.istio.certificateAuthority.plugin"
-          ".keyVaultId)) | distinct vaultKey) on vaultKey" + _VAULT_COLUMNS)
+          ".keyVaultId)) | distinct vaultKey) on vaultKey" + _VAULT_COLUMNS + ORDERED)
 
 # The same columns for vaults named by ID: only for vaults outside the fleet query's scope.
 VAULTS_BY_ID = ("resources"
@@ -87,14 +113,31 @@ VAULTS_BY_ID = ("resources"
 
 # Every role assignment of an add-on identity of a cluster in scope: assignments joined to the
 # clusters' distinct identity object IDs (the query's one cross-table join).
-ROLE_ASSIGNMENTS = ("authorizationresources"
-                    " | where type =~ 'microsoft.authorization/roleassignments'"
-                    " | extend principalId = tolower(tostring(properties.principalId))"
-                    " | join kind=inner (" + _PLUGIN_CLUSTERS +
-                    " | extend principalId = tolower(tostring(properties.addonProfiles.azureKeyvaultSecretsProvider"
-                    ".identity.objectId)) | distinct principalId) on principalId"
+_ADDON_ASSIGNMENTS = ("authorizationresources"
+                      " | where type =~ 'microsoft.authorization/roleassignments'"
+                      " | extend principalId = tolower(tostring(properties.principalId))"
+                      " | join kind=inner (" + _PLUGIN_CLUSTERS +
+                      " | extend principalId = tolower(tostring(properties.addonProfiles.azureKeyvaultSecretsProvider"
+                      ".identity.objectId)) | distinct principalId) on principalId")
+ROLE_ASSIGNMENTS = (_ADDON_ASSIGNMENTS +
                     " | project id, principalId, scope = properties.scope,"
-                    " roleDefinitionId = properties.roleDefinitionId, principalType = properties.principalType")
+                    " roleDefinitionId = properties.roleDefinitionId,"
+                    " principalType = properties.principalType" + ORDERED)
+
+# The same assignments as one row per subscription ("" for those above any subscription), each
+# row's ``assignments`` the list of the columns ROLE_ASSIGNMENTS projects: rows grow with the
+# subscriptions in scope, not with clusters or assignments, so at 5,000 clusters this is one
+# page where ROLE_ASSIGNMENTS is several. ``make_list`` in summarize as Resource Graph's own
+# samples use it (MicrosoftDocs/azure-docs, articles/governance/resource-graph/samples,
+# "List Azure Arc-enabled servers with ... extensions": summarize Extensions =
+# make_list(ExtensionName) by id, ...); ``bag_pack`` is Kusto's property-bag constructor
+# (learn.microsoft.com/kusto/query/pack-function), among the scalar functions query-language.md
+# says Resource Graph supports.
+ROLE_ASSIGNMENTS_BY_SUBSCRIPTION = (
+    _ADDON_ASSIGNMENTS +
+    " | summarize assignments = make_list(bag_pack('id', id, 'principalId', principalId,"
+    " 'scope', properties.scope, 'roleDefinitionId', properties.roleDefinitionId,"
+    " 'principalType', properties.principalType)) by subscriptionId")
 
 # The same assignments for principals named by ID: only for vaults outside the fleet query's scope.
 ROLE_ASSIGNMENTS_BY_ID = ("authorizationresources"
@@ -146,8 +189,9 @@ def _seconds(text):
 
 
 def _page_of(response):
-    """{"data": rows, "token": the next page's $skipToken or None} of a 200 answer;
-    GraphError naming the field when the service sent another shape."""
+    """{"data": rows, "token": the next page's $skipToken or None, "total": totalRecords or
+    None, "truncated": resultTruncated} of a 200 answer; GraphError naming the field when
+    the service sent another shape."""
     import json
     from azext_meshca.model.inputs import InputError, as_list, as_mapping
     try:
@@ -160,7 +204,21 @@ def _page_of(response):
     except InputError as error:
         raise GraphError(describe_error(error)) from None
     token = body.get("$skipToken")
-    return {"data": rows, "token": str(token) if token else None}
+    total = body.get("totalRecords")
+    return {"data": rows, "token": str(token) if token else None,
+            "total": total if isinstance(total, int) and not isinstance(total, bool) else None,
+            "truncated": str(body.get("resultTruncated")).lower() == "true"}
+
+
+def grouped_assignments(rows):
+    """The assignment rows inside ROLE_ASSIGNMENTS_BY_SUBSCRIPTION's rows, in the shape
+    ROLE_ASSIGNMENTS projects; GraphError naming the field when a row has another shape."""
+    from azext_meshca.model.inputs import InputError, as_list, as_mapping
+    try:
+        return [as_mapping(item, "role assignment") for row in rows
+                for item in as_list(row.get("assignments"), "assignments")]
+    except InputError as error:
+        raise GraphError(describe_error(error)) from None
 
 
 def _header(headers, name):
@@ -170,31 +228,129 @@ def _header(headers, name):
     return None
 
 
-class ResourceGraph:
-    """Runs scan's queries: pages them, honours the quota headers and 429s, counts pages.
+def _quota_spent(wait):
+    return GraphError(collection_error(
+        f"Resource Graph's quota for this user is spent and resets after {wait:.0f}s, past the scan's "
+        "deadline", 429, THROTTLED_CODE))
 
-    Safe to share between threads: scan runs its independent queries at once (the quota,
-    15 queries per 5 s per user, is far above their handful), and every thread reads the
-    quota the last answer announced before it sends."""
+
+class _Quota:
+    """The user's Resource Graph quota as the answers announce it, shared by every thread.
+
+    ``remaining`` is the least ``x-ms-user-quota-remaining`` any answer of the current window
+    named (an answer that overtook an earlier-sent one must not raise it again), or None when
+    no answer has said yet: then one request goes at a time, and its answer tells. A request
+    goes only while ``remaining - in_flight > 0``. When that reaches 0 we wait until the
+    window resets (``x-ms-user-quota-resets-after`` plus RESET_SLACK_SECONDS), then ask one
+    at a time again until an answer names the new quota. Every wait stays inside the deadline."""
+
+    def __init__(self, deadline, sleep, clock):
+        self.deadline, self.sleep, self.clock = deadline, sleep, clock
+        self.remaining = None
+        self.reset_at = None
+        self.in_flight = 0
+        self._changed = threading.Condition()
+
+    def acquire(self):
+        """Wait until one more request fits the quota and count it in flight; GraphError
+        when the wait would pass the deadline."""
+        while True:
+            with self._changed:
+                if self._may_send():
+                    self.in_flight += 1
+                    return
+                wait = self._wait()
+                if wait is None:        # only the answers in flight can tell: wait for one
+                    if not self.deadline.fits(0):
+                        raise GraphError(collection_error(
+                            "Resource Graph did not answer the queries in flight within the scan's deadline"))
+                    self._changed.wait(timeout=self.deadline.remaining())
+                    continue
+                if wait <= 0:           # the window has reset: ask one at a time until told
+                    self.remaining, self.reset_at = None, None
+                    continue
+                if not self.deadline.fits(wait):
+                    raise _quota_spent(wait)
+            self.sleep(wait)
+
+    def release(self, headers=None):
+        """An answer came (or the request failed): it is no longer in flight; note the quota
+        its headers announce."""
+        with self._changed:
+            self.in_flight -= 1
+            self._note(headers)
+            self._changed.notify_all()
+
+    def throttled(self, retry_after):
+        """A 429: nothing more goes until ``Retry-After`` has passed; GraphError when that is
+        past the deadline."""
+        wait = 1.0 if retry_after is None else retry_after
+        with self._changed:
+            self.in_flight -= 1
+            self._changed.notify_all()
+            if not self.deadline.fits(wait):
+                raise GraphError(collection_error(
+                    "429 Too Many Requests (RateLimiting): Resource Graph throttled the query and asked to wait "
+                    f"{wait:.0f}s, past the scan's {DEADLINE_SECONDS}s deadline", 429, THROTTLED_CODE))
+            self.remaining = 0
+            self.reset_at = max(self.reset_at or 0.0, self.clock() + wait)
+
+    def _may_send(self):
+        if self.remaining is None:
+            return self.in_flight == 0
+        return self.remaining - self.in_flight > 0
+
+    def _wait(self):
+        """Seconds until the window resets; None while answers in flight may still tell."""
+        if self.reset_at is None:
+            return None if self.in_flight else 0.0
+        return self.reset_at - self.clock()
+
+    def _note(self, headers):
+        remaining = _header(headers, "x-ms-user-quota-remaining")
+        try:
+            remaining = int(str(remaining).strip())
+        except ValueError:
+            return
+        resets = _seconds(_header(headers, "x-ms-user-quota-resets-after"))
+        reset_at = self.clock() + (QUOTA_WINDOW_SECONDS if resets is None else resets) + RESET_SLACK_SECONDS
+        remaining = max(remaining, 0)
+        self.remaining = remaining if self.remaining is None else min(self.remaining, remaining)
+        self.reset_at = reset_at if self.reset_at is None else min(self.reset_at, reset_at)
+
+
+class ResourceGraph:
+    """Runs scan's queries: pages them, keeps within the quota (_Quota), counts pages.
+
+    Safe to share between threads: scan runs its independent queries at once, and the
+    pages after the first of an ORDERED query go at once too; the quota decides how many
+    are in flight."""
 
     def __init__(self, client, deadline_seconds=DEADLINE_SECONDS, sleep=time.sleep, clock=time.monotonic):
         self.client = client
-        self.sleep = sleep
-        self.clock = clock
-        self.deadline = clock() + deadline_seconds
         self.pages = 0
-        self._resume_at = None
         self._lock = threading.Lock()
+        self._quota = _Quota(Deadline(deadline_seconds, clock=clock), sleep, clock)
 
     def query(self, kql, subscriptions=None, management_groups=None):
-        """Every row of ``kql`` (objectArray), following $skipToken; raises GraphError."""
-        rows, token = [], None
-        while True:
-            page = self._page(kql, subscriptions, management_groups, token)
-            rows.extend(page["data"])
-            token = page["token"]
-            if not token:
+        """Every row of ``kql`` (objectArray); raises GraphError. After the first page, an
+        ORDERED query's pages go at once ($skip); any other follows $skipToken."""
+        first = self._page(kql, subscriptions, management_groups)
+        if not first["token"]:
+            return first["data"]
+        if kql.endswith(ORDERED):
+            rows = self._skipped_pages(kql, subscriptions, management_groups, first)
+            if rows is not None:
                 return rows
+        return self._following(kql, subscriptions, management_groups, first)
+
+    def query_first_page(self, kql, subscriptions=None, management_groups=None):
+        """(rows, complete) of a query the service does not page (summarize): ``complete`` is
+        False when the answer says rows were cut."""
+        page = self._page(kql, subscriptions, management_groups)
+        total = page["total"]
+        complete = not (page["truncated"] or page["token"]) and (total is None or total == len(page["data"]))
+        return page["data"], complete
 
     def query_per_subscription(self, kql, subscriptions):
         """(rows, {subscription: error}): one query for all, and only when that fails,
@@ -216,27 +372,67 @@ class ResourceGraph:
                 failed[subscription] = error.error
         return rows, failed
 
-    def _page(self, kql, subscriptions, management_groups, token):
-        """One page: {"data": rows, "token": $skipToken or None}; 429s waited out (_throttled)."""
+    def _following(self, kql, subscriptions, management_groups, first):
+        rows, token = list(first["data"]), first["token"]
+        while token:
+            page = self._page(kql, subscriptions, management_groups, token=token)
+            rows.extend(page["data"])
+            token = page["token"]
+        return rows
+
+    def _skipped_pages(self, kql, subscriptions, management_groups, first):
+        """The rows of pages 2..n asked at once by $skip, each of the first page's size; None
+        when the service gave no usable total, or the total changed between pages or a row
+        came twice (the fleet changed under the query): then the caller follows $skipToken
+        instead, whose pages belong to the first one's result."""
+        size, total = len(first["data"]), first["total"]
+        if not size or not total or total <= size:
+            return None
+        offsets = range(size, total, size)
+
+        def page_at(offset):
+            return self._page(kql, subscriptions, management_groups, skip=offset, top=size)
+        with ThreadPoolExecutor(max_workers=min(PAGE_READERS, len(offsets))) as pool:
+            pages = list(pool.map(page_at, offsets))
+        if any(page["total"] != total for page in pages):
+            return None
+        rows = list(first["data"])
+        for page in pages:
+            rows.extend(page["data"])
+        if len({str(row.get("id")).lower() for row in rows}) != len(rows):
+            return None
+        return rows
+
+    def _page(self, kql, subscriptions, management_groups, *, token=None, skip=None, top=PAGE_SIZE):
+        """One page (_page_of); 429s waited out (_Quota.throttled)."""
         from azure.core.exceptions import HttpResponseError
+        options = {"$top": top, "resultFormat": "objectArray"}
+        if token:
+            options["$skipToken"] = token
+        if skip:
+            options["$skip"] = skip
         while True:
-            self._wait_for_quota()
+            self._quota.acquire()
             with self._lock:
                 self.pages += 1
             try:
-                response = self._send(kql, subscriptions, management_groups, token)
+                response = self._send(kql, subscriptions, management_groups, options)
             except Exception as error:  # pylint: disable=broad-except
+                self._quota.release()
                 raise GraphError(describe_error(error)) from None
+            except BaseException:       # interrupted: the others must not wait for this answer
+                self._quota.release()
+                raise
             if response.status_code == 429:
-                self._throttled(_seconds(_header(response.headers, "retry-after")))
+                self._quota.throttled(_seconds(_header(response.headers, "retry-after")))
                 continue
+            self._quota.release(response.headers)
             if response.status_code != 200:
                 from azure.mgmt.core.exceptions import ARMErrorFormat
                 raise GraphError(describe_error(HttpResponseError(response=response, error_format=ARMErrorFormat)))
-            self._note_quota(response.headers)
             return _page_of(response)
 
-    def _send(self, kql, subscriptions, management_groups, token):
+    def _send(self, kql, subscriptions, management_groups, options):
         """POST the query through the client's pipeline (its credential, ARM host pin, user
         agent and logging) and return the raw answer, read whole.
 
@@ -250,10 +446,7 @@ class ResourceGraph:
         aka.ms/azsdk/dpcodegen/python/send_request). No retries of the pipeline's own: 429s
         are waited out here, within the scan's deadline."""
         from azure.core.rest import HttpRequest
-        options = {"$top": PAGE_SIZE, "resultFormat": "objectArray"}
-        if token:
-            options["$skipToken"] = token
-        body = {"query": kql, "options": options}
+        body = {"query": kql, "options": dict(options)}
         if subscriptions:
             body["subscriptions"] = list(subscriptions)
         if management_groups:
@@ -264,38 +457,3 @@ class ResourceGraph:
         response = send(request, stream=True, retry_total=0, **ARM_CALL_OPTIONS)
         response.read()
         return response
-
-    def _throttled(self, retry_after):
-        """Wait out a 429, or give up when waiting would pass the deadline."""
-        wait = 1.0 if retry_after is None else retry_after
-        if self.clock() + wait > self.deadline:
-            raise GraphError(collection_error(
-                "429 Too Many Requests (RateLimiting): Resource Graph throttled the query and asked to wait "
-                f"{wait:.0f}s, past the scan's {DEADLINE_SECONDS}s deadline", 429, THROTTLED_CODE))
-        self.sleep(wait)
-
-    def _note_quota(self, headers):
-        remaining = _header(headers, "x-ms-user-quota-remaining")
-        resets = _seconds(_header(headers, "x-ms-user-quota-resets-after"))
-        if remaining is not None and str(remaining).strip() in ("0", "-1") and resets:
-            with self._lock:
-                self._resume_at = self.clock() + resets
-
-    def _wait_for_quota(self):
-        """Wait for the window to reset when the last answer said the quota is spent
-        (every thread that would send meanwhile waits for the same reset)."""
-        with self._lock:
-            resume_at = self._resume_at
-        if resume_at is None:
-            return
-        wait = resume_at - self.clock()
-        if wait <= 0:
-            with self._lock:
-                if self._resume_at == resume_at:
-                    self._resume_at = None
-            return
-        if self.clock() + wait > self.deadline:
-            raise GraphError(collection_error(
-                f"Resource Graph's quota for this user is spent and resets after {wait:.0f}s, past the scan's "
-                "deadline", 429, THROTTLED_CODE))
-        self.sleep(wait)

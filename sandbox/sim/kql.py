@@ -1,10 +1,12 @@
 """The subset of Kusto (KQL) that meshca sends to Resource Graph, evaluated over rows.
 
 Deliberately small: a table name, then ``| where``, ``| extend``, ``| project``,
-``| distinct`` and ``| join kind=inner|innerunique|leftouter (<subquery>) on <column>``;
-expressions with ``and``/``or``/``not()``, ``==``/``!=``/``=~``/``!~``, ``in``/``in~``
-over a literal list, dotted property paths, string/number/bool literals and the
-functions ``tolower``, ``tostring``, ``isnotempty``, ``isempty``. Anything else raises
+``| distinct``, ``| join kind=inner|innerunique|leftouter (<subquery>) on <column>``,
+``| order by <column> [asc|desc], ...`` (``sort`` is its synonym) and ``| summarize
+<name> = make_list(<expression>), ... by <name> [= <expression>], ...``; expressions with
+``and``/``or``/``not()``, ``==``/``!=``/``=~``/``!~``, ``in``/``in~`` over a literal list,
+dotted property paths, string/number/bool literals and the functions ``tolower``,
+``tostring``, ``isnotempty``, ``isempty`` and ``bag_pack(key, value, ...)``. Anything else raises
 ``KqlError`` with the token and position, which the simulator answers with Resource
 Graph's 400 InvalidQuery body, so meshca cannot start relying on a query the simulator
 never checked. Semantics follow the Kusto docs (learn.microsoft.com/kusto/query):
@@ -16,6 +18,16 @@ a right column whose name the left side has already gets the suffix ``1``; null 
 never match. Resource Graph allows only these three flavors (MicrosoftDocs/azure-docs,
 articles/governance/resource-graph/concepts/query-language.md, "Supported tabular/top
 level operators"); any other ``kind`` is a parser failure here.
+
+``order by`` follows learn.microsoft.com/kusto/query/order-operator: descending unless
+``asc`` is named; nulls first when ascending, last when descending. ``summarize`` follows
+learn.microsoft.com/kusto/query/summarize-operator: one row per distinct combination of the
+``by`` values, the ``by`` columns first, then the aggregates; ``make_list``
+(learn.microsoft.com/kusto/query/make-list-aggregation-function) leaves nulls out (its
+sibling make_list_with_nulls keeps them); ``bag_pack`` (learn.microsoft.com/kusto/query/
+pack-function) builds a property bag of its key/value pairs. Resource Graph answers a
+summarized query on its first page only (query-language.md: "Simplified first page only"):
+sandbox/sim/resourcegraph.py asks ``summarizes(query)``.
 """
 
 import re
@@ -27,8 +39,9 @@ TOKEN = re.compile(r"""\s*(?:
   | (?P<name>[A-Za-z_$][A-Za-z0-9_$]*)
 )""", re.VERBOSE)
 
-FUNCTIONS = ("tolower", "tostring", "isnotempty", "isempty", "not")
-OPERATORS = ("where", "extend", "project", "distinct", "join")
+FUNCTIONS = ("tolower", "tostring", "isnotempty", "isempty", "not", "bag_pack")
+AGGREGATES = ("make_list",)
+OPERATORS = ("where", "extend", "project", "distinct", "join", "order", "sort", "summarize")
 JOIN_KINDS = ("innerunique", "inner", "leftouter")
 MISSING = None
 
@@ -93,6 +106,10 @@ class Parser:
                 stages.append(("distinct", self.assignments(allow_bare=True)))
             elif name == "join":
                 stages.append(("join", self.join()))
+            elif name in ("order", "sort"):
+                stages.append(("order", self.order()))
+            elif name == "summarize":
+                stages.append(("summarize", self.summarize()))
             else:
                 stages.append((name, self.assignments(allow_bare=(name == "project"))))
         if self.peek()[0] != "end" and not (nested and self.peek()[1] == ")"):
@@ -117,6 +134,43 @@ class Parser:
         if kind != "name":
             raise KqlError("ParserFailure", column, position)
         return flavor, subquery, column
+
+    def order(self):
+        """``by <column> [asc|desc], ...``: [(column, ascending)]."""
+        self.take("by")
+        columns = []
+        while True:
+            kind, column, position = self.take()
+            if kind != "name":
+                raise KqlError("ParserFailure", column, position)
+            ascending = False
+            if self.peek()[1] in ("asc", "desc"):
+                ascending = self.take()[1] == "asc"
+            columns.append((column, ascending))
+            if self.peek()[1] != ",":
+                return columns
+            self.take(",")
+
+    def summarize(self):
+        """``<name> = <aggregate>(<expression>), ... by <name> [= <expression>], ...``:
+        ([(name, aggregate, expression)], [(name, expression)])."""
+        aggregates = []
+        while True:
+            kind, name, position = self.take()
+            if kind != "name":
+                raise KqlError("ParserFailure", name, position)
+            self.take("=")
+            _, function, position = self.take()
+            if function not in AGGREGATES:
+                raise KqlError("UnknownFunction", function, position)
+            self.take("(")
+            aggregates.append((name, function, self.expression()))
+            self.take(")")
+            if self.peek()[1] != ",":
+                break
+            self.take(",")
+        self.take("by")
+        return aggregates, self.assignments(allow_bare=True)
 
     def assignments(self, allow_bare):
         items = []
@@ -186,9 +240,14 @@ class Parser:
             if value not in FUNCTIONS:
                 raise KqlError("UnknownFunction", value, position)
             self.take("(")
-            argument = self.expression()
+            arguments = [self.expression()]
+            while self.peek()[1] == ",":
+                self.take(",")
+                arguments.append(self.expression())
             self.take(")")
-            return ("call", value, argument)
+            if (value == "bag_pack") != (len(arguments) % 2 == 0) or (value != "bag_pack" and len(arguments) != 1):
+                raise KqlError("ParserFailure", value, position)
+            return ("call", value, arguments)
         path = [value]
         while self.peek()[1] in (".", "["):
             if self.take()[1] == ".":
@@ -241,7 +300,10 @@ def evaluate(node, row):
     if kind == "path":
         return _lookup(row, node[1])
     if kind == "call":
-        value = evaluate(node[2], row)
+        if node[1] == "bag_pack":
+            values = [evaluate(argument, row) for argument in node[2]]
+            return {_text(key): value for key, value in zip(values[::2], values[1::2])}
+        value = evaluate(node[2][0], row)
         if node[1] == "tolower":
             text = _text(value)
             return text.lower() if text is not None else None
@@ -308,6 +370,30 @@ def _join(left, right, flavor, column):
     return out
 
 
+def _order(rows, columns):
+    """Kusto's order by (see the module docstring): a stable sort, last column first."""
+    for column, ascending in reversed(columns):
+        present = [row for row in rows if row.get(column) is not None]
+        missing = [row for row in rows if row.get(column) is None]
+        present.sort(key=lambda row, name=column: _key(row[name]), reverse=not ascending)
+        rows = missing + present if ascending else present + missing
+    return rows
+
+
+def _summarize(rows, aggregates, by):
+    """Kusto's summarize with make_list (see the module docstring), groups in first-seen order."""
+    groups = {}
+    for row in rows:
+        keys = {name: evaluate(expression, row) for name, expression in by}
+        group = groups.setdefault(tuple(_key(value) for value in keys.values()),
+                                  dict(keys, **{name: [] for name, _, _ in aggregates}))
+        for name, _, expression in aggregates:
+            value = evaluate(expression, row)
+            if value is not None:
+                group[name].append(value)
+    return list(groups.values())
+
+
 def _evaluate_pipeline(table, stages, tables):
     if table not in tables:
         raise KqlError("InvalidQueryLanguage", table, 1)
@@ -328,6 +414,10 @@ def _evaluate_pipeline(table, stages, tables):
         elif operator == "join":
             flavor, (sub_table, sub_stages), column = argument
             rows = _join(rows, _evaluate_pipeline(sub_table, sub_stages, tables), flavor, column)
+        elif operator == "order":
+            rows = _order(rows, argument)
+        elif operator == "summarize":
+            rows = _summarize(rows, *argument)
         else:
             rows = [{name: evaluate(expression, row) for name, expression in argument} for row in rows]
     return rows
@@ -345,6 +435,12 @@ def joins(query):
     table, stages = Parser(query).pipeline()
     walk(stages)
     return table, found
+
+
+def summarizes(query):
+    """Whether the query's own pipeline (not a join's subquery) summarizes."""
+    _, stages = Parser(query).pipeline()
+    return any(operator == "summarize" for operator, _ in stages)
 
 
 def run(query, tables):

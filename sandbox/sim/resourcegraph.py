@@ -9,6 +9,12 @@ ResourcesFilterQuery.json) and azure-mgmt-resourcegraph 8.0.1's models:
   facets}`` with ``data`` an object array; ``type`` values lower case, as the service
   returns them;
 - pages of ``$top`` rows (default 100, at most 1000), ``$skipToken`` while rows remain;
+  ``$skip`` rows skipped from the beginning of the results, and when a ``$skipToken`` is
+  present too, ``$skip`` "overrides the next page offset" and ``$top`` the page size
+  (QueryRequestOptions in resourcegraph.json);
+- a query that summarizes is answered on its first page only, never with a ``$skipToken``:
+  rows past the page are cut and ``resultTruncated`` says so ("Simplified first page only",
+  MicrosoftDocs/azure-docs articles/governance/resource-graph/concepts/query-language.md);
 - rows only from the subscriptions asked for that the caller may read: an unreadable
   subscription is left out without an error (learn.microsoft.com/azure/governance/
   resource-graph/overview#permissions-in-azure-resource-graph);
@@ -23,7 +29,9 @@ ResourcesFilterQuery.json) and azure-mgmt-resourcegraph 8.0.1's models:
 Scenario knobs (``resourceGraph:`` in a scenario): ``maxPageSize`` (a smaller page than
 the service's 1000, so paging is exercised with a few hundred rows) and ``throttled:
 {<subscription>: {times, retryAfter}}`` (the next ``times`` queries that include that
-subscription are answered 429 with that Retry-After).
+subscription are answered 429 with that Retry-After); ``quota`` and ``quotaWindowSeconds``
+(the service's 15 and 5 by default) let a test stretch the window past az's start-up, so that
+two scans in a row share one window whatever the machine's load.
 """
 
 import base64
@@ -70,7 +78,7 @@ class ResourceGraphService:
     def __init__(self, world):
         self.world = world
         # (query text, subscriptions, status, continued): what scan sent; ``continued`` is
-        # True for a later page of a query (the request carried a $skipToken).
+        # True for a later page of a query (the request carried a $skipToken or a $skip).
         self.queries = []
         self._lock = threading.Lock()
         self._window = {}            # principal -> [request times]
@@ -139,12 +147,14 @@ class ResourceGraphService:
     def _quota(self, principal):
         """(remaining, seconds until the window frees a slot), counting this request."""
         now = time.monotonic()
+        window = float(self.world.resource_graph.get("quotaWindowSeconds") or WINDOW_SECONDS)
+        quota = int(self.world.resource_graph.get("quota") or QUOTA)
         with self._lock:
-            times = [moment for moment in self._window.get(principal, []) if now - moment < WINDOW_SECONDS]
+            times = [moment for moment in self._window.get(principal, []) if now - moment < window]
             times.append(now)
             self._window[principal] = times
-            resets = WINDOW_SECONDS - (now - times[0])
-            return QUOTA - len(times), resets
+            resets = window - (now - times[0])
+            return quota - len(times), resets
 
     def _throttle_for(self, subscriptions):
         with self.world.lock:
@@ -167,7 +177,7 @@ class ResourceGraphService:
         body = req.json()
         text = str(body.get("query") or "")
         subscriptions = body.get("subscriptions") or []
-        continued = bool((body.get("options") or {}).get("$skipToken"))
+        continued = bool((body.get("options") or {}).get("$skipToken") or (body.get("options") or {}).get("$skip"))
         remaining, resets = self._quota(req.principal or "")
         headers = {"x-ms-user-quota-remaining": str(max(remaining, 0)),
                    "x-ms-user-quota-resets-after": _hms(resets)}
@@ -188,7 +198,8 @@ class ResourceGraphService:
                     tables = {name: [row for row in rows if row["subscriptionId"] in visible_or_tenant]
                               for name, rows in self.tables({table, *joined}).items()}
                     rows = kql.run(text, tables)
-                answer = self._page(rows, body.get("options") or {}, (text, frozenset(visible)))
+                answer = self._page(rows, body.get("options") or {}, (text, frozenset(visible)),
+                                    first_page_only=kql.summarizes(text))
         except kql.KqlError as error:
             self.queries.append((text, subscriptions, 400, continued))
             return Response(400, {"error": {"code": "BadRequest", "message": _support_message(), "details": [
@@ -210,7 +221,7 @@ class ResourceGraphService:
             return None
         return result[1]
 
-    def _page(self, rows, options, context):
+    def _page(self, rows, options, context, first_page_only=False):
         top = min(int(options.get("$top") or DEFAULT_TOP), MAX_TOP,
                   int(self.world.resource_graph.get("maxPageSize") or MAX_TOP))
         start = int(options.get("$skip") or 0)
@@ -218,11 +229,15 @@ class ResourceGraphService:
         result = None
         if token:
             decoded = json.loads(base64.b64decode(token))
-            start, result = decoded["offset"], decoded.get("result")
+            result = decoded.get("result")
+            start = start if "$skip" in options else decoded["offset"]
+        if first_page_only:
+            start = 0
         page = json.loads(json.dumps(rows[start:start + top]))     # a copy, taken under the World's lock
-        answer = {"totalRecords": len(rows), "count": len(page), "resultTruncated": "false", "facets": [],
-                  "data": page}
-        if start + top < len(rows):
+        truncated = first_page_only and len(rows) > top
+        answer = {"totalRecords": len(rows), "count": len(page), "resultTruncated": "true" if truncated else "false",
+                  "facets": [], "data": page}
+        if start + top < len(rows) and not first_page_only:
             if result is None:
                 result = uuid.uuid4().hex
                 self._results[result] = (context, rows)

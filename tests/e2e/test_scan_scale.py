@@ -2,8 +2,10 @@
 each of 10 and 50 subscriptions), through the real az, at Resource Graph's own page size.
 
 What grows with the fleet is pages, never queries: the simulator's log of Resource Graph
-requests holds the same queries, word for word, at both sizes; only their later pages
-($skipToken) differ, and the total stays within ceil(clusters / 1,000) + 8 (#25).
+requests holds the same queries, word for word, at both sizes; only the clusters' later
+pages ($skip) differ, and the total stays within ceil(clusters / 1,000) + 8 (#25). The role
+assignments (5,000 at the large size) come grouped by subscription in one page at both sizes,
+and so do the vaults (1,000 at the large size).
 """
 
 import collections
@@ -55,4 +57,15 @@ def test_resource_graph_queries_do_not_grow_with_the_fleet_only_their_pages(scan
         assert len(queries) <= math.ceil(clusters / 1000) + 8, [text[:40] for text, *_ in queries]
         assert result["summary"]["resourceGraphPages"] == len(queries)
     pages = {clusters: len(queries) for clusters, (_, _, queries) in scans.items()}
-    assert pages[5000] > pages[1000]      # the clusters (and assignments) come in more pages
+    assert pages[5000] > pages[1000]      # the clusters come in more pages
+
+
+def test_only_the_clusters_page_role_assignments_and_vaults_do_not(scans):
+    from azext_meshca.sources import resourcegraph as graph
+    for clusters, (_, _, queries) in scans.items():
+        later = collections.Counter(text for text, _, _, continued in queries if continued)
+        assert set(later) <= {graph.CLUSTERS}, clusters
+        assert later[graph.CLUSTERS] == math.ceil(clusters / 1000) - 1
+        roles = [continued for text, _, _, continued in queries if text.startswith("authorizationresources")
+                 and "roleassignments" in text]
+        assert roles == [False], clusters          # one POST for every assignment of the fleet

@@ -51,26 +51,32 @@ def test_the_queries_scan_sends_select_what_it_needs():
     assert [(row["scope"], row["principalId"]) for row in roles] == [(VAULT_ID, "aaaa")]
     by_id = _ask(service, graph.ROLE_ASSIGNMENTS_BY_ID.format(ids=graph.kql_list(["AAAA"]))).body["data"]
     assert by_id == roles
+    grouped = _ask(service, graph.ROLE_ASSIGNMENTS_BY_SUBSCRIPTION).body
+    assert [row["subscriptionId"] for row in grouped["data"]] == [SUB]
+    assert graph.grouped_assignments(grouped["data"]) == roles
     assert _ask(service, graph.SUBSCRIPTIONS).body["data"] == [{"subscriptionId": SUB}]
 
 
 def test_a_query_outside_the_subset_gets_resource_graphs_400():
-    answer = _ask(ResourceGraphService(_world()), "resources | summarize count() by type")
+    answer = _ask(ResourceGraphService(_world()), "resources | top 5 by name")
     assert answer.status == 400
     details = answer.body["error"]["details"]
     assert answer.body["error"]["code"] == "BadRequest"
-    assert details[0]["code"] == "InvalidQuery" and details[1]["token"] == "summarize"
+    assert details[0]["code"] == "InvalidQuery" and details[1]["token"] == "top"
 
 
 @pytest.mark.parametrize("query", ["resources | where foo(x) == 1", "resources | where name ==",
                                    "resources | join kind=rightanti (resources) on id",
-                                   "resources | mv-expand properties", "nosuchtable"])
+                                   "resources | mv-expand properties", "nosuchtable",
+                                   "resources | summarize count() by type", "resources | summarize n = dcount(id) by type",
+                                   "resources | extend b = bag_pack('odd')"])
 def test_kql_refuses_what_it_does_not_implement(query):
     with pytest.raises(kql.KqlError):
         kql.run(query, {"resources": []})
 
 
-@pytest.mark.parametrize("query", [graph.CLUSTERS, graph.VAULTS, graph.ROLE_ASSIGNMENTS, graph.VAULTS_BY_ID,
+@pytest.mark.parametrize("query", [graph.CLUSTERS, graph.VAULTS, graph.ROLE_ASSIGNMENTS,
+                                   graph.ROLE_ASSIGNMENTS_BY_SUBSCRIPTION, graph.VAULTS_BY_ID,
                                    graph.ROLE_ASSIGNMENTS_BY_ID, graph.ROLE_DEFINITIONS, graph.SUBSCRIPTIONS])
 def test_every_query_stays_within_resource_graphs_join_limits(query):
     table, joined = kql.joins(query.format(ids="'x'"))
@@ -80,7 +86,7 @@ def test_every_query_stays_within_resource_graphs_join_limits(query):
 
 def test_fleet_wide_queries_carry_no_id_list():
     """Their text is the same for 10 clusters or 10,000: no `in` list grows with the fleet."""
-    for query in (graph.CLUSTERS, graph.VAULTS, graph.ROLE_ASSIGNMENTS):
+    for query in (graph.CLUSTERS, graph.VAULTS, graph.ROLE_ASSIGNMENTS, graph.ROLE_ASSIGNMENTS_BY_SUBSCRIPTION):
         assert "{ids}" not in query and " in~ (" not in query
 
 
@@ -130,16 +136,35 @@ class _Clock:
 
 def test_a_spent_quota_waits_for_the_reset_but_never_past_the_deadline():
     clock = _Clock()
-    rg = graph.ResourceGraph(client=None, deadline_seconds=10, sleep=clock.sleep, clock=clock)
-    rg._note_quota({"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:00:03"})
-    rg._wait_for_quota()
-    assert clock.slept == [3]
-    rg._note_quota({"X-Ms-User-Quota-Remaining": "0", "x-ms-user-quota-resets-after": "00:01:00"})
+    quota = graph.ResourceGraph(client=None, deadline_seconds=10, sleep=clock.sleep, clock=clock)._quota
+    quota.acquire()                 # nothing known yet: one request may go
+    quota.release({"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:00:03"})
+    quota.acquire()
+    assert clock.slept == [3 + graph.RESET_SLACK_SECONDS]
+    quota.release({"X-Ms-User-Quota-Remaining": "0", "x-ms-user-quota-resets-after": "00:01:00"})
     with pytest.raises(graph.GraphError) as raised:
-        rg._wait_for_quota()
+        quota.acquire()
     assert raised.value.error["status"] == 429
+    quota.in_flight += 1
     with pytest.raises(graph.GraphError):
-        rg._throttled(600)
+        quota.throttled(600)
+    assert quota.in_flight == 0
+
+
+def test_requests_in_flight_count_against_the_quota_the_answers_announce():
+    clock = _Clock()
+    quota = graph.ResourceGraph(client=None, deadline_seconds=60, sleep=clock.sleep, clock=clock)._quota
+    quota.acquire()
+    quota.release({"x-ms-user-quota-remaining": "3", "x-ms-user-quota-resets-after": "00:00:04"})
+    for _ in range(3):              # three may go at once, then none until the window resets
+        quota.acquire()
+    assert (quota.in_flight, clock.slept) == (3, [])
+    quota.release({"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:00:04"})
+    quota.release({"x-ms-user-quota-remaining": "2", "x-ms-user-quota-resets-after": "00:00:04"})   # sent earlier
+    assert quota.remaining == 0     # an answer that was overtaken does not raise it again
+    quota.release()
+    quota.acquire()                 # waits for the reset, then asks one at a time
+    assert clock.slept == [4 + graph.RESET_SLACK_SECONDS] and quota.remaining is None and quota.in_flight == 1
 
 
 def test_kql_list_keeps_only_id_shaped_values():
@@ -272,3 +297,123 @@ def test_the_simulated_vaults_rbac_follows_every_change_to_the_assignments():
                                                       "4633458b-17de-408a-b874-0445c86b69e6", "bbbb", "User")
     assert world.principal_can_get_secret("kv1", "aaaa", "root-cert").inner_code == "ForbiddenByRbac"
     assert world.principal_can_get_secret("kv1", "BBBB", "root-cert") is None
+
+
+# --------------------------------------------------------------------------- paging and grouping, client and simulator
+
+SUB2 = "00000000-0000-0000-0000-000000000002"
+
+
+class _Answer:
+    """The parts of azure-core's HttpResponse that ResourceGraph reads, from a simulator Response."""
+
+    def __init__(self, response):
+        self.status_code, self.headers, self.reason = response.status, response.headers, "Reason"
+        self.content = json.dumps(response.body).encode()
+
+    def read(self):
+        return self.content
+
+
+class _SimClient:   # pylint: disable=too-few-public-methods
+    """The generated ResourceGraphClient's raw-request entry point, answered in-process by the
+    simulator's Resource Graph (sandbox/sim/resourcegraph.py): the options ResourceGraph sends
+    are the ones the simulator pages by."""
+
+    class _config:   # pylint: disable=invalid-name,too-few-public-methods
+        api_version = "2021-03-01"
+
+    def __init__(self, service):
+        self.service, self.bodies = service, []
+
+    def _send_request(self, request, **_):
+        content = request.content if isinstance(request.content, bytes) else request.content.encode()
+        self.bodies.append(json.loads(content))
+        return _Answer(self.service.query(Request("POST", "/providers/Microsoft.ResourceGraph/resources", {}, {},
+                                                  content, principal=OPERATOR)))
+
+
+def _fleet_world(clusters, **extra):
+    """_world with ``clusters`` plug-in CA clusters like its one."""
+    properties = _world().cluster["properties"]
+    return _world(clusters=[{"name": f"c{index:02d}", "properties": properties} for index in range(clusters)], **extra)
+
+
+def test_an_ordered_querys_later_pages_go_at_once_by_skip():
+    client = _SimClient(ResourceGraphService(_fleet_world(25, resourceGraph={"maxPageSize": 10})))
+    rg = graph.ResourceGraph(client)
+    rows = rg.query(graph.CLUSTERS, [SUB])
+    assert [row["name"] for row in rows] == [f"c{index:02d}" for index in range(25)]
+    options = sorted((body["options"].get("$skip", 0), body["options"]["$top"]) for body in client.bodies)
+    assert options == [(0, graph.PAGE_SIZE), (10, 10), (20, 10)] and rg.pages == 3
+    assert not any("$skipToken" in body["options"] for body in client.bodies)
+
+
+def _grown(answer):         # a cluster appeared after the first page: the $skip pages count 26
+    answer.body["totalRecords"] += 1
+
+
+def _shifted(answer):       # one appeared and one went: the same total, a row seen twice
+    answer.body["data"][0] = dict(answer.body["data"][0], id=answer.body["data"][0]["id"].replace("c1", "c0"))
+
+
+@pytest.mark.parametrize("change", [_grown, _shifted])
+def test_pages_follow_the_skip_token_when_the_fleet_changes_between_pages(change):
+    client = _SimClient(ResourceGraphService(_fleet_world(25, resourceGraph={"maxPageSize": 10})))
+    original = client.service.query
+
+    def changing(req):
+        answer = original(req)
+        if json.loads(req.body)["options"].get("$skip"):
+            change(answer)
+        return answer
+    client.service.query = changing
+    rows = graph.ResourceGraph(client).query(graph.CLUSTERS, [SUB])
+    assert len(rows) == 25 and len({row["id"] for row in rows}) == 25
+    assert [bool(body["options"].get("$skipToken")) for body in client.bodies[-2:]] == [True, True]
+
+
+def test_skip_overrides_the_skip_tokens_offset_as_the_spec_says():
+    service = ResourceGraphService(_fleet_world(6, resourceGraph={"maxPageSize": 2}))
+    query = "resources | where type =~ 'microsoft.containerservice/managedclusters' | project id, name | order by name asc"
+    first = _ask(service, query, **{"$top": 1000})
+    later = _ask(service, query, **{"$skipToken": first.body["$skipToken"], "$skip": 3, "$top": 2})
+    assert [row["name"] for row in later.body["data"]] == ["c03", "c04"]
+    assert [row["name"] for row in _ask(service, query, **{"$skip": 5}).body["data"]] == ["c05"]
+
+
+def test_a_summarized_answer_is_its_first_page_only():
+    answer = _ask(ResourceGraphService(_world(resourceGraph={"maxPageSize": 1})),
+                  "resources | summarize ids = make_list(id) by type")
+    body = answer.body
+    assert (body["totalRecords"], body["count"], body["resultTruncated"]) == (2, 1, "true")
+    assert "$skipToken" not in body and list(body["data"][0]) == ["type", "ids"]
+
+
+def test_role_assignments_grouped_by_subscription_fall_back_to_one_row_each_when_cut():
+    world = _world(subscriptions=[{"id": SUB}, {"id": SUB2}], resourceGraph={"maxPageSize": 1},
+                   roleAssignments=[{"scope": "vault:kv1", "principalId": "aaaa", "role": "Key Vault Secrets User"},
+                                    {"scope": "sub:" + SUB2, "principalId": "aaaa", "role": "Key Vault Secrets User"}])
+    client = _SimClient(ResourceGraphService(world))
+    rows, error = fleet_source._addon_assignments(graph.ResourceGraph(client), {"subscriptions": [SUB, SUB2]})
+    assert error is None and sorted(row["scope"] for row in rows) == sorted([VAULT_ID, "/subscriptions/" + SUB2])
+    assert [body["query"] for body in client.bodies[:2]] == [graph.ROLE_ASSIGNMENTS_BY_SUBSCRIPTION,
+                                                             graph.ROLE_ASSIGNMENTS]
+    client.service.world.resource_graph["maxPageSize"] = 1000
+    client.bodies.clear()
+    grouped, _ = fleet_source._addon_assignments(graph.ResourceGraph(client), {"subscriptions": [SUB, SUB2]})
+    assert grouped == rows and len(client.bodies) == 1
+
+
+def test_role_assignments_are_read_one_row_each_when_the_service_refuses_the_grouping():
+    client = _SimClient(ResourceGraphService(_world()))
+    original = client.service.query
+
+    def refusing(req):      # as if Resource Graph did not take bag_pack: its 400 InvalidQuery
+        if json.loads(req.body)["query"] == graph.ROLE_ASSIGNMENTS_BY_SUBSCRIPTION:
+            return original(Request("POST", req.path, {}, {}, json.dumps(
+                {"query": "resources | top 5 by name", "subscriptions": [SUB]}).encode(), principal=OPERATOR))
+        return original(req)
+    client.service.query = refusing
+    rows, error = fleet_source._addon_assignments(graph.ResourceGraph(client), {"subscriptions": [SUB]})
+    assert error is None and [(row["scope"], row["principalId"]) for row in rows] == [(VAULT_ID, "aaaa")]

@@ -89,6 +89,18 @@ def test_the_pooled_transport_sends_to_its_vault_only():
     assert pool.sent == []
 
 
+class _Clock:
+    def __init__(self):
+        self.now, self.slept = 0.0, []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 class _GraphResponse:
     """The parts of azure-core's HttpResponse that ResourceGraph and HttpResponseError read."""
 
@@ -123,10 +135,10 @@ def test_resource_graph_pages_are_plain_rows_of_the_query_the_sdk_sends():
         _GraphResponse(429, {"error": {"code": "RateLimiting"}}, {"Retry-After": "2"}),
         _GraphResponse(200, {"data": [{"id": "b"}]}),
     ])
-    slept = []
-    rg = graph.ResourceGraph(client, sleep=slept.append)
+    clock = _Clock()
+    rg = graph.ResourceGraph(client, sleep=clock.sleep, clock=clock)
     assert rg.query("resources | project id", ["sub-1"]) == [{"id": "a"}, {"id": "b"}]
-    assert slept == [2.0] and rg.pages == 3
+    assert clock.slept == [2.0] and rg.pages == 3
     bodies = [json.loads(request.content) for request, _ in client.requests]
     assert bodies[0] == {"query": "resources | project id", "subscriptions": ["sub-1"],
                          "options": {"$top": graph.PAGE_SIZE, "resultFormat": "objectArray"}}
