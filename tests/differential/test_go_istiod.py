@@ -130,6 +130,8 @@ GRID = {
     "expired-unused-cert-at-chain-end": ({"chain": "ca+root+expired"}, False, False, "MCA734"),
     "empty-cert-chain": ({"chain": "empty"}, False, True, "MCA733"),
     "chain-lacks-ca-cert": ({"chain": "root"}, False, True, "MCA736"),
+    # order alone: Go's CertPool is unordered, so both accept; meshca warns (MCA711) and fails nothing
+    "chain-root-first": ({"chain": "root+ca"}, False, False, "MCA711"),
 }
 
 
