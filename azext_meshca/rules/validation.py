@@ -377,7 +377,8 @@ def _check_chain_start(ca, chain):
     if not chain or chain[0].fingerprint == ca.fingerprint:
         return []
     positions = [index for index, ref in enumerate(chain, 1) if ref.fingerprint == ca.fingerprint]
-    where = f"ca-cert is certificate {positions[0]} of cert-chain" if positions else "ca-cert is not in cert-chain"
+    where = (f"ca-cert is certificate {positions[0]} of cert-chain" if positions else
+             "ca-cert is missing from it (not a matter of order: other findings say what that breaks)")
     return [finding("MCA711", CERT_CHAIN,
                     evidence=[f"cert-chain certificate 1: {chain[0].subject} sha256 {chain[0].fingerprint}",
                               "ca-cert sha256 " + ca.fingerprint, where],

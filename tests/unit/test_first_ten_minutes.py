@@ -105,6 +105,8 @@ def test_a_cert_chain_without_ca_cert_is_one_row_with_the_agents_refusal_under_i
     assert (severity["MCA711"], severity["MCA736"]) == ("warning", "error"), severity
     assert result["status"] == "failed" and report.exit_status(result) == report.EXIT_PROBLEMS
     assert rows[0]["Code"] == "MCA711", rows
+    message = next(item["message"] for item in result["findings"] if item["code"] == "MCA711")
+    assert "ca-cert is missing from it" in message, message
 
 
 def test_a_reordered_cert_chain_holding_ca_cert_is_a_warning_not_a_failure():
