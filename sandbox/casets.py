@@ -235,7 +235,8 @@ def make_set(spec):
     if spec["ca_negative_serial"]:
         ca = resign(ca, root_key, negative_serial=True)
     old = issue(_name("Old CA"), _name("Old Root"), key("p256").public_key(), key("p256"), days=(-900, -400))
-    chains = {"ca+root": [ca, root], "ca": [ca], "root": [root], "empty": [], "ca+root+expired": [ca, root, old]}
+    chains = {"ca+root": [ca, root], "ca": [ca], "root": [root], "empty": [], "ca+root+expired": [ca, root, old],
+              "root+ca": [root, ca]}
     chain = pem(*chains[spec["chain"]])
     if spec["chain_key_first"]:
         chain = key_pem(key("p256"), "pkcs8") + chain
@@ -257,7 +258,7 @@ CA_KEYS = ["rsa", "p256", "p384", "ed25519", "ed448", "dsa", "rsa-inconsistent"]
 OBJECTS = ["root-cert", "ca-cert", "ca-key", "cert-chain"]
 # cert-chain's shapes: with ca-cert and the root, ca-cert alone, the root alone (lacks ca-cert),
 # empty, and with an expired certificate on no path at its end.
-CHAINS = ("ca+root", "ca", "root", "empty", "ca+root+expired")
+CHAINS = ("ca+root", "ca", "root", "empty", "ca+root+expired", "root+ca")
 FRAMINGS = sorted(_FRAMINGS)
 
 

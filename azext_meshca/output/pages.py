@@ -59,6 +59,7 @@ PLACEHOLDER_WORDS = {
     "object": "the plug-in CA object, e.g. ca-cert",
     "secret_name": "the Key Vault secret's name",
     "subject": "the certificate's subject",
+    "where": "where ca-cert is in cert-chain",
     "namespace": "the namespace",
     "count": "how many",
     "days_left": "days left",

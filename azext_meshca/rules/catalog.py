@@ -526,13 +526,17 @@ _ENTRIES = [
        "every root from Istio's recipe is called 'O=Istio, CN=Root CA').",
        detail="{subject}",
        breaks=BOTH),
-    _m("MCA711", ERROR, "certificate", "cert-chain does not start with ca-cert",
-       "cert-chain's first certificate ({subject}) is not ca-cert; workloads would present "
-       "a chain that does not match their issuer.",
+    _m("MCA711", WARNING, "certificate", "cert-chain does not start with ca-cert",
+       "cert-chain's first certificate ({subject}) is not ca-cert; {where}. Order alone breaks nothing: "
+       "Go (istiod, the istio-agent) and BoringSSL (Envoy) find the path in any order. istio's layout "
+       "puts ca-cert first (tools/certs common.mk: cat ca-cert.pem root-cert.pem > cert-chain.pem); "
+       "istiod caps workload certificate lifetimes at the first entry's expiry (ca.go minTTL), and "
+       "tools that read only the first certificate (openssl x509 -in cert-chain.pem) show another one.",
        "Rebuild it: cat ca-cert.pem root-cert.pem > cert-chain.pem",
        detail="first is {subject}",
-       # No breaks: Go's CertPool and BoringSSL's find_issuer (x509_vfy.cc) search the whole pool, so
-       # order breaks neither verifier.
+       # A warning and no breaks: Go's CertPool (verify.go buildChains) and BoringSSL's find_issuer
+       # (x509_vfy.cc) search the whole pool; tests/differential/test_go_istiod.py runs both on reordered
+       # chains. Without ca-cert in cert-chain the refusal is MCA736's error, which this explains.
        breaks=None),
     _m("MCA712", ERROR, "certificate", "cert-chain is missing an intermediate",
        "cert-chain does not hold every certificate between ca-cert and the root "
@@ -542,13 +546,15 @@ _ENTRIES = [
        detail="missing {missing}",
        # comes with MCA710: Go finds no path, nor can a peer
        breaks=BOTH),
-    _m("MCA713", ERROR, "certificate", "cert-chain is out of order",
-       "cert-chain's certificates are not in issuing order ({order}); each one must be "
-       "signed by the next.",
+    _m("MCA713", WARNING, "certificate", "cert-chain is out of order",
+       "cert-chain's certificates are not in issuing order ({order}). Order alone breaks nothing: Go "
+       "(istiod, the istio-agent) and BoringSSL (Envoy) find the path in any order; istio's layout has "
+       "each certificate signed by the next.",
        "Rebuild it in issuing order: cat ca-cert.pem <intermediates> root-cert.pem > "
        "cert-chain.pem",
        detail="{order}",
-       # No breaks: as MCA711, order breaks neither verifier.
+       # A warning and no breaks, as MCA711: order breaks neither verifier
+       # (tests/differential/test_go_istiod.py test_cert_chain_order_against_go_and_boringssl).
        breaks=None),
     _m("MCA714", WARNING, "certificate", "cert-chain holds unrelated certificates",
        "cert-chain holds {count} certificate(s) not on the path from ca-cert to the root: "

@@ -372,12 +372,17 @@ def _unknown_authority_findings(ca, chain, roots):
 
 
 def _check_chain_start(ca, chain):
+    """istio's layout starts cert-chain with ca-cert. Its order breaks no verifier (a warning); whether
+    ca-cert is in it at all says whether this explains the agent's refusal (MCA736, an error)."""
     if not chain or chain[0].fingerprint == ca.fingerprint:
         return []
+    positions = [index for index, ref in enumerate(chain, 1) if ref.fingerprint == ca.fingerprint]
+    where = (f"ca-cert is certificate {positions[0]} of cert-chain" if positions else
+             "ca-cert is missing from it (not a matter of order: other findings say what that breaks)")
     return [finding("MCA711", CERT_CHAIN,
                     evidence=[f"cert-chain certificate 1: {chain[0].subject} sha256 {chain[0].fingerprint}",
-                              "ca-cert sha256 " + ca.fingerprint],
-                    subject=chain[0].subject)]
+                              "ca-cert sha256 " + ca.fingerprint, where],
+                    subject=chain[0].subject, where=where)]
 
 
 def _check_chain_order(ca, chain, path):
@@ -604,7 +609,8 @@ def check_key_matches(ca_set, _context):
 
 @rule("MCA711", inputs=(CA_CERT, CERT_CHAIN), subject=CA_SET)
 def check_chain_starts_with_ca_cert(ca_set, _context):
-    """cert-chain's first certificate must be ca-cert (compared by SHA-256 fingerprint)."""
+    """cert-chain's first certificate should be ca-cert (compared by SHA-256 fingerprint): a
+    warning, since Go and BoringSSL find the path in any order."""
     return _check_chain_start(ca_set.ca, ca_set.chain)
 
 
@@ -619,7 +625,8 @@ def check_chains_to_root(ca_set, _context):
 
 @rule("MCA713", inputs=(CA_CERT, ROOT_CERT, CERT_CHAIN), subject=CA_SET)
 def check_chain_order(ca_set, _context):
-    """After ca-cert, cert-chain must hold the path's intermediates in issuing order."""
+    """After ca-cert, cert-chain should hold the path's intermediates in issuing order (a warning:
+    order breaks neither verifier)."""
     if ca_set.path is None:
         return []
     return _check_chain_order(ca_set.ca, ca_set.chain, ca_set.path)

@@ -9,14 +9,19 @@ starts and Go's istio-agent refuses istiod's serving chain, meshca must name a d
 """
 
 import base64
+import datetime
 import importlib.util
 import json
 import os
 import subprocess
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
+from azext_meshca.rules.consumers.envoy import SSL_CLIENT, SSL_SERVER
 from tests.oracles import validate_plugin_set
+from tests.unit.test_envoy_boringssl import build_set
+from sandbox import boringssl  # grpcio's BoringSSL (requirements-dev.txt), as tests/unit/test_envoy_boringssl.py
 from sandbox.casets import BASE, NOW, make_set, spec_strategy
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -44,8 +49,8 @@ def go_program(tmp_path_factory):
     return binary
 
 
-def go_verdicts(program, directory):
-    out = subprocess.run([program, "-now", NOW.strftime("%Y-%m-%dT%H:%M:%SZ"), str(directory)], check=True,
+def go_verdicts(program, directory, now=NOW):
+    out = subprocess.run([program, "-now", now.strftime("%Y-%m-%dT%H:%M:%SZ"), str(directory)], check=True,
                          capture_output=True, timeout=60).stdout
     row = json.loads(out)
     return row["istiod"], row["agent"]
@@ -125,6 +130,8 @@ GRID = {
     "expired-unused-cert-at-chain-end": ({"chain": "ca+root+expired"}, False, False, "MCA734"),
     "empty-cert-chain": ({"chain": "empty"}, False, True, "MCA733"),
     "chain-lacks-ca-cert": ({"chain": "root"}, False, True, "MCA736"),
+    # order alone: Go's CertPool is unordered, so both accept; meshca warns (MCA711) and fails nothing
+    "chain-root-first": ({"chain": "root+ca"}, False, False, "MCA711"),
 }
 
 
@@ -138,6 +145,52 @@ def test_grid_meshca_and_go_agree_per_class(go_program, tmp_path, row):
     assert bool(istiod) == go_refuses, codes
     if code:
         assert code in codes, codes
+
+
+# --------------------------------------------------------------------------- cert-chain's order
+# cert-chain as test_envoy_boringssl.build_set builds it (root -> [intermediate ->] ca-cert), listed in
+# each order: (tiers, its members in order, whether the path is complete so every verifier accepts).
+# Go: istiod's keycertbundle.go Verify puts cert-chain in an x509.CertPool (unordered; verify.go
+# buildChains tries every candidate), the agent verifies [istiod's cert + cert-chain] the same way.
+# BoringSSL: find_issuer (crypto/x509/x509_vfy.cc) searches the whole untrusted stack.
+CHAIN_ORDERS = {
+    "documented": (3, ("ca", "int", "root"), True),
+    "root-first": (3, ("root", "int", "ca"), True),
+    "intermediate-first": (3, ("int", "ca", "root"), True),
+    "ca-cert-last-without-root": (3, ("int", "ca"), True),
+    "two-tier-root-first": (2, ("root", "ca"), True),
+    "without-ca-cert": (3, ("int", "root"), False),
+    "two-tier-only-the-root": (2, ("root",), False),
+}
+
+
+@pytest.mark.parametrize("row", sorted(CHAIN_ORDERS))
+def test_cert_chain_order_against_go_and_boringssl(go_program, tmp_path, row):
+    """Issue i711: order alone is refused by no real verifier, so meshca warns (MCA711, MCA713) and
+    does not fail the set; without ca-cert, Go's istio-agent and BoringSSL refuse, and meshca's
+    verdict is an error (MCA736) that MCA711 explains."""
+    tiers, order, complete = CHAIN_ORDERS[row]
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)  # BoringSSL checks time(NULL)
+    roots, chain, ca_cert, ca_key = build_set(now, tiers=tiers, chain=order)
+    objects = {"root-cert": roots, "cert-chain": chain,
+               "ca-cert": ca_cert.public_bytes(serialization.Encoding.PEM),
+               "ca-key": ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption())}
+    go_istiod, go_agent = go_verdicts(go_program, _write(tmp_path, objects), now)
+    envoy = boringssl.handshake(roots, ca_cert, ca_key, chain)
+    findings, _ = validate_plugin_set(objects, now)
+    severity = {item["code"]: item["severity"] for item in findings}
+    errors = sorted(code for code, level in severity.items() if level == "error")
+    assert go_istiod == "", go_istiod  # istiod starts with every one of them
+    assert (go_agent == "") == complete, go_agent
+    assert (envoy == {SSL_SERVER: None, SSL_CLIENT: None}) == complete, envoy
+    assert severity.get("MCA711") == (None if order[0] == "ca" else "warning"), findings
+    if complete:
+        assert errors == [], findings
+        assert severity.get("MCA713") in (None, "warning"), findings
+    else:
+        assert errors == ["MCA736"], findings
+        assert next(item for item in findings if item["code"] == "MCA736")["breaks"] == "envoy"
 
 
 # --------------------------------------------------------------------------- encoding/pem itself

@@ -55,6 +55,15 @@ def test_istiod_startup_verdict_through_az(az, tmp_path, row):
     assert code in errors and errors[code]["breaks"] == breaks, errors
 
 
+def test_cert_chain_with_ca_cert_last_is_a_warning_and_exits_0(az, tmp_path):
+    """Issue i711: root first, then ca-cert. Go and BoringSSL accept it
+    (tests/differential/test_go_istiod.py test_cert_chain_order_against_go_and_boringssl)."""
+    proc, result, errors = _validate(az, tmp_path, {"chain": "root+ca"})
+    assert proc.returncode == 0 and not errors, errors
+    assert result["status"] == "warnings", result["status"]
+    assert "MCA711" in {item["code"] for item in result["findings"] if item["severity"] == "warning"}
+
+
 def test_expired_unused_cert_at_the_end_of_cert_chain_is_a_warning(az, tmp_path):
     proc, result, errors = _validate(az, tmp_path, {"chain": "ca+root+expired"})
     assert proc.returncode == 0 and not errors, errors

@@ -95,9 +95,35 @@ def test_a_cert_chain_without_ca_cert_is_one_row_with_the_agents_refusal_under_i
     snapshot = snapshots.healthy_snapshot()
     secrets = snapshot["secrets"]
     secrets["cert-chain"]["data"]["value"] = secrets["root-cert"]["data"]["value"]
-    rows = [row for row in tables.findings_table(analyse(snapshot, 30)) if row["Code"]]
+    result = analyse(snapshot, 30)
+    rows = [row for row in tables.findings_table(result) if row["Code"]]
     assert "MCA736" not in [row["Code"] for row in rows], rows
     assert "MCA736" in _words(next(row for row in rows if row["Code"] == "MCA711")["Root cause and fix"])
+    # MCA711 is a warning (order breaks no verifier), but the agent's refusal it explains is an
+    # error: the verdict stays failed, and the one fix leads the table (issue i711).
+    severity = {item["code"]: item["severity"] for item in result["findings"]}
+    assert (severity["MCA711"], severity["MCA736"]) == ("warning", "error"), severity
+    assert result["status"] == "failed" and report.exit_status(result) == report.EXIT_PROBLEMS
+    assert rows[0]["Code"] == "MCA711", rows
+    message = next(item["message"] for item in result["findings"] if item["code"] == "MCA711")
+    assert "ca-cert is missing from it" in message, message
+
+
+def test_a_reordered_cert_chain_holding_ca_cert_is_a_warning_not_a_failure():
+    """Issue i711: ca-cert last in cert-chain (root first) is accepted by Go and BoringSSL
+    (tests/differential/test_go_istiod.py test_cert_chain_order_against_go_and_boringssl), so
+    diagnose warns (MCA711) and exits 0, where it used to fail the cluster."""
+    objects = dict(snapshots.plugin_set())
+    blocks = [block + b"-----END CERTIFICATE-----\n"
+              for block in objects["cert-chain"].split(b"-----END CERTIFICATE-----\n") if block.strip()]
+    assert len(blocks) == 2
+    objects["cert-chain"] = b"".join(reversed(blocks))
+    result = analyse(snapshots.healthy_snapshot(objects), 30)
+    severity = {item["code"]: item["severity"] for item in result["findings"]}
+    assert severity.get("MCA711") == "warning" and "error" not in severity.values(), severity
+    assert result["status"] == "warnings" and report.exit_status(result) == report.EXIT_OK
+    message = next(item["message"] for item in result["findings"] if item["code"] == "MCA711")
+    assert "ca-cert is certificate 2 of cert-chain" in message and "any order" in message
 
 
 # Placeholders a remedy may hold, and how to tell that the snapshot knows their value.
