@@ -146,6 +146,7 @@ def test_vault_connections_share_one_tls_context_that_still_checks_each_host(tls
     """One SSLContext for the run (urllib3 would build one and load the CA bundle per vault);
     each connection still sends its own host as SNI and is refused when the certificate does
     not name it (127.0.0.2 is not in the simulator's certificate)."""
+    import ssl
     from azure.core.exceptions import ServiceRequestError
     contexts = []
 
@@ -154,17 +155,16 @@ def test_vault_connections_share_one_tls_context_that_still_checks_each_host(tls
         return contexts[-1]
 
     shared = keyvault.vault_tls_context(tls_server.pki.ca_file)
-    assert shared.check_hostname and shared.verify_mode == __import__("ssl").CERT_REQUIRED
+    assert shared.check_hostname and shared.verify_mode == ssl.CERT_REQUIRED
     good = [keyvault.pooled_transport(_session(tls_server.pki.ca_file), url, lambda verify: shared)
             for url in (f"https://localhost:{tls_server.port}", f"https://127.0.0.1:{tls_server.port}")]
     wrong = keyvault.pooled_transport(_session(tls_server.pki.ca_file), f"https://127.0.0.2:{tls_server.port}",
                                       tls_context)
     try:
         for transport in good:
-            assert transport._pool.conn_kw["ssl_context"] is shared      # pylint: disable=protected-access
-            assert transport._pool.ca_certs is None                      # pylint: disable=protected-access
-            assert transport.send(_Request(transport._pool.scheme + "://" + transport._host + "/")).status_code \
-                == 200                                                   # pylint: disable=protected-access
+            pool = transport._pool      # pylint: disable=protected-access  # what urllib3 connects with
+            assert pool.conn_kw["ssl_context"] is shared and pool.ca_certs is None
+            assert transport.send(_Request(f"https://{pool.host}:{pool.port}/")).status_code == 200
         with pytest.raises(ServiceRequestError, match="match|mismatch"):
             wrong.send(_Request(f"https://127.0.0.2:{tls_server.port}/"))
     finally:
