@@ -243,13 +243,16 @@ def cf_vault_reader(cli_ctx, vault, subscription_id=None):
     SecretClient's get_secret at a fraction of its CPU, with the same address pin, challenge
     policy, credential, deadline, proxy and CA settings as cf_secret_client's client, and a
     connection of its own that ``close()`` ends. Bound to
-    the vault's own address only (hostpin ``vault_address``: ForeignHostError before any request)."""
+    the vault's own address only (hostpin ``vault_address``: ForeignHostError before any request).
+    Its TLS context is the run's one for its CA setting (keyvault.vault_tls_context)."""
     from azext_meshca.sources.deadline import azure_retry_policy, run_deadline
     from azext_meshca.sources.hostpin import vault_address
-    from azext_meshca.sources.keyvault import LeanSecretClient, lean_pipeline, pooled_transport
+    from azext_meshca.sources.keyvault import LeanSecretClient, lean_pipeline, pooled_transport, vault_tls_context
     vault_url = vault_address(cli_ctx, vault)
     credential, _ = shared_login(cli_ctx, subscription_id, audience="Key Vault")
-    transport = pooled_transport(shared_transport(cli_ctx).session, vault_url)
+    transport = pooled_transport(shared_transport(cli_ctx).session, vault_url,
+                                 lambda verify: _shared(cli_ctx, ("vault TLS context", verify),
+                                                        lambda: vault_tls_context(verify)))
     return LeanSecretClient(vault_url, lean_pipeline(transport, credential,
                                                      azure_retry_policy(run_deadline(cli_ctx), "Key Vault")),
                             transport)

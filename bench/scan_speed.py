@@ -16,7 +16,14 @@ own, where the simulated services and the proxy trap run), with the load average
 after: on a shared machine wall time moves with the load, CPU seconds much less, and the
 simulator's CPU says when it, not az, bounds the wall time.
 
+The trust store is the simulator's one CA certificate unless ``--ca-bundle certifi``: then az
+trusts certifi's bundle plus that CA, as az does by default (requests' bundle), so the cost of
+loading a real bundle per TLS connection shows. ``--pin`` keeps the simulator on the first CPU
+and az on the others (a real vault's CPU is not on the operator's machine); on a shared machine
+other processes still run everywhere.
+
     .venv/bin/python bench/scan_speed.py [--latency-ms 50] [--small 5x40x8] [--large 50x100x20]
+                                         [--ca-bundle sim|certifi] [--pin]
 """
 
 import argparse
@@ -34,6 +41,8 @@ sys.path.insert(0, REPO)
 from sandbox.sim.harness import start_simulator  # noqa: E402  pylint: disable=wrong-import-position
 
 AZ = os.path.join(os.path.dirname(sys.executable), "az")
+# CPUs az runs on when --pin splits the machine (None: wherever the scheduler puts it).
+AZ_CPUS = None
 RESOURCE_GRAPH = "/providers/Microsoft.ResourceGraph/resources"
 OBJECT_FIELDS = ("certObjectName", "keyObjectName", "rootCertObjectName", "certChainObjectName")
 
@@ -53,6 +62,8 @@ def _run(az, args):
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen([AZ, *args, "-o", "none"], env=az.env, stdout=out, stderr=err, cwd="/")
+        if AZ_CPUS:
+            os.sched_setaffinity(proc.pid, AZ_CPUS)     # before az starts its threads: they inherit it
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -123,12 +134,35 @@ def _waterfall(requests, width=60):
     return lines
 
 
-def _fleet(shape, directory, latency_ms):
+def _trust_certifi(az, directory):
+    """Point az at certifi's bundle plus the simulator's CA: the size of bundle az loads by
+    default (requests' ``DEFAULT_CA_BUNDLE_PATH``), which the simulator's answers still pass."""
+    import certifi
+    bundle = os.path.join(directory, "certifi-and-sim-ca.pem")
+    with open(certifi.where(), "rb") as roots, open(az.env["REQUESTS_CA_BUNDLE"], "rb") as sim_ca, \
+            open(bundle, "wb") as out:
+        out.write(roots.read() + b"\n" + sim_ca.read())
+    az.env["REQUESTS_CA_BUNDLE"] = bundle
+
+
+def _pin():
+    """This process (the simulators) on the first CPU, az on the others."""
+    global AZ_CPUS  # pylint: disable=global-statement  # one setting for the whole bench
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs at least two CPUs")
+    os.sched_setaffinity(0, cpus[:1])
+    AZ_CPUS = set(cpus[1:])
+
+
+def _fleet(shape, directory, latency_ms, ca_bundle="sim"):
     """Measurements of scan and scan --read-secrets over one fleet."""
     with start_simulator(_scenario(shape, directory)) as sim:
         clusters = len([cluster for cluster in sim.world.clusters])
         sets, vaults = _distinct_object_sets(sim.world)
         az = sim.az("bench")
+        if ca_bundle == "certifi":
+            _trust_certifi(az, directory)
         _run(az, ["aks", "mesh", "ca", "list-checks"])     # warm-up: az's command index, file cache
         sim.add_fault("latency", ms=latency_ms, count=None)
         runs = {"scan": _measure(sim, az, ["aks", "mesh", "ca", "scan"]),
@@ -141,14 +175,19 @@ def main():
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--small", default="5x40x8", help="subscriptions x clusters each x vaults each")
     parser.add_argument("--large", default="50x100x20")
+    parser.add_argument("--ca-bundle", choices=("sim", "certifi"), default="sim")
+    parser.add_argument("--pin", action="store_true", help="simulators on the first CPU, az on the others")
     options = parser.parse_args()
+    if options.pin:
+        _pin()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="meshca-bench-") as directory:
-        small = _fleet(options.small, directory, options.latency_ms)
-        large = _fleet(options.large, directory, options.latency_ms)
+        small = _fleet(options.small, directory, options.latency_ms, options.ca_bundle)
+        large = _fleet(options.large, directory, options.latency_ms, options.ca_bundle)
     # A shared machine's load moves wall times; CPU seconds move much less (the module docstring).
     print(f"load average before {_load(load_before)}, after {_load(os.getloadavg())} "
-          f"on {os.cpu_count()} CPUs")
+          f"on {os.cpu_count()} CPUs; trust store: {options.ca_bundle}"
+          f"{'; simulators pinned to CPU ' + str(sorted(os.sched_getaffinity(0))) if options.pin else ''}")
     print(f"{small['clusters']} clusters / {small['vaults']} vaults against {large['clusters']} clusters / "
           f"{large['vaults']} vaults; {options.latency_ms} ms latency on every request")
     header = (f"{'':22}{'wall s':>16}{'peak RSS MiB':>20}{'RG POSTs':>14}{'KV requests':>18}{'az CPU s':>16}"

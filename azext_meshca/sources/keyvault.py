@@ -30,10 +30,13 @@ so sources/azure.py ``read_secret`` and ``normalise_secret`` judge it as they ju
 """
 
 import datetime
+import functools
 import json
+import os
 from urllib.parse import quote, urlsplit
 
 from azure.core.pipeline.transport import HttpResponse, HttpTransport
+from requests.adapters import HTTPAdapter
 
 # Key Vault's REST version: the one the bundled SDK sends (azure-keyvault-secrets 4.7
 # ``_shared/client_base.py`` DEFAULT_VERSION, ApiVersion.V7_4), as vaultchallenge does.
@@ -101,6 +104,7 @@ class LeanSecretClient:  # pylint: disable=too-few-public-methods  # SecretClien
 
     def __init__(self, vault_url, pipeline, transport):
         self.vault_url = vault_url
+        self._secrets_url = f"{vault_url.rstrip('/')}/secrets/"
         self._pipeline = pipeline
         self._transport = transport
 
@@ -113,8 +117,10 @@ class LeanSecretClient:  # pylint: disable=too-few-public-methods  # SecretClien
         exception types on an error answer (azure.core.exceptions.map_error)."""
         from azure.core.exceptions import HttpResponseError
         from azure.core.rest import HttpRequest
-        url = f"{self.vault_url.rstrip('/')}/secrets/{quote(name, safe='')}/"
-        response = self._pipeline.run(HttpRequest("GET", url, params={"api-version": API_VERSION})).http_response
+        # The query written out as azure-core's params= would format it (one pair, no
+        # escaping needed): that formatting was a visible share of a read's CPU.
+        url = f"{self._secrets_url}{quote(name, safe='')}/?api-version={API_VERSION}"
+        response = self._pipeline.run(HttpRequest("GET", url)).http_response
         if response.status_code != 200:
             raise _error_type(response.status_code, HttpResponseError)(response=response)
         return secret_from_body(name, response.body())
@@ -135,20 +141,70 @@ def lean_pipeline(transport, credential, retry_policy):
                                                    ChallengeAuthPolicy(credential, verify_challenge_resource=True)])
 
 
-def pooled_transport(session, vault_url):
+def pooled_transport(session, vault_url, tls_context=None):
     """A transport that sends to ``vault_url``'s host only, on a connection pool of its own
     (one kept-alive connection) made by a requests adapter with the run's ``session``'s
     proxy and CA settings (requests' own merge of the environment, done once here rather
     than per request). Its own, so ``close`` ends the vault's connection once its reads are
     done: a thousand idle TLS connections held to the end of the run were a visible share of
-    scan --read-secrets' peak memory (bench/scan_speed.py)."""
+    scan --read-secrets' peak memory (bench/scan_speed.py).
+
+    ``tls_context(verify)``: the run's one SSLContext for that CA setting (vault_tls_context),
+    or None to let urllib3 build one per pool as requests would."""
     import requests
     prepared = requests.Request("GET", vault_url).prepare()
     settings = session.merge_environment_settings(prepared.url, {}, False, session.verify, session.cert)
-    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=1)
+    context = tls_context(settings["verify"]) if tls_context and not settings["cert"] else None
+    adapter = SharedContextAdapter(context, pool_connections=1, pool_maxsize=1)
     pool = adapter.get_connection_with_tls_context(prepared, settings["verify"], settings["proxies"],
                                                    settings["cert"])
     return PooledTransport(pool, vault_url, adapter)
+
+
+def vault_tls_context(verify):
+    """One SSLContext for every vault connection of the run that has CA setting ``verify``
+    (requests' ``verify``: True, or a CA bundle file or directory), configured as urllib3
+    configures the one it builds per pool, with the CA certificates requests would give it
+    (requests 2.x adapters.py ``HTTPAdapter.cert_verify``: its own bundle when ``verify`` is
+    True). None when ``verify`` is False: that pool then gets requests' own settings.
+
+    Why: urllib3 builds a context and loads the bundle into it for every pool, so for each
+    vault; certifi's bundle takes about 14 ms of CPU to load, 14 s over a thousand vaults.
+    A shared context changes nothing per connection: urllib3 still sends the vault's name as
+    SNI and the context checks the certificate against it (check_hostname, set by
+    urllib3 util/ssl_.py ``create_urllib3_context`` for CERT_REQUIRED), and an SSLContext
+    may be shared by threads (CPython ssl module docs; OpenSSL's SSL_CTX is)."""
+    import ssl
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH
+    from urllib3.util.ssl_ import create_urllib3_context
+    if verify is False:
+        return None
+    location = DEFAULT_CA_BUNDLE_PATH if verify is True or verify is None else verify
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    if os.path.isdir(location):
+        context.load_verify_locations(capath=location)
+    else:
+        context.load_verify_locations(cafile=location)
+    return context
+
+
+class SharedContextAdapter(HTTPAdapter):  # pylint: disable=too-few-public-methods  # one override
+    """requests' HTTPAdapter whose pools use ``ssl_context`` (when not None) instead of a
+    context of their own loaded from the CA bundle: requests' documented extension point
+    (adapters.py ``build_connection_pool_key_attributes``: set ``ssl_context`` and drop
+    what it replaces)."""
+
+    def __init__(self, ssl_context, **kwargs):
+        self._ssl_context = ssl_context
+        super().__init__(**kwargs)
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        if self._ssl_context is not None:
+            pool_kwargs.pop("ca_certs", None)
+            pool_kwargs.pop("ca_cert_dir", None)
+            pool_kwargs["ssl_context"] = self._ssl_context
+        return host_params, pool_kwargs
 
 
 class PooledResponse(HttpResponse):
@@ -207,10 +263,20 @@ class PooledTransport(HttpTransport):
         try:
             raw = self._pool.urlopen(request.method, path, body=getattr(request, "content", None),
                                      headers=dict(request.headers), redirect=False, assert_same_host=False,
-                                     retries=False, timeout=timeout, preload_content=True, decode_content=True)
+                                     retries=_no_retries(), timeout=timeout, preload_content=True,
+                                     decode_content=True)
         except urllib3.exceptions.HTTPError as error:
             raise _transport_error(error) from error
         return PooledResponse(request, raw)
+
+
+@functools.lru_cache(maxsize=None)
+def _no_retries():
+    """The Retry urllib3 makes of ``retries=False, redirect=False`` (urllib3 2.x util/retry.py
+    ``Retry.from_int``: ``Retry(False, redirect=False)``), made once: Retry never changes
+    (``increment`` returns a new one), and from_int builds and debug-logs one per request."""
+    from urllib3.util.retry import Retry
+    return Retry(False, redirect=False)
 
 
 def _transport_error(error):

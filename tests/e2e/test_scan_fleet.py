@@ -106,6 +106,12 @@ def test_requests_are_a_constant_number_of_pages_and_one_read_per_vault_object(s
         (entry["service"], entry["path"].split("/")[2]) for entry in requests
         if entry["service"].startswith("kv:") and entry["status"] != 401)
     assert secret_reads and set(secret_reads.values()) == {1}, secret_reads.most_common(3)
+    # and one challenge (the request without a token) per vault read: #25's "+ 1 challenge per vault"
+    challenges = collections.Counter(entry["service"] for entry in requests
+                                     if entry["service"].startswith("kv:") and entry["principal"] is None)
+    refused = {"kv:" + name for name in _refusing_vaults(fleet_sim)}
+    assert set(challenges) == {service for service, _ in secret_reads} | refused
+    assert set(challenges.values()) == {1}, challenges.most_common(3)
     wanted = set()
     refusing = set(_refusing_vaults(fleet_sim))
     for cluster in fleet_sim.world.clusters:

@@ -101,6 +101,109 @@ class _Clock:
         self.now += seconds
 
 
+class _TlsServer:
+    """A loopback HTTPS server on all of 127/8 with the simulator's certificate (sandbox/sim/pki.py:
+    127.0.0.1 and localhost, not 127.0.0.2), answering every request 200 ``{}``."""
+
+    def __init__(self):
+        import socket
+        import ssl
+        import threading
+        from sandbox.sim.pki import server_pki
+        self.pki = server_pki()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.pki.cert_file, self.pki.key_file)
+        self._listener = socket.create_server(("", 0))
+        self.port = self._listener.getsockname()[1]
+        self._context = context
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(client,), daemon=True).start()
+
+    def _answer(self, client):
+        import ssl
+        try:
+            with self._context.wrap_socket(client, server_side=True) as tls:
+                while tls.recv(65536):
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        except (OSError, ssl.SSLError):
+            client.close()
+
+    def close(self):
+        self._listener.close()
+
+
+@pytest.fixture(name="tls_server")
+def _tls_server():
+    server = _TlsServer()
+    yield server
+    server.close()
+
+
+def _session(verify):
+    import requests
+    session = requests.Session()
+    session.trust_env, session.verify = False, verify     # no proxy, this CA setting
+    return session
+
+
+def test_vault_connections_share_one_tls_context_that_still_checks_each_host(tls_server):
+    """One SSLContext for the run (urllib3 would build one and load the CA bundle per vault);
+    each connection still sends its own host as SNI and is refused when the certificate does
+    not name it (127.0.0.2 is not in the simulator's certificate)."""
+    import ssl
+    from azure.core.exceptions import ServiceRequestError
+    contexts = []
+
+    def tls_context(verify):
+        contexts.append(keyvault.vault_tls_context(verify))
+        return contexts[-1]
+
+    shared = keyvault.vault_tls_context(tls_server.pki.ca_file)
+    assert shared.check_hostname and shared.verify_mode == ssl.CERT_REQUIRED
+    good = [keyvault.pooled_transport(_session(tls_server.pki.ca_file), url, lambda verify: shared)
+            for url in (f"https://localhost:{tls_server.port}", f"https://127.0.0.1:{tls_server.port}")]
+    wrong = keyvault.pooled_transport(_session(tls_server.pki.ca_file), f"https://127.0.0.2:{tls_server.port}",
+                                      tls_context)
+    try:
+        for transport in good:
+            pool = transport._pool      # pylint: disable=protected-access  # what urllib3 connects with
+            assert pool.conn_kw["ssl_context"] is shared and pool.ca_certs is None
+            assert transport.send(_Request(f"https://{pool.host}:{pool.port}/")).status_code == 200
+        with pytest.raises(ServiceRequestError, match="match|mismatch"):
+            wrong.send(_Request(f"https://127.0.0.2:{tls_server.port}/"))
+    finally:
+        for transport in (*good, wrong):
+            transport.close()
+
+
+def test_verify_true_trusts_the_bundle_requests_would_not_the_operating_systems(tls_server):
+    """requests gives a pool its own CA bundle (certifi) when ``verify`` is True
+    (adapters.py ``HTTPAdapter.cert_verify``); so does the shared context, and that bundle
+    does not hold the simulator's CA."""
+    import ssl
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH
+    from azure.core.exceptions import ServiceRequestError
+    expected = ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE_PATH).cert_store_stats()["x509_ca"]
+    context = keyvault.vault_tls_context(True)
+    assert context.cert_store_stats()["x509_ca"] == expected > 0
+    assert keyvault.vault_tls_context(False) is None
+    transport = keyvault.pooled_transport(_session(True), f"https://localhost:{tls_server.port}",
+                                          keyvault.vault_tls_context)
+    try:
+        with pytest.raises(ServiceRequestError, match="CERTIFICATE_VERIFY_FAILED"):
+            transport.send(_Request(f"https://localhost:{tls_server.port}/"))
+    finally:
+        transport.close()
+
+
 class _GraphResponse:
     """The parts of azure-core's HttpResponse that ResourceGraph and HttpResponseError read."""
 
