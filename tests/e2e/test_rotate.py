@@ -239,18 +239,24 @@ def _graph_asks(sim, since=0):
             if entry["path"].endswith("/getMemberObjects")]
 
 
+def _planned_without_refusal(sim, tmp_path):
+    """(az, cwd, new material's folder) after a root rotation's plan that exits 0 without MCA345."""
+    az = sim.az()
+    cwd = str(tmp_path)
+    folder = new_dir(tmp_path / "new", root_material(sim))
+    proc, body = rotate(az, "plan", "--new-dir", folder, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    assert "MCA345" not in {item["code"] for item in body.get("findings") or []}
+    return az, cwd, folder
+
+
 def test_an_operator_who_may_set_only_through_a_group_is_not_refused(tmp_path):
     """rotation-world-group: the operator's own policy has get+list, its group's has set. plan asks
     Graph for the operator's groups (as the operator) and exits 0; with the membership dropped,
     plan refuses with MCA345, exit 4, and writes nothing; so it does while the group is not
     security-enabled."""
     with start_simulator("rotation-world-group") as sim:
-        az = sim.az()
-        cwd = str(tmp_path)
-        folder = new_dir(tmp_path / "new", root_material(sim))
-        proc, body = rotate(az, "plan", "--new-dir", folder, cwd=cwd)
-        assert proc.returncode == 0, proc.stderr
-        assert "MCA345" not in {item["code"] for item in body.get("findings") or []}
+        az, cwd, folder = _planned_without_refusal(sim, tmp_path)
         asked = _graph_asks(sim)
         assert [entry["principal"] for entry in asked] == [sim.world.operator["objectId"]], asked
         assert all(entry["status"] == 200 for entry in asked), asked
@@ -293,12 +299,7 @@ def test_an_operator_who_may_set_only_through_a_groups_custom_role_is_not_refuse
     writes the first stage); once the role lacks setSecret, plan refuses with MCA345, exit 4, and
     writes nothing."""
     with start_simulator("rotation-world-group-rbac") as sim:
-        az = sim.az()
-        cwd = str(tmp_path)
-        folder = new_dir(tmp_path / "new", root_material(sim))
-        proc, body = rotate(az, "plan", "--new-dir", folder, cwd=cwd)
-        assert proc.returncode == 0, proc.stderr
-        assert "MCA345" not in {item["code"] for item in body.get("findings") or []}
+        az, cwd, folder = _planned_without_refusal(sim, tmp_path)
         assert _graph_asks(sim), "the group lookup did not run"
         definitions = [entry for entry in sim.requests(service="arm", method="GET")
                        if entry["path"].lower().endswith("/roledefinitions/" + ROTATOR)]
