@@ -269,7 +269,7 @@ def test_an_operator_who_may_set_only_through_a_group_is_not_refused(tmp_path):
 
         sim.world.groups[GROUP]["members"] = []
         before = len(_graph_asks(sim))
-        body = _refused(sim, az, "MCA345", "plan", "--new-dir", folder, "--plan-file", "g.json", cwd=cwd)
+        _refused(sim, az, "MCA345", "plan", "--new-dir", folder, "--plan-file", "g.json", cwd=cwd)
         assert len(_graph_asks(sim)) == before + 1  # the groups were asked, and none grants set
         assert not sim.requests(service="kv:" + VAULT, method="PUT")
         assert not os.path.exists(tmp_path / "g.json")
