@@ -64,6 +64,7 @@ PLACEHOLDER_WORDS = {
     "count": "how many",
     "days_left": "days left",
     "warn_days": "the --warn-days value",
+    "skipped_by": "--skip-cluster was given, or: scan reads no cluster's API server",
 }
 _FILLERS = ("restart_note", "current_note", "lag_note", "them", "were")
 
