@@ -133,6 +133,10 @@ GRID = {
     "chain-lacks-ca-cert": ({"chain": "root"}, False, True, "MCA736"),
     # order alone: Go's CertPool is unordered, so both accept; meshca warns (MCA711) and fails nothing
     "chain-root-first": ({"chain": "root+ca"}, False, False, "MCA711"),
+    # an intermediate (here ca-cert) in root-cert, alone or beside the root: every CertPool member is an
+    # anchor, so both accept; meshca warns (MCA701) and fails nothing
+    "root-cert-holds-ca-cert-only": ({"root_cert": "ca"}, False, False, "MCA701"),
+    "root-cert-holds-root-and-ca-cert": ({"root_cert": "root+ca"}, False, False, "MCA701"),
 }
 
 
