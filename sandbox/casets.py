@@ -240,7 +240,8 @@ def make_set(spec):
     chain = pem(*chains[spec["chain"]])
     if spec["chain_key_first"]:
         chain = key_pem(key("p256"), "pkcs8") + chain
-    root_pem = pem(root) + (key_pem(key("p256"), "pkcs8") if spec["root_holds_key"] else b"")
+    roots = {"root": [root], "ca": [ca], "root+ca": [root, ca], "ca+root": [ca, root]}
+    root_pem = pem(*roots[spec["root_cert"]]) + (key_pem(key("p256"), "pkcs8") if spec["root_holds_key"] else b"")
     objects = {"root-cert": root_pem, "ca-cert": pem(ca), "ca-key": key_pem(ca_key, spec["key_encoding"]),
                "cert-chain": chain}
     name, how = spec["framing"]
@@ -252,13 +253,15 @@ BASE = {"root_key": "rsa", "ca_key": "p256", "root_cert_sign": True, "root_criti
         "name_constraints": None, "root_v1": False, "root_bad_signature": False, "ca_expired": False,
         "ca_critical_unknown": False, "ca_policy": False, "ca_negative_serial": False, "chain": "ca+root",
         "chain_key_first": False, "root_holds_key": False, "key_encoding": "pkcs8",
-        "framing": ("ca-cert", "plain")}
+        "framing": ("ca-cert", "plain"), "root_cert": "root"}
 SIGNING_KEYS = ["rsa", "p256", "p384", "ed25519", "ed448", "dsa", "secp256k1", "rsa768"]
 CA_KEYS = ["rsa", "p256", "p384", "ed25519", "ed448", "dsa", "rsa-inconsistent"]
 OBJECTS = ["root-cert", "ca-cert", "ca-key", "cert-chain"]
 # cert-chain's shapes: with ca-cert and the root, ca-cert alone, the root alone (lacks ca-cert),
 # empty, and with an expired certificate on no path at its end.
 CHAINS = ("ca+root", "ca", "root", "empty", "ca+root+expired", "root+ca")
+# root-cert's shapes: the root, or ca-cert (an intermediate, not self-signed) alone or beside it (i701).
+ROOT_CERTS = ("root", "ca", "root+ca", "ca+root")
 FRAMINGS = sorted(_FRAMINGS)
 
 
@@ -274,6 +277,7 @@ def spec_strategy():
         "ca_critical_unknown": st.booleans(), "ca_policy": st.booleans(), "ca_negative_serial": st.booleans(),
         "chain": st.sampled_from(sorted(CHAINS)),
         "chain_key_first": st.booleans(), "root_holds_key": st.booleans(),
+        "root_cert": st.sampled_from(ROOT_CERTS),
         "key_encoding": st.sampled_from(sorted(KEY_ENCODINGS)),
         "framing": st.tuples(st.sampled_from(OBJECTS), st.sampled_from(FRAMINGS)),
     }

@@ -459,12 +459,20 @@ _ENTRIES = [
        # ParsePemEncodedCertificate reads ca-cert.pem's first block
        breaks=ISTIOD),
     # --- certificate (MCA7xx) ---
-    _m("MCA701", ERROR, "certificate", "root-cert holds a certificate that is not self-signed",
-       "Certificate {index} in root-cert ({subject}) is not self-signed, so it cannot be a "
-       "trust anchor.",
+    _m("MCA701", WARNING, "certificate", "root-cert holds a certificate that is not self-signed",
+       "Certificate {index} in root-cert ({subject}) is not self-signed: an intermediate, not a root. "
+       "It breaks nothing here: Go (istiod, the istio-agent) and BoringSSL (Envoy) trust every "
+       "certificate in root-cert as an anchor. But istiod publishes root-cert to every namespace "
+       "(istio-ca-root-cert), so without the root beside it workloads trust only what this "
+       "intermediate issued, not peers that chain to the root through another intermediate "
+       "(other clusters of a multi-cluster mesh, the next intermediate of a rotation).",
        "Put only the root certificate(s) in root-cert; intermediates go in cert-chain.",
        detail="certificate {index}: {subject}",
-       # No breaks: Go trusts any certificate in Roots and Envoy sets X509_V_FLAG_PARTIAL_CHAIN, so neither refuses it.
+       # A warning and no breaks: istio keycertbundle.go Verify and the agent put root-cert in an
+       # x509.CertPool, whose every certificate is an anchor (verify.go), and Envoy sets
+       # X509_V_FLAG_PARTIAL_CHAIN on its store (envoyproxy/envoy source/common/tls/cert_validator/
+       # default_validator.cc, commit 0ce4e8a); tests/differential/test_go_istiod.py
+       # test_root_cert_shapes_against_go_and_boringssl runs both on [intermediate] and [root, intermediate].
        breaks=None),
     _m("MCA702", ERROR, "certificate", "root-cert holds a certificate that is not a CA",
        "Certificate {index} in root-cert ({subject}) has no basicConstraints CA:true.",

@@ -190,8 +190,13 @@ def _unique(refs_by_object):
 # --------------------------------------------------------------------------- root-cert
 
 def _check_roots(roots):
-    """Every cert in root-cert must be a self-signed CA; several roots = rotation."""
-    findings = []
+    """root-cert should hold self-signed CAs only; several roots = rotation.
+
+    An entry that is not self-signed is a warning (MCA701): Go and BoringSSL (Envoy) both trust it
+    as an anchor. Only self-signed entries count as roots for MCA703, so a root beside its own
+    intermediate is not reported as a rotation.
+    """
+    findings, self_issued = [], []
     for ref in roots:
         # By name, not by signature: Go never checks a trust anchor's self-signature, so a
         # self-issued root whose signature cryptography cannot verify is still a root (#21).
@@ -200,17 +205,19 @@ def _check_roots(roots):
                 "MCA701", ROOT_CERT, evidence=["issuer: " + certs.name_string(ref.cert.issuer),
                                                "sha256 " + ref.fingerprint],
                 index=ref.index, subject=ref.subject))
+        else:
+            self_issued.append(ref)
         is_ca, _ = certs.basic_constraints(ref.cert)
         if not is_ca and ref.cert.version != x509.Version.v1:  # Go accepts a v1 parent (x509.go CheckSignatureFrom)
             findings.append(finding("MCA702", ROOT_CERT, evidence=["sha256 " + ref.fingerprint],
                                     index=ref.index, subject=ref.subject))
-    if len(roots) > 1:
-        short = ", ".join(ref.fingerprint[:23] + "..." for ref in roots)
+    if len(self_issued) > 1:
+        short = ", ".join(ref.fingerprint[:23] + "..." for ref in self_issued)
         findings.append(finding(
             "MCA703", ROOT_CERT,
             evidence=[f"root {ref.index}: {ref.subject} sha256 {ref.fingerprint}"
-                      for ref in roots],
-            count=len(roots), fingerprints=short))
+                      for ref in self_issued],
+            count=len(self_issued), fingerprints=short))
     return findings
 
 
@@ -590,7 +597,8 @@ def check_ca_cert_first_block(ca_set, _context):
 
 @rule("MCA701", "MCA702", "MCA703", inputs=(ROOT_CERT,), subject=CA_SET)
 def check_root_certs(ca_set, _context):
-    """Every certificate in root-cert must be a self-signed CA; several roots mean a root rotation."""
+    """Every certificate in root-cert should be a self-signed CA (one that is not is a warning: Go and
+    Envoy trust it as an anchor); several roots mean a root rotation."""
     return _check_roots(ca_set.roots)
 
 

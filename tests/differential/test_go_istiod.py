@@ -16,6 +16,7 @@ import os
 import subprocess
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from azext_meshca.rules.consumers.envoy import SSL_CLIENT, SSL_SERVER
@@ -132,6 +133,10 @@ GRID = {
     "chain-lacks-ca-cert": ({"chain": "root"}, False, True, "MCA736"),
     # order alone: Go's CertPool is unordered, so both accept; meshca warns (MCA711) and fails nothing
     "chain-root-first": ({"chain": "root+ca"}, False, False, "MCA711"),
+    # an intermediate (here ca-cert) in root-cert, alone or beside the root: every CertPool member is an
+    # anchor, so both accept; meshca warns (MCA701) and fails nothing
+    "root-cert-holds-ca-cert-only": ({"root_cert": "ca"}, False, False, "MCA701"),
+    "root-cert-holds-root-and-ca-cert": ({"root_cert": "root+ca"}, False, False, "MCA701"),
 }
 
 
@@ -191,6 +196,51 @@ def test_cert_chain_order_against_go_and_boringssl(go_program, tmp_path, row):
     else:
         assert errors == ["MCA736"], findings
         assert next(item for item in findings if item["code"] == "MCA736")["breaks"] == "envoy"
+
+
+# --------------------------------------------------------------------------- root-cert's shape
+# root-cert holding an intermediate (not self-signed), alone or beside the root, built from
+# test_envoy_boringssl.build_set's certificates; cert-chain as istio's layout (ca-cert, [int,] root).
+# (tiers, root-cert's members in order). Go: keycertbundle.go Verify and the agent put root-cert in
+# an x509.CertPool, every certificate of which is an anchor (verify.go buildChains stops at any pool
+# member). BoringSSL: Envoy sets X509_V_FLAG_PARTIAL_CHAIN on its store (envoyproxy/envoy
+# source/common/tls/cert_validator/default_validator.cc, commit 0ce4e8a), as gRPC does for the
+# harness (ssl_transport_security.cc), so x509_vfy.cc check_trust accepts a chain ending at any
+# certificate of the store.
+ROOT_CERT_SHAPES = {
+    "intermediate-only": (3, ("int",)),
+    "root-and-intermediate": (3, ("root", "int")),
+    "intermediate-and-root": (3, ("int", "root")),
+    "two-tier-ca-cert-only": (2, ("ca",)),
+    "two-tier-root-and-ca-cert": (2, ("root", "ca")),
+}
+
+
+@pytest.mark.parametrize("row", sorted(ROOT_CERT_SHAPES))
+def test_root_cert_shapes_against_go_and_boringssl(go_program, tmp_path, row):
+    """Issue i701: a root-cert entry that is not self-signed is refused by no real verifier
+    (istiod's load, the istio-agent, Envoy in both directions), so meshca warns (MCA701) and
+    fails nothing; an intermediate beside its root is not a root rotation (no MCA703)."""
+    tiers, members = ROOT_CERT_SHAPES[row]
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)  # BoringSSL checks time(NULL)
+    order = ("ca", "int", "root") if tiers == 3 else ("ca", "root")
+    _, chain, ca_cert, ca_key = build_set(now, tiers=tiers, chain=order)
+    by_name = dict(zip(order, x509.load_pem_x509_certificates(chain)))
+    roots = b"".join(by_name[name].public_bytes(serialization.Encoding.PEM) for name in members)
+    objects = {"root-cert": roots, "cert-chain": chain,
+               "ca-cert": ca_cert.public_bytes(serialization.Encoding.PEM),
+               "ca-key": ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption())}
+    go_istiod, go_agent = go_verdicts(go_program, _write(tmp_path, objects), now)
+    envoy = boringssl.handshake(roots, ca_cert, ca_key, chain)
+    findings, _ = validate_plugin_set(objects, now)
+    severity = {item["code"]: item["severity"] for item in findings}
+    assert (go_istiod, go_agent) == ("", ""), (go_istiod, go_agent)
+    assert envoy == {SSL_SERVER: None, SSL_CLIENT: None}, envoy
+    assert severity.get("MCA701") == "warning", findings
+    assert "breaks" not in next(item for item in findings if item["code"] == "MCA701"), findings
+    assert [code for code, level in severity.items() if level == "error"] == [], findings
+    assert "MCA703" not in severity, findings  # one root at most: not a rotation
 
 
 # --------------------------------------------------------------------------- encoding/pem itself

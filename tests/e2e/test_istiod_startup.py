@@ -64,6 +64,19 @@ def test_cert_chain_with_ca_cert_last_is_a_warning_and_exits_0(az, tmp_path):
     assert "MCA711" in {item["code"] for item in result["findings"] if item["severity"] == "warning"}
 
 
+@pytest.mark.parametrize("root_cert", ["ca", "root+ca"])
+def test_intermediate_in_root_cert_is_a_warning_and_exits_0(az, tmp_path, root_cert):
+    """Issue i701: root-cert holding ca-cert (not self-signed), alone or beside the root. Go and
+    BoringSSL trust it as an anchor (tests/differential/test_go_istiod.py
+    test_root_cert_shapes_against_go_and_boringssl), so the set passes with a warning."""
+    proc, result, errors = _validate(az, tmp_path, {"root_cert": root_cert})
+    assert proc.returncode == 0 and not errors, errors
+    assert result["status"] == "warnings", result["status"]
+    warnings = {item["code"]: item for item in result["findings"] if item["severity"] == "warning"}
+    assert "MCA701" in warnings and "breaks" not in warnings["MCA701"], warnings
+    assert "MCA703" not in {item["code"] for item in result["findings"]}, result["findings"]
+
+
 def test_expired_unused_cert_at_the_end_of_cert_chain_is_a_warning(az, tmp_path):
     proc, result, errors = _validate(az, tmp_path, {"chain": "ca+root+expired"})
     assert proc.returncode == 0 and not errors, errors

@@ -126,6 +126,20 @@ def test_a_reordered_cert_chain_holding_ca_cert_is_a_warning_not_a_failure():
     assert "ca-cert is certificate 2 of cert-chain" in message and "any order" in message
 
 
+@pytest.mark.parametrize("with_root", [False, True])
+def test_an_intermediate_in_root_cert_is_a_warning_not_a_failure(with_root):
+    """Issue i701: root-cert holding ca-cert (not self-signed), alone or after the root, is trusted as an
+    anchor by Go and BoringSSL (tests/differential/test_go_istiod.py
+    test_root_cert_shapes_against_go_and_boringssl), so diagnose warns (MCA701) and exits 0."""
+    objects = dict(snapshots.plugin_set())
+    objects["root-cert"] = (objects["root-cert"] if with_root else b"") + objects["ca-cert"]
+    result = analyse(snapshots.healthy_snapshot(objects), 30)
+    severity = {item["code"]: item["severity"] for item in result["findings"]}
+    assert severity.get("MCA701") == "warning" and "error" not in severity.values(), severity
+    assert "MCA703" not in severity, severity
+    assert result["status"] == "warnings" and report.exit_status(result) == report.EXIT_OK
+
+
 # Placeholders a remedy may hold, and how to tell that the snapshot knows their value.
 def _plugin(snapshot):
     return ((snapshot.get("cluster") or {}).get("data") or {}).get("plugin") or {}

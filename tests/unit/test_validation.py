@@ -31,8 +31,7 @@ def _run(objects, **kwargs):
     findings, certificates = validate_plugin_set(objects, kwargs.pop("now", NOW), **kwargs)
     for item in findings:
         assert FINDING_KEYS <= set(item) <= FINDING_KEYS | {"breaks"}
-        if item["area"] == "certificate" and item["severity"] == "error" \
-                and item["code"] != "MCA701":
+        if item["area"] == "certificate" and item["severity"] == "error":
             assert item.get("breaks") in ("istiod", "envoy", "both"), item
         assert item["object"] in OBJECTS, item
         assert "\n" not in item["message"]
@@ -215,6 +214,22 @@ def test_rotation_info_lists_both_roots():
     rotation = [item for item in findings if item["code"] == "MCA703"][0]
     assert rotation["severity"] == "info" and "2 roots" in rotation["message"]
     assert len(rotation["evidence"]) == 2
+
+
+@pytest.mark.parametrize("members", [("int",), ("root", "int"), ("int", "root")])
+def test_intermediate_in_root_cert_is_a_warning_not_a_rotation(members):
+    """Go and BoringSSL trust a non-self-signed root-cert entry as an anchor (i701,
+    tests/differential/test_go_istiod.py test_root_cert_shapes_against_go_and_boringssl): MCA701 is a
+    warning, and an intermediate beside its root is not a second root (no MCA703)."""
+    objects = cf.make_plugin_set(tiers=3)
+    pems = re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n", objects["cert-chain"], re.S)
+    by_name = dict(zip(("ca", "int", "root"), pems))  # cert-chain: ca-cert, Intermediate CA 1, root
+    objects["root-cert"] = b"".join(by_name[name] for name in members)
+    findings, _ = _run(objects)
+    assert _codes(findings) - {"MCA714"} == {"MCA701", "MCA719"}, findings
+    assert _errors(findings) == set(), findings
+    flagged = [item for item in findings if item["code"] == "MCA701"]
+    assert len(flagged) == 1 and "Intermediate CA 1" in flagged[0]["message"], flagged
 
 
 def test_warn_days_moves_the_threshold():
