@@ -42,7 +42,7 @@ import time
 import uuid
 
 from sandbox.sim import kql
-from sandbox.sim.server import Response
+from sandbox.sim.server import JsonOnce, Response
 
 DEFAULT_TOP = 100
 MAX_TOP = 1000
@@ -92,7 +92,7 @@ class ResourceGraphService:
         row["subscriptionId"] = _sub_of(resource["id"])
         row["resourceGroup"] = _rg_of(resource["id"])
         row["tenantId"] = self.world.tenant
-        return row      # shallow: queries never change a row's values, and a page is copied (_page)
+        return row      # shallow: queries never change a row's values, and an answer is serialised under the lock
 
     def tables(self, names=("resources", "resourcecontainers", "authorizationresources")):
         """{table: rows} of the tables ``names`` (a query builds only those it reads)."""
@@ -200,6 +200,8 @@ class ResourceGraphService:
                     rows = kql.run(text, tables)
                 answer = self._page(rows, body.get("options") or {}, (text, frozenset(visible)),
                                     first_page_only=kql.summarizes(text))
+                # serialised here, under the World's lock, so the rows cannot change before they are written
+                answered = JsonOnce(200, answer, headers)
         except kql.KqlError as error:
             self.queries.append((text, subscriptions, 400, continued))
             return Response(400, {"error": {"code": "BadRequest", "message": _support_message(), "details": [
@@ -208,7 +210,7 @@ class ResourceGraphService:
                 {"code": str(error), "message": str(error), "line": 1,
                  "characterPositionInLine": error.position, "token": error.token}]}}, headers)
         self.queries.append((text, subscriptions, 200, continued))
-        return Response(200, answer, headers)
+        return answered
 
     def _continued(self, options, text, visible):
         """The rows a $skipToken's query produced (kept, as the service's token captures the
@@ -233,7 +235,7 @@ class ResourceGraphService:
             start = start if "$skip" in options else decoded["offset"]
         if first_page_only:
             start = 0
-        page = json.loads(json.dumps(rows[start:start + top]))     # a copy, taken under the World's lock
+        page = rows[start:start + top]      # not copied: query() serialises the answer under the World's lock
         truncated = first_page_only and len(rows) > top
         answer = {"totalRecords": len(rows), "count": len(page), "resultTruncated": "true" if truncated else "false",
                   "facets": [], "data": page}
