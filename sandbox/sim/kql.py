@@ -271,14 +271,14 @@ def _literal(kind, value):
 
 
 def _lookup(row, path):
+    """The value at ``path``; null where a step is missing or not a property bag. Column
+    names and property bag keys alike are matched case-sensitively (Kusto's property bags
+    are; ARM JSON keys keep their case)."""
     value = row
-    for index, key in enumerate(path):
+    for key in path:
         if not isinstance(value, dict):
             return MISSING
-        if index == 0:
-            value = value.get(key, MISSING)
-        else:  # property bags are case-sensitive in Kusto; ARM JSON keys keep their case
-            value = value.get(key, MISSING)
+        value = value.get(key, MISSING)
     return value
 
 
@@ -397,11 +397,16 @@ def _summarize(rows, aggregates, by):
 def _evaluate_pipeline(table, stages, tables):
     if table not in tables:
         raise KqlError("InvalidQueryLanguage", table, 1)
-    rows = [dict(row) for row in tables[table]]
+    # The table's rows are the caller's: they are copied before the first stage that would
+    # change them in place (extend) or, at the latest, on the way out, so only the rows that
+    # pass the first filters are copied. project, distinct, summarize and join make new rows.
+    rows, own = tables[table], False
     for operator, argument in stages:
         if operator == "where":
             rows = [row for row in rows if evaluate(argument, row)]
         elif operator == "extend":
+            if not own:
+                rows, own = [dict(row) for row in rows], True
             for row in rows:
                 for name, expression in argument:
                     row[name] = evaluate(expression, row)
@@ -420,7 +425,8 @@ def _evaluate_pipeline(table, stages, tables):
             rows = _summarize(rows, *argument)
         else:
             rows = [{name: evaluate(expression, row) for name, expression in argument} for row in rows]
-    return rows
+        own = own or operator in ("distinct", "join", "summarize", "project")
+    return rows if own else [dict(row) for row in rows]
 
 
 def joins(query):
