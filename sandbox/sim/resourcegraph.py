@@ -87,7 +87,9 @@ class ResourceGraphService:
     # ------------------------------------------------------------------ tables
 
     def _row(self, resource, kind):
-        row = {key: value for key, value in resource.items() if key not in ("secrets", "resourceGroup", "subscription")}
+        row = dict(resource)        # keys in the resource's order, less these three (as a filtered copy)
+        for key in ("secrets", "resourceGroup", "subscription"):
+            row.pop(key, None)
         row["type"] = kind
         row["subscriptionId"] = _sub_of(resource["id"])
         row["resourceGroup"] = _rg_of(resource["id"])
