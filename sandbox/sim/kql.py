@@ -301,13 +301,16 @@ def compile_expression(node):
     if kind == "call":
         return _call(node[1], [compile_expression(argument) for argument in node[2]])
     if kind in ("and", "or"):
-        left, right = compile_expression(node[1]), compile_expression(node[2])
-        if kind == "and":
-            return lambda row: bool(left(row)) and bool(right(row))
-        return lambda row: bool(left(row)) or bool(right(row))
+        return _logical(kind, compile_expression(node[1]), compile_expression(node[2]))
     if kind in ("in", "in~"):
         return _membership(kind, compile_expression(node[1]), node[2])
     return _comparison(kind, compile_expression(node[1]), node[2])
+
+
+def _logical(kind, left, right):
+    if kind == "and":
+        return lambda row: bool(left(row)) and bool(right(row))
+    return lambda row: bool(left(row)) or bool(right(row))
 
 
 def _path(path):
@@ -454,6 +457,32 @@ def _summarize(rows, aggregates, by):
     return list(groups.values())
 
 
+def _extend(rows, assignments):
+    """Kusto's extend, in place: ``rows`` are the pipeline's own."""
+    for row in rows:
+        for name, expression in assignments:
+            row[name] = expression(row)
+    return rows
+
+
+def _distinct(rows, columns):
+    """Kusto's distinct: the first row of each combination of values, in first-seen order."""
+    distinct = {}
+    for row in rows:
+        picked = {name: expression(row) for name, expression in columns}
+        distinct.setdefault(tuple(_key(value) for value in picked.values()), picked)
+    return list(distinct.values())
+
+
+def _compiled(operator, argument):
+    """A stage's argument with its expressions compiled (compile_expression), once per stage."""
+    if operator == "where":
+        return compile_expression(argument)
+    if operator in ("extend", "distinct", "project"):
+        return [(name, compile_expression(expression)) for name, expression in argument]
+    return argument
+
+
 def _evaluate_pipeline(table, stages, tables):
     if table not in tables:
         raise KqlError("InvalidQueryLanguage", table, 1)
@@ -462,23 +491,13 @@ def _evaluate_pipeline(table, stages, tables):
     # pass the first filters are copied. project, distinct, summarize and join make new rows.
     rows, own = tables[table], False
     for operator, argument in stages:
-        if operator in ("where", "extend", "distinct", "project"):
-            argument = (compile_expression(argument) if operator == "where"
-                        else [(name, compile_expression(expression)) for name, expression in argument])
+        argument = _compiled(operator, argument)
         if operator == "where":
             rows = [row for row in rows if argument(row)]
         elif operator == "extend":
-            if not own:
-                rows, own = [dict(row) for row in rows], True
-            for row in rows:
-                for name, expression in argument:
-                    row[name] = expression(row)
+            rows = _extend(rows if own else [dict(row) for row in rows], argument)
         elif operator == "distinct":
-            distinct = {}
-            for row in rows:
-                picked = {name: expression(row) for name, expression in argument}
-                distinct.setdefault(tuple(_key(value) for value in picked.values()), picked)
-            rows = list(distinct.values())
+            rows = _distinct(rows, argument)
         elif operator == "join":
             flavor, (sub_table, sub_stages), column = argument
             rows = _join(rows, _evaluate_pipeline(sub_table, sub_stages, tables), flavor, column)
@@ -488,7 +507,7 @@ def _evaluate_pipeline(table, stages, tables):
             rows = _summarize(rows, *argument)
         else:
             rows = [{name: expression(row) for name, expression in argument} for row in rows]
-        own = own or operator in ("distinct", "join", "summarize", "project")
+        own = own or operator in ("extend", "distinct", "join", "summarize", "project")
     return rows if own else [dict(row) for row in rows]
 
 
