@@ -270,18 +270,6 @@ def _literal(kind, value):
     return re.sub(r"\\(.)", r"\1", value[1:-1])
 
 
-def _lookup(row, path):
-    value = row
-    for index, key in enumerate(path):
-        if not isinstance(value, dict):
-            return MISSING
-        if index == 0:
-            value = value.get(key, MISSING)
-        else:  # property bags are case-sensitive in Kusto; ARM JSON keys keep their case
-            value = value.get(key, MISSING)
-    return value
-
-
 def _text(value):
     if value is None:
         return None
@@ -294,46 +282,119 @@ def _text(value):
 
 
 def evaluate(node, row):
+    """The value of expression ``node`` on ``row`` (the semantics are ``compile_expression``'s)."""
+    return compile_expression(node)(row)
+
+
+def compile_expression(node):
+    """A function of a row computing expression ``node``, made once per stage rather than
+    walking the tree for every row. The semantics are the module docstring's: a missing
+    property is null, comparisons with null are false (``!=``/``!~`` true when exactly one
+    side is null), ``=~``/``in~`` compare the text case-insensitively, ``in`` never matches
+    null; the values a literal list or literal side stands for are worked out once."""
     kind = node[0]
     if kind == "literal":
-        return node[1]
+        value = node[1]
+        return lambda row: value
     if kind == "path":
-        return _lookup(row, node[1])
+        return _path(node[1])
     if kind == "call":
-        if node[1] == "bag_pack":
-            values = [evaluate(argument, row) for argument in node[2]]
-            return {_text(key): value for key, value in zip(values[::2], values[1::2])}
-        value = evaluate(node[2][0], row)
-        if node[1] == "tolower":
-            text = _text(value)
-            return text.lower() if text is not None else None
-        if node[1] == "tostring":
-            return _text(value) if value is not None else ""
-        if node[1] == "isnotempty":
-            return value not in (None, "") and value != {} and value != []
-        if node[1] == "isempty":
-            return value in (None, "")
-        return not bool(value)
-    if kind == "and":
-        return bool(evaluate(node[1], row)) and bool(evaluate(node[2], row))
-    if kind == "or":
-        return bool(evaluate(node[1], row)) or bool(evaluate(node[2], row))
-    left = evaluate(node[1], row)
+        return _call(node[1], [compile_expression(argument) for argument in node[2]])
+    if kind in ("and", "or"):
+        return _logical(kind, compile_expression(node[1]), compile_expression(node[2]))
     if kind in ("in", "in~"):
-        if left is None:
-            return False
-        if kind == "in~":
-            return _text(left).lower() in {_text(value).lower() for value in node[2]}
-        return _text(left) in {_text(value) for value in node[2]}
-    right = evaluate(node[2], row)
-    if left is None or right is None:
-        return kind in ("!=", "!~") and (left is None) != (right is None)
-    if kind == "==":
-        return left == right
-    if kind == "!=":
-        return left != right
-    equal = _text(left).lower() == _text(right).lower()
-    return equal if kind == "=~" else not equal
+        return _membership(kind, compile_expression(node[1]), node[2])
+    return _comparison(kind, compile_expression(node[1]), node[2])
+
+
+def _logical(kind, left, right):
+    if kind == "and":
+        return lambda row: bool(left(row)) and bool(right(row))
+    return lambda row: bool(left(row)) or bool(right(row))
+
+
+def _path(path):
+    """The value at ``path``; null where a step is missing or not a property bag. Column
+    names and property bag keys alike are matched case-sensitively (Kusto's property bags
+    are; ARM JSON keys keep their case)."""
+    if len(path) == 1:      # a column: most lookups, so without the loop
+        column = path[0]
+        return lambda row: row.get(column, MISSING) if isinstance(row, dict) else MISSING
+
+    def lookup(row):
+        value = row
+        for key in path:
+            if not isinstance(value, dict):
+                return MISSING
+            value = value.get(key, MISSING)
+        return value
+    return lookup
+
+
+def _call(function, arguments):
+    if function == "bag_pack":
+        def bag(row):
+            values = [argument(row) for argument in arguments]
+            return {_text(key): value for key, value in zip(values[::2], values[1::2])}
+        return bag
+    argument = arguments[0]
+    if function == "tolower":
+        def tolower(row):
+            text = _text(argument(row))
+            return text.lower() if text is not None else None
+        return tolower
+    if function == "tostring":
+        def tostring(row):
+            value = argument(row)
+            return _text(value) if value is not None else ""
+        return tostring
+    if function == "isnotempty":
+        def isnotempty(row):
+            value = argument(row)
+            return value not in (None, "") and value != {} and value != []
+        return isnotempty
+    if function == "isempty":
+        return lambda row: argument(row) in (None, "")
+    return lambda row: not bool(argument(row))
+
+
+def _membership(kind, left, values):
+    if kind == "in~":
+        texts = {_text(value).lower() for value in values}
+
+        def in_folded(row):
+            value = left(row)
+            return value is not None and _text(value).lower() in texts
+        return in_folded
+    texts = {_text(value) for value in values}
+
+    def in_exact(row):
+        value = left(row)
+        return value is not None and _text(value) in texts
+    return in_exact
+
+
+def _comparison(kind, left, right_node):
+    right = compile_expression(right_node)
+    if kind == "=~" and right_node[0] == "literal":
+        folded = _text(right_node[1]).lower()        # a literal is never null
+
+        def equal_folded_literal(row):
+            value = left(row)
+            return value is not None and _text(value).lower() == folded
+        return equal_folded_literal
+
+    def compare(row):
+        left_value, right_value = left(row), right(row)
+        if left_value is None or right_value is None:
+            return kind in ("!=", "!~") and (left_value is None) != (right_value is None)
+        if kind == "==":
+            return left_value == right_value
+        if kind == "!=":
+            return left_value != right_value
+        equal = _text(left_value).lower() == _text(right_value).lower()
+        return equal if kind == "=~" else not equal
+    return compare
 
 
 def _key(value):
@@ -383,34 +444,60 @@ def _order(rows, columns):
 def _summarize(rows, aggregates, by):
     """Kusto's summarize with make_list (see the module docstring), groups in first-seen order."""
     groups = {}
+    by = [(name, compile_expression(expression)) for name, expression in by]
+    aggregates = [(name, function, compile_expression(expression)) for name, function, expression in aggregates]
     for row in rows:
-        keys = {name: evaluate(expression, row) for name, expression in by}
+        keys = {name: expression(row) for name, expression in by}
         group = groups.setdefault(tuple(_key(value) for value in keys.values()),
                                   dict(keys, **{name: [] for name, _, _ in aggregates}))
         for name, _, expression in aggregates:
-            value = evaluate(expression, row)
+            value = expression(row)
             if value is not None:
                 group[name].append(value)
     return list(groups.values())
 
 
+def _extend(rows, assignments):
+    """Kusto's extend, in place: ``rows`` are the pipeline's own."""
+    for row in rows:
+        for name, expression in assignments:
+            row[name] = expression(row)
+    return rows
+
+
+def _distinct(rows, columns):
+    """Kusto's distinct: the first row of each combination of values, in first-seen order."""
+    distinct = {}
+    for row in rows:
+        picked = {name: expression(row) for name, expression in columns}
+        distinct.setdefault(tuple(_key(value) for value in picked.values()), picked)
+    return list(distinct.values())
+
+
+def _compiled(operator, argument):
+    """A stage's argument with its expressions compiled (compile_expression), once per stage."""
+    if operator == "where":
+        return compile_expression(argument)
+    if operator in ("extend", "distinct", "project"):
+        return [(name, compile_expression(expression)) for name, expression in argument]
+    return argument
+
+
 def _evaluate_pipeline(table, stages, tables):
     if table not in tables:
         raise KqlError("InvalidQueryLanguage", table, 1)
-    rows = [dict(row) for row in tables[table]]
+    # The table's rows are the caller's: they are copied before the first stage that would
+    # change them in place (extend) or, at the latest, on the way out, so only the rows that
+    # pass the first filters are copied. project, distinct, summarize and join make new rows.
+    rows, own = tables[table], False
     for operator, argument in stages:
+        argument = _compiled(operator, argument)
         if operator == "where":
-            rows = [row for row in rows if evaluate(argument, row)]
+            rows = [row for row in rows if argument(row)]
         elif operator == "extend":
-            for row in rows:
-                for name, expression in argument:
-                    row[name] = evaluate(expression, row)
+            rows = _extend(rows if own else [dict(row) for row in rows], argument)
         elif operator == "distinct":
-            distinct = {}
-            for row in rows:
-                picked = {name: evaluate(expression, row) for name, expression in argument}
-                distinct.setdefault(tuple(_key(value) for value in picked.values()), picked)
-            rows = list(distinct.values())
+            rows = _distinct(rows, argument)
         elif operator == "join":
             flavor, (sub_table, sub_stages), column = argument
             rows = _join(rows, _evaluate_pipeline(sub_table, sub_stages, tables), flavor, column)
@@ -419,8 +506,9 @@ def _evaluate_pipeline(table, stages, tables):
         elif operator == "summarize":
             rows = _summarize(rows, *argument)
         else:
-            rows = [{name: evaluate(expression, row) for name, expression in argument} for row in rows]
-    return rows
+            rows = [{name: expression(row) for name, expression in argument} for row in rows]
+        own = own or operator in ("extend", "distinct", "join", "summarize", "project")
+    return rows if own else [dict(row) for row in rows]
 
 
 def joins(query):

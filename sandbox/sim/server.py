@@ -74,6 +74,46 @@ class Response:
         return body, headers
 
 
+_UNREAD = object()       # JsonOnce's body before anyone asked for it
+
+
+class JsonOnce(Response):
+    """A JSON answer serialised once, when it is made: the bytes Response.encoded would send.
+
+    A handler that must take its answer under a lock (so the rows cannot change before they
+    are written) serialises it there instead of copying it and serialising the copy later.
+    ``body`` still reads as the dict (decoded on first use), and a caller that changes it gets
+    its change sent, as with a plain Response: once ``body`` has been read, ``encoded``
+    serialises it again. json.dumps(json.loads(text)) == text for json.dumps' own output, so
+    the bytes are the same either way.
+    """
+
+    def __init__(self, status, answer, headers=None):     # pylint: disable=super-init-not-called
+        # not Response.__init__: it would set ``body``, which here is decoded from the bytes
+        self.status = status
+        self.headers = dict(headers or {})
+        self._text = json.dumps(answer).encode("utf-8")
+        self._body = _UNREAD
+
+    @property
+    def body(self):
+        """The answer as a dict, decoded from the bytes on first use (and kept: callers may edit it)."""
+        if self._body is _UNREAD:
+            self._body = json.loads(self._text)
+        return self._body
+
+    @body.setter
+    def body(self, value):
+        self._body = value
+
+    def encoded(self):
+        if self._body is not _UNREAD:
+            return super().encoded()
+        headers = dict(self.headers)
+        headers.setdefault("Content-Type", "application/json; charset=utf-8")
+        return self._text, headers
+
+
 def json_error(status, code, message, inner_code=None, headers=None):
     """An Azure-style error body: {"error": {"code", "message"[, "innererror"]}}."""
     error = {"code": code, "message": message}

@@ -12,7 +12,7 @@ from azext_meshca.sources import resourcegraph as graph
 from sandbox.sim import kql
 from sandbox.sim.resourcegraph import ResourceGraphService
 from sandbox.sim.scenario import World
-from sandbox.sim.server import Request
+from sandbox.sim.server import Request, Response
 
 SUB = "00000000-0000-0000-0000-000000000001"
 OPERATOR = "11111111-1111-1111-1111-111111111111"
@@ -113,6 +113,30 @@ def test_pages_follow_the_skip_token_and_quota_headers_count_down():
     names = [row["name"] for page in (first, second, third) for row in page.body["data"]]
     assert names == ["c%d" % index for index in range(5)]
     assert [int(page.headers["x-ms-user-quota-remaining"]) for page in (first, second, third)] == [14, 13, 12]
+
+
+def test_an_answer_is_the_world_when_asked_and_sent_as_json_of_its_body():
+    """The simulator serialises an answer once, under the World's lock (#25): a writer that
+    changes the world after the question does not change the answer, the bytes are the JSON
+    of the body as a plain Response would send it, and an edit to the body is what is sent."""
+    world = _world()
+    answer = _ask(ResourceGraphService(world), graph.VAULTS)
+    world.add_access_policy("kv1", "bbbb")          # after the answer: must not show in it
+    sent, headers = answer.encoded()
+    assert "bbbb" not in sent.decode()
+    assert (sent, headers) == Response(answer.status, json.loads(sent), answer.headers).encoded()
+    assert answer.body["data"][0]["name"] == "kv1"
+    answer.body["totalRecords"] += 1
+    assert json.loads(answer.encoded()[0])["totalRecords"] == json.loads(sent)["totalRecords"] + 1
+
+
+def test_a_query_never_changes_the_rows_it_is_given_and_answers_with_its_own():
+    table = [{"a": 1, "bag": {"k": "v"}}, {"a": 2}]
+    tables = {"t": table}
+    for query in ("t", "t | where a == 1", "t | order by a asc", "t | where a == 1 | extend b = a"):
+        for row in kql.run(query, tables):
+            row["changed"] = True
+    assert table == [{"a": 1, "bag": {"k": "v"}}, {"a": 2}]
 
 
 def test_a_forbidden_subscription_is_left_out_without_an_error():
