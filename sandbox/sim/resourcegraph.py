@@ -83,6 +83,7 @@ class ResourceGraphService:
         self._lock = threading.Lock()
         self._window = {}            # principal -> [request times]
         self._results = {}           # skipToken result id -> ((query, visible), rows), oldest first
+        self._first_pages = {}       # (query, visible) -> the latest first page's rows, oldest first
 
     # ------------------------------------------------------------------ tables
 
@@ -205,6 +206,7 @@ class ResourceGraphService:
                     tables = {name: [row for row in rows if row["subscriptionId"] in visible_or_tenant]
                               for name, rows in self.tables({table, *joined}).items()}
                     rows = kql.run(text, tables)
+                    self._keep_first_page(body.get("options") or {}, text, visible, rows)
                 answer = self._page(rows, body.get("options") or {}, (text, frozenset(visible)),
                                     first_page_only=kql.summarizes(text))
                 # serialised here, under the World's lock, so the rows cannot change before they are written
@@ -221,14 +223,30 @@ class ResourceGraphService:
 
     def _continued(self, options, text, visible):
         """The rows a $skipToken's query produced (kept, as the service's token captures the
-        query's context), or None to evaluate the query (a first page, or a token we lost)."""
+        query's context), or None to evaluate the query (a first page, or a token we lost).
+
+        A ``$skip`` page without a token gets the rows of the latest first page of the same
+        query over the same subscriptions. The service evaluates such a page afresh; the
+        simulator answers it as it answers a token's page, from the first page's result, so a
+        scan's pages asked at once (sources/resourcegraph.py) cost one evaluation, not one each
+        under the World's lock (on a loaded machine, four evaluations queued behind one another
+        outlasted the client's read timeout). A fleet that changes between one scan's pages is
+        simulated by changing the answers (tests/unit/test_scan.py ``_grown``, ``_shifted``)."""
         token = options.get("$skipToken")
         if not token:
-            return None
+            return self._first_pages.get((text, frozenset(visible))) if options.get("$skip") else None
         result = self._results.get(json.loads(base64.b64decode(token)).get("result"))
         if result is None or result[0] != (text, frozenset(visible)):
             return None
         return result[1]
+
+    def _keep_first_page(self, options, text, visible, rows):
+        """Keep a first page's rows for the $skip pages of the same query (_continued)."""
+        if options.get("$skipToken") or options.get("$skip"):
+            return
+        self._first_pages[(text, frozenset(visible))] = rows
+        while len(self._first_pages) > KEPT_RESULTS:
+            self._first_pages.pop(next(iter(self._first_pages)))
 
     def _page(self, rows, options, context, first_page_only=False):
         top = min(int(options.get("$top") or DEFAULT_TOP), MAX_TOP,

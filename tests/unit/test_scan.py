@@ -441,3 +441,24 @@ def test_role_assignments_are_read_one_row_each_when_the_service_refuses_the_gro
     client.service.query = refusing
     rows, error = fleet_source._addon_assignments(graph.ResourceGraph(client), {"subscriptions": [SUB]})
     assert error is None and [(row["scope"], row["principalId"]) for row in rows] == [(VAULT_ID, "aaaa")]
+
+
+def test_skip_pages_are_answered_from_their_first_pages_evaluation(monkeypatch):
+    """The simulator evaluates a query once for a scan's pages asked at once by $skip, as it does
+    for $skipToken pages (sandbox/sim/resourcegraph.py _continued): four evaluations queued under
+    the World's lock outlasted the client's read timeout on a loaded machine. A $skip page with no
+    first page before it is evaluated afresh."""
+    evaluations = []
+    real_run = kql.run
+    monkeypatch.setattr(kql, "run", lambda text, tables: evaluations.append(text) or real_run(text, tables))
+    service = ResourceGraphService(_fleet_world(6, resourceGraph={"maxPageSize": 2}))
+    other = "resources | where type =~ 'microsoft.containerservice/managedclusters' | project id | order by id asc"
+    assert [row["name"] for row in _ask(service, graph.CLUSTERS, **{"$skip": 2}).body["data"]] == ["c02", "c03"]
+    assert len(evaluations) == 1                     # no first page yet: evaluated
+    first = _ask(service, graph.CLUSTERS).body
+    pages = [_ask(service, graph.CLUSTERS, **{"$skip": skip, "$top": 2}).body for skip in (2, 4)]
+    assert len(evaluations) == 2                     # the first page only
+    assert [row["name"] for page in [first, *pages] for row in page["data"]] == [f"c{index:02d}" for index in range(6)]
+    assert all(page["totalRecords"] == 6 for page in pages)
+    _ask(service, other, **{"$skip": 2})
+    assert len(evaluations) == 3                     # another query: its own evaluation
