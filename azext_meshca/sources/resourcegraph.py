@@ -32,7 +32,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from azext_meshca._client_factory import ARM_CALL_OPTIONS
-from azext_meshca.sources.deadline import Deadline
+from azext_meshca.sources.deadline import ATTEMPTS, RETRY_STATUSES, Deadline
 from azext_meshca.sources.errors import describe_error
 from azext_meshca.model.snapshot import collection_error
 
@@ -228,6 +228,13 @@ def _header(headers, name):
     return None
 
 
+def _transient_failure(error):
+    """A failure that asking again may cure: no connection, or no (whole) answer in time
+    (azure-core's ServiceRequestError and ServiceResponseError, their timeouts included)."""
+    from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+    return isinstance(error, (ServiceRequestError, ServiceResponseError))
+
+
 def _quota_spent(wait):
     return GraphError(collection_error(
         f"Resource Graph's quota for this user is spent and resets after {wait:.0f}s, past the scan's "
@@ -411,6 +418,7 @@ class ResourceGraph:
             options["$skipToken"] = token
         if skip:
             options["$skip"] = skip
+        failures = 0
         while True:
             self._quota.acquire()
             with self._lock:
@@ -419,6 +427,9 @@ class ResourceGraph:
                 response = self._send(kql, subscriptions, management_groups, options)
             except Exception as error:  # pylint: disable=broad-except
                 self._quota.release()
+                failures += 1
+                if self._again(failures, _transient_failure(error)):
+                    continue
                 raise GraphError(describe_error(error)) from None
             except BaseException:       # interrupted: the others must not wait for this answer
                 self._quota.release()
@@ -428,9 +439,23 @@ class ResourceGraph:
                 continue
             self._quota.release(response.headers)
             if response.status_code != 200:
+                failures += 1
+                if self._again(failures, response.status_code in RETRY_STATUSES):
+                    continue
                 from azure.mgmt.core.exceptions import ARMErrorFormat
                 raise GraphError(describe_error(HttpResponseError(response=response, error_format=ARMErrorFormat)))
             return _page_of(response)
+
+    def _again(self, failures, transient):
+        """Whether to ask a page again after its ``failures``-th failure: only a transient one
+        (no connection, a timeout, a 5xx), at most ATTEMPTS times in all, and only while the
+        deadline leaves room for the pause (1 s, then 2 s, then 4 s). Without it one slow page
+        failed the whole query, and scan fell back to a query per subscription."""
+        pause = 2.0 ** (failures - 1)
+        if not transient or failures >= ATTEMPTS or not self._quota.deadline.fits(pause):
+            return False
+        self._quota.sleep(pause)
+        return True
 
     def _send(self, kql, subscriptions, management_groups, options):
         """POST the query through the client's pipeline (its credential, ARM host pin, user

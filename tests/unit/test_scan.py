@@ -462,3 +462,40 @@ def test_skip_pages_are_answered_from_their_first_pages_evaluation(monkeypatch):
     assert all(page["totalRecords"] == 6 for page in pages)
     _ask(service, other, **{"$skip": 2})
     assert len(evaluations) == 3                     # another query: its own evaluation
+
+
+@pytest.mark.parametrize("failure, asked", [(503, 2), (500, 2), (400, 1)])
+def test_a_page_that_fails_for_a_moment_is_asked_again_not_the_whole_query(failure, asked):
+    """One $skip page answered 5xx once: asked again after a pause, and the query's rows are whole
+    (before, one slow or failed page failed the query, and scan fell back to a query per
+    subscription). A 400 is not transient: it fails at once, as the grouped query's fallback
+    needs (sources/fleet.py _addon_assignments)."""
+    client = _SimClient(ResourceGraphService(_fleet_world(25, resourceGraph={"maxPageSize": 10})))
+    original, failed = client.service.query, []
+
+    def failing_once(req):
+        if json.loads(req.body)["options"].get("$skip") == 10 and not failed:
+            failed.append(True)
+            return Response(failure, {"error": {"code": "ServiceUnavailable", "message": "try again"}}, {})
+        return original(req)
+    client.service.query = failing_once
+    slept = []
+    rg = graph.ResourceGraph(client, sleep=slept.append)
+    if asked == 1:
+        with pytest.raises(graph.GraphError):
+            rg.query(graph.CLUSTERS, [SUB])
+        assert slept == []
+        return
+    rows = rg.query(graph.CLUSTERS, [SUB])
+    assert [row["name"] for row in rows] == [f"c{index:02d}" for index in range(25)]
+    assert slept == [1.0]
+    assert [body["options"].get("$skip") for body in client.bodies].count(10) == asked
+
+
+def test_a_page_that_keeps_failing_gives_up_after_the_attempts_the_deadline_allows():
+    client = _SimClient(ResourceGraphService(_fleet_world(3)))
+    client.service.query = lambda req: Response(503, {"error": {"code": "ServiceUnavailable", "message": "down"}}, {})
+    slept = []
+    with pytest.raises(graph.GraphError):
+        graph.ResourceGraph(client, sleep=slept.append).query(graph.CLUSTERS, [SUB])
+    assert slept == [1.0, 2.0, 4.0] and len(client.bodies) == 4      # deadline.ATTEMPTS in all
