@@ -169,6 +169,17 @@ CHAIN_ORDERS = {
 }
 
 
+def _real_and_meshca(go_program, tmp_path, now, roots, chain, ca_cert, ca_key):
+    """(Go istiod's load, Go istio-agent's verdict, BoringSSL's handshakes, meshca's findings) on one set."""
+    objects = {"root-cert": roots, "cert-chain": chain,
+               "ca-cert": ca_cert.public_bytes(serialization.Encoding.PEM),
+               "ca-key": ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption())}
+    go_istiod, go_agent = go_verdicts(go_program, _write(tmp_path, objects), now)
+    envoy = boringssl.handshake(roots, ca_cert, ca_key, chain)
+    return go_istiod, go_agent, envoy, validate_plugin_set(objects, now)[0]
+
+
 @pytest.mark.parametrize("row", sorted(CHAIN_ORDERS))
 def test_cert_chain_order_against_go_and_boringssl(go_program, tmp_path, row):
     """Issue i711: order alone is refused by no real verifier, so meshca warns (MCA711, MCA713) and
@@ -177,13 +188,7 @@ def test_cert_chain_order_against_go_and_boringssl(go_program, tmp_path, row):
     tiers, order, complete = CHAIN_ORDERS[row]
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)  # BoringSSL checks time(NULL)
     roots, chain, ca_cert, ca_key = build_set(now, tiers=tiers, chain=order)
-    objects = {"root-cert": roots, "cert-chain": chain,
-               "ca-cert": ca_cert.public_bytes(serialization.Encoding.PEM),
-               "ca-key": ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                              serialization.NoEncryption())}
-    go_istiod, go_agent = go_verdicts(go_program, _write(tmp_path, objects), now)
-    envoy = boringssl.handshake(roots, ca_cert, ca_key, chain)
-    findings, _ = validate_plugin_set(objects, now)
+    go_istiod, go_agent, envoy, findings = _real_and_meshca(go_program, tmp_path, now, roots, chain, ca_cert, ca_key)
     severity = {item["code"]: item["severity"] for item in findings}
     errors = sorted(code for code, level in severity.items() if level == "error")
     assert go_istiod == "", go_istiod  # istiod starts with every one of them
@@ -227,13 +232,7 @@ def test_root_cert_shapes_against_go_and_boringssl(go_program, tmp_path, row):
     _, chain, ca_cert, ca_key = build_set(now, tiers=tiers, chain=order)
     by_name = dict(zip(order, x509.load_pem_x509_certificates(chain)))
     roots = b"".join(by_name[name].public_bytes(serialization.Encoding.PEM) for name in members)
-    objects = {"root-cert": roots, "cert-chain": chain,
-               "ca-cert": ca_cert.public_bytes(serialization.Encoding.PEM),
-               "ca-key": ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                              serialization.NoEncryption())}
-    go_istiod, go_agent = go_verdicts(go_program, _write(tmp_path, objects), now)
-    envoy = boringssl.handshake(roots, ca_cert, ca_key, chain)
-    findings, _ = validate_plugin_set(objects, now)
+    go_istiod, go_agent, envoy, findings = _real_and_meshca(go_program, tmp_path, now, roots, chain, ca_cert, ca_key)
     severity = {item["code"]: item["severity"] for item in findings}
     assert (go_istiod, go_agent) == ("", ""), (go_istiod, go_agent)
     assert envoy == {SSL_SERVER: None, SSL_CLIENT: None}, envoy
