@@ -405,9 +405,25 @@ def _check_chain_order(ca, chain, path):
                     order=order)]
 
 
+def _above_anchor(chain, anchor):
+    """cert-chain's certificates that continue the path above its anchor, issuer after issuer:
+    when root-cert holds an intermediate (MCA701), the root that issued it, in cert-chain, is
+    the rest of the path, not an unrelated certificate. At most one step per chain entry."""
+    above, current = [], anchor
+    for _ in chain:
+        issuer = next((ref for ref in chain if ref.fingerprint != current.fingerprint and ref not in above
+                       and certs.signed_by(current.cert, ref.cert)), None)
+        if issuer is None:
+            break
+        above.append(issuer)
+        current = issuer
+    return above
+
+
 def _check_chain_extras(chain, roots, path):
-    """Certificates in cert-chain that are neither on the path nor a root in root-cert."""
-    known = {ref.fingerprint for ref in path} | {ref.fingerprint for ref in roots}
+    """Certificates in cert-chain that are neither on the path, above its anchor, nor a root in root-cert."""
+    known = ({ref.fingerprint for ref in path} | {ref.fingerprint for ref in roots}
+             | {ref.fingerprint for ref in _above_anchor(chain, path[-1])})
     extras = [ref for ref in chain if ref.fingerprint not in known]
     if not extras:
         return []
