@@ -7,7 +7,7 @@ cluster) gives the clusters, their vaults and the add-on identities' role assign
 collectors build (the same normalisers turn the rows into it), with the in-cluster side
 skipped (cluster_snapshot). With ``--read-secrets`` every Key Vault object a cluster names
 is read once per vault, concurrently and bounded (one challenge per vault; nothing more
-after the vault refuses the token), and shared by every cluster that names it
+after the vault refuses the caller vault-wide), and shared by every cluster that names it
 (read_vault_objects). What could not be read is recorded, never dropped: a subscription
 Resource Graph does not show or would not answer is one of the fleet's gaps; a vault or
 role list that could not be read is the collection error diagnose records.
@@ -389,14 +389,40 @@ def read_vault_objects(cli_ctx, fleet, progress=None):
         return {vault_id: future.result() for vault_id, future in futures.items()}
 
 
-def refused_token(item):
-    """Whether a secret read failed because the vault refused the caller's token itself:
-    a 401 to a request that carried one (the SDK sends a token once it holds the vault's
-    challenge), or Key Vault's AKV10032 "Invalid issuer" however it is framed (Key Vault's
-    REST error codes, learn.microsoft.com/azure/key-vault/general/rest-error-codes). No
-    other object of that vault can be read with the same token."""
+# Key Vault's inner error codes of a 403 that refuses the caller for every secret of the vault
+# alike, so the first object's answer is every object's (refused_vault_wide). Key Vault checks the
+# network before the access model (learn.microsoft.com/azure/key-vault/general/network-security):
+# - ForbiddenByFirewall: the vault's network rules (networkAcls) refuse the caller's address, for
+#   its whole data plane;
+# - ForbiddenByConnection: public network access is off and the request came through no approved
+#   private link, for its whole data plane;
+# - AccessDenied: an access-policy vault gives the caller no secrets ``get``; an access policy
+#   grants a principal permissions per object TYPE at the vault's level, never per secret
+#   (learn.microsoft.com/azure/key-vault/general/rbac-access-policy), so every secret is refused alike;
+# - ForbiddenByPolicy: the caller's only access policy is a compound identity's, which grants
+#   on-behalf-of callers only (verbatim answers in tests/upstream/provider/*forbiddenbypolicy.yaml).
+# The simulator answers the first three with these codes (sandbox/sim/scenario.py
+# _network_denial, _policy_denial). Not ForbiddenByRbac: a role may be assigned at one secret's
+# own scope (learn.microsoft.com/azure/key-vault/general/rbac-guide, "Secret scope role
+# assignment"), so one object's refusal says nothing of the next; nor SecretDisabled (one object).
+VAULT_WIDE_REFUSALS = frozenset({"ForbiddenByFirewall", "ForbiddenByConnection", "AccessDenied", "ForbiddenByPolicy"})
+
+
+def refused_vault_wide(item):
+    """Whether a secret read failed in a way that refuses the caller for every object of the
+    vault alike, decided on the error's structure (sources/errors.py describe_error keeps the
+    status and Key Vault's inner error code), never on its wording:
+
+    - a 401 to a request that carried a token (the SDK sends one once it holds the vault's
+      challenge): the vault refused the token itself, e.g. AKV10032 "Invalid issuer" for
+      another tenant's (Key Vault's REST error codes,
+      learn.microsoft.com/azure/key-vault/general/rest-error-codes);
+    - a 403 whose inner code is one of VAULT_WIDE_REFUSALS.
+
+    No other object of that vault can then be read by the same caller."""
     error = (item or {}).get("error") or {}
-    return error.get("status") == 401 or "AKV10032" in str(error.get("reason") or "")
+    status = error.get("status")
+    return status == 401 or (status == 403 and error.get("code") in VAULT_WIDE_REFUSALS)
 
 
 def read_one_vault(cli_ctx, vault_item, roles):
@@ -405,10 +431,12 @@ def read_one_vault(cli_ctx, vault_item, roles):
 
     The first read elicits the vault's challenge and sends the token (one challenge per
     vault: the SDK caches it per vault host for the second client). Only when the vault
-    accepted the token are the others asked; after a refusal (refused_token) each of them
-    carries the first one's error and the vault sees no further request, where the SDK
-    would otherwise ask every object twice (azure-core BearerTokenCredentialPolicy.send
-    retries a 401 that carries a challenge once).
+    accepted the token are the others asked; after a refusal that holds for the whole vault
+    (refused_vault_wide: the token, the firewall, private link only, an access policy) each
+    of them carries the first one's error and the vault sees no further request, where the
+    SDK would otherwise ask every object (twice after a 401: azure-core
+    BearerTokenCredentialPolicy.send retries a 401 that carries a challenge once). An RBAC
+    refusal may be one secret's alone, so then the others are still asked.
 
     One at a time, so a vault holds one kept-alive connection: opening one (a TLS handshake,
     through a proxy where there is one) costs more than a round trip on an open one. The
@@ -422,7 +450,7 @@ def read_one_vault(cli_ctx, vault_item, roles):
         if failure or not rest:
             return answer, failure
         item = answer[first[0]][0]
-        if refused_token(item):
+        if refused_vault_wide(item):
             return dict(answer, **{name: (copy.deepcopy(item), None, None) for name in rest}), None
         for name in rest:     # one after another, on the connection the first read left open
             got, failure = read(cli_ctx, vault_item, {name: roles[name]}, client=client)

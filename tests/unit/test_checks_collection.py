@@ -83,7 +83,7 @@ def test_operator_403_names_every_unreadable_object_and_says_whose_access():
     assert ("root-cert (test-root-cert), ca-cert (test-ca-cert), ca-key (test-ca-key), "
             "cert-chain (test-cert-chain)") in found["message"]
     assert "This is your own access, not the add-on's." in found["message"]
-    assert len(found["evidence"]) == 4
+    assert len(found["evidence"]) == 1      # the four got one error: said once, naming them
 
 
 def test_unreadable_item_names_what_and_where():
@@ -97,3 +97,43 @@ def test_restricted_api_server_says_why_and_where_to_run_from():
     assert "allows only authorised IP ranges (203.0.113.0/24)" in found["message"]
     assert "connection refused" in found["message"]
     assert "virtual network" in found["remedy"]
+
+
+# Key Vault's firewall refusal as describe_error words it (sources/errors.py), in the simulator's
+# text (sandbox/sim/scenario.py _network_denial, after Key Vault's REST error codes page,
+# learn.microsoft.com/azure/key-vault/general/rest-error-codes).
+FIREWALL = ("403 Forbidden (ForbiddenByFirewall): Client address is not authorized and caller is not a trusted "
+            "service. Client address: 127.0.0.1 Caller: appid=11111111-aaaa;oid=11111111 Vault: kv;location=eastus")
+RBAC = "403 Forbidden (ForbiddenByRbac): Caller is not authorized to perform action on resource."
+
+
+def _unread(snapshot):
+    found = [item for item in s.run_module(collection.CHECKS, snapshot) if item["code"] == "MCA904"]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_mca904_says_an_error_all_objects_got_once_and_names_them():
+    """A vault that refuses the caller vault-wide: four objects, one error, said once."""
+    snapshot = s.healthy_snapshot()
+    for obj in ("root-cert", "ca-cert", "ca-key", "cert-chain"):
+        s.fail(snapshot, ("secrets", obj), FIREWALL, 403, "ForbiddenByFirewall")
+    unread = _unread(snapshot)
+    names = [f"{obj} ({s.SECRET_NAMES[obj]})" for obj in ("root-cert", "ca-cert", "ca-key", "cert-chain")]
+    assert unread["evidence"] == [f"{', '.join(names)}: {FIREWALL}"]
+    assert unread["message"].count(FIREWALL) == 1
+    assert all(name in unread["message"] for name in names)
+    assert "your own access" in unread["message"]
+    assert unread["detail"] == FIREWALL
+
+
+def test_mca904_gives_each_distinct_error_one_line_naming_its_objects():
+    snapshot = s.healthy_snapshot()
+    for obj in ("root-cert", "ca-key"):
+        s.fail(snapshot, ("secrets", obj), RBAC, 403, "ForbiddenByRbac")
+    s.fail(snapshot, ("secrets", "cert-chain"), "429 Too Many Requests (Throttled): slow down", 429, "Throttled")
+    unread = _unread(snapshot)
+    assert unread["evidence"] == [f"root-cert ({s.SECRET_NAMES['root-cert']}), ca-key ({s.SECRET_NAMES['ca-key']}): {RBAC}",
+                                  f"cert-chain ({s.SECRET_NAMES['cert-chain']}): 429 Too Many Requests (Throttled): slow down"]
+    assert unread["message"].count(RBAC) == 1 and "slow down" in unread["message"]
+    assert f"ca-cert ({s.SECRET_NAMES['ca-cert']})" not in unread["message"]

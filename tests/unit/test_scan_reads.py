@@ -283,3 +283,43 @@ def test_a_fresh_copy_shares_nothing_the_snapshot_may_change():
     copied["findings"][0]["evidence"]["names"].append("b")
     copied["pair"][0]["x"] = 2
     assert memo == {"findings": [{"code": "MCA401", "evidence": {"names": ["a"]}}], "pair": ({"x": 1},)}
+
+
+class _Raw:  # pylint: disable=too-few-public-methods  # what PooledResponse reads of urllib3's answer
+    def __init__(self, status, body):
+        self.status, self.reason, self.data = status, {401: "Unauthorized", 403: "Forbidden"}.get(status, ""), body
+        self.headers = {"Content-Type": "application/json; charset=utf-8"}
+
+
+def _key_vault_error(status, code, inner=None):
+    """Key Vault's error body ({"error": {code, message, innererror: {code}}}: azure-rest-api-specs
+    specification/keyvault/data-plane/Microsoft.KeyVault/stable/7.4/common.json KeyVaultError), as
+    sandbox/sim/scenario.py KvDenial.body writes it, turned into what scan keeps of it: the lean
+    reader's azure-core exception (sources/keyvault.py get_secret), worded by describe_error."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+    from azext_meshca.model.snapshot import collected
+    from azext_meshca.sources.errors import describe_error
+    error = {"code": code, "message": "the same words for every refusal: the code decides"}
+    if inner:
+        error["innererror"] = {"code": inner}
+    response = keyvault.PooledResponse(_Request(VAULT + "/secrets/ca-cert/"), _Raw(status, json.dumps(
+        {"error": error}).encode()))
+    # the SDK's error_map (sources/keyvault.py _ERROR_MAP): 401 is ClientAuthenticationError
+    kind = ClientAuthenticationError if status == 401 else HttpResponseError
+    return collected(error=describe_error(kind(response=response)))
+
+
+@pytest.mark.parametrize("status, code, inner, vault_wide", [
+    (401, "Unauthorized", None, True),                       # the token itself (AKV10032 is a 401)
+    (403, "Forbidden", "ForbiddenByFirewall", True),         # network rules: the whole data plane
+    (403, "Forbidden", "ForbiddenByConnection", True),       # public access off, no private link
+    (403, "Forbidden", "AccessDenied", True),                # access policy: per object type
+    (403, "Forbidden", "ForbiddenByPolicy", True),           # a compound identity's policy only
+    (403, "Forbidden", "ForbiddenByRbac", False),            # a role may be one secret's
+    (403, "Forbidden", "SecretDisabled", False),             # one object's state
+    (403, "Forbidden", None, False),                         # no inner code: nothing says vault-wide
+    (404, "SecretNotFound", None, False),
+    (429, "Throttled", None, False),
+])
+def test_a_refusal_is_vault_wide_by_its_status_and_inner_code(status, code, inner, vault_wide):
+    assert fleet_source.refused_vault_wide(_key_vault_error(status, code, inner)) is vault_wide

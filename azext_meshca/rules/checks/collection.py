@@ -86,21 +86,23 @@ def check_secrets_read(snapshot, context):
 
 
 def secrets_unread(context, plugin, secrets):
-    """MCA904 for the secrets read (``{object: collected item}``)."""
+    """MCA904 for the secrets read (``{object: collected item}``): one finding naming every
+    object that could not be read, with each distinct error said once, beside the objects
+    that got it. A vault that refuses the caller vault-wide gives all four the same error
+    (scan copies the first one's: sources/fleet.py read_one_vault), and its long text four
+    times over was most of a fleet's findings."""
     unread = [(obj, secrets[obj]) for obj in PLUGIN_OBJECTS
               if _failed(secrets.get(obj)) and not is_object_state_error(secrets.get(obj))
               and _error(secrets.get(obj)).get("code") not in (VAULT_UNKNOWN_CODE, VAULT_URI_CODE)]
     if not unread:
         return []
     labels = [f"{obj} ({secret_name(plugin, obj) or obj})" for obj, _ in unread]
-    reasons = []
-    for _, item in unread:
-        if _error(item).get("reason") not in reasons:
-            reasons.append(_error(item).get("reason"))
+    by_reason = {}      # reason -> the labels of the objects that got it, in PLUGIN_OBJECTS order
+    for label, (_, item) in zip(labels, unread):
+        by_reason.setdefault(str(_error(item).get("reason")), []).append(label)
     return [make(context, "MCA904", "secrets",
-                 evidence=[f"{label}: {_error(item).get('reason')}"
-                           for label, (_, item) in zip(labels, unread)],
-                 objects=", ".join(labels), reason="; ".join(str(reason) for reason in reasons))]
+                 evidence=[f"{', '.join(named)}: {reason}" for reason, named in by_reason.items()],
+                 objects=", ".join(labels), reason="; ".join(by_reason))]
 
 
 # What MCA908 says on scan's own findings: scan reads Azure's side only (verbs/scan.py).
