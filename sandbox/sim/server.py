@@ -11,19 +11,26 @@ service in the same way.
 import base64
 import json
 import re
+import selectors
 import socket
 import ssl
 import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable, Optional
 from urllib.parse import parse_qs, urlsplit
 
 # Upper bound for a "hang" fault: longer than any client timeout we care about,
 # short enough that a forgotten fault cannot wedge a test run for ever.
 MAX_HANG_SECONDS = 120.0
+
+# Listen backlog of every simulated listener and of the proxy trap: a scan opens a thousand
+# vault connections at once, and a SYN the backlog cannot hold is dropped and retransmitted
+# one second later (Linux's initial RTO, RFC 6298 2.1). The kernel caps it at
+# net.core.somaxconn (4096 since Linux 5.4).
+LISTEN_BACKLOG = 4096
 
 
 @dataclass
@@ -298,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence the default stderr access log; the RequestLog records everything."""
 
     def _dispatch(self):
-        sim = self.server.sim
+        sim = self.server
         self._started = time.time()  # when the request line arrived: the waterfall's start
         split = urlsplit(self.path)
         path = split.path or "/"
@@ -329,7 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _apply_fault(self, fault, req):
         """Apply a fault; True when the request is fully handled by it."""
-        sim = self.server.sim
+        sim = self.server
         if fault.kind == "latency":
             sim.faults.shutdown_event.wait(fault.ms / 1000.0)
             return False
@@ -372,8 +379,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _log(self, req, status):
-        self.server.sim.log.append({
-            "service": self.server.sim.name,
+        self.server.log.append({
+            "service": self.server.name,
             "method": req.method,
             "path": req.path,
             "query": req.query,
@@ -397,17 +404,68 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
+class _Acceptor:
+    """One thread accepts for every listening SimServer of the process, blocked in epoll.
 
-    def handle_error(self, request, client_address):
-        """Client hang-ups and TLS noise are normal under fault tests; stay quiet."""
+    socketserver's ``serve_forever`` gives each server a thread that wakes every poll interval:
+    a thousand simulated vaults made a thousand such threads. Here a listener costs a
+    registration, and the thread wakes only when a connection arrives; each accepted connection
+    is served on a thread of its own, as ThreadingHTTPServer does.
+    """
+
+    def __init__(self):
+        self._selector = selectors.DefaultSelector()
+        self._lock = threading.Lock()        # register/unregister against the accept loop
+        self._thread = None
+
+    def add(self, listener, server):
+        """Accept on ``listener`` (a bound, listening socket) for ``server`` (a SimServer)."""
+        listener.setblocking(False)
+        with self._lock:
+            self._selector.register(listener, selectors.EVENT_READ, server)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sim-acceptor", daemon=True)
+                self._thread.start()
+
+    def remove(self, listener):
+        """Stop accepting on ``listener``; the caller then closes it."""
+        with self._lock:
+            try:
+                self._selector.unregister(listener)
+            except (KeyError, ValueError):
+                pass
+
+    def _run(self):
+        while True:
+            events = self._selector.select()
+            with self._lock:
+                for key, _ in events:
+                    if self._selector.get_map().get(key.fd) is key:    # not removed meanwhile
+                        self._accept_all(key.fileobj, key.data)
+
+    @staticmethod
+    def _accept_all(listener, server):
+        """Accept every connection waiting on ``listener`` (a burst of a thousand comes at once)."""
+        while True:
+            try:
+                conn, address = listener.accept()
+            except OSError:          # BlockingIOError: none left; anything else: closed meanwhile
+                return
+            conn.setblocking(True)
+            threading.Thread(target=server.serve_connection, args=(conn, address),
+                             name=f"sim-{server.name}-conn", daemon=True).start()
+
+
+_ACCEPTOR = _Acceptor()
 
 
 class SimServer:
-    """One service on one loopback port (HTTPS unless ``tls_context`` is None).
+    """One service, HTTPS unless ``tls_context`` is None, reached on a loopback port or in place.
+
+    The port is bound on first use of ``port`` or ``url`` (every service but a vault asks at
+    once); a vault reached only by name never binds one: the proxy trap hands each routed
+    CONNECT to ``serve_connection`` (sandbox/sim/proxytrap.py). Either way the connection is
+    served by the same ``_Handler``, so faults, latency and the request log apply alike.
 
     ``control`` (optional) answers ``/_sim/...`` paths, so bench scripts in other
     processes can read the log and add faults over HTTP.
@@ -420,14 +478,24 @@ class SimServer:
         self.faults = faults
         self.control = control
         self._tls = tls_context
-        self._httpd = _Server((host, 0), _Handler, bind_and_activate=True)
-        self._httpd.sim = self
-        if tls_context is not None:
-            self._httpd.socket = tls_context.wrap_socket(self._httpd.socket, server_side=True,
-                                                         do_handshake_on_connect=False)
         self.host = host
-        self.port = self._httpd.server_address[1]
-        self._thread = None
+        self._listener = None
+        self._port = None
+        self._started = False
+        self.stopped = False
+
+    @property
+    def port(self):
+        """The loopback port, bound (and, once started, accepted on) when first asked for."""
+        if self._port is None and not self.stopped:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.host, 0))
+            listener.listen(LISTEN_BACKLOG)
+            self._listener, self._port = listener, listener.getsockname()[1]
+            if self._started:
+                _ACCEPTOR.add(listener, self)
+        return self._port
 
     @property
     def url(self):
@@ -439,19 +507,39 @@ class SimServer:
             return self.control.handle(req)
         return self.service.handle(req)
 
+    def serve_connection(self, conn, address):
+        """Serve HTTP(S) on an accepted (or CONNECT-tunnelled) socket until the client is done.
+
+        Quiet on hang-ups and TLS noise, which are normal under fault tests (as
+        socketserver's ``handle_error`` was made quiet here before); closes the socket after.
+        """
+        try:
+            if self._tls is not None:
+                # the handshake runs on the handler's first read, on this connection's thread
+                conn = self._tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+            _Handler(conn, address, self)
+        except Exception:  # pylint: disable=broad-except  # a client's hang-up must not print a traceback
+            pass
+        finally:
+            try:
+                conn.shutdown(socket.SHUT_WR)        # as socketserver's shutdown_request
+            except OSError:
+                pass
+            conn.close()
+
     def start(self):
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="sim-%s" % self.name, daemon=True)
-        self._thread.start()
+        self._started = True
+        if self._listener is not None:
+            _ACCEPTOR.add(self._listener, self)
         return self
 
     def stop(self):
         """Stop serving and close the listening socket (new connections are refused)."""
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
+        self.stopped = True
+        if self._listener is not None:
+            _ACCEPTOR.remove(self._listener)
+            self._listener.close()
+            self._listener = None
 
 
 class BrokenTlsListener:
@@ -468,7 +556,7 @@ class BrokenTlsListener:
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, 0))
-        self._sock.listen(64)
+        self._sock.listen(LISTEN_BACKLOG)
         self._sock.settimeout(0.2)
         self.host, self.port = host, self._sock.getsockname()[1]
         self.connections = 0
