@@ -9,6 +9,9 @@ service in the same way.
 """
 
 import base64
+import email.utils
+import http.client
+import io
 import json
 import re
 import selectors
@@ -154,12 +157,24 @@ def decode_jwt(token):
         return {}
 
 
+# token -> its claims: a run sends a few tokens thousands of times each, and decoding one
+# (base64, then JSON) cost more than the rest of a Key Vault answer's bookkeeping
+_CLAIMS = {}
+_CLAIMS_KEPT = 4096
+
+
 def bearer_claims(headers):
-    """Claims of the bearer token in an Authorization header, {} if none."""
+    """Claims of the bearer token in an Authorization header, {} if none (a copy: callers may edit it)."""
     auth = headers.get("authorization", "")
     if not auth.lower().startswith("bearer "):
         return {}
-    return decode_jwt(auth[7:].strip())
+    token = auth[7:].strip()
+    claims = _CLAIMS.get(token)
+    if claims is None:
+        if len(_CLAIMS) >= _CLAIMS_KEPT:
+            _CLAIMS.clear()
+        claims = _CLAIMS[token] = decode_jwt(token)
+    return dict(claims)
 
 
 # --------------------------------------------------------------------------- request log
@@ -289,6 +304,41 @@ def fault_from_spec(spec):
 
 # --------------------------------------------------------------------------- server
 
+# http.client's limits on a header block (_MAXLINE, _MAXHEADERS), which the base class enforces
+_MAX_HEADER_LINE = 65536
+_MAX_HEADERS = 100
+# a header line the email parser reads as exactly ``name``, ``value`` (email/feedparser.py headerRE,
+# email/_policybase.py Compat32.header_source_parse): no folding, no CR but the line's end
+_SIMPLE_HEADER = re.compile(r"([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n")
+_DATE = [(None, "")]      # (second, Date text), shared by every handler
+
+
+def _header_lines(rfile):
+    """The header block's lines as http.client._read_headers reads them, without its errors:
+    it stops where that function would raise, so the base class, reading the same lines,
+    raises the same error."""
+    lines = []
+    while True:
+        line = rfile.readline(_MAX_HEADER_LINE + 1)
+        lines.append(line)
+        if len(line) > _MAX_HEADER_LINE or len(lines) > _MAX_HEADERS or line in (b"\r\n", b"\n", b""):
+            return lines
+
+
+def _simple_headers(lines):
+    """An HTTPMessage of ``lines`` when each is a plain ``name: value`` line and the block ends
+    with an empty line; None when the email parser must judge them."""
+    if lines[-1] not in (b"\r\n", b"\n"):
+        return None
+    message = http.client.HTTPMessage()
+    for line in lines[:-1]:
+        match = _SIMPLE_HEADER.fullmatch(line.decode("iso-8859-1"))
+        if match is None:
+            return None
+        message.set_raw(match.group(1), match.group(2))
+    return message
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Turns one HTTP exchange into Request -> service.handle -> Response."""
 
@@ -303,6 +353,59 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - base-class signature
         """Silence the default stderr access log; the RequestLog records everything."""
+
+    def parse_request(self):
+        """http.server's parse_request, with a plain request's headers read without the email parser.
+
+        ``http.client.parse_headers`` hands every header block to ``email.parser``, which cost
+        more than the rest of a Key Vault answer. A request line ``METHOD target HTTP/1.x``
+        followed by lines ``name: value`` (no folding, no stray CR) is read here into the same
+        ``http.client.HTTPMessage``, with the same values; anything else (and any error) goes to
+        the base class, which reads the same bytes.
+        """
+        words = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n").split()
+        if len(words) != 3 or words[2] not in ("HTTP/1.1", "HTTP/1.0"):
+            return super().parse_request()
+        lines = _header_lines(self.rfile)
+        headers = _simple_headers(lines)
+        if headers is None:
+            real, self.rfile = self.rfile, io.BytesIO(b"".join(lines))
+            try:
+                return super().parse_request()
+            finally:
+                self.rfile = real
+        return self._accept_simple_request(words, headers)
+
+    def _accept_simple_request(self, words, headers):
+        """What BaseHTTPRequestHandler.parse_request sets for a valid HTTP/1.x request
+        (cpython Lib/http/server.py, 3.11): command, path ('//' reduced), version, headers,
+        keep-alive from the version and Connection, and Expect: 100-continue."""
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.command, self.path, self.request_version = words
+        if self.path.startswith("//"):
+            self.path = "/" + self.path.lstrip("/")
+        self.headers = headers
+        self.close_connection = self.request_version != "HTTP/1.1"
+        conntype = headers.get("Connection", "").lower()
+        if conntype == "close":
+            self.close_connection = True
+        elif conntype == "keep-alive":
+            self.close_connection = False
+        if (headers.get("Expect", "").lower() == "100-continue" and self.request_version == "HTTP/1.1"
+                and not self.handle_expect_100()):
+            return False
+        return True
+
+    def date_time_string(self, timestamp=None):
+        """The Date header's text, made once a second (formatdate's text changes only then)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = int(time.time())
+        second, text = _DATE[0]
+        if second != now:
+            text = email.utils.formatdate(now, usegmt=True)
+            _DATE[0] = (now, text)
+        return text
 
     def _dispatch(self):
         sim = self.server
@@ -391,14 +494,17 @@ class _Handler(BaseHTTPRequestHandler):
         })
 
     def _send(self, resp):
+        """Status line, headers and body in one write: one TLS record, one send, as a server
+        that buffers its answer sends it (the bytes are those of end_headers then the body)."""
         body, headers = resp.encoded()
         self.send_response(resp.status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
+        self._headers_buffer.append(b"\r\n")          # end_headers, without its flush
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self._headers_buffer.append(body)
+        self.flush_headers()
         self.wfile.flush()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
