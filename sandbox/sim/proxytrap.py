@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 
-from sandbox.sim.server import LISTEN_BACKLOG
+from sandbox.sim.server import LISTEN_BACKLOG, WORKERS
 
 _global = None
 _global_lock = threading.Lock()
@@ -79,7 +79,7 @@ class ProxyTrap:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+            WORKERS.run(self._answer, conn)     # a thread of its own, reused after
 
     def _answer(self, conn):
         """Serve or tunnel a routed CONNECT; refuse, and record, anything else."""

@@ -13,6 +13,7 @@ import email.utils
 import http.client
 import io
 import json
+import queue
 import re
 import selectors
 import socket
@@ -510,13 +511,46 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
 
+class _Workers:
+    """Daemon threads that serve one connection after another, started only when none is idle.
+
+    A thread per connection, as ThreadingHTTPServer gives, costs a thread's start for each of
+    the thousand vault connections a scan opens; a finished connection's thread takes the
+    next one instead (the idle count is a semaphore, as concurrent.futures.ThreadPoolExecutor
+    keeps it). Daemon threads, so a kept-alive connection never holds up the process's exit.
+    """
+
+    def __init__(self):
+        self._tasks = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+
+    def run(self, function, *args):
+        """Call ``function(*args)`` on an idle worker, or on a new one if none is idle."""
+        self._tasks.put((function, args))
+        if not self._idle.acquire(blocking=False):
+            threading.Thread(target=self._work, name="sim-worker", daemon=True).start()
+
+    def _work(self):
+        while True:
+            function, args = self._tasks.get()
+            try:
+                function(*args)
+            except Exception:  # pylint: disable=broad-except  # one connection's failure must not end the worker
+                pass
+            function = args = None      # keep no finished connection alive while idle
+            self._idle.release()
+
+
+WORKERS = _Workers()
+
+
 class _Acceptor:
     """One thread accepts for every listening SimServer of the process, blocked in epoll.
 
     socketserver's ``serve_forever`` gives each server a thread that wakes every poll interval:
     a thousand simulated vaults made a thousand such threads. Here a listener costs a
     registration, and the thread wakes only when a connection arrives; each accepted connection
-    is served on a thread of its own, as ThreadingHTTPServer does.
+    is served on a worker thread of its own (``WORKERS``), as ThreadingHTTPServer serves it.
     """
 
     def __init__(self):
@@ -558,8 +592,7 @@ class _Acceptor:
             except OSError:          # BlockingIOError: none left; anything else: closed meanwhile
                 return
             conn.setblocking(True)
-            threading.Thread(target=server.serve_connection, args=(conn, address),
-                             name=f"sim-{server.name}-conn", daemon=True).start()
+            WORKERS.run(server.serve_connection, conn, address)
 
 
 _ACCEPTOR = _Acceptor()
