@@ -2,8 +2,9 @@
 
 ``start_simulator("healthy")`` returns a running ``SimulatorEnv``: ARM (+Graph and
 the ``/_sim`` control paths), AAD, the managed-identity endpoint (plain http, as
-App Service's is), the Kubernetes API and one Key Vault data plane per vault,
-each on its own loopback port, sharing one World, one request log and one fault
+App Service's is), the Kubernetes API, each on its own loopback port, and one Key
+Vault data plane per vault, reached by name through the simulator's proxy trap (a port
+only when a test asks for one), sharing one World, one request log and one fault
 injector.  ``sim.az()`` hands back a real-``az`` runner already pointed at the
 ``Loop`` cloud and logged in with ``az login --identity`` (Azure/azure-cli ``src/azure-cli-core/azure/cli/core/_profile.py``).
 """
@@ -11,7 +12,6 @@ injector.  ``sim.az()`` hands back a real-``az`` runner already pointed at the
 import os
 import shutil
 import tempfile
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -87,11 +87,13 @@ class SimulatorEnv:
             name = "kv:" + vault["name"]
             server = SimServer(name, None, self.log, self.faults, tls)
             # Reached by name, https://<name>.vault.loop.test/, as a vault in Azure is
-            # (https://<name>.vault.azure.net/): the trap tunnels that host to the listener.
+            # (https://<name>.vault.azure.net/): the trap serves a CONNECT to that host with
+            # this server, in place, so a vault binds no port of its own unless a test asks
+            # for one (``server.url``: sim.point_vault_at).
             uri = vault_uri_for(vault["name"])
             server.service = KeyVaultService(world, vault["name"], lambda: self.aad_url, lambda u=uri: u)
             vault["properties"]["vaultUri"] = uri
-            self.proxy.add_route(urlsplit(uri).hostname + ":443", server.port)
+            self.proxy.add_route(urlsplit(uri).hostname + ":443", server)
             self.servers[name] = server
         world.endpoints.update(arm=self.arm_url, aad=self.aad_url, msi=self.msi_url, kube=self.kube_url)
 
@@ -249,7 +251,7 @@ class SimulatorEnv:
         vault = next(item for item in self.world.vaults.values() if item["name"].lower() == vault_name.lower())
         authority = urlsplit(vault_uri_for(vault["name"])).hostname + ":443"
         if how is None:
-            self.proxy.add_route(authority, self.servers["kv:" + vault["name"]].port)
+            self.proxy.add_route(authority, self.servers["kv:" + vault["name"]])
         elif how == "tls":
             listener = BrokenTlsListener()
             self._broken_listeners.append(listener)
@@ -278,11 +280,8 @@ class SimulatorEnv:
         for listener in self._broken_listeners:
             listener.stop()
         self._broken_listeners.clear()
-        stoppers = [threading.Thread(target=server.stop) for server in self.servers.values()]
-        for stopper in stoppers:  # in parallel: each waits up to one poll interval
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join()
+        for server in self.servers.values():
+            server.stop()
         self.servers.clear()
         self.proxy.close()
         shutil.rmtree(self.tmpdir, ignore_errors=True)

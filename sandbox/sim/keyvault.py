@@ -1,4 +1,4 @@
-"""Key Vault data plane for one vault (one loopback HTTPS port per vault).
+"""Key Vault data plane for one vault (reached by name through the proxy trap: sandbox/sim/harness.py).
 
 Answers like the real service as far as ``az keyvault secret ...`` and the
 ``azure-keyvault-secrets`` SDK can tell: the 401 bearer challenge on the first

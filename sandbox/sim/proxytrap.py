@@ -4,15 +4,23 @@ The harness points HTTPS_PROXY/HTTP_PROXY at it (with NO_PROXY=127.0.0.1,localho
 so any attempt by az, kubectl or our code to reach a non-loopback host lands
 here instead of on the network.  The test session asserts it saw zero attempts.
 
-Each simulator has its own trap, whose routes tunnel ``CONNECT <name>.vault.loop.test:443``
-to that simulator's Key Vault listener: vaults are reached by name, as in Azure, and
-never leave loopback. What a simulator's trap refuses is recorded in the process-wide
-trap as well (``global_trap``), which the test session checks.
+Each simulator has its own trap, whose routes answer ``CONNECT <name>.vault.loop.test:443``
+with that simulator's Key Vault: vaults are reached by name, as in Azure, and never leave
+loopback. A route to an in-process service (a SimServer) is served in place: the trap
+answers ``200 Connection Established`` and hands the same socket to the service, which
+speaks TLS and HTTP on it as on a connection of its own listener (sandbox/sim/server.py
+``SimServer.serve_connection``). No second TCP connection, no thread copying bytes: the trap
+and the vault share the machine with az, and their CPU would move what a bench measures.
+A route to a bare port (a BrokenTlsListener standing for a broken vault) is still relayed
+byte for byte. What a simulator's trap refuses is recorded in the process-wide trap as well
+(``global_trap``), which the test session checks.
 """
 
 import socket
 import threading
 import time
+
+from sandbox.sim.server import LISTEN_BACKLOG, WORKERS
 
 _global = None
 _global_lock = threading.Lock()
@@ -27,10 +35,13 @@ class ProxyTrap:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(32)
+        self._sock.listen(LISTEN_BACKLOG)
         self.port = self._sock.getsockname()[1]
         self._lock = threading.Lock()
         self._attempts = []
+        # routed CONNECTs: served in place by an in-process service, or relayed to a port
+        # through a second TCP connection (tests read these to tell which happened)
+        self.counters = {"in_place": 0, "relayed": 0}
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name="proxytrap", daemon=True)
         self._thread.start()
@@ -44,10 +55,12 @@ class ProxyTrap:
         with self._lock:
             return list(self._attempts)
 
-    def add_route(self, authority, port):
-        """Tunnel ``CONNECT authority`` (``host:port``, any case) to 127.0.0.1:``port``."""
+    def add_route(self, authority, target):
+        """Answer ``CONNECT authority`` (``host:port``, any case) with ``target``: an in-process
+        service (anything with ``serve_connection(sock, address)``, a SimServer), served on the
+        client's own socket, or a port on 127.0.0.1, relayed to."""
         with self._lock:
-            self._routes[authority.lower()] = port
+            self._routes[authority.lower()] = target
 
     def remove_route(self, authority):
         """Stop tunnelling ``authority``: a .loop.test name then does not resolve (see _answer)."""
@@ -66,10 +79,10 @@ class ProxyTrap:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+            WORKERS.run(self._answer, conn)     # a thread of its own, reused after
 
     def _answer(self, conn):
-        """Tunnel a routed CONNECT; refuse, and record, anything else."""
+        """Serve or tunnel a routed CONNECT; refuse, and record, anything else."""
         try:
             conn.settimeout(5)
             data = b""
@@ -81,9 +94,12 @@ class ProxyTrap:
             line = data.split(b"\r\n", 1)[0].decode("latin-1", "replace")
             authority = _connect_authority(line)
             with self._lock:
-                port = self._routes.get(authority)
-            if port is not None:
-                self._tunnel(conn, port)
+                target = self._routes.get(authority)
+            if isinstance(target, int):
+                self._tunnel(conn, target)
+                return
+            if target is not None:
+                self._serve_in_place(conn, target)
                 return
             if authority and authority.rsplit(":", 1)[0].endswith(SIMULATED_SUFFIX):
                 # A vault name nobody created: in Azure its name would not resolve, and a
@@ -100,11 +116,26 @@ class ProxyTrap:
         except OSError:
             pass
         finally:
-            conn.close()
+            conn.close()        # a no-op when the service's TLS socket took it over (ssl detaches it)
+
+    def _serve_in_place(self, conn, service):
+        """Answer the CONNECT, then let ``service`` speak TLS and HTTP on this same socket.
+
+        A stopped service is a refused connection, as its closed listener was: no answer.
+        """
+        if getattr(service, "stopped", False):
+            return
+        with self._lock:
+            self.counters["in_place"] += 1
+        conn.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        conn.settimeout(None)
+        service.serve_connection(conn, conn.getpeername())
 
     def _tunnel(self, conn, port):
         """Answer the CONNECT and copy bytes both ways until either side closes."""
         upstream = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with self._lock:
+            self.counters["relayed"] += 1
         try:
             conn.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
             for sock in (conn, upstream):

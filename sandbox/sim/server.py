@@ -9,21 +9,32 @@ service in the same way.
 """
 
 import base64
+import email.utils
+import http.client
+import io
 import json
+import queue
 import re
+import selectors
 import socket
 import ssl
 import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable, Optional
 from urllib.parse import parse_qs, urlsplit
 
 # Upper bound for a "hang" fault: longer than any client timeout we care about,
 # short enough that a forgotten fault cannot wedge a test run for ever.
 MAX_HANG_SECONDS = 120.0
+
+# Listen backlog of every simulated listener and of the proxy trap: a scan opens a thousand
+# vault connections at once, and a SYN the backlog cannot hold is dropped and retransmitted
+# one second later (Linux's initial RTO, RFC 6298 2.1). The kernel caps it at
+# net.core.somaxconn (4096 since Linux 5.4).
+LISTEN_BACKLOG = 4096
 
 
 @dataclass
@@ -147,12 +158,24 @@ def decode_jwt(token):
         return {}
 
 
+# token -> its claims: a run sends a few tokens thousands of times each, and decoding one
+# (base64, then JSON) cost more than the rest of a Key Vault answer's bookkeeping
+_CLAIMS = {}
+_CLAIMS_KEPT = 4096
+
+
 def bearer_claims(headers):
-    """Claims of the bearer token in an Authorization header, {} if none."""
+    """Claims of the bearer token in an Authorization header, {} if none (a copy: callers may edit it)."""
     auth = headers.get("authorization", "")
     if not auth.lower().startswith("bearer "):
         return {}
-    return decode_jwt(auth[7:].strip())
+    token = auth[7:].strip()
+    claims = _CLAIMS.get(token)
+    if claims is None:
+        if len(_CLAIMS) >= _CLAIMS_KEPT:
+            _CLAIMS.clear()
+        claims = _CLAIMS[token] = decode_jwt(token)
+    return dict(claims)
 
 
 # --------------------------------------------------------------------------- request log
@@ -282,6 +305,41 @@ def fault_from_spec(spec):
 
 # --------------------------------------------------------------------------- server
 
+# http.client's limits on a header block (_MAXLINE, _MAXHEADERS), which the base class enforces
+_MAX_HEADER_LINE = 65536
+_MAX_HEADERS = 100
+# a header line the email parser reads as exactly ``name``, ``value`` (email/feedparser.py headerRE,
+# email/_policybase.py Compat32.header_source_parse): no folding, no CR but the line's end
+_SIMPLE_HEADER = re.compile(r"([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n")
+_DATE = [(None, "")]      # (second, Date text), shared by every handler
+
+
+def _header_lines(rfile):
+    """The header block's lines as http.client._read_headers reads them, without its errors:
+    it stops where that function would raise, so the base class, reading the same lines,
+    raises the same error."""
+    lines = []
+    while True:
+        line = rfile.readline(_MAX_HEADER_LINE + 1)
+        lines.append(line)
+        if len(line) > _MAX_HEADER_LINE or len(lines) > _MAX_HEADERS or line in (b"\r\n", b"\n", b""):
+            return lines
+
+
+def _simple_headers(lines):
+    """An HTTPMessage of ``lines`` when each is a plain ``name: value`` line and the block ends
+    with an empty line; None when the email parser must judge them."""
+    if lines[-1] not in (b"\r\n", b"\n"):
+        return None
+    message = http.client.HTTPMessage()
+    for line in lines[:-1]:
+        match = _SIMPLE_HEADER.fullmatch(line.decode("iso-8859-1"))
+        if match is None:
+            return None
+        message.set_raw(match.group(1), match.group(2))
+    return message
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Turns one HTTP exchange into Request -> service.handle -> Response."""
 
@@ -297,8 +355,61 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - base-class signature
         """Silence the default stderr access log; the RequestLog records everything."""
 
+    def parse_request(self):
+        """http.server's parse_request, with a plain request's headers read without the email parser.
+
+        ``http.client.parse_headers`` hands every header block to ``email.parser``, which cost
+        more than the rest of a Key Vault answer. A request line ``METHOD target HTTP/1.x``
+        followed by lines ``name: value`` (no folding, no stray CR) is read here into the same
+        ``http.client.HTTPMessage``, with the same values; anything else (and any error) goes to
+        the base class, which reads the same bytes.
+        """
+        words = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n").split()
+        if len(words) != 3 or words[2] not in ("HTTP/1.1", "HTTP/1.0"):
+            return super().parse_request()
+        lines = _header_lines(self.rfile)
+        headers = _simple_headers(lines)
+        if headers is None:
+            real, self.rfile = self.rfile, io.BytesIO(b"".join(lines))
+            try:
+                return super().parse_request()
+            finally:
+                self.rfile = real
+        return self._accept_simple_request(words, headers)
+
+    def _accept_simple_request(self, words, headers):
+        """What BaseHTTPRequestHandler.parse_request sets for a valid HTTP/1.x request
+        (cpython Lib/http/server.py, 3.11): command, path ('//' reduced), version, headers,
+        keep-alive from the version and Connection, and Expect: 100-continue."""
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.command, self.path, self.request_version = words
+        if self.path.startswith("//"):
+            self.path = "/" + self.path.lstrip("/")
+        self.headers = headers
+        self.close_connection = self.request_version != "HTTP/1.1"
+        conntype = headers.get("Connection", "").lower()
+        if conntype == "close":
+            self.close_connection = True
+        elif conntype == "keep-alive":
+            self.close_connection = False
+        if (headers.get("Expect", "").lower() == "100-continue" and self.request_version == "HTTP/1.1"
+                and not self.handle_expect_100()):
+            return False
+        return True
+
+    def date_time_string(self, timestamp=None):
+        """The Date header's text, made once a second (formatdate's text changes only then)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = int(time.time())
+        second, text = _DATE[0]
+        if second != now:
+            text = email.utils.formatdate(now, usegmt=True)
+            _DATE[0] = (now, text)
+        return text
+
     def _dispatch(self):
-        sim = self.server.sim
+        sim = self.server
         self._started = time.time()  # when the request line arrived: the waterfall's start
         split = urlsplit(self.path)
         path = split.path or "/"
@@ -329,7 +440,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _apply_fault(self, fault, req):
         """Apply a fault; True when the request is fully handled by it."""
-        sim = self.server.sim
+        sim = self.server
         if fault.kind == "latency":
             sim.faults.shutdown_event.wait(fault.ms / 1000.0)
             return False
@@ -372,8 +483,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _log(self, req, status):
-        self.server.sim.log.append({
-            "service": self.server.sim.name,
+        self.server.log.append({
+            "service": self.server.name,
             "method": req.method,
             "path": req.path,
             "query": req.query,
@@ -384,30 +495,116 @@ class _Handler(BaseHTTPRequestHandler):
         })
 
     def _send(self, resp):
+        """Status line, headers and body in one write: one TLS record, one send, as a server
+        that buffers its answer sends it (the bytes are those of end_headers then the body)."""
         body, headers = resp.encoded()
         self.send_response(resp.status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
+        self._headers_buffer.append(b"\r\n")          # end_headers, without its flush
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self._headers_buffer.append(body)
+        self.flush_headers()
         self.wfile.flush()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
+class _Workers:
+    """Daemon threads that serve one connection after another, started only when none is idle.
 
-    def handle_error(self, request, client_address):
-        """Client hang-ups and TLS noise are normal under fault tests; stay quiet."""
+    A thread per connection, as ThreadingHTTPServer gives, costs a thread's start for each of
+    the thousand vault connections a scan opens; a finished connection's thread takes the
+    next one instead (the idle count is a semaphore, as concurrent.futures.ThreadPoolExecutor
+    keeps it). Daemon threads, so a kept-alive connection never holds up the process's exit.
+    """
+
+    def __init__(self):
+        self._tasks = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+
+    def run(self, function, *args):
+        """Call ``function(*args)`` on an idle worker, or on a new one if none is idle."""
+        self._tasks.put((function, args))
+        if not self._idle.acquire(blocking=False):
+            threading.Thread(target=self._work, name="sim-worker", daemon=True).start()
+
+    def _work(self):
+        while True:
+            function, args = self._tasks.get()
+            try:
+                function(*args)
+            except Exception:  # pylint: disable=broad-except  # one connection's failure must not end the worker
+                pass
+            function = args = None      # keep no finished connection alive while idle
+            self._idle.release()
+
+
+WORKERS = _Workers()
+
+
+class _Acceptor:
+    """One thread accepts for every listening SimServer of the process, blocked in epoll.
+
+    socketserver's ``serve_forever`` gives each server a thread that wakes every poll interval:
+    a thousand simulated vaults made a thousand such threads. Here a listener costs a
+    registration, and the thread wakes only when a connection arrives; each accepted connection
+    is served on a worker thread of its own (``WORKERS``), as ThreadingHTTPServer serves it.
+    """
+
+    def __init__(self):
+        self._selector = selectors.DefaultSelector()
+        self._lock = threading.Lock()        # register/unregister against the accept loop
+        self._thread = None
+
+    def add(self, listener, server):
+        """Accept on ``listener`` (a bound, listening socket) for ``server`` (a SimServer)."""
+        listener.setblocking(False)
+        with self._lock:
+            self._selector.register(listener, selectors.EVENT_READ, server)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sim-acceptor", daemon=True)
+                self._thread.start()
+
+    def remove(self, listener):
+        """Stop accepting on ``listener``; the caller then closes it."""
+        with self._lock:
+            try:
+                self._selector.unregister(listener)
+            except (KeyError, ValueError):
+                pass
+
+    def _run(self):
+        while True:
+            events = self._selector.select()
+            with self._lock:
+                for key, _ in events:
+                    if self._selector.get_map().get(key.fd) is key:    # not removed meanwhile
+                        self._accept_all(key.fileobj, key.data)
+
+    @staticmethod
+    def _accept_all(listener, server):
+        """Accept every connection waiting on ``listener`` (a burst of a thousand comes at once)."""
+        while True:
+            try:
+                conn, address = listener.accept()
+            except OSError:          # BlockingIOError: none left; anything else: closed meanwhile
+                return
+            conn.setblocking(True)
+            WORKERS.run(server.serve_connection, conn, address)
+
+
+_ACCEPTOR = _Acceptor()
 
 
 class SimServer:
-    """One service on one loopback port (HTTPS unless ``tls_context`` is None).
+    """One service, HTTPS unless ``tls_context`` is None, reached on a loopback port or in place.
+
+    The port is bound on first use of ``port`` or ``url`` (every service but a vault asks at
+    once); a vault reached only by name never binds one: the proxy trap hands each routed
+    CONNECT to ``serve_connection`` (sandbox/sim/proxytrap.py). Either way the connection is
+    served by the same ``_Handler``, so faults, latency and the request log apply alike.
 
     ``control`` (optional) answers ``/_sim/...`` paths, so bench scripts in other
     processes can read the log and add faults over HTTP.
@@ -420,14 +617,24 @@ class SimServer:
         self.faults = faults
         self.control = control
         self._tls = tls_context
-        self._httpd = _Server((host, 0), _Handler, bind_and_activate=True)
-        self._httpd.sim = self
-        if tls_context is not None:
-            self._httpd.socket = tls_context.wrap_socket(self._httpd.socket, server_side=True,
-                                                         do_handshake_on_connect=False)
         self.host = host
-        self.port = self._httpd.server_address[1]
-        self._thread = None
+        self._listener = None
+        self._port = None
+        self._started = False
+        self.stopped = False
+
+    @property
+    def port(self):
+        """The loopback port, bound (and, once started, accepted on) when first asked for."""
+        if self._port is None and not self.stopped:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.host, 0))
+            listener.listen(LISTEN_BACKLOG)
+            self._listener, self._port = listener, listener.getsockname()[1]
+            if self._started:
+                _ACCEPTOR.add(listener, self)
+        return self._port
 
     @property
     def url(self):
@@ -439,19 +646,39 @@ class SimServer:
             return self.control.handle(req)
         return self.service.handle(req)
 
+    def serve_connection(self, conn, address):
+        """Serve HTTP(S) on an accepted (or CONNECT-tunnelled) socket until the client is done.
+
+        Quiet on hang-ups and TLS noise, which are normal under fault tests (as
+        socketserver's ``handle_error`` was made quiet here before); closes the socket after.
+        """
+        try:
+            if self._tls is not None:
+                # the handshake runs on the handler's first read, on this connection's thread
+                conn = self._tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+            _Handler(conn, address, self)
+        except Exception:  # pylint: disable=broad-except  # a client's hang-up must not print a traceback
+            pass
+        finally:
+            try:
+                conn.shutdown(socket.SHUT_WR)        # as socketserver's shutdown_request
+            except OSError:
+                pass
+            conn.close()
+
     def start(self):
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="sim-%s" % self.name, daemon=True)
-        self._thread.start()
+        self._started = True
+        if self._listener is not None:
+            _ACCEPTOR.add(self._listener, self)
         return self
 
     def stop(self):
         """Stop serving and close the listening socket (new connections are refused)."""
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
+        self.stopped = True
+        if self._listener is not None:
+            _ACCEPTOR.remove(self._listener)
+            self._listener.close()
+            self._listener = None
 
 
 class BrokenTlsListener:
@@ -468,7 +695,7 @@ class BrokenTlsListener:
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, 0))
-        self._sock.listen(64)
+        self._sock.listen(LISTEN_BACKLOG)
         self._sock.settimeout(0.2)
         self.host, self.port = host, self._sock.getsockname()[1]
         self.connections = 0

@@ -11,6 +11,7 @@ and so do the vaults (1,000 at the large size).
 import collections
 import json
 import math
+import threading
 
 import pytest
 
@@ -21,27 +22,30 @@ SIZES = {1000: 10, 5000: 50}     # clusters: subscriptions of 100 clusters and 2
 
 @pytest.fixture(scope="module")
 def scans(sim_factory, tmp_path_factory):
-    """{clusters: (az process, result, Resource Graph queries as the simulator logged them)}."""
+    """{clusters: (az process, result, Resource Graph queries as the simulator logged them,
+    threads the simulator's start added)}."""
     directory = tmp_path_factory.mktemp("fleets")
     found = {}
     for clusters, subscriptions in SIZES.items():
         path = directory / f"fleet-{clusters}.yaml"
         path.write_text(f"fleet:\n  subscriptions: {subscriptions}\n  clustersPerSubscription: 100\n"
                         "  vaultsPerSubscription: 20\n", encoding="utf-8")
+        threads = threading.active_count()
         sim = sim_factory.fresh(str(path))
+        threads = threading.active_count() - threads
         try:
             az = sim_factory.az_for(sim)
             graph = sim.servers["arm"].service.resource_graph
             graph.queries.clear()
             proc = az.run("aks", "mesh", "ca", "scan", "-o", "json", timeout=600)
-            found[clusters] = (proc, json.loads(proc.stdout or "null"), list(graph.queries))
+            found[clusters] = (proc, json.loads(proc.stdout or "null"), list(graph.queries), threads)
         finally:
             sim.stop()
     return found
 
 
 def test_every_cluster_is_judged_at_both_sizes(scans):
-    for clusters, (proc, result, _) in scans.items():
+    for clusters, (proc, result, _, _) in scans.items():
         assert "Traceback" not in proc.stderr
         assert len(result["clusters"]) == clusters, proc.stderr[-2000:]
         assert [item["code"] for item in result["findings"]] == ["MCA908"]   # once, not per row
@@ -49,23 +53,31 @@ def test_every_cluster_is_judged_at_both_sizes(scans):
 
 def test_resource_graph_queries_do_not_grow_with_the_fleet_only_their_pages(scans):
     first_pages = {clusters: collections.Counter(text for text, _, status, continued in queries if not continued)
-                   for clusters, (_, _, queries) in scans.items()}
+                   for clusters, (_, _, queries, _) in scans.items()}
     assert first_pages[1000] == first_pages[5000]
     assert sum(first_pages[5000].values()) <= 6
-    for clusters, (_, result, queries) in scans.items():
+    for clusters, (_, result, queries, _) in scans.items():
         assert all(status == 200 for _, _, status, _ in queries)
         assert len(queries) <= math.ceil(clusters / 1000) + 8, [text[:40] for text, *_ in queries]
         assert result["summary"]["resourceGraphPages"] == len(queries)
-    pages = {clusters: len(queries) for clusters, (_, _, queries) in scans.items()}
+    pages = {clusters: len(queries) for clusters, (_, _, queries, _) in scans.items()}
     assert pages[5000] > pages[1000]      # the clusters come in more pages
 
 
 def test_only_the_clusters_page_role_assignments_and_vaults_do_not(scans):
     from azext_meshca.sources import resourcegraph as graph
-    for clusters, (_, _, queries) in scans.items():
+    for clusters, (_, _, queries, _) in scans.items():
         later = collections.Counter(text for text, _, _, continued in queries if continued)
         assert set(later) <= {graph.CLUSTERS}, clusters
         assert later[graph.CLUSTERS] == math.ceil(clusters / 1000) - 1
         roles = [continued for text, _, _, continued in queries if text.startswith("authorizationresources")
                  and "roleassignments" in text]
         assert roles == [False], clusters          # one POST for every assignment of the fleet
+
+
+def test_a_thousand_vaults_start_no_thread_each(scans):
+    """The simulator's vaults are served through its proxy trap, in place, and its listeners
+    by one acceptor (sandbox/sim/server.py): its start adds a few threads at 200 vaults and
+    at 1,000 alike, not one per vault polling for connections."""
+    added = {clusters: threads for clusters, (_, _, _, threads) in scans.items()}
+    assert max(added.values()) < 20, added

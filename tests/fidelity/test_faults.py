@@ -3,7 +3,8 @@
 429 + Retry-After and 503 are retried by azure-core's retry policy, a reset
 connection is retried as a transport error, a hang is bounded and ends when the
 simulator stops, and an unreachable Kubernetes API refuses connections.  Also
-checks the proxy trap itself: it records and refuses what is sent to it.
+checks the proxy trap itself: it records and refuses what is sent to it, serves a
+vault's CONNECT in place and relays only to a bare listener.
 """
 
 import json
@@ -162,3 +163,40 @@ def test_proxy_trap_records_and_refuses():
 def test_session_proxy_trap_saw_nothing_so_far(sim, az_plain):
     assert aks_show(az_plain).returncode == 0
     assert proxytrap.attempts() == []
+
+
+def _vault_get(sim, vault, path="/secrets/test-ca-cert?api-version=7.4"):
+    """(status, headers) of one unauthenticated GET to a vault by name, through the proxy trap."""
+    context = ssl.create_default_context(cafile=sim.pki.ca_file)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"https": sim.proxy.url}),
+                                         urllib.request.HTTPSHandler(context=context))
+    try:
+        with opener.open(sim.vault_url(vault).rstrip("/") + path, timeout=10) as response:
+            return response.status, response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers
+
+
+def test_a_vault_connect_is_served_in_place_without_a_second_connection(quiet_sim):
+    """The trap hands a vault's CONNECT to the vault's server on the client's own socket
+    (sandbox/sim/proxytrap.py): no second TCP connection, no relay, the same challenge and log."""
+    before = dict(quiet_sim.proxy.counters)
+    status, headers = _vault_get(quiet_sim, "MyAzureKeyVault")
+    assert status == 401 and headers["WWW-Authenticate"].startswith('Bearer authorization="https://127.0.0.1:')
+    assert headers["Server"].startswith("meshca-sim/1.0") and headers["Content-Type"].startswith("application/json")
+    assert quiet_sim.proxy.counters == {"in_place": before["in_place"] + 1, "relayed": before["relayed"]}
+    assert [entry["status"] for entry in quiet_sim.requests(service="kv:MyAzureKeyVault")] == [401]
+
+
+def test_a_broken_vault_route_is_still_relayed(quiet_sim):
+    """A vault broken at the TLS layer is a bare listener (BrokenTlsListener), reached by relay."""
+    before = dict(quiet_sim.proxy.counters)
+    quiet_sim.break_vault("MyAzureKeyVault", "tls")
+    try:
+        with pytest.raises(urllib.error.URLError):
+            _vault_get(quiet_sim, "MyAzureKeyVault")
+    finally:
+        quiet_sim.break_vault("MyAzureKeyVault", None)
+    assert quiet_sim.proxy.counters == {"in_place": before["in_place"], "relayed": before["relayed"] + 1}
+    assert _vault_get(quiet_sim, "MyAzureKeyVault")[0] == 401        # restored: served in place again
+    assert [entry["status"] for entry in quiet_sim.requests(service="kv:MyAzureKeyVault")] == [401]
