@@ -136,9 +136,16 @@ def _environment_once_session():
     That walk was the largest CPU cost of a Key Vault read in ``scan --read-secrets``
     (bench/scan_speed.py). az's environment does not change during one invocation, so the
     answer for a host is the same each time; proxies the caller passes still go through
-    requests' own merge."""
+    requests' own merge.
+
+    The answer depends on the host only through whether NO_PROXY exempts it (requests
+    sessions.py ``merge_environment_settings``: ``get_environ_proxies`` is {} when
+    ``should_bypass_proxies``, else ``getproxies()``; verify and cert come from the
+    environment alone), so hosts alike share one answer: scan --read-secrets' thousand vault
+    hosts cost requests' bypass check each (one environment walk), not its whole merge."""
     from urllib.parse import urlsplit
     import requests
+    from requests.utils import should_bypass_proxies
 
     class EnvironmentOnceSession(requests.Session):  # pylint: disable=too-few-public-methods  # one override
         """requests.Session with merge_environment_settings answered once per scheme and host."""
@@ -146,12 +153,17 @@ def _environment_once_session():
         def __init__(self):
             super().__init__()
             self._settings = {}
+            self._bypass = {}
 
         def merge_environment_settings(self, url, proxies, stream, verify, cert):
             if proxies:
                 return super().merge_environment_settings(url, proxies, stream, verify, cert)
             parts = urlsplit(url)
-            key = (parts.scheme, parts.netloc, stream, verify, cert)
+            host = (parts.scheme, parts.netloc)
+            bypass = self._bypass.get(host)
+            if bypass is None:
+                bypass = self._bypass[host] = should_bypass_proxies(url, no_proxy=None)
+            key = (parts.scheme, bypass, stream, verify, cert)
             settings = self._settings.get(key)
             if settings is None:
                 settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
@@ -253,6 +265,9 @@ def cf_vault_reader(cli_ctx, vault, subscription_id=None):
     transport = pooled_transport(shared_transport(cli_ctx).session, vault_url,
                                  lambda verify: _shared(cli_ctx, ("vault TLS context", verify),
                                                         lambda: vault_tls_context(verify)))
+    # A retry policy per vault, not one per run: azure-core's Pipeline links its policies by
+    # setting each one's ``next`` (pipeline/_base.py Pipeline.__init__), so a policy shared by
+    # two pipelines would send one vault's requests down the other's chain.
     return LeanSecretClient(vault_url, lean_pipeline(transport, credential,
                                                      azure_retry_policy(run_deadline(cli_ctx), "Key Vault")),
                             transport)

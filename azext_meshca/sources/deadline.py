@@ -14,6 +14,7 @@ retried while the wait still fits; lasting ones (TLS failure, a name that does n
 resolve) are not.
 """
 
+import functools
 import threading
 import time
 
@@ -123,16 +124,31 @@ def azure_retry_policy(deadline, service):
     """An azure-core RetryPolicy that honours Retry-After and backs off only while the
     deadline allows, caps each attempt's connect/read timeout by what is left, and says
     "deadline" rather than "Response timeout" when the deadline is what ended it."""
+    return _deadline_retry_policy_class()(deadline, service, retry_total=ATTEMPTS - 1, retry_backoff_factor=0.5,
+                                          retry_backoff_max=8)
+
+
+@functools.lru_cache(maxsize=None)
+def _deadline_retry_policy_class():
+    """azure_retry_policy's class, defined once, at first use: azure-core is imported only when
+    a client is built, and defining the class for every policy was a visible share of building
+    scan --read-secrets' thousand vault readers (bench/scan_speed.py)."""
     from azure.core.pipeline.policies import RetryPolicy
 
     class DeadlineRetryPolicy(RetryPolicy):
+        def __init__(self, deadline, service, **kwargs):
+            super().__init__(**kwargs)
+            self._run_deadline = deadline
+            self._service = service
+
         def configure_retries(self, options):
             settings = super().configure_retries(options)
-            settings["timeout"] = min(settings["timeout"], deadline.remaining())
+            settings["timeout"] = min(settings["timeout"], self._run_deadline.remaining())
             return settings
 
         def _configure_timeout(self, request, absolute_timeout, is_response_error):
-            deadline.check(service)
+            deadline = self._run_deadline
+            deadline.check(self._service)
             options = request.context.options
             options["connection_timeout"] = deadline.cap(options.get("connection_timeout") or CONNECT_SECONDS)
             options["read_timeout"] = deadline.cap(options.get("read_timeout") or READ_SECONDS)
@@ -145,13 +161,13 @@ def azure_retry_policy(deadline, service):
             http_response = getattr(response, "http_response", None)
             retry_after = self.get_retry_after(response) if http_response is not None else None
             wait = retry_after if retry_after is not None else self.get_backoff_time(settings)
-            if deadline.fits(wait):
+            if self._run_deadline.fits(wait):
                 return True
             if retry_after is not None and error is None:
                 return False  # the 429/503 itself is the answer: it says what refused us
-            raise DeadlineExceeded(deadline.cut(service, _reason(error))) from error
+            raise DeadlineExceeded(self._run_deadline.cut(self._service, _reason(error))) from error
 
-    return DeadlineRetryPolicy(retry_total=ATTEMPTS - 1, retry_backoff_factor=0.5, retry_backoff_max=8)
+    return DeadlineRetryPolicy
 
 
 def _reason(error):

@@ -30,9 +30,11 @@ from azext_meshca.sources import resourcegraph as graph
 
 # Vaults read at once; each vault sees one request at a time (read_one_vault) on a connection
 # of its own, closed after its reads. 64 vaults of about 10 objects at 50 ms a round trip would
-# read 1,000 vaults in about 8 s, but az's CPU (one core) and not the width bounds the reads at
-# that size: 128 readers took as long and held ~20 MiB more (a thread's stack and malloc
-# arena each), the difference between meeting #25's peak-memory bound and not (bench/scan_speed.py).
+# read 1,000 vaults in about 8 s, but CPU (az's one core, and the 2 cores it shares) and not the
+# width bounds the reads at that size. Measured at 1,000 vaults (2026-12-07, az's own peak from
+# /proc VmHWM): 48, 64, 96 and 128 readers read in the same wall time within the load's noise,
+# az's CPU in the reads grew with the width (its system time about 1 s at 48 and 64, 1.5-3 s at
+# 128: threads contending for the GIL), and its peak memory by about 1.5 MiB per 16 readers.
 VAULT_READERS = 64
 NOT_VISIBLE_CODE = "SubscriptionNotVisible"
 

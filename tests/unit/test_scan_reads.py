@@ -204,6 +204,55 @@ def test_verify_true_trusts_the_bundle_requests_would_not_the_operating_systems(
         transport.close()
 
 
+class _Answered:   # pylint: disable=too-few-public-methods
+    """An azure-core pipeline that answers every request with ``raw`` (a urllib3 response)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def run(self, request):
+        from types import SimpleNamespace
+        return SimpleNamespace(http_response=keyvault.PooledResponse(request, self.raw))
+
+
+# Key Vault's refusals in the service's shape (sandbox/sim/scenario.py KvDenial, after Key Vault's
+# REST error codes, learn.microsoft.com/azure/key-vault/general/rest-error-codes).
+REFUSALS = [(401, "Unauthorized", {"error": {"code": "Unauthorized", "message": "AKV10032: Invalid issuer."}}),
+            (403, "Forbidden", {"error": {"code": "Forbidden", "message": "Caller is not authorized.\r\nVault: kv1",
+                                          "innererror": {"code": "ForbiddenByRbac"}}}),
+            (404, "Not Found", {"error": {"code": "SecretNotFound", "message": "A secret with (name/id) ca-key was "
+                                          "not found in this key vault."}}),
+            (409, "Conflict", {"error": {"code": "Conflict", "message": "busy", "details": [
+                {"code": "Inner", "message": "nested", "innererror": {"code": "Deep", "n": 1}}]}}),
+            (500, "Internal Server Error", b"<html>not json</html>")]
+
+
+@pytest.mark.parametrize("status, reason, body", REFUSALS, ids=[str(item[0]) for item in REFUSALS])
+def test_a_refusal_is_the_sdks_exception_worded_as_the_sdks(status, reason, body):
+    """The lean reader raises azure-core's exception type for each status (the SDK's error_map),
+    and describe_error words it exactly as the same answer's default HttpResponseError; only
+    the exception's own message shows ``innererror`` compactly (json's C encoder, not its
+    pure-Python indent=4 one, which thousands of 403s made a visible share of scan's CPU)."""
+    import urllib3
+    from azure.core import exceptions
+    from azext_meshca.sources.errors import describe_error
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    raw = urllib3.HTTPResponse(body=data, status=status, reason=reason, preload_content=True,
+                               headers={"Content-Type": "application/json; charset=utf-8"})
+    client = keyvault.LeanSecretClient(VAULT, _Answered(raw), transport=None)
+    with pytest.raises(exceptions.HttpResponseError) as raised:
+        client.get_secret("ca-key")
+    expected_type = {401: exceptions.ClientAuthenticationError, 404: exceptions.ResourceNotFoundError,
+                     409: exceptions.ResourceExistsError}.get(status, exceptions.HttpResponseError)
+    assert type(raised.value) is expected_type      # pylint: disable=unidiomatic-typecheck
+    sdk = expected_type(response=raised.value.response)
+    assert describe_error(raised.value) == describe_error(sdk)
+    assert describe_error(raised.value)["status"] == status
+    assert "\n    " not in str(raised.value)       # innererror on one line, at any depth
+    if isinstance(body, dict) and "innererror" in body["error"]:
+        assert str(raised.value).endswith('Inner error: {"code": "ForbiddenByRbac"}')
+
+
 class _GraphResponse:
     """The parts of azure-core's HttpResponse that ResourceGraph and HttpResponseError read."""
 
