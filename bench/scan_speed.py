@@ -27,6 +27,7 @@ other processes still run everywhere.
 """
 
 import argparse
+import json
 import math
 import os
 import resource
@@ -39,6 +40,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from sandbox.sim.harness import start_simulator  # noqa: E402  pylint: disable=wrong-import-position
+from sandbox.sim.resourcegraph import WINDOW_SECONDS as RESOURCE_GRAPH_WINDOW_SECONDS  # noqa: E402  pylint: disable=wrong-import-position
 
 AZ = os.path.join(os.path.dirname(sys.executable), "az")
 # CPUs az runs on when --pin splits the machine (None: wherever the scheduler puts it).
@@ -57,21 +59,53 @@ def _scenario(shape, directory):
     return path
 
 
-def _run(az, args):
-    """(wall seconds, peak RSS in MiB, CPU seconds) of one az process; its own rusage, from wait4."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen([AZ, *args, "-o", "none"], env=az.env, stdout=out, stderr=err, cwd="/")
-        if AZ_CPUS:
-            os.sched_setaffinity(proc.pid, AZ_CPUS)     # before az starts its threads: they inherit it
+# Starts az and reports its rusage, from a small process of its own. A child's peak RSS
+# (ru_maxrss) starts at its parent's: at exec, Linux keeps the old address space's high-water
+# mark (fs/exec.c exec_mmap, setmax_mm_hiwater_rss), and subprocess's vfork shares the parent's
+# address space until then. Spawned from this process, which holds the simulated fleet, az would
+# report this process's size whenever that is the larger. This spawner is started before any
+# fleet exists and stays a few MiB.
+_SPAWNER_CODE = r"""
+import json, os, subprocess, sys
+for line in sys.stdin:
+    job = json.loads(line)
+    with open(job["stdout"], "wb") as out, open(job["stderr"], "wb") as err:
+        proc = subprocess.Popen(job["argv"], env=job["env"], stdout=out, stderr=err, cwd="/")
+        if job["cpus"]:
+            os.sched_setaffinity(proc.pid, job["cpus"])  # before az starts its threads: they inherit it
         _, status, usage = os.wait4(proc.pid, 0)
+    print(json.dumps({"returncode": os.waitstatus_to_exitcode(status), "maxrss_kib": usage.ru_maxrss,
+                      "cpu": usage.ru_utime + usage.ru_stime}), flush=True)
+"""
+_SPAWNER = None
+
+
+def _spawner():
+    """The one small process that starts every az run (see _SPAWNER_CODE)."""
+    global _SPAWNER  # pylint: disable=global-statement  # one spawner for the whole bench
+    if _SPAWNER is None:
+        _SPAWNER = subprocess.Popen([sys.executable, "-S", "-c", _SPAWNER_CODE], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+    return _SPAWNER
+
+
+def _run(az, args):
+    """(wall seconds, peak RSS in MiB, CPU seconds) of one az process; its own rusage, from wait4
+    in the spawner (_SPAWNER_CODE says why not here)."""
+    spawner = _spawner()
+    with tempfile.TemporaryDirectory() as directory:
+        job = {"argv": [AZ, *args, "-o", "none"], "env": dict(az.env), "cpus": sorted(AZ_CPUS or ()),
+               "stdout": os.path.join(directory, "out"), "stderr": os.path.join(directory, "err")}
+        start = time.perf_counter()
+        spawner.stdin.write(json.dumps(job) + "\n")
+        spawner.stdin.flush()
+        answer = json.loads(spawner.stdout.readline())
         wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        stderr = err.read().decode("utf-8", "replace")
-    if "Traceback" in stderr or proc.returncode not in (0, 4, 5):
-        raise RuntimeError(f"az {' '.join(args)} failed ({proc.returncode}):\n{stderr[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+        with open(job["stderr"], "rb") as err:
+            stderr = err.read().decode("utf-8", "replace")
+    if "Traceback" in stderr or answer["returncode"] not in (0, 4, 5):
+        raise RuntimeError(f"az {' '.join(args)} failed ({answer['returncode']}):\n{stderr[-2000:]}")
+    return wall, answer["maxrss_kib"] / 1024, answer["cpu"]
 
 
 def _distinct_object_sets(world):
@@ -98,7 +132,12 @@ def _own_cpu():
 def _measure(sim, az, args):
     """One az run's figures, and the simulator's CPU meanwhile (this process's own: the
     simulators and the proxy trap run on its threads), which says whether az or the
-    simulated services bound the wall time on this machine."""
+    simulated services bound the wall time on this machine.
+
+    Each run starts with the user's whole Resource Graph quota, as a scan run on its own
+    does: back to back, the large fleet's second command would wait out the first one's
+    queries (the simulator's sliding window, sandbox/sim/resourcegraph.py WINDOW_SECONDS)."""
+    time.sleep(RESOURCE_GRAPH_WINDOW_SECONDS)
     sim.log.clear()
     before = _own_cpu()
     wall, rss, cpu = _run(az, args)
@@ -178,6 +217,7 @@ def main():
     parser.add_argument("--ca-bundle", choices=("sim", "certifi"), default="sim")
     parser.add_argument("--pin", action="store_true", help="simulators on the first CPU, az on the others")
     options = parser.parse_args()
+    _spawner()     # first, while this process is small (_SPAWNER_CODE)
     if options.pin:
         _pin()
     load_before = os.getloadavg()
