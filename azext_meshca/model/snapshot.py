@@ -111,9 +111,11 @@ def now_utc():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def new_snapshot(target, options):
-    """An empty snapshot: every item not collected yet (see the schema above)."""
-    return {"version": SNAPSHOT_VERSION, "collectedAt": iso_utc(now_utc()), "target": target,
+def new_snapshot(target, options, collected_at=None):
+    """An empty snapshot: every item not collected yet (see the schema above).
+    ``collected_at``: its moment (ISO text) when the caller has one, as scan has one for the
+    whole fleet; else now."""
+    return {"version": SNAPSHOT_VERSION, "collectedAt": collected_at or iso_utc(now_utc()), "target": target,
             "options": options, "cluster": None, "vault": None, "roleAssignments": None, "secrets": {},
             "keyFacts": None, "kube": None}
 

@@ -22,6 +22,7 @@ After the rules, in this order and nowhere else:
 
 import copy
 import datetime
+import functools
 import json
 from collections import namedtuple
 
@@ -148,13 +149,20 @@ def _annotated(declared, findings):
 
 def _subjects(functions, frozen):
     """What the selected rules of each parsed subject receive (None: nothing to judge)."""
-    wanted = {function.rule.subject for function in functions}
+    wanted = _subjects_of(tuple(functions))
     subjects = {}
     if CA_SET in wanted:
         subjects[CA_SET] = secrets.plugin_ca_set(frozen)
     if SHOWN in wanted:
         subjects[SHOWN] = ShownSet.from_snapshot(frozen)
     return subjects
+
+
+@functools.lru_cache(maxsize=16)
+def _subjects_of(functions):
+    """The subjects the rules ``functions`` judge: the same for every snapshot of a selection
+    (scan asks it once per cluster)."""
+    return frozenset(function.rule.subject for function in functions)
 
 
 def _refit_for_source(findings, frozen):
