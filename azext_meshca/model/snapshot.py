@@ -145,10 +145,15 @@ def freeze(value):
     if isinstance(value, types.MappingProxyType):
         return value
     if isinstance(value, dict):
-        return types.MappingProxyType({key: freeze(item) for key, item in value.items()})
+        return types.MappingProxyType({key: item if type(item) in _PLAIN else freeze(item)
+                                       for key, item in value.items()})
     if isinstance(value, list):
-        return tuple(freeze(item) for item in value)
+        return tuple(item if type(item) in _PLAIN else freeze(item) for item in value)
     return value
+
+
+# Values freeze returns as they are, told apart without a call: most of a snapshot's leaves (#25).
+_PLAIN = frozenset((str, int, float, bool, type(None)))
 
 
 def thaw(value):

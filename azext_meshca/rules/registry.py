@@ -68,7 +68,7 @@ def run_rules(functions, subjects, available, context, finish=None):
     subject that is None skips its rules. ``available`` maps a subject to the set of
     inputs collected for it (a set, or empty). ``finish(rule, findings)``, when given, is applied to each
     rule's findings (the runner's annotation). Returns (findings, skipped) where ``skipped`` is
-    ``{input: [rule names]}``, each missing input once, in first-seen order.
+    ``{input: (rule names)}``, each missing input once, in first-seen order.
     """
     present = frozenset(subject for subject, value in subjects.items() if value is not None)
     have = tuple((subject, frozenset(available.get(subject) or ())) for subject in sorted(present))
@@ -78,7 +78,7 @@ def run_rules(functions, subjects, available, context, finish=None):
         found = function(subjects[function.rule.subject], context)
         if found:   # most rules find nothing on most snapshots: scan runs them 5,000 times each
             findings.extend(finish(function.rule, found) if finish else found)
-    return findings, {name: list(rules) for name, rules in skipped}
+    return findings, dict(skipped)
 
 
 @functools.lru_cache(maxsize=64)

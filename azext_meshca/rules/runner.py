@@ -137,7 +137,7 @@ def run_rules(snapshot, *, select=None, warn_days=30, shared=None):
     name_objects_by_role(findings, frozen)
     fill_remedies(findings, frozen, context)
     link_findings(findings)
-    not_run = [{"input": name, "rules": rules} for name, rules in skipped.items() if states.get(name) is False]
+    not_run = [{"input": name, "rules": list(rules)} for name, rules in skipped.items() if states.get(name) is False]
     return Run(order_findings(findings), certificates, not_run)
 
 
