@@ -12,6 +12,8 @@ or would not answer is a scan-level collection finding; a vault or role list tha
 could not be read is the collection finding diagnose gives, on the clusters it concerns.
 """
 
+import gc
+
 from azext_meshca.model.resource_ids import parse_vault_id
 from azext_meshca.model.snapshot import iso_utc, now_utc
 from azext_meshca.rules.access_model import permission_model
@@ -123,6 +125,28 @@ def _by_object_set(fleet, shared, vault_objects):
         yield row, cluster
 
 
+def pause_cycle_collection(cli_ctx):
+    """Python's cycle collector off from here to the end of this invocation (az's
+    EVENT_CLI_POST_EXECUTE, raised in knack's ``CLI.invoke`` ``finally``), then on again as it was.
+
+    Why: judging 5,000 clusters and az's output of the rows (``todict``, the format) allocate
+    some 600,000 dicts and lists that live to the end, and each run of the collector's oldest
+    generation walks every object the process holds (az's command table, the fleet, the rows so
+    far): some 0.15 s of scan's CPU (#25). Judging and the output make no reference cycles, and
+    reference counting frees the rest at once. The reads (``--read-secrets``' thousands of
+    requests) run before it, with the collector on."""
+    from knack.events import EVENT_CLI_POST_EXECUTE
+    if not gc.isenabled():
+        return
+
+    def _resume(_cli_ctx, **_kwargs):
+        cli_ctx.unregister_event(EVENT_CLI_POST_EXECUTE, _resume)
+        gc.enable()
+
+    gc.disable()
+    cli_ctx.register_event(EVENT_CLI_POST_EXECUTE, _resume)
+
+
 def judge(fleet, warn_days, vault_objects=None):
     """Every cluster's snapshot through diagnose's analyse; the scan result.
     ``vault_objects``: what read_vault_objects read (--read-secrets), else None; each
@@ -179,6 +203,7 @@ def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=Fa
         if progress:
             progress.end()
     from azext_meshca.verbs.scan_view import finish_scan
+    pause_cycle_collection(cmd.cli_ctx)
     result = finish_scan(cmd.cli_ctx, judge(fleet, warn_days, vault_objects), subscriptions=subscriptions,
                          management_groups=management_groups, warn_days=warn_days, suppress=suppress)
     exit_after_output(cmd, threshold_exit(result, failure_threshold))

@@ -562,3 +562,24 @@ def test_scan_skips_azure_clis_global_transforms_for_its_own_invocation_only():
     assert handlers[EVENT_INVOKER_TRANSFORM_RESULT].count(transform._resource_group_transform) == 1
     assert handlers[EVENT_INVOKER_TRANSFORM_RESULT].count(transform._x509_from_base64_to_hex_transform) == 1
     assert not any(getattr(item, "__name__", "") == "_restore" for item in handlers[EVENT_CLI_POST_EXECUTE])
+
+
+def test_scan_pauses_the_cycle_collector_until_its_invocation_ends():
+    """verbs/scan.py pause_cycle_collection: off for judging and az's output, on again once
+    the invocation ends (EVENT_CLI_POST_EXECUTE); left off when it was off already."""
+    import gc
+    from azure.cli.core.mock import DummyCli
+    from knack.events import EVENT_CLI_POST_EXECUTE
+    cli = DummyCli()
+    assert gc.isenabled()
+    try:
+        scan.pause_cycle_collection(cli)
+        assert not gc.isenabled()
+        cli.raise_event(EVENT_CLI_POST_EXECUTE)
+        assert gc.isenabled()
+        gc.disable()
+        scan.pause_cycle_collection(cli)
+        cli.raise_event(EVENT_CLI_POST_EXECUTE)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
