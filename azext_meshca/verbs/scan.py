@@ -129,14 +129,14 @@ def pause_cycle_collection(cli_ctx):
     """Python's cycle collector off from here to the end of this invocation (az's
     EVENT_CLI_POST_EXECUTE, raised in knack's ``CLI.invoke`` ``finally``), then on again as it was.
 
-    Why: judging 5,000 clusters and az's output of the rows (``todict``, the format) allocate
-    some 600,000 dicts and lists that live to the end, and each run of the collector's oldest
-    generation walks every object the process holds (az's command table, the fleet, the rows so
-    far): some 0.1 s of a plain scan's CPU (#25). Judging without secrets and the output make
-    next to no reference cycles (a few hundred objects at 5,000 clusters), and reference counting
-    frees the rest at once. run_scan does not pause it for ``--read-secrets``: judging parsed
-    certificates leaves cycles (~1,000 objects at 5,000 clusters), and that run's memory is
-    the tighter bound."""
+    Why: a plain scan of 5,000 clusters (its Resource Graph rows, the judging, az's output of
+    the rows: ``todict``, the format) allocates some 600,000 dicts and lists that live to the
+    end, and each run of the collector's oldest generation walks every object the process holds
+    (az's command table, the fleet, the rows so far): some 0.1 s of its CPU (#25). That work
+    makes next to no reference cycles (a few hundred objects at 5,000 clusters), and reference
+    counting frees the rest at once. run_scan does not pause it for ``--read-secrets``: its
+    thousands of requests and its judging of parsed certificates leave cycles (~1,000 objects
+    at 5,000 clusters), and that run's memory is the tighter bound."""
     from knack.events import EVENT_CLI_POST_EXECUTE
     if not gc.isenabled():
         return
@@ -194,6 +194,8 @@ def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=Fa
         if not subscriptions:
             raise ValidationError("No subscriptions to scan: run az login, or pass --subscriptions or "
                                   "--management-groups.")
+    if not read_secrets:
+        pause_cycle_collection(cmd.cli_ctx)
     progress = _progress_reporter(cmd.cli_ctx)
     try:
         if progress:
@@ -205,8 +207,6 @@ def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=Fa
         if progress:
             progress.end()
     from azext_meshca.verbs.scan_view import finish_scan
-    if not read_secrets:
-        pause_cycle_collection(cmd.cli_ctx)
     result = finish_scan(cmd.cli_ctx, judge(fleet, warn_days, vault_objects), subscriptions=subscriptions,
                          management_groups=management_groups, warn_days=warn_days, suppress=suppress)
     exit_after_output(cmd, threshold_exit(result, failure_threshold))
