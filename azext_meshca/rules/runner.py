@@ -73,8 +73,9 @@ def build_context(snapshot, warn_days=30):
     revisions = managed_cluster.get("revisions") or (snapshot.get("options") or {}).get("revisions") or []
     now = parse_time(snapshot.get("collectedAt")) or datetime.datetime.now(datetime.timezone.utc)
     plugin = managed_cluster.get("plugin") or {}
-    parsed = parse_vault_id(plugin.get("keyVaultId")) or {}
     target, vault = snapshot.get("target") or {}, vault_data(snapshot) or {}
+    # the configured vault ID's parts stand in for a vault that was not read
+    parsed = {} if vault.get("name") and vault.get("resourceGroup") else parse_vault_id(plugin.get("keyVaultId")) or {}
     context = {
         "now": now,
         "warn_days": warn_days,

@@ -57,14 +57,14 @@ def cluster_row(snapshot, result, read_secrets):
     cluster = snapshot["cluster"]["data"]
     vault = (snapshot.get("vault") or {}).get("data") or {}
     plugin = cluster.get("plugin") or {}
-    parsed = parse_vault_id(plugin.get("keyVaultId")) or {}
     target = snapshot["target"]
     model = None
     if vault:
         model = permission_model(vault)
     row = {"subscriptionId": target["subscriptionId"], "resourceGroup": target["resourceGroup"],
            "cluster": target["cluster"], "revision": ",".join(cluster.get("revisions") or []) or None,
-           "vault": vault.get("name") or parsed.get("name"), "permissionModel": model,
+           "vault": vault.get("name") or (parse_vault_id(plugin.get("keyVaultId")) or {}).get("name"),
+           "permissionModel": model,
            "status": result["status"], "rootCause": first_root_cause(result)}
     if read_secrets:
         row["expiresInDays"] = earliest_expiry(result)
