@@ -98,8 +98,10 @@ def parse_time(text):
         moment = text
     else:
         value = str(text).strip().replace("Z", "+00:00").replace("z", "+00:00")
-        # Python 3.11 accepts at most 6 fractional digits; Kubernetes may send 9.
-        value = re.sub(r"(\.\d{6})\d+", r"\1", value)
+        # Python 3.11 accepts at most 6 fractional digits; Kubernetes may send 9 (a text without
+        # a '.' has none: scan parses its one moment per cluster, #25).
+        if "." in value:
+            value = re.sub(r"(\.\d{6})\d+", r"\1", value)
         try:
             moment = datetime.datetime.fromisoformat(value)
         except ValueError:
