@@ -70,21 +70,22 @@ def run_rules(functions, subjects, available, context, finish=None):
     rule's findings (the runner's annotation). Returns (findings, skipped) where ``skipped`` is
     ``{input: (rule names)}``, each missing input once, in first-seen order.
     """
-    present = frozenset(subject for subject, value in subjects.items() if value is not None)
-    have = tuple((subject, frozenset(available.get(subject) or ())) for subject in sorted(present))
-    runnable, skipped = _plan(tuple(functions), present, have)
+    have = tuple((subject, frozenset(available.get(subject) or ())) for subject, value in subjects.items()
+                 if value is not None)
+    runnable, skipped = _plan(tuple(functions), have)
     findings = []
-    for function in runnable:
-        found = function(subjects[function.rule.subject], context)
+    for function, subject, declared in runnable:
+        found = function(subjects[subject], context)
         if found:   # most rules find nothing on most snapshots: scan runs them 5,000 times each
-            findings.extend(finish(function.rule, found) if finish else found)
+            findings.extend(finish(declared, found) if finish else found)
     return findings, dict(skipped)
 
 
 @functools.lru_cache(maxsize=64)
-def _plan(functions, present, have):
-    """(the rules to run, ((missing input, (rule names)), ...)) for the rules ``functions``,
-    the subjects ``present`` and the inputs each subject ``have``s.
+def _plan(functions, have):
+    """(the rules to run, each as (function, subject, declaration); ((missing input, (rule
+    names)), ...)) for the rules ``functions`` and the inputs each subject present ``have``s
+    ((subject, inputs), ...).
 
     Why a memo: which rules run depends only on the declarations and on which inputs were
     collected, and scan asks the same question for each of 5,000 clusters, whose snapshots
@@ -94,13 +95,13 @@ def _plan(functions, present, have):
     runnable, skipped = [], {}
     for function in functions:
         declared = function.rule
-        if declared.subject not in present:
+        if declared.subject not in inputs:
             continue
-        collected = inputs.get(declared.subject, frozenset())
+        collected = inputs[declared.subject]
         if not collected.issuperset(declared.inputs):
             for name in declared.inputs:
                 if name not in collected:
                     skipped.setdefault(name, []).append(declared.name)
             continue
-        runnable.append(function)
+        runnable.append((function, declared.subject, declared))
     return tuple(runnable), tuple((name, tuple(rules)) for name, rules in skipped.items())
