@@ -111,9 +111,11 @@ def now_utc():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def new_snapshot(target, options):
-    """An empty snapshot: every item not collected yet (see the schema above)."""
-    return {"version": SNAPSHOT_VERSION, "collectedAt": iso_utc(now_utc()), "target": target,
+def new_snapshot(target, options, collected_at=None):
+    """An empty snapshot: every item not collected yet (see the schema above).
+    ``collected_at``: its moment (ISO text) when the caller has one, as scan has one for the
+    whole fleet; else now."""
+    return {"version": SNAPSHOT_VERSION, "collectedAt": collected_at or iso_utc(now_utc()), "target": target,
             "options": options, "cluster": None, "vault": None, "roleAssignments": None, "secrets": {},
             "keyFacts": None, "kube": None}
 
@@ -143,10 +145,15 @@ def freeze(value):
     if isinstance(value, types.MappingProxyType):
         return value
     if isinstance(value, dict):
-        return types.MappingProxyType({key: freeze(item) for key, item in value.items()})
+        return types.MappingProxyType({key: item if type(item) in _PLAIN else freeze(item)
+                                       for key, item in value.items()})
     if isinstance(value, list):
-        return tuple(freeze(item) for item in value)
+        return tuple(item if type(item) in _PLAIN else freeze(item) for item in value)
     return value
+
+
+# Values freeze returns as they are, told apart without a call: most of a snapshot's leaves (#25).
+_PLAIN = frozenset((str, int, float, bool, type(None)))
 
 
 def thaw(value):

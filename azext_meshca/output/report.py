@@ -141,6 +141,32 @@ def exit_with_status_after_output(cmd, result, threshold=ERROR):
     exit_after_output(cmd, exit_status(result, threshold))
 
 
+def skip_global_transforms(cmd):
+    """Spare this invocation's result az's global transforms, which do nothing to it.
+
+    azure-cli walks every command's result twice after ``todict``
+    (azure/cli/core/commands/transform.py, registered on EVENT_INVOKER_TRANSFORM_RESULT):
+    ``_add_resource_group`` adds ``resourceGroup`` to each object with an ``id`` and no resource
+    group, and ``_add_x509_hex`` adds ``x509ThumbprintHex`` beside each ``x509Thumbprint``. A
+    scan result holds neither key (tests/unit/test_scan.py checks a judged fleet), so both walks
+    leave its 5,000 rows as they are. ``unregister_global_transforms`` is azure-cli's own way to
+    skip them (``az rest`` calls it, azure/cli/command_modules/util/custom.py ``rest_call``); an
+    EVENT_CLI_POST_EXECUTE handler registers them again, so a CLI object that runs more
+    commands (``az interactive``, ``get_default_cli()``) keeps them, as exit_after_output
+    forgets its handler.
+    """
+    from azure.cli.core.commands.transform import register_global_transforms, unregister_global_transforms
+    from knack.events import EVENT_CLI_POST_EXECUTE
+    cli_ctx = cmd.cli_ctx
+
+    def _restore(_cli_ctx, **_kwargs):
+        cli_ctx.unregister_event(EVENT_CLI_POST_EXECUTE, _restore)
+        register_global_transforms(cli_ctx)
+
+    unregister_global_transforms(cli_ctx)
+    cli_ctx.register_event(EVENT_CLI_POST_EXECUTE, _restore)
+
+
 def exit_after_output(cmd, code):
     """Let az print this invocation's result, then exit with ``code`` (nothing to do for 0).
 

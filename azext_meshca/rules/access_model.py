@@ -41,7 +41,11 @@ POLICY_READ = frozenset({"get", "all"})
 
 def _same(left, right):
     """ARM and Entra identifiers compare case-insensitively."""
-    return str(left or "").strip().lower() == str(right or "").strip().lower()
+    return _normal(left) == _normal(right)
+
+
+def _normal(identifier):
+    return str(identifier or "").strip().lower()
 
 
 def permission_model(vault):
@@ -75,8 +79,10 @@ def policy_standing(vault, policy):
 
 
 def policies_naming(vault, object_id):
-    """Every access policy whose objectId is the principal's, applying or not."""
-    return [policy for policy in vault.get("accessPolicies") or () if _same(policy.get("objectId"), object_id)]
+    """Every access policy whose objectId is the principal's, applying or not (``_same``'s
+    comparison, with the principal's side normalised once for all the vault's policies)."""
+    wanted = _normal(object_id)
+    return [policy for policy in vault.get("accessPolicies") or () if _normal(policy.get("objectId")) == wanted]
 
 
 def applying_policies(vault, object_id):
@@ -167,7 +173,14 @@ def plugin_access(vault, assignments, object_id, secret_names, model=None):
     when every object is readable, False when at least one is not, None otherwise.
     """
     model = model or permission_model(vault)
-    objects = {obj: secret_access(vault, assignments, object_id, name, model) for obj, name in secret_names.items()}
+    if model == POLICY:   # vault-wide: one verdict, a copy of it for each secret (secret_access's shape)
+        verdict = policy_verdict(vault, object_id)
+        objects = {obj: dict(verdict, via=verdict["via"] and dict(verdict["via"]),
+                             secretPermissions=list(verdict["secretPermissions"]), secret=name)
+                   for obj, name in secret_names.items()}
+    else:   # the principal's assignments picked out once, then judged per secret scope
+        held = None if assignments is None else [item for item in assignments if same_principal(item, object_id)]
+        objects = {obj: secret_access(vault, held, object_id, name, model) for obj, name in secret_names.items()}
     return {"model": model, "readable": combined(objects.values()), "objects": objects}
 
 

@@ -294,14 +294,25 @@ def _deployment(snapshot, revision):
     return deployments.get(revision), True
 
 
-def revision_path(snapshot, revision, vault=None):
-    """One revision's part of the model (see ``ca_path``)."""
-    vault = vault or _vault(snapshot)
+def root_rule(snapshot, revision):
+    """{istio, multiRoot, rule}: the revision's Istio version, its istiod's ISTIO_MULTIROOT_MESH
+    (None when the deployments were not read) and the rule by which it takes a new root, read
+    from the deployments alone (MCA302/303's restart note needs no more of the path)."""
     version = istio_version(revision)
     deployment, deployments_read = _deployment(snapshot, revision)
     multi_root = env_true((deployment or {}).get("multiRootMesh")) if deployment else None
     if not deployments_read:
         multi_root = None
+    return {"istio": version, "multiRoot": multi_root,
+            "rule": ("multi-root off" if multi_root is False else
+                     "DER sets" if version and version >= (1, 30) else "bytes.Contains" if version else None)}
+
+
+def revision_path(snapshot, revision, vault=None):
+    """One revision's part of the model (see ``ca_path``)."""
+    vault = vault or _vault(snapshot)
+    rule = root_rule(snapshot, revision)
+    version, multi_root = rule["istio"], rule["multiRoot"]
     pods = _mounted(snapshot, vault, revision)
     behind = _behind(vault, pods)
     webhook = _webhook(snapshot, revision)
@@ -317,9 +328,7 @@ def revision_path(snapshot, revision, vault=None):
     # is not worked out at all (#25: 15-20% of scan's judging went into it).
     signing_root = _signing_root(vault) if loaded_roots and mounted_roots else None
     return {
-        "revision": revision, "istio": version, "multiRoot": multi_root,
-        "rule": ("multi-root off" if multi_root is False else
-                 "DER sets" if version and version >= (1, 30) else "bytes.Contains" if version else None),
+        "revision": revision, "istio": version, "multiRoot": multi_root, "rule": rule["rule"],
         "mountedPods": pods, "behind": behind,
         "loadedRoots": loaded_roots, "mountedRoots": mounted_roots, "gate": gate,
         "rootDiffers": bool(loaded_roots and mounted_roots and set(loaded_roots) != set(mounted_roots)),

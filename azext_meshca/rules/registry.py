@@ -28,6 +28,7 @@ holding every rule, the certificate rules included; the one runner over it is
 ``azext_meshca.rules.runner.run_rules``. Standard library only.
 """
 
+import functools
 from collections import namedtuple
 
 SNAPSHOT = "snapshot"
@@ -67,21 +68,40 @@ def run_rules(functions, subjects, available, context, finish=None):
     subject that is None skips its rules. ``available`` maps a subject to the set of
     inputs collected for it (a set, or empty). ``finish(rule, findings)``, when given, is applied to each
     rule's findings (the runner's annotation). Returns (findings, skipped) where ``skipped`` is
-    ``{input: [rule names]}``, each missing input once, in first-seen order.
+    ``{input: (rule names)}``, each missing input once, in first-seen order.
     """
-    findings, skipped = [], {}
-    for function in functions:
-        declared = function.rule
-        subject = subjects.get(declared.subject)
-        if subject is None:
-            continue
-        have = available.get(declared.subject) or frozenset()
-        if not have.issuperset(declared.inputs):   # a set, checked in C: scan runs this 250,000 times
-            for name in declared.inputs:
-                if name not in have:
-                    skipped.setdefault(name, []).append(declared.name)
-            continue
-        found = function(subject, context)
+    have = tuple((subject, frozenset(available.get(subject) or ())) for subject, value in subjects.items()
+                 if value is not None)
+    runnable, skipped = _plan(tuple(functions), have)
+    findings = []
+    for function, subject, declared in runnable:
+        found = function(subjects[subject], context)
         if found:   # most rules find nothing on most snapshots: scan runs them 5,000 times each
             findings.extend(finish(declared, found) if finish else found)
-    return findings, skipped
+    return findings, dict(skipped)
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(functions, have):
+    """(the rules to run, each as (function, subject, declaration); ((missing input, (rule
+    names)), ...)) for the rules ``functions`` and the inputs each subject present ``have``s
+    ((subject, inputs), ...).
+
+    Why a memo: which rules run depends only on the declarations and on which inputs were
+    collected, and scan asks the same question for each of 5,000 clusters, whose snapshots
+    hold one of a few sets of inputs; the rules themselves still run on every snapshot. Keys
+    are rule functions and input names, so the memo stays small (at most 64 plans)."""
+    inputs = dict(have)
+    runnable, skipped = [], {}
+    for function in functions:
+        declared = function.rule
+        if declared.subject not in inputs:
+            continue
+        collected = inputs[declared.subject]
+        if not collected.issuperset(declared.inputs):
+            for name in declared.inputs:
+                if name not in collected:
+                    skipped.setdefault(name, []).append(declared.name)
+            continue
+        runnable.append((function, declared.subject, declared))
+    return tuple(runnable), tuple((name, tuple(rules)) for name, rules in skipped.items())

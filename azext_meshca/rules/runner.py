@@ -22,6 +22,7 @@ After the rules, in this order and nowhere else:
 
 import copy
 import datetime
+import functools
 import json
 from collections import namedtuple
 
@@ -72,8 +73,9 @@ def build_context(snapshot, warn_days=30):
     revisions = managed_cluster.get("revisions") or (snapshot.get("options") or {}).get("revisions") or []
     now = parse_time(snapshot.get("collectedAt")) or datetime.datetime.now(datetime.timezone.utc)
     plugin = managed_cluster.get("plugin") or {}
-    parsed = parse_vault_id(plugin.get("keyVaultId")) or {}
     target, vault = snapshot.get("target") or {}, vault_data(snapshot) or {}
+    # the configured vault ID's parts stand in for a vault that was not read
+    parsed = {} if vault.get("name") and vault.get("resourceGroup") else parse_vault_id(plugin.get("keyVaultId")) or {}
     context = {
         "now": now,
         "warn_days": warn_days,
@@ -136,7 +138,7 @@ def run_rules(snapshot, *, select=None, warn_days=30, shared=None):
     name_objects_by_role(findings, frozen)
     fill_remedies(findings, frozen, context)
     link_findings(findings)
-    not_run = [{"input": name, "rules": rules} for name, rules in skipped.items() if states.get(name) is False]
+    not_run = [{"input": name, "rules": list(rules)} for name, rules in skipped.items() if states.get(name) is False]
     return Run(order_findings(findings), certificates, not_run)
 
 
@@ -148,13 +150,20 @@ def _annotated(declared, findings):
 
 def _subjects(functions, frozen):
     """What the selected rules of each parsed subject receive (None: nothing to judge)."""
-    wanted = {function.rule.subject for function in functions}
+    wanted = _subjects_of(tuple(functions))
     subjects = {}
     if CA_SET in wanted:
         subjects[CA_SET] = secrets.plugin_ca_set(frozen)
     if SHOWN in wanted:
         subjects[SHOWN] = ShownSet.from_snapshot(frozen)
     return subjects
+
+
+@functools.lru_cache(maxsize=16)
+def _subjects_of(functions):
+    """The subjects the rules ``functions`` judge: the same for every snapshot of a selection
+    (scan asks it once per cluster)."""
+    return frozenset(function.rule.subject for function in functions)
 
 
 def _refit_for_source(findings, frozen):

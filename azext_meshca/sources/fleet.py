@@ -330,9 +330,8 @@ def cluster_snapshot(fleet, row, cluster, warn_days, secrets=None, *, collected_
               "resourceGroup": row.get("resourceGroup"), "cluster": row.get("name")}
     # skipCluster false: scan was not asked to skip anything, and it says once, on the fleet
     # snapshot (MCA908), that it reads no cluster, rather than on each of thousands of rows.
-    snapshot = new_snapshot(target, {"revisions": None, "skipCluster": False, "warnDays": warn_days})
-    if collected_at is not None:
-        snapshot["collectedAt"] = collected_at
+    snapshot = new_snapshot(target, {"revisions": None, "skipCluster": False, "warnDays": warn_days},
+                            collected_at=collected_at)
     # Shared, not copied: the rules judge a frozen copy (rules/runner.py run_rules), so one cluster's
     # judging cannot change what the next one reads, and no vault is copied per cluster.
     snapshot["cluster"] = collected(cluster)

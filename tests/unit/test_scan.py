@@ -499,3 +499,87 @@ def test_a_page_that_keeps_failing_gives_up_after_the_attempts_the_deadline_allo
     with pytest.raises(graph.GraphError):
         graph.ResourceGraph(client, sleep=slept.append).query(graph.CLUSTERS, [SUB])
     assert slept == [1.0, 2.0, 4.0] and len(client.bodies) == 4      # deadline.ATTEMPTS in all
+
+
+def _generated_fleet():
+    """A generated fleet (sandbox/sim/fleet.py: every vault kind and cluster kind), collected
+    through the simulator's Resource Graph as scan collects it."""
+    from sandbox.sim import fleet as sim_fleet
+    world = World(sim_fleet.expand({"fleet": {"subscriptions": 2, "clustersPerSubscription": 20,
+                                              "vaultsPerSubscription": 8}}))
+    rg = graph.ResourceGraph(_SimClient(ResourceGraphService(world)))
+    return fleet_source.collect_fleet(rg, [sim_fleet.subscription_id(index) for index in (1, 2)])
+
+
+def test_the_rule_plan_memo_judges_a_fleet_as_planning_each_snapshot_afresh(monkeypatch):
+    """registry._plan keeps which rules run per set of collected inputs (#25): a fleet's
+    clusters judged with it get exactly the verdicts they get when every snapshot is planned
+    afresh, and the fleet's three sets of inputs make three plans."""
+    from azext_meshca.rules import registry
+    from azext_meshca.rules import runner
+    fleet = _generated_fleet()
+    assert len(fleet.clusters) == 40
+    moment = "2026-12-07T00:00:00Z"
+    snapshots = [fleet_source.cluster_snapshot(fleet, row, cluster, 30, collected_at=moment)
+                 for row, cluster in fleet.clusters]
+    registry._plan.cache_clear()
+    memo = [runner.run_rules(snapshot, warn_days=30) for snapshot in snapshots]
+    assert registry._plan.cache_info().misses <= 4 < registry._plan.cache_info().hits
+    monkeypatch.setattr(registry, "_plan", registry._plan.__wrapped__)
+    assert [runner.run_rules(snapshot, warn_days=30) for snapshot in snapshots] == memo
+    assert {item["code"] for run in memo for item in run.findings} >= {"MCA201", "MCA401", "MCA403", "MCA406", "MCA501"}
+
+
+def test_azure_clis_global_transforms_add_nothing_to_a_scan_result():
+    """output/report.py skip_global_transforms spares a scan result azure-cli's two global
+    walks because they find nothing there: no object with an ``id`` lacking a resource group,
+    no ``x509Thumbprint`` (azure/cli/core/commands/transform.py)."""
+    import copy
+    from azure.cli.core.commands.transform import _add_resource_group, _add_x509_hex
+    from azext_meshca.output.sanitize import clean
+    result = clean(scan.judge(_generated_fleet(), 30), keep_newline=True)
+    walked = copy.deepcopy(result)
+    _add_resource_group(walked)
+    _add_x509_hex(walked)
+    assert walked == result and len(result["clusters"]) == 40
+
+
+def test_scan_skips_azure_clis_global_transforms_for_its_own_invocation_only():
+    """Unregistered for scan's result, registered again once the invocation ends
+    (EVENT_CLI_POST_EXECUTE), so a CLI object that runs more commands keeps them."""
+    import types
+    from azure.cli.core.mock import DummyCli
+    from azure.cli.core.commands import transform
+    from knack.events import EVENT_CLI_POST_EXECUTE, EVENT_INVOKER_TRANSFORM_RESULT
+    from azext_meshca.output.report import skip_global_transforms
+    cli = DummyCli()
+    handlers = cli._event_handlers   # pylint: disable=protected-access  # knack keeps them there, no getter
+    assert transform._resource_group_transform in handlers[EVENT_INVOKER_TRANSFORM_RESULT]
+    skip_global_transforms(types.SimpleNamespace(cli_ctx=cli))
+    assert transform._resource_group_transform not in handlers[EVENT_INVOKER_TRANSFORM_RESULT]
+    assert transform._x509_from_base64_to_hex_transform not in handlers[EVENT_INVOKER_TRANSFORM_RESULT]
+    cli.raise_event(EVENT_CLI_POST_EXECUTE)
+    assert handlers[EVENT_INVOKER_TRANSFORM_RESULT].count(transform._resource_group_transform) == 1
+    assert handlers[EVENT_INVOKER_TRANSFORM_RESULT].count(transform._x509_from_base64_to_hex_transform) == 1
+    assert not any(getattr(item, "__name__", "") == "_restore" for item in handlers[EVENT_CLI_POST_EXECUTE])
+
+
+def test_scan_pauses_the_cycle_collector_until_its_invocation_ends():
+    """verbs/scan.py pause_cycle_collection: off for judging and az's output, on again once
+    the invocation ends (EVENT_CLI_POST_EXECUTE); left off when it was off already."""
+    import gc
+    from azure.cli.core.mock import DummyCli
+    from knack.events import EVENT_CLI_POST_EXECUTE
+    cli = DummyCli()
+    assert gc.isenabled()
+    try:
+        scan.pause_cycle_collection(cli)
+        assert not gc.isenabled()
+        cli.raise_event(EVENT_CLI_POST_EXECUTE)
+        assert gc.isenabled()
+        gc.disable()
+        scan.pause_cycle_collection(cli)
+        cli.raise_event(EVENT_CLI_POST_EXECUTE)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -109,7 +109,7 @@ def _restart_note(snapshot, context):
         # the runbook: the cronjob runs every 10 minutes and restarts istiod only when the root changed
         return (f" for an intermediate; a root change once istiod loads it again: cronjob {name} checks every "
                 "10 minutes and restarts istiod when it sees a new root")
-    path = capath.revision_path(snapshot, context["revision"])
+    path = capath.root_rule(snapshot, context["revision"])
     if path["multiRoot"] is False:
         root = "a new root is refused while ISTIO_MULTIROOT_MESH is off"
     elif path["rule"]:
@@ -133,7 +133,7 @@ def check_rotation_enabled(snapshot, context):
                  value=value if value is not None else "false (not set)")]
 
 
-@rule("MCA302", "MCA303", inputs=("cluster",), optional=capath.INPUTS + ("kube.cronjobs",))
+@rule("MCA302", "MCA303", inputs=("cluster",), optional=("kube.istiodDeployments", "kube.cronjobs"))
 def check_poll_interval(snapshot, context):
     """MCA302 (poll interval over 10 minutes) or MCA303 (info: how long a change takes)."""
     if plugin_config(snapshot) is None or not addon_enabled(snapshot) or not rotation_enabled(snapshot):

@@ -10,6 +10,8 @@ The istio-agent verifies istiod's serving chain [istiod cert, ca-cert, ..., root
 with the same Go rules, so ``verify_path`` also answers for it.
 """
 
+import functools
+
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
@@ -189,9 +191,11 @@ ISTIOD_DNS_NAME = "istiod-asm-1-30.aks-istio-system.svc"
                       "root-key-usage", "chain-head", "empty-chain", "rsa-small", "other")
 
 
+@functools.lru_cache(maxsize=64)
 def go_for_revision(revision):
     """The Go release of an add-on revision ('asm-1-28' -> (1, 25)); the newest when unknown.
-    The revision's Istio version is read where every rule reads it (capath.istio_version)."""
+    The revision's Istio version is read where every rule reads it (capath.istio_version).
+    Kept per revision name: every snapshot's context asks it (scan: once per cluster)."""
     from azext_meshca.rules.capath import istio_version
     return GO_FOR_ISTIO.get(istio_version(revision), NEWEST_GO)
 
