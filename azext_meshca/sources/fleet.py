@@ -95,8 +95,9 @@ def collect_fleet(rg, subscriptions=None, management_groups=None):
     name; their identities' role assignments, grouped by subscription: _addon_assignments) do
     not depend on one another's rows (the joins run in the service), so they run at once; each
     pages on its own, and an ordered one's later pages go at once too, as many as the quota
-    allows (resourcegraph.py). Only a vault outside the queries' scope costs more: one lookup
-    by ID for all such vaults."""
+    allows (resourcegraph.py). The custom roles' definitions follow the role assignments at
+    once, beside the cluster query's later pages (_assignments_with_definitions). Only a vault
+    outside the queries' scope costs more: one lookup by ID for all such vaults."""
     fleet = Fleet()
     if management_groups:
         scope = {"management_groups": list(management_groups)}
@@ -105,15 +106,15 @@ def collect_fleet(rg, subscriptions=None, management_groups=None):
         scope = {"subscriptions": sorted(fleet.visible)}
     with ThreadPoolExecutor(max_workers=2) as pool:
         vaults = pool.submit(_scoped_query, rg, graph.VAULTS, scope)
-        roles = pool.submit(_addon_assignments, rg, scope)
+        roles = pool.submit(_assignments_with_definitions, rg, scope)
         cluster_rows = _cluster_rows(rg, fleet, scope)
-        vault_answer, role_answer = vaults.result(), roles.result()
+        vault_answer, (role_answer, asked_definitions) = vaults.result(), roles.result()
     for row in sorted(cluster_rows, key=lambda item: resource_key(item.get("id"))):
         fleet.clusters.append((row, azure_collectors.normalise_cluster(cluster_from_row(row))))
     covered = set(scope.get("subscriptions") or ()) or {
         str(row.get("subscriptionId") or "").lower() for row, _ in fleet.clusters}
     _collect_vaults(rg, fleet, vault_answer, covered)
-    _collect_assignments(rg, fleet, role_answer, covered, scope)
+    _collect_assignments(rg, fleet, role_answer, covered, scope, asked_definitions=asked_definitions)
     fleet.pages = rg.pages
     return fleet
 
@@ -174,6 +175,23 @@ def _addon_assignments(rg, scope):
         return rg.query(graph.ROLE_ASSIGNMENTS, **scope), None
     except graph.GraphError as error:
         return None, error.error
+
+
+def _assignments_with_definitions(rg, scope):
+    """(_addon_assignments' answer, _role_definitions' answer for the custom roles its rows name,
+    in the same scope, or None when there were no rows).
+
+    Why here and not after the clusters: a definition depends on nothing but its GUID, so it is
+    asked while the cluster query's later pages are, not in a round trip of its own after them.
+    _annotate asks again only for what this could not have answered (assignments found by ID,
+    vault subscriptions outside the scope)."""
+    answer = _addon_assignments(rg, scope)
+    rows, error = answer
+    if error or not rows:
+        return answer, None
+    from azext_meshca.model import roles
+    guids = {roles.role_guid(row.get("roleDefinitionId")) for row in rows} - roles.KNOWN_ROLES
+    return answer, (frozenset(guids), scope, _role_definitions(rg, guids, scope))
 
 
 def _query_or_fail(rg, kql, management_groups):
@@ -253,9 +271,10 @@ def _vaults_by_id(rg, fleet, ids):
     return found
 
 
-def _collect_assignments(rg, fleet, answer, covered, scope):
+def _collect_assignments(rg, fleet, answer, covered, scope, *, asked_definitions=None):
     """The joined query's assignments, plus (by principal ID) those in vault subscriptions
-    outside its scope; all by principal ID when it failed."""
+    outside its scope; all by principal ID when it failed. ``asked_definitions``: what
+    _assignments_with_definitions already asked, or None."""
     principals = {identity_object_id(cluster) for _, cluster in fleet.clusters} - {None}
     vault_subscriptions = {_subscription_of(vault_id) for vault_id in fleet.vaults}
     if not principals or not vault_subscriptions:
@@ -274,7 +293,7 @@ def _collect_assignments(rg, fleet, answer, covered, scope):
     assignments = [azure_collectors.normalise_role_assignment(row) for row in unique.values()]
     definitions_scope = scope if scope.get("management_groups") else {
         "subscriptions": sorted((vault_subscriptions | set(scope["subscriptions"])) & fleet.visible)}
-    _annotate(rg, assignments, definitions_scope)
+    _annotate(rg, assignments, definitions_scope, asked_definitions)
     fleet.assignments = assignments
 
 
@@ -286,17 +305,37 @@ def _assignments_by_id(rg, principals, subscriptions):
     return rows
 
 
-def _annotate(rg, assignments, scope):
-    """Custom roles' definitions, from authorizationresources too (once per role)."""
-    from azext_meshca.model import roles
-    guids = {roles.role_guid(item["roleDefinitionId"]) for item in assignments} - roles.KNOWN_ROLES
-    definitions, failure = {}, None
+def _role_definitions(rg, guids, scope):
+    """({lower GUID: definition row}, the reason a query failed or None) for custom roles
+    ``guids``, from authorizationresources (once per role)."""
+    definitions = {}
     try:
         for batch in graph.chunks(guids):
             for row in rg.query(graph.ROLE_DEFINITIONS.format(ids=graph.kql_list(batch)), **scope):
                 definitions[str(row.get("name")).lower()] = row
     except graph.GraphError as error:
-        failure = error.error["reason"]
+        return definitions, error.error["reason"]
+    return definitions, None
+
+
+def _annotate(rg, assignments, scope, asked=None):
+    """Custom roles' definitions, from authorizationresources too (once per role).
+    ``asked``: (GUIDs, their scope, _role_definitions' answer) already asked, or None. A GUID
+    is asked again only when that answer failed, did not ask it, or did not find it in a
+    scope that does not cover ``scope`` (scan's own scope covers every visible subscription)."""
+    from azext_meshca.model import roles
+    guids = {roles.role_guid(item["roleDefinitionId"]) for item in assignments} - roles.KNOWN_ROLES
+    definitions, failure, missing = {}, None, guids
+    if asked is not None:
+        asked_guids, asked_scope, (found, asked_failure) = asked
+        if asked_failure is None:
+            definitions = dict(found)
+            covered = asked_scope == scope or set(scope.get("subscriptions") or ()).issubset(
+                asked_scope.get("subscriptions") or ())
+            missing = {guid for guid in guids - set(found) if guid not in asked_guids or not covered}
+    if missing:
+        more, failure = _role_definitions(rg, missing, scope)
+        definitions.update(more)
 
     def read_definition(role_id):
         from azext_meshca.model.inputs import InputError

@@ -583,3 +583,32 @@ def test_scan_pauses_the_cycle_collector_until_its_invocation_ends():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_custom_role_definitions_are_asked_beside_the_cluster_query_not_after_it():
+    """A custom role's definition depends only on its GUID, which the role assignments give
+    (sources/fleet.py _assignments_with_definitions): it is asked while the cluster query is
+    still unanswered, one sequential Resource Graph round trip fewer, and not asked again.
+    Here the cluster query waits for the definitions query: asked after the clusters, as
+    before, it would wait in vain."""
+    import threading
+    from sandbox.sim import fleet as sim_fleet
+    world = World(sim_fleet.expand({"fleet": {"subscriptions": 2, "clustersPerSubscription": 20,
+                                              "vaultsPerSubscription": 8}}))
+    client = _SimClient(ResourceGraphService(world))
+    original, definitions_asked, waited = client.service.query, threading.Event(), []
+
+    def clusters_wait_for_definitions(req):
+        text = json.loads(req.body)["query"]
+        if "roledefinitions" in text:
+            definitions_asked.set()
+        elif text == graph.CLUSTERS:
+            waited.append(definitions_asked.wait(timeout=5))
+        return original(req)
+    client.service.query = clusters_wait_for_definitions
+    fleet = fleet_source.collect_fleet(graph.ResourceGraph(client),
+                                       [sim_fleet.subscription_id(index) for index in (1, 2)])
+    assert waited and all(waited), waited
+    assert sum("roledefinitions" in body["query"] for body in client.bodies) == 1
+    custom = [item for item in fleet.assignments if item["roleDefinitionId"].lower().endswith(sim_fleet.CUSTOM_READER)]
+    assert custom and all(item.get("permissions") for item in custom), custom[:1]
