@@ -183,15 +183,14 @@ def _assignments_with_definitions(rg, scope):
 
     Why here and not after the clusters: a definition depends on nothing but its GUID, so it is
     asked while the cluster query's later pages are, not in a round trip of its own after them.
-    _annotate asks again only for what this could not have answered (assignments found by ID,
-    vault subscriptions outside the scope)."""
+    _annotate asks again only for the GUIDs this did not ask (assignments found by ID)."""
     answer = _addon_assignments(rg, scope)
     rows, error = answer
     if error or not rows:
         return answer, None
     from azext_meshca.model import roles
     guids = {roles.role_guid(row.get("roleDefinitionId")) for row in rows} - roles.KNOWN_ROLES
-    return answer, (frozenset(guids), scope, _role_definitions(rg, guids, scope))
+    return answer, (frozenset(guids), _role_definitions(rg, guids, scope))
 
 
 def _query_or_fail(rg, kql, management_groups):
@@ -320,19 +319,17 @@ def _role_definitions(rg, guids, scope):
 
 def _annotate(rg, assignments, scope, asked=None):
     """Custom roles' definitions, from authorizationresources too (once per role).
-    ``asked``: (GUIDs, their scope, _role_definitions' answer) already asked, or None. A GUID
-    is asked again only when that answer failed, did not ask it, or did not find it in a
-    scope that does not cover ``scope`` (scan's own scope covers every visible subscription)."""
+    ``asked``: (GUIDs, _role_definitions' answer for them) already asked in scan's own scope,
+    or None. Only GUIDs it did not ask are asked again (all of them when it failed): that scope
+    covers ``scope`` (every visible subscription, or the same management groups:
+    _collect_assignments), so a GUID it asked and did not find is in no definition here."""
     from azext_meshca.model import roles
     guids = {roles.role_guid(item["roleDefinitionId"]) for item in assignments} - roles.KNOWN_ROLES
     definitions, failure, missing = {}, None, guids
     if asked is not None:
-        asked_guids, asked_scope, (found, asked_failure) = asked
+        asked_guids, (found, asked_failure) = asked
         if asked_failure is None:
-            definitions = dict(found)
-            covered = asked_scope == scope or set(scope.get("subscriptions") or ()).issubset(
-                asked_scope.get("subscriptions") or ())
-            missing = {guid for guid in guids - set(found) if guid not in asked_guids or not covered}
+            definitions, missing = dict(found), guids - asked_guids
     if missing:
         more, failure = _role_definitions(rg, missing, scope)
         definitions.update(more)
