@@ -150,9 +150,16 @@ def secret_access(vault, assignments, object_id, secret_name, model=None):
         verdict = policy_verdict(vault, object_id)
     else:
         verdict = rbac_verdict(assignments, object_id, secret_resource_id(vault.get("id"), secret_name))
-    verdict = dict(verdict)
-    verdict["secret"] = secret_name
-    return verdict
+    return _about_secret(verdict, secret_name)
+
+
+def _about_secret(verdict, secret_name):
+    """A copy of ``verdict`` that names the secret it is about; its lists and dicts are
+    copied too, so one verdict given to several secrets (plugin_access) stays apart."""
+    about = {key: dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) else value
+             for key, value in verdict.items()}
+    about["secret"] = secret_name
+    return about
 
 
 def combined(verdicts):
@@ -175,9 +182,7 @@ def plugin_access(vault, assignments, object_id, secret_names, model=None):
     model = model or permission_model(vault)
     if model == POLICY:   # vault-wide: one verdict, a copy of it for each secret (secret_access's shape)
         verdict = policy_verdict(vault, object_id)
-        objects = {obj: dict(verdict, via=verdict["via"] and dict(verdict["via"]),
-                             secretPermissions=list(verdict["secretPermissions"]), secret=name)
-                   for obj, name in secret_names.items()}
+        objects = {obj: _about_secret(verdict, name) for obj, name in secret_names.items()}
     else:   # the principal's assignments picked out once, then judged per secret scope
         held = None if assignments is None else [item for item in assignments if same_principal(item, object_id)]
         objects = {obj: secret_access(vault, held, object_id, name, model) for obj, name in secret_names.items()}
