@@ -406,24 +406,19 @@ def _check_chain_order(ca, chain, path):
 
 
 def _above_anchor(chain, anchor):
-    """cert-chain's certificates that continue the path above its anchor, issuer after issuer:
+    """Fingerprints of cert-chain's certificates that continue the path above its anchor up to
+    a self-signed one in cert-chain (certs.build_path, names and signatures as Go checks them):
     when root-cert holds an intermediate (MCA701), the root that issued it, in cert-chain, is
-    the rest of the path, not an unrelated certificate. At most one step per chain entry."""
-    above, current = [], anchor
-    for _ in chain:
-        issuer = next((ref for ref in chain if ref.fingerprint != current.fingerprint and ref not in above
-                       and certs.signed_by(current.cert, ref.cert)), None)
-        if issuer is None:
-            break
-        above.append(issuer)
-        current = issuer
-    return above
+    the rest of the path, not an unrelated certificate."""
+    tops = [ref.cert for ref in chain if certs.is_self_signed(ref.cert)]
+    above = certs.build_path(anchor.cert, [ref.cert for ref in chain], tops) if tops else None
+    return {certs.fingerprint(cert) for cert in (above or [])[1:]}
 
 
 def _check_chain_extras(chain, roots, path):
     """Certificates in cert-chain that are neither on the path, above its anchor, nor a root in root-cert."""
     known = ({ref.fingerprint for ref in path} | {ref.fingerprint for ref in roots}
-             | {ref.fingerprint for ref in _above_anchor(chain, path[-1])})
+             | _above_anchor(chain, path[-1]))
     extras = [ref for ref in chain if ref.fingerprint not in known]
     if not extras:
         return []
