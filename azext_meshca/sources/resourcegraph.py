@@ -32,7 +32,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from azext_meshca._client_factory import ARM_CALL_OPTIONS
-from azext_meshca.sources.deadline import ATTEMPTS, RETRY_STATUSES, Deadline
+from azext_meshca.sources.deadline import ATTEMPTS, RETRY_STATUSES, Deadline, backoff
 from azext_meshca.sources.errors import describe_error
 from azext_meshca.model.snapshot import collection_error
 
@@ -449,9 +449,10 @@ class ResourceGraph:
     def _again(self, failures, transient):
         """Whether to ask a page again after its ``failures``-th failure: only a transient one
         (no connection, a timeout, a 5xx), at most ATTEMPTS times in all, and only while the
-        deadline leaves room for the pause (1 s, then 2 s, then 4 s). Without it one slow page
-        failed the whole query, and scan fell back to a query per subscription."""
-        pause = 2.0 ** (failures - 1)
+        deadline leaves room for the pause: the run's one schedule (deadline.backoff, the one the
+        azure-core and Kubernetes retries use). Without it one slow page failed the whole query,
+        and scan fell back to a query per subscription."""
+        pause = backoff(failures)
         if not transient or failures >= ATTEMPTS or not self._quota.deadline.fits(pause):
             return False
         self._quota.sleep(pause)

@@ -8,6 +8,7 @@ import pytest
 from azext_meshca.verbs import scan
 from azext_meshca.rules.catalog import finding
 from azext_meshca.sources import fleet as fleet_source
+from azext_meshca.sources import deadline
 from azext_meshca.sources import resourcegraph as graph
 from sandbox.sim import kql
 from sandbox.sim.resourcegraph import ResourceGraphService
@@ -488,7 +489,7 @@ def test_a_page_that_fails_for_a_moment_is_asked_again_not_the_whole_query(failu
         return
     rows = rg.query(graph.CLUSTERS, [SUB])
     assert [row["name"] for row in rows] == [f"c{index:02d}" for index in range(25)]
-    assert slept == [1.0]
+    assert slept == [deadline.backoff(1)]
     assert [body["options"].get("$skip") for body in client.bodies].count(10) == asked
 
 
@@ -498,7 +499,8 @@ def test_a_page_that_keeps_failing_gives_up_after_the_attempts_the_deadline_allo
     slept = []
     with pytest.raises(graph.GraphError):
         graph.ResourceGraph(client, sleep=slept.append).query(graph.CLUSTERS, [SUB])
-    assert slept == [1.0, 2.0, 4.0] and len(client.bodies) == 4      # deadline.ATTEMPTS in all
+    assert slept == [deadline.backoff(1), deadline.backoff(2), deadline.backoff(3)]
+    assert len(client.bodies) == deadline.ATTEMPTS
 
 
 def _generated_fleet():
