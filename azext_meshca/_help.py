@@ -194,6 +194,8 @@ examples:
     text: az aks mesh ca scan --query "clusters[?rootCause=='MCA401' || rootCause=='MCA402'].{cluster:cluster, vault:vault}"
   - name: Nightly in a pipeline - JSON to keep (redirect it to a file), failing the job on warnings too.
     text: az aks mesh ca scan --read-secrets --failure-threshold warning -o json
+  - name: A large fleet on a slow network - give the reads five minutes; what they miss is reported as not checked.
+    text: az aks mesh ca scan --read-secrets --timeout 300 -o table
 """
 
 helps['aks mesh ca rotate'] = """

@@ -3,7 +3,7 @@
 from azure.cli.core.commands.parameters import get_enum_type
 
 from azext_meshca._validators import (validate_cert_source, validate_diagnose_source, validate_show_cert_source,
-                                      validate_suppress, validate_via_run_command,
+                                      validate_suppress, validate_timeout, validate_via_run_command,
                                       validate_warn_days)
 
 WARN_DAYS_DEFAULT = 30
@@ -144,6 +144,10 @@ def load_arguments(self, _):  # pylint: disable=too-many-statements
         context.argument('read_secrets', options_list=['--read-secrets'], action='store_true',
                          help='Also read the four Key Vault objects (once per distinct vault and object set, '
                               'with your credentials) and run the certificate checks, for an expiry per cluster.')
+        context.argument('timeout', options_list=['--timeout'], type=int, validator=validate_timeout,
+                         help='Seconds the whole collection may take (Resource Graph and, with --read-secrets, '
+                              'Key Vault), retries and Retry-After waits included. What it cuts is reported as '
+                              'not checked. Default: 120.')
 
     for command in ('validate-secrets', 'show-cert'):
         configmap = '' if command == 'validate-secrets' else ' and the istio-ca-root-cert configmap'

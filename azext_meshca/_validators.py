@@ -41,6 +41,17 @@ def validate_warn_days(namespace):
         raise InvalidArgumentValueError('--warn-days must be zero or more.')
 
 
+def _check_timeout(namespace):
+    if getattr(namespace, 'timeout', None) is not None and namespace.timeout < 1:
+        raise InvalidArgumentValueError('--timeout must be 1 second or more.')
+
+
+@_usage
+def validate_timeout(namespace):
+    """--timeout (diagnose, scan): the run's deadline, 1 second or more."""
+    _check_timeout(namespace)
+
+
 @_usage
 def validate_suppress(namespace):
     """--suppress CODE[=object] ...: space- or comma-separated, with wildcards (MCA7*); each
@@ -116,8 +127,7 @@ def validate_diagnose_source(namespace):
         return
     if not (namespace.resource_group_name and namespace.name):
         raise RequiredArgumentMissingError('Give --resource-group/-g and --name/-n (or --from-snapshot FILE).')
-    if namespace.timeout is not None and namespace.timeout < 1:
-        raise InvalidArgumentValueError('--timeout must be 1 second or more.')
+    _check_timeout(namespace)
     defaulted = bool(namespace.context and not namespace.kubeconfig)
     if defaulted and not getattr(namespace, 'via_run_command', False):
         namespace.kubeconfig = default_kubeconfig()

@@ -73,14 +73,14 @@ def list_checks(cmd):  # pylint: disable=unused-argument
 
 
 def scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=False, warn_days=None,
-         failure_threshold=None, suppress=None):
+         failure_threshold=None, suppress=None, timeout=None):
     from azext_meshca.verbs.scan import run_scan
     from azext_meshca.verbs.scan_view import resolve_subscriptions
     if subscriptions:
         subscriptions = resolve_subscriptions(cmd.cli_ctx, subscriptions)
     return run_scan(cmd, subscriptions=subscriptions, management_groups=management_groups,
                     read_secrets=read_secrets, warn_days=30 if warn_days is None else warn_days,
-                    failure_threshold=failure_threshold, suppress=suppress)
+                    failure_threshold=failure_threshold, suppress=suppress, timeout=timeout)
 
 
 def rotate_plan(cmd, resource_group_name, name, *, new_dir=None, plan_file=None):

@@ -16,7 +16,7 @@ Our own concurrency never spends more than the quota (_Quota): every answer's he
 update what is left, requests in flight count against it, and nothing is sent while
 remaining minus in flight is zero; then we wait for the window to reset. A 429 that still
 comes (another tool of the same user) is waited out for its ``Retry-After``. Neither wait
-passes the scan's deadline (sources/deadline.py): then the query fails with a reason, and
+passes the scan's deadline (its --timeout, sources/deadline.py): then the query fails with a reason, and
 the subscriptions it concerns become collection findings.
 
 Pages of an ordered query (ORDERED) are fetched at once: page 1 says ``totalRecords``,
@@ -32,12 +32,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from azext_meshca._client_factory import ARM_CALL_OPTIONS
-from azext_meshca.sources.deadline import ATTEMPTS, RETRY_STATUSES, Deadline, backoff
+from azext_meshca.sources.deadline import ATTEMPTS, DEFAULT_TIMEOUT, RETRY_STATUSES, Deadline, backoff
 from azext_meshca.sources.errors import describe_error
 from azext_meshca.model.snapshot import collection_error
 
 PAGE_SIZE = 1000               # the service's largest page ($top maximum 1000: resourcegraph.json above)
-DEADLINE_SECONDS = 120         # the longest a scan waits on throttling, in total
 THROTTLED_CODE = "RateLimiting"
 # x-ms-user-quota-resets-after has whole seconds (hh:mm:ss): the reset may come up to a
 # second after the time it names, so a spent quota is waited out this much longer.
@@ -235,10 +234,10 @@ def _transient_failure(error):
     return isinstance(error, (ServiceRequestError, ServiceResponseError))
 
 
-def _quota_spent(wait):
+def _quota_spent(wait, deadline):
     return GraphError(collection_error(
         f"Resource Graph's quota for this user is spent and resets after {wait:.0f}s, past the scan's "
-        "deadline", 429, THROTTLED_CODE))
+        f"--timeout of {deadline.seconds} s", 429, THROTTLED_CODE))
 
 
 class _Quota:
@@ -270,14 +269,15 @@ class _Quota:
                 if wait is None:        # only the answers in flight can tell: wait for one
                     if not self.deadline.fits(0):
                         raise GraphError(collection_error(
-                            "Resource Graph did not answer the queries in flight within the scan's deadline"))
+                            "Resource Graph did not answer the queries in flight within the scan's --timeout of "
+                            f"{self.deadline.seconds} s"))
                     self._changed.wait(timeout=self.deadline.remaining())
                     continue
                 if wait <= 0:           # the window has reset: ask one at a time until told
                     self.remaining, self.reset_at = None, None
                     continue
                 if not self.deadline.fits(wait):
-                    raise _quota_spent(wait)
+                    raise _quota_spent(wait, self.deadline)
             self.sleep(wait)
 
     def release(self, headers=None):
@@ -298,7 +298,7 @@ class _Quota:
             if not self.deadline.fits(wait):
                 raise GraphError(collection_error(
                     "429 Too Many Requests (RateLimiting): Resource Graph throttled the query and asked to wait "
-                    f"{wait:.0f}s, past the scan's {DEADLINE_SECONDS}s deadline", 429, THROTTLED_CODE))
+                    f"{wait:.0f}s, past the scan's --timeout of {self.deadline.seconds} s", 429, THROTTLED_CODE))
             self.remaining = 0
             self.reset_at = max(self.reset_at or 0.0, self.clock() + wait)
 
@@ -333,11 +333,13 @@ class ResourceGraph:
     pages after the first of an ORDERED query go at once too; the quota decides how many
     are in flight."""
 
-    def __init__(self, client, deadline_seconds=DEADLINE_SECONDS, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, client, deadline=None, sleep=time.sleep, clock=time.monotonic):
+        """``deadline``: the run's (scan attaches it: sources/deadline.py), else one of the
+        default length on ``clock``."""
         self.client = client
         self.pages = 0
         self._lock = threading.Lock()
-        self._quota = _Quota(Deadline(deadline_seconds, clock=clock), sleep, clock)
+        self._quota = _Quota(deadline or Deadline(DEFAULT_TIMEOUT, clock=clock), sleep, clock)
 
     def query(self, kql, subscriptions=None, management_groups=None):
         """Every row of ``kql`` (objectArray); raises GraphError. After the first page, an

@@ -183,10 +183,16 @@ def default_subscriptions(cli_ctx):
 
 
 def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=False, warn_days=30,
-             failure_threshold=None, suppress=None):
-    """Query, read (with --read-secrets), judge; print the result, then exit as it calls for."""
+             failure_threshold=None, suppress=None, timeout=None):
+    """Query, read (with --read-secrets), judge; print the result, then exit as it calls for.
+
+    One deadline (--timeout) bounds the whole collection, as diagnose's does: the Resource
+    Graph pass and every Key Vault read, their retries and Retry-After waits; what it cuts
+    is a collection finding on the clusters it concerns. Without it, a vault that never
+    answered held its reader for four attempts of READ_SECONDS per object."""
     from azure.cli.core.azclierror import ValidationError
     from azext_meshca._client_factory import cf_resource_graph
+    from azext_meshca.sources.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
     from azext_meshca.verbs.diagnose import _progress_reporter
     from azext_meshca.output.report import exit_after_output, skip_global_transforms
     if not management_groups:
@@ -197,13 +203,15 @@ def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=Fa
     if not read_secrets:
         pause_cycle_collection(cmd.cli_ctx)
     progress = _progress_reporter(cmd.cli_ctx)
+    deadline = attach(cmd.cli_ctx, Deadline(timeout or DEFAULT_TIMEOUT))
     try:
         if progress:
             progress("querying Resource Graph")
-        fleet = fleet_source.collect_fleet(graph.ResourceGraph(cf_resource_graph(cmd.cli_ctx)), subscriptions,
-                                           management_groups)
+        fleet = fleet_source.collect_fleet(graph.ResourceGraph(cf_resource_graph(cmd.cli_ctx), deadline=deadline),
+                                           subscriptions, management_groups)
         vault_objects = fleet_source.read_vault_objects(cmd.cli_ctx, fleet, progress) if read_secrets else None
     finally:
+        detach(cmd.cli_ctx)
         if progress:
             progress.end()
     from azext_meshca.verbs.scan_view import finish_scan

@@ -196,3 +196,10 @@ def test_suppress_refuses_a_malformed_value(offline_az, tmp_path):
                           cwd=offline_az.config_dir)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--suppress" in proc.stderr
+
+
+@pytest.mark.parametrize("command", [["diagnose", "-g", "rg", "-n", "aks"], ["scan"]])
+def test_timeout_below_one_second_is_a_usage_error_before_any_request(offline_az, command):
+    proc = offline_az.run("aks", "mesh", "ca", *command, "--timeout", "0", cwd=offline_az.config_dir)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--timeout must be 1 second or more." in proc.stderr

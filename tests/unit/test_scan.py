@@ -161,7 +161,8 @@ class _Clock:
 
 def test_a_spent_quota_waits_for_the_reset_but_never_past_the_deadline():
     clock = _Clock()
-    quota = graph.ResourceGraph(client=None, deadline_seconds=10, sleep=clock.sleep, clock=clock)._quota
+    quota = graph.ResourceGraph(client=None, deadline=deadline.Deadline(10, clock=clock), sleep=clock.sleep,
+                                clock=clock)._quota
     quota.acquire()                 # nothing known yet: one request may go
     quota.release({"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:00:03"})
     quota.acquire()
@@ -178,7 +179,8 @@ def test_a_spent_quota_waits_for_the_reset_but_never_past_the_deadline():
 
 def test_requests_in_flight_count_against_the_quota_the_answers_announce():
     clock = _Clock()
-    quota = graph.ResourceGraph(client=None, deadline_seconds=60, sleep=clock.sleep, clock=clock)._quota
+    quota = graph.ResourceGraph(client=None, deadline=deadline.Deadline(60, clock=clock), sleep=clock.sleep,
+                                clock=clock)._quota
     quota.acquire()
     quota.release({"x-ms-user-quota-remaining": "3", "x-ms-user-quota-resets-after": "00:00:04"})
     for _ in range(3):              # three may go at once, then none until the window resets
