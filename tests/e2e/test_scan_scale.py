@@ -21,11 +21,10 @@ SIZES = {1000: 10, 5000: 50}     # clusters: subscriptions of 100 clusters and 2
 
 
 @pytest.fixture(scope="module")
-def scans(sim_factory, tmp_path_factory):
-    """{clusters: (az process, result, Resource Graph queries as the simulator logged them,
-    threads the simulator's start added)}."""
+def runs(sim_factory, tmp_path_factory):
+    """(scans' answer, vault_reads' answer): every simulated fleet is started once."""
     directory = tmp_path_factory.mktemp("fleets")
-    found = {}
+    found, reads = {}, None
     for clusters, subscriptions in SIZES.items():
         path = directory / f"fleet-{clusters}.yaml"
         path.write_text(f"fleet:\n  subscriptions: {subscriptions}\n  clustersPerSubscription: 100\n"
@@ -39,9 +38,28 @@ def scans(sim_factory, tmp_path_factory):
             graph.queries.clear()
             proc = az.run("aks", "mesh", "ca", "scan", "-o", "json", timeout=600)
             found[clusters] = (proc, json.loads(proc.stdout or "null"), list(graph.queries), threads)
+            if clusters == max(SIZES):
+                sim.log.clear()
+                proc = az.run("aks", "mesh", "ca", "scan", "--read-secrets", "-o", "none", timeout=600)
+                reads = (proc, [entry for entry in sim.requests() if entry["service"].startswith("kv:")],
+                         len(sim.world.vaults))
         finally:
             sim.stop()
-    return found
+    return found, reads
+
+
+@pytest.fixture(scope="module")
+def scans(runs):
+    """{clusters: (az process, result, Resource Graph queries as the simulator logged them,
+    threads the simulator's start added)}."""
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def vault_reads(runs):
+    """(az process, the Key Vault requests the simulator logged, vaults in the fleet) of scan
+    --read-secrets at the larger size."""
+    return runs[1]
 
 
 def test_every_cluster_is_judged_at_both_sizes(scans):
@@ -81,3 +99,30 @@ def test_a_thousand_vaults_start_no_thread_each(scans):
     at 1,000 alike, not one per vault polling for connections."""
     added = {clusters: threads for clusters, (_, _, _, threads) in scans.items()}
     assert max(added.values()) < 20, added
+
+
+def _most_at_once(spans):
+    """The largest number of (start, end) spans open at one moment."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])   # an end before a start
+    open_now = most = 0
+    for _, step in edges:
+        open_now += step
+        most = max(most, open_now)
+    return most
+
+
+def test_a_thousand_vaults_are_read_no_more_than_vault_readers_at_once(vault_reads):
+    """Each vault's span on the simulator (its first request's arrival to its last answer) lies
+    within the reader's hold on it, so no more spans overlap than the reader has vaults in
+    flight: VAULT_READERS (sources/fleet.py), well under the fleet's vaults, and more than one."""
+    from azext_meshca.sources.fleet import VAULT_READERS
+    proc, requests, vaults = vault_reads
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    spans = {}
+    for entry in requests:
+        arrived = entry["start"] or entry["time"]
+        start, end = spans.get(entry["service"], (arrived, entry["time"]))
+        spans[entry["service"]] = (min(start, arrived), max(end, entry["time"]))
+    assert len(spans) > 2 * VAULT_READERS and len(spans) <= vaults, (len(spans), vaults)
+    most = _most_at_once(spans.values())
+    assert 1 < most <= VAULT_READERS, most

@@ -83,6 +83,33 @@ def test_run_command_token_is_not_logged(sim_factory):
         assert "@@" not in text, f"the command's output (its framing lines) in {where}"
 
 
+def test_scan_read_secrets_logs_no_token_and_no_value(sim_factory):
+    """scan --read-secrets --debug (its lean reader: sources/keyvault.py, _client_factory.cf_vault_reader):
+    neither the Key Vault token nor any secret's value reaches --debug's output or az.log."""
+    sim = _scenario_sim(sim_factory, "healthy")
+    az = sim_factory.az_for(sim)
+    for path in glob.glob(os.path.join(az.config_dir, "logs", "*")):
+        os.remove(path)
+    sim.log.clear()
+    proc = az.run("aks", "mesh", "ca", "scan", "--read-secrets", "--debug", "-o", "json", cwd=az.config_dir,
+                  env={"AZURE_LOGGING_ENABLE_LOG_FILE": "yes"})
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    authorised = [entry for entry in sim.requests(service=KV_SERVICE) if entry["principal"] and entry["status"] == 200]
+    assert len(authorised) == 4, "the four objects were read (so their values and the token could leak)"
+    log_text = ""
+    for path in glob.glob(os.path.join(az.config_dir, "logs", "*.log")):
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            log_text += handle.read()
+    assert log_text, "az wrote no log file: the test would prove nothing"
+    plugin = sim.world.cluster["properties"]["serviceMeshProfile"]["istio"]["certificateAuthority"]["plugin"]
+    key_lines = [line for line in sim.world.secret_value(VAULT, plugin["keyObjectName"])[1].splitlines()
+                 if line and not line.startswith("-----")]
+    for where, text in (("--debug output", proc.stdout + proc.stderr), ("az.log", log_text)):
+        assert not [aud for aud in _audiences(text) if "vault" in aud], f"a Key Vault token in {where}"
+        assert "PRIVATE KEY" not in text and not [line for line in key_lines if line in text], \
+            f"ca-key's value in {where}"
+
+
 # --------------------------------------------------------------------------- the sanitiser
 
 # OSC 52 (writes the clipboard), ESC[2J (clears the screen), BEL, and U+009B (the
