@@ -58,8 +58,12 @@ class Deadline:
         if self.remaining() < MIN_ATTEMPT_SECONDS:
             raise DeadlineExceeded(self.cut(service))
 
+    def limit(self):
+        """The deadline as the user set it: "--timeout of 120 s" (one spelling for every message)."""
+        return f"--timeout of {_seconds(self.seconds)} s"
+
     def cut(self, service, why=None):
-        text = f"{service} did not answer within the run's --timeout of {_seconds(self.seconds)} s"
+        text = f"{service} did not answer within the run's {self.limit()}"
         return text + (f" ({why})" if why else "")
 
 

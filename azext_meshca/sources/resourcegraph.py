@@ -237,7 +237,7 @@ def _transient_failure(error):
 def _quota_spent(wait, deadline):
     return GraphError(collection_error(
         f"Resource Graph's quota for this user is spent and resets after {wait:.0f}s, past the scan's "
-        f"--timeout of {deadline.seconds} s", 429, THROTTLED_CODE))
+        f"{deadline.limit()}", 429, THROTTLED_CODE))
 
 
 class _Quota:
@@ -269,8 +269,8 @@ class _Quota:
                 if wait is None:        # only the answers in flight can tell: wait for one
                     if not self.deadline.fits(0):
                         raise GraphError(collection_error(
-                            "Resource Graph did not answer the queries in flight within the scan's --timeout of "
-                            f"{self.deadline.seconds} s"))
+                            "Resource Graph did not answer the queries in flight within the scan's "
+                            f"{self.deadline.limit()}"))
                     self._changed.wait(timeout=self.deadline.remaining())
                     continue
                 if wait <= 0:           # the window has reset: ask one at a time until told
@@ -298,7 +298,7 @@ class _Quota:
             if not self.deadline.fits(wait):
                 raise GraphError(collection_error(
                     "429 Too Many Requests (RateLimiting): Resource Graph throttled the query and asked to wait "
-                    f"{wait:.0f}s, past the scan's --timeout of {self.deadline.seconds} s", 429, THROTTLED_CODE))
+                    f"{wait:.0f}s, past the scan's {self.deadline.limit()}", 429, THROTTLED_CODE))
             self.remaining = 0
             self.reset_at = max(self.reset_at or 0.0, self.clock() + wait)
 
