@@ -151,20 +151,29 @@ def skip_global_transforms(cmd):
     scan result holds neither key (tests/unit/test_scan.py checks a judged fleet), so both walks
     leave its 5,000 rows as they are. ``unregister_global_transforms`` is azure-cli's own way to
     skip them (``az rest`` calls it, azure/cli/command_modules/util/custom.py ``rest_call``); an
-    EVENT_CLI_POST_EXECUTE handler registers them again, so a CLI object that runs more
-    commands (``az interactive``, ``get_default_cli()``) keeps them, as exit_after_output
-    forgets its handler.
+    the invocation's end registers them again (when_invocation_ends).
     """
     from azure.cli.core.commands.transform import register_global_transforms, unregister_global_transforms
-    from knack.events import EVENT_CLI_POST_EXECUTE
     cli_ctx = cmd.cli_ctx
-
-    def _restore(_cli_ctx, **_kwargs):
-        cli_ctx.unregister_event(EVENT_CLI_POST_EXECUTE, _restore)
-        register_global_transforms(cli_ctx)
-
     unregister_global_transforms(cli_ctx)
-    cli_ctx.register_event(EVENT_CLI_POST_EXECUTE, _restore)
+    when_invocation_ends(cli_ctx, lambda: register_global_transforms(cli_ctx))
+
+
+def when_invocation_ends(cli_ctx, undo):
+    """Call ``undo()`` once, when this az invocation ends, and forget it.
+
+    EVENT_CLI_POST_EXECUTE is raised in knack's ``CLI.invoke`` ``finally``, so ``undo`` runs
+    whether the command succeeded, failed or exited; the handler removes itself, so a CLI
+    object that runs several commands (``az interactive``, azure-cli-testsdk,
+    ``get_default_cli()``) does not carry one invocation's change into the next. knack's own
+    ``--query`` filter removes its handler the same way (knack/query.py)."""
+    from knack.events import EVENT_CLI_POST_EXECUTE
+
+    def _undo(_cli_ctx, **_kwargs):
+        cli_ctx.unregister_event(EVENT_CLI_POST_EXECUTE, _undo)
+        undo()
+
+    cli_ctx.register_event(EVENT_CLI_POST_EXECUTE, _undo)
 
 
 def exit_after_output(cmd, code):
@@ -175,27 +184,18 @@ def exit_after_output(cmd, code):
     still exit non-zero is a SystemExit from EVENT_CLI_SUCCESSFUL_EXECUTE, which knack raises
     after the output is written; azure/cli/__main__.py passes its code through.
 
-    The handler belongs to this invocation only: it removes itself when it fires, and an
-    EVENT_CLI_POST_EXECUTE handler (raised in ``invoke``'s ``finally``) removes both even when
-    printing failed. Otherwise a CLI object that runs several commands (``az interactive``,
-    azure-cli-testsdk, ``get_default_cli()``) would exit every later command with ``code``.
-    knack's own ``--query`` filter removes its handler the same way (knack/query.py).
+    The handler belongs to this invocation only: it removes itself when it fires, and the
+    invocation's end removes it even when printing failed (when_invocation_ends). Otherwise a
+    CLI object that runs several commands would exit every later command with ``code``.
     """
     if code == EXIT_OK:
         return
-    from knack.events import EVENT_CLI_POST_EXECUTE, EVENT_CLI_SUCCESSFUL_EXECUTE
+    from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
     cli_ctx = cmd.cli_ctx
 
-    def _forget():
-        cli_ctx.unregister_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _exit)
-        cli_ctx.unregister_event(EVENT_CLI_POST_EXECUTE, _forget_after_invoke)
-
     def _exit(_cli_ctx, **_kwargs):
-        _forget()
+        cli_ctx.unregister_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _exit)
         raise SystemExit(code)
 
-    def _forget_after_invoke(_cli_ctx, **_kwargs):
-        _forget()
-
     cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _exit)
-    cli_ctx.register_event(EVENT_CLI_POST_EXECUTE, _forget_after_invoke)
+    when_invocation_ends(cli_ctx, lambda: cli_ctx.unregister_event(EVENT_CLI_SUCCESSFUL_EXECUTE, _exit))

@@ -137,16 +137,11 @@ def pause_cycle_collection(cli_ctx):
     counting frees the rest at once. run_scan does not pause it for ``--read-secrets``: its
     thousands of requests and its judging of parsed certificates leave cycles (~1,000 objects
     at 5,000 clusters), and that run's memory is the tighter bound."""
-    from knack.events import EVENT_CLI_POST_EXECUTE
+    from azext_meshca.output.report import when_invocation_ends
     if not gc.isenabled():
         return
-
-    def _resume(_cli_ctx, **_kwargs):
-        cli_ctx.unregister_event(EVENT_CLI_POST_EXECUTE, _resume)
-        gc.enable()
-
     gc.disable()
-    cli_ctx.register_event(EVENT_CLI_POST_EXECUTE, _resume)
+    when_invocation_ends(cli_ctx, gc.enable)
 
 
 def judge(fleet, warn_days, vault_objects=None):

@@ -558,6 +558,7 @@ def test_scan_skips_azure_clis_global_transforms_for_its_own_invocation_only():
     from azext_meshca.output.report import skip_global_transforms
     cli = DummyCli()
     handlers = cli._event_handlers   # pylint: disable=protected-access  # knack keeps them there, no getter
+    post_handlers = len(handlers[EVENT_CLI_POST_EXECUTE])
     assert transform._resource_group_transform in handlers[EVENT_INVOKER_TRANSFORM_RESULT]
     skip_global_transforms(types.SimpleNamespace(cli_ctx=cli))
     assert transform._resource_group_transform not in handlers[EVENT_INVOKER_TRANSFORM_RESULT]
@@ -566,6 +567,7 @@ def test_scan_skips_azure_clis_global_transforms_for_its_own_invocation_only():
     assert handlers[EVENT_INVOKER_TRANSFORM_RESULT].count(transform._resource_group_transform) == 1
     assert handlers[EVENT_INVOKER_TRANSFORM_RESULT].count(transform._x509_from_base64_to_hex_transform) == 1
     assert not any(getattr(item, "__name__", "") == "_restore" for item in handlers[EVENT_CLI_POST_EXECUTE])
+    assert len(handlers[EVENT_CLI_POST_EXECUTE]) == post_handlers
 
 
 def test_scan_pauses_the_cycle_collector_until_its_invocation_ends():
