@@ -204,6 +204,13 @@ def test_verify_true_trusts_the_bundle_requests_would_not_the_operating_systems(
         transport.close()
 
 
+def _answer(status, body, reason=""):
+    """urllib3's answer of ``status`` with JSON ``body`` (bytes), read whole, as PooledTransport gets it."""
+    import urllib3
+    return urllib3.HTTPResponse(body=body, status=status, reason=reason, preload_content=True,
+                                headers={"Content-Type": "application/json; charset=utf-8"})
+
+
 class _Answered:   # pylint: disable=too-few-public-methods
     """An azure-core pipeline that answers every request with ``raw`` (a urllib3 response)."""
 
@@ -233,12 +240,9 @@ def test_a_refusal_is_the_sdks_exception_worded_as_the_sdks(status, reason, body
     and describe_error words it exactly as the same answer's default HttpResponseError; only
     the exception's own message shows ``innererror`` compactly (json's C encoder, not its
     pure-Python indent=4 one, which thousands of 403s made a visible share of scan's CPU)."""
-    import urllib3
     from azure.core import exceptions
     from azext_meshca.sources.errors import describe_error
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    raw = urllib3.HTTPResponse(body=data, status=status, reason=reason, preload_content=True,
-                               headers={"Content-Type": "application/json; charset=utf-8"})
+    raw = _answer(status, body if isinstance(body, bytes) else json.dumps(body).encode(), reason)
     client = keyvault.LeanSecretClient(VAULT, _Answered(raw), transport=None)
     with pytest.raises(exceptions.HttpResponseError) as raised:
         client.get_secret("ca-key")
@@ -334,28 +338,22 @@ def test_a_fresh_copy_shares_nothing_the_snapshot_may_change():
     assert memo == {"findings": [{"code": "MCA401", "evidence": {"names": ["a"]}}], "pair": ({"x": 1},)}
 
 
-class _Raw:  # pylint: disable=too-few-public-methods  # what PooledResponse reads of urllib3's answer
-    def __init__(self, status, body):
-        self.status, self.reason, self.data = status, {401: "Unauthorized", 403: "Forbidden"}.get(status, ""), body
-        self.headers = {"Content-Type": "application/json; charset=utf-8"}
-
-
 def _key_vault_error(status, code, inner=None):
     """Key Vault's error body ({"error": {code, message, innererror: {code}}}: azure-rest-api-specs
     specification/keyvault/data-plane/Microsoft.KeyVault/stable/7.4/common.json KeyVaultError), as
     sandbox/sim/scenario.py KvDenial.body writes it, turned into what scan keeps of it: the lean
     reader's azure-core exception (sources/keyvault.py get_secret), worded by describe_error."""
-    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+    from azure.core.exceptions import HttpResponseError
     from azext_meshca.model.snapshot import collected
     from azext_meshca.sources.errors import describe_error
     error = {"code": code, "message": "the same words for every refusal: the code decides"}
     if inner:
         error["innererror"] = {"code": inner}
-    response = keyvault.PooledResponse(_Request(VAULT + "/secrets/ca-cert/"), _Raw(status, json.dumps(
-        {"error": error}).encode()))
-    # the SDK's error_map (sources/keyvault.py _ERROR_MAP): 401 is ClientAuthenticationError
-    kind = ClientAuthenticationError if status == 401 else HttpResponseError
-    return collected(error=describe_error(kind(response=response)))
+    client = keyvault.LeanSecretClient(VAULT, _Answered(_answer(status, json.dumps({"error": error}).encode())),
+                                       transport=None)
+    with pytest.raises(HttpResponseError) as raised:
+        client.get_secret("ca-cert")
+    return collected(error=describe_error(raised.value))
 
 
 @pytest.mark.parametrize("status, code, inner, vault_wide", [
