@@ -138,10 +138,11 @@ def _refusing_vaults(sim):
 
 def _network_refusing_vaults(sim):
     """The readable subscriptions' vaults whose firewall or closed public access refuses the
-    operator's address (the simulator answers from 127.0.0.1: sandbox/sim/scenario.py _network_denial)."""
-    return sorted(vault["name"] for vault in sim.world.vaults.values() if FORBIDDEN_SUB not in vault["id"] and (
-        vault["properties"].get("publicNetworkAccess") == "Disabled"
-        or (vault["properties"].get("networkAcls") or {}).get("defaultAction") == "Deny"))
+    operator's address: the simulator's own judgement (sandbox/sim/scenario.py _network_denial,
+    which knows its caller is 127.0.0.1), not a copy of it."""
+    denial = sim.world._network_denial  # pylint: disable=protected-access  # the one judgement, not a copy
+    return sorted(vault["name"] for vault in sim.world.vaults.values()
+                  if FORBIDDEN_SUB not in vault["id"] and denial(vault["properties"], "operator", vault["name"]))
 
 
 def test_a_vault_refusing_the_token_gets_no_request_after_the_refusal(scanned, fleet_sim):
