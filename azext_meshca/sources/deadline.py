@@ -14,6 +14,7 @@ retried while the wait still fits; lasting ones (TLS failure, a name that does n
 resolve) are not.
 """
 
+import contextlib
 import functools
 import threading
 import time
@@ -82,9 +83,23 @@ def detach(cli_ctx):
     cli_ctx.data.pop(_KEY, None)
 
 
+@contextlib.contextmanager
+def run_within(cli_ctx, seconds=None):
+    """The block's reads run within one deadline of ``seconds`` (default DEFAULT_TIMEOUT),
+    attached for the block and ended after it (detach): every command that reads Azure or
+    the cluster enters its reads this way (diagnose, scan, rotate, validate-secrets and
+    show-cert on a live source), so no read of theirs is bounded only per attempt."""
+    deadline = attach(cli_ctx, Deadline(seconds or DEFAULT_TIMEOUT))
+    try:
+        yield deadline
+    finally:
+        detach(cli_ctx)
+
+
 def deadline_of(cli_ctx):
-    """The run's deadline; for callers that attached none (validate-secrets, fix-access), a
-    default one per client, never stored (a later command must not inherit a spent one)."""
+    """The run's deadline; for callers that attached none (fix-access, whose --wait-for-istiod
+    has a --timeout of its own), a default one per lookup, never stored (a later command must
+    not inherit a spent one)."""
     data = getattr(cli_ctx, "data", None)
     return (data or {}).get(_KEY) or Deadline()
 

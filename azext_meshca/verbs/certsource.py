@@ -38,11 +38,13 @@ def read_snapshot(cli_ctx, source, warn_days, *, show):
             return certsets.shown_snapshot(found["source"], certsets.set_certificates(found), found["where"],
                                            warn_days)
         return certsets.set_snapshot(found, warn_days)
+    from azext_meshca.sources.deadline import run_within
     from azext_meshca.sources.live import read_live_snapshot
     names = {f"{obj.replace('-', '_')}_object_name": value for obj, value in source.object_names.items()}
-    return read_live_snapshot(cli_ctx, warn_days, resource_group=source.resource_group, name=source.name,
-                              in_cluster=source.in_cluster, key_vault_id=source.key_vault_id,
-                              vault_name=source.vault_name, show=show, **names)
+    with run_within(cli_ctx):
+        return read_live_snapshot(cli_ctx, warn_days, resource_group=source.resource_group, name=source.name,
+                                  in_cluster=source.in_cluster, key_vault_id=source.key_vault_id,
+                                  vault_name=source.vault_name, show=show, **names)
 
 
 def respond(cmd, run, source, shown, *, table=None):

@@ -32,15 +32,12 @@ def run(cmd, options):
     if options.from_snapshot:
         snapshot = load_snapshot(options.from_snapshot)
     else:
-        from azext_meshca.sources.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
-        attach(cmd.cli_ctx, Deadline(options.timeout or DEFAULT_TIMEOUT))
-        try:
+        from azext_meshca.sources.deadline import run_within
+        with run_within(cmd.cli_ctx, options.timeout):
             snapshot = collect(cmd.cli_ctx, options.resource_group, options.name, revisions=options.revision,
                                skip_cluster=options.skip_cluster, kubeconfig=options.kubeconfig,
                                context=options.context, warn_days=options.warn_days,
                                via_run_command=options.via_run_command)
-        finally:
-            detach(cmd.cli_ctx)
         if options.export:
             export_snapshot(snapshot, options.export)
     result = analyse(snapshot, options.warn_days, suppress=options.suppress)

@@ -187,7 +187,7 @@ def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=Fa
     answered held its reader for four attempts of READ_SECONDS per object."""
     from azure.cli.core.azclierror import ValidationError
     from azext_meshca._client_factory import cf_resource_graph
-    from azext_meshca.sources.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
+    from azext_meshca.sources.deadline import run_within
     from azext_meshca.verbs.diagnose import _progress_reporter
     from azext_meshca.output.report import exit_after_output, skip_global_transforms
     if not management_groups:
@@ -198,15 +198,14 @@ def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=Fa
     if not read_secrets:
         pause_cycle_collection(cmd.cli_ctx)
     progress = _progress_reporter(cmd.cli_ctx)
-    deadline = attach(cmd.cli_ctx, Deadline(timeout or DEFAULT_TIMEOUT))
     try:
-        if progress:
-            progress("querying Resource Graph")
-        fleet = fleet_source.collect_fleet(graph.ResourceGraph(cf_resource_graph(cmd.cli_ctx), deadline=deadline),
-                                           subscriptions, management_groups)
-        vault_objects = fleet_source.read_vault_objects(cmd.cli_ctx, fleet, progress) if read_secrets else None
+        with run_within(cmd.cli_ctx, timeout) as deadline:
+            if progress:
+                progress("querying Resource Graph")
+            fleet = fleet_source.collect_fleet(graph.ResourceGraph(cf_resource_graph(cmd.cli_ctx), deadline=deadline),
+                                               subscriptions, management_groups)
+            vault_objects = fleet_source.read_vault_objects(cmd.cli_ctx, fleet, progress) if read_secrets else None
     finally:
-        detach(cmd.cli_ctx)
         if progress:
             progress.end()
     from azext_meshca.verbs.scan_view import finish_scan

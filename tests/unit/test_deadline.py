@@ -87,3 +87,35 @@ def test_spent_deadline_asks_for_no_token():
     with pytest.raises(TokenRequestFailed, match="--timeout of 1 s"):
         DeadlineCredential(factory, deadline).get_token("https://management.azure.com/.default")
     assert factory.made == 0
+
+
+@pytest.mark.parametrize("show", [False, True], ids=["validate-secrets", "show-cert"])
+def test_a_live_certificate_source_is_read_within_one_run_deadline(monkeypatch, show):
+    """validate-secrets and show-cert on a live source (verbs/certsource.py read_snapshot) read
+    within one deadline for the whole read, as diagnose and scan do (deadline.run_within), and
+    end it after. Without one, every lookup made a fresh default deadline, so a vault that never
+    answered was bounded only per attempt: four attempts of READ_SECONDS per object."""
+    from azext_meshca.sources import live
+    from azext_meshca.verbs import certsource
+    cli_ctx = types.SimpleNamespace(data={})
+    seen = []
+
+    def read_live_snapshot(ctx, warn_days, **_kwargs):
+        seen.append((deadline_of(ctx), deadline_of(ctx)))
+        return {"source": "live"}
+    monkeypatch.setattr(live, "read_live_snapshot", read_live_snapshot)
+    source = types.SimpleNamespace(cert_dir=None, named_files=None, object_names={}, resource_group="rg",
+                                   name="aks", in_cluster=False, key_vault_id=None, vault_name=None)
+    assert certsource.read_snapshot(cli_ctx, source, 30, show=show) == {"source": "live"}
+    (first, again), = seen
+    assert first is again and first.seconds == deadline_module.DEFAULT_TIMEOUT
+    assert "meshca_deadline" not in cli_ctx.data        # ended with the read: no later command inherits it
+
+
+def test_run_within_ends_the_deadline_when_the_block_fails():
+    cli_ctx = types.SimpleNamespace(data={})
+    with pytest.raises(RuntimeError):
+        with deadline_module.run_within(cli_ctx, 7) as deadline:
+            assert deadline_of(cli_ctx) is deadline and deadline.seconds == 7
+            raise RuntimeError("a read failed")
+    assert deadline_of(cli_ctx) is not deadline and cli_ctx.data == {}

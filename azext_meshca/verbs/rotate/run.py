@@ -68,10 +68,9 @@ def gather(cli_ctx, opts, plan=None, material=None):
     sources/rotation.py; which rotation it is about (and so where it starts) is the rules' call."""
     from azext_meshca.verbs import diagnose
     from azext_meshca.rules.checks.common import plugin_config
-    from azext_meshca.sources.deadline import DEFAULT_TIMEOUT, Deadline, attach, detach
+    from azext_meshca.sources.deadline import run_within
     from azext_meshca.model.plugin import secret_names
-    attach(cli_ctx, Deadline(DEFAULT_TIMEOUT))
-    try:
+    with run_within(cli_ctx):
         snapshot = diagnose.collect(cli_ctx, opts.resource_group, opts.name)
         plugin, vault = plugin_config(snapshot), ok_data(snapshot.get("vault"))
         if not plugin or not vault:
@@ -94,8 +93,6 @@ def gather(cli_ctx, opts, plan=None, material=None):
         except Exception as error:  # pylint: disable=broad-except
             raise ValidationError(f"root-cert's version {start.get('root-cert')}, where the rotation started, could "
                                   f"not be read: {kv.failure(error)}") from None
-    finally:
-        detach(cli_ctx)
     return snapshot, client, names
 
 
