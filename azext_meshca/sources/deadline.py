@@ -1,4 +1,4 @@
-"""One deadline for a whole diagnose run, shared by every collector.
+"""One deadline for a whole run (diagnose, scan, rotate, validate-secrets, show-cert), shared by every collector.
 
 Why one object: each service client has its own timeouts and retry rules (azure-core's
 RetryPolicy for ARM and Key Vault, urllib3 under the kubernetes client, MSAL for
