@@ -189,7 +189,7 @@ def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=Fa
     from azext_meshca._client_factory import cf_resource_graph
     from azext_meshca.sources.deadline import run_within
     from azext_meshca.verbs.diagnose import _progress_reporter
-    from azext_meshca.output.report import exit_after_output, skip_global_transforms
+    from azext_meshca.output.report import exit_after_output, hand_over_as_is, skip_global_transforms
     if not management_groups:
         subscriptions = subscriptions or default_subscriptions(cmd.cli_ctx)
         if not subscriptions:
@@ -213,4 +213,5 @@ def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=Fa
                          management_groups=management_groups, warn_days=warn_days, suppress=suppress)
     exit_after_output(cmd, threshold_exit(result, failure_threshold))
     skip_global_transforms(cmd)   # they find nothing to add to a scan result: two walks of 5,000 rows
+    hand_over_as_is(cmd.cli_ctx)  # nor does todict's walk: the result is plain JSON
     return result

@@ -1,7 +1,10 @@
 """scan's pure parts: the KQL it sends (as the simulator evaluates it), the simulator's
 Resource Graph answers, row shaping, ordering, exit statuses and quota waits."""
 
+import datetime
+import enum
 import json
+import types
 
 import pytest
 
@@ -551,7 +554,6 @@ def test_azure_clis_global_transforms_add_nothing_to_a_scan_result():
 def test_scan_skips_azure_clis_global_transforms_for_its_own_invocation_only():
     """Unregistered for scan's result, registered again once the invocation ends
     (EVENT_CLI_POST_EXECUTE), so a CLI object that runs more commands keeps them."""
-    import types
     from azure.cli.core.mock import DummyCli
     from azure.cli.core.commands import transform
     from knack.events import EVENT_CLI_POST_EXECUTE, EVENT_INVOKER_TRANSFORM_RESULT
@@ -568,6 +570,62 @@ def test_scan_skips_azure_clis_global_transforms_for_its_own_invocation_only():
     assert handlers[EVENT_INVOKER_TRANSFORM_RESULT].count(transform._x509_from_base64_to_hex_transform) == 1
     assert not any(getattr(item, "__name__", "") == "_restore" for item in handlers[EVENT_CLI_POST_EXECUTE])
     assert len(handlers[EVENT_CLI_POST_EXECUTE]) == post_handlers
+
+
+def test_a_scan_result_is_plain_json_that_azure_clis_todict_returns_unchanged():
+    """output/report.py hand_over_as_is spares a scan result azure-cli's ``todict`` walk
+    because that walk would return an equal copy: the result, as the output transform
+    cleans it, holds dicts, lists and JSON scalars only (is_plain_json)."""
+    from azure.cli.core.commands import AzCliCommandInvoker
+    from azure.cli.core.util import todict
+    from azext_meshca.output.report import is_plain_json
+    from azext_meshca.output.sanitize import clean
+    result = clean(scan.judge(_generated_fleet(), 30), keep_newline=True)
+    assert is_plain_json(result) and len(result["clusters"]) == 40
+    assert todict(result, AzCliCommandInvoker.remove_additional_prop_layer) == result
+
+
+@pytest.mark.parametrize("value", [
+    {"when": datetime.datetime(2026, 12, 8, tzinfo=datetime.timezone.utc)},
+    {"rows": [{"pair": (1, 2)}]},
+    {1: "a key that is not text"},
+    {"severity": enum.Enum("Severity", "ERROR").ERROR},
+    [{"name": type("Text", (str,), {})("a str subclass")}],
+    {"model": types.SimpleNamespace(id="x")},
+])
+def test_anything_but_plain_json_is_left_to_azure_clis_todict(value):
+    """What ``todict`` would change (datetimes, tuples, Enums, objects, subclasses of a
+    scalar, keys that are not text) is not plain JSON, however deep."""
+    from azext_meshca.output.report import is_plain_json
+    assert not is_plain_json(value)
+    assert not is_plain_json({"clusters": [{"findings": [value]}]})
+    assert is_plain_json({"clusters": [{"findings": [{"code": "MCA301", "days": 3, "ratio": 0.5, "ok": True,
+                                                      "object": None}]}]})
+
+
+def test_hand_over_as_is_changes_one_todict_call_of_its_own_invocation():
+    """The next ``todict`` call (the invoker's, azure/cli/core/commands/__init__.py
+    ``_run_job``) returns a plain result as it is and anything else as az's own would; the
+    call after it is az's own again, and so is ``todict`` at the invocation's end when no call came."""
+    from azure.cli.core import util as az_util
+    from azure.cli.core.mock import DummyCli
+    from knack.events import EVENT_CLI_POST_EXECUTE
+    from azext_meshca.output.report import hand_over_as_is
+    azure_todict = az_util.todict
+    plain = {"clusters": [{"cluster": "c1", "findings": []}]}
+    cli = DummyCli()
+    hand_over_as_is(cli)
+    assert az_util.todict(plain) is plain
+    assert az_util.todict is azure_todict
+    assert az_util.todict(plain) is not plain
+    hand_over_as_is(cli)
+    moment = datetime.datetime(2026, 12, 8, tzinfo=datetime.timezone.utc)
+    assert az_util.todict({"when": moment}) == {"when": moment.isoformat()}
+    assert az_util.todict is azure_todict
+    hand_over_as_is(cli)
+    assert az_util.todict is not azure_todict
+    cli.raise_event(EVENT_CLI_POST_EXECUTE)
+    assert az_util.todict is azure_todict
 
 
 def test_scan_pauses_the_cycle_collector_until_its_invocation_ends():
