@@ -224,6 +224,12 @@ def _best_of(repeat, sim, az, args):
     return best
 
 
+def _ratio_against(large, small, name, measure, goal):
+    """'2.44x <= 3x: yes' for one command's ``measure`` (wall or rss) against its #25 goal."""
+    ratio = large["runs"][name][measure] / small["runs"][name][measure]
+    return f"{ratio:.2f}x <= {goal}x: {'yes' if ratio <= goal else 'NO'}"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency-ms", type=int, default=50)
@@ -265,6 +271,9 @@ def main():
           f"{large['runs']['scan --read-secrets']['vault']} <= 4 x {large['sets']} object sets + "
           f"{large['vaults']} challenges = {vault_bound}: "
           f"{'yes' if large['runs']['scan --read-secrets']['vault'] <= vault_bound else 'NO'}")
+    for name in ("scan", "scan --read-secrets"):
+        print(f"goals (#25) of {name}: wall {_ratio_against(large, small, name, 'wall', 3)}; "
+              f"peak RSS {_ratio_against(large, small, name, 'rss', 2)}")
     print(f"wall s of every run (best of {options.repeat} counts; peak RSS is the highest of them):")
     for name in ("scan", "scan --read-secrets"):
         for size, fleet in (("small", small), ("large", large)):
