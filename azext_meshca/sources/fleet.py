@@ -34,7 +34,7 @@ from azext_meshca.sources import resourcegraph as graph
 # bounds them beyond that. Measured at 1,000 vaults (bench/scan_speed.py and phase timers,
 # 2026-12-08, quiet 2-core machine; docs/speed.md): 32, 64, 96, 128 and 192 readers read in
 # 10.8, 5.9, 4.8-4.9, 4.8-5.3 and 5.0 s, az's CPU in the reads growing from 4.7 s at 64 to 5.3 s
-# at 192 (threads contending for the GIL), its peak memory by about 1 MiB per 16 readers; in
+# at 192 (threads contending for the GIL), its peak memory by about 1.5 MiB per 16 readers; in
 # best-of-3 bench runs 96 readers ended the whole scan --read-secrets in 7.0 s against 7.8 s
 # at 64. (Measured under heavy load on 2026-12-07, 48 to 128 had read in the same time.)
 VAULT_READERS = 96
