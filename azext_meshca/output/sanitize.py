@@ -43,19 +43,32 @@ def clean_text(text, keep_newline=False):
 
 
 def clean(value, keep_newline=False):
-    """A copy of ``value`` (JSON-shaped: dicts, lists, scalars) with every string cleaned.
+    """``value`` (JSON-shaped: dicts, lists, scalars) with every string cleaned, tuples as lists.
 
-    A printable str inside a dict or list is kept where it stands, without a call (the test
-    clean_text makes first, written out): scan's result holds some 170,000 strings (#25)."""
+    What needs no change is not copied: a dict or list in which nothing changed is returned
+    as it is, so a result without a control character (nearly every one) is passed on
+    without a second copy of it. scan's 5,000 rows hold some 230,000 values (#25); a copy of
+    them was about 10 MiB of az's peak memory (bench/scan_speed.py). A printable str is
+    kept without a call (the test clean_text makes first, written out)."""
     if isinstance(value, str):
         return clean_text(value, keep_newline)
     if isinstance(value, dict):
-        return {key if isinstance(key, str) and key.isprintable() else clean(key, keep_newline):
-                item if isinstance(item, str) and item.isprintable() else clean(item, keep_newline)
-                for key, item in value.items()}
+        return _clean_dict(value, keep_newline)
     if isinstance(value, (list, tuple)):
-        return [item if isinstance(item, str) and item.isprintable() else clean(item, keep_newline) for item in value]
+        items = [item if isinstance(item, str) and item.isprintable() else clean(item, keep_newline) for item in value]
+        unchanged = isinstance(value, list) and all(new is old for new, old in zip(items, value))
+        return value if unchanged else items
     return value
+
+
+def _clean_dict(value, keep_newline):
+    """clean for one dict: the same dict when no key or value changed, else a new one."""
+    pairs = [(key if isinstance(key, str) and key.isprintable() else clean(key, keep_newline),
+              item if isinstance(item, str) and item.isprintable() else clean(item, keep_newline))
+             for key, item in value.items()]
+    if all(new_key is key and new_item is item for (new_key, new_item), (key, item) in zip(pairs, value.items())):
+        return value
+    return dict(pairs)
 
 
 def output_transform(cli_ctx):

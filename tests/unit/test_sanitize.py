@@ -83,6 +83,24 @@ def test_clean_reaches_keys_and_nested_values():
     assert clean({"k\x1b": [{"v": "\x9b"}, 3, None, True]}) == {"k\\x1b": [{"v": "\\x9b"}, 3, None, True]}
 
 
+def test_clean_copies_only_what_it_changes_and_never_changes_its_input():
+    """A result without a control character comes back as the very same object, so az's
+    output holds one copy of scan's 5,000 rows, not two (#25); where a string changes, the
+    dicts and lists around it are new and the input stays as it was. Tuples become lists."""
+    import copy
+    plain = {"clusters": [{"cluster": "c1", "findings": [{"code": "MCA301", "days": 3, "ok": None}]}], "n": 1.5}
+    assert clean(plain) is plain
+    dirty = {"clusters": [{"cluster": "c\x1b1", "findings": [{"code": "MCA301"}]}, {"cluster": "c2"}], "n": 1}
+    before = copy.deepcopy(dirty)
+    cleaned = clean(dirty)
+    assert dirty == before
+    assert cleaned == {"clusters": [{"cluster": "c\\x1b1", "findings": [{"code": "MCA301"}]}, {"cluster": "c2"}], "n": 1}
+    assert cleaned is not dirty and cleaned["clusters"] is not dirty["clusters"]
+    assert cleaned["clusters"][1] is dirty["clusters"][1]
+    assert clean({"pair": ("a", "b\n")}, keep_newline=True) == {"pair": ["a", "b\n"]}
+    assert clean({"k\x9b": 1}) == {"k\\x9b": 1}
+
+
 def test_the_printable_fast_path_changes_nothing_the_patterns_would_change():
     """clean_text returns a printable string untouched (#25): every character the patterns
     replace is one str.isprintable refuses, so the answer is the patterns' own, character by
