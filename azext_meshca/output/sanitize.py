@@ -48,7 +48,7 @@ def clean(value, keep_newline=False):
     What needs no change is not copied: a dict or list in which nothing changed is returned
     as it is, so a result without a control character (nearly every one) is passed on
     without a second copy of it. scan's 5,000 rows hold some 230,000 values (#25); a copy of
-    them was about 10 MiB of az's peak memory (bench/scan_speed.py). A printable str is
+    them was about 8 MiB of az's peak memory (bench/scan_speed.py). A printable str is
     kept without a call (the test clean_text makes first, written out)."""
     if isinstance(value, str):
         return clean_text(value, keep_newline)

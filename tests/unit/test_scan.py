@@ -614,18 +614,21 @@ def test_hand_over_as_is_changes_one_todict_call_of_its_own_invocation():
     azure_todict = az_util.todict
     plain = {"clusters": [{"cluster": "c1", "findings": []}]}
     cli = DummyCli()
-    hand_over_as_is(cli)
-    assert az_util.todict(plain) is plain
-    assert az_util.todict is azure_todict
-    assert az_util.todict(plain) is not plain
-    hand_over_as_is(cli)
-    moment = datetime.datetime(2026, 12, 8, tzinfo=datetime.timezone.utc)
-    assert az_util.todict({"when": moment}) == {"when": moment.isoformat()}
-    assert az_util.todict is azure_todict
-    hand_over_as_is(cli)
-    assert az_util.todict is not azure_todict
-    cli.raise_event(EVENT_CLI_POST_EXECUTE)
-    assert az_util.todict is azure_todict
+    try:
+        hand_over_as_is(cli)
+        assert az_util.todict(plain) is plain
+        assert az_util.todict is azure_todict
+        assert az_util.todict(plain) is not plain
+        hand_over_as_is(cli)
+        moment = datetime.datetime(2026, 12, 8, tzinfo=datetime.timezone.utc)
+        assert az_util.todict({"when": moment}) == {"when": moment.isoformat()}
+        assert az_util.todict is azure_todict
+        hand_over_as_is(cli)
+        assert az_util.todict is not azure_todict
+        cli.raise_event(EVENT_CLI_POST_EXECUTE)
+        assert az_util.todict is azure_todict
+    finally:
+        az_util.todict = azure_todict   # a failed step must not leave later tests az's todict patched
 
 
 def test_scan_pauses_the_cycle_collector_until_its_invocation_ends():
