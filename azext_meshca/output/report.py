@@ -150,7 +150,7 @@ def skip_global_transforms(cmd):
     group, and ``_add_x509_hex`` adds ``x509ThumbprintHex`` beside each ``x509Thumbprint``. A
     scan result holds neither key (tests/unit/test_scan.py checks a judged fleet), so both walks
     leave its 5,000 rows as they are. ``unregister_global_transforms`` is azure-cli's own way to
-    skip them (``az rest`` calls it, azure/cli/command_modules/util/custom.py ``rest_call``); an
+    skip them (``az rest`` calls it, azure/cli/command_modules/util/custom.py ``rest_call``);
     the invocation's end registers them again (when_invocation_ends).
     """
     from azure.cli.core.commands.transform import register_global_transforms, unregister_global_transforms
@@ -159,7 +159,7 @@ def skip_global_transforms(cmd):
     when_invocation_ends(cli_ctx, lambda: register_global_transforms(cli_ctx))
 
 
-def hand_over_as_is(cli_ctx):
+def hand_over_as_is(cmd):
     """Let az take this invocation's result as it stands when it is plain JSON, without
     azure-cli's ``todict`` walk of it.
 
@@ -186,7 +186,7 @@ def hand_over_as_is(cli_ctx):
         return obj if is_plain_json(obj) else azure_todict(obj, post_processor)
 
     az_util.todict = todict_once
-    when_invocation_ends(cli_ctx, restore)
+    when_invocation_ends(cmd.cli_ctx, restore)
 
 
 _JSON_SCALARS = frozenset((str, int, float, bool, type(None)))

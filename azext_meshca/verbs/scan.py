@@ -213,5 +213,5 @@ def run_scan(cmd, *, subscriptions=None, management_groups=None, read_secrets=Fa
                          management_groups=management_groups, warn_days=warn_days, suppress=suppress)
     exit_after_output(cmd, threshold_exit(result, failure_threshold))
     skip_global_transforms(cmd)   # they find nothing to add to a scan result: two walks of 5,000 rows
-    hand_over_as_is(cmd.cli_ctx)  # nor does todict's walk: the result is plain JSON
+    hand_over_as_is(cmd)          # nor does todict's walk: the result is plain JSON
     return result

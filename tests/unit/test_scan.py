@@ -614,16 +614,17 @@ def test_hand_over_as_is_changes_one_todict_call_of_its_own_invocation():
     azure_todict = az_util.todict
     plain = {"clusters": [{"cluster": "c1", "findings": []}]}
     cli = DummyCli()
+    cmd = types.SimpleNamespace(cli_ctx=cli)
     try:
-        hand_over_as_is(cli)
+        hand_over_as_is(cmd)
         assert az_util.todict(plain) is plain
         assert az_util.todict is azure_todict
         assert az_util.todict(plain) is not plain
-        hand_over_as_is(cli)
+        hand_over_as_is(cmd)
         moment = datetime.datetime(2026, 12, 8, tzinfo=datetime.timezone.utc)
         assert az_util.todict({"when": moment}) == {"when": moment.isoformat()}
         assert az_util.todict is azure_todict
-        hand_over_as_is(cli)
+        hand_over_as_is(cmd)
         assert az_util.todict is not azure_todict
         cli.raise_event(EVENT_CLI_POST_EXECUTE)
         assert az_util.todict is azure_todict
