@@ -29,14 +29,9 @@ from azext_meshca.sources import azure as azure_collectors
 from azext_meshca.sources import resourcegraph as graph
 
 # Vaults read at once; each vault sees one request at a time (read_one_vault) on a connection
-# of its own, closed after its reads. The reads of 1,000 vaults are about 6,400 round trips;
-# at 50 ms each, 96 in flight need some 3.3 s, and az's CPU per request (one core: the GIL)
-# bounds them beyond that. Measured at 1,000 vaults (bench/scan_speed.py and phase timers,
-# 2026-12-08, quiet 2-core machine; docs/speed.md): 32, 64, 96, 128 and 192 readers read in
-# 10.8, 5.9, 4.8-4.9, 4.8-5.3 and 5.0 s, az's CPU in the reads growing from 4.7 s at 64 to 5.3 s
-# at 192 (threads contending for the GIL), its peak memory by about 1.5 MiB per 16 readers; in
-# best-of-3 bench runs 96 readers ended the whole scan --read-secrets in 7.0 s against 7.8 s
-# at 64. (Measured under heavy load on 2026-12-07, 48 to 128 had read in the same time.)
+# of its own, closed after its reads. At 1,000 vaults (about 6,400 round trips) 96 readers ended
+# scan --read-secrets sooner than 64, and 128 or 192 no sooner: az's one core (the GIL) bounds
+# the reads there, and each reader costs about 0.1 MiB. Figures: docs/speed.md, ninth pass.
 VAULT_READERS = 96
 NOT_VISIBLE_CODE = "SubscriptionNotVisible"
 
