@@ -48,7 +48,8 @@ def _check_timeout(namespace):
 
 @_usage
 def validate_timeout(namespace):
-    """--timeout (diagnose, scan): the run's deadline, 1 second or more."""
+    """scan's --timeout: the run's deadline, 1 second or more (diagnose checks its own in
+    validate_diagnose_source, with the rest of its source)."""
     _check_timeout(namespace)
 
 

@@ -32,7 +32,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from azext_meshca._client_factory import ARM_CALL_OPTIONS
-from azext_meshca.sources.deadline import ATTEMPTS, DEFAULT_TIMEOUT, RETRY_STATUSES, Deadline, backoff
+from azext_meshca.sources.deadline import ATTEMPTS, RETRY_STATUSES, Deadline, backoff
 from azext_meshca.sources.errors import describe_error
 from azext_meshca.model.snapshot import collection_error
 
@@ -339,7 +339,7 @@ class ResourceGraph:
         self.client = client
         self.pages = 0
         self._lock = threading.Lock()
-        self._quota = _Quota(deadline or Deadline(DEFAULT_TIMEOUT, clock=clock), sleep, clock)
+        self._quota = _Quota(deadline or Deadline(clock=clock), sleep, clock)
 
     def query(self, kql, subscriptions=None, management_groups=None):
         """Every row of ``kql`` (objectArray); raises GraphError. After the first page, an
