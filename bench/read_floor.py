@@ -11,7 +11,7 @@ rather than against meshca's code:
 - the bare reads: the very requests az sends for the large fleet (one unauthenticated GET
   per vault for its challenge, then one GET per object name the vault's clusters name),
   sent by a separate process over raw TLS sockets through the same proxy, on one kept-alive
-  connection per vault, ``--widths`` vaults at a time, with a token fetched once. It does
+  connection per vault, ``--widths`` vaults at a time, with one token the simulator issued. It does
   no challenge parsing, no token check, no retry, no deadline, and only ``json.loads`` of
   each answer: nothing meshca must do to read a secret safely. Best of ``--repeat``.
 
@@ -34,8 +34,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from urllib.parse import urlsplit
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,7 +41,8 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "bench"))
 
 import scan_speed  # noqa: E402  pylint: disable=wrong-import-position
-from sandbox.sim.harness import start_simulator  # noqa: E402  pylint: disable=wrong-import-position
+from azext_meshca.sources.fleet import VAULT_WIDE_REFUSALS  # noqa: E402  pylint: disable=wrong-import-position
+from sandbox.sim.identity import issue_token  # noqa: E402  pylint: disable=wrong-import-position
 
 # The bare client, in a process of its own as az is. It reads its job from stdin (the token
 # never appears on a command line) and prints one JSON line per width.
@@ -54,9 +53,9 @@ job = json.loads(sys.stdin.read())
 context = ssl.create_default_context(cafile=job["ca_file"])
 
 
-# Refusals that hold for the whole vault: az asks nothing more of it (sources/fleet.py
-# refused_vault_wide and VAULT_WIDE_REFUSALS), so neither does this client.
-VAULT_WIDE_REFUSALS = {"ForbiddenByFirewall", "ForbiddenByConnection", "AccessDenied", "ForbiddenByPolicy"}
+# A refusal that holds for the whole vault (a 401 to a token, a 403 with one of the job's
+# vault_wide_refusals) ends the vault's reads, as sources/fleet.py refused_vault_wide ends az's.
+VAULT_WIDE_REFUSALS = set(job["vault_wide_refusals"])
 
 
 def answer(stream):
@@ -98,24 +97,28 @@ for width in job["widths"]:
     todo = queue.Queue()
     for vault in job["vaults"]:
         todo.put(vault)
-    counts = {}
+    counts = [{} for _ in range(width)]     # one per reader: no count is lost to a race
 
-    def reader():
+    def reader(own_counts):
         while True:
             try:
                 host, names = todo.get_nowait()
             except queue.Empty:
                 return
-            read_vault(host, names, counts)
+            read_vault(host, names, own_counts)
 
     cpu, wall = time.process_time(), time.perf_counter()
-    threads = [threading.Thread(target=reader) for _ in range(width)]
+    threads = [threading.Thread(target=reader, args=(own,)) for own in counts]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    answers = {}
+    for own in counts:
+        for status, count in own.items():
+            answers[status] = answers.get(status, 0) + count
     print(json.dumps({"width": width, "wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
-                      "answers": counts}), flush=True)
+                      "answers": answers}), flush=True)
 """
 
 
@@ -123,22 +126,18 @@ def _vault_reads(world):
     """[(vault host, sorted object names)]: what az reads of each vault the clusters name
     (sources/fleet.py read_vault_objects: every object any cluster names, once per vault)."""
     names = {}
-    for cluster in world.clusters:
-        plugin = cluster["properties"]["serviceMeshProfile"]["istio"]["certificateAuthority"]["plugin"]
-        vault = world.find_vault(plugin["keyVaultId"].rsplit("/", 1)[-1])
-        if vault:
-            wanted = names.setdefault(urlsplit(world.vault_uri(vault["name"])).hostname, set())
-            wanted.update(plugin[field] for field in scan_speed.OBJECT_FIELDS if plugin.get(field))
+    for vault, plugin in scan_speed.readable_plugins(world):
+        wanted = names.setdefault(urlsplit(world.vault_uri(vault["name"])).hostname, set())
+        wanted.update(plugin[field] for field in scan_speed.OBJECT_FIELDS if plugin.get(field))
     return [(host, sorted(objects)) for host, objects in names.items()]
 
 
-def _token(env):
-    """A Key Vault token from the simulator's managed identity endpoint (loopback, no proxy)."""
-    request = urllib.request.Request(env["IDENTITY_ENDPOINT"] + "?api-version=2019-08-01&resource="
-                                     "https://vault.loop.test", headers={"X-IDENTITY-HEADER": env["IDENTITY_HEADER"]})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(request, timeout=30) as response:
-        return json.loads(response.read())["access_token"]
+def _token(world, vault_host):
+    """A token of the operator's identity for the resource the vault's challenge names (the
+    host without its first label, sandbox/sim/keyvault.py _challenge_headers), issued by the
+    simulator's own identity code, as its managed identity endpoint would."""
+    operator = world.identities[world.operator["objectId"]]
+    return issue_token(world, operator, "https://" + vault_host.split(".", 1)[1])[0]
 
 
 def _bare_reads(sim, widths, repeat):
@@ -148,7 +147,9 @@ def _bare_reads(sim, widths, repeat):
     proxy = urlsplit(env["HTTPS_PROXY"])
     vaults = _vault_reads(sim.world)
     job = {"ca_file": env["REQUESTS_CA_BUNDLE"], "proxy_host": proxy.hostname, "proxy_port": proxy.port,
-           "token": _token(env), "vaults": vaults, "widths": [width for width in widths for _ in range(repeat)]}
+           "token": _token(sim.world, vaults[0][0]), "vaults": vaults,
+           "vault_wide_refusals": sorted(VAULT_WIDE_REFUSALS),
+           "widths": [width for width in widths for _ in range(repeat)]}
     sim.log.clear()
     before = scan_speed._own_cpu()
     done = subprocess.run([sys.executable, "-c", _BARE_CLIENT], input=json.dumps(job), text=True,
@@ -177,17 +178,10 @@ def main():
     load_before = os.getloadavg()
     secrets = ["aks", "mesh", "ca", "scan", "--read-secrets"]
     with tempfile.TemporaryDirectory(prefix="meshca-floor-") as directory:
-        with start_simulator(scan_speed._scenario(options.small, directory)) as sim:
-            az = sim.az("bench")
-            scan_speed._run(az, ["aks", "mesh", "ca", "list-checks"])
-            sim.add_fault("latency", ms=options.latency_ms, count=None)
+        with scan_speed.simulated_fleet(options.small, directory, options.latency_ms) as (sim, az):
             small = scan_speed._best_of(options.repeat, sim, az, secrets)
-        with start_simulator(scan_speed._scenario(options.large, directory)) as sim:
-            az = sim.az("bench")
-            scan_speed._run(az, ["aks", "mesh", "ca", "list-checks"])
-            sim.add_fault("latency", ms=options.latency_ms, count=None)
+        with scan_speed.simulated_fleet(options.large, directory, options.latency_ms) as (sim, az):
             plain = scan_speed._best_of(options.repeat, sim, az, ["aks", "mesh", "ca", "scan"])
-            time.sleep(1)
             bare, requests_per_run, vaults, sim_cpu = _bare_reads(sim, widths, options.repeat)
     budget = 3 * small["wall"]
     left = budget - plain["wall"]

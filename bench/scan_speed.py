@@ -28,6 +28,7 @@ other processes still run everywhere.
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -109,15 +110,21 @@ def _run(az, args):
     return wall, answer["maxrss_kib"] / 1024, answer["cpu"]
 
 
+def readable_plugins(world):
+    """(vault, plug-in settings) of each cluster whose plug-in names a vault that exists."""
+    for cluster in world.clusters:
+        plugin = cluster["properties"]["serviceMeshProfile"]["istio"]["certificateAuthority"]["plugin"]
+        vault = world.find_vault(plugin["keyVaultId"].rsplit("/", 1)[-1])
+        if vault:
+            yield vault, plugin
+
+
 def _distinct_object_sets(world):
     """(distinct (vault, four object names) sets the readable clusters name, vaults they name)."""
     sets, vaults = set(), set()
-    for cluster in world.clusters:
-        plugin = cluster["properties"]["serviceMeshProfile"]["istio"]["certificateAuthority"]["plugin"]
-        vault = plugin["keyVaultId"].rsplit("/", 1)[-1].lower()
-        if world.find_vault(vault):
-            vaults.add(vault)
-            sets.add((vault, tuple(plugin.get(field) for field in OBJECT_FIELDS)))
+    for vault, plugin in readable_plugins(world):
+        vaults.add(vault["name"].lower())
+        sets.add((vault["name"].lower(), tuple(plugin.get(field) for field in OBJECT_FIELDS)))
     return len(sets), len(vaults)
 
 
@@ -195,16 +202,23 @@ def _pin():
     AZ_CPUS = set(cpus[1:])
 
 
-def _fleet(shape, directory, latency_ms, ca_bundle="sim", repeat=1):
-    """Measurements of scan and scan --read-secrets over one fleet (each the best of ``repeat`` runs)."""
+@contextlib.contextmanager
+def simulated_fleet(shape, directory, latency_ms, ca_bundle="sim"):
+    """(simulator, az) for one fleet, az warmed up, then ``latency_ms`` on every request."""
     with start_simulator(_scenario(shape, directory)) as sim:
-        clusters = len([cluster for cluster in sim.world.clusters])
-        sets, vaults = _distinct_object_sets(sim.world)
         az = sim.az("bench")
         if ca_bundle == "certifi":
             _trust_certifi(az, directory)
         _run(az, ["aks", "mesh", "ca", "list-checks"])     # warm-up: az's command index, file cache
         sim.add_fault("latency", ms=latency_ms, count=None)
+        yield sim, az
+
+
+def _fleet(shape, directory, latency_ms, ca_bundle="sim", repeat=1):
+    """Measurements of scan and scan --read-secrets over one fleet (each the best of ``repeat`` runs)."""
+    with simulated_fleet(shape, directory, latency_ms, ca_bundle) as (sim, az):
+        clusters = len(sim.world.clusters)
+        sets, vaults = _distinct_object_sets(sim.world)
         runs = {"scan": _best_of(repeat, sim, az, ["aks", "mesh", "ca", "scan"]),
                 "scan --read-secrets": _best_of(repeat, sim, az, ["aks", "mesh", "ca", "scan", "--read-secrets"])}
     return {"clusters": clusters, "sets": sets, "vaults": vaults, "runs": runs}
